@@ -1,0 +1,38 @@
+# Every target bootstraps .venv itself, so a fresh clone needs nothing but python3.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: install run test dev bench generate clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+$(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp deploy/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+
+run: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+	$(PY) -m pipeline run --raw raw --out outputs
+
+test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+	$(PY) -m pytest
+
+dev: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+generate: $(STAMP)
+	$(PY) -m pipeline generate --subjects 154 --seed 20160901 --out raw
+
+clean:
+	rm -rf outputs/sdtm outputs/adam outputs/analysis outputs/queries outputs/manifest.json
