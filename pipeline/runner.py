@@ -1,0 +1,55 @@
+"""Materialize every asset of the study in-process (the engine behind ``python -m pipeline run``)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+
+@dataclass
+class RunReport:
+    success: bool
+    materialized: list[tuple[str, int | None]] = field(default_factory=list)
+    failed_checks: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [f"{'asset':<34} rows"]
+        lines += [f"{k:<34} {'' if n is None else n}" for k, n in self.materialized]
+        if self.failed_checks:
+            lines.append("failed checks: " + ", ".join(self.failed_checks))
+        if self.failures:
+            lines.append("FAILED: " + "; ".join(self.failures))
+        lines.append("status: " + ("success" if self.success else "FAILED"))
+        return "\n".join(lines)
+
+
+def default_work_dir() -> Path:
+    home = os.environ.get("DAGSTER_HOME")
+    return Path(home) / "storage" if home else Path(".work")
+
+
+def run_study(raw_dir: Path, out_dir: Path, work_dir: Path | None = None) -> RunReport:
+    """Build every asset from ``raw_dir`` into ``out_dir``; return what was materialized."""
+    from pipeline.definitions import build_definitions
+
+    defs = build_definitions(raw_dir=str(raw_dir), out_dir=str(out_dir), work_dir=str(work_dir or default_work_dir()))
+    job = defs.resolve_implicit_global_asset_job_def()
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    result = job.execute_in_process(instance=instance, raise_on_error=False)
+
+    report = RunReport(success=result.success)
+    for ev in result.get_asset_materialization_events():
+        mat = ev.asset_materialization
+        rows = mat.metadata.get("dagster/row_count")
+        report.materialized.append(("/".join(mat.asset_key.path), rows.value if rows is not None else None))
+    for ev in result.get_asset_check_evaluations():
+        if not ev.passed:
+            report.failed_checks.append(f"{'/'.join(ev.asset_key.path)}:{ev.check_name}")
+    for ev in result.all_events:
+        if ev.is_step_failure:
+            report.failures.append(f"{ev.step_key}: {ev.event_specific_data.error.message.strip()}")
+    return report

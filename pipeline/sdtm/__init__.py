@@ -1,0 +1,1 @@
+"""SDTM layer: one module per domain, each a pure ``build(...) -> DomainResult``."""

@@ -1,0 +1,148 @@
+"""Mechanics shared by every SDTM domain: keys, --SEQ, --DY, EPOCH, lineage, spec order.
+
+Each domain module maps raw records to SDTM variables while carrying the lineage
+columns ``_file`` and ``_row`` (the raw file and row a record came from, as sdtm.oak
+keeps its oak_id_vars). :func:`finalize` splits those off into the lineage table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.specs.datasets import DatasetSpec, load_dataset_spec
+
+LINEAGE_COLS = ["_file", "_row"]
+QUERY_COLS = ["siteid", "subjid", "form", "file", "row", "field", "value", "rule", "message"]
+
+
+@dataclass(frozen=True)
+class DomainResult:
+    """An SDTM dataset with its record-level lineage and the problems met mapping it.
+
+    data: the domain, variables in spec order, sorted by the spec's sort keys.
+    lineage: one row per (SDTM record, raw record): USUBJID, the record's --SEQ (or its
+        row number for datasets without --SEQ), RAWFILE, RAWROW.
+    queries: one row per problem (columns QUERY_COLS), the record held back from ``data``.
+    """
+
+    domain: str
+    data: pd.DataFrame
+    lineage: pd.DataFrame
+    queries: pd.DataFrame
+
+
+def empty_queries() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in QUERY_COLS})
+
+
+def make_queries(records: pd.DataFrame, form: str, field: str, value: pd.Series, rule: str, message: str | pd.Series) -> pd.DataFrame:
+    """Query rows for ``records`` (which carry SITEID, SUBJID, _file, _row)."""
+    if records.empty:
+        return empty_queries()
+    out = pd.DataFrame(
+        {
+            "siteid": records["SITEID"].astype(str).to_numpy(),
+            "subjid": records["SUBJID"].astype(str).to_numpy(),
+            "form": form,
+            "file": records["_file"].to_numpy(),
+            "row": records["_row"].to_numpy(),
+            "field": field,
+            "value": value.astype("string").fillna("").to_numpy(),
+            "rule": rule,
+        }
+    )
+    out["message"] = message.to_numpy() if isinstance(message, pd.Series) else message
+    return out[QUERY_COLS]
+
+
+def usubjid(studyid: str, siteid: pd.Series, subjid: pd.Series) -> pd.Series:
+    """USUBJID = STUDYID-SITEID-SUBJID (unique across the sponsor's studies)."""
+    return studyid + "-" + siteid.astype(str) + "-" + subjid.astype(str)
+
+
+def derive_seq(df: pd.DataFrame, seq_var: str, order: list[str]) -> pd.DataFrame:
+    """Add ``seq_var`` = 1..n within USUBJID, ordered by ``order`` then raw file and row.
+
+    The raw position is the last tie-breaker so the numbering never depends on the
+    order rows arrive in.
+    """
+    keys = ["USUBJID", *order, *[c for c in LINEAGE_COLS if c in df.columns]]
+    out = df.sort_values(keys, kind="mergesort", na_position="last").copy()
+    out[seq_var] = (out.groupby("USUBJID", sort=False).cumcount() + 1).astype("float64")
+    return out
+
+
+def iso_date_part(dtc: pd.Series) -> pd.Series:
+    """The complete date (YYYY-MM-DD) of an ISO 8601 value, or NaT when partial/missing."""
+    s = dtc.astype("string")
+    full = s.str.match(r"^\d{4}-\d{2}-\d{2}", na=False)
+    return pd.to_datetime(s.where(full).str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+
+
+def study_day(dtc: pd.Series, ref_dtc: pd.Series) -> pd.Series:
+    """--DY: days from the reference date, day 1 = reference day, no day 0.
+
+    Null when either date is partial or missing (SDTMIG 3.4 §4.4.4).
+    """
+    d, r = iso_date_part(dtc), iso_date_part(ref_dtc)
+    delta = (d - r).dt.days
+    return pd.Series(np.where(delta >= 0, delta + 1, delta), index=dtc.index, dtype="float64").where(delta.notna())
+
+
+def derive_epoch(dtc: pd.Series, rfstdtc: pd.Series, rfxstdtc: pd.Series, rfxendtc: pd.Series) -> pd.Series:
+    """EPOCH of an observation date (sponsor rule written in specs/sdtm/dm.yaml).
+
+    Before the reference start (hepatectomy): SCREENING. Sorafenib subjects from the
+    first to the last dose: TREATMENT. After the last dose, and for control subjects
+    after the reference start: FOLLOW-UP. Partial or missing dates: null (not guessed).
+    """
+    d = iso_date_part(dtc)
+    start, xst, xen = iso_date_part(rfstdtc), iso_date_part(rfxstdtc), iso_date_part(rfxendtc)
+    epoch = pd.Series(pd.NA, index=dtc.index, dtype="object")
+    epoch[d.notna() & start.notna() & (d >= start)] = "FOLLOW-UP"
+    treated = d.notna() & xst.notna() & (d >= xst) & (xen.isna() | (d <= xen))
+    epoch[treated] = "TREATMENT"
+    epoch[d.notna() & start.notna() & (d < start)] = "SCREENING"
+    # Between hepatectomy and the first dose a treated subject is still being enrolled.
+    epoch[d.notna() & xst.notna() & start.notna() & (d >= start) & (d < xst)] = "SCREENING"
+    return epoch
+
+
+def finalize(df: pd.DataFrame, spec: DatasetSpec, seq_var: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split a mapped frame into (dataset in spec order, lineage table).
+
+    Variables of the spec missing from ``df`` are added empty (Perm variables never
+    collected); Num variables become float64, Char variables object strings.
+    """
+    out = df.copy()
+    for v in spec.variables:
+        if v.name not in out.columns:
+            out[v.name] = np.nan if v.type == "Num" else pd.NA
+    for v in spec.variables:
+        if v.type == "Num":
+            out[v.name] = pd.to_numeric(out[v.name], errors="raise").astype("float64")
+        else:
+            col = out[v.name].astype("object")
+            out[v.name] = col.where(col.notna() & (col.astype(str) != ""), None)
+    sort = [c for c in spec.sort if c in out.columns]
+    if sort:
+        out = out.sort_values(sort, kind="mergesort").reset_index(drop=True)
+    rec = seq_var if seq_var and seq_var in out.columns else None
+    lin_cols = ["USUBJID"] if "USUBJID" in out.columns else []
+    lineage = out[lin_cols].copy()
+    lineage["RECORD"] = out[rec] if rec else np.arange(1, len(out) + 1, dtype="float64")
+    lineage["RAWFILE"] = out["_file"] if "_file" in out.columns else pd.NA
+    lineage["RAWROW"] = out["_row"] if "_row" in out.columns else pd.NA
+    lineage.insert(0, "DOMAIN", spec.name)
+    data = out[[v.name for v in spec.variables]].reset_index(drop=True)
+    return data, lineage.reset_index(drop=True)
+
+
+def build_result(df: pd.DataFrame, domain: str, queries: pd.DataFrame | None = None, seq_var: str | None = None) -> DomainResult:
+    """Finalize ``df`` against ``specs/sdtm/<domain>.yaml`` into a DomainResult."""
+    spec = load_dataset_spec("sdtm", domain)
+    data, lineage = finalize(df, spec, seq_var)
+    return DomainResult(domain=spec.name, data=data, lineage=lineage, queries=queries if queries is not None else empty_queries())

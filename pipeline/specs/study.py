@@ -1,0 +1,46 @@
+"""Protocol-level constants of the study (``specs/trial/study.yaml``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from pipeline.specs.paths import SPECS_DIR
+
+
+@dataclass(frozen=True)
+class Arm:
+    armcd: str
+    arm: str
+
+
+@dataclass(frozen=True)
+class Study:
+    studyid: str
+    title: str
+    phase: str
+    planned_subjects: int
+    arms: tuple[Arm, ...]
+    planned_dose_mg_per_day: float
+    planned_duration_days: int
+    treatment_start_window_days: int
+    data_cutoff: str  # ISO 8601 date of the export freeze
+    ct_version: str
+
+    def arm(self, armcd: str) -> Arm:
+        for a in self.arms:
+            if a.armcd == armcd:
+                return a
+        raise KeyError(armcd)
+
+
+@lru_cache(maxsize=2)
+def load_study(root: Path = SPECS_DIR) -> Study:
+    doc = yaml.safe_load((root / "trial" / "study.yaml").read_text(encoding="utf-8"))
+    doc["arms"] = tuple(Arm(**a) for a in doc["arms"])
+    doc["data_cutoff"] = str(doc["data_cutoff"])
+    doc["ct_version"] = str(doc["ct_version"])
+    return Study(**doc)
