@@ -1,0 +1,122 @@
+"""DM — Demographics: one record per enrolled subject.
+
+Sponsor choices (also in specs/sdtm/dm.yaml): RFSTDTC is the date of hepatectomy for
+both arms (the time origin of every endpoint; control subjects receive no study drug),
+RFXSTDTC/RFXENDTC the first and last sorafenib dose, RFENDTC the end-of-study date,
+RFPENDTC the last date the subject is known to have been in the study. AGE is
+completed years at informed consent; the birth date itself never leaves the pipeline.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline.raw.extract import FormExtract
+from pipeline.sdtm.common import DomainResult, build_result, iso_date_part, make_queries
+from pipeline.sdtm.subjects import with_usubjid
+from pipeline.specs.raw import load_raw_spec
+from pipeline.specs.study import load_study
+
+DOMAIN = "DM"
+INPUTS = {
+    "enrol": ["raw", "enrol"],
+    "demog": ["raw", "dm"],
+    "surg": ["raw", "surg"],
+    "ex": ["raw", "ex"],
+    "ds": ["raw", "ds"],
+    "surv": ["raw", "surv"],
+    "ta": ["raw", "ta"],
+}
+
+
+def age_at(birth: pd.Series, ref: pd.Series) -> pd.Series:
+    """Completed years from ``birth`` to ``ref`` (both ISO 8601); null if either is partial."""
+    b, r = iso_date_part(birth), iso_date_part(ref)
+    years = r.dt.year - b.dt.year
+    before_birthday = (r.dt.month < b.dt.month) | ((r.dt.month == b.dt.month) & (r.dt.day < b.dt.day))
+    return (years - before_birthday.astype("float64")).where(b.notna() & r.notna())
+
+
+def _per_subject_max(frames: list[pd.Series]) -> pd.Series:
+    """Latest complete date per USUBJID over several (USUBJID-indexed) date series."""
+    allv = pd.concat([iso_date_part(s) for s in frames if len(s)])
+    return allv.groupby(level=0).max() if len(allv) else pd.Series(dtype="datetime64[ns]")
+
+
+def build(enrol: FormExtract, demog: FormExtract, surg: FormExtract, ex: FormExtract, ds: FormExtract, surv: FormExtract, ta: FormExtract) -> DomainResult:
+    """DM from enrollment, demographics and surgery records; reference dates from EX, DS, survival and assessments."""
+    study = load_study()
+    sites = load_raw_spec().sites
+    e = with_usubjid(enrol.data)
+    d = with_usubjid(demog.data).drop_duplicates("USUBJID").set_index("USUBJID")
+    s = with_usubjid(surg.data).drop_duplicates("USUBJID").set_index("USUBJID")
+
+    # A DM record needs the enrollment, demographics and surgery records (Req variables).
+    has_all = e["USUBJID"].isin(d.index) & e["USUBJID"].isin(s.index)
+    missing = e[~has_all]
+    what = np.where(~missing["USUBJID"].isin(d.index), "demographics (dm)", "surgery (surg)")
+    queries = make_queries(
+        missing, "enrol", "SUBJID", missing["SUBJID"], "DM_SOURCE_MISSING",
+        pd.Series("Enrolled subject has no valid " + pd.Series(what, index=missing.index) + " record; held back from DM", index=missing.index),
+    )
+    e = e[has_all].set_index("USUBJID", drop=False)
+
+    out = pd.DataFrame(index=e.index)
+    out["STUDYID"] = study.studyid
+    out["DOMAIN"] = "DM"
+    out["USUBJID"] = e["USUBJID"]
+    out["SUBJID"] = e["SUBJID"]
+    out["SITEID"] = e["SITEID"]
+    out["RFICDTC"] = e["RFICDAT"]
+    out["RFSTDTC"] = s["PRSTDAT"].reindex(out.index)
+
+    x = with_usubjid(ex.data)
+    dosed = x[pd.to_numeric(x["EXDOSE"], errors="coerce") > 0]
+    first = iso_date_part(dosed["EXSTDAT"]).groupby(dosed["USUBJID"]).min()
+    ends = dosed["EXENDAT"].where(dosed["EXENDAT"].notna(), dosed["EXSTDAT"])
+    last = iso_date_part(ends).groupby(dosed["USUBJID"]).max()
+    out["RFXSTDTC"] = first.reindex(out.index).dt.strftime("%Y-%m-%d")
+    out["RFXENDTC"] = last.reindex(out.index).dt.strftime("%Y-%m-%d")
+
+    dsr = with_usubjid(ds.data)
+    eos = dsr[dsr["DSCAT"] == "END OF STUDY"].drop_duplicates("USUBJID").set_index("USUBJID")
+    out["RFENDTC"] = eos["DSSTDAT"].reindex(out.index)
+
+    sv = with_usubjid(surv.data)
+    dead = sv[(sv["SURVSTAT"] == "DEAD") & sv["DTHDAT"].notna()].drop_duplicates("USUBJID").set_index("USUBJID")
+    out["DTHDTC"] = dead["DTHDAT"].reindex(out.index)
+    out["DTHFL"] = np.where(out["DTHDTC"].notna(), "Y", None)
+
+    tar = with_usubjid(ta.data)
+    last_seen = _per_subject_max(
+        [
+            sv.set_index("USUBJID")["CONTDAT"],
+            tar.set_index("USUBJID")["TADAT"],
+            dsr.set_index("USUBJID")["DSSTDAT"],
+            x.set_index("USUBJID")["EXENDAT"].dropna(),
+            out["DTHDTC"].dropna(),
+            out["RFSTDTC"],
+        ]
+    )
+    out["RFPENDTC"] = last_seen.reindex(out.index).dt.strftime("%Y-%m-%d")
+
+    out["AGE"] = age_at(d["BRTHDAT"].reindex(out.index), e["RFICDAT"])
+    out["AGEU"] = np.where(out["AGE"].notna(), "YEARS", None)
+    out["SEX"] = d["SEX"].reindex(out.index)
+    out["RACE"] = d["RACE"].reindex(out.index)
+    out["ETHNIC"] = d["ETHNIC"].reindex(out.index)
+
+    arms = {a.armcd: a.arm for a in study.arms}
+    out["ARMCD"] = e["TRTGRP"]
+    out["ARM"] = e["TRTGRP"].map(arms)
+    exposed = out["RFXSTDTC"].notna()
+    actual = np.where(exposed, "SORAFENIB", np.where(out["ARMCD"] == "CONTROL", "CONTROL", None))
+    out["ACTARMCD"] = actual
+    out["ACTARM"] = pd.Series(actual, index=out.index).map(arms)
+    out["ARMNRS"] = np.where((out["ARMCD"] == "SORAFENIB") & ~exposed, "ASSIGNED, NOT TREATED", None)
+    out["COUNTRY"] = out["SITEID"].map({k: v.country for k, v in sites.items()})
+
+    out["_file"] = e["_file"]
+    out["_row"] = e["_row"]
+    return build_result(out.reset_index(drop=True), "dm", queries)
