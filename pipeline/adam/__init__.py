@@ -1,0 +1,1 @@
+"""ADaM layer: ADSL, ADTTE, ADAE, ADEX (ADaMIG 1.3)."""

@@ -1,0 +1,89 @@
+"""AE — Adverse Events, coded to CTCAE v4.0 terms and their MedDRA hierarchy.
+
+AETERM is the English verbatim: a Chinese verbatim is translated through
+``specs/terms/ae_verbatim.csv``. A verbatim the dictionary does not know cannot be coded
+(AEDECOD is required), so its record is held back as a coding query — never passed
+through or upper-cased into the output.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pipeline.raw.extract import FormExtract
+from pipeline.sdtm.common import DomainResult, build_result, derive_epoch, derive_seq, iso_date_part, make_queries, study_day
+from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
+from pipeline.terminology import map_terms, normalise_text
+from pipeline.terms import load_ctcae_meddra, load_verbatim_dictionary
+
+DOMAIN = "AE"
+INPUTS = {"ae": ["raw", "ae"], "dm": ["sdtm", "dm"]}
+
+
+def code_verbatim(verbatim: pd.Series) -> pd.DataFrame:
+    """Code verbatims: returns AETERM (English), AELLT, AELLTCD, AEDECOD, AEPTCD, AEBODSYS, AEBDSYCD, known flag."""
+    vd = load_verbatim_dictionary()
+    meddra = load_ctcae_meddra().set_index("ctcae_term")
+    text = normalise_text(verbatim)
+    ctcae, unknown = map_terms(text, dict(zip(vd["verbatim"], vd["ctcae_term"])))
+    english, _ = map_terms(text, dict(zip(vd["verbatim"], vd["english_verbatim"])))
+    m = meddra.reindex(ctcae)
+    blank = lambda s: s.where(s != "", None)  # noqa: E731 — empty codes stay null, never invented
+    return pd.DataFrame(
+        {
+            "AETERM": english.to_numpy(),
+            "AELLT": ctcae.to_numpy(),
+            "AELLTCD": blank(m["meddra_llt_code"]).to_numpy(),
+            "AEDECOD": m["meddra_pt"].to_numpy(),
+            "AEPTCD": blank(m["meddra_pt_code"]).to_numpy(),
+            "AEBODSYS": m["soc"].to_numpy(),
+            "AEBDSYCD": blank(m["soc_code"]).to_numpy(),
+            "known": (~unknown).to_numpy(),
+        },
+        index=verbatim.index,
+    )
+
+
+def build(ae: FormExtract, dm: DomainResult) -> DomainResult:
+    """AE from the AE form: coded, with --DY and EPOCH from DM's reference dates."""
+    raw = with_usubjid(ae.data)
+    raw, queries = keep_dm_subjects(raw, dm, "ae")
+    coded = code_verbatim(raw["AETERM"])
+
+    uncoded = ~coded["known"]
+    end_first = iso_date_part(raw["AEENDAT"]) < iso_date_part(raw["AESTDAT"])
+    problems = [
+        make_queries(raw[uncoded], "ae", "AETERM", raw.loc[uncoded, "AETERM"], "AE_TERM_UNKNOWN", "Verbatim term not in the AE dictionary (specs/terms/ae_verbatim.csv); cannot be coded"),
+        make_queries(raw[end_first], "ae", "AEENDAT", raw.loc[end_first, "AEENDAT"], "END_BEFORE_START", "AE ends before it starts (AESTDAT " + raw.loc[end_first, "AESTDAT"].astype(str) + ")"),
+    ]
+    # Grade 5 means death: it must go with a fatal outcome, and a fatal outcome with grade 5.
+    g5 = raw["AETOXGR"].astype(str).eq("5") != raw["AEOUT"].eq("FATAL")
+    problems.append(make_queries(raw[g5], "ae", "AETOXGR", raw.loc[g5, "AETOXGR"], "GRADE5_NOT_FATAL", "CTCAE grade 5 and outcome FATAL disagree (AEOUT " + raw.loc[g5, "AEOUT"].astype(str) + ")"))
+    keep = ~(uncoded | end_first)
+    raw, coded = raw[keep], coded[keep]
+
+    out = pd.DataFrame(index=raw.index)
+    out["STUDYID"] = raw["STUDYID"]
+    out["DOMAIN"] = "AE"
+    out["USUBJID"] = raw["USUBJID"]
+    out["AESPID"] = raw["AESPID"].astype("Int64").astype("string")
+    for c in ["AETERM", "AELLT", "AELLTCD", "AEDECOD", "AEPTCD", "AEBODSYS", "AEBDSYCD"]:
+        out[c] = coded[c]
+    out["AESOC"], out["AESOCCD"] = coded["AEBODSYS"], coded["AEBDSYCD"]
+    out["AESER"] = raw["AESER"]
+    out["AEACN"] = raw["AEACN"]
+    out["AEREL"] = raw["AEREL"]
+    out["AEOUT"] = raw["AEOUT"]
+    out["AETOXGR"] = raw["AETOXGR"].astype("string")
+    out["AESTDTC"] = raw["AESTDAT"]
+    out["AEENDTC"] = raw["AEENDAT"]
+    ongoing = raw["AEONGO"].eq("Y") & raw["AEENDAT"].isna()
+    out["AEENRTPT"] = ongoing.map({True: "ONGOING", False: None})
+    out["AEENTPT"] = ongoing.map({True: "END OF STUDY", False: None})
+    ref = dm_reference(dm).set_index("USUBJID").reindex(raw["USUBJID"]).set_index(raw.index)
+    out["EPOCH"] = derive_epoch(raw["AESTDAT"], ref["RFSTDTC"], ref["RFXSTDTC"], ref["RFXENDTC"])
+    out["AESTDY"] = study_day(raw["AESTDAT"], ref["RFSTDTC"])
+    out["AEENDY"] = study_day(raw["AEENDAT"], ref["RFSTDTC"])
+    out["_file"], out["_row"] = raw["_file"], raw["_row"]
+    out = derive_seq(out, "AESEQ", ["AESTDTC", "AESPID"])
+    return build_result(out, "ae", pd.concat([queries, *problems], ignore_index=True), "AESEQ")

@@ -1,0 +1,58 @@
+"""EX — Exposure: one record per constant-dose period of sorafenib.
+
+An interruption is a period with EXDOSE = 0 (SDTMIG 3.4 §6.1.3 allows zero-dose
+records). EXADJ carries the collected reason for the change of dose.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pipeline.raw.extract import FormExtract
+from pipeline.sdtm.common import DomainResult, build_result, derive_epoch, derive_seq, iso_date_part, make_queries, study_day
+from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
+
+DOMAIN = "EX"
+INPUTS = {"ex": ["raw", "ex"], "dm": ["sdtm", "dm"]}
+
+
+def build(ex: FormExtract, dm: DomainResult) -> DomainResult:
+    """EX from the dosing log; --DY and EPOCH from DM's reference dates."""
+    raw = with_usubjid(ex.data)
+    raw, queries = keep_dm_subjects(raw, dm, "ex")
+
+    problems = []
+    negative = raw["EXDOSE"] < 0
+    problems.append(make_queries(raw[negative], "ex", "EXDOSE", raw.loc[negative, "EXDOSE"], "DOSE_NEGATIVE", "Daily dose is negative"))
+    end_first = iso_date_part(raw["EXENDAT"]) < iso_date_part(raw["EXSTDAT"])
+    problems.append(
+        make_queries(raw[end_first], "ex", "EXENDAT", raw.loc[end_first, "EXENDAT"], "END_BEFORE_START", "Period ends before it starts (EXSTDAT " + raw.loc[end_first, "EXSTDAT"].astype(str) + ")")
+    )
+    ref = dm_reference(dm).set_index("USUBJID")
+    arm = dm.data.set_index("USUBJID")["ARMCD"]
+    control = raw["USUBJID"].map(arm).eq("CONTROL")
+    problems.append(
+        make_queries(raw[control], "ex", "EXTRT", raw.loc[control, "EXTRT"], "DOSE_IN_CONTROL_ARM", "Sorafenib dose recorded for a subject enrolled in the control group")
+    )
+    raw = raw[~(negative | end_first)]
+
+    out = pd.DataFrame(index=raw.index)
+    out["STUDYID"] = raw["STUDYID"]
+    out["DOMAIN"] = "EX"
+    out["USUBJID"] = raw["USUBJID"]
+    out["EXTRT"] = raw["EXTRT"]
+    out["EXDOSE"] = raw["EXDOSE"]
+    out["EXDOSU"] = raw["EXDOSU"]
+    out["EXDOSFRM"] = "TABLET"
+    out["EXDOSFRQ"] = raw["EXDOSFRQ"]
+    out["EXROUTE"] = "ORAL"
+    out["EXADJ"] = raw["EXADJ"]
+    out["EXSTDTC"] = raw["EXSTDAT"]
+    out["EXENDTC"] = raw["EXENDAT"]
+    r = ref.reindex(raw["USUBJID"]).set_index(raw.index)
+    out["EPOCH"] = derive_epoch(raw["EXSTDAT"], r["RFSTDTC"], r["RFXSTDTC"], r["RFXENDTC"])
+    out["EXSTDY"] = study_day(raw["EXSTDAT"], r["RFSTDTC"])
+    out["EXENDY"] = study_day(raw["EXENDAT"], r["RFSTDTC"])
+    out["_file"], out["_row"] = raw["_file"], raw["_row"]
+    out = derive_seq(out, "EXSEQ", ["EXSTDTC"])
+    return build_result(out, "ex", pd.concat([queries, *problems], ignore_index=True), "EXSEQ")
