@@ -1,0 +1,1 @@
+"""Endpoint results computed from ADaM (lifelines for every survival estimate)."""
