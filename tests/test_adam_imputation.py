@@ -1,0 +1,39 @@
+"""Partial-date imputation, worked out by hand."""
+
+import pandas as pd
+
+from pipeline.adam.imputation import impute_date, to_sas_date
+
+D = pd.Timestamp
+
+
+def run(values, **kw):
+    dt, fl = impute_date(pd.Series(values, dtype="object"), **kw)
+    return list(dt), list(fl)
+
+
+def test_first_and_last():
+    dts, fls = run(["2019-03-05", "2019-03", "2019", None], mode="first")
+    assert dts[:3] == [D("2019-03-05"), D("2019-03-01"), D("2019-01-01")] and pd.isna(dts[3])
+    assert fls == [None, "D", "M", None]
+    dts, _ = run(["2019-02", "2020-02", "2019"], mode="last")
+    assert dts == [D("2019-02-28"), D("2020-02-29"), D("2019-12-31")]
+
+
+def test_min_date_used_only_inside_the_possible_range():
+    # First dose 2019-03-12: an AE starting "2019-03" is imputed to the first dose date,
+    # an AE starting "2019-02" keeps 2019-02-01 (the first dose is outside February).
+    first_dose = pd.Series([D("2019-03-12"), D("2019-03-12"), D("2019-03-12")])
+    dts, fls = run(["2019-03", "2019-02", "2019"], mode="first", min_dates=first_dose)
+    assert dts == [D("2019-03-12"), D("2019-02-01"), D("2019-03-12")]
+    assert fls == ["D", "D", "M"]
+
+
+def test_max_date_caps_a_last_imputation():
+    death = pd.Series([D("2021-06-10")])
+    dts, _ = run(["2021-06"], mode="last", max_dates=death)
+    assert dts == [D("2021-06-10")]
+
+
+def test_sas_date():
+    assert list(to_sas_date(pd.Series([D("1960-01-01"), D("2019-03-05"), pd.NaT]))[:2]) == [0.0, 21613.0]
