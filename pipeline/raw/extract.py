@@ -1,0 +1,300 @@
+"""Extract one CRF form from every site: typed, canonical records and a quarantine.
+
+For each site in sites.yaml (in site order) the form's file is read, its text
+normalised, exact duplicate rows (a re-export) removed and counted, and every field
+converted by its dictionary type: dates to ISO 8601 (partial kept) with the site's date
+order, numbers to numbers, codes to the raw codelist's canonical value, text normalised.
+A record that breaks the contract is held back from ``data``; the quarantine holds one
+row per problem, in words a data manager can send to the site. The pandera schema of the
+form (pipeline.raw.schema) gates ``data``, so ``data`` always passes it.
+
+Quarantine rules:
+  REQUIRED_MISSING  a required field is blank
+  DATE_INVALID      a date that cannot be read safely (impossible, unreadable, ambiguous)
+  NOT_NUMERIC       text in a numeric field
+  NOT_INTEGER       a fractional number in an integer field
+  CODE_UNKNOWN      a term that is neither a codelist value nor a known synonym
+  SITE_MISMATCH     SITEID differs from the site folder the file came in
+  SUBJID_FORMAT     SUBJID does not follow the site's subject-number pattern
+  DUPLICATE_KEY     records with the same keys (forms.yaml) but different values
+  SCHEMA_<check>    anything else the schema rejects
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+
+from pipeline.dates import to_iso8601
+from pipeline.raw.reader import LINEAGE, form_path, read_form_file, relative_name, scan_raw_root
+from pipeline.raw.schema import form_schema
+from pipeline.specs.raw import Form, RawField, RawSpec, load_raw_spec
+from pipeline.terminology import build_lookup, map_terms, normalise_text
+
+QUARANTINE_COLS = ["siteid", "subjid", "form", "file", "row", "field", "value", "rule", "message"]
+COUNT_COLS = ["siteid", "rows_read", "exact_duplicates", "quarantined", "passed"]
+REDACTED = "<redacted>"
+
+_NUMBER_RE = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$"
+
+
+@dataclass(frozen=True)
+class FormExtract:
+    """One form from all sites.
+
+    data: typed, canonical records that passed (dictionary fields in order, then
+        ``_site``, ``_file``, ``_row``), sorted by site then row.
+    quarantine: one row per problem (QUARANTINE_COLS); its records are not in ``data``.
+    counts: per site (COUNT_COLS): rows_read = passed + quarantined + exact_duplicates.
+    warnings: problems that did not stop reading (missing file, unknown columns).
+    """
+
+    form: str
+    data: pd.DataFrame
+    quarantine: pd.DataFrame
+    counts: pd.DataFrame
+    warnings: tuple[str, ...]
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def _conform_columns(df: pd.DataFrame, form: Form, rel: str) -> tuple[pd.DataFrame, list[str]]:
+    """Keep the dictionary's columns (optional ones missing are added blank); warn about the rest."""
+    warnings = []
+    extra = [c for c in df.columns if c not in form.field_names and c not in LINEAGE]
+    if extra:
+        warnings.append(f"{rel}: column(s) {', '.join(extra)} are not in the dictionary for form {form.name!r}; ignored")
+    absent = [c for c in form.field_names if c not in df.columns]
+    if absent:
+        warnings.append(f"{rel}: optional column(s) {', '.join(absent)} missing from the file; read as blank")
+    return df.reindex(columns=[*form.field_names, *LINEAGE], fill_value=""), warnings
+
+
+def read_all_sites(raw_root: Path, form: Form, spec: RawSpec) -> tuple[pd.DataFrame, list[str]]:
+    """Every site's file of ``form`` as strings (dictionary columns + lineage), and warnings."""
+    frames, warnings = [], []
+    for siteid in sorted(spec.sites):
+        site = spec.sites[siteid]
+        path = form_path(raw_root, site, form)
+        if not path.exists():
+            warnings.append(f"{relative_name(path)}: site {siteid} has sent no {form.name!r} file; no records read")
+            continue
+        df, w = _conform_columns(read_form_file(path, site, form), form, relative_name(path))
+        frames.append(df)
+        warnings.extend(w)
+    if not frames:
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in [*form.field_names, "_site", "_file"]})
+        return empty.assign(_row=pd.Series(dtype="int64")), warnings
+    out = pd.concat(frames, ignore_index=True)
+    return out.sort_values(["_site", "_row"], kind="mergesort").reset_index(drop=True), warnings
+
+
+# --- problems ----------------------------------------------------------------------------
+
+
+def _problems(mask: pd.Series, field: str, rule: str, message: str | pd.Series) -> pd.DataFrame:
+    """Problem rows (record index, field, rule, message) for the records where ``mask`` holds."""
+    idx = mask.index[mask.to_numpy(dtype=bool)]
+    msg = message.loc[idx].to_numpy() if isinstance(message, pd.Series) else message
+    return pd.DataFrame({"record": idx, "field": field, "rule": rule, "message": msg})
+
+
+def _convert_field(f: RawField, text: pd.Series, date_order: pd.Series, spec: RawSpec) -> tuple[pd.Series, list[pd.DataFrame]]:
+    """Convert one field's normalised text to its type; returns (values, problems)."""
+    what = f"{f.label} ({f.name})"
+    present = text.notna()
+    problems = []
+    if f.required:
+        problems.append(_problems(~present, f.name, "REQUIRED_MISSING", f"{what} is required but is blank"))
+    if f.type == "date":
+        iso = pd.Series(None, index=text.index, dtype=object)
+        reason = pd.Series(None, index=text.index, dtype=object)
+        for order in date_order.unique():
+            rows = date_order == order
+            iso[rows], reason[rows] = to_iso8601(text[rows], order)
+        problems.append(_problems(reason.notna(), f.name, "DATE_INVALID", f"{what} is not a valid date: " + reason.fillna("")))
+        return iso, problems
+    if f.type in ("integer", "float"):
+        numeric = text.str.match(_NUMBER_RE, na=False)
+        values = pd.to_numeric(text.where(numeric), errors="coerce").astype("float64")
+        problems.append(_problems(present & ~numeric, f.name, "NOT_NUMERIC", f"{what} should be a number"))
+        if f.type == "float":
+            return values, problems
+        fractional = values.notna() & (values % 1 != 0)
+        problems.append(_problems(fractional, f.name, "NOT_INTEGER", f"{what} should be a whole number"))
+        return values.where(~fractional).round().astype("Int64"), problems
+    if f.type == "code":
+        mapped, unknown = map_terms(text, build_lookup(spec.codelists[f.codelist]))
+        problems.append(
+            _problems(unknown, f.name, "CODE_UNKNOWN", f"{what}: the term is not one of the agreed values of codelist {f.codelist} (specs/raw/codelists.csv)")
+        )
+        return mapped, problems
+    return text, problems
+
+
+def _site_rules(text: pd.DataFrame, spec: RawSpec) -> list[pd.DataFrame]:
+    """SITEID equals the folder's site; SUBJID follows the site's pattern."""
+    problems = []
+    if "SITEID" in text:
+        wrong = text["SITEID"].notna() & (text["SITEID"] != text["_site"])
+        problems.append(
+            _problems(wrong, "SITEID", "SITE_MISMATCH", "Site identifier (SITEID) differs from the site whose folder the file came in (site " + text["_site"] + ")")
+        )
+    if "SUBJID" in text:
+        pattern = text["_site"].map({s: site.subject_id_pattern for s, site in spec.sites.items()})
+        ok = pd.Series(False, index=text.index)
+        for siteid, site in spec.sites.items():  # one vectorised match per site
+            rows = text["_site"] == siteid
+            ok[rows] = text.loc[rows, "SUBJID"].str.match(site.subject_id_pattern, na=False)
+        bad = text["SUBJID"].notna() & ~ok
+        problems.append(
+            _problems(bad, "SUBJID", "SUBJID_FORMAT", "Subject identifier (SUBJID) does not follow the numbering agreed for site " + text["_site"] + " (pattern " + pattern.fillna("?") + ")")
+        )
+    return problems
+
+
+def _conflicting_duplicates(typed: pd.DataFrame, form: Form, bad_keys: pd.Series) -> pd.DataFrame:
+    """Records sharing the form's keys (within a site) whose values differ.
+
+    Exact duplicates are gone by now, so every remaining group of two or more records
+    sharing keys disagrees somewhere. Records whose keys are blank or unreadable are
+    already quarantined and cannot be compared.
+    """
+    keys = ["_site", *form.keys]
+    cand = typed.loc[~bad_keys & typed[list(form.keys)].notna().all(axis=1), [*keys, "_file", "_row"]]
+    dup = cand[cand.duplicated(subset=keys, keep=False)]
+    if dup.empty:
+        return _problems(pd.Series(False, index=typed.index), ",".join(form.keys), "DUPLICATE_KEY", "")
+    # Only the (few) conflicting groups are visited to list their rows.
+    rows = dup.groupby(keys, sort=False, dropna=False)["_row"].transform(lambda s: ", ".join(map(str, s)))
+    names = ", ".join(form.keys)
+    msg = (
+        "Records with the same " + names + " but different values (rows " + rows + " of " + dup["_file"]
+        + "); the site must say which is right. All are held back"
+    )
+    mask = pd.Series(typed.index.isin(dup.index), index=typed.index)
+    return _problems(mask, ",".join(form.keys), "DUPLICATE_KEY", msg.reindex(typed.index))
+
+
+def _schema_failures(data: pd.DataFrame, schema: pa.DataFrameSchema, form: Form) -> pd.DataFrame:
+    """Problem rows for record-level schema failures; a column-level failure is a bug and raises."""
+    try:
+        schema.validate(data, lazy=True)
+    except pa.errors.SchemaErrors as e:
+        fc = e.failure_cases
+        if fc["index"].isna().any():
+            raise RuntimeError(f"{schema.name}: extract does not fit its schema:\n{fc[fc['index'].isna()].to_string()}") from None
+        field = fc["column"].where(fc["column"].isin(form.field_names), "(record)").astype(str)
+        check = fc["check"].astype(str)
+        rule = "SCHEMA_" + check.str.replace(r"\W+", "_", regex=True).str.strip("_").str.upper()
+        return pd.DataFrame({"record": fc["index"].to_numpy(), "field": field.to_numpy(), "rule": rule.to_numpy(), "message": ("Failed the check " + check + " on " + field).to_numpy()})
+    return pd.DataFrame(columns=["record", "field", "rule", "message"])
+
+
+# --- assembling ----------------------------------------------------------------------------
+
+
+def _quarantine(problems: pd.DataFrame, raw: pd.DataFrame, text: pd.DataFrame, form: Form) -> pd.DataFrame:
+    """Quarantine rows (QUARANTINE_COLS) for ``problems``; identifier values redacted."""
+    if problems.empty:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else object) for c in QUARANTINE_COLS})
+    p = problems.reset_index(drop=True)
+    rec = p["record"].to_numpy()
+    order = {name: i for i, name in enumerate(form.field_names)}
+    identifiers = {f.name for f in form.fields if f.identifier}
+    # The value as the site wrote it (so they can find it); multi-field rules join their values.
+    value = pd.Series("", index=p.index, dtype=object)
+    for field in p["field"].unique():
+        rows = p["field"] == field
+        parts = [c for c in field.split(",") if c in raw.columns]
+        if not parts:
+            continue
+        if identifiers.intersection(parts):
+            value[rows] = REDACTED
+        else:
+            vals = raw.loc[rec[rows.to_numpy()], parts].astype(str)
+            value[rows] = vals.agg(",".join, axis=1).to_numpy() if len(parts) > 1 else vals[parts[0]].to_numpy()
+    out = pd.DataFrame(
+        {
+            "siteid": raw.loc[rec, "_site"].to_numpy(),
+            "subjid": text.loc[rec, "SUBJID"].fillna("").to_numpy() if "SUBJID" in text else "",
+            "form": form.name,
+            "file": raw.loc[rec, "_file"].to_numpy(),
+            "row": raw.loc[rec, "_row"].to_numpy(dtype="int64"),
+            "field": p["field"].to_numpy(),
+            "value": value.to_numpy(),
+            "rule": p["rule"].to_numpy(),
+            "message": p["message"].to_numpy(),
+        }
+    )
+    out["_order"] = out["field"].str.split(",").str[0].map(order).fillna(len(order))
+    out = out.drop_duplicates(["file", "row", "field", "rule"])
+    out = out.sort_values(["siteid", "file", "row", "_order", "rule"], kind="mergesort")
+    return out[QUARANTINE_COLS].reset_index(drop=True)
+
+
+def _counts(raw: pd.DataFrame, dup: pd.Series, held: pd.Series, spec: RawSpec) -> pd.DataFrame:
+    """Per-site record accounting (every site in sites.yaml, zero when nothing was sent)."""
+    site = raw["_site"]
+    frame = pd.DataFrame(
+        {
+            "rows_read": site.value_counts(),
+            "exact_duplicates": site[dup].value_counts(),
+            "quarantined": site[held].value_counts(),
+        }
+    )
+    frame = frame.reindex(sorted(spec.sites)).fillna(0).astype("int64")
+    frame["passed"] = frame["rows_read"] - frame["exact_duplicates"] - frame["quarantined"]
+    return frame.rename_axis("siteid").reset_index()[COUNT_COLS]
+
+
+def extract_form(raw_root: Path, form_name: str, spec: RawSpec | None = None) -> FormExtract:
+    """Read, convert and check form ``form_name`` for every site under ``raw_root``.
+
+    Returns a FormExtract (see its docstring). Raises RawFileError for a file that
+    cannot be read at all, an unknown site folder or an unknown form file, and KeyError
+    for a form not in specs/raw/forms.yaml.
+    """
+    spec = spec or load_raw_spec()
+    form = spec.forms[form_name]
+    scan_raw_root(Path(raw_root), spec)
+    raw, warnings = read_all_sites(Path(raw_root), form, spec)
+    fields = form.field_names
+
+    text = pd.DataFrame({c: normalise_text(raw[c]) for c in fields}, index=raw.index)
+    text["_site"] = raw["_site"]
+    # A re-export repeats a record byte for byte (after normalising whitespace/width).
+    dup = text.duplicated(subset=["_site", *fields], keep="first")
+    kept = text[~dup]
+
+    date_order = kept["_site"].map({s: site.date_order for s, site in spec.sites.items()})
+    typed = pd.DataFrame(index=kept.index)
+    problems: list[pd.DataFrame] = []
+    for f in form.fields:
+        typed[f.name], found = _convert_field(f, kept[f.name], date_order, spec)
+        problems.extend(found)
+    problems.extend(_site_rules(kept, spec))
+    for c in LINEAGE:
+        typed[c] = raw.loc[kept.index, c]
+
+    found = pd.concat(problems, ignore_index=True)
+    bad_keys = pd.Series(kept.index.isin(found.loc[found["field"].isin(form.keys), "record"]), index=kept.index)
+    found = pd.concat([found, _conflicting_duplicates(typed, form, bad_keys)], ignore_index=True)
+
+    passing = typed[~typed.index.isin(found["record"])]
+    gate = _schema_failures(passing, form_schema(form, spec), form)
+    found = pd.concat([found, gate], ignore_index=True) if not gate.empty else found
+
+    held = pd.Series(raw.index.isin(found["record"]), index=raw.index)
+    data = typed[~typed.index.isin(found["record"])].reset_index(drop=True)
+    return FormExtract(
+        form=form.name,
+        data=data,
+        quarantine=_quarantine(found, raw, text, form),
+        counts=_counts(raw, dup, held, spec),
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,216 @@
+"""Read one site's export of one CRF form into a frame of strings, with lineage.
+
+Files arrive as ``<raw>/<siteid>/<form>.csv`` or ``.xlsx`` (sites.yaml says which, and
+the CSV encoding). Everything is read as text so nothing is silently coerced: ``"007"``
+stays ``"007"``, ``"NA"`` stays ``"NA"``; only real Excel date cells become ISO dates.
+A problem with the file as a whole raises :class:`RawFileError`, whose message names
+the file and says what is wrong in words a data manager can pass on to the site.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import unicodedata
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+
+from pipeline.specs.raw import Form, RawSpec, Site
+
+LINEAGE = ("_site", "_file", "_row")
+
+
+class RawFileError(ValueError):
+    """A raw file that cannot be read as agreed in the data transfer agreement."""
+
+
+def relative_name(path: Path) -> str:
+    """The file's name relative to the raw root, posix style (``102/ae.csv``)."""
+    return f"{path.parent.name}/{path.name}"
+
+
+def form_path(raw_root: Path, site: Site, form: Form) -> Path:
+    """Where ``site``'s export of ``form`` is expected."""
+    return Path(raw_root) / site.siteid / f"{form.name}.{site.file_format}"
+
+
+def scan_raw_root(raw_root: Path, spec: RawSpec) -> None:
+    """Check the raw folder holds only known site folders and known form files.
+
+    Raises RawFileError for a folder that is not a site in sites.yaml, a file that is
+    not ``<form>.<format>`` for a form in forms.yaml, or a file in the wrong format for
+    its site. Hidden files (``.DS_Store``) are ignored.
+    """
+    raw_root = Path(raw_root)
+    if not raw_root.is_dir():
+        raise RawFileError(f"{raw_root}: the raw export folder does not exist")
+    for entry in sorted(raw_root.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if not entry.is_dir():
+            raise RawFileError(f"{entry.name}: a file directly in the raw folder; exports belong in <siteid>/<form>.csv|xlsx")
+        site = spec.sites.get(entry.name)
+        if site is None:
+            raise RawFileError(f"{entry.name}/: folder for site {entry.name!r}, which is not a site in specs/raw/sites.yaml (known sites: {', '.join(sorted(spec.sites))})")
+        for f in sorted(entry.iterdir()):
+            if f.name.startswith("."):
+                continue
+            rel = relative_name(f)
+            if f.stem not in spec.forms:
+                raise RawFileError(f"{rel}: file for an unknown form {f.stem!r} (forms in specs/raw/forms.yaml: {', '.join(spec.forms)})")
+            if f.suffix.lower() != f".{site.file_format}":
+                raise RawFileError(f"{rel}: site {site.siteid} delivers {site.file_format} files (specs/raw/sites.yaml), not {f.suffix or 'files without extension'}")
+
+
+def _decode(data: bytes, site: Site, rel: str) -> str:
+    """Bytes to text with the site's agreed encoding, strictly."""
+    try:
+        text = data.decode(site.encoding)
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise RawFileError(
+            f"{rel}: cannot be decoded as {site.encoding} (the encoding agreed for site {site.siteid} in sites.yaml): "
+            f"invalid byte 0x{data[e.start]:02x} at byte offset {e.start} (line {line}); was the file saved in another encoding?"
+        ) from None
+    # A UTF-8 BOM from a site that declared plain utf-8 is harmless: drop it.
+    return text.removeprefix("\ufeff")
+
+
+def _csv_grid(path: Path, site: Site, rel: str) -> pd.DataFrame:
+    """The CSV as a grid of str/None (None = field absent from a short record); row 0 is the header."""
+    text = _decode(path.read_bytes(), site, rel)
+    if not text.strip():
+        raise RawFileError(f"{rel}: the file is empty (no header row)")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        rows = list(reader)
+    except csv.Error as e:
+        if "unexpected end of data" in str(e):
+            raise RawFileError(
+                f"{rel}: the file ends inside a quoted value (a quote opened on or before line {reader.line_num} is never closed); the file looks truncated"
+            ) from None
+        raise RawFileError(f"{rel}: malformed CSV at line {reader.line_num}: {e}") from None
+    # A record with fewer fields than the header is padded with None, so it can be told from an empty field.
+    return pd.DataFrame(rows, dtype=object)
+
+
+def _cell_text(v: object) -> str | None:
+    """An Excel cell value as the text a data manager sees; date cells as ISO 8601."""
+    if v is None or isinstance(v, str):
+        return v
+    if isinstance(v, dt.datetime):
+        return v.date().isoformat() if v.time() == dt.time(0) else v.isoformat(timespec="seconds")
+    if isinstance(v, (dt.date, dt.time)):
+        return v.isoformat()
+    if isinstance(v, bool):
+        return "True" if v else "False"
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() else repr(v)
+    return str(v)
+
+
+def _xlsx_grid(path: Path, form: Form, rel: str) -> pd.DataFrame:
+    """The form's sheet as a grid of str/None; row 0 is the header (Excel row 1)."""
+    if path.stat().st_size == 0:
+        raise RawFileError(f"{rel}: the file is empty (no header row)")
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as e:
+        raise RawFileError(f"{rel}: not a readable Excel workbook ({type(e).__name__}: {e})") from None
+    try:
+        names = {n.strip().casefold(): n for n in wb.sheetnames}
+        sheet = names.get(form.name.casefold())
+        if sheet is None:
+            found = ", ".join(repr(n) for n in wb.sheetnames)
+            raise RawFileError(f"{rel}: the workbook has no sheet named {form.name!r} (sheets found: {found})")
+        rows = list(wb[sheet].iter_rows(min_row=1, values_only=True))
+    finally:
+        wb.close()
+    if not rows:
+        raise RawFileError(f"{rel}: sheet {sheet!r} is empty (no header row)")
+    grid = pd.DataFrame(rows, dtype=object)
+    # openpyxl gives typed cells; each is turned into its text once (the sheet is read cell by cell anyway).
+    grid = grid.apply(lambda col: col.map(_cell_text, na_action="ignore"))
+    # Excel has no short records: an empty cell is an empty value.
+    return grid.where(grid.notna(), "")
+
+
+def _header(grid: pd.DataFrame, rel: str) -> list[str]:
+    """Column names from row 0: NFKC, trimmed, upper case; checks blanks and duplicates."""
+    raw = grid.iloc[0].fillna("").astype(str)
+    names = [unicodedata.normalize("NFKC", h).replace("\ufeff", "").strip().upper() for h in raw]
+    if not any(names):
+        raise RawFileError(f"{rel}: the header row (row 1) is empty")
+    body = grid.iloc[1:]
+    for i, name in enumerate(names):
+        if not name and body[i].fillna("").astype(str).str.strip().ne("").any():
+            raise RawFileError(f"{rel}: column {i + 1} has values but no name in the header row")
+    seen = pd.Series(names)
+    dup = sorted(set(seen[seen.duplicated() & (seen != "")]))
+    if dup:
+        raise RawFileError(f"{rel}: the header names column(s) {', '.join(dup)} more than once")
+    return names
+
+
+def read_form_file(path: Path, site: Site, form: Form) -> pd.DataFrame:
+    """Read ``site``'s export of ``form`` from ``path``.
+
+    Returns one row per record (blank lines dropped) with every column of the file as
+    ``str`` (empty cells are ``""``), header names normalised (NFKC, upper case), plus the
+    lineage columns ``_site`` (the site folder), ``_file`` (``102/ae.csv``) and ``_row``
+    (the row number as Excel shows it: header row 1, first record row 2). Unknown extra
+    columns are kept. Raises RawFileError for any problem with the file as a whole.
+    """
+    path = Path(path)
+    rel = relative_name(path)
+    if path.parent.name != site.siteid:
+        raise RawFileError(f"{rel}: read as site {site.siteid} but it sits in folder {path.parent.name!r}")
+    if path.suffix.lower() != f".{site.file_format}":
+        raise RawFileError(f"{rel}: site {site.siteid} delivers {site.file_format} files (specs/raw/sites.yaml), not {path.suffix}")
+    if path.stem != form.name:
+        raise RawFileError(f"{rel}: read as form {form.name!r} but the file is named {path.name!r}")
+    if not path.is_file():
+        raise RawFileError(f"{rel}: file not found")
+
+    grid = _csv_grid(path, site, rel) if site.file_format == "csv" else _xlsx_grid(path, form, rel)
+    names = _header(grid, rel)
+    width = len(names)
+    body = grid.iloc[1:].copy()
+    body.insert(0, "_row", np.arange(2, len(body) + 2, dtype="int64"))
+
+    cells = body.drop(columns="_row")
+    filled = cells.notna() & cells.astype(str).apply(lambda c: c.str.strip()).ne("")
+    blank = ~filled.any(axis=1)
+    body, cells = body[~blank], cells[~blank]
+
+    if cells.shape[1] > width:
+        extra = cells.iloc[:, width:]
+        over = extra.notna() & extra.astype(str).ne("")
+        if over.any(axis=None):
+            row = int(body.loc[over.any(axis=1), "_row"].iloc[0])
+            raise RawFileError(f"{rel}: row {row} has more fields than the header row ({width} columns)")
+    if cells.shape[1] < width:
+        cells = cells.reindex(columns=range(width))
+    cells = cells.iloc[:, :width]
+    short = cells.isna().any(axis=1)
+    if short.any():
+        row = int(body.loc[short, "_row"].iloc[0])
+        have = int(cells.loc[short].iloc[0].notna().sum())
+        last = " (the last row: the file looks truncated)" if row == int(body["_row"].iloc[-1]) else ""
+        raise RawFileError(f"{rel}: row {row} has {have} of the {width} fields of the header{last}")
+
+    missing = [f.name for f in form.fields if f.required and f.name not in names]
+    if missing:
+        raise RawFileError(f"{rel}: required column(s) missing from the header: {', '.join(missing)}")
+
+    out = cells.set_axis(names, axis=1)
+    out = out.loc[:, [n for n in names if n]].astype(str)
+    out.insert(0, "_site", site.siteid)
+    out.insert(1, "_file", rel)
+    out.insert(2, "_row", body["_row"].to_numpy())
+    return out.reset_index(drop=True)

@@ -1,0 +1,55 @@
+"""Pandera schemas of the extracted raw forms, generated from specs/raw.
+
+One DataFrameSchema per form: every dictionary field as a column of its type (text, code
+and date as ``str``; integer as nullable ``Int64``; float as ``float64``), required
+fields non-null, code fields restricted to their codelist's canonical values, dates in
+ISO 8601 (complete or partial), SITEID equal to the site folder, and the lineage columns
+``_site``, ``_file``, ``_row``. It is the gate of :func:`pipeline.raw.extract.extract_form`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pandera.pandas as pa
+
+from pipeline.dates import ISO_DATE_RE
+from pipeline.specs.raw import Form, RawField, RawSpec, load_raw_spec
+
+DTYPES = {"text": str, "code": str, "date": str, "integer": "Int64", "float": "float64"}
+LINEAGE_DTYPES = {"_site": str, "_file": str, "_row": "int64"}
+
+
+def _column(f: RawField, spec: RawSpec) -> pa.Column:
+    checks: list[pa.Check] = []
+    if f.type == "code":
+        checks.append(pa.Check.isin(list(spec.codelists[f.codelist].values), name=f"codelist_{f.codelist}"))
+    elif f.type == "date":
+        checks.append(pa.Check.str_matches(ISO_DATE_RE, name="iso8601_date"))
+    elif f.type == "float":
+        checks.append(pa.Check(lambda s: s.abs() < float("inf"), element_wise=False, ignore_na=True, name="finite"))
+    elif f.type == "text":
+        # Normalised text: no surrounding whitespace, never an empty string (blank is null).
+        checks.append(pa.Check(lambda s: (s.str.strip() == s) & (s != ""), ignore_na=True, name="normalised_text"))
+    return pa.Column(DTYPES[f.type], checks=checks, nullable=not f.required, required=True, title=f.label, description=f.description or None)
+
+
+def _siteid_matches_folder(df: pd.DataFrame) -> pd.Series:
+    return df["SITEID"] == df["_site"]
+
+
+def form_schema(form: Form, spec: RawSpec | None = None) -> pa.DataFrameSchema:
+    """The schema of ``FormExtract.data`` for ``form``: columns in dictionary order, then lineage."""
+    spec = spec or load_raw_spec()
+    columns = {f.name: _column(f, spec) for f in form.fields}
+    columns["_site"] = pa.Column(str, pa.Check.isin(sorted(spec.sites)), nullable=False)
+    columns["_file"] = pa.Column(str, pa.Check.str_matches(r"^[^/]+/[^/]+\.(csv|xlsx)$"), nullable=False)
+    columns["_row"] = pa.Column("int64", pa.Check.ge(2), nullable=False)
+    checks = [pa.Check(_siteid_matches_folder, name="siteid_matches_folder")] if "SITEID" in columns else []
+    return pa.DataFrameSchema(columns, checks=checks, strict=True, ordered=True, name=f"raw.{form.name}", title=form.label)
+
+
+def form_schemas(spec: RawSpec | None = None) -> dict[str, pa.DataFrameSchema]:
+    """One schema per form in specs/raw/forms.yaml."""
+    spec = spec or load_raw_spec()
+    return {name: form_schema(form, spec) for name, form in spec.forms.items()}
+
