@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from pipeline.dates import complete_date, study_day
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result, derive_epoch, derive_seq, iso_date_part, make_queries, study_day
+from pipeline.sdtm.common import DomainResult, build_result, derive_epoch, derive_seq, make_queries
 from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
 from pipeline.terminology import map_terms, normalise_text
 from pipeline.terms import load_ctcae_meddra, load_verbatim_dictionary
@@ -51,7 +52,7 @@ def build(ae: FormExtract, dm: DomainResult) -> DomainResult:
     coded = code_verbatim(raw["AETERM"])
 
     uncoded = ~coded["known"]
-    end_first = iso_date_part(raw["AEENDAT"]) < iso_date_part(raw["AESTDAT"])
+    end_first = complete_date(raw["AEENDAT"]) < complete_date(raw["AESTDAT"])
     problems = [
         make_queries(raw[uncoded], "ae", "AETERM", raw.loc[uncoded, "AETERM"], "AE_TERM_UNKNOWN", "Verbatim term not in the AE dictionary (specs/terms/ae_verbatim.csv); cannot be coded"),
         make_queries(raw[end_first], "ae", "AEENDAT", raw.loc[end_first, "AEENDAT"], "END_BEFORE_START", "AE ends before it starts (AESTDAT " + raw.loc[end_first, "AESTDAT"].astype(str) + ")"),

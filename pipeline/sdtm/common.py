@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pipeline.dates import complete_date
 from pipeline.specs.datasets import DatasetSpec, load_dataset_spec
 
 LINEAGE_COLS = ["_file", "_row"]
@@ -75,23 +76,6 @@ def derive_seq(df: pd.DataFrame, seq_var: str, order: list[str]) -> pd.DataFrame
     return out
 
 
-def iso_date_part(dtc: pd.Series) -> pd.Series:
-    """The complete date (YYYY-MM-DD) of an ISO 8601 value, or NaT when partial/missing."""
-    s = dtc.astype("string")
-    full = s.str.match(r"^\d{4}-\d{2}-\d{2}", na=False)
-    return pd.to_datetime(s.where(full).str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
-
-
-def study_day(dtc: pd.Series, ref_dtc: pd.Series) -> pd.Series:
-    """--DY: days from the reference date, day 1 = reference day, no day 0.
-
-    Null when either date is partial or missing (SDTMIG 3.4 §4.4.4).
-    """
-    d, r = iso_date_part(dtc), iso_date_part(ref_dtc)
-    delta = (d - r).dt.days
-    return pd.Series(np.where(delta >= 0, delta + 1, delta), index=dtc.index, dtype="float64").where(delta.notna())
-
-
 def derive_epoch(dtc: pd.Series, rfstdtc: pd.Series, rfxstdtc: pd.Series, rfxendtc: pd.Series) -> pd.Series:
     """EPOCH of an observation date (sponsor rule written in specs/sdtm/dm.yaml).
 
@@ -99,8 +83,8 @@ def derive_epoch(dtc: pd.Series, rfstdtc: pd.Series, rfxstdtc: pd.Series, rfxend
     first to the last dose: TREATMENT. After the last dose, and for control subjects
     after the reference start: FOLLOW-UP. Partial or missing dates: null (not guessed).
     """
-    d = iso_date_part(dtc)
-    start, xst, xen = iso_date_part(rfstdtc), iso_date_part(rfxstdtc), iso_date_part(rfxendtc)
+    d = complete_date(dtc)
+    start, xst, xen = complete_date(rfstdtc), complete_date(rfxstdtc), complete_date(rfxendtc)
     epoch = pd.Series(pd.NA, index=dtc.index, dtype="object")
     epoch[d.notna() & start.notna() & (d >= start)] = "FOLLOW-UP"
     treated = d.notna() & xst.notna() & (d >= xst) & (xen.isna() | (d <= xen))

@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.dates import complete_date
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result, iso_date_part, make_queries
+from pipeline.sdtm.common import DomainResult, build_result, make_queries
 from pipeline.sdtm.subjects import with_usubjid
 from pipeline.specs.raw import load_raw_spec
 from pipeline.specs.study import load_study
@@ -32,7 +33,7 @@ INPUTS = {
 
 def age_at(birth: pd.Series, ref: pd.Series) -> pd.Series:
     """Completed years from ``birth`` to ``ref`` (both ISO 8601); null if either is partial."""
-    b, r = iso_date_part(birth), iso_date_part(ref)
+    b, r = complete_date(birth)(ref)
     years = r.dt.year - b.dt.year
     before_birthday = (r.dt.month < b.dt.month) | ((r.dt.month == b.dt.month) & (r.dt.day < b.dt.day))
     return (years - before_birthday.astype("float64")).where(b.notna() & r.notna())
@@ -40,7 +41,7 @@ def age_at(birth: pd.Series, ref: pd.Series) -> pd.Series:
 
 def _per_subject_max(frames: list[pd.Series]) -> pd.Series:
     """Latest complete date per USUBJID over several (USUBJID-indexed) date series."""
-    allv = pd.concat([iso_date_part(s) for s in frames if len(s)])
+    allv = pd.concat([complete_date(s) for s in frames if len(s)])
     return allv.groupby(level=0).max() if len(allv) else pd.Series(dtype="datetime64[ns]")
 
 
@@ -73,9 +74,9 @@ def build(enrol: FormExtract, demog: FormExtract, surg: FormExtract, ex: FormExt
 
     x = with_usubjid(ex.data)
     dosed = x[pd.to_numeric(x["EXDOSE"], errors="coerce") > 0]
-    first = iso_date_part(dosed["EXSTDAT"]).groupby(dosed["USUBJID"]).min()
+    first = complete_date(dosed["EXSTDAT"]).groupby(dosed["USUBJID"]).min()
     ends = dosed["EXENDAT"].where(dosed["EXENDAT"].notna(), dosed["EXSTDAT"])
-    last = iso_date_part(ends).groupby(dosed["USUBJID"]).max()
+    last = complete_date(ends).groupby(dosed["USUBJID"]).max()
     out["RFXSTDTC"] = first.reindex(out.index).dt.strftime("%Y-%m-%d")
     out["RFXENDTC"] = last.reindex(out.index).dt.strftime("%Y-%m-%d")
 

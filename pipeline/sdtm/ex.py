@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from pipeline.dates import complete_date, study_day
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result, derive_epoch, derive_seq, iso_date_part, make_queries, study_day
+from pipeline.sdtm.common import DomainResult, build_result, derive_epoch, derive_seq, make_queries
 from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
 
 DOMAIN = "EX"
@@ -24,7 +25,7 @@ def build(ex: FormExtract, dm: DomainResult) -> DomainResult:
     problems = []
     negative = raw["EXDOSE"] < 0
     problems.append(make_queries(raw[negative], "ex", "EXDOSE", raw.loc[negative, "EXDOSE"], "DOSE_NEGATIVE", "Daily dose is negative"))
-    end_first = iso_date_part(raw["EXENDAT"]) < iso_date_part(raw["EXSTDAT"])
+    end_first = complete_date(raw["EXENDAT"]) < complete_date(raw["EXSTDAT"])
     problems.append(
         make_queries(raw[end_first], "ex", "EXENDAT", raw.loc[end_first, "EXENDAT"], "END_BEFORE_START", "Period ends before it starts (EXSTDAT " + raw.loc[end_first, "EXSTDAT"].astype(str) + ")")
     )

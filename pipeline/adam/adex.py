@@ -1,0 +1,62 @@
+"""ADEX — per-subject exposure parameters for sorafenib (total dose, duration, intensity, modifications)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline.adam.common import AdamResult, finalize_adam
+from pipeline.dates import complete_date
+from pipeline.sdtm.common import DomainResult
+from pipeline.specs.study import load_study
+
+NAME = "ADEX"
+INPUTS = {"adsl": ["adam", "adsl"], "ex": ["sdtm", "ex"], "ae": ["sdtm", "ae"]}
+MODIFYING_ACTIONS = ["DOSE REDUCED", "DRUG INTERRUPTED", "DRUG WITHDRAWN"]
+
+PARAMS = [
+    ("TDOSE", "Total Dose (mg)", "mg"),
+    ("TDURD", "Treatment Duration (days)", "DAYS"),
+    ("AVGDD", "Average Daily Dose (mg/day)", "mg/day"),
+    ("PDOSE", "Planned Total Dose (mg)", "mg"),
+    ("RDI", "Relative Dose Intensity (%)", "%"),
+    ("DOSMODAE", "Any Dose Modification Due to AE (1=Y)", ""),
+]
+
+
+def period_doses(ex: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """Per EX record: days in the period (end inclusive; an open period ends at ``cutoff``) and dose (mg)."""
+    st = complete_date(ex["EXSTDTC"])
+    en = complete_date(ex["EXENDTC"]).fillna(cutoff)
+    days = ((en - st).dt.days + 1).clip(lower=0)
+    return pd.DataFrame({"USUBJID": ex["USUBJID"], "days": days, "mg": ex["EXDOSE"] * days, "adj": ex["EXADJ"]})
+
+
+def build(adsl: AdamResult, ex: DomainResult, ae: DomainResult) -> AdamResult:
+    """ADEX for subjects who took sorafenib (ADSL.TRTSDT present)."""
+    study = load_study()
+    cutoff = pd.Timestamp(study.data_cutoff)
+    s = adsl.data[adsl.data["TRTSDT"].notna()].set_index("USUBJID")
+    per = period_doses(ex.data[ex.data["USUBJID"].isin(s.index)], cutoff)
+    tdose = per.groupby("USUBJID")["mg"].sum().reindex(s.index).fillna(0.0)
+    tdurd = ((s["TRTEDT"] - s["TRTSDT"]).dt.days + 1).astype("float64")
+    pdose = float(study.planned_dose_mg_per_day * study.planned_duration_days)
+    ae_mod = ae.data[ae.data["AEACN"].isin(MODIFYING_ACTIONS)]["USUBJID"].unique()
+    ex_mod = per.loc[per["adj"].eq("ADVERSE EVENT"), "USUBJID"].unique()
+    values = {
+        "TDOSE": tdose,
+        "TDURD": tdurd,
+        "AVGDD": tdose / tdurd,
+        "PDOSE": pd.Series(pdose, index=s.index),
+        "RDI": tdose / pdose * 100.0,
+        "DOSMODAE": pd.Series(np.where(s.index.isin(ae_mod) | s.index.isin(ex_mod), 1.0, 0.0), index=s.index),
+    }
+    frames = []
+    for code, label, unit in PARAMS:
+        f = pd.DataFrame({"USUBJID": s.index, "PARAMCD": code, "PARAM": label, "AVAL": values[code].to_numpy(), "AVALU": unit or None})
+        frames.append(f)
+    out = pd.concat(frames, ignore_index=True)
+    sub = s.reindex(out["USUBJID"])
+    for c in ["STUDYID", "SUBJID", "SITEID", "TRT01A", "SAFFL", "TRTSDT", "TRTEDT"]:
+        out[c] = sub[c].to_numpy()
+    return finalize_adam(out, "adex")
