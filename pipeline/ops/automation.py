@@ -1,0 +1,144 @@
+"""When the study is rebuilt: every night at 02:00 Beijing time, and when a new export drop lands.
+
+The sensor hashes the content of every file under the raw folder (mtimes change on a
+mere copy and stay put on some network shares, so they prove nothing) and folds the
+hashes into one digest of the whole drop. A drop triggers a run only once its digest
+has been seen unchanged on two consecutive ticks, so a drop still being copied (its
+digest moves between ticks) never starts a build. The digest is the run key: Dagster
+never starts two runs for one drop, however often the sensor ticks.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the resource annotation at runtime.
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from pipeline.resources import StudyPaths
+
+JOB_NAME = "nightly_build"
+NIGHTLY_CRON = "0 2 * * *"
+TIMEZONE = "Asia/Shanghai"
+SENSOR_INTERVAL_SECONDS = 120
+# One build at a time per study: deploy/*/dagster.yaml limits runs on this tag to 1.
+STUDY_TAG = {"pipeline/study": "NCT02867280"}
+# Files a copy tool writes while it transfers (rsync's hidden temp names, browser/partial
+# downloads): never part of a drop, and their presence alone means "not finished yet".
+_IN_FLIGHT_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".filepart")
+
+nightly_job = dg.define_asset_job(
+    JOB_NAME,
+    selection=dg.AssetSelection.all(),
+    description="Rebuild the whole study: raw exports -> SDTM -> ADaM -> endpoints, query listings, submission files.",
+    tags=STUDY_TAG,
+)
+
+
+def _is_in_flight(rel: Path) -> bool:
+    return any(p.startswith(".") for p in rel.parts) or rel.name.lower().endswith(_IN_FLIGHT_SUFFIXES)
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def drop_manifest(raw_dir: Path) -> tuple[dict[str, str], bool]:
+    """Take a raw folder; return ({relative posix path: sha256}, whether a transfer temp file is present)."""
+    raw_dir = Path(raw_dir)
+    files: dict[str, str] = {}
+    in_flight = False
+    if not raw_dir.is_dir():
+        return files, in_flight
+    for path in sorted(raw_dir.rglob("*")):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(raw_dir)
+        if _is_in_flight(rel):
+            in_flight = True
+            continue
+        files[rel.as_posix()] = _file_sha256(path)
+    return files, in_flight
+
+
+def drop_digest(manifest: dict[str, str]) -> str:
+    """Take a manifest (path -> sha256); return one sha256 over all paths and hashes (order-free)."""
+    h = hashlib.sha256()
+    for rel in sorted(manifest):
+        h.update(f"{rel}\0{manifest[rel]}\n".encode())
+    return h.hexdigest()
+
+
+def raw_dir_for_sensor(paths: StudyPaths | None) -> Path:
+    """The folder the runs read (the ``paths`` resource); PIPELINE_RAW_DIR or ``raw`` without one."""
+    if paths is not None:
+        return paths.raw
+    return Path(os.environ.get("PIPELINE_RAW_DIR", "raw"))
+
+
+def evaluate_drop(cursor: str | None, manifest: dict[str, str], in_flight: bool) -> tuple[str | None, str, str]:
+    """Decide one tick. Take the cursor and the current manifest; return (digest to run or None, new cursor, reason).
+
+    The cursor holds ``seen`` (the digest at the previous tick) and ``built`` (the last digest a
+    run was requested for).
+    """
+    state = json.loads(cursor) if cursor else {}
+    seen, built = state.get("seen"), state.get("built")
+    if not manifest:
+        return None, json.dumps({"seen": None, "built": built}, sort_keys=True), "raw folder is empty"
+    digest = drop_digest(manifest)
+    new_cursor = json.dumps({"seen": digest, "built": built}, sort_keys=True)
+    if in_flight:
+        # Forget the digest: the drop must be seen complete twice after the copy ends.
+        return None, json.dumps({"seen": None, "built": built}, sort_keys=True), "a file transfer is still in progress"
+    if digest == built:
+        return None, new_cursor, f"drop {digest[:12]} already built"
+    if digest != seen:
+        return None, new_cursor, f"drop {digest[:12]} is new or still changing; waiting one interval for it to settle"
+    return digest, json.dumps({"seen": digest, "built": digest}, sort_keys=True), f"drop {digest[:12]} unchanged for one interval"
+
+
+@dg.sensor(
+    name="new_export_drop",
+    job=nightly_job,
+    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Rebuild the study when the raw folder's content changes and has settled for one interval.",
+)
+def new_export_sensor(context: dg.SensorEvaluationContext, paths: StudyPaths) -> dg.SensorResult:
+    """Request one run per settled export drop (run key = digest of the whole drop)."""
+    raw_dir = raw_dir_for_sensor(paths)
+    manifest, in_flight = drop_manifest(raw_dir)
+    digest, cursor, reason = evaluate_drop(context.cursor, manifest, in_flight)
+    if digest is None:
+        return dg.SensorResult(skip_reason=dg.SkipReason(f"{raw_dir}: {reason}"), cursor=cursor)
+    context.log.info(f"{raw_dir}: {reason}; {len(manifest)} files; requesting a build")
+    request = dg.RunRequest(
+        run_key=digest,
+        tags={**STUDY_TAG, "pipeline/trigger": "new_export_drop", "pipeline/raw_digest": digest},
+    )
+    return dg.SensorResult(run_requests=[request], cursor=cursor)
+
+
+@dg.schedule(
+    name="nightly_build_0200_shanghai",
+    job=nightly_job,
+    cron_schedule=NIGHTLY_CRON,
+    execution_timezone=TIMEZONE,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Rebuild the whole study every night at 02:00 Asia/Shanghai.",
+)
+def nightly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """One run per night; the run key is the night's date so a daemon restart never doubles it."""
+    night = context.scheduled_execution_time.strftime("%Y-%m-%d")
+    return dg.RunRequest(run_key=f"nightly-{night}", tags={**STUDY_TAG, "pipeline/trigger": "nightly"})
+
+
+jobs = [nightly_job]
+schedules = [nightly_schedule]
+sensors = [new_export_sensor]

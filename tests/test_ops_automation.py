@@ -1,0 +1,129 @@
+"""Nightly schedule and new-export-drop sensor, evaluated with Dagster's test contexts."""
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from pipeline.ops.automation import (
+    NIGHTLY_CRON,
+    TIMEZONE,
+    drop_digest,
+    drop_manifest,
+    jobs,
+    new_export_sensor,
+    nightly_schedule,
+    schedules,
+    sensors,
+)
+from pipeline.resources import StudyPaths
+
+
+def _tick(raw: Path, cursor: str | None, instance: dg.DagsterInstance) -> tuple[list[dg.RunRequest], str | None]:
+    ctx = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"paths": StudyPaths(raw_dir=str(raw))})
+    result = new_export_sensor(ctx)
+    return list(result.run_requests or []), result.cursor
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as inst:
+        yield inst
+
+
+@pytest.fixture
+def raw(tmp_path: Path) -> Path:
+    d = tmp_path / "raw"
+    (d / "101").mkdir(parents=True)
+    (d / "101" / "enrol.csv").write_text("SITEID,SUBJID\n101,101-001\n", encoding="utf-8")
+    (d / "102").mkdir()
+    (d / "102" / "enrol.csv").write_bytes("SITEID,SUBJID\n102,S102001\n".encode("gbk"))
+    return d
+
+
+def test_exports_lists():
+    assert [j.name for j in jobs] == ["nightly_build"]
+    assert schedules == [nightly_schedule] and sensors == [new_export_sensor]
+
+
+def test_schedule_nightly_0200_shanghai(instance):
+    assert nightly_schedule.cron_schedule == NIGHTLY_CRON == "0 2 * * *"
+    assert nightly_schedule.execution_timezone == TIMEZONE == "Asia/Shanghai"
+    assert nightly_schedule.job_name == "nightly_build"
+    when = dt.datetime(2026, 11, 25, 2, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    req = nightly_schedule(dg.build_schedule_context(instance=instance, scheduled_execution_time=when))
+    assert req.run_key == "nightly-2026-11-25"
+
+
+def test_sensor_one_run_per_settled_drop(raw, instance):
+    # First sight of a drop: wait one interval (it may still be copying).
+    reqs, cursor = _tick(raw, None, instance)
+    assert reqs == []
+    # Unchanged for one interval: exactly one run, keyed by the drop's digest.
+    reqs, cursor = _tick(raw, cursor, instance)
+    assert len(reqs) == 1
+    first_key = reqs[0].run_key
+    assert first_key == drop_digest(drop_manifest(raw)[0])
+    assert reqs[0].tags["pipeline/raw_digest"] == first_key
+    # Same files on the next tick: nothing.
+    reqs, cursor = _tick(raw, cursor, instance)
+    assert reqs == []
+    # A site re-exports one file: one new run (after the settling tick), with a new key.
+    (raw / "101" / "enrol.csv").write_text("SITEID,SUBJID\n101,101-001\n101,101-002\n", encoding="utf-8")
+    reqs, cursor = _tick(raw, cursor, instance)
+    assert reqs == []
+    reqs, cursor = _tick(raw, cursor, instance)
+    assert len(reqs) == 1 and reqs[0].run_key != first_key
+    reqs, cursor = _tick(raw, cursor, instance)
+    assert reqs == []
+
+
+def test_sensor_content_not_mtime(raw, instance):
+    _, cursor = _tick(raw, None, instance)
+    reqs, cursor = _tick(raw, cursor, instance)
+    assert len(reqs) == 1
+    # Touching a file (same bytes, new mtime) is not a new drop.
+    f = raw / "101" / "enrol.csv"
+    f.write_bytes(f.read_bytes())
+    for _ in range(2):
+        reqs, cursor = _tick(raw, cursor, instance)
+        assert reqs == []
+
+
+def test_sensor_waits_while_drop_changes_or_copies(raw, instance):
+    _, cursor = _tick(raw, None, instance)
+    # A new file lands between the two ticks: the drop has not settled, no run yet.
+    (raw / "103").mkdir()
+    (raw / "103" / "enrol.xlsx").write_bytes(b"half a workbook")
+    reqs, cursor = _tick(raw, cursor, instance)
+    assert reqs == []
+    # A transfer temp file (rsync style) means the copy is still going.
+    (raw / "104").mkdir()
+    (raw / "104" / ".enrol.csv.Xy12").write_bytes(b"partial")
+    for _ in range(2):
+        reqs, cursor = _tick(raw, cursor, instance)
+        assert reqs == []
+    (raw / "104" / ".enrol.csv.Xy12").rename(raw / "104" / "enrol.csv")
+    reqs, cursor = _tick(raw, cursor, instance)
+    assert reqs == []
+    reqs, cursor = _tick(raw, cursor, instance)
+    assert len(reqs) == 1
+    assert set(drop_manifest(raw)[0]) == {"101/enrol.csv", "102/enrol.csv", "103/enrol.xlsx", "104/enrol.csv"}
+
+
+def test_sensor_empty_or_missing_raw(tmp_path, instance):
+    for _ in range(2):
+        reqs, cursor = _tick(tmp_path / "nothing", None, instance)
+        assert reqs == []
+    assert json.loads(cursor)["built"] is None
+
+
+def test_replayed_cursor_gives_same_run_key(raw, instance):
+    """A tick replayed with an old cursor asks again with the same key, which the daemon then drops."""
+    _, cursor = _tick(raw, None, instance)
+    reqs, _ = _tick(raw, cursor, instance)
+    assert len(reqs) == 1
+    reqs2, _ = _tick(raw, cursor, instance)
+    assert [r.run_key for r in reqs2] == [reqs[0].run_key]
