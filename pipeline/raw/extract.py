@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
@@ -146,11 +147,11 @@ def _site_rules(text: pd.DataFrame, spec: RawSpec) -> list[pd.DataFrame]:
         )
     if "SUBJID" in text:
         pattern = text["_site"].map({s: site.subject_id_pattern for s, site in spec.sites.items()})
-        ok = pd.Series(False, index=text.index)
+        ok = np.zeros(len(text), dtype=bool)
         for siteid, site in spec.sites.items():  # one vectorised match per site
-            rows = text["_site"] == siteid
-            ok[rows] = text.loc[rows, "SUBJID"].str.match(site.subject_id_pattern, na=False)
-        bad = text["SUBJID"].notna() & ~ok
+            rows = (text["_site"] == siteid).to_numpy()
+            ok[rows] = text.loc[rows, "SUBJID"].str.match(site.subject_id_pattern, na=False).to_numpy(dtype=bool)
+        bad = text["SUBJID"].notna() & ~pd.Series(ok, index=text.index)
         problems.append(
             _problems(bad, "SUBJID", "SUBJID_FORMAT", "Subject identifier (SUBJID) does not follow the numbering agreed for site " + text["_site"] + " (pattern " + pattern.fillna("?") + ")")
         )

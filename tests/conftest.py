@@ -1,0 +1,79 @@
+"""Shared test fixtures.
+
+Raw layer: ``raw_export`` is a copy of the hand-written export set in
+``tests/fixtures/raw/export`` (sites 101, 102, 104 as CSV in their own encodings) plus
+site 103's Excel workbooks, built here with openpyxl because they hold real date cells.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+RAW_FIXTURES = Path(__file__).parent / "fixtures" / "raw" / "export"
+
+D = dt.datetime  # an Excel date cell
+
+# Site 103: one workbook per form, one sheet named after the form, header in row 1.
+SITE103_WORKBOOKS: dict[str, list[list[object]]] = {
+    "enrol": [
+        ["SITEID", "SUBJID", "SUBJINIT", "RFICDAT", "ENRLDAT", "TRTGRP", "IEYN"],
+        [103, "GZ3-7", "ABC", D(2019, 3, 5), "2019年3月12日", "索拉非尼", "是"],
+        [103, "GZ3-12", "DEF", "2019年4月", D(2019, 4, 20), "Control group", "Yes"],
+        [101, "GZ3-15", "GHI", D(2019, 5, 1), D(2019, 5, 8), "SORAFENIB", "Y"],
+    ],
+    "ae": [
+        ["SITEID", "SUBJID", "AESPID", "AETERM", "AESTDAT", "AEENDAT", "AEONGO", "AETOXGR", "AESER", "AEREL", "AEACN", "AEOUT"],
+        [103, "GZ3-7", 1, "高血压", D(2019, 4, 2), "2019年4月30日", "否", "Gr3", "否", "可能相关", "减量", "恢复"],
+        [103, "GZ3-12", 1, "Rash", "2019年4月", None, "是", "III", "N", "Related", "None", "Recovering"],
+        [103, "GZ3-0012", 2.5, "Fatigue", D(2019, 5, 1), None, "Y", "2", "N", "Not related", "No change", "Resolved"],
+    ],
+    "dm": [
+        ["SITEID", "SUBJID", "PTNAME", "BRTHDAT", "SEX", "ETHNIC", "RACE"],
+        [103, "GZ3-7", "孙七", D(1965, 2, 3), "男", None, "黄种人"],
+        [103, "GZ3-12", "周八", "1960年2月30日", "女", None, "亚洲人"],
+    ],
+}
+
+
+def write_xlsx(path: Path, sheet: str, rows: list[list[object]]) -> Path:
+    """Write ``rows`` (header first) to a one-sheet workbook at ``path``."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = sheet
+    for row in rows:
+        ws.append(row)
+    for cell in ws[1]:
+        pass
+    # Date cells get a date format, as the site's Excel does.
+    for row in ws.iter_rows(min_row=2):
+        for cell in row:
+            if isinstance(cell.value, dt.datetime):
+                cell.number_format = "yyyy-mm-dd"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
+
+
+def build_raw_export(dest: Path) -> Path:
+    """Copy the fixture export set to ``dest`` and add site 103's workbooks."""
+    shutil.copytree(RAW_FIXTURES, dest)
+    for form, rows in SITE103_WORKBOOKS.items():
+        write_xlsx(dest / "103" / f"{form}.xlsx", form, rows)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def raw_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The four-site fixture export (read-only: copy it before changing anything)."""
+    return build_raw_export(tmp_path_factory.mktemp("raw") / "raw")
+
+
+@pytest.fixture()
+def raw_copy(tmp_path: Path) -> Path:
+    """A private, writable copy of the fixture export for tests that break it."""
+    return build_raw_export(tmp_path / "raw")
