@@ -1,0 +1,102 @@
+"""Seeded synthetic-study generator: raw EDC exports of NCT02867280 plus a ground-truth folder.
+
+``generate_study(n_subjects, seed, out_dir)`` writes ``<out_dir>/<siteid>/<form>.csv|xlsx``
+in each site's habits (specs/raw) and the true per-subject values to
+``<out_dir>_truth/`` (never read by the pipeline). Same seed -> byte-identical files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.specs.raw import load_raw_spec
+from pipeline.synth.calibration import load_calibration
+from pipeline.synth.messiness import SiteStyle
+from pipeline.synth.outcomes import rfs_params
+from pipeline.synth.records import plan_problems, site_forms
+from pipeline.synth.simulate import load_study_yaml, simulate_study
+from pipeline.synth.truth import ae_truth, parameters_json, subjects_truth
+from pipeline.synth.writers import csv_bytes, write_atomic, write_site
+
+__all__ = ["generate_study", "GenerationReport", "DEFAULT_SEED"]
+
+DEFAULT_SEED = 20160901
+
+
+@dataclass(frozen=True)
+class GenerationReport:
+    """What one generation wrote: counts per form, arms, problems and every file path."""
+
+    n_subjects: int
+    seed: int
+    scenario: str
+    out_dir: Path
+    truth_dir: Path
+    arm_counts: dict
+    records: dict  # form -> rows written over all sites (duplicates included)
+    n_problems: int
+    files: tuple = field(default_factory=tuple)
+
+
+def generate_study(n_subjects: int, seed: int, out_dir: Path, truth_dir: Path | None = None, *,
+                   scenario: str | None = None, problem_rate: float | None = None) -> GenerationReport:
+    """Generate a raw export set for ``n_subjects`` with ``seed`` into ``out_dir``.
+
+    ``truth_dir`` defaults to ``out_dir.parent / (out_dir.name + "_truth")``; ``scenario``
+    (optimistic / moderate / null sorafenib RFS) and ``problem_rate`` default to the
+    calibration. Returns a :class:`GenerationReport`.
+    """
+    if n_subjects < 1:
+        raise ValueError("n_subjects must be >= 1")
+    out_dir = Path(out_dir)
+    truth_dir = Path(truth_dir) if truth_dir is not None else out_dir.parent / (out_dir.name + "_truth")
+    cal = load_calibration()
+    scenario = scenario or cal["outcomes"]["default_scenario"]
+    mcal = cal["messiness"]
+    rate = float(mcal["problem_rate"] if problem_rate is None else problem_rate)
+    spec = load_raw_spec()
+    studyid = str(load_study_yaml()["studyid"])
+
+    rng = np.random.Generator(np.random.PCG64(seed))
+    study = simulate_study(n_subjects, rng, cal, scenario)
+    plan = plan_problems(study, rng, rate, int(mcal["min_problems_per_kind"]) if rate > 0 else 0)
+    if rate <= 0:
+        plan.ae.clear(), plan.lb.clear(), plan.cm.clear()
+    stamp = dt.datetime.combine(dt.date.fromisoformat(str(cal["outcomes"]["data_cutoff"])), dt.time())
+    files: list[Path] = []
+    problems: list[dict] = []
+    ids = []
+    records: dict[str, int] = {}
+    for siteid, site in spec.sites.items():
+        style = SiteStyle(siteid, spec.codelists, mcal, rng)
+        forms, probs, sid = site_forms(study, siteid, style, spec, plan, mcal)
+        files += write_site(forms, site, out_dir, stamp)
+        problems += probs
+        ids.append(sid)
+        for f, df in forms.items():
+            records[f] = records.get(f, 0) + len(df)
+    subjids = pd.concat(ids)
+    prob = pd.DataFrame(problems, columns=["siteid", "subjid", "form", "field", "value", "kind", "record_key"])
+
+    k, lam = rfs_params(cal, "SORAFENIB", scenario)
+    truth = {
+        "subjects.csv": subjects_truth(study, subjids, studyid),
+        "adverse_events.csv": ae_truth(study, subjids, studyid, prob),
+        "injected_problems.csv": prob,
+    }
+    for name, df in truth.items():
+        path = truth_dir / name
+        write_atomic(path, csv_bytes(df.astype(object).where(df.notna(), ""), "utf-8", "\n"))
+        files.append(path)
+    path = truth_dir / "parameters.json"
+    write_atomic(path, parameters_json(seed, n_subjects, scenario, rate, study, {"shape": k, "scale_months": lam}, len(prob)).encode("utf-8"))
+    files.append(path)
+    arms = study.cohort["arm"].value_counts().sort_index()
+    return GenerationReport(n_subjects=n_subjects, seed=seed, scenario=scenario, out_dir=out_dir, truth_dir=truth_dir,
+                            arm_counts={a: int(v) for a, v in arms.items()}, records=records, n_problems=len(prob),
+                            files=tuple(files))
