@@ -54,6 +54,7 @@ CODELISTS: dict[str, tuple[str, ...] | None] = {
     "ND": None,
     "NRIND": None,
     "RELTYPE": None,
+    "STENRF": None,            # --ENRTPT (ONGOING)
     "DICTNAM": None,
     # --- events -------------------------------------------------------------------------------
     "ACN": None,

@@ -172,47 +172,75 @@ def _trial_codelists(root: Path) -> dict[str, Codelist]:
     return out
 
 
+def _ct_files(root: Path) -> list[Path]:
+    """Every ``specs/ct/*.csv`` whose header is ``CT_COLUMNS`` (other CSVs there are maps and tables)."""
+    out = []
+    for p in sorted((root / "ct").glob("*.csv")):
+        with p.open(encoding="utf-8", newline="") as fh:
+            if next(csv.reader(fh), []) == CT_COLUMNS:
+                out.append(p)
+    return out
+
+
 @lru_cache(maxsize=4)
 def load_ct(root: Path = SPECS_DIR) -> dict[str, Codelist]:
     """All codelists the specs may refer to, by short name.
 
-    CDISC codelists from ``ct/sdtm_ct.csv`` (with the sponsor's extensions from
-    ``ct/sponsor_ct.csv`` appended), sponsor-defined codelists from ``ct/sponsor_ct.csv``, and
-    the trial codelists built from ``specs/trial``. Raises ``CTError`` naming the file and the
-    codelist on any inconsistency.
+    Reads every ``specs/ct/*.csv`` with the CT columns (``sdtm_ct.csv``, ``sponsor_ct.csv``, and
+    any later ``adam_ct.csv``). A row with an NCI term code is a CDISC term (its codelist must
+    carry its NCI codelist code); a row with neither term code nor value is a CDISC header-only
+    entry; a row without a term code is a sponsor term, extending the CDISC codelist named by its
+    ``codelist_code`` (which must be extensible) or forming a sponsor-defined codelist when that
+    is empty. Trial codelists are built from ``specs/trial``. Raises ``CTError`` naming the file
+    and the codelist on any inconsistency.
     """
-    cdisc_path = root / "ct" / "sdtm_ct.csv"
-    sponsor_path = root / "ct" / "sponsor_ct.csv"
-    cdisc_rows = _read_csv(cdisc_path)
-    sponsor_rows = _read_csv(sponsor_path)
-    _check_columns(cdisc_path, cdisc_rows, CT_COLUMNS)
-    _check_columns(sponsor_path, sponsor_rows, CT_COLUMNS)
+    files = _ct_files(root)
+    if not files:
+        raise CTError(f"{root / 'ct'}: no controlled-terminology CSV")
+    cdisc: dict[str, dict] = {}
+    sponsor: dict[str, tuple[Path, dict]] = {}
+    for path in files:
+        rows = _read_csv(path)
+        c_rows = [r for r in rows if r["term_code"] or (not r["submission_value"] and r["codelist_code"])]
+        s_rows = [r for r in rows if not (r["term_code"] or (not r["submission_value"] and r["codelist_code"]))]
+        for name, e in _build(c_rows, path, sponsor=False).items():
+            if name in cdisc and cdisc[name]["head"] != e["head"]:
+                raise CTError(f"{path}: codelist {name} differs from its definition in another file")
+            prev = cdisc.setdefault(name, {"head": e["head"], "terms": [], "path": path})
+            for t in e["terms"]:
+                if any(u.value == t.value for u in prev["terms"]):
+                    raise CTError(f"{path}: codelist {name}: duplicate value {t.value!r}")
+                prev["terms"].append(t)
+        for name, e in _build(s_rows, path, sponsor=True).items():
+            if name in sponsor:
+                raise CTError(f"{path}: sponsor codelist {name} also defined in {sponsor[name][0]}")
+            sponsor[name] = (path, e)
 
     result: dict[str, Codelist] = {}
-    for name, e in _build(cdisc_rows, cdisc_path, sponsor=False).items():
+    for name, e in cdisc.items():
         code, label, ext = e["head"]
         if not code:
-            raise CTError(f"{cdisc_path}: codelist {name}: no NCI codelist code")
-        result[name] = Codelist(name, code, label, _yes_no(cdisc_path, name, ext), tuple(e["terms"]), "CDISC")
+            raise CTError(f"{e['path']}: codelist {name}: no NCI codelist code")
+        result[name] = Codelist(name, code, label, _yes_no(e["path"], name, ext), tuple(e["terms"]), "CDISC")
 
-    for name, e in _build(sponsor_rows, sponsor_path, sponsor=True).items():
+    for name, (path, e) in sponsor.items():
         code, label, ext = e["head"]
-        extensible = _yes_no(sponsor_path, name, ext)
+        extensible = _yes_no(path, name, ext)
         if code:  # extension of a CDISC codelist
             base = result.get(name)
             if base is None:
-                raise CTError(f"{sponsor_path}: codelist {name} extends {code}, which is not in {cdisc_path.name}")
+                raise CTError(f"{path}: codelist {name} extends {code}, which is not an extracted CDISC codelist")
             if base.code != code:
-                raise CTError(f"{sponsor_path}: codelist {name}: code {code} != CDISC code {base.code}")
+                raise CTError(f"{path}: codelist {name}: code {code} != CDISC code {base.code}")
             if not base.extensible:
-                raise CTError(f"{sponsor_path}: codelist {name} ({code}) is not extensible; it cannot take sponsor terms")
+                raise CTError(f"{path}: codelist {name} ({code}) is not extensible; it cannot take sponsor terms")
             clash = [t.value for t in e["terms"] if t.value in base]
             if clash:
-                raise CTError(f"{sponsor_path}: codelist {name}: {clash} already CDISC terms")
+                raise CTError(f"{path}: codelist {name}: {clash} already CDISC terms")
             result[name] = Codelist(name, base.code, base.label, True, base.terms + tuple(e["terms"]), "CDISC")
         else:
             if name in result:
-                raise CTError(f"{sponsor_path}: sponsor codelist {name} clashes with a CDISC codelist of that name")
+                raise CTError(f"{path}: sponsor codelist {name} clashes with a CDISC codelist of that name")
             result[name] = Codelist(name, None, label, extensible, tuple(e["terms"]), "SPONSOR")
 
     for name, cl in _trial_codelists(root).items():
