@@ -101,16 +101,26 @@ def test_sensor_waits_while_drop_changes_or_copies(raw, instance):
     assert reqs == []
     # A transfer temp file (rsync style) means the copy is still going.
     (raw / "104").mkdir()
-    (raw / "104" / ".enrol.csv.Xy12").write_bytes(b"partial")
+    (raw / "104" / ".enrol.csv.Xy12Ab").write_bytes(b"partial")
     for _ in range(2):
         reqs, cursor = _tick(raw, cursor, instance)
         assert reqs == []
-    (raw / "104" / ".enrol.csv.Xy12").rename(raw / "104" / "enrol.csv")
+    (raw / "104" / ".enrol.csv.Xy12Ab").rename(raw / "104" / "enrol.csv")
     reqs, cursor = _tick(raw, cursor, instance)
     assert reqs == []
     reqs, cursor = _tick(raw, cursor, instance)
     assert len(reqs) == 1
     assert set(drop_manifest(raw)[0]) == {"101/enrol.csv", "102/enrol.csv", "103/enrol.xlsx", "104/enrol.csv"}
+
+
+def test_hidden_files_are_not_part_of_a_drop(raw, instance):
+    _, cursor = _tick(raw, None, instance)
+    reqs, cursor = _tick(raw, cursor, instance)
+    assert len(reqs) == 1
+    (raw / "101" / ".DS_Store").write_bytes(b"finder")
+    for _ in range(2):
+        reqs, cursor = _tick(raw, cursor, instance)
+        assert reqs == []
 
 
 def test_sensor_empty_or_missing_raw(tmp_path, instance):

@@ -12,6 +12,7 @@ never starts two runs for one drop, however often the sensor ticks.
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -24,9 +25,11 @@ TIMEZONE = "Asia/Shanghai"
 SENSOR_INTERVAL_SECONDS = 120
 # One build at a time per study: deploy/*/dagster.yaml limits runs on this tag to 1.
 STUDY_TAG = {"pipeline/study": "NCT02867280"}
-# Files a copy tool writes while it transfers (rsync's hidden temp names, browser/partial
-# downloads): never part of a drop, and their presence alone means "not finished yet".
+# Files a copy tool writes while it transfers (partial downloads, WinSCP/FileZilla, our own
+# atomic writes): their presence alone means "not finished yet".
 _IN_FLIGHT_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".filepart")
+# rsync's temp name for ``enrol.csv`` is ``.enrol.csv.Xy12Ab``.
+_RSYNC_TEMP = re.compile(r"^\..+\.[A-Za-z0-9]{6}$")
 
 nightly_job = dg.define_asset_job(
     JOB_NAME,
@@ -37,7 +40,12 @@ nightly_job = dg.define_asset_job(
 
 
 def _is_in_flight(rel: Path) -> bool:
-    return any(p.startswith(".") for p in rel.parts) or rel.name.lower().endswith(_IN_FLIGHT_SUFFIXES)
+    return rel.name.lower().endswith(_IN_FLIGHT_SUFFIXES) or bool(_RSYNC_TEMP.match(rel.name))
+
+
+def _is_hidden(rel: Path) -> bool:
+    # The raw reader skips hidden entries (.DS_Store), so they are not part of a drop either.
+    return any(p.startswith(".") for p in rel.parts)
 
 
 def _file_sha256(path: Path) -> str:
@@ -61,6 +69,8 @@ def drop_manifest(raw_dir: Path) -> tuple[dict[str, str], bool]:
         rel = path.relative_to(raw_dir)
         if _is_in_flight(rel):
             in_flight = True
+            continue
+        if _is_hidden(rel):
             continue
         files[rel.as_posix()] = _file_sha256(path)
     return files, in_flight
