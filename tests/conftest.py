@@ -47,8 +47,6 @@ def write_xlsx(path: Path, sheet: str, rows: list[list[object]]) -> Path:
     ws.title = sheet
     for row in rows:
         ws.append(row)
-    for cell in ws[1]:
-        pass
     # Date cells get a date format, as the site's Excel does.
     for row in ws.iter_rows(min_row=2):
         for cell in row:
@@ -77,3 +75,9 @@ def raw_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def raw_copy(tmp_path: Path) -> Path:
     """A private, writable copy of the fixture export for tests that break it."""
     return build_raw_export(tmp_path / "raw")
+
+
+@pytest.fixture()
+def workbook():
+    """``write_xlsx(path, sheet, rows)``: build a one-sheet Excel file in a test."""
+    return write_xlsx

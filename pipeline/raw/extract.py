@@ -181,6 +181,14 @@ def _conflicting_duplicates(typed: pd.DataFrame, form: Form, bad_keys: pd.Series
     return _problems(mask, ",".join(form.keys), "DUPLICATE_KEY", msg.reindex(typed.index))
 
 
+def _check_name(schema: pa.DataFrameSchema, context: str, column: object, check: str, number: object) -> str:
+    """The name a failure's check was given in the schema (pandera reports built-in checks by their repr)."""
+    if pd.isna(number):
+        return check  # dtype, not_nullable, column presence
+    checks = schema.checks if context == "DataFrameSchema" else schema.columns[column].checks
+    return checks[int(number)].name or check
+
+
 def _schema_failures(data: pd.DataFrame, schema: pa.DataFrameSchema, form: Form) -> pd.DataFrame:
     """Problem rows for record-level schema failures; a column-level failure is a bug and raises."""
     try:
@@ -189,10 +197,14 @@ def _schema_failures(data: pd.DataFrame, schema: pa.DataFrameSchema, form: Form)
         fc = e.failure_cases
         if fc["index"].isna().any():
             raise RuntimeError(f"{schema.name}: extract does not fit its schema:\n{fc[fc['index'].isna()].to_string()}") from None
-        field = fc["column"].where(fc["column"].isin(form.field_names), "(record)").astype(str)
-        check = fc["check"].astype(str)
+        frame_level = (fc["schema_context"] == "DataFrameSchema").to_numpy()
+        names = [_check_name(schema, *row) for row in fc[["schema_context", "column", "check", "check_number"]].itertuples(index=False)]
+        check = pd.Series(names, index=fc.index, dtype=object)
+        # A frame-level check reports every column of a failing record: one problem per record.
+        field = fc["column"].astype(str).where(~frame_level, "(record)")
         rule = "SCHEMA_" + check.str.replace(r"\W+", "_", regex=True).str.strip("_").str.upper()
-        return pd.DataFrame({"record": fc["index"].to_numpy(), "field": field.to_numpy(), "rule": rule.to_numpy(), "message": ("Failed the check " + check + " on " + field).to_numpy()})
+        out = pd.DataFrame({"record": fc["index"].to_numpy(), "field": field.to_numpy(), "rule": rule.to_numpy(), "message": ("Failed the check " + check + " on " + field).to_numpy()})
+        return out.drop_duplicates(["record", "field", "rule"])
     return pd.DataFrame(columns=["record", "field", "rule", "message"])
 
 

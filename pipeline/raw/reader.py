@@ -178,24 +178,20 @@ def read_form_file(path: Path, site: Site, form: Form) -> pd.DataFrame:
         raise RawFileError(f"{rel}: file not found")
 
     grid = _csv_grid(path, site, rel) if site.file_format == "csv" else _xlsx_grid(path, form, rel)
-    names = _header(grid, rel)
-    width = len(names)
+    # The header's own length (a CSV header row is padded with None when a record is longer).
+    width = int(grid.iloc[0].notna().to_numpy().nonzero()[0].max(initial=-1)) + 1
     body = grid.iloc[1:].copy()
     body.insert(0, "_row", np.arange(2, len(body) + 2, dtype="int64"))
-
     cells = body.drop(columns="_row")
     filled = cells.notna() & cells.astype(str).apply(lambda c: c.str.strip()).ne("")
     blank = ~filled.any(axis=1)
-    body, cells = body[~blank], cells[~blank]
+    body, cells, filled = body[~blank], cells[~blank], filled[~blank]
 
-    if cells.shape[1] > width:
-        extra = cells.iloc[:, width:]
-        over = extra.notna() & extra.astype(str).ne("")
-        if over.any(axis=None):
-            row = int(body.loc[over.any(axis=1), "_row"].iloc[0])
-            raise RawFileError(f"{rel}: row {row} has more fields than the header row ({width} columns)")
-    if cells.shape[1] < width:
-        cells = cells.reindex(columns=range(width))
+    over = filled.iloc[:, width:].any(axis=1)
+    if over.any():
+        row = int(body.loc[over, "_row"].iloc[0])
+        raise RawFileError(f"{rel}: row {row} has more fields than the header row ({width} columns)")
+    names = _header(grid.iloc[:, :width], rel)
     cells = cells.iloc[:, :width]
     short = cells.isna().any(axis=1)
     if short.any():

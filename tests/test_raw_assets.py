@@ -1,0 +1,58 @@
+"""The raw assets and their checks, materialized with Dagster on the fixture export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from pipeline.raw.assets import raw_asset_checks, raw_assets
+from pipeline.raw.extract import REDACTED, FormExtract
+from pipeline.resources import StudyPaths
+from pipeline.specs.raw import load_raw_spec
+
+SPEC = load_raw_spec()
+
+
+@pytest.fixture(scope="module")
+def result(raw_export: Path) -> dg.ExecuteInProcessResult:
+    return dg.materialize([*raw_assets, *raw_asset_checks], resources={"paths": StudyPaths(raw_dir=str(raw_export))})
+
+
+def test_one_asset_and_one_check_per_form() -> None:
+    keys = {k for a in raw_assets for k in a.keys}
+    assert keys == {dg.AssetKey(["raw", f]) for f in SPEC.forms}
+    assert all(a.group_names_by_key[k] == "raw" for a in raw_assets for k in a.keys)
+    checks = {k for c in raw_asset_checks for k in c.check_keys}
+    assert checks == {dg.AssetCheckKey(dg.AssetKey(["raw", f]), "records_accounted_for") for f in SPEC.forms}
+    assert all(not spec.blocking for c in raw_asset_checks for spec in c.check_specs)
+    ae = next(a for a in raw_assets if dg.AssetKey(["raw", "ae"]) in a.keys)
+    assert ae.descriptions_by_key[dg.AssetKey(["raw", "ae"])].startswith("Adverse events:")
+
+
+def test_materialize_on_the_fixture_export(result: dg.ExecuteInProcessResult) -> None:
+    assert result.success
+    value = result.output_for_node("raw__ae")
+    assert isinstance(value, FormExtract) and len(value.data) == 7
+
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) == len(SPEC.forms)
+    assert all(e.passed for e in evaluations)
+    ae_check = next(e for e in evaluations if e.asset_key == dg.AssetKey(["raw", "ae"]))
+    table = ae_check.metadata["per_site"].value
+    assert "| 101 | 6 | 1 | 3 | 2 | True |" in table
+
+
+def test_asset_metadata(result: dg.ExecuteInProcessResult) -> None:
+    meta = result.asset_materializations_for_node("raw__ae")[0].metadata
+    assert meta["dagster/row_count"].value == 7
+    assert meta["quarantined_records"].value == 7
+    assert meta["quarantine_rows"].value == 8
+    assert "| 104 | 3 | 0 | 2 | 1 |" in meta["counts_by_site"].value
+    assert "DUPLICATE_KEY" in meta["quarantine_sample"].value
+
+    dm = result.asset_materializations_for_node("raw__dm")[0].metadata
+    sample = dm["quarantine_sample"].value
+    assert REDACTED in sample and "1958-13-02" not in sample and "Li Xiaoming" not in sample
+    assert "104/dm.csv: site 104 has sent no 'dm' file" in dm["warnings"].value
