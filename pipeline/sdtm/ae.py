@@ -12,13 +12,13 @@ import pandas as pd
 
 from pipeline.dates import complete_date, study_day
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result, derive_epoch, derive_seq, make_queries
+from pipeline.sdtm.common import DomainResult, build_result, epoch_from_se, derive_seq, make_queries
 from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
 from pipeline.terminology import map_terms, normalise_text
 from pipeline.terms import load_ctcae_meddra, load_verbatim_dictionary
 
 DOMAIN = "AE"
-INPUTS = {"ae": ["raw", "ae"], "dm": ["sdtm", "dm"]}
+INPUTS = {"ae": ["raw", "ae"], "dm": ["sdtm", "dm"], "se": ["sdtm", "se"]}
 
 
 def code_verbatim(verbatim: pd.Series) -> pd.DataFrame:
@@ -45,8 +45,8 @@ def code_verbatim(verbatim: pd.Series) -> pd.DataFrame:
     )
 
 
-def build(ae: FormExtract, dm: DomainResult) -> DomainResult:
-    """AE from the AE form: coded, with --DY and EPOCH from DM's reference dates."""
+def build(ae: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult:
+    """AE from the AE form: coded; --DY from DM.RFSTDTC, EPOCH from SE."""
     raw = with_usubjid(ae.data)
     raw, queries = keep_dm_subjects(raw, dm, "ae")
     coded = code_verbatim(raw["AETERM"])
@@ -82,7 +82,7 @@ def build(ae: FormExtract, dm: DomainResult) -> DomainResult:
     out["AEENRTPT"] = ongoing.map({True: "ONGOING", False: None})
     out["AEENTPT"] = ongoing.map({True: "END OF STUDY", False: None})
     ref = dm_reference(dm).set_index("USUBJID").reindex(raw["USUBJID"]).set_index(raw.index)
-    out["EPOCH"] = derive_epoch(raw["AESTDAT"], ref["RFSTDTC"], ref["RFXSTDTC"], ref["RFXENDTC"])
+    out["EPOCH"] = epoch_from_se(raw["AESTDAT"], raw["USUBJID"], se.data)
     out["AESTDY"] = study_day(raw["AESTDAT"], ref["RFSTDTC"])
     out["AEENDY"] = study_day(raw["AEENDAT"], ref["RFSTDTC"])
     out["_file"], out["_row"] = raw["_file"], raw["_row"]

@@ -76,23 +76,23 @@ def derive_seq(df: pd.DataFrame, seq_var: str, order: list[str]) -> pd.DataFrame
     return out
 
 
-def derive_epoch(dtc: pd.Series, rfstdtc: pd.Series, rfxstdtc: pd.Series, rfxendtc: pd.Series) -> pd.Series:
-    """EPOCH of an observation date (sponsor rule written in specs/sdtm/dm.yaml).
+def epoch_from_se(dtc: pd.Series, usubjid: pd.Series, se: pd.DataFrame) -> pd.Series:
+    """EPOCH of each observation date from the subject's elements in SE (rule in specs/sdtm/se.yaml).
 
-    Before the reference start (hepatectomy): SCREENING. Sorafenib subjects from the
-    first to the last dose: TREATMENT. After the last dose, and for control subjects
-    after the reference start: FOLLOW-UP. Partial or missing dates: null (not guessed).
+    The element with SESTDTC <= date < SEENDTC gives the EPOCH; the subject's last element
+    also includes its end date, and an element without an end is open. Null when the date
+    is partial or missing, or before the first element (earlier than RFSTDTC).
     """
-    d = complete_date(dtc)
-    start, xst, xen = complete_date(rfstdtc), complete_date(rfxstdtc), complete_date(rfxendtc)
-    epoch = pd.Series(pd.NA, index=dtc.index, dtype="object")
-    epoch[d.notna() & start.notna() & (d >= start)] = "FOLLOW-UP"
-    treated = d.notna() & xst.notna() & (d >= xst) & (xen.isna() | (d <= xen))
-    epoch[treated] = "TREATMENT"
-    epoch[d.notna() & start.notna() & (d < start)] = "SCREENING"
-    # Between hepatectomy and the first dose a treated subject is still being enrolled.
-    epoch[d.notna() & xst.notna() & start.notna() & (d >= start) & (d < xst)] = "SCREENING"
-    return epoch
+    obs = pd.DataFrame({"USUBJID": usubjid.to_numpy(), "d": complete_date(dtc).to_numpy(), "_i": np.arange(len(dtc))})
+    el = se[["USUBJID", "SESTDTC", "SEENDTC", "EPOCH", "SESEQ"]].copy()
+    el["st"], el["en"] = complete_date(el["SESTDTC"]), complete_date(el["SEENDTC"])
+    el["last"] = el["SESEQ"].eq(el.groupby("USUBJID")["SESEQ"].transform("max"))
+    m = obs[obs["d"].notna()].merge(el, on="USUBJID", how="inner")
+    inside = (m["d"] >= m["st"]) & (m["en"].isna() | (m["d"] < m["en"]) | (m["last"] & (m["d"] <= m["en"])))
+    hit = m[inside].sort_values(["_i", "SESEQ"], kind="mergesort").drop_duplicates("_i", keep="last")
+    out = np.full(len(dtc), None, dtype=object)
+    out[hit["_i"].to_numpy()] = hit["EPOCH"].to_numpy()
+    return pd.Series(out, index=dtc.index, dtype="object")
 
 
 def finalize(df: pd.DataFrame, spec: DatasetSpec, seq_var: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -75,8 +75,10 @@ def build(enrol: FormExtract, demog: FormExtract, surg: FormExtract, ex: FormExt
     x = with_usubjid(ex.data)
     dosed = x[pd.to_numeric(x["EXDOSE"], errors="coerce") > 0]
     first = complete_date(dosed["EXSTDAT"]).groupby(dosed["USUBJID"]).min()
-    ends = dosed["EXENDAT"].where(dosed["EXENDAT"].notna(), dosed["EXSTDAT"])
-    last = complete_date(ends).groupby(dosed["USUBJID"]).max()
+    last = complete_date(dosed["EXENDAT"]).groupby(dosed["USUBJID"]).max()
+    # Still on sorafenib at the cut-off (an open dosing period): RFXENDTC stays null, SDTM does not impute.
+    still_open = dosed.loc[dosed["EXENDAT"].isna(), "USUBJID"].unique()
+    last = last[~last.index.isin(still_open)]
     out["RFXSTDTC"] = first.reindex(out.index).dt.strftime("%Y-%m-%d")
     out["RFXENDTC"] = last.reindex(out.index).dt.strftime("%Y-%m-%d")
 

@@ -10,15 +10,15 @@ import pandas as pd
 
 from pipeline.dates import complete_date, study_day
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result, derive_epoch, derive_seq, make_queries
+from pipeline.sdtm.common import DomainResult, build_result, epoch_from_se, derive_seq, make_queries
 from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
 
 DOMAIN = "EX"
-INPUTS = {"ex": ["raw", "ex"], "dm": ["sdtm", "dm"]}
+INPUTS = {"ex": ["raw", "ex"], "dm": ["sdtm", "dm"], "se": ["sdtm", "se"]}
 
 
-def build(ex: FormExtract, dm: DomainResult) -> DomainResult:
-    """EX from the dosing log; --DY and EPOCH from DM's reference dates."""
+def build(ex: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult:
+    """EX from the dosing log; --DY from DM.RFSTDTC, EPOCH from SE."""
     raw = with_usubjid(ex.data)
     raw, queries = keep_dm_subjects(raw, dm, "ex")
 
@@ -42,7 +42,9 @@ def build(ex: FormExtract, dm: DomainResult) -> DomainResult:
     out["DOMAIN"] = "EX"
     out["USUBJID"] = raw["USUBJID"]
     out["EXTRT"] = raw["EXTRT"]
-    out["EXDOSE"] = raw["EXDOSE"]
+    # The CRF collects the total daily dose; EXDOSE is the dose per administration.
+    out["EXDOSTOT"] = raw["EXDOSE"]
+    out["EXDOSE"] = raw["EXDOSE"].where(raw["EXDOSFRQ"].ne("BID"), raw["EXDOSE"] / 2)
     out["EXDOSU"] = raw["EXDOSU"]
     out["EXDOSFRM"] = "TABLET"
     out["EXDOSFRQ"] = raw["EXDOSFRQ"]
@@ -51,7 +53,7 @@ def build(ex: FormExtract, dm: DomainResult) -> DomainResult:
     out["EXSTDTC"] = raw["EXSTDAT"]
     out["EXENDTC"] = raw["EXENDAT"]
     r = ref.reindex(raw["USUBJID"]).set_index(raw.index)
-    out["EPOCH"] = derive_epoch(raw["EXSTDAT"], r["RFSTDTC"], r["RFXSTDTC"], r["RFXENDTC"])
+    out["EPOCH"] = epoch_from_se(raw["EXSTDAT"], raw["USUBJID"], se.data)
     out["EXSTDY"] = study_day(raw["EXSTDAT"], r["RFSTDTC"])
     out["EXENDY"] = study_day(raw["EXENDAT"], r["RFSTDTC"])
     out["_file"], out["_row"] = raw["_file"], raw["_row"]
