@@ -1,0 +1,368 @@
+"""Everything the pipeline checks or shows about a dataset, generated from its spec.
+
+- ``pandera_schema(spec)``: the pandera schema of a dataset (SDTM or ADaM) built from
+  ``specs/<layer>/<name>.yaml`` and the controlled terminology of ``specs/ct``.
+- ``validate_frame(df, spec)``: run it lazily; ``(ok, failures)`` with one row per failing value
+  (row index, column, check, value), never raising for a data problem.
+- ``dagster_column_schema(spec)``, ``column_lineage(spec)``, ``lineage_markdown(spec)``: the
+  column table, column lineage and variable-lineage markdown the Dagster UI shows.
+
+Checks generated per variable:
+
+- the dataset has exactly the spec's columns, in spec order (``strict``/``ordered``);
+- Char values are strings, Num values are numbers (ints or floats; NA allowed unless Req);
+- Req variables are never null (nor blank for Char);
+- Char values fit the spec length in bytes of UTF-8 (a CJK character counts 3);
+- values of a variable with a codelist are terms of that codelist. This applies to extensible
+  codelists too: ``specs/ct`` holds the terms the study uses (the CDISC subset plus the sponsor's
+  extensions), i.e. the define.xml value list, so a new value must be added to ``specs/ct`` (by
+  ``tools/extract_ct.py`` or in ``sponsor_ct.csv``) before it can be submitted;
+- ``--DTC`` values are ISO 8601 dates, complete or partial (YYYY, YYYY-MM, YYYY-MM-DD), with an
+  optional time (Thh, Thh:mm, Thh:mm:ss[.f]); complete dates must exist in the calendar;
+- value-level codelists: on records matching a ``value_level`` entry's ``where``, the variable's
+  value is a term of the entry's codelist.
+
+Checks generated per dataset: ``--SEQ`` unique within USUBJID; the natural keys unique;
+USUBJID starts with ``STUDYID-`` (and in DM equals ``STUDYID-SITEID-SUBJID``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaError, SchemaErrors
+
+from pipeline.specs.ct import Codelist, load_ct
+from pipeline.specs.datasets import DatasetSpec, VariableSpec, source_asset_key
+from pipeline.specs.paths import SPECS_DIR
+
+ISO8601_RE = re.compile(
+    r"^\d{4}"
+    r"(-(0[1-9]|1[0-2])"
+    r"(-(0[1-9]|[12]\d|3[01])"
+    r"(T([01]\d|2[0-3])(:[0-5]\d(:[0-5]\d(\.\d+)?)?)?)?"
+    r")?)?$"
+)
+FAILURE_COLUMNS = ["row", "column", "check", "value"]
+MAX_VALUE_CHARS = 200
+
+
+# --------------------------------------------------------------------------------------------
+# element-wise checks (vectorised; nulls are dropped by pandera before they run)
+
+
+def _is_text(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_string_dtype(s.dtype) and not pd.api.types.is_object_dtype(s.dtype):
+        return pd.Series(True, index=s.index)
+    return s.map(lambda x: isinstance(x, str))
+
+
+def _is_number(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        return pd.Series(True, index=s.index)
+    return s.map(lambda x: isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_)))
+
+
+def _not_blank(s: pd.Series) -> pd.Series:
+    return s.map(lambda x: not (isinstance(x, str) and x.strip() == ""))
+
+
+def _max_bytes(length: int) -> Callable[[pd.Series], pd.Series]:
+    def check(s: pd.Series) -> pd.Series:
+        return s.map(lambda x: len(str(x).encode("utf-8")) <= length)
+
+    return check
+
+
+def _in_terms(values: frozenset[str]) -> Callable[[pd.Series], pd.Series]:
+    def check(s: pd.Series) -> pd.Series:
+        return s.map(lambda x: x in values)
+
+    return check
+
+
+def _iso8601(s: pd.Series) -> pd.Series:
+    def ok(x: object) -> bool:
+        if not isinstance(x, str) or not ISO8601_RE.match(x):
+            return False
+        if len(x) >= 10:
+            try:
+                pd.Timestamp(x[:10])
+            except ValueError:
+                return False
+        return True
+
+    return s.map(ok)
+
+
+# --------------------------------------------------------------------------------------------
+# record-level checks: return a boolean Series (True = the row passes)
+
+
+def _unique_within(columns: list[str]) -> Callable[[pd.DataFrame], pd.Series]:
+    def check(df: pd.DataFrame) -> pd.Series:
+        if not set(columns) <= set(df.columns):
+            return pd.Series(True, index=df.index)
+        sub = df[columns]
+        return ~sub.duplicated(keep=False)
+
+    return check
+
+
+def _usubjid_consistent(is_dm: bool) -> Callable[[pd.DataFrame], pd.Series]:
+    def check(df: pd.DataFrame) -> pd.Series:
+        if not {"USUBJID", "STUDYID"} <= set(df.columns):
+            return pd.Series(True, index=df.index)
+        u, s = df["USUBJID"], df["STUDYID"]
+        present = u.notna() & s.notna()
+        ok = pd.Series(True, index=df.index)
+        ok[present] = [str(a).startswith(f"{b}-") for a, b in zip(u[present], s[present])]
+        if is_dm and {"SITEID", "SUBJID"} <= set(df.columns):
+            full = present & df["SITEID"].notna() & df["SUBJID"].notna()
+            ok[full] = [
+                str(a) == f"{b}-{c}-{d}"
+                for a, b, c, d in zip(u[full], s[full], df.loc[full, "SITEID"], df.loc[full, "SUBJID"])
+            ]
+        return ok
+
+    return check
+
+
+def _value_level_terms(variable: str, where: tuple[tuple[str, str], ...], values: frozenset[str]) -> Callable[[pd.DataFrame], pd.Series]:
+    def check(df: pd.DataFrame) -> pd.Series:
+        if variable not in df.columns or not all(k in df.columns for k, _ in where):
+            return pd.Series(True, index=df.index)
+        match = pd.Series(True, index=df.index)
+        for k, v in where:
+            match &= df[k].astype("object").map(lambda x, v=v: x is not None and not (isinstance(x, float) and np.isnan(x)) and str(x) == v)
+        val = df[variable]
+        bad = match & val.notna() & ~val.map(lambda x: x in values)
+        return ~bad
+
+    return check
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _terms(ct: dict[str, Codelist], names: tuple[str, ...]) -> frozenset[str]:
+    out: set[str] = set()
+    for n in names:
+        out.update(ct[n].values)
+    return frozenset(out)
+
+
+def _column(v: VariableSpec, ct: dict[str, Codelist]) -> pa.Column:
+    checks: list[pa.Check] = []
+    if v.type == "Char":
+        checks.append(pa.Check(_is_text, name="type Char"))
+        checks.append(pa.Check(_max_bytes(v.length), name=f"max {v.length} bytes"))
+        if v.core == "Req":
+            checks.append(pa.Check(_not_blank, name="Req not blank"))
+        if v.codelists:
+            checks.append(
+                pa.Check(_in_terms(_terms(ct, v.codelists)), name=f"codelist {'|'.join(v.codelists)}")
+            )
+        if v.is_date:
+            checks.append(pa.Check(_iso8601, name="ISO 8601 date"))
+    else:
+        checks.append(pa.Check(_is_number, name="type Num"))
+    return pa.Column(
+        dtype=None,
+        checks=checks,
+        nullable=v.core != "Req",
+        required=True,
+        title=v.label,
+        description=f"{v.label} ({v.origin})",
+    )
+
+
+def pandera_schema(spec: DatasetSpec, root: Path = SPECS_DIR) -> pa.DataFrameSchema:
+    """The pandera schema of ``spec`` (see the module docstring for the checks generated).
+
+    ``schema.metadata["record_checks"]`` maps each dataset-level check name to the columns it
+    is about (``validate_frame`` uses it to name the failing column).
+    """
+    ct = load_ct(root)
+    columns = {v.name: _column(v, ct) for v in spec.variables}
+    record_checks: dict[str, list[str]] = {}
+    checks: list[pa.Check] = []
+
+    def add(name: str, fn: Callable[[pd.DataFrame], pd.Series], cols: list[str]) -> None:
+        record_checks[name] = cols
+        checks.append(pa.Check(fn, name=name))
+
+    seq = spec.seq_variable
+    if seq and "USUBJID" in spec:
+        add(f"{seq} unique within USUBJID", _unique_within(["USUBJID", seq]), [seq])
+    if spec.keys:
+        add(f"natural keys unique ({', '.join(spec.keys)})", _unique_within(list(spec.keys)), list(spec.keys))
+    if "USUBJID" in spec and "STUDYID" in spec:
+        rule = "USUBJID = STUDYID-SITEID-SUBJID" if spec.name == "DM" else "USUBJID starts with STUDYID-"
+        add(rule, _usubjid_consistent(spec.name == "DM"), ["USUBJID"])
+    for vl in spec.value_level:
+        if vl.codelists:
+            name = f"codelist {'|'.join(vl.codelists)} where {vl.where_text}"
+            add(name, _value_level_terms(vl.variable, vl.where, _terms(ct, vl.codelists)), [vl.variable])
+
+    return pa.DataFrameSchema(
+        columns=columns,
+        checks=checks,
+        strict=True,
+        ordered=True,
+        name=spec.name,
+        title=spec.label,
+        description=spec.structure,
+        metadata={"record_checks": record_checks},
+    )
+
+
+def _value_text(x: object) -> str | None:
+    if x is None or (isinstance(x, float) and np.isnan(x)):
+        return None
+    s = str(x)
+    return s if len(s) <= MAX_VALUE_CHARS else s[: MAX_VALUE_CHARS - 3] + "..."
+
+
+def _failure_table(fc: pd.DataFrame, record_checks: dict[str, list[str]]) -> pd.DataFrame:
+    rows: list[dict] = []
+    grouped: dict[tuple[str, object], dict[str, object]] = {}
+    for r in fc.itertuples(index=False):
+        check = str(r.check)
+        idx = r.index
+        idx = None if idx is None or (isinstance(idx, float) and np.isnan(idx)) else idx
+        if r.schema_context == "DataFrameSchema" and check in record_checks:
+            cols = record_checks[check]
+            if r.column in cols:
+                grouped.setdefault((check, idx), {})[str(r.column)] = r.failure_case
+            continue
+        column = r.column if r.column is not None else None
+        if check in ("column_in_dataframe", "column_in_schema", "column_ordered"):
+            column = _value_text(r.failure_case)
+        rows.append({"row": idx, "column": column, "check": check, "value": _value_text(r.failure_case)})
+    for (check, idx), cells in grouped.items():
+        cols = record_checks[check]
+        rows.append(
+            {
+                "row": idx,
+                "column": ", ".join(c for c in cols if c in cells),
+                "check": check,
+                "value": _value_text(" | ".join("" if cells.get(c) is None else str(cells.get(c)) for c in cols if c in cells)),
+            }
+        )
+    out = pd.DataFrame(rows, columns=FAILURE_COLUMNS).astype(object)
+    return out.where(out.notna(), None)
+
+
+def validate_frame(df: pd.DataFrame, spec: DatasetSpec, max_failures: int = 1000) -> tuple[bool, pd.DataFrame]:
+    """Validate ``df`` against ``spec`` lazily.
+
+    Returns ``(ok, failures)``; ``failures`` has columns ``row`` (the frame's index label, None
+    for a dataset-level problem such as a missing column), ``column``, ``check`` and ``value``
+    (the failing value as text, at most 200 characters), at most ``max_failures`` rows. A data
+    problem never raises.
+    """
+    schema = pandera_schema(spec)
+    record_checks = schema.metadata["record_checks"]
+    try:
+        schema.validate(df, lazy=True)
+        return True, pd.DataFrame(columns=FAILURE_COLUMNS)
+    except SchemaErrors as exc:
+        table = _failure_table(exc.failure_cases, record_checks)
+    except SchemaError as exc:  # pragma: no cover - lazy mode collects errors, kept for safety
+        table = pd.DataFrame([{"row": None, "column": None, "check": str(exc.check), "value": _value_text(exc.failure_cases)}])
+    if table.empty:  # pandera reported an error without failure cases
+        table = pd.DataFrame([{"row": None, "column": None, "check": "schema", "value": "validation failed"}])
+    table = table.sort_values(["check", "column", "row"], key=lambda s: s.astype(str), kind="mergesort").reset_index(drop=True)
+    return False, table.head(max_failures)
+
+
+# --------------------------------------------------------------------------------------------
+# Dagster metadata
+
+
+def _column_type(v: VariableSpec) -> str:
+    return "string" if v.type == "Char" else "float"
+
+
+def dagster_column_schema(spec: DatasetSpec) -> dg.TableSchema:
+    """Column names, types, descriptions (label and origin) and constraints for the Dagster UI."""
+    columns = []
+    for v in spec.variables:
+        other = [f"{v.type} {v.length}", f"core {v.core}"]
+        if v.codelists:
+            other.append(f"codelist {'|'.join(v.codelists)}")
+        if v.dictionary:
+            other.append(f"dictionary {v.dictionary}")
+        columns.append(
+            dg.TableColumn(
+                name=v.name,
+                type=_column_type(v),
+                description=f"{v.label} — {v.origin}" + (f": {v.derivation}" if v.derivation else ""),
+                constraints=dg.TableColumnConstraints(nullable=v.core != "Req", other=other),
+            )
+        )
+    return dg.TableSchema(columns=columns)
+
+
+def column_lineage(spec: DatasetSpec) -> dg.TableColumnLineage:
+    """Column lineage from the spec's ``sources`` (variable and value-level).
+
+    ``<form>.<FIELD>`` -> asset ``["raw", form]``; ``<DATASET>.<VAR>`` -> ``[layer, dataset]``.
+    References to the dataset itself (e.g. --SEQ ordered by --STDTC) are left out.
+    """
+    deps: dict[str, list[dg.TableColumnDep]] = {}
+    seen: dict[str, set[tuple[tuple[str, ...], str]]] = {}
+    own = [spec.layer, spec.name.lower()]
+
+    def add(var: str, sources: tuple[str, ...]) -> None:
+        for s in sources:
+            path, column = source_asset_key(s)
+            if path == own:
+                continue
+            key = (tuple(path), column)
+            if key in seen.setdefault(var, set()):
+                continue
+            seen[var].add(key)
+            deps.setdefault(var, []).append(dg.TableColumnDep(asset_key=dg.AssetKey(path), column_name=column))
+
+    for v in spec.variables:
+        add(v.name, v.sources)
+    for vl in spec.value_level:
+        add(vl.variable, vl.sources)
+    return dg.TableColumnLineage(deps_by_column=deps)
+
+
+def _md(text: object) -> str:
+    if text is None:
+        return ""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def lineage_markdown(spec: DatasetSpec) -> str:
+    """Variable, label, origin, sources and derivation as a markdown table (value-level below)."""
+    lines = [
+        f"**{spec.name}** — {_md(spec.label)} ({_md(spec.structure)})",
+        "",
+        "| Variable | Label | Origin | Sources | Derivation |",
+        "|---|---|---|---|---|",
+    ]
+    for v in spec.variables:
+        cl = f" [{', '.join(v.codelists)}]" if v.codelists else ""
+        lines.append(
+            f"| {v.name} | {_md(v.label)}{cl} | {v.origin} | {_md(', '.join(v.sources))} | {_md(v.derivation)} |"
+        )
+    if spec.value_level:
+        lines += ["", "| Variable | Where | Origin | Sources | Derivation |", "|---|---|---|---|---|"]
+        for vl in spec.value_level:
+            cl = f" [{', '.join(vl.codelists)}]" if vl.codelists else ""
+            lines.append(
+                f"| {vl.variable}{cl} | {_md(vl.where_text)} | {vl.origin} | {_md(', '.join(vl.sources))} | {_md(vl.derivation)} |"
+            )
+    return "\n".join(lines)
