@@ -12,6 +12,7 @@ import dagster as dg
 
 from pipeline.raw.assets import raw_asset_checks, raw_assets
 from pipeline.resources import StudyPaths
+from pipeline.sdtm.assets import sdtm_assets
 
 
 def build_definitions(raw_dir: str = "raw", out_dir: str = "outputs", work_dir: str = ".work") -> dg.Definitions:
@@ -21,7 +22,7 @@ def build_definitions(raw_dir: str = "raw", out_dir: str = "outputs", work_dir: 
     ``work_dir``, never under ``out_dir``.
     """
     return dg.Definitions(
-        assets=[*raw_assets],
+        assets=[*raw_assets, *sdtm_assets],
         asset_checks=[*raw_asset_checks],
         resources={
             "paths": StudyPaths(raw_dir=raw_dir, out_dir=out_dir),

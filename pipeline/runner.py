@@ -39,11 +39,13 @@ def run_study(raw_dir: Path, out_dir: Path, work_dir: Path | None = None) -> Run
     defs = build_definitions(raw_dir=str(raw_dir), out_dir=str(out_dir), work_dir=str(work_dir or default_work_dir()))
     job = defs.resolve_implicit_global_asset_job_def()
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    # Step-level debug events go to the run's event log (the UI); the console shows warnings only.
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=quiet)
 
     report = RunReport(success=result.success)
     for ev in result.get_asset_materialization_events():
-        mat = ev.asset_materialization
+        mat = ev.event_specific_data.materialization
         rows = mat.metadata.get("dagster/row_count")
         report.materialized.append(("/".join(mat.asset_key.path), rows.value if rows is not None else None))
     for ev in result.get_asset_check_evaluations():

@@ -6,7 +6,6 @@ the result against the pandera schema generated from ``specs/sdtm/<domain>.yaml`
 passing domain is written to ``outputs/sdtm/`` and the blocking check stops ADaM otherwise.
 """
 
-from __future__ import annotations
 
 import importlib
 from types import ModuleType
@@ -22,6 +21,9 @@ from pipeline.specs.datasets import load_dataset_spec
 
 DOMAIN_MODULES = [
     "dm",
+    "se",
+    "ex",
+    "ae",
 ]
 
 

@@ -33,7 +33,7 @@ INPUTS = {
 
 def age_at(birth: pd.Series, ref: pd.Series) -> pd.Series:
     """Completed years from ``birth`` to ``ref`` (both ISO 8601); null if either is partial."""
-    b, r = complete_date(birth)(ref)
+    b, r = complete_date(birth), complete_date(ref)
     years = r.dt.year - b.dt.year
     before_birthday = (r.dt.month < b.dt.month) | ((r.dt.month == b.dt.month) & (r.dt.day < b.dt.day))
     return (years - before_birthday.astype("float64")).where(b.notna() & r.notna())
@@ -41,8 +41,11 @@ def age_at(birth: pd.Series, ref: pd.Series) -> pd.Series:
 
 def _per_subject_max(frames: list[pd.Series]) -> pd.Series:
     """Latest complete date per USUBJID over several (USUBJID-indexed) date series."""
-    allv = pd.concat([complete_date(s) for s in frames if len(s)])
-    return allv.groupby(level=0).max() if len(allv) else pd.Series(dtype="datetime64[ns]")
+    parts = [complete_date(s) for s in frames if len(s)]
+    if not parts:
+        return pd.Series(dtype="datetime64[ns]")
+    allv = pd.concat(parts)
+    return allv.groupby(level=0).max()
 
 
 def build(enrol: FormExtract, demog: FormExtract, surg: FormExtract, ex: FormExtract, ds: FormExtract, surv: FormExtract, ta: FormExtract) -> DomainResult:
