@@ -157,11 +157,11 @@ def site_forms(study, site: str, style: SiteStyle, spec, plan: ProblemPlan, mcal
     lbdat = style.dates(np.repeat(sc["lbdat"].to_numpy(), nt))
     lb_cols = {"SITEID": S(n * nt), "SUBJID": sid(lsubj), "LBDAT": lbdat, "LBTESTCD": T(style.codes(ltest, "LBTEST")),
                "LBORRES": vals, "LBORRESU": T(unit)}
+    local = {int(r): i for i, r in enumerate(rows)}
     for (s, t), (fld, kind) in plan.lb.items():
-        pos = np.nonzero((lsubj == s) & (ltest == t))[0]
-        if not len(pos):
+        if s not in local:
             continue
-        p = pos[0]
+        p = local[s] * nt + LAB_TESTS.index(t)
         value = UNKNOWN_UNITS[t] if kind == "unknown_unit" else impossible_date_text(site, int(c["lbdat"].iat[s]))
         lb_cols[fld][p] = value
         problems.append({"siteid": site, "subjid": lb_cols["SUBJID"][p], "form": "lb", "field": fld, "value": value,

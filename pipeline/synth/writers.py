@@ -63,15 +63,30 @@ def _cell(ref: str, v) -> str:
     raise TypeError(f"cannot write {type(v).__name__} to xlsx")
 
 
+def _column_cells(letter: str, values) -> list[str]:
+    """XML of one column's cells for data rows 2..n+1 (empty string for an empty cell)."""
+    out = []
+    for i, v in enumerate(values, start=2):
+        t = type(v)
+        if t is str:
+            out.append(f'<c r="{letter}{i}" t="inlineStr"><is><t xml:space="preserve">{escape(v)}</t></is></c>' if v else "")
+        elif t is float:
+            out.append(f'<c r="{letter}{i}"><v>{v!r}</v></c>')
+        elif t is int:
+            out.append(f'<c r="{letter}{i}"><v>{v}</v></c>')
+        else:
+            out.append(_cell(f"{letter}{i}", v))
+    return out
+
+
 def _sheet_xml(df: pd.DataFrame) -> str:
     letters = [_col_letter(i) for i in range(df.shape[1])]
+    head = "".join(_cell(f"{L}1", str(h)) for L, h in zip(letters, df.columns))
     out = ['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
            '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-           f'<dimension ref="A1:{letters[-1]}{len(df) + 1}"/><sheetData>']
-    rows = [list(df.columns)] + [list(r) for r in df.itertuples(index=False, name=None)]
-    for i, r in enumerate(rows, start=1):
-        cells = "".join(_cell(f"{L}{i}", v) for L, v in zip(letters, r))
-        out.append(f'<row r="{i}">{cells}</row>')
+           f'<dimension ref="A1:{letters[-1]}{len(df) + 1}"/><sheetData><row r="1">{head}</row>']
+    cols = [_column_cells(L, df.iloc[:, j].tolist()) for j, L in enumerate(letters)]
+    out.extend(f'<row r="{i}">{"".join(cells)}</row>' for i, cells in enumerate(zip(*cols), start=2))
     out.append("</sheetData></worksheet>")
     return "".join(out)
 
