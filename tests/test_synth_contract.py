@@ -259,3 +259,60 @@ def _parse_any(v: str) -> dt.date:
         except ValueError:
             continue
     raise ValueError(v)
+
+
+def _date101_104(v) -> dt.date | None:
+    v = _s(v).strip()
+    for fmt in ("%Y-%m-%d", "%d-%b-%Y"):
+        try:
+            return dt.datetime.strptime(v, fmt).date()
+        except ValueError:
+            pass
+    return None
+
+
+def test_truth_endpoints_agree_with_the_export(export):
+    """For sites 101/104, derive RFS/TTR/OS dates from the raw files by hand and compare with raw_truth."""
+    out, data, probs = export
+    truth = list(csv.DictReader((out.parent / "raw_truth" / "subjects.csv").open(encoding="utf-8")))
+    ny = SPEC.codelists["NY"].synonyms
+    surv_syn = SPEC.codelists["SURVSTAT"].synonyms
+    bad = {(p["siteid"], p["subjid"], p["form"]) for p in probs}
+    checked = 0
+    for sid in ("101", "104"):
+        def rows(form):
+            header, rs = data[sid, form]
+            return [dict(zip(header, r)) for r in rs]
+
+        ta, surv = rows("ta"), rows("surv")
+        evid = defaultdict(list)  # dates proving the subject alive
+        for form, fields in (("ta", ["TADAT"]), ("ex", ["EXSTDAT", "EXENDAT"]), ("lb", ["LBDAT"]),
+                             ("enrol", ["ENRLDAT"]), ("ae", ["AESTDAT", "AEENDAT"])):
+            for r in rows(form):
+                for f in fields:
+                    d = _date101_104(r[f])
+                    if d:
+                        evid[r["SUBJID"]].append(d)
+        for r in surv:
+            if surv_syn.get(r["SURVSTAT"].strip(), r["SURVSTAT"].strip()) == "ALIVE":
+                evid[r["SUBJID"]].append(_date101_104(r["CONTDAT"]))
+        for t in (t for t in truth if t["siteid"] == sid):
+            s = t["subjid"]
+            if (sid, s, "ae") in bad or (sid, s, "lb") in bad:
+                continue
+            st = [r for r in ta if r["SUBJID"] == s]
+            rec = [_date101_104(r["TADAT"]) for r in st if ny.get(r["RECUR"].strip(), r["RECUR"].strip()) == "Y"]
+            dead = [_date101_104(r["DTHDAT"]) for r in surv if r["SUBJID"] == s and r["DTHDAT"]]
+            if rec:
+                assert t["ttr_event"] == "1" and t["ttr_date"] == rec[0].isoformat()
+                assert t["rfs_event"] == "1" and t["rfs_date"] == rec[0].isoformat()
+            else:
+                assert t["ttr_event"] == "0"
+                last = max((_date101_104(r["TADAT"]) for r in st), default=None)
+                assert t["ttr_date"] == (last.isoformat() if last else t["hepatectomy_date"])
+            if dead:
+                assert t["os_event"] == "1" and t["os_date"] == dead[0].isoformat()
+            else:
+                assert t["os_event"] == "0" and t["os_date"] == max(evid[s]).isoformat(), s
+            checked += 1
+    assert checked > 50

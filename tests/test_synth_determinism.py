@@ -63,3 +63,14 @@ def test_truth_dir_default_and_explicit(tmp_path):
     assert rep2.truth_dir == tmp_path / "y" / "exp_truth"
     # The truth folder does not depend on where it is written.
     assert (tmp_path / "t" / "subjects.csv").read_bytes() == (tmp_path / "y" / "exp_truth" / "subjects.csv").read_bytes()
+
+
+def test_committed_raw_is_the_generator_output(tmp_path):
+    """raw/ and raw_truth/ in the repository are generate_study(154, 20160901)."""
+    repo = Path(__file__).resolve().parents[1]
+    generate_study(154, 20160901, tmp_path / "raw")
+    for name in ("raw", "raw_truth"):
+        fresh, committed = _tree(tmp_path / name), _tree(repo / name)
+        committed = {k: v for k, v in committed.items() if not k.startswith(".")}
+        assert sorted(fresh) == sorted(committed), name
+        assert [k for k in fresh if fresh[k] != committed[k]] == [], name
