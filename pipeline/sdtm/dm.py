@@ -100,7 +100,10 @@ def build(enrol: FormExtract, demog: FormExtract, surg: FormExtract, ex: FormExt
             sv.set_index("USUBJID")["CONTDAT"],
             tar.set_index("USUBJID")["TADAT"],
             dsr.set_index("USUBJID")["DSSTDAT"],
+            x.set_index("USUBJID")["EXSTDAT"],
             x.set_index("USUBJID")["EXENDAT"].dropna(),
+            e.set_index("USUBJID")["RFICDAT"],
+            e.set_index("USUBJID")["ENRLDAT"],
             out["DTHDTC"].dropna(),
             out["RFSTDTC"],
         ]

@@ -46,7 +46,7 @@ def build(ex: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult:
     out["EXDOSTOT"] = raw["EXDOSE"]
     out["EXDOSE"] = raw["EXDOSE"].where(raw["EXDOSFRQ"].ne("BID"), raw["EXDOSE"] / 2)
     out["EXDOSU"] = raw["EXDOSU"]
-    out["EXDOSFRM"] = "TABLET"
+    out["EXDOSFRM"] = "TABLET, FILM COATED"
     out["EXDOSFRQ"] = raw["EXDOSFRQ"]
     out["EXROUTE"] = "ORAL"
     out["EXADJ"] = raw["EXADJ"]

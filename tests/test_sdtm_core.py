@@ -1,0 +1,125 @@
+"""DM, SE, EX and AE from a hand-made three-subject export; every expected value worked out by hand.
+
+101-001 SORAFENIB: hepatectomy 2018-01-10, consent 2018-01-20, born 1960-05-15 (57 at consent);
+        400 mg QD 2018-01-25..2018-03-10, interrupted 2018-03-11..2018-03-20 (AE),
+        200 mg QD from 2018-03-21 (still open at the cut-off); hand-foot syndrome (Chinese verbatim)
+        grade 3 from 2018-03-05, drug interrupted.
+101-002 CONTROL: hepatectomy 2018-02-01, consent 2018-02-10, enrolled 2018-02-12, born 1970-12-31
+        (47 at consent); diarrhoea starting "2018-04" (partial); one verbatim no dictionary knows.
+101-009: a demographics record without enrollment (not an enrolled subject).
+"""
+
+import pandas as pd
+import pytest
+from sdtm_inputs import empty, extract
+
+from pipeline.sdtm import ae as ae_mod
+from pipeline.sdtm import dm as dm_mod
+from pipeline.sdtm import ex as ex_mod
+from pipeline.sdtm import se as se_mod
+from pipeline.schemas import validate_frame
+from pipeline.specs.datasets import load_dataset_spec
+
+S1, S2 = "NCT02867280-101-101-001", "NCT02867280-101-101-002"
+
+ENROL = extract("enrol", [
+    {"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y", "SUBJINIT": "ZW"},
+    {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y", "SUBJINIT": "LM"},
+])
+DEMOG = extract("dm", [
+    {"SUBJID": "101-001", "BRTHDAT": "1960-05-15", "SEX": "M", "RACE": "ASIAN", "ETHNIC": "NOT HISPANIC OR LATINO", "PTNAME": "Zhang Wei"},
+    {"SUBJID": "101-002", "BRTHDAT": "1970-12-31", "SEX": "F", "RACE": "ASIAN", "ETHNIC": "NOT HISPANIC OR LATINO", "PTNAME": "Li Mei"},
+    {"SUBJID": "101-009", "BRTHDAT": "1955-01-01", "SEX": "M", "RACE": "ASIAN"},
+])
+SURG = extract("surg", [
+    {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY"},
+    {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "NON-ANATOMICAL HEPATECTOMY"},
+])
+EX = extract("ex", [
+    {"SUBJID": "101-001", "EXTRT": "SORAFENIB", "EXSTDAT": "2018-01-25", "EXENDAT": "2018-03-10", "EXDOSE": 400.0, "EXDOSU": "mg", "EXDOSFRQ": "QD"},
+    {"SUBJID": "101-001", "EXTRT": "SORAFENIB", "EXSTDAT": "2018-03-11", "EXENDAT": "2018-03-20", "EXDOSE": 0.0, "EXDOSU": "mg", "EXDOSFRQ": "QD", "EXADJ": "ADVERSE EVENT"},
+    {"SUBJID": "101-001", "EXTRT": "SORAFENIB", "EXSTDAT": "2018-03-21", "EXDOSE": 200.0, "EXDOSU": "mg", "EXDOSFRQ": "QD", "EXADJ": "AE RESOLVED"},
+])
+AE = extract("ae", [
+    {"SUBJID": "101-001", "AESPID": 1, "AETERM": "手足综合征", "AESTDAT": "2018-03-05", "AEENDAT": "2018-03-25", "AETOXGR": "3", "AESER": "N", "AEREL": "RELATED", "AEACN": "DRUG INTERRUPTED", "AEOUT": "RECOVERED/RESOLVED"},
+    {"SUBJID": "101-002", "AESPID": 1, "AETERM": "腹泻", "AESTDAT": "2018-04", "AETOXGR": "1", "AESER": "N", "AEREL": "NOT APPLICABLE", "AEACN": "NOT APPLICABLE", "AEOUT": "RECOVERING/RESOLVING", "AEONGO": "Y"},
+    {"SUBJID": "101-002", "AESPID": 2, "AETERM": "xyzzy pain thing", "AESTDAT": "2018-05-02", "AETOXGR": "1", "AESER": "N", "AEREL": "NOT APPLICABLE", "AEACN": "NOT APPLICABLE", "AEOUT": "UNKNOWN"},
+])
+
+
+@pytest.fixture(scope="module")
+def dm():
+    return dm_mod.build(ENROL, DEMOG, SURG, EX, empty("ds"), empty("surv"), empty("ta"))
+
+
+@pytest.fixture(scope="module")
+def se(dm):
+    return se_mod.build(dm, ENROL)
+
+
+def assert_conforms(result, name):
+    ok, failures = validate_frame(result.data, load_dataset_spec("sdtm", name))
+    assert ok, failures.to_string()
+
+
+def test_dm_reference_dates_age_and_arms(dm):
+    assert_conforms(dm, "dm")
+    d = dm.data.set_index("USUBJID")
+    assert list(d.index) == [S1, S2]
+    assert d.loc[S1, ["RFSTDTC", "RFICDTC", "RFXSTDTC", "AGE", "ACTARMCD"]].tolist() == ["2018-01-10", "2018-01-20", "2018-01-25", 57.0, "SORAFENIB"]
+    # Still on 200 mg at the cut-off: no last dose date yet; participation last seen at that period's start.
+    assert pd.isna(d.loc[S1, "RFXENDTC"]) and d.loc[S1, "RFPENDTC"] == "2018-03-21"
+    assert d.loc[S2, ["AGE", "ARMCD", "ACTARMCD", "COUNTRY"]].tolist() == [47.0, "CONTROL", "CONTROL", "CHN"]
+    assert pd.isna(d.loc[S2, "RFXSTDTC"])
+
+
+def test_dm_holds_no_identifier(dm):
+    text = dm.data.astype(str).to_string()
+    for ident in ["Zhang Wei", "ZW", "1960-05-15", "1970-12-31"]:
+        assert ident not in text
+
+
+def test_se_elements(se):
+    assert_conforms(se, "se")
+    rows = se.data[["USUBJID", "ETCD", "SESTDTC", "SEENDTC", "EPOCH"]].astype(object).where(se.data.notna(), None).values.tolist()
+    assert rows == [
+        [S1, "SCRN", "2018-01-10", "2018-01-25", "SCREENING"],
+        [S1, "SORA", "2018-01-25", None, "TREATMENT"],
+        [S2, "SCRN", "2018-02-01", "2018-02-12", "SCREENING"],
+        [S2, "FU", "2018-02-12", "2018-02-12", "FOLLOW-UP"],
+    ]
+
+
+def test_ex_periods(dm, se):
+    ex = ex_mod.build(EX, dm, se)
+    assert_conforms(ex, "ex")
+    d = ex.data
+    assert d["EXSEQ"].tolist() == [1, 2, 3]
+    assert d["EXDOSE"].tolist() == [400, 0, 200] and d["EXDOSTOT"].tolist() == [400, 0, 200]
+    assert d["EXSTDY"].tolist() == [16, 61, 71]  # 2018-01-25 is day 16 after 2018-01-10
+    assert d["EPOCH"].tolist() == ["TREATMENT"] * 3
+    assert d["EXADJ"].tolist()[1:] == ["ADVERSE EVENT", "AE RESOLVED"]
+    assert ex.lineage["RAWROW"].tolist() == [2, 3, 4]
+
+
+def test_ae_coding_epoch_and_unknown_verbatim(dm, se):
+    ae = ae_mod.build(AE, dm, se)
+    assert_conforms(ae, "ae")
+    d = ae.data.set_index("USUBJID")
+    hfs = d.loc[S1]
+    assert (hfs.AETERM, hfs.AEDECOD, hfs.AEBODSYS) == ("Hand-foot syndrome", "Palmar-plantar erythrodysaesthesia syndrome", "Skin and subcutaneous tissue disorders")
+    assert (hfs.AESTDY, hfs.AEENDY, hfs.EPOCH, hfs.AETOXGR) == (55, 75, "TREATMENT", "3")
+    diarrhoea = d.loc[S2]
+    assert diarrhoea.AESTDTC == "2018-04" and pd.isna(diarrhoea.AESTDY) and pd.isna(diarrhoea.EPOCH)
+    assert diarrhoea.AEENRTPT == "ONGOING"
+    # The unknown verbatim is a coding query, not an output record, and never upper-cased into AE.
+    assert len(ae.data) == 2
+    q = ae.queries
+    assert q[["subjid", "field", "value", "rule"]].values.tolist() == [["101-002", "AETERM", "xyzzy pain thing", "AE_TERM_UNKNOWN"]]
+    assert "XYZZY" not in ae.data.astype(str).to_string()
+
+
+def test_records_of_unenrolled_subjects_become_queries(dm, se):
+    stray = extract("ae", [{"SUBJID": "101-009", "AESPID": 1, "AETERM": "腹泻", "AESTDAT": "2018-04-01", "AETOXGR": "1", "AESER": "N", "AEREL": "NOT APPLICABLE", "AEACN": "NOT APPLICABLE", "AEOUT": "UNKNOWN"}])
+    ae = ae_mod.build(stray, dm, se)
+    assert ae.data.empty and ae.queries["rule"].tolist() == ["SUBJECT_NOT_IN_DM"]
