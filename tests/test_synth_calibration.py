@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from lifelines import KaplanMeierFitter
-from scipy.stats import lognorm, truncnorm
+from scipy.stats import truncnorm
 
 from pipeline.synth.calibration import load_calibration
 from pipeline.synth.simulate import simulate_study

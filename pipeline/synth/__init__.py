@@ -23,7 +23,7 @@ from pipeline.synth.simulate import load_study_yaml, simulate_study
 from pipeline.synth.truth import ae_truth, parameters_json, subjects_truth
 from pipeline.synth.writers import csv_bytes, write_atomic, write_site
 
-__all__ = ["generate_study", "GenerationReport", "DEFAULT_SEED"]
+__all__ = ["DEFAULT_SEED", "GenerationReport", "generate_study"]
 
 DEFAULT_SEED = 20160901
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.synth._util import NA, categorical, uniform_int
+from pipeline.synth._util import NA, categorical
 
 ACTIONS = {"R": "DOSE REDUCED", "I": "DRUG INTERRUPTED", "W": "DRUG WITHDRAWN", "N": "DOSE NOT CHANGED"}
 

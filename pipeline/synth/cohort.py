@@ -9,7 +9,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.synth._util import DAYS_PER_MONTH, NA, categorical, day, truncnorm, uniform_int, ymd
+from pipeline.synth._util import (
+    DAYS_PER_MONTH,
+    NA,
+    categorical,
+    day,
+    truncnorm,
+    uniform_int,
+    ymd,
+)
 
 # (hanzi, pinyin, weight): common surnames in Guangdong; all characters are GBK-encodable.
 SURNAMES = [
@@ -76,7 +84,7 @@ def build_cohort(n: int, rng: np.random.Generator, cal: dict) -> pd.DataFrame:
     st, bl, lab = cal["study"], cal["baseline"], cal["labs"]
     sites = categorical(rng, st["site_weights"], n)
     start = day(st["enrolment_start"])
-    span = int(round(st["enrolment_months"] * DAYS_PER_MONTH)) - 40  # last surgery leaves room to enrol
+    span = round(st["enrolment_months"] * DAYS_PER_MONTH) - 40  # last surgery leaves room to enrol
     surg = start + np.floor(rng.random(n) * span).astype("int64")
     lo, hi = st["consent_after_surgery_days"]
     consent = surg + uniform_int(rng, lo, hi, n)

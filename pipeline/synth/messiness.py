@@ -214,7 +214,7 @@ class SiteStyle:
         canon = np.asarray(canon, dtype=object)
         out = np.full(len(canon), "", dtype=object)
         u = self.rng.random(len(canon))
-        present = np.array([c is not None and c == c and c != "" for c in canon], dtype=bool)
+        present = np.array([isinstance(c, str) and c != "" for c in canon], dtype=bool)
         if not present.any():
             return out
         keys = canon[present].astype(str)

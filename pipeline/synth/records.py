@@ -12,11 +12,19 @@ import numpy as np
 import pandas as pd
 
 from pipeline.synth._util import NA
-from pipeline.synth.messiness import (
-    AFP_UNITS, LAB_UNITS, LANG, LESION_IDS, ROMAN, UNKNOWN_UNITS, UNKNOWN_VERBATIMS, VISIT_LABELS,
-    SiteStyle, impossible_date_text,
-)
 from pipeline.synth.cohort import LAB_TESTS
+from pipeline.synth.messiness import (
+    AFP_UNITS,
+    LAB_UNITS,
+    LANG,
+    LESION_IDS,
+    ROMAN,
+    UNKNOWN_UNITS,
+    UNKNOWN_VERBATIMS,
+    VISIT_LABELS,
+    SiteStyle,
+    impossible_date_text,
+)
 
 PROBLEM_KINDS = ("impossible_date", "unknown_verbatim", "invalid_grade", "unknown_unit")
 
@@ -39,7 +47,7 @@ def plan_problems(study, rng: np.random.Generator, rate: float, min_per_kind: in
     ae, cm = study.ae, study.cm
     n_lb = len(study.cohort) * len(LAB_TESTS)
     eligible = len(ae) + n_lb + len(cm)
-    total = max(int(round(rate * eligible)), min_per_kind * len(PROBLEM_KINDS))
+    total = max(round(rate * eligible), min_per_kind * len(PROBLEM_KINDS))
     per = {k: total // len(PROBLEM_KINDS) + (1 if i < total % len(PROBLEM_KINDS) else 0) for i, k in enumerate(PROBLEM_KINDS)}
     # AEs that changed the dose are never corrupted, so dose-modification truth stays derivable.
     ok_ae = np.nonzero(~ae["fatal"].to_numpy() & ae["action"].isin(["DOSE NOT CHANGED", "NOT APPLICABLE"]).to_numpy())[0]
@@ -72,6 +80,10 @@ def plan_problems(study, rng: np.random.Generator, rate: float, min_per_kind: in
     return ProblemPlan(plan_ae, plan_lb, plan_cm)
 
 
+def _const(value, k: int) -> np.ndarray:
+    return np.full(k, value, dtype=object)
+
+
 def _frame(spec_form, cols: dict) -> pd.DataFrame:
     names = spec_form.field_names
     missing = set(names) ^ set(cols)
@@ -92,7 +104,6 @@ def site_forms(study, site: str, style: SiteStyle, spec, plan: ProblemPlan, mcal
     sc = c.iloc[rows]
     ids = pd.Series(style.subjid(sc["site_seq"].to_numpy()), index=rows)
     n = len(rows)
-    S = lambda k: np.full(k, site, dtype=object)  # noqa: E731
     forms: dict[str, pd.DataFrame] = {}
     problems: list[dict] = []
     rng = style.rng
@@ -103,7 +114,7 @@ def site_forms(study, site: str, style: SiteStyle, spec, plan: ProblemPlan, mcal
 
     # enrol
     forms["enrol"] = _frame(spec.forms["enrol"], {
-        "SITEID": S(n), "SUBJID": ids.to_numpy(), "SUBJINIT": sc["initials"].to_numpy(),
+        "SITEID": _const(site, n), "SUBJID": ids.to_numpy(), "SUBJINIT": sc["initials"].to_numpy(),
         "RFICDAT": style.dates(sc["consent"].to_numpy()), "ENRLDAT": style.dates(sc["enrol"].to_numpy()),
         "TRTGRP": T(style.codes(sc["arm"].to_numpy(), "TRTGRP")), "IEYN": T(style.yes_no(np.ones(n, bool))),
     })
@@ -111,7 +122,7 @@ def site_forms(study, site: str, style: SiteStyle, spec, plan: ProblemPlan, mcal
     crit = list(spec.codelists["IETESTCD"].values)
     k = len(crit)
     forms["ie"] = _frame(spec.forms["ie"], {
-        "SITEID": S(n * k), "SUBJID": np.repeat(ids.to_numpy(), k), "IETESTCD": np.tile(np.array(crit, dtype=object), n),
+        "SITEID": _const(site, n * k), "SUBJID": np.repeat(ids.to_numpy(), k), "IETESTCD": np.tile(np.array(crit, dtype=object), n),
         "IEORRES": T(style.yes_no(np.ones(n * k, bool))),
     })
     # dm
@@ -122,14 +133,14 @@ def site_forms(study, site: str, style: SiteStyle, spec, plan: ProblemPlan, mcal
     ethnic = np.where(u < 0.85, "NOT HISPANIC OR LATINO", np.where(u < 0.95, "NOT REPORTED", "")).astype(object)
     race = np.where(rng.random(n) < 0.97, "ASIAN", "").astype(object)
     forms["dm"] = _frame(spec.forms["dm"], {
-        "SITEID": S(n), "SUBJID": ids.to_numpy(), "PTNAME": name, "BRTHDAT": style.dates(sc["birth"].to_numpy()),
+        "SITEID": _const(site, n), "SUBJID": ids.to_numpy(), "PTNAME": name, "BRTHDAT": style.dates(sc["birth"].to_numpy()),
         "SEX": T(style.codes(sc["sex"].to_numpy(), "SEX")), "ETHNIC": T(style.codes(ethnic, "ETHNIC")),
         "RACE": T(style.codes(race, "RACE")),
     })
     # surg
     afp_factor = mcal["afp_iu_per_ngml"] if site == "104" else 1.0
     forms["surg"] = _frame(spec.forms["surg"], {
-        "SITEID": S(n), "SUBJID": ids.to_numpy(), "PRSTDAT": style.dates(sc["surg"].to_numpy()),
+        "SITEID": _const(site, n), "SUBJID": ids.to_numpy(), "PRSTDAT": style.dates(sc["surg"].to_numpy()),
         "PRTRT": T(style.codes(np.where(sc["anatomical"], "ANATOMICAL HEPATECTOMY", "NON-ANATOMICAL HEPATECTOMY"), "HEPTYPE")),
         "RESECT": T(style.codes(np.full(n, "R0", dtype=object), "RESECT")), "MVI": T(style.yes_no(np.ones(n, bool))),
         "TUMSZ": style.numbers(sc["tumsz"].to_numpy(), 1), "TUMNUM": style.numbers(sc["tumnum"].to_numpy(), 0),
@@ -155,7 +166,7 @@ def site_forms(study, site: str, style: SiteStyle, spec, plan: ProblemPlan, mcal
         vals[sel] = style.numbers(sc[f"lab_{t}"].to_numpy() * f_, d_)
         unit[sel] = u_
     lbdat = style.dates(np.repeat(sc["lbdat"].to_numpy(), nt))
-    lb_cols = {"SITEID": S(n * nt), "SUBJID": sid(lsubj), "LBDAT": lbdat, "LBTESTCD": T(style.codes(ltest, "LBTEST")),
+    lb_cols = {"SITEID": _const(site, n * nt), "SUBJID": sid(lsubj), "LBDAT": lbdat, "LBTESTCD": T(style.codes(ltest, "LBTEST")),
                "LBORRES": vals, "LBORRESU": T(unit)}
     local = {int(r): i for i, r in enumerate(rows)}
     for (s, t), (fld, kind) in plan.lb.items():
@@ -172,7 +183,7 @@ def site_forms(study, site: str, style: SiteStyle, spec, plan: ProblemPlan, mcal
     ex = study.ex[np.isin(study.ex["subj"].to_numpy(), rows)]
     m = len(ex)
     forms["ex"] = _frame(spec.forms["ex"], {
-        "SITEID": S(m), "SUBJID": sid(ex["subj"]), "EXTRT": T(style.codes(np.full(m, "SORAFENIB", dtype=object), "DRUG")),
+        "SITEID": _const(site, m), "SUBJID": sid(ex["subj"]), "EXTRT": T(style.codes(np.full(m, "SORAFENIB", dtype=object), "DRUG")),
         "EXSTDAT": style.dates(ex["exstdat"].to_numpy()), "EXENDAT": style.dates(ex["exendat"].to_numpy()),
         "EXDOSE": style.numbers(ex["dose"].to_numpy(), 0), "EXDOSU": T(style.codes(np.full(m, "mg", dtype=object), "UNIT")),
         "EXDOSFRQ": T(style.codes(ex["freq"].to_numpy(), "FREQ")), "EXADJ": T(style.codes(ex["exadj"].to_numpy(), "DOSADJ")),
@@ -186,7 +197,7 @@ def site_forms(study, site: str, style: SiteStyle, spec, plan: ProblemPlan, mcal
     if site == "103":  # site 103 ticks "ongoing" only when it is
         ongo = np.where(ae["ongoing"].to_numpy(), ongo, "").astype(object)
     ae_cols = {
-        "SITEID": S(m), "SUBJID": sid(ae["subj"]), "AESPID": style.numbers(ae["aespid"].to_numpy(), 0),
+        "SITEID": _const(site, m), "SUBJID": sid(ae["subj"]), "AESPID": style.numbers(ae["aespid"].to_numpy(), 0),
         "AETERM": T(style.ae_terms(ae["term"].to_numpy())),
         "AESTDAT": style.dates(ae["start"].to_numpy(), ae["start_prec"].to_numpy()),
         "AEENDAT": style.dates(ae["aeendat"].to_numpy(), ae["end_prec"].to_numpy()),
@@ -220,7 +231,7 @@ def site_forms(study, site: str, style: SiteStyle, spec, plan: ProblemPlan, mcal
     vl = VISIT_LABELS[site]
     measured = ~np.isnan(ta["afp"].to_numpy())
     forms["ta"] = _frame(spec.forms["ta"], {
-        "SITEID": S(m), "SUBJID": sid(ta["subj"]), "VISIT": T(np.array([vl(int(x)) for x in ta["visit_month"]], dtype=object)),
+        "SITEID": _const(site, m), "SUBJID": sid(ta["subj"]), "VISIT": T(np.array([vl(int(x)) for x in ta["visit_month"]], dtype=object)),
         "TADAT": style.dates(ta["tadat"].to_numpy()), "TAMETHOD": T(style.codes(ta["method"].to_numpy(), "METHOD")),
         "AFP": style.numbers(ta["afp"].to_numpy() * afp_factor, 1),
         "AFPU": np.where(measured, AFP_UNITS[site], "").astype(object),
@@ -232,7 +243,7 @@ def site_forms(study, site: str, style: SiteStyle, spec, plan: ProblemPlan, mcal
     m = len(nl)
     li = LESION_IDS[site]
     forms["nl"] = _frame(spec.forms["nl"], {
-        "SITEID": S(m), "SUBJID": sid(nl["subj"]), "TADAT": style.dates(nl["tadat"].to_numpy()),
+        "SITEID": _const(site, m), "SUBJID": sid(nl["subj"]), "TADAT": style.dates(nl["tadat"].to_numpy()),
         "LESID": np.array([li(int(x)) for x in nl["lesno"]], dtype=object), "LESLOC": T(style.codes(nl["loc"].to_numpy(), "LOC")),
         "LIVSEG": T(style.codes(nl["livseg"].to_numpy(), "LIVSEG")), "LESSZ": style.numbers(nl["size_mm"].to_numpy(), 0),
         "LESSITE": T(style.codes(nl["lessite"].to_numpy(), "LESSITE")), "DIAGBAS": T(style.codes(nl["diagbas"].to_numpy(), "DIAGBAS")),
@@ -241,7 +252,7 @@ def site_forms(study, site: str, style: SiteStyle, spec, plan: ProblemPlan, mcal
     sv = study.surv[np.isin(study.surv["subj"].to_numpy(), rows)]
     m = len(sv)
     forms["surv"] = _frame(spec.forms["surv"], {
-        "SITEID": S(m), "SUBJID": sid(sv["subj"]), "CONTDAT": style.dates(sv["contdat"].to_numpy()),
+        "SITEID": _const(site, m), "SUBJID": sid(sv["subj"]), "CONTDAT": style.dates(sv["contdat"].to_numpy()),
         "SURVSTAT": T(style.codes(sv["status"].to_numpy(), "SURVSTAT")), "DTHDAT": style.dates(sv["dthdat"].to_numpy()),
         "DTHCAUS": T(style.codes(sv["dthcaus"].to_numpy(), "DTHCAUS")),
     })
@@ -249,7 +260,7 @@ def site_forms(study, site: str, style: SiteStyle, spec, plan: ProblemPlan, mcal
     ds = study.ds[np.isin(study.ds["subj"].to_numpy(), rows)]
     m = len(ds)
     forms["ds"] = _frame(spec.forms["ds"], {
-        "SITEID": S(m), "SUBJID": sid(ds["subj"]), "DSCAT": T(style.codes(ds["dscat"].to_numpy(), "DSCAT")),
+        "SITEID": _const(site, m), "SUBJID": sid(ds["subj"]), "DSCAT": T(style.codes(ds["dscat"].to_numpy(), "DSCAT")),
         "DSSTDAT": style.dates(ds["date"].to_numpy()), "DSDECOD": T(style.codes(ds["reason"].to_numpy(), "DSREAS")),
     })
     # cm
@@ -257,7 +268,7 @@ def site_forms(study, site: str, style: SiteStyle, spec, plan: ProblemPlan, mcal
     m = len(cm)
     cmongo = style.yes_no(cm["ongoing"].to_numpy())
     cm_cols = {
-        "SITEID": S(m), "SUBJID": sid(cm["subj"]), "CMSPID": style.numbers(cm["cmspid"].to_numpy(), 0),
+        "SITEID": _const(site, m), "SUBJID": sid(cm["subj"]), "CMSPID": style.numbers(cm["cmspid"].to_numpy(), 0),
         "CMTRT": T(style.codes(cm["drug"].to_numpy(), "ANTIVIR")),
         "CMDOSE": style.numbers(cm["dose"].to_numpy(), 1) if site != "103" else np.array([float(x) for x in cm["dose"]], dtype=object),
         "CMDOSU": T(style.codes(np.full(m, "mg", dtype=object), "UNIT")), "CMDOSFRQ": T(style.codes(np.full(m, "QD", dtype=object), "FREQ")),

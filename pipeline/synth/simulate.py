@@ -14,7 +14,12 @@ import yaml
 
 from pipeline.specs.paths import SPECS_DIR
 from pipeline.synth._util import NA, categorical, day, uniform_int
-from pipeline.synth.adverse_events import ACTIONS, draw_actions, draw_latent_aes, finalize_aes
+from pipeline.synth.adverse_events import (
+    ACTIONS,
+    draw_actions,
+    draw_latent_aes,
+    finalize_aes,
+)
 from pipeline.synth.cohort import build_cohort
 from pipeline.synth.exposure import build_exposure
 from pipeline.synth.outcomes import latent_times

@@ -9,7 +9,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.synth._util import DAYS_PER_MONTH, NA, categorical, months_to_days, uniform_int
+from pipeline.synth._util import (
+    DAYS_PER_MONTH,
+    NA,
+    categorical,
+    months_to_days,
+    uniform_int,
+)
 
 
 def visit_months(cal: dict) -> np.ndarray:

@@ -59,7 +59,7 @@ def _cell(ref: str, v) -> str:
     if isinstance(v, int):
         return f'<c r="{ref}"><v>{v}</v></c>'
     if isinstance(v, float):
-        return f'<c r="{ref}"><v>{repr(v)}</v></c>'
+        return f'<c r="{ref}"><v>{v!r}</v></c>'
     raise TypeError(f"cannot write {type(v).__name__} to xlsx")
 
 
@@ -82,9 +82,9 @@ def _column_cells(letter: str, values) -> list[str]:
 def _sheet_xml(df: pd.DataFrame) -> str:
     letters = [_col_letter(i) for i in range(df.shape[1])]
     head = "".join(_cell(f"{L}1", str(h)) for L, h in zip(letters, df.columns))
-    out = ['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-           '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-           f'<dimension ref="A1:{letters[-1]}{len(df) + 1}"/><sheetData><row r="1">{head}</row>']
+    out = [('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+            f'<dimension ref="A1:{letters[-1]}{len(df) + 1}"/><sheetData><row r="1">{head}</row>')]
     cols = [_column_cells(L, df.iloc[:, j].tolist()) for j, L in enumerate(letters)]
     out.extend(f'<row r="{i}">{"".join(cells)}</row>' for i, cells in enumerate(zip(*cols), start=2))
     out.append("</sheetData></worksheet>")
