@@ -20,7 +20,7 @@ from pipeline.synth.messiness import SiteStyle
 from pipeline.synth.outcomes import rfs_params
 from pipeline.synth.records import plan_problems, site_forms
 from pipeline.synth.simulate import load_study_yaml, simulate_study
-from pipeline.synth.truth import ae_truth, parameters_json, subjects_truth
+from pipeline.synth.truth import TRUTH_README, ae_truth, parameters_json, subjects_truth
 from pipeline.synth.writers import csv_bytes, write_atomic, write_site
 
 __all__ = ["DEFAULT_SEED", "GenerationReport", "generate_study"]
@@ -95,6 +95,9 @@ def generate_study(n_subjects: int, seed: int, out_dir: Path, truth_dir: Path | 
         files.append(path)
     path = truth_dir / "parameters.json"
     write_atomic(path, parameters_json(seed, n_subjects, scenario, rate, study, {"shape": k, "scale_months": lam}, len(prob)).encode("utf-8"))
+    files.append(path)
+    path = truth_dir / "README.md"
+    write_atomic(path, TRUTH_README.encode("utf-8"))
     files.append(path)
     arms = study.cohort["arm"].value_counts().sort_index()
     return GenerationReport(n_subjects=n_subjects, seed=seed, scenario=scenario, out_dir=out_dir, truth_dir=truth_dir,

@@ -161,3 +161,42 @@ def parameters_json(seed: int, n: int, scenario: str, problem_rate: float, study
         "calibration": "pipeline/synth/calibration.yaml",
     }
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+TRUTH_README = """\
+# Ground truth of a synthetic NCT02867280 export (pipeline.synth)
+
+Written by `pipeline.synth.generate_study` next to the raw export; the pipeline never reads it.
+Dates are ISO 8601; `*_days` = date - hepatectomy date (no +1); months = days / 30.4375.
+
+## subjects.csv (one row per subject)
+- siteid, subjid (as written in the export), usubjid = NCT02867280-<siteid>-<subjid>, arm, sex, age (at consent)
+- latent_recurrence_months / latent_death_months / latent_rfs_months: simulated times from hepatectomy
+  (blank recurrence = never recurs); censor_months and censor_reason: DATA CUTOFF (2022-12-31) or the dropout
+- recurrence_date_recorded: RECURDAT as recorded (may be partial: YYYY-MM or YYYY); death_date_recorded (always full)
+- rfs_event/rfs_date: recurrence at the date of the diagnosing assessment (TADAT of the ta row with RECUR = Y)
+  or death, whichever comes first; else censored at the last tumour assessment (hepatectomy date if none)
+- ttr_event/ttr_date: recurrence only; death without recurrence is censored at the last tumour assessment
+- os_event/os_date: death; else censored at last_alive_date = latest full date proving the subject alive
+  (consent, enrolment, labs, tumour assessments, survival contacts with status ALIVE, dosing and AE dates).
+  A LOST TO FOLLOW-UP contact (a failed attempt) and END OF STUDY dates are not evidence of being alive;
+  for dropouts the END OF STUDY date equals the last date known alive.
+- trt_*: sorafenib first/last dose, days, total_dose_mg = sum of EXDOSE x administrations
+  (QD: one per day, QOD: days 1, 3, 5, ... of the period, 0 mg periods: none)
+- ae_dose_reduced_or_interrupted / ae_drug_withdrawn / ae_dose_modification: from AEACN of the AE records
+- eot_reason (sorafenib arm), eos_reason/eos_date (deaths and dropouts only; subjects still followed at
+  the cut have no END OF STUDY record), baseline characteristics (AFP in ng/mL)
+
+## adverse_events.csv (one row per AE record, re-export duplicates not repeated)
+True CTCAE v4.0 term and grade, serious, aerel (canonical), related = Y for RELATED or POSSIBLY RELATED,
+action, outcome, true start/end dates with the recorded precision, problem_kind when the record carries
+an injected problem (its raw value is then not a valid term, grade or date).
+
+## injected_problems.csv
+Every deliberately invalid raw value: siteid, subjid, form, field, value (exactly as written), kind
+(impossible_date, unknown_verbatim, invalid_grade, unknown_unit), record_key. A correct pipeline
+quarantines exactly these records. AEs that changed the sorafenib dose never carry a problem.
+
+## parameters.json
+seed, n_subjects, scenario (sorafenib RFS: optimistic / moderate / null), problem_rate, arm counts.
+"""
