@@ -188,3 +188,33 @@ def test_baseline_marginals(sim):
     assert ((s["trt_start"] - s["surg"]).between(1, 28)).all() and (s["trt_start"] >= s["enrol"]).all()
     # Child-Pugh 6 comes from albumin 28-35 g/L; bilirubin stays below 34 umol/L.
     assert (c.loc[c["childpugh"] == 6, "lab_ALB"] <= 35).all() and (c["lab_BILI"] < 34).all()
+
+
+def test_dates_respect_death_cut_and_order(sim):
+    study, tr = sim
+    cut = study.cut
+    dd = study.state["death_day"]
+    NA = -(2**31)
+    dead = dd != NA
+    for name, df, cols in (("ta", study.ta, ["tadat"]), ("ex", study.ex, ["exstdat", "exendat"]),
+                           ("ae", study.ae, ["start", "aeendat"]), ("surv", study.surv[study.surv["status"] == "ALIVE"], ["contdat"]),
+                           ("ds", study.ds, ["date"]), ("nl", study.nl, ["tadat"])):
+        s = df["subj"].to_numpy()
+        for col in cols:
+            v = df[col].to_numpy()
+            ok = v != NA
+            assert (v[ok] <= cut).all(), (name, col)
+            d = dead[s] & ok
+            assert (v[d] <= dd[s][d]).all(), (name, col)
+    ta = study.ta
+    assert (ta["tadat"].to_numpy() < np.where(dead, dd, np.iinfo("int64").max)[ta["subj"].to_numpy()]).all()
+    ae = study.ae
+    ended = ae["aeendat"].to_numpy() != NA
+    assert (ae["aeendat"].to_numpy()[ended] >= ae["start"].to_numpy()[ended]).all()
+    assert (ae["ongoing"].to_numpy() == ~ended).all()
+    fatal = ae[ae["outcome"] == "FATAL"]
+    assert (fatal["aeendat"].to_numpy() == dd[fatal["subj"].to_numpy()]).all()
+    # Every observed event or censoring date lies between hepatectomy and the cut.
+    for col in ("rfs_date", "ttr_date", "os_date"):
+        assert (pd.to_datetime(tr[col]) <= pd.Timestamp("2022-12-31")).all()
+        assert (tr[col] >= tr["hepatectomy_date"]).all()

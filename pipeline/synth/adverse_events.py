@@ -81,7 +81,7 @@ def finalize_aes(ae: pd.DataFrame, cap_day: np.ndarray, dead: np.ndarray, droppe
     end = start + dur
     cap = cap_day[subj]
     ongoing = (end > cap) & ~fatal
-    end = np.where(fatal, start + 0, end)
+    end = np.where(fatal, cap, end)  # a fatal AE ends on the day of death
     end = np.where(ongoing, NA, end)
     u = rng.random(n)
     out = np.where(u < 0.95, "RECOVERED/RESOLVED", "RECOVERED/RESOLVED WITH SEQUELAE")
