@@ -1,0 +1,232 @@
+"""Facts shared by the submission writers: standards, OIDs, dates of the data cut, value typing.
+
+Every writer (XPT, Dataset-JSON, define.xml) takes its names, labels and types from the
+dataset spec; this module holds the few rules that turn a spec and a frame into what the
+formats need, so the three files always agree with each other.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import metadata
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from pipeline.specs.study import load_study
+
+if TYPE_CHECKING:  # the loader is imported lazily so this module never depends on the spec files
+    from pipeline.specs.datasets import DatasetSpec, VariableSpec
+
+PACKAGE = "nct02867280-pipeline"
+SAS_EPOCH = pd.Timestamp("1960-01-01")
+
+
+@dataclass(frozen=True)
+class Layer:
+    """The standard a layer's datasets follow and how define.xml describes it."""
+
+    name: str  # "sdtm" | "adam"
+    ig_name: str  # def:Standard/@Name of the implementation guide
+    ig_version: str
+    purpose: str  # ItemGroupDef/@Purpose
+
+
+# The implementation guides the specs in specs/sdtm and specs/adam are written to.
+LAYERS = {
+    "sdtm": Layer("sdtm", "SDTMIG", "3.4", "Tabulation"),
+    "adam": Layer("adam", "ADaMIG", "1.3", "Analysis"),
+}
+
+
+def layer(name: str) -> Layer:
+    """The Layer record for ``"sdtm"`` or ``"adam"`` (ValueError otherwise)."""
+    try:
+        return LAYERS[name.lower()]
+    except KeyError:
+        raise ValueError(f"unknown layer {name!r}; expected one of {sorted(LAYERS)}") from None
+
+
+@lru_cache(maxsize=1)
+def package_version() -> str:
+    """The installed version of the pipeline package, or ``"0+unknown"`` when not installed."""
+    try:
+        return metadata.version(PACKAGE)
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def cutoff_datetime(data_cutoff: str | None = None) -> str:
+    """ISO 8601 date-time of the data cut (midnight), e.g. ``2022-12-31T00:00:00``.
+
+    Every "created" stamp in the submission files is this value, never the wall clock,
+    so the same raw input always gives the same bytes.
+    """
+    cut = data_cutoff or load_study().data_cutoff
+    return pd.Timestamp(cut).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+# --- OIDs: one scheme for define.xml and Dataset-JSON so they cross-reference.
+
+def mdv_oid(layer_name: str, studyid: str) -> str:
+    """MetaDataVersion OID of a layer's define.xml (also cited by its Dataset-JSON files)."""
+    lay = layer(layer_name)
+    return f"MDV.{studyid}.{lay.ig_name}.{lay.ig_version}"
+
+
+def itemgroup_oid(ds: str) -> str:
+    return f"IG.{ds.upper()}"
+
+
+def item_oid(ds: str, var: str) -> str:
+    return f"IT.{ds.upper()}.{var.upper()}"
+
+
+def codelist_oid(name: str) -> str:
+    return f"CL.{name}"
+
+
+def method_oid(ds: str, var: str) -> str:
+    return f"MT.{ds.upper()}.{var.upper()}"
+
+
+def comment_oid(ds: str) -> str:
+    return f"COM.{ds.upper()}"
+
+
+def leaf_id(ds: str) -> str:
+    return f"LF.{ds.upper()}"
+
+
+def xpt_name(ds: str) -> str:
+    """File name of a dataset's transport file: the dataset name in lower case."""
+    return f"{ds.lower()}.xpt"
+
+
+# --- Variable kinds.
+
+_DATE_FMT = re.compile(r"^(DATE|YYMMDD|E8601DA|MMDDYY|DDMMYY)\d*\.?$")
+_DATETIME_FMT = re.compile(r"^(DATETIME|E8601DT)\d*\.?\d*$")
+_TIME_FMT = re.compile(r"^(TIME|E8601TM)\d*\.?\d*$")
+
+
+def temporal_kind(v: VariableSpec) -> str | None:
+    """``"date"``, ``"datetime"`` or ``"time"`` for a numeric SAS date/time variable, else None.
+
+    Decided by the variable's display format in the spec (DATE9. -> date, DATETIME20. ->
+    datetime, TIME8. -> time); Char variables (ISO 8601 --DTC text) are never temporal here.
+    """
+    return temporal_kind_of(v.type, v.format)
+
+
+def temporal_kind_of(typ: str, fmt: str | None) -> str | None:
+    """:func:`temporal_kind` from a type (``"Char"``/``"Num"``) and a display format."""
+    if typ != "Num" or not fmt:
+        return None
+    fmt = fmt.strip().upper()
+    if _DATETIME_FMT.match(fmt):
+        return "datetime"
+    if _DATE_FMT.match(fmt):
+        return "date"
+    if _TIME_FMT.match(fmt):
+        return "time"
+    return None
+
+
+def is_iso8601_char(name: str, typ: str) -> bool:
+    """True for a character ISO 8601 date/time variable (SDTM --DTC, ADaM *DTC copies)."""
+    return typ == "Char" and name.upper().endswith("DTC")
+
+
+def is_iso8601_duration(name: str, typ: str) -> bool:
+    """True for a character ISO 8601 duration variable (--DUR, --ELTM)."""
+    return typ == "Char" and (name.upper().endswith("DUR") or name.upper().endswith("ELTM"))
+
+
+# --- Frames as the transport formats store them.
+
+def to_sas_numbers(col: pd.Series, kind: str) -> pd.Series:
+    """A date/datetime/time column as SAS numbers (float64): days, seconds since 1960, seconds.
+
+    Already-numeric columns pass through unchanged, so callers may hand over either the
+    in-memory frame (datetime64) or one already converted by ``as_submission``.
+    """
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        return col.astype("float64")
+    if kind == "time":
+        td = pd.to_timedelta(col)
+        return td.dt.total_seconds().astype("float64")
+    ts = pd.to_datetime(col)
+    if getattr(ts.dt, "tz", None) is not None:
+        ts = ts.dt.tz_localize(None)
+    delta = ts - SAS_EPOCH
+    if kind == "date":
+        # Floor to whole days: a SAS date has no time part.
+        return (delta.dt.floor("D") / pd.Timedelta(days=1)).astype("float64")
+    return delta.dt.total_seconds().astype("float64")
+
+
+def submission_frame(df: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
+    """The spec's columns in spec order, as stored in XPT: Char -> object (None for missing),
+    Num -> float64 (date/datetime/time variables as SAS numbers).
+
+    Columns of ``df`` not in the spec are dropped here; the XPT check reports them.
+    Raises KeyError for a spec variable missing from ``df`` (the check reports that first).
+    """
+    out = {}
+    for v in spec.variables:
+        col = df[v.name]
+        kind = temporal_kind(v)
+        if kind:
+            out[v.name] = to_sas_numbers(col, kind)
+        elif v.type == "Num":
+            out[v.name] = pd.to_numeric(col, errors="raise").astype("float64")
+        else:
+            obj = col.astype("object")
+            out[v.name] = obj.where(pd.notna(obj), None)
+    return pd.DataFrame(out, index=pd.RangeIndex(len(df)))
+
+
+def char_width(col: pd.Series) -> int:
+    """The XPT storage width of a character column: its longest value in UTF-8 bytes, at least 1.
+
+    This is what pyreadstat allots (it has no length parameter), and what the TCG asks
+    for: the allotted length equals the longest value actually present in the dataset.
+    """
+    vals = col.dropna()
+    if vals.empty:
+        return 1
+    return max(1, int(vals.map(lambda s: len(str(s).encode("utf-8"))).max()))
+
+
+def decimals_needed(values: np.ndarray, max_digits: int = 12) -> int | None:
+    """The fewest decimal places that represent every finite value exactly (None if > max_digits)."""
+    vals = values[np.isfinite(values)]
+    for d in range(max_digits + 1):
+        if np.all(np.round(vals, d) == vals):
+            return d
+    return None
+
+
+def numeric_kind(col: pd.Series) -> tuple[str, int | None]:
+    """(``"integer"`` | ``"float"``, significant decimal digits) of a numeric column's data.
+
+    The spec only says Num; integer vs float is a fact of the values (define.xml and
+    Dataset-JSON both need it). An all-missing column counts as integer.
+    """
+    vals = pd.to_numeric(col, errors="coerce").to_numpy(dtype="float64")
+    finite = vals[np.isfinite(vals)]
+    if finite.size == 0 or bool(np.all(finite == np.floor(finite))):
+        return "integer", None
+    return "float", decimals_needed(finite)
+
+
+def json_number(x: float, integer: bool) -> int | float | None:
+    """A float as written to JSON: None for NaN/inf, int for integer columns, else the float."""
+    if x is None or not math.isfinite(x):
+        return None
+    return int(x) if integer else float(x)

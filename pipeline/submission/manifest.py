@@ -1,0 +1,126 @@
+"""``outputs/manifest.json``: what was delivered, from which inputs, by which code and specs.
+
+For every file under the output folder (except the manifest itself and hidden temporary
+files): its path, sha256, size and, for datasets, its row count; the sha256 of every raw
+input file; the spec version (one sha256 over the whole ``specs/`` tree); the code version.
+No time stamp: the same inputs, specs and code give a byte-identical manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pyreadstat
+
+from pipeline import io
+from pipeline.specs.paths import SPECS_DIR
+from pipeline.specs.study import load_study
+from pipeline.submission.common import PACKAGE, package_version
+
+MANIFEST = "manifest.json"
+CHUNK = 1 << 20
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes (read in 1 MiB chunks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _files(root: Path) -> list[Path]:
+    """Regular files under ``root``, sorted by relative path; hidden files and folders
+    (``.x.tmp`` of an atomic write in progress, ``__pycache__``) are skipped."""
+    if not root.is_dir():
+        return []
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__pycache__")
+        for f in filenames:
+            if not f.startswith("."):
+                out.append(Path(dirpath) / f)
+    return sorted(out, key=lambda p: p.relative_to(root).as_posix())
+
+
+def tree_sha256(root: Path) -> str:
+    """One sha256 over a folder: of the sorted lines ``<sha256>  <relative path>``."""
+    lines = [f"{sha256_file(p)}  {p.relative_to(root).as_posix()}\n" for p in _files(root)]
+    return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
+
+
+def dataset_rows(path: Path) -> int | None:
+    """Row count of a dataset file (XPT, Parquet, Dataset-JSON); None for any other file."""
+    suffix = path.suffix.lower()
+    if suffix == ".xpt":
+        _, meta = pyreadstat.read_xport(str(path), metadataonly=True)
+        return int(meta.number_rows) if meta.number_rows is not None else None
+    if suffix == ".parquet":
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    if suffix == ".json":
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+        if b'"datasetJSONVersion"' not in head:
+            return None
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        return int(doc["records"])
+    return None
+
+
+def code_version(repo: Path | None = None) -> dict[str, str]:
+    """Package version and commit: ``PIPELINE_CODE_VERSION``, else ``git rev-parse HEAD``, else "unknown"."""
+    commit = os.environ.get("PIPELINE_CODE_VERSION", "").strip()
+    if not commit:
+        try:
+            res = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo or SPECS_DIR.parent,
+                                 capture_output=True, text=True, timeout=10, check=False)
+            commit = res.stdout.strip() if res.returncode == 0 else ""
+        except (OSError, subprocess.SubprocessError):
+            commit = ""
+    return {"package": PACKAGE, "version": package_version(), "commit": commit or "unknown"}
+
+
+def build_manifest(out_dir: Path, raw_dir: Path, specs_dir: Path = SPECS_DIR) -> dict[str, Any]:
+    """The manifest of ``out_dir`` (every file but the manifest) and the raw inputs of ``raw_dir``."""
+    out_dir, raw_dir = Path(out_dir), Path(raw_dir)
+    outputs = []
+    for p in _files(out_dir):
+        rel = p.relative_to(out_dir).as_posix()
+        if rel == MANIFEST:
+            continue
+        entry: dict[str, Any] = {"path": rel, "sha256": sha256_file(p), "size": p.stat().st_size}
+        rows = dataset_rows(p)
+        if rows is not None:
+            entry["rows"] = rows
+        outputs.append(entry)
+    raw = [{"path": p.relative_to(raw_dir).as_posix(), "sha256": sha256_file(p), "size": p.stat().st_size}
+           for p in _files(raw_dir)]
+    study = load_study(specs_dir)
+    return {
+        "study": study.studyid,
+        "data_cutoff": study.data_cutoff,
+        "code": code_version(),
+        "spec_version": tree_sha256(specs_dir),
+        "raw_inputs": raw,
+        "outputs": outputs,
+    }
+
+
+def dumps_manifest(manifest: dict[str, Any]) -> str:
+    """The manifest as JSON text: keys sorted, two-space indent, trailing newline."""
+    return json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_manifest(out_dir: Path, raw_dir: Path, specs_dir: Path = SPECS_DIR) -> tuple[Path, dict[str, Any]]:
+    """Atomically write ``<out_dir>/manifest.json``; returns (path, manifest)."""
+    manifest = build_manifest(out_dir, raw_dir, specs_dir)
+    path = Path(out_dir) / MANIFEST
+    io.write_text(path, dumps_manifest(manifest))
+    return path, manifest

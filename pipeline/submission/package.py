@@ -1,0 +1,81 @@
+"""One layer's submission package: per dataset ``<name>.xpt`` and ``<name>.json``, plus
+``define.xml``, ``define.html`` and the define stylesheet, all in one folder.
+
+A dataset that breaks an XPT rule is not delivered at all (no XPT, no JSON, no define entry,
+and a file left from an earlier run is removed), so the folder never mixes versions; its
+problems are returned for the asset check to show.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from pipeline.submission.datasetjson import write_dataset_json
+from pipeline.submission.define import STYLESHEET, write_define
+from pipeline.submission.xpt import XptProblem, check_for_xpt, write_xpt
+
+if TYPE_CHECKING:
+    from pipeline.specs.ct import Codelist
+    from pipeline.specs.datasets import DatasetSpec
+
+
+@dataclass
+class PackageResult:
+    """What was written for a layer and what kept anything from being written."""
+
+    layer: str
+    out_dir: Path
+    files: dict[str, int] = field(default_factory=dict)  # file name -> size in bytes
+    rows: dict[str, int] = field(default_factory=dict)  # dataset -> rows delivered
+    xpt_problems: list[XptProblem] = field(default_factory=list)
+    define_problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def xsd_errors(self) -> list[str]:
+        return [p for p in self.define_problems if p.startswith("XSD:")]
+
+
+def write_package(layer_name: str, frames: Mapping[str, pd.DataFrame], specs: Mapping[str, DatasetSpec],
+                  out_dir: Path, ct: Mapping[str, Codelist] | None = None, data_cutoff: str | None = None) -> PackageResult:
+    """Write the submission files of the datasets in ``frames`` (name -> frame) into ``out_dir``.
+
+    ``specs`` maps the same names to their DatasetSpec. Returns the files written with
+    their sizes, the rows per dataset, every XPT problem and every define.xml problem.
+    """
+    t0 = time.perf_counter()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    res = PackageResult(layer_name, out_dir)
+    delivered: dict[str, pd.DataFrame] = {}  # dataset name -> frame
+    delivered_specs: list[DatasetSpec] = []
+    for name in sorted(frames):
+        spec, df = specs[name], frames[name]
+        problems = check_for_xpt(df, spec)
+        stem = spec.name.lower()
+        if problems:
+            res.xpt_problems += problems
+            for old in (out_dir / f"{stem}.xpt", out_dir / f"{stem}.json"):
+                old.unlink(missing_ok=True)
+            continue
+        xpt = write_xpt(df, spec, out_dir, data_cutoff, checked=True)
+        js = write_dataset_json(df, spec, out_dir, layer_name, data_cutoff)
+        for p in (xpt, js):
+            res.files[p.name] = p.stat().st_size
+        res.rows[spec.name] = len(df)
+        delivered[spec.name] = df
+        delivered_specs.append(spec)
+    if delivered:
+        d = write_define(out_dir, layer_name, delivered_specs, delivered, ct, data_cutoff)
+        res.define_problems = d.problems
+        for f in ("define.xml", "define.html", STYLESHEET):
+            res.files[f] = (out_dir / f).stat().st_size
+    res.files = dict(sorted(res.files.items()))
+    res.seconds = time.perf_counter() - t0
+    return res
