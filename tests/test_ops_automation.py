@@ -13,6 +13,7 @@ from pipeline.ops.automation import (
     drop_digest,
     drop_manifest,
     jobs,
+    listing_after_failure,
     new_export_sensor,
     nightly_schedule,
     schedules,
@@ -44,8 +45,8 @@ def raw(tmp_path: Path) -> Path:
 
 
 def test_exports_lists():
-    assert [j.name for j in jobs] == ["nightly_build"]
-    assert schedules == [nightly_schedule] and sensors == [new_export_sensor]
+    assert [j.name for j in jobs] == ["nightly_build", "query_listing_only"]
+    assert schedules == [nightly_schedule] and sensors == [new_export_sensor, listing_after_failure]
 
 
 def test_schedule_nightly_0200_shanghai(instance):
@@ -137,3 +138,24 @@ def test_replayed_cursor_gives_same_run_key(raw, instance):
     assert len(reqs) == 1
     reqs2, _ = _tick(raw, cursor, instance)
     assert [r.run_key for r in reqs2] == [reqs[0].run_key]
+
+
+def test_failed_build_requests_listing_run(instance):
+    @dg.asset(key=["sdtm", "dm"])
+    def broken():
+        raise ValueError("off spec")
+
+    job = dg.define_asset_job("nightly_build", selection=dg.AssetSelection.all())
+    defs = dg.Definitions(assets=[broken], jobs=[job])
+    result = defs.resolve_job_def("nightly_build").execute_in_process(instance=instance, raise_on_error=False)
+    assert not result.success
+    event = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)[0].dagster_event
+    ctx = dg.build_run_status_sensor_context(
+        sensor_name="query_listing_after_failed_build",
+        dagster_event=event,
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+    )
+    req = listing_after_failure(ctx)
+    assert req.run_key == f"listing-after-{result.run_id}"
+    assert req.tags["pipeline/failed_run"] == result.run_id

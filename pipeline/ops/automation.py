@@ -39,6 +39,15 @@ nightly_job = dg.define_asset_job(
 )
 
 
+# Rebuilds only the query listings from the stored upstream values (see the failure sensor).
+listing_job = dg.define_asset_job(
+    "query_listing_only",
+    selection=dg.AssetSelection.groups("ops"),
+    description="Rewrite the site query listings from the latest stored raw/SDTM/ADaM values.",
+    tags=STUDY_TAG,
+)
+
+
 def _is_in_flight(rel: Path) -> bool:
     return rel.name.lower().endswith(_IN_FLIGHT_SUFFIXES) or bool(_RSYNC_TEMP.match(rel.name))
 
@@ -149,6 +158,26 @@ def nightly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     return dg.RunRequest(run_key=f"nightly-{night}", tags={**STUDY_TAG, "pipeline/trigger": "nightly"})
 
 
-jobs = [nightly_job]
+@dg.run_status_sensor(
+    name="query_listing_after_failed_build",
+    run_status=dg.DagsterRunStatus.FAILURE,
+    monitored_jobs=[nightly_job],
+    request_job=listing_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="After a failed build, rewrite the query listings from what the build did store.",
+)
+def listing_after_failure(context: dg.RunStatusSensorContext) -> dg.RunRequest:
+    """One listing run per failed build run.
+
+    A failed blocking check (say an SDTM domain off its spec) skips everything downstream,
+    the query listing included, on exactly the night the sites most need it. The upstream
+    values were stored before their checks failed, so a listing-only run can still read them;
+    a layer that did not run that night contributes its last stored problems.
+    """
+    failed = context.dagster_run.run_id
+    return dg.RunRequest(run_key=f"listing-after-{failed}", tags={**STUDY_TAG, "pipeline/trigger": "failed_build", "pipeline/failed_run": failed})
+
+
+jobs = [nightly_job, listing_job]
 schedules = [nightly_schedule]
-sensors = [new_export_sensor]
+sensors = [new_export_sensor, listing_after_failure]

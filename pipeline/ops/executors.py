@@ -1,0 +1,50 @@
+"""Which executor runs the steps of a run, picked by the deployment, not by a code edit.
+
+PIPELINE_EXECUTOR (set in the deployment's environment: Helm values, systemd unit, CI):
+  unset          Dagster's default (multiprocess; in-process under ``python -m pipeline run``)
+  in_process     every step in the run's own process (tests, small machines)
+  multiprocess   one process per step on the run's machine (forkserver; PIPELINE_MAX_CONCURRENT
+                 steps at once, default 0 = one per CPU)
+  k8s            one Kubernetes Job per step (dagster-k8s; with K8sRunLauncher)
+  celery         steps as Celery tasks on a worker pool (dagster-celery)
+  celery_k8s     Celery queues, each step a Kubernetes Job (dagster-celery-k8s; with CeleryK8sRunLauncher)
+
+The integration libraries are imported only when asked for, so a local install needs none
+of them. Step limits and pod sizes stay in run config / instance config.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import dagster as dg
+
+EXECUTORS = ("in_process", "multiprocess", "k8s", "celery", "celery_k8s")
+
+
+def executor_from_env(env: Mapping[str, str] | None = None) -> dg.ExecutorDefinition | None:
+    """Take the environment; return the executor it names, or None for Dagster's default."""
+    env = env if env is not None else os.environ
+    kind = env.get("PIPELINE_EXECUTOR", "").strip().lower()
+    if not kind:
+        return None
+    if kind == "in_process":
+        return dg.in_process_executor
+    if kind == "multiprocess":
+        # forkserver: each step forks from a warm server instead of re-importing dagster and pandas (~2 s a step).
+        config = {"max_concurrent": int(env.get("PIPELINE_MAX_CONCURRENT", "0")), "start_method": {"forkserver": {}}}
+        return dg.multiprocess_executor.configured(config, name="multiprocess")
+    if kind == "k8s":
+        from dagster_k8s import k8s_job_executor
+
+        return k8s_job_executor
+    if kind == "celery":
+        from dagster_celery import celery_executor
+
+        return celery_executor
+    if kind == "celery_k8s":
+        from dagster_celery_k8s import celery_k8s_job_executor
+
+        return celery_k8s_job_executor
+    raise ValueError(f"PIPELINE_EXECUTOR={kind!r}: expected one of {', '.join(EXECUTORS)} (or unset)")
