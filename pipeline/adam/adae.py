@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.adam.common import AdamResult, finalize_adam
+from pipeline.adam.common import AdamResult, finalize_adam, yn
 from pipeline.adam.imputation import impute_date
 from pipeline.sdtm.common import DomainResult
 
@@ -19,10 +19,6 @@ NAME = "ADAE"
 INPUTS = {"adsl": ["adam", "adsl"], "ae": ["sdtm", "ae"]}
 TRTEM_WINDOW_DAYS = 30
 RELATED = {"RELATED", "POSSIBLY RELATED"}
-
-
-def yn(mask: pd.Series) -> pd.Series:
-    return pd.Series(np.where(mask, "Y", None), index=mask.index, dtype="object")
 
 
 def build(adsl: AdamResult, ae: DomainResult) -> AdamResult:

@@ -20,6 +20,11 @@ class AdamResult:
     issues: pd.DataFrame
 
 
+def yn(mask: pd.Series) -> pd.Series:
+    """ADaM flag from a boolean mask: "Y" where true, null elsewhere."""
+    return pd.Series(np.where(mask, "Y", None), index=mask.index, dtype="object")
+
+
 ISSUE_COLS = ["USUBJID", "dataset", "variable", "value", "rule", "message"]
 
 

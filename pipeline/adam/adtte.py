@@ -1,0 +1,63 @@
+"""ADTTE — RFS, TTR and OS for every ADSL subject, from the hepatectomy (rules in specs/adam/adtte.yaml).
+
+Sources: recurrence = the first RS OVRLRESP record with RELAPSED DISEASE (its partial date
+imputed to the first possible day, not before the day after the last assessment without
+recurrence); last assessment without recurrence = the last RS OVRLRESP record with NED;
+death = ADSL.DTHDT; last known alive = ADSL.LSTALVDT; no assessment = ADSL.HEPDT.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pipeline.adam.common import AdamResult, finalize_adam
+from pipeline.adam.imputation import impute_date
+from pipeline.adam.tte import TTESource, derive_param_tte
+from pipeline.dates import complete_date
+from pipeline.sdtm.common import DomainResult
+
+NAME = "ADTTE"
+INPUTS = {"adsl": ["adam", "adsl"], "rs": ["sdtm", "rs"]}
+
+RECURRENCE = "RELAPSED DISEASE"
+NO_DISEASE = "NED"
+
+
+def assessment_sources(rs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(recurrences, assessments without recurrence) with USUBJID, ADT (datetime), ADTF, RSSEQ."""
+    ovr = rs[rs["RSTESTCD"].eq("OVRLRESP")]
+    ned = ovr[ovr["RSSTRESC"].eq(NO_DISEASE)].copy()
+    ned["ADT"], ned["ADTF"] = complete_date(ned["RSDTC"]), None
+    rec = ovr[ovr["RSSTRESC"].eq(RECURRENCE)].copy()
+    # A recurrence cannot predate an assessment that found no disease: a partial date is
+    # imputed no earlier than the day after the last NED assessment before it.
+    last_ned = ned.groupby("USUBJID")["ADT"].max()
+    floor = (rec["USUBJID"].map(last_ned) + pd.Timedelta(days=1)).set_axis(rec.index)
+    rec["ADT"], rec["ADTF"] = impute_date(rec["RSDTC"], "first", min_dates=floor)
+    cols = ["USUBJID", "ADT", "ADTF", "RSSEQ"]
+    return rec[cols], ned[cols]
+
+
+def build(adsl: AdamResult, rs: DomainResult) -> AdamResult:
+    """Three parameters per ADSL subject; SRCDOM/SRCVAR/SRCSEQ name the record that decided each row."""
+    s = adsl.data
+    rec, ned = assessment_sources(rs.data)
+    sources = {"adsl": s, "rec": rec, "ned": ned}
+    recurrence = TTESource("rec", "ADT", 0, "RECURRENCE", "RS", "RSDTC", seq="RSSEQ", dtf="ADTF")
+    death = TTESource("adsl", "DTHDT", 0, "DEATH", "ADSL", "DTHDT", dtf="DTHDTF")
+    origin = TTESource("adsl", "HEPDT", 1, "NO ASSESSMENT AFTER HEPATECTOMY", "ADSL", "HEPDT")
+    last_ned = TTESource("ned", "ADT", 2, "LAST ASSESSMENT WITHOUT RECURRENCE", "RS", "RSDTC", seq="RSSEQ")
+    alive = TTESource("adsl", "LSTALVDT", 3, "LAST KNOWN ALIVE", "ADSL", "LSTALVDT")
+    params = [
+        ("RFS", "Recurrence-Free Survival (days)", [recurrence, death], [origin, last_ned]),
+        ("TTR", "Time to Recurrence (days)", [recurrence], [origin, last_ned]),
+        ("OS", "Overall Survival (days)", [death], [origin, alive]),
+    ]
+    parts = [derive_param_tte(s, sources, ev, ce, code, label, start_date="HEPDT") for code, label, ev, ce in params]
+    out = pd.concat(parts, ignore_index=True)
+    sub = s.set_index("USUBJID").reindex(out["USUBJID"])
+    for c in ["SUBJID", "SITEID", "TRT01P", "TRT01A", "FASFL"]:
+        out[c] = sub[c].to_numpy()
+    order = {"OS": 1, "RFS": 2, "TTR": 3}  # ASEQ follows the sort order (PARAMCD)
+    out["ASEQ"] = out["PARAMCD"].map(order).astype("float64")
+    return finalize_adam(out, "adtte")
