@@ -74,7 +74,7 @@ def generate_study(n_subjects: int, seed: int, out_dir: Path, truth_dir: Path | 
     records: dict[str, int] = {}
     for siteid, site in spec.sites.items():
         style = SiteStyle(siteid, spec.codelists, mcal, rng)
-        forms, probs, sid = site_forms(study, siteid, style, spec, plan, mcal)
+        forms, probs, sid = site_forms(study, siteid, style, spec, plan, mcal, cal["baseline"])
         files += write_site(forms, site, out_dir, stamp)
         problems += probs
         ids.append(sid)

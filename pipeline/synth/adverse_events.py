@@ -84,10 +84,11 @@ def finalize_aes(ae: pd.DataFrame, cap_day: np.ndarray, dead: np.ndarray, droppe
     end = np.where(fatal, cap, end)  # a fatal AE ends on the day of death
     end = np.where(ongoing, NA, end)
     u = rng.random(n)
-    out = np.where(u < 0.95, "RECOVERED/RESOLVED", "RECOVERED/RESOLVED WITH SEQUELAE")
+    op = ac["outcome_probs"]
+    out = np.where(u < 1 - op["p_sequelae_grade3plus"], "RECOVERED/RESOLVED", "RECOVERED/RESOLVED WITH SEQUELAE")
     out = np.where((grade < 3) & ~ongoing, "RECOVERED/RESOLVED", out)
-    ong_out = np.where(u < 0.7, "NOT RECOVERED/NOT RESOLVED", "RECOVERING/RESOLVING")
-    ong_out = np.where(dropped[subj] & (u < 0.35), "UNKNOWN", ong_out)
+    ong_out = np.where(u < op["p_not_recovered_if_ongoing"], "NOT RECOVERED/NOT RESOLVED", "RECOVERING/RESOLVING")
+    ong_out = np.where(dropped[subj] & (u < op["p_unknown_if_ongoing_dropout"]), "UNKNOWN", ong_out)
     out = np.where(ongoing, ong_out, out)
     out = np.where(fatal, "FATAL", out).astype(object)
     ps = np.array(ac["p_serious_by_grade"], dtype=float)

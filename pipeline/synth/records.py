@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.synth._util import NA
+from pipeline.synth._util import NA, categorical
 from pipeline.synth.cohort import LAB_TESTS
 from pipeline.synth.messiness import (
     AFP_UNITS,
@@ -92,7 +92,7 @@ def _frame(spec_form, cols: dict) -> pd.DataFrame:
     return pd.DataFrame({k: cols[k] for k in names})
 
 
-def site_forms(study, site: str, style: SiteStyle, spec, plan: ProblemPlan, mcal: dict):
+def site_forms(study, site: str, style: SiteStyle, spec, plan: ProblemPlan, mcal: dict, bcal: dict):
     """Render every form of ``site``.
 
     Returns (forms, problems, subjids): forms = {form: DataFrame}, problems = list of dicts
@@ -129,9 +129,8 @@ def site_forms(study, site: str, style: SiteStyle, spec, plan: ProblemPlan, mcal
     name = sc["name_han"].to_numpy() if LANG[site] == "zh" else sc["name_pinyin"].to_numpy()
     if site == "104":
         name = np.array([x.upper() for x in name], dtype=object)
-    u = rng.random(n)
-    ethnic = np.where(u < 0.85, "NOT HISPANIC OR LATINO", np.where(u < 0.95, "NOT REPORTED", "")).astype(object)
-    race = np.where(rng.random(n) < 0.97, "ASIAN", "").astype(object)
+    ethnic = categorical(rng, bcal["ethnic_probs"], n)
+    race = categorical(rng, bcal["race_probs"], n)
     forms["dm"] = _frame(spec.forms["dm"], {
         "SITEID": _const(site, n), "SUBJID": ids.to_numpy(), "PTNAME": name, "BRTHDAT": style.dates(sc["birth"].to_numpy()),
         "SEX": T(style.codes(sc["sex"].to_numpy(), "SEX")), "ETHNIC": T(style.codes(ethnic, "ETHNIC")),

@@ -101,7 +101,7 @@ def simulate_study(n: int, rng: np.random.Generator, cal: dict, scenario: str) -
     if len(fatal_subj):
         fa = pd.DataFrame({"subj": fatal_subj, "arm": arm[fatal_subj], "term": cal["adverse_events"]["fatal_ae_term"],
                            "grade": 5, "onset_rel": 0, "actionable": 0.0, "fatal": True})
-        fa["start"] = dd[fatal_subj] - uniform_int(rng, 5, 20, len(fatal_subj))
+        fa["start"] = dd[fatal_subj] - uniform_int(rng, *cal["adverse_events"]["fatal_onset_days_before_death"], len(fatal_subj))
         ae = pd.concat([ae, fa], ignore_index=True)
     act = draw_actions(ae, rng, cal)
     # A fatal AE after the last dose (treatment already stopped for another reason) changes nothing.
@@ -158,9 +158,10 @@ def _concomitant(cohort: pd.DataFrame, st: dict, rng: np.random.Generator, cal: 
     surg = cohort["surg"].to_numpy()[idx]
     drug = categorical(rng, cc["antiviral_probs"], k)
     before = rng.random(k) < cc["p_before_surgery"]
-    start = np.where(before, surg - uniform_int(rng, 30, 2000, k), surg + uniform_int(rng, 1, 20, k))
+    start = np.where(before, surg - uniform_int(rng, *cc["before_surgery_days"], k), surg + uniform_int(rng, 1, 20, k))
     u = rng.random(k)
-    sprec = np.where(before, np.where(u < 0.1, 1, np.where(u < 0.5, 2, 3)), 3)
+    bp = cc["before_surgery_start_precision"]
+    sprec = np.where(before, np.where(u < bp["year"], 1, np.where(u < bp["year"] + bp["month"], 2, 3)), 3)
     last = st["last_alive_core"][idx]
     sw_day = start + 180 + np.floor(rng.random(k) * np.maximum(last - 30 - start - 180, 0)).astype("int64")
     switch = (rng.random(k) < cc["p_switch"]) & (last - 30 - start - 180 > 0)

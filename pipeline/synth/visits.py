@@ -66,12 +66,17 @@ def follow_up(cohort: pd.DataFrame, lat: pd.DataFrame, rng: np.random.Generator,
     m = len(ta)
     imaging_month = ta["visit_month"].to_numpy() % 6 == 0
     u = rng.random(m)
-    method = np.where(imaging_month, np.where(u < 0.6, "CT SCAN", "MRI"), np.where(u < 0.8, "ULTRASOUND", "CT SCAN"))
-    method = np.where(ta["recur"], np.where(u < 0.55, "CT SCAN", "MRI"), method)
+    im = vc["imaging_methods"]
+    method = np.where(imaging_month, np.where(u < im["scan_visit_ct"], "CT SCAN", "MRI"),
+                      np.where(u < im["other_visit_ultrasound"], "ULTRASOUND", "CT SCAN"))
+    method = np.where(ta["recur"], np.where(u < im["diagnosis_ct"], "CT SCAN", "MRI"), method)
     ta["method"] = method.astype(object)
     secreting = (cohort["afp"].to_numpy() > 20) & (rng.random(n) < vc["p_afp_secreting_recurrence"])
-    afp_norm = np.exp(np.log(4.0) + 0.6 * rng.standard_normal(m))
-    afp_rec = np.where(secreting[ta["subj"]], np.exp(np.log(250.0) + 1.5 * rng.standard_normal(m)), np.exp(np.log(6.0) + 0.7 * rng.standard_normal(m)))
+    fu, ar = vc["afp_followup_ngml"], vc["afp_recurrence_ngml"]
+    afp_norm = np.exp(np.log(fu["median"]) + fu["sdlog"] * rng.standard_normal(m))
+    afp_rec = np.where(secreting[ta["subj"]],
+                       np.exp(np.log(ar["secreting_median"]) + ar["secreting_sdlog"] * rng.standard_normal(m)),
+                       np.exp(np.log(ar["other_median"]) + ar["other_sdlog"] * rng.standard_normal(m)))
     afp = np.round(np.clip(np.where(ta["recur"], afp_rec, afp_norm), 0.8, 60000), 1)
     measured = (rng.random(m) < vc["p_afp_measured"]) | ta["recur"].to_numpy()
     ta["afp"] = np.where(measured, afp, np.nan)
@@ -121,11 +126,11 @@ def follow_up(cohort: pd.DataFrame, lat: pd.DataFrame, rng: np.random.Generator,
     last_alive = np.where(do_sweep, sweep, last_alive)
 
     dsi = np.nonzero(death_obs)[0]
-    dead = pd.DataFrame({"subj": dsi, "contdat": np.minimum(death_day[dsi] + uniform_int(rng, 0, 30, len(dsi)), cut),
+    dead = pd.DataFrame({"subj": dsi, "contdat": np.minimum(death_day[dsi] + uniform_int(rng, *vc["death_report_delay_days"], len(dsi)), cut),
                          "status": "DEAD", "dthdat": death_day[dsi], "dthcaus": cause[dsi]})
     # A lost subject's failed contact attempt comes after the last date known alive.
     lost = np.nonzero(dropped & (lat["drop_kind"].to_numpy() == "LOST TO FOLLOW-UP"))[0]
-    lostrec = pd.DataFrame({"subj": lost, "contdat": np.minimum(np.maximum(drop_lat[lost], last_alive[lost]) + uniform_int(rng, 14, 90, len(lost)), cut),
+    lostrec = pd.DataFrame({"subj": lost, "contdat": np.minimum(np.maximum(drop_lat[lost], last_alive[lost]) + uniform_int(rng, *vc["lost_contact_attempt_days"], len(lost)), cut),
                             "status": "LOST TO FOLLOW-UP"})
     surv = pd.concat([contacts, sw, dead, lostrec], ignore_index=True)
     for c in ("dthdat",):
@@ -156,8 +161,10 @@ def _lesions(diag: pd.DataFrame, rng: np.random.Generator, cal: dict) -> pd.Data
     m = len(rep)
     loc = np.where(intra, "LIVER", categorical(rng, vc["extrahepatic_site_probs"], m)).astype(object)
     seg = np.where(intra, categorical(rng, vc["livseg_probs"], m), None).astype(object)
-    size = np.where(intra, np.exp(np.log(15) + 0.5 * rng.standard_normal(m)), np.exp(np.log(12) + 0.5 * rng.standard_normal(m)))
-    size = np.round(np.clip(size, 4, 80), 0)
+    ls = vc["lesion_size_mm"]
+    size = np.where(intra, np.exp(np.log(ls["intra_median"]) + ls["sdlog"] * rng.standard_normal(m)),
+                    np.exp(np.log(ls["extra_median"]) + ls["sdlog"] * rng.standard_normal(m)))
+    size = np.round(np.clip(size, ls["low"], ls["high"]), 0)
     afp = diag["afp"].to_numpy()
     u = rng.random(k)
     basis = np.where(u < vc["p_histopathology"], "HISTOPATHOLOGY",
