@@ -1,0 +1,161 @@
+"""ADTTE, ADAE and ADEX from hand-made SDTM/ADSL inputs; every expected value worked out by hand.
+
+Subjects (hepatectomy 2018-01-10 for all):
+  S-1 recurrence and death on the same day 2019-03-01 (RS then death): RFS event = recurrence.
+  S-2 death 2018-09-30 without recurrence, last NED 2018-05-02: RFS death; TTR censored at 2018-05-02.
+  S-3 no assessment after surgery, alive at 2018-02-01: RFS/TTR censored at the origin (AVAL 1), OS at LSTALVDT.
+  S-4 recurrence dated "2018-06" (partial), last NED 2018-06-12: imputed to 2018-06-13 (day after the NED).
+  S-5 recurrence recorded 2018-01-05, before the hepatectomy: moved to the origin.
+"""
+
+import pandas as pd
+import pytest
+
+from pipeline.adam import adae, adex, adtte
+from pipeline.adam.common import AdamResult, issues_frame
+from pipeline.schemas import validate_frame
+from pipeline.adam.common import as_submission
+from pipeline.sdtm.common import DomainResult, empty_queries
+from pipeline.specs.datasets import load_dataset_spec
+
+D = pd.Timestamp
+ORIGIN = D("2018-01-10")
+
+
+def sdtm(name, rows):
+    return DomainResult(name.upper(), pd.DataFrame(rows), pd.DataFrame(), empty_queries())
+
+
+def adsl_frame(rows):
+    base = {"STUDYID": "S", "SUBJID": "x", "SITEID": "101", "TRT01P": "SORAFENIB", "TRT01A": "SORAFENIB", "FASFL": "Y", "SAFFL": "Y",
+            "HEPDT": ORIGIN, "TRTSDT": pd.NaT, "TRTEDT": pd.NaT, "DTHDT": pd.NaT, "DTHDTF": None, "LSTALVDT": pd.NaT}
+    return AdamResult("ADSL", pd.DataFrame([{**base, **r} for r in rows]), issues_frame())
+
+
+ADSL = adsl_frame([
+    {"USUBJID": "S-1", "DTHDT": D("2019-03-01"), "LSTALVDT": D("2019-03-01")},
+    {"USUBJID": "S-2", "DTHDT": D("2018-09-30"), "LSTALVDT": D("2018-09-30")},
+    {"USUBJID": "S-3", "LSTALVDT": D("2018-02-01")},
+    {"USUBJID": "S-4", "LSTALVDT": D("2018-12-01")},
+    {"USUBJID": "S-5", "LSTALVDT": D("2018-12-01")},
+])
+
+
+def ovr(usubjid, seq, dtc, res):
+    return {"USUBJID": usubjid, "RSSEQ": float(seq), "RSTESTCD": "OVRLRESP", "RSSTRESC": res, "RSDTC": dtc}
+
+
+RS = sdtm("rs", [
+    ovr("S-1", 7, "2018-04-01", "NED"), ovr("S-1", 8, "2019-03-01", "RELAPSED DISEASE"),
+    ovr("S-2", 7, "2018-05-02", "NED"),
+    ovr("S-4", 7, "2018-06-12", "NED"), ovr("S-4", 8, "2018-06", "RELAPSED DISEASE"),
+    ovr("S-5", 7, "2018-01-05", "RELAPSED DISEASE"),
+    {"USUBJID": "S-3", "RSSEQ": 1.0, "RSTESTCD": "ECOG101", "RSSTRESC": "0", "RSDTC": None},
+])
+
+
+@pytest.fixture(scope="module")
+def tte():
+    out = adtte.build(ADSL, RS)
+    ok, failures = validate_frame(as_submission(out.data, load_dataset_spec("adam", "adtte")), load_dataset_spec("adam", "adtte"))
+    assert ok, failures.to_string()
+    return out.data.set_index(["USUBJID", "PARAMCD"])
+
+
+def row(tte, s, p, cols):
+    return tte.loc[(s, p), cols].tolist()
+
+
+def test_tie_recurrence_and_death(tte):
+    assert row(tte, "S-1", "RFS", ["CNSR", "EVNTDESC", "SRCDOM", "SRCSEQ", "AVAL"]) == [0, "RECURRENCE", "RS", 8, 416]
+    assert row(tte, "S-1", "OS", ["CNSR", "EVNTDESC", "AVAL"]) == [0, "DEATH", 416]
+
+
+def test_death_without_recurrence(tte):
+    assert row(tte, "S-2", "RFS", ["CNSR", "EVNTDESC", "SRCDOM", "SRCVAR", "AVAL"]) == [0, "DEATH", "ADSL", "DTHDT", 264]
+    assert row(tte, "S-2", "TTR", ["CNSR", "CNSDTDSC", "SRCSEQ", "AVAL"]) == [2, "LAST ASSESSMENT WITHOUT RECURRENCE", 7, 113]
+
+
+def test_no_assessment_after_surgery(tte):
+    assert row(tte, "S-3", "RFS", ["CNSR", "AVAL", "SRCVAR"]) == [1, 1, "HEPDT"]
+    # OS censored at the last known alive date 2018-02-01: day 23.
+    assert row(tte, "S-3", "OS", ["CNSR", "AVAL", "CNSDTDSC"]) == [3, 23, "LAST KNOWN ALIVE"]
+
+
+def test_partial_recurrence_date_imputed_after_last_ned(tte):
+    assert row(tte, "S-4", "TTR", ["CNSR", "ADT", "ADTF", "AVAL"]) == [0, D("2018-06-13"), "D", 155]
+
+
+def test_event_before_origin_moves_to_origin(tte):
+    assert row(tte, "S-5", "RFS", ["CNSR", "ADT", "AVAL"]) == [0, ORIGIN, 1]
+
+
+def test_three_parameters_per_subject_and_order_independent(tte):
+    assert len(tte) == 15
+    shuffled = adtte.build(
+        AdamResult("ADSL", ADSL.data.sample(frac=1, random_state=3), issues_frame()),
+        DomainResult("RS", RS.data.sample(frac=1, random_state=4), pd.DataFrame(), empty_queries()),
+    )
+    pd.testing.assert_frame_equal(shuffled.data.set_index(["USUBJID", "PARAMCD"]), tte)
+
+
+# ---- ADAE: first dose 2018-02-01, last dose 2018-06-30 ---------------------------------------
+ADSL_T = adsl_frame([{"USUBJID": "S-T1", "TRTSDT": D("2018-02-01"), "TRTEDT": D("2018-06-30")},
+                     {"USUBJID": "S-C1", "TRT01P": "CONTROL", "TRT01A": "CONTROL"}])
+
+
+def ae(usubjid, seq, st, en=None, acn="DOSE NOT CHANGED", rel="NOT RELATED", grade="1", out="RECOVERED/RESOLVED"):
+    return {"STUDYID": "S", "USUBJID": usubjid, "AESEQ": float(seq), "AETERM": "t", "AELLT": "Diarrhea", "AEDECOD": "Diarrhoea",
+            "AEBODSYS": "Gastrointestinal disorders", "AESER": "N", "AEREL": rel, "AEACN": acn, "AEOUT": out,
+            "AETOXGR": grade, "AESTDTC": st, "AEENDTC": en}
+
+
+AE = sdtm("ae", [
+    ae("S-T1", 1, "2018-01-20"),                       # before first dose: not emergent
+    ae("S-T1", 2, "2018-02-01", acn="DOSE REDUCED", rel="RELATED", grade="3"),   # at first dose
+    ae("S-T1", 3, "2018-02", "2018-02"),               # partial: imputed to the first dose date
+    ae("S-T1", 4, "2018-07-30", acn="DRUG WITHDRAWN", rel="POSSIBLY RELATED"),  # last dose + 30: emergent
+    ae("S-T1", 5, "2018-07-31"),                       # last dose + 31: not emergent
+    ae("S-C1", 1, "2018-01-09"),                       # control, before hepatectomy
+    ae("S-C1", 2, "2018-03-01", grade="5", out="FATAL"),
+])
+
+
+def test_adae_treatment_emergence_and_flags():
+    out = adae.build(ADSL_T, AE)
+    spec = load_dataset_spec("adam", "adae")
+    ok, failures = validate_frame(as_submission(out.data, spec), spec)
+    assert ok, failures.to_string()
+    d = out.data.set_index(["USUBJID", "AESEQ"])
+    keys = [("S-T1", 1), ("S-T1", 2), ("S-T1", 3), ("S-T1", 4), ("S-T1", 5), ("S-C1", 1), ("S-C1", 2)]
+    assert d.loc[keys, "TRTEMFL"].tolist() == [None, "Y", "Y", "Y", None, None, "Y"]
+    assert d.loc[("S-T1", 3), ["ASTDT", "ASTDTF", "AENDT", "AENDTF"]].tolist() == [D("2018-02-01"), "D", D("2018-02-28"), "D"]
+    assert d.loc[("S-T1", 2), ["ASTDY", "RELFL", "DOSREDFL", "DOSMODFL", "GR3FL"]].tolist() == [1, "Y", "Y", "Y", "Y"]
+    assert d.loc[("S-T1", 4), ["RELFL", "DRUGWDFL", "DOSMODFL"]].tolist() == ["Y", "Y", "Y"]
+    assert d.loc[("S-T1", 1), "ASTDY"] == -12
+    assert out.issues.empty
+
+
+def test_adae_grade5_without_fatal_outcome_is_an_issue():
+    bad = sdtm("ae", [ae("S-C1", 1, "2018-03-01", grade="5", out="RECOVERED/RESOLVED")])
+    out = adae.build(ADSL_T, bad)
+    assert out.issues["rule"].tolist() == ["GRADE5_FATAL"]
+
+
+def test_adex_total_dose_and_modification():
+    # 400 mg x 31 days (Feb 1 - Mar 3) + 0 x 7 days + 200 mg x 119 days (Mar 11 - Jul 7) = 12,400 + 23,800 = 36,200 mg
+    ex = sdtm("ex", [
+        {"USUBJID": "S-T1", "EXDOSE": 400.0, "EXSTDTC": "2018-02-01", "EXENDTC": "2018-03-03", "EXADJ": None},
+        {"USUBJID": "S-T1", "EXDOSE": 0.0, "EXSTDTC": "2018-03-04", "EXENDTC": "2018-03-10", "EXADJ": "ADVERSE EVENT"},
+        {"USUBJID": "S-T1", "EXDOSE": 200.0, "EXSTDTC": "2018-03-11", "EXENDTC": "2018-07-07", "EXADJ": "AE RESOLVED"},
+    ])
+    adsl = adsl_frame([{"USUBJID": "S-T1", "TRTSDT": D("2018-02-01"), "TRTEDT": D("2018-07-07")}, {"USUBJID": "S-C1"}])
+    out = adex.build(adsl, ex, sdtm("ae", [ae("S-T1", 1, "2018-03-01")]))
+    spec = load_dataset_spec("adam", "adex")
+    ok, failures = validate_frame(as_submission(out.data, spec), spec)
+    assert ok, failures.to_string()
+    v = out.data.set_index("PARAMCD")["AVAL"]
+    assert set(out.data["USUBJID"]) == {"S-T1"}
+    assert v["TDOSE"] == 36200 and v["TDURD"] == 157 and v["PDOSE"] == 292000
+    assert v["RDI"] == pytest.approx(36200 / 292000 * 100) and v["AVGDD"] == pytest.approx(36200 / 157)
+    assert v["DOSMODAE"] == 1
