@@ -94,6 +94,16 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+def malformed_rows(path: Path) -> list[int]:
+    """Line numbers of rows whose number of fields differs from the header (an unquoted comma)."""
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    if not rows:
+        return []
+    n = len(rows[0])
+    return [i for i, r in enumerate(rows[1:], start=2) if r and len(r) != n]
+
+
 def _check_columns(path: Path, rows: list[dict[str, str]], columns: list[str]) -> None:
     with path.open(encoding="utf-8", newline="") as fh:
         header = next(csv.reader(fh), [])
