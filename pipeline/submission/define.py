@@ -409,6 +409,9 @@ def build_define(
                 sub = frame.loc[mask, vl.variable]
             typ = vl.type or pv.type
             dtype, length, digits = _typing(pv.name, typ, pv.format, vl.length or pv.length, sub)
+            if pv.type == "Char" and dtype in ("integer", "float"):
+                # A number held in a character result (--ORRES): its length is the text's.
+                length = char_width(sub) if sub is not None else (vl.length or pv.length)
             where_text = " and ".join(f"{k} = {val}" for k, val in where)
             it = _Item(f"{item_oid(spec.name, vl.variable)}.{suffix}", vl.variable,
                        vl.label or f"{vl.variable} where {where_text}", dtype, length, digits, pv.format,

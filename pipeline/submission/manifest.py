@@ -60,8 +60,14 @@ def dataset_rows(path: Path) -> int | None:
     """Row count of a dataset file (XPT, Parquet, Dataset-JSON); None for any other file."""
     suffix = path.suffix.lower()
     if suffix == ".xpt":
+        # XPORT records no row count (metadataonly gives None): read the first column only.
         _, meta = pyreadstat.read_xport(str(path), metadataonly=True)
-        return int(meta.number_rows) if meta.number_rows is not None else None
+        if meta.number_rows is not None:
+            return int(meta.number_rows)
+        if not meta.column_names:
+            return 0
+        df, _ = pyreadstat.read_xport(str(path), usecols=meta.column_names[:1], disable_datetime_conversion=True)
+        return len(df)
     if suffix == ".parquet":
         return int(pq.ParquetFile(path).metadata.num_rows)
     if suffix == ".json":
