@@ -143,11 +143,11 @@ def test_adae_grade5_without_fatal_outcome_is_an_issue():
 
 
 def test_adex_total_dose_and_modification():
-    # 400 mg x 31 days (Feb 1 - Mar 3) + 0 x 7 days + 200 mg x 119 days (Mar 11 - Jul 7) = 12,400 + 23,800 = 36,200 mg
+    # 400 mg QD x 31 days (Feb 1 - Mar 3) + 0 x 7 days + 100 mg BID x 119 days (Mar 11 - Jul 7) = 12,400 + 23,800 = 36,200 mg
     ex = sdtm("ex", [
-        {"USUBJID": "S-T1", "EXDOSE": 400.0, "EXSTDTC": "2018-02-01", "EXENDTC": "2018-03-03", "EXADJ": None},
-        {"USUBJID": "S-T1", "EXDOSE": 0.0, "EXSTDTC": "2018-03-04", "EXENDTC": "2018-03-10", "EXADJ": "ADVERSE EVENT"},
-        {"USUBJID": "S-T1", "EXDOSE": 200.0, "EXSTDTC": "2018-03-11", "EXENDTC": "2018-07-07", "EXADJ": "AE RESOLVED"},
+        {"USUBJID": "S-T1", "EXDOSE": 400.0, "EXDOSFRQ": "QD", "EXSTDTC": "2018-02-01", "EXENDTC": "2018-03-03", "EXADJ": None},
+        {"USUBJID": "S-T1", "EXDOSE": 0.0, "EXDOSFRQ": "QD", "EXSTDTC": "2018-03-04", "EXENDTC": "2018-03-10", "EXADJ": "ADVERSE EVENT"},
+        {"USUBJID": "S-T1", "EXDOSE": 100.0, "EXDOSFRQ": "BID", "EXSTDTC": "2018-03-11", "EXENDTC": "2018-07-07", "EXADJ": "AE RESOLVED"},
     ])
     adsl = adsl_frame([{"USUBJID": "S-T1", "TRTSDT": D("2018-02-01"), "TRTEDT": D("2018-07-07")}, {"USUBJID": "S-C1"}])
     out = adex.build(adsl, ex, sdtm("ae", [ae("S-T1", 1, "2018-03-01")]))
@@ -159,3 +159,12 @@ def test_adex_total_dose_and_modification():
     assert v["TDOSE"] == 36200 and v["TDURD"] == 157 and v["PDOSE"] == 292000
     assert v["RDI"] == pytest.approx(36200 / 292000 * 100) and v["AVGDD"] == pytest.approx(36200 / 157)
     assert v["DOSMODAE"] == 1
+
+
+def test_adex_every_other_day_counts_dosing_days():
+    # 400 mg QOD over 2018-02-01..2018-02-10 (10 days) = 5 dosing days = 2,000 mg.
+    ex = sdtm("ex", [{"USUBJID": "S-T1", "EXDOSE": 400.0, "EXDOSFRQ": "QOD", "EXSTDTC": "2018-02-01", "EXENDTC": "2018-02-10", "EXADJ": None}])
+    adsl = adsl_frame([{"USUBJID": "S-T1", "TRTSDT": D("2018-02-01"), "TRTEDT": D("2018-02-10")}])
+    out = adex.build(adsl, ex, sdtm("ae", [ae("S-T1", 1, "2018-02-03")]))
+    v = out.data.set_index("PARAMCD")["AVAL"]
+    assert v["TDOSE"] == 2000 and v["DOSMODAE"] == 0

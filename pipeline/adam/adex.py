@@ -24,12 +24,21 @@ PARAMS = [
 ]
 
 
+# Administrations per day by EXDOSFRQ: EXDOSE is the dose per administration.
+ADMIN_PER_DAY = {"QD": 1.0, "BID": 2.0, "QOD": 0.5}
+
+
 def period_doses(ex: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
-    """Per EX record: days in the period (end inclusive; an open period ends at ``cutoff``) and dose (mg)."""
+    """Per EX record: days in the period (end inclusive; an open period ends at ``cutoff``) and dose taken (mg).
+
+    Dose = EXDOSE x administrations; a QOD period of n days has ceil(n / 2) dosing days.
+    """
     st = complete_date(ex["EXSTDTC"])
     en = complete_date(ex["EXENDTC"]).fillna(cutoff)
     days = ((en - st).dt.days + 1).clip(lower=0)
-    return pd.DataFrame({"USUBJID": ex["USUBJID"], "days": days, "mg": ex["EXDOSE"] * days, "adj": ex["EXADJ"]})
+    per_day = ex["EXDOSFRQ"].map(ADMIN_PER_DAY).fillna(1.0)
+    administrations = np.ceil(days * per_day)
+    return pd.DataFrame({"USUBJID": ex["USUBJID"], "days": days, "mg": ex["EXDOSE"] * administrations, "adj": ex["EXADJ"]})
 
 
 def build(adsl: AdamResult, ex: DomainResult, ae: DomainResult) -> AdamResult:
