@@ -18,15 +18,16 @@ from pathlib import Path
 import dagster as dg
 
 from pipeline.resources import StudyPaths
+from pipeline.specs.raw import load_raw_spec
 
 JOB_NAME = "nightly_build"
 NIGHTLY_CRON = "0 2 * * *"
 TIMEZONE = "Asia/Shanghai"
 SENSOR_INTERVAL_SECONDS = 120
 # One build at a time per study: deploy/*/dagster.yaml limits runs on this tag to 1.
-STUDY_TAG = {"pipeline/study": "NCT02867280"}
-# Files a copy tool writes while it transfers (partial downloads, WinSCP/FileZilla, our own
-# atomic writes): their presence alone means "not finished yet".
+STUDY_TAG = {"pipeline/study": load_raw_spec().study}
+# Files a copy tool writes while it transfers (browsers, WinSCP/FileZilla, atomic writers):
+# their presence alone means "not finished yet".
 _IN_FLIGHT_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".filepart")
 # rsync's temp name for ``enrol.csv`` is ``.enrol.csv.Xy12Ab``.
 _RSYNC_TEMP = re.compile(r"^\..+\.[A-Za-z0-9]{6}$")
