@@ -208,7 +208,7 @@ def pandera_schema(spec: DatasetSpec, root: Path = SPECS_DIR) -> pa.DataFrameSch
         add(rule, _usubjid_consistent(spec.name == "DM"), ["USUBJID"])
     for vl in spec.value_level:
         if vl.codelists:
-            name = f"codelist {'|'.join(vl.codelists)} where {vl.where_text}"
+            name = f"codelist {'|'.join(vl.codelists)} for {vl.variable} where {vl.where_text}"
             add(name, _value_level_terms(vl.variable, vl.where, _terms(ct, vl.codelists)), [vl.variable])
 
     return pa.DataFrameSchema(
