@@ -200,7 +200,7 @@ def char_width(col: pd.Series) -> int:
     vals = col.dropna()
     if vals.empty:
         return 1
-    return max(1, int(vals.map(lambda s: len(str(s).encode("utf-8"))).max()))
+    return max(1, int(vals.astype(str).str.encode("utf-8").str.len().max()))
 
 
 def decimals_needed(values: np.ndarray, max_digits: int = 12) -> int | None:

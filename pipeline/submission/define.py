@@ -375,7 +375,13 @@ def build_define(
     vlm: dict[str, list[tuple[_Item, list[tuple[str, str]]]]] = {}  # ValueListDef OID -> (item, where)
     for spec in specs:
         frame = submission_frame(frames[spec.name], spec) if spec.name in frames else None
-        text = {v.name: _as_text(frame[v.name]) for v in spec.variables} if frame is not None else {}
+        text: dict[str, pd.Series] = {}  # values as text, computed only for the columns that need it
+
+        def as_text(name: str, frame=frame, text=text) -> pd.Series:
+            if name not in text:
+                text[name] = _as_text(frame[name])
+            return text[name]
+
         items[spec.name] = []
         for v in spec.variables:
             col = frame[v.name] if frame is not None else None
@@ -384,7 +390,7 @@ def build_define(
                        v.origin, tuple(v.sources or ()), v.derivation, f"{spec.name}.{v.name}")
             cls_names = tuple(getattr(v, "codelists", None) or ((v.codelist,) if isinstance(v.codelist, str) else tuple(v.codelist or ())))
             if cls_names:
-                used = set(text[v.name].dropna()) if frame is not None else None
+                used = set(as_text(v.name).dropna()) if frame is not None else None
                 it.codelist = codelists.ref(cls_names, dtype, it.where, used)
             elif getattr(v, "dictionary", None):
                 it.codelist = codelists.external(v.dictionary, dtype, it.where)
@@ -405,7 +411,7 @@ def build_define(
             if frame is not None:
                 mask = pd.Series(True, index=frame.index)
                 for k, val in where:
-                    mask &= text[k] == val if k in text else False
+                    mask &= (as_text(k) == val) if k in frame.columns else False
                 sub = frame.loc[mask, vl.variable]
             typ = vl.type or pv.type
             dtype, length, digits = _typing(pv.name, typ, pv.format, vl.length or pv.length, sub)
