@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,17 +23,33 @@ from pipeline.specs.raw import RawCodelist
 _INVISIBLE = "[\u200b\u200c\u200d\u2060\ufeff]"
 
 
+def on_distinct(values: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """Apply ``fn`` to the distinct non-missing values of ``values`` only, and map back.
+
+    Raw columns repeat a few values many times (codes, dates, units), so string work is
+    done once per distinct value. ``fn`` takes and returns an object Series of those
+    values (as ``str``); the result is an object Series on ``values``' index, None where
+    the input was missing.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    done = fn(pd.Series(np.asarray(uniques, dtype=object), dtype=object).astype(str))
+    table = np.append(done.astype(object).where(done.notna(), None).to_numpy(dtype=object), None)
+    return pd.Series(table[codes], index=values.index, dtype=object)
+
+
+def _normalise_distinct(s: pd.Series) -> pd.Series:
+    s = s.str.normalize("NFKC").str.replace(_INVISIBLE, "", regex=True)
+    s = s.str.replace(r"\s+", " ", regex=True).str.strip()
+    return s.where(s != "", None)
+
+
 def normalise_text(values: pd.Series) -> pd.Series:
     """NFKC, strip and collapse internal whitespace of each value.
 
     Takes any Series; returns an object Series on the same index holding ``str`` values,
     with None for missing and for values that are blank after normalisation.
     """
-    s = values.astype("string")
-    s = s.str.normalize("NFKC").str.replace(_INVISIBLE, "", regex=True)
-    s = s.str.replace(r"\s+", " ", regex=True).str.strip()
-    s = s.where(s != "")
-    return s.astype(object).where(s.notna(), None)
+    return on_distinct(values, _normalise_distinct)
 
 
 def _norm(term: str) -> str:
@@ -81,11 +97,16 @@ def map_terms(values: pd.Series, terms: RawCodelist | Mapping[str, str] | TermLo
     bool Series, True where a non-blank term has no (unambiguous) match.
     """
     lookup = terms if isinstance(terms, TermLookup) else build_lookup(terms)
-    text = normalise_text(values)
-    mapped = text.map(lookup.exact)
-    miss = mapped.isna() & text.notna()
-    if miss.any():
-        mapped[miss] = text[miss].str.casefold().map(lookup.folded)
-    mapped = mapped.astype(object).where(mapped.notna(), None)
-    unknown = pd.Series(np.asarray(text.notna() & mapped.isna(), dtype=bool), index=values.index)
+
+    def match(distinct: pd.Series) -> pd.Series:
+        text = _normalise_distinct(distinct)
+        mapped = text.map(lookup.exact)
+        miss = mapped.isna() & text.notna()
+        if miss.any():
+            mapped[miss] = text[miss].str.casefold().map(lookup.folded)
+        return mapped
+
+    mapped = on_distinct(values, match)
+    blank = on_distinct(values, _normalise_distinct).isna()
+    unknown = pd.Series(~blank.to_numpy() & mapped.isna().to_numpy(), index=values.index, dtype=bool)
     return mapped, unknown

@@ -33,7 +33,7 @@ from pipeline.dates import to_iso8601
 from pipeline.raw.reader import LINEAGE, form_path, read_form_file, relative_name, scan_raw_root
 from pipeline.raw.schema import form_schema
 from pipeline.specs.raw import Form, RawField, RawSpec, load_raw_spec
-from pipeline.terminology import build_lookup, map_terms, normalise_text
+from pipeline.terminology import build_lookup, map_terms, normalise_text, on_distinct
 
 QUARANTINE_COLS = ["siteid", "subjid", "form", "file", "row", "field", "value", "rule", "message"]
 COUNT_COLS = ["siteid", "rows_read", "exact_duplicates", "quarantined", "passed"]
@@ -120,7 +120,7 @@ def _convert_field(f: RawField, text: pd.Series, date_order: pd.Series, spec: Ra
         problems.append(_problems(reason.notna(), f.name, "DATE_INVALID", f"{what} is not a valid date: " + reason.fillna("")))
         return iso, problems
     if f.type in ("integer", "float"):
-        numeric = text.str.match(_NUMBER_RE, na=False)
+        numeric = on_distinct(text, lambda u: u.str.match(_NUMBER_RE)).eq(True)
         values = pd.to_numeric(text.where(numeric), errors="coerce").astype("float64")
         problems.append(_problems(present & ~numeric, f.name, "NOT_NUMERIC", f"{what} should be a number"))
         if f.type == "float":
@@ -150,7 +150,8 @@ def _site_rules(text: pd.DataFrame, spec: RawSpec) -> list[pd.DataFrame]:
         ok = np.zeros(len(text), dtype=bool)
         for siteid, site in spec.sites.items():  # one vectorised match per site
             rows = (text["_site"] == siteid).to_numpy()
-            ok[rows] = text.loc[rows, "SUBJID"].str.match(site.subject_id_pattern, na=False).to_numpy(dtype=bool)
+            matched = on_distinct(text.loc[rows, "SUBJID"], lambda u, p=site.subject_id_pattern: u.str.match(p))
+            ok[rows] = matched.eq(True).to_numpy(dtype=bool)
         bad = text["SUBJID"].notna() & ~pd.Series(ok, index=text.index)
         problems.append(
             _problems(bad, "SUBJID", "SUBJID_FORMAT", "Subject identifier (SUBJID) does not follow the numbering agreed for site " + text["_site"] + " (pattern " + pattern.fillna("?") + ")")

@@ -114,6 +114,13 @@ def _cell_text(v: object) -> str | None:
     return str(v)
 
 
+def _column_text(col: pd.Series) -> pd.Series:
+    """A column of Excel cell values as text (None stays None), converting each distinct value once."""
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    table = np.array([_cell_text(v) for v in uniques] + [None], dtype=object)
+    return pd.Series(table[codes], index=col.index, dtype=object)
+
+
 def _xlsx_grid(path: Path, form: Form, rel: str) -> pd.DataFrame:
     """The form's sheet as a grid of str/None; row 0 is the header (Excel row 1)."""
     if path.stat().st_size == 0:
@@ -134,10 +141,17 @@ def _xlsx_grid(path: Path, form: Form, rel: str) -> pd.DataFrame:
     if not rows:
         raise RawFileError(f"{rel}: sheet {sheet!r} is empty (no header row)")
     grid = pd.DataFrame(rows, dtype=object)
-    # openpyxl gives typed cells; each is turned into its text once (the sheet is read cell by cell anyway).
-    grid = grid.apply(lambda col: col.map(_cell_text, na_action="ignore"))
+    # openpyxl gives typed cells; each distinct cell value is turned into its text once.
+    grid = grid.apply(_column_text)
     # Excel has no short records: an empty cell is an empty value.
     return grid.where(grid.notna(), "")
+
+
+def _non_blank(col: pd.Series) -> pd.Series:
+    """True where a cell holds more than whitespace (checked once per distinct value)."""
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    keep = np.append(pd.Series(np.asarray(uniques, dtype=object), dtype=object).astype(str).str.strip().ne("").to_numpy(), False)
+    return pd.Series(keep[codes], index=col.index)
 
 
 def _header(grid: pd.DataFrame, rel: str) -> list[str]:
@@ -183,7 +197,7 @@ def read_form_file(path: Path, site: Site, form: Form) -> pd.DataFrame:
     body = grid.iloc[1:].copy()
     body.insert(0, "_row", np.arange(2, len(body) + 2, dtype="int64"))
     cells = body.drop(columns="_row")
-    filled = cells.notna() & cells.astype(str).apply(lambda c: c.str.strip()).ne("")
+    filled = cells.apply(_non_blank)
     blank = ~filled.any(axis=1)
     body, cells, filled = body[~blank], cells[~blank], filled[~blank]
 
@@ -205,7 +219,7 @@ def read_form_file(path: Path, site: Site, form: Form) -> pd.DataFrame:
         raise RawFileError(f"{rel}: required column(s) missing from the header: {', '.join(missing)}")
 
     out = cells.set_axis(names, axis=1)
-    out = out.loc[:, [n for n in names if n]].astype(str)
+    out = out.loc[:, [n for n in names if n]]  # every cell is a str by now
     out.insert(0, "_site", site.siteid)
     out.insert(1, "_file", rel)
     out.insert(2, "_row", body["_row"].to_numpy())

@@ -14,9 +14,15 @@ import pandera.pandas as pa
 
 from pipeline.dates import ISO_DATE_RE
 from pipeline.specs.raw import Form, RawField, RawSpec, load_raw_spec
+from pipeline.terminology import on_distinct
 
 DTYPES = {"text": str, "code": str, "date": str, "integer": "Int64", "float": "float64"}
 LINEAGE_DTYPES = {"_site": str, "_file": str, "_row": "int64"}
+
+
+def _distinct_check(fn, name: str) -> pa.Check:
+    """A check on str values evaluated once per distinct value (raw columns repeat values a lot)."""
+    return pa.Check(lambda s: on_distinct(s, fn).eq(True), ignore_na=True, name=name)
 
 
 def _column(f: RawField, spec: RawSpec) -> pa.Column:
@@ -24,12 +30,12 @@ def _column(f: RawField, spec: RawSpec) -> pa.Column:
     if f.type == "code":
         checks.append(pa.Check.isin(list(spec.codelists[f.codelist].values), name=f"codelist_{f.codelist}"))
     elif f.type == "date":
-        checks.append(pa.Check.str_matches(ISO_DATE_RE, name="iso8601_date"))
+        checks.append(_distinct_check(lambda u: u.str.match(ISO_DATE_RE), "iso8601_date"))
     elif f.type == "float":
         checks.append(pa.Check(lambda s: s.abs() < float("inf"), element_wise=False, ignore_na=True, name="finite"))
     elif f.type == "text":
         # Normalised text: no surrounding whitespace, never an empty string (blank is null).
-        checks.append(pa.Check(lambda s: (s.str.strip() == s) & (s != ""), ignore_na=True, name="normalised_text"))
+        checks.append(_distinct_check(lambda u: (u.str.strip() == u) & (u != ""), "normalised_text"))
     return pa.Column(DTYPES[f.type], checks=checks, nullable=not f.required, required=True, title=f.label, description=f.description or None)
 
 
