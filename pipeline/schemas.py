@@ -57,8 +57,15 @@ MAX_VALUE_CHARS = 200
 # element-wise checks (vectorised; nulls are dropped by pandera before they run)
 
 
-def _is_text(s: pd.Series) -> pd.Series:
+def _all_str(s: pd.Series) -> bool:
+    """True when every (non-null) value is a str: one pass in C for the usual case."""
     if pd.api.types.is_string_dtype(s.dtype) and not pd.api.types.is_object_dtype(s.dtype):
+        return True
+    return pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty")
+
+
+def _is_text(s: pd.Series) -> pd.Series:
+    if _all_str(s):
         return pd.Series(True, index=s.index)
     return s.map(lambda x: isinstance(x, str))
 
@@ -70,35 +77,42 @@ def _is_number(s: pd.Series) -> pd.Series:
 
 
 def _not_blank(s: pd.Series) -> pd.Series:
+    if _all_str(s):
+        return s.astype(str).str.strip() != ""
     return s.map(lambda x: not (isinstance(x, str) and x.strip() == ""))
 
 
 def _max_bytes(length: int) -> Callable[[pd.Series], pd.Series]:
     def check(s: pd.Series) -> pd.Series:
+        if _all_str(s):
+            text = s.astype(str)
+            if len(text) == 0 or text.str.len().max() * 4 <= length:  # at most 4 bytes a character
+                return pd.Series(True, index=s.index)
+            return text.str.encode("utf-8").str.len() <= length
         return s.map(lambda x: len(str(x).encode("utf-8")) <= length)
 
     return check
 
 
 def _in_terms(values: frozenset[str]) -> Callable[[pd.Series], pd.Series]:
+    allowed = list(values)
+
     def check(s: pd.Series) -> pd.Series:
-        return s.map(lambda x: x in values)
+        if _all_str(s):
+            return s.isin(allowed)
+        return s.map(lambda x: isinstance(x, str) and x in values)
 
     return check
 
 
 def _iso8601(s: pd.Series) -> pd.Series:
-    def ok(x: object) -> bool:
-        if not isinstance(x, str) or not ISO8601_RE.match(x):
-            return False
-        if len(x) >= 10:
-            try:
-                pd.Timestamp(x[:10])
-            except ValueError:
-                return False
-        return True
-
-    return s.map(ok)
+    text = s.map(lambda x: x if isinstance(x, str) else "") if not _all_str(s) else s.astype(str)
+    ok = text.str.match(ISO8601_RE.pattern).fillna(False).astype(bool)
+    full = ok & (text.str.len() >= 10)
+    if full.any():
+        parsed = pd.to_datetime(text[full].str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+        ok[full] = parsed.notna().to_numpy()
+    return ok
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,15 +1,17 @@
 """Controlled terminology of the SDTM (and later ADaM) datasets, read from ``specs/ct/``.
 
-Files:
+Files (every ``specs/ct/*.csv`` with the columns ``CT_COLUMNS`` is read; rows, not files, decide
+what a row is):
 
-- ``specs/ct/sdtm_ct.csv``: the CDISC codelists the specs use, extracted from the NCI-EVS
+- ``specs/ct/sdtm_ct.csv``: the CDISC codelists the SDTM specs use, extracted from the NCI-EVS
   release recorded in ``specs/trial/study.yaml`` (``ct_version``) by ``tools/extract_ct.py``.
-  Every term has its NCI code. A codelist row with an empty submission value is a header-only
-  entry (a CDISC codelist the study extends with sponsor terms).
-- ``specs/ct/sponsor_ct.csv``: same columns. A row whose ``codelist_code`` is empty belongs to a
-  sponsor-defined codelist; a row whose ``codelist_code`` is set extends that CDISC codelist
-  (allowed only when the CDISC codelist is extensible). Sponsor terms have no NCI term code;
-  ``nci_preferred_term`` then holds the sponsor's decode (for a test-code codelist: the test name).
+  Every term has its NCI code. A row with a codelist code but no submission value is a
+  header-only entry (a CDISC codelist the study extends with sponsor terms).
+- ``specs/ct/sponsor_ct.csv`` (and ``adam_ct.csv`` for ADaM): rows without an NCI term code. With
+  an empty ``codelist_code`` they form a sponsor-defined codelist; with a ``codelist_code`` they
+  extend that CDISC codelist (allowed only when it is extensible). ``nci_preferred_term`` then
+  holds the sponsor's decode (for a test-code codelist: the test name, which pairs it with the
+  test-name codelist, see ``paired_value``).
 - ``specs/ct/raw_to_sdtm.csv``: raw canonical value -> CDISC submission value, only where the two
   differ (``to_submission``).
 - ``specs/ct/lb_units.csv``: LB unit conversions to the standard unit (``load_lb_units``).
