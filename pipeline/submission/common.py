@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
@@ -192,15 +193,37 @@ def submission_frame(df: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
 
 
 def char_width(col: pd.Series) -> int:
-    """The XPT storage width of a character column: its longest value in UTF-8 bytes, at least 1.
+    """The longest value of a character column in UTF-8 bytes, at least 1.
 
-    This is what pyreadstat allots (it has no length parameter), and what the TCG asks
-    for: the allotted length equals the longest value actually present in the dataset.
+    This is the width pyreadstat allots (it has no length parameter); a wider, study-wide
+    width (:func:`layer_char_widths`) is reached by padding one value with blanks.
     """
     vals = col.dropna()
     if vals.empty:
         return 1
     return max(1, int(vals.astype(str).str.encode("utf-8").str.len().max()))
+
+
+def layer_char_widths(frames: Mapping[str, pd.DataFrame], specs: Mapping[str, DatasetSpec]) -> dict[str, dict[str, int]]:
+    """Allotted XPT width of each Char variable of each dataset (dataset -> variable -> bytes).
+
+    The FDA TCG asks for "the maximum length of the variable used across all datasets in
+    the study except for supplementary qualification datasets": so a variable (USUBJID,
+    VISIT ...) gets one width, the longest value it has in any dataset of the package, and a
+    SUPP-- dataset keeps the longest value within itself. ``frames`` and ``specs`` are keyed
+    alike (dataset name).
+    """
+    own = {name: {v.name: char_width(frames[name][v.name]) for v in specs[name].variables
+                  if v.type == "Char" and v.name in frames[name].columns} for name in frames}
+    study: dict[str, int] = {}
+    for name, widths in own.items():
+        if not specs[name].name.upper().startswith("SUPP"):
+            for var, w in widths.items():
+                study[var] = max(study.get(var, 1), w)
+    # An empty dataset has no value to pad, so it keeps width 1.
+    return {name: (widths if specs[name].name.upper().startswith("SUPP") or frames[name].empty
+                   else {v: study[v] for v in widths})
+            for name, widths in own.items()}
 
 
 def decimals_needed(values: np.ndarray, max_digits: int = 12) -> int | None:

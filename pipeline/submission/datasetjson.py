@@ -12,6 +12,7 @@ per line, numbers in Python's shortest round-trip form, creation time = the data
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 DATASET_JSON_VERSION = "1.1.0"
 
 
-def _column_meta(frame: pd.DataFrame, spec: DatasetSpec) -> list[dict[str, Any]]:
+def _column_meta(frame: pd.DataFrame, spec: DatasetSpec, widths: Mapping[str, int] | None) -> list[dict[str, Any]]:
     keys = list(spec.keys or [])
     cols = []
     for v in spec.variables:
@@ -54,7 +55,7 @@ def _column_meta(frame: pd.DataFrame, spec: DatasetSpec) -> list[dict[str, Any]]
             col["dataType"] = "integer" if numeric_kind(frame[v.name])[0] == "integer" else "double"
         else:
             col["dataType"] = "string"
-            col["length"] = char_width(frame[v.name])
+            col["length"] = (widths or {}).get(v.name) or char_width(frame[v.name])
         if v.format:
             col["displayFormat"] = v.format
         if v.name in keys:
@@ -87,16 +88,18 @@ def _json_values(col: pd.Series, meta: dict[str, Any]) -> list[Any]:
     return [float(x) + 0.0 if k else None for x, k in zip(f.tolist(), ok.tolist())]
 
 
-def build_dataset_json(df: pd.DataFrame, spec: DatasetSpec, layer_name: str, data_cutoff: str | None = None) -> dict[str, Any]:
+def build_dataset_json(df: pd.DataFrame, spec: DatasetSpec, layer_name: str, data_cutoff: str | None = None,
+                       widths: Mapping[str, int] | None = None) -> dict[str, Any]:
     """The Dataset-JSON v1.1 document of ``df`` under ``spec`` as an ordered dict.
 
     ``layer_name`` is ``"sdtm"`` or ``"adam"`` (it names the define.xml MetaDataVersion the
     file refers to). ``df`` may hold ADaM dates as datetime64 or as SAS day numbers.
+    ``widths`` (variable -> bytes): the XPT's allotted Char lengths, stated as ``length``.
     """
     study = load_study()
     lay = layer(layer_name)
     frame = submission_frame(df, spec)
-    columns = _column_meta(frame, spec)
+    columns = _column_meta(frame, spec, widths)
     values = [_json_values(frame[c["name"]], c) for c in columns]
     rows = [list(r) for r in zip(*values)] if values else []
     stamp = cutoff_datetime(data_cutoff)
@@ -135,10 +138,10 @@ def dumps_dataset_json(doc: dict[str, Any]) -> str:
 
 
 def write_dataset_json(df: pd.DataFrame, spec: DatasetSpec, path: Path, layer_name: str,
-                       data_cutoff: str | None = None) -> Path:
+                       data_cutoff: str | None = None, widths: Mapping[str, int] | None = None) -> Path:
     """Atomically write ``<path>/<dataset>.json`` (or the file ``path``); returns the file written."""
     path = Path(path)
     if path.is_dir() or not path.suffix:
         path = path / f"{spec.name.lower()}.json"
-    io.write_text(path, dumps_dataset_json(build_dataset_json(df, spec, layer_name, data_cutoff)))
+    io.write_text(path, dumps_dataset_json(build_dataset_json(df, spec, layer_name, data_cutoff, widths)))
     return path

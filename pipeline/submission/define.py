@@ -349,8 +349,12 @@ def build_define(
     frames: Mapping[str, pd.DataFrame] | None = None,
     ct: Mapping[str, Codelist] | None = None,
     data_cutoff: str | None = None,
+    widths: Mapping[str, Mapping[str, int]] | None = None,
 ) -> DefineResult:
     """Define-XML 2.1 for the datasets ``specs`` of ``layer_name`` ("sdtm" | "adam").
+
+    ``widths`` (dataset -> variable -> bytes): the XPT files' allotted Char lengths, which
+    override the lengths observed in ``frames``.
 
     ``frames`` (dataset name -> in-memory frame) give the observed character lengths, the
     integer/float types and the codelist terms actually used; without them the spec lengths
@@ -386,6 +390,8 @@ def build_define(
         for v in spec.variables:
             col = frame[v.name] if frame is not None else None
             dtype, length, digits = _typing(v.name, v.type, v.format, v.length, col)
+            if dtype == "text" and v.name in (widths or {}).get(spec.name, {}):
+                length = widths[spec.name][v.name]
             it = _Item(item_oid(spec.name, v.name), v.name, v.label, dtype, length, digits, v.format,
                        v.origin, tuple(v.sources or ()), v.derivation, f"{spec.name}.{v.name}")
             cls_names = tuple(getattr(v, "codelists", None) or ((v.codelist,) if isinstance(v.codelist, str) else tuple(v.codelist or ())))
@@ -586,14 +592,14 @@ def render_html(xml: bytes) -> bytes:
 
 def write_define(out_dir: Path, layer_name: str, specs: Sequence[DatasetSpec],
                  frames: Mapping[str, pd.DataFrame] | None = None, ct: Mapping[str, Codelist] | None = None,
-                 data_cutoff: str | None = None) -> DefineResult:
+                 data_cutoff: str | None = None, widths: Mapping[str, Mapping[str, int]] | None = None) -> DefineResult:
     """Write ``define.xml``, ``define.html`` and the stylesheet into ``out_dir``; returns the result.
 
     XSD errors (a bug of this module, since the builder leaves out what it cannot express)
     are added to ``problems`` rather than hiding the file from the reviewer.
     """
     out_dir = Path(out_dir)
-    res = build_define(layer_name, specs, frames, ct, data_cutoff)
+    res = build_define(layer_name, specs, frames, ct, data_cutoff, widths)
     res.problems += [f"XSD: {e}" for e in validate_define(res.xml)]
     io.write_bytes(out_dir / "define.xml", res.xml)
     io.write_bytes(out_dir / "define.html", render_html(res.xml))

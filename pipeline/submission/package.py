@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from pipeline.submission.common import layer_char_widths
 from pipeline.submission.datasetjson import write_dataset_json
 from pipeline.submission.define import STYLESHEET, write_define
 from pipeline.submission.xpt import XptProblem, check_for_xpt, write_xpt
@@ -54,25 +55,29 @@ def write_package(layer_name: str, frames: Mapping[str, pd.DataFrame], specs: Ma
     out_dir.mkdir(parents=True, exist_ok=True)
     res = PackageResult(layer_name, out_dir)
     delivered: dict[str, pd.DataFrame] = {}  # dataset name -> frame
-    delivered_specs: list[DatasetSpec] = []
+    delivered_specs: dict[str, DatasetSpec] = {}
     for name in sorted(frames):
         spec, df = specs[name], frames[name]
         problems = check_for_xpt(df, spec)
-        stem = spec.name.lower()
         if problems:
             res.xpt_problems += problems
+            stem = spec.name.lower()
             for old in (out_dir / f"{stem}.xpt", out_dir / f"{stem}.json"):
                 old.unlink(missing_ok=True)
             continue
-        xpt = write_xpt(df, spec, out_dir, data_cutoff, checked=True)
-        js = write_dataset_json(df, spec, out_dir, layer_name, data_cutoff)
+        delivered[spec.name] = df
+        delivered_specs[spec.name] = spec
+    # One allotted length per variable across the package (TCG), applied to XPT, JSON and define.
+    widths = layer_char_widths(delivered, delivered_specs)
+    for name, df in delivered.items():
+        spec = delivered_specs[name]
+        xpt = write_xpt(df, spec, out_dir, data_cutoff, checked=True, widths=widths[name])
+        js = write_dataset_json(df, spec, out_dir, layer_name, data_cutoff, widths=widths[name])
         for p in (xpt, js):
             res.files[p.name] = p.stat().st_size
         res.rows[spec.name] = len(df)
-        delivered[spec.name] = df
-        delivered_specs.append(spec)
     if delivered:
-        d = write_define(out_dir, layer_name, delivered_specs, delivered, ct, data_cutoff)
+        d = write_define(out_dir, layer_name, list(delivered_specs.values()), delivered, ct, data_cutoff, widths)
         res.define_problems = d.problems
         for f in ("define.xml", "define.html", STYLESHEET):
             res.files[f] = (out_dir / f).stat().st_size

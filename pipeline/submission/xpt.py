@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -251,8 +252,29 @@ def _stamp_headers(path: Path, stamp: bytes) -> None:
             fh.write(stamp)
 
 
+def _pad_to_widths(frame: pd.DataFrame, spec: DatasetSpec, widths: Mapping[str, int]) -> list[XptProblem]:
+    """Pad one value per Char column with trailing blanks so pyreadstat allots ``widths[var]``.
+
+    Readers strip trailing blanks, so the values read back unchanged (formats.md §3.5). A
+    width below the data's own or above 200 bytes is a problem; an empty dataset cannot
+    be padded and keeps width 1.
+    """
+    out = []
+    for v in spec.variables:
+        w = widths.get(v.name)
+        if v.type != "Char" or w is None or frame.empty:
+            continue
+        have = char_width(frame[v.name])
+        if w < have or w > MAX_CHAR_BYTES:
+            out.append(XptProblem(spec.name, v.name, None, "length", f"allotted width {w} is outside {have}..{MAX_CHAR_BYTES} bytes"))
+        elif w > have:
+            first = frame[v.name].iloc[0]
+            frame.iloc[0, frame.columns.get_loc(v.name)] = (first or "").ljust(w)
+    return out
+
+
 def write_xpt(df: pd.DataFrame, spec: DatasetSpec, path: Path, data_cutoff: str | None = None,
-              max_bytes: int = MAX_FILE_BYTES, checked: bool = False) -> Path:
+              max_bytes: int = MAX_FILE_BYTES, checked: bool = False, widths: Mapping[str, int] | None = None) -> Path:
     """Write ``df`` as the XPORT v5 file of ``spec``; returns the file written.
 
     ``path`` is the target file (its name must be ``<dataset>.xpt`` in lower case) or a
@@ -261,6 +283,9 @@ def write_xpt(df: pd.DataFrame, spec: DatasetSpec, path: Path, data_cutoff: str 
     time stamps are the data cut (``data_cutoff``, default ``specs/trial/study.yaml``).
     ``checked=True`` skips the value checks when the caller has just run :func:`check_for_xpt`
     on this very frame (they read every value, which is most of the cost on a large dataset).
+    ``widths`` (variable -> bytes) sets the allotted length of Char variables, e.g. the
+    study-wide widths of :func:`~pipeline.submission.common.layer_char_widths`; by default
+    each is the longest value in ``df``.
     """
     path = Path(path)
     if path.is_dir() or not path.suffix:
@@ -271,6 +296,10 @@ def write_xpt(df: pd.DataFrame, spec: DatasetSpec, path: Path, data_cutoff: str 
     if problems:
         raise XptError(problems)
     frame = submission_frame(df, spec)
+    if widths:
+        pad_problems = _pad_to_widths(frame, spec, widths)
+        if pad_problems:
+            raise XptError(pad_problems)
     labels = [v.label for v in spec.variables]
     formats = {v.name: v.format for v in spec.variables if v.format}
     stamp = _sas_stamp(cutoff_datetime(data_cutoff))
