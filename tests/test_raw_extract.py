@@ -182,6 +182,10 @@ def test_lb_units_and_numbers(extracts: dict[str, FormExtract]) -> None:
         Q,
     )
     pd.testing.assert_frame_equal(x.quarantine[Q], expected)
+    assert x.quarantine["message"].tolist() == [
+        "Result (LBORRES) should be a number",
+        "Unit (LBORRESU): the term matches more than one agreed value of codelist UNIT when letter case is ignored; write it exactly",
+    ]
     pd.testing.assert_frame_equal(x.counts, counts([("101", 3, 0, 1, 2), ("102", 2, 0, 0, 2), ("103", 0, 0, 0, 0), ("104", 4, 0, 1, 3)]))
 
 

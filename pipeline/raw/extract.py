@@ -129,10 +129,13 @@ def _convert_field(f: RawField, text: pd.Series, date_order: pd.Series, spec: Ra
         problems.append(_problems(fractional, f.name, "NOT_INTEGER", f"{what} should be a whole number"))
         return values.where(~fractional).round().astype("Int64"), problems
     if f.type == "code":
-        mapped, unknown = map_terms(text, build_lookup(spec.codelists[f.codelist]))
-        problems.append(
-            _problems(unknown, f.name, "CODE_UNKNOWN", f"{what}: the term is not one of the agreed values of codelist {f.codelist} (specs/raw/codelists.csv)")
-        )
+        lookup = build_lookup(spec.codelists[f.codelist])
+        mapped, unknown = map_terms(text, lookup)
+        # A term that only differs in letter case from two agreed spellings (UNIT: G/L vs g/L) is not guessed.
+        ambiguous = on_distinct(text, lambda u: u.str.casefold().isin(lookup.ambiguous)).eq(True)
+        message = pd.Series(f"{what}: the term is not one of the agreed values of codelist {f.codelist} (specs/raw/codelists.csv)", index=text.index)
+        message[ambiguous] = f"{what}: the term matches more than one agreed value of codelist {f.codelist} when letter case is ignored; write it exactly"
+        problems.append(_problems(unknown, f.name, "CODE_UNKNOWN", message))
         return mapped, problems
     return text, problems
 
