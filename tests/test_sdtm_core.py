@@ -111,7 +111,7 @@ def test_ae_coding_epoch_and_unknown_verbatim(dm, se):
     assert (hfs.AESTDY, hfs.AEENDY, hfs.EPOCH, hfs.AETOXGR) == (55, 75, "TREATMENT", "3")
     diarrhoea = d.loc[S2]
     assert diarrhoea.AESTDTC == "2018-04" and pd.isna(diarrhoea.AESTDY) and pd.isna(diarrhoea.EPOCH)
-    assert diarrhoea.AEENRTPT == "ONGOING"
+    assert diarrhoea.AEENRTPT == "ONGOING" and diarrhoea.AEENTPT == "2018-02-12"  # RFPENDTC
     # The unknown verbatim is a coding query, not an output record, and never upper-cased into AE.
     assert len(ae.data) == 2
     q = ae.queries

@@ -60,6 +60,11 @@ def build(ae: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult:
     # Grade 5 means death: it must go with a fatal outcome, and a fatal outcome with grade 5.
     g5 = raw["AETOXGR"].astype(str).eq("5") != raw["AEOUT"].eq("FATAL")
     problems.append(make_queries(raw[g5], "ae", "AETOXGR", raw.loc[g5, "AETOXGR"], "GRADE5_NOT_FATAL", "CTCAE grade 5 and outcome FATAL disagree (AEOUT " + raw.loc[g5, "AEOUT"].astype(str) + ")"))
+    # Control subjects take no sorafenib: relationship and action must be NOT APPLICABLE.
+    control = raw["USUBJID"].map(dm.data.set_index("USUBJID")["ARMCD"]).eq("CONTROL")
+    for var in ("AEREL", "AEACN"):
+        bad = control & raw[var].ne("NOT APPLICABLE")
+        problems.append(make_queries(raw[bad], "ae", var, raw.loc[bad, var], "CONTROL_ARM_" + var, f"{var} refers to sorafenib, which a control subject does not take; expected NOT APPLICABLE"))
     keep = ~(uncoded | end_first)
     raw, coded = raw[keep], coded[keep]
 
@@ -80,7 +85,8 @@ def build(ae: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult:
     out["AEENDTC"] = raw["AEENDAT"]
     ongoing = raw["AEONGO"].eq("Y") & raw["AEENDAT"].isna()
     out["AEENRTPT"] = ongoing.map({True: "ONGOING", False: None})
-    out["AEENTPT"] = ongoing.map({True: "END OF STUDY", False: None})
+    rfpendtc = raw["USUBJID"].map(dm.data.set_index("USUBJID")["RFPENDTC"])
+    out["AEENTPT"] = rfpendtc.where(ongoing, None)
     ref = dm_reference(dm).set_index("USUBJID").reindex(raw["USUBJID"]).set_index(raw.index)
     out["EPOCH"] = epoch_from_se(raw["AESTDAT"], raw["USUBJID"], se.data)
     out["AESTDY"] = study_day(raw["AESTDAT"], ref["RFSTDTC"])
