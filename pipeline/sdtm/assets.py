@@ -24,6 +24,14 @@ DOMAIN_MODULES = [
     "se",
     "ex",
     "ae",
+    "pr",
+    "lb",
+    "mb",
+    "is_",
+    "mh",
+    "mi",
+    "cm",
+    "ds",
 ]
 
 

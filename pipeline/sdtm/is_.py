@@ -1,0 +1,46 @@
+"""IS — Immunogenicity Specimen Assessments: anti-HCV antibody before surgery, one record per subject.
+
+Sponsor choices (specs/sdtm/is.yaml): since SDTMIG 3.4 IS holds antibodies produced in
+response to a microorganism, so the anti-HCV antibody is ISTESTCD = MBAB (Microbial-induced
+Antibody) with ISBDAGNT = HEPATITIS C VIRUS. The surgery form gives no date for the test:
+ISDTC is null and the record is timed by ISTPT = PRE-OPERATIVE relative to ISTPTREF =
+HEPATECTOMY at ISRFTDTC = the hepatectomy date. (The module is ``is_`` because ``is`` is a
+Python keyword; the dataset and asset are IS / sdtm/is.)
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pipeline.raw.extract import FormExtract
+from pipeline.sdtm.common import DomainResult, build_result, derive_seq
+from pipeline.sdtm.subjects import keep_dm_subjects, with_usubjid
+from pipeline.specs.ct import load_ct, paired_value
+
+DOMAIN = "IS"
+INPUTS = {"surg": ["raw", "surg"], "dm": ["sdtm", "dm"]}
+
+
+def build(surg: FormExtract, dm: DomainResult) -> DomainResult:
+    """IS from the anti-HCV result of the surgery form (a subject without a result has no record)."""
+    raw = with_usubjid(surg.data)
+    raw, queries = keep_dm_subjects(raw, dm, "surg")
+    raw = raw[raw["ANTIHCV"].notna()]
+
+    out = pd.DataFrame(index=raw.index)
+    out["STUDYID"] = raw["STUDYID"]
+    out["DOMAIN"] = "IS"
+    out["USUBJID"] = raw["USUBJID"]
+    out["ISTESTCD"] = "MBAB"
+    out["ISTEST"] = paired_value(load_ct(), "ISTESTCD", "ISTEST", "MBAB")
+    out["ISBDAGNT"] = "HEPATITIS C VIRUS"
+    # The raw POSNEG values (POSITIVE/NEGATIVE) are the submission values.
+    out["ISORRES"] = raw["ANTIHCV"]
+    out["ISSTRESC"] = raw["ANTIHCV"]
+    out["ISSPEC"] = "SERUM"
+    out["ISTPT"] = "PRE-OPERATIVE"
+    out["ISTPTREF"] = "HEPATECTOMY"
+    out["ISRFTDTC"] = raw["PRSTDAT"]
+    out["_file"], out["_row"] = raw["_file"], raw["_row"]
+    out = derive_seq(out, "ISSEQ", ["ISTESTCD"])
+    return build_result(out, "is", queries, "ISSEQ")

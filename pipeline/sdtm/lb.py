@@ -1,0 +1,153 @@
+"""LB — Laboratory Test Results: eligibility labs, pre-operative AFP and follow-up AFP.
+
+Sponsor choices (specs/sdtm/lb.yaml):
+
+- Three sources: the eligibility laboratory form (dated with the specimen date), the
+  pre-operative AFP of the surgery form and the AFP of each follow-up tumour assessment
+  (dated with the assessment, VISIT as collected).
+- The pre-operative AFP has no date: LBDTC is null and the record is timed by LBTPT =
+  PRE-OPERATIVE relative to LBTPTREF = HEPATECTOMY at LBRFTDTC = the hepatectomy date.
+- Test codes and units are CDISC terms (PLT -> PLAT, ng/mL -> ug/L through
+  specs/ct/raw_to_sdtm.csv). LBSTRESN = LBORRES x the factor of specs/ct/lb_units.csv for
+  (LBTESTCD, LBORRESU), in the test's standard unit; a unit the table does not list for the
+  test cannot be standardised, so the record is held back as a query.
+- Reference ranges are not collected (LBORNRLO/HI, LBSTNRLO/HI, LBNRIND empty).
+- LBLOBXFL: per test, the last record with a result on or before the first sorafenib dose
+  (the pre-operative AFP counts as before); sorafenib-exposed subjects only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline.dates import complete_date, study_day
+from pipeline.raw.extract import FormExtract
+from pipeline.sdtm.common import DomainResult, build_result, derive_seq, empty_queries, epoch_from_se, make_queries
+from pipeline.sdtm.subjects import keep_dm_subjects, with_usubjid
+from pipeline.specs.ct import load_ct, load_lb_units, load_raw_to_sdtm, paired_value
+
+DOMAIN = "LB"
+INPUTS = {"lb": ["raw", "lb"], "surg": ["raw", "surg"], "ta": ["raw", "ta"], "dm": ["sdtm", "dm"], "se": ["sdtm", "se"]}
+
+CATEGORY = {
+    "WBC": "HEMATOLOGY", "HGB": "HEMATOLOGY", "PLAT": "HEMATOLOGY",
+    "ALT": "CHEMISTRY", "AST": "CHEMISTRY", "CREAT": "CHEMISTRY", "BILI": "CHEMISTRY", "ALB": "CHEMISTRY",
+    "AFP": "TUMOR MARKERS",
+}
+# Digits kept in LBSTRESN: removes binary noise of the multiplication (14.3 g/dL x 10 = 143.00000000000003).
+STRESN_DECIMALS = 6
+
+
+def number_text(x: pd.Series) -> pd.Series:
+    """Numbers as text without a spurious ``.0`` (143.0 -> "143", 7.3 -> "7.3"); None where missing."""
+    num = pd.to_numeric(x, errors="coerce").astype("float64")
+    txt = num.astype(str).str.replace(r"\.0$", "", regex=True)
+    return txt.where(num.notna(), None).astype(object)
+
+
+def _standardise(rec: pd.DataFrame, form: str, unit_field: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Add LBORRESU (CDISC unit), LBSTRESU and LBSTRESN to ``rec`` (with LBTESTCD, _res, _unit).
+
+    Records whose (test, unit) has no conversion in specs/ct/lb_units.csv, or whose unit is
+    blank, are returned as queries instead.
+    """
+    units = load_lb_units()
+    unit = rec["_unit"].map(load_raw_to_sdtm().get(("UNIT", "UNIT"), {})).fillna(rec["_unit"])
+    keys = pd.MultiIndex.from_arrays([rec["LBTESTCD"].astype(object), unit.astype(object)])
+    table = pd.DataFrame(
+        [(k[0], k[1], u.standard_unit, u.factor) for k, u in units.items()], columns=["t", "u", "std", "factor"]
+    ).set_index(["t", "u"])
+    conv = table.reindex(keys)
+    known = conv["factor"].notna().to_numpy()
+    bad = rec[~known]
+    blank = bad["_unit"].isna()
+    message = pd.Series(
+        np.where(blank, "Result " + number_text(bad["_res"]).astype(str) + " has no unit; it cannot be standardised",
+                 "Unit " + bad["_unit"].astype(str) + " is not a known unit for " + bad["LBTESTCD"].astype(str)
+                 + " (specs/ct/lb_units.csv); result cannot be standardised"),
+        index=bad.index,
+    )
+    queries = make_queries(bad, form, unit_field, bad["_unit"], "LB_UNIT_UNKNOWN", message + "; record held back")
+    out = rec[known].copy()
+    out["LBORRESU"] = unit[known].to_numpy()
+    out["LBSTRESU"] = conv["std"].to_numpy()[known]
+    out["LBSTRESN"] = (out["_res"].astype("float64") * conv["factor"].to_numpy()[known]).round(STRESN_DECIMALS)
+    return out, queries
+
+
+def _records(data: pd.DataFrame, testcd: pd.Series | str, res: str, unit: str, dtc: pd.Series | None) -> pd.DataFrame:
+    """The common columns of one source's records."""
+    out = data[["STUDYID", "USUBJID", "SITEID", "SUBJID", "_file", "_row"]].copy()
+    out["LBTESTCD"] = testcd
+    out["_res"] = pd.to_numeric(data[res]).astype("float64")
+    out["_unit"] = data[unit]
+    out["LBDTC"] = dtc if dtc is not None else None
+    return out
+
+
+def build(lb: FormExtract, surg: FormExtract, ta: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult:
+    """LB from the eligibility labs, the surgery form's AFP and the follow-up AFP; --DY from DM.RFSTDTC, EPOCH from SE."""
+    ct = load_ct()
+    queries = [empty_queries()]
+    parts = []
+
+    # Eligibility laboratory form: CRF test codes to CDISC (PLT -> PLAT).
+    e = with_usubjid(lb.data)
+    e, q = keep_dm_subjects(e, dm, "lb")
+    queries.append(q)
+    e = e[e["LBORRES"].notna()]
+    testcd = e["LBTESTCD"].map(load_raw_to_sdtm().get(("LBTEST", "LBTESTCD"), {})).fillna(e["LBTESTCD"])
+    rec = _records(e, testcd, "LBORRES", "LBORRESU", e["LBDAT"])
+    rec, q = _standardise(rec, "lb", "LBORRESU")
+    queries.append(q)
+    parts.append(rec)
+
+    # Pre-operative AFP of the surgery form: no date, timed relative to the hepatectomy.
+    s = with_usubjid(surg.data)
+    s, q = keep_dm_subjects(s, dm, "surg")
+    queries.append(q)
+    s = s[s["AFP"].notna()]
+    rec = _records(s, "AFP", "AFP", "AFPU", None)
+    rec["LBTPT"] = "PRE-OPERATIVE"
+    rec["LBTPTREF"] = "HEPATECTOMY"
+    rec["LBRFTDTC"] = s["PRSTDAT"]
+    rec, q = _standardise(rec, "surg", "AFPU")
+    queries.append(q)
+    parts.append(rec)
+
+    # AFP at each follow-up tumour assessment (an assessment without AFP has no LB record).
+    t = with_usubjid(ta.data)
+    t = t[t["AFP"].notna()]
+    t, q = keep_dm_subjects(t, dm, "ta")
+    queries.append(q)
+    rec = _records(t, "AFP", "AFP", "AFPU", t["TADAT"])
+    rec["VISIT"] = t["VISIT"]
+    rec, q = _standardise(rec, "ta", "AFPU")
+    queries.append(q)
+    parts.append(rec)
+
+    out = pd.concat(parts, ignore_index=True)
+    out["DOMAIN"] = "LB"
+    names = {c: paired_value(ct, "LBTESTCD", "LBTEST", c) for c in out["LBTESTCD"].unique()}
+    out["LBTEST"] = out["LBTESTCD"].map(names)
+    out["LBCAT"] = out["LBTESTCD"].map(CATEGORY)
+    out["LBSPEC"] = np.where(out["LBCAT"].eq("HEMATOLOGY"), "BLOOD", "SERUM")
+    out["LBORRES"] = number_text(out["_res"])
+    out["LBSTRESC"] = number_text(out["LBSTRESN"])
+    ref = dm.data.set_index("USUBJID")
+    out["EPOCH"] = epoch_from_se(out["LBDTC"], out["USUBJID"], se.data)
+    out["LBDY"] = study_day(out["LBDTC"], out["USUBJID"].map(ref["RFSTDTC"]))
+
+    # Last observation before exposure: per subject and test, among results on or before RFXSTDTC.
+    preop = out["LBTPT"].eq("PRE-OPERATIVE")
+    when = complete_date(out["LBDTC"]).where(~preop, complete_date(out["LBRFTDTC"]))
+    first_dose = complete_date(out["USUBJID"].map(ref["RFXSTDTC"]))
+    before = out["LBSTRESN"].notna() & first_dose.notna() & (preop | (when <= first_dose))
+    cand = out[before].assign(_when=when[before].fillna(pd.Timestamp.min), _dated=(~preop[before]).astype(int))
+    last = cand.sort_values(["USUBJID", "LBTESTCD", "_when", "_dated", "_file", "_row"], kind="mergesort").drop_duplicates(["USUBJID", "LBTESTCD"], keep="last")
+    out["LBLOBXFL"] = np.where(out.index.isin(last.index), "Y", None)
+
+    out["_dated"] = (~preop).astype(int)
+    out = derive_seq(out, "LBSEQ", ["LBTESTCD", "_dated", "LBDTC"])
+    return build_result(out, "lb", pd.concat(queries, ignore_index=True), "LBSEQ")

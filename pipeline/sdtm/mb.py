@@ -1,0 +1,43 @@
+"""MB — Microbiology Specimen: hepatitis B surface antigen before surgery, one record per subject.
+
+Sponsor choices (specs/sdtm/mb.yaml): HBsAg is a microbial antigen, so MB (the anti-HCV
+antibody is in IS). The surgery form gives no date for the test: MBDTC is null and the
+record is timed by MBTPT = PRE-OPERATIVE relative to MBTPTREF = HEPATECTOMY at MBRFTDTC =
+the hepatectomy date, rather than inventing a date.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pipeline.raw.extract import FormExtract
+from pipeline.sdtm.common import DomainResult, build_result, derive_seq
+from pipeline.sdtm.subjects import keep_dm_subjects, with_usubjid
+from pipeline.specs.ct import load_ct, paired_value
+
+DOMAIN = "MB"
+INPUTS = {"surg": ["raw", "surg"], "dm": ["sdtm", "dm"]}
+
+
+def build(surg: FormExtract, dm: DomainResult) -> DomainResult:
+    """MB from the HBsAg result of the surgery form (a subject without a result has no record)."""
+    raw = with_usubjid(surg.data)
+    raw, queries = keep_dm_subjects(raw, dm, "surg")
+    raw = raw[raw["HBSAG"].notna()]
+
+    out = pd.DataFrame(index=raw.index)
+    out["STUDYID"] = raw["STUDYID"]
+    out["DOMAIN"] = "MB"
+    out["USUBJID"] = raw["USUBJID"]
+    out["MBTESTCD"] = "HBSAG"
+    out["MBTEST"] = paired_value(load_ct(), "MBTESTCD", "MBTEST", "HBSAG")
+    # The raw POSNEG values (POSITIVE/NEGATIVE) are the submission values.
+    out["MBORRES"] = raw["HBSAG"]
+    out["MBSTRESC"] = raw["HBSAG"]
+    out["MBSPEC"] = "SERUM"
+    out["MBTPT"] = "PRE-OPERATIVE"
+    out["MBTPTREF"] = "HEPATECTOMY"
+    out["MBRFTDTC"] = raw["PRSTDAT"]
+    out["_file"], out["_row"] = raw["_file"], raw["_row"]
+    out = derive_seq(out, "MBSEQ", ["MBTESTCD"])
+    return build_result(out, "mb", queries, "MBSEQ")

@@ -1,0 +1,58 @@
+"""IS from a hand-made export: anti-HCV antibody before surgery; expected values worked out by hand.
+
+101-001 (hepatectomy 2018-01-10): anti-HCV NEGATIVE. 101-002 (hepatectomy 2018-02-01): POSITIVE.
+101-077: surgery record of a subject never enrolled (not in DM): a query.
+
+ISTESTCD = MBAB (Microbial-induced Antibody), ISBDAGNT = HEPATITIS C VIRUS, ISDTC null,
+ISTPT = PRE-OPERATIVE relative to ISTPTREF = HEPATECTOMY at ISRFTDTC = hepatectomy date.
+The module is pipeline.sdtm.is_ (``is`` is a Python keyword); its dataset is IS.
+"""
+
+import pytest
+from sdtm_inputs import empty, extract
+
+from pipeline.schemas import validate_frame
+from pipeline.sdtm import dm as dm_mod
+from pipeline.sdtm import is_ as is_mod
+from pipeline.specs.datasets import load_dataset_spec
+
+S1, S2 = "NCT02867280-101-101-001", "NCT02867280-101-101-002"
+
+ENROL = extract("enrol", [
+    {"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
+    {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
+])
+DEMOG = extract("dm", [{"SUBJID": s, "BRTHDAT": "1960-05-15", "SEX": "M"} for s in ["101-001", "101-002"]])
+SURG = extract("surg", [
+    {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY", "ANTIHCV": "NEGATIVE"},
+    {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "ANATOMICAL HEPATECTOMY", "ANTIHCV": "POSITIVE"},
+    {"SUBJID": "101-077", "PRSTDAT": "2018-03-05", "PRTRT": "ANATOMICAL HEPATECTOMY", "ANTIHCV": "NEGATIVE"},
+])
+
+
+@pytest.fixture(scope="module")
+def is_():
+    dm = dm_mod.build(ENROL, DEMOG, SURG, empty("ex"), empty("ds"), empty("surv"), empty("ta"))
+    return is_mod.build(SURG, dm)
+
+
+def test_is_module_declares_the_is_dataset():
+    assert is_mod.DOMAIN == "IS" and is_mod.DOMAIN.lower() == "is"
+
+
+def test_is_conforms_to_its_spec(is_):
+    ok, failures = validate_frame(is_.data, load_dataset_spec("sdtm", "is"))
+    assert ok, failures.to_string()
+
+
+def test_is_anti_hcv_antibody(is_):
+    cols = ["USUBJID", "ISSEQ", "ISTESTCD", "ISTEST", "ISBDAGNT", "ISORRES", "ISSTRESC", "ISSPEC", "ISTPT", "ISTPTREF", "ISRFTDTC"]
+    assert is_.data[cols].values.tolist() == [
+        [S1, 1.0, "MBAB", "Microbial-induced Antibody", "HEPATITIS C VIRUS", "NEGATIVE", "NEGATIVE", "SERUM", "PRE-OPERATIVE", "HEPATECTOMY", "2018-01-10"],
+        [S2, 1.0, "MBAB", "Microbial-induced Antibody", "HEPATITIS C VIRUS", "POSITIVE", "POSITIVE", "SERUM", "PRE-OPERATIVE", "HEPATECTOMY", "2018-02-01"],
+    ]
+    assert is_.data["ISDTC"].isna().all() and is_.data["DOMAIN"].eq("IS").all()
+
+
+def test_subject_not_in_dm_is_a_query(is_):
+    assert is_.queries[["subjid", "form", "row", "rule"]].values.tolist() == [["101-077", "surg", 4, "SUBJECT_NOT_IN_DM"]]
