@@ -32,6 +32,13 @@ DOMAIN_MODULES = [
     "mi",
     "cm",
     "ds",
+    "rs",
+    "ss",
+    "dd",
+    "tu",
+    "tr",
+    "supptu",
+    "relrec",
 ]
 
 
