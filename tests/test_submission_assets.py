@@ -7,7 +7,14 @@ import json
 
 import dagster as dg
 import pytest
-from test_submission_common import adam_frame, adam_spec, sdtm_frame, sdtm_spec, toy_ct, vlm_spec
+from test_submission_common import (
+    adam_frame,
+    adam_spec,
+    sdtm_frame,
+    sdtm_spec,
+    toy_ct,
+    vlm_spec,
+)
 
 import pipeline.specs.ct
 import pipeline.submission.assets as sa

@@ -43,9 +43,9 @@ def sdtm_spec(**overrides) -> DatasetSpec:
             origin="Derived", sources=(), derivation="AESTDTC - RFSTDTC (+1 on or after)"),
         var("AEWT", "Weight at Onset", typ="Num", core="Perm", role="Record Qualifier"),
     )
-    kw = dict(name="AE", label="Adverse Events", cls="EVENTS", structure="One record per adverse event per subject",
-              keys=("STUDYID", "USUBJID", "AEDECOD", "AESTDTC"), sort=("STUDYID", "USUBJID", "AESEQ"),
-              comment="Toy AE domain. Verbatim terms coded to MedDRA.", variables=variables, layer="sdtm")
+    kw = {"name": "AE", "label": "Adverse Events", "cls": "EVENTS", "structure": "One record per adverse event per subject",
+              "keys": ("STUDYID", "USUBJID", "AEDECOD", "AESTDTC"), "sort": ("STUDYID", "USUBJID", "AESEQ"),
+              "comment": "Toy AE domain. Verbatim terms coded to MedDRA.", "variables": variables, "layer": "sdtm"}
     kw.update(overrides)
     return DatasetSpec(**kw)
 
@@ -83,10 +83,10 @@ def adam_spec(**overrides) -> DatasetSpec:
         var("FASFL", "Full Analysis Set Population Flag", length=1, core="Cond", role="Record Qualifier",
             codelist="NY", origin="Predecessor", sources=("ADSL.FASFL",)),
     )
-    kw = dict(name="ADTT", label="Time-to-Event Analysis Dataset", cls="BASIC DATA STRUCTURE",
-              structure="One record per subject per parameter", keys=("STUDYID", "USUBJID", "PARAMCD"),
-              sort=("STUDYID", "USUBJID", "PARAMCD"), comment="Toy time-to-event dataset.", variables=variables,
-              layer="adam")
+    kw = {"name": "ADTT", "label": "Time-to-Event Analysis Dataset", "cls": "BASIC DATA STRUCTURE",
+              "structure": "One record per subject per parameter", "keys": ("STUDYID", "USUBJID", "PARAMCD"),
+              "sort": ("STUDYID", "USUBJID", "PARAMCD"), "comment": "Toy time-to-event dataset.", "variables": variables,
+              "layer": "adam"}
     kw.update(overrides)
     return DatasetSpec(**kw)
 

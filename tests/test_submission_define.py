@@ -18,7 +18,12 @@ from test_submission_common import (
     vlm_spec,
 )
 
-from pipeline.submission.define import build_define, render_html, validate_define, write_define
+from pipeline.submission.define import (
+    build_define,
+    render_html,
+    validate_define,
+    write_define,
+)
 
 NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3", "def": "http://www.cdisc.org/ns/def/v2.1",
       "xlink": "http://www.w3.org/1999/xlink"}
@@ -56,7 +61,7 @@ def test_adam_define_is_xsd_valid(adam_define):
 
 
 def test_xsd_check_is_live(sdtm_define, tmp_path):
-    d, _, doc = sdtm_define
+    _d, _, doc = sdtm_define
     leaf = doc.find(".//def:leaf", NS)
     leaf.tag = f"{DEF}leafy"
     bad = tmp_path / "bad.xml"

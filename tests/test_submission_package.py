@@ -65,8 +65,8 @@ def test_a_failing_dataset_is_left_out_and_its_old_files_removed(tmp_path):
     frames["DS"].loc[0, "DSTERM"] = "TERMINÉ"
     res = write_package("sdtm", frames, _specs(), tmp_path, ct=toy_ct(), data_cutoff=CUTOFF)
     assert [str(p) for p in res.xpt_problems] == [
-        "DS.DSTERM row 1: [non-ascii] value 'TERMINÉ' has non-ASCII character 'É' (U+00C9) at position 7; "
-        "XPT v5 records no encoding: transliterate it in the mapping"]
+        ("DS.DSTERM row 1: [non-ascii] value 'TERMINÉ' has non-ASCII character 'É' (U+00C9) at position 7; "
+        "XPT v5 records no encoding: transliterate it in the mapping")]
     assert not (tmp_path / "ds.xpt").exists() and not (tmp_path / "ds.json").exists()
     define = etree.parse(str(tmp_path / "define.xml"))
     assert [ig.get("Name") for ig in define.iterfind(".//odm:ItemGroupDef", NS)] == ["AE", "SUPPAE"]

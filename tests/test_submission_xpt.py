@@ -10,7 +10,14 @@ import numpy as np
 import pandas as pd
 import pyreadstat
 import pytest
-from test_submission_common import CUTOFF, adam_frame, adam_spec, sdtm_frame, sdtm_spec, var
+from test_submission_common import (
+    CUTOFF,
+    adam_frame,
+    adam_spec,
+    sdtm_frame,
+    sdtm_spec,
+    var,
+)
 
 from pipeline.submission.common import submission_frame
 from pipeline.submission.xpt import XptError, check_for_xpt, read_xpt, write_xpt
@@ -175,7 +182,7 @@ def test_file_name_must_be_the_lower_case_dataset_name(tmp_path):
 def test_empty_dataset_writes_a_valid_file(tmp_path):
     df = sdtm_frame().iloc[0:0]
     path = write_xpt(df, sdtm_spec(), tmp_path, data_cutoff=CUTOFF)
-    back, meta = read_xpt(path)
+    _back, meta = read_xpt(path)
     assert meta.number_rows == 0 and meta.column_names == [v.name for v in sdtm_spec().variables]
 
 

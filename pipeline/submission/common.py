@@ -7,7 +7,6 @@ formats need, so the three files always agree with each other.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -246,10 +245,3 @@ def numeric_kind(col: pd.Series) -> tuple[str, int | None]:
     if finite.size == 0 or bool(np.all(finite == np.floor(finite))):
         return "integer", None
     return "float", decimals_needed(finite)
-
-
-def json_number(x: float, integer: bool) -> int | float | None:
-    """A float as written to JSON: None for NaN/inf, int for integer columns, else the float."""
-    if x is None or not math.isfinite(x):
-        return None
-    return int(x) if integer else float(x)

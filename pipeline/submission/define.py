@@ -55,7 +55,7 @@ from pipeline.submission.common import (
 
 if TYPE_CHECKING:
     from pipeline.specs.ct import Codelist
-    from pipeline.specs.datasets import DatasetSpec, VariableSpec
+    from pipeline.specs.datasets import DatasetSpec
 
 ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
 DEF_NS = "http://www.cdisc.org/ns/def/v2.1"
@@ -236,7 +236,7 @@ class _Codelists:
             types = use["types"]
             if len(types) > 1:
                 self.problems.append(f"{oid}: used by variables of different types {sorted(types)} ({', '.join(use['vars'])})")
-            dtype = "text" if "text" in types or not types else sorted(types)[0]
+            dtype = "text" if "text" in types or not types else min(types)
             if dtype not in ("text", "integer", "float"):
                 dtype = "text"
             if use["dictionary"]:

@@ -26,7 +26,13 @@ import pandas as pd
 import pyreadstat
 
 from pipeline.io import atomic_path
-from pipeline.submission.common import char_width, cutoff_datetime, submission_frame, temporal_kind, xpt_name
+from pipeline.submission.common import (
+    char_width,
+    cutoff_datetime,
+    submission_frame,
+    temporal_kind,
+    xpt_name,
+)
 
 if TYPE_CHECKING:
     from pipeline.specs.datasets import DatasetSpec
@@ -87,9 +93,8 @@ def _balanced(text: str) -> bool:
     for ch in text:
         if ch in "([{":
             stack.append(ch)
-        elif ch in pairs:
-            if not stack or stack.pop() != pairs[ch]:
-                return False
+        elif ch in pairs and (not stack or stack.pop() != pairs[ch]):
+            return False
     return not stack and text.count('"') % 2 == 0 and text.count("'") % 2 == 0
 
 
