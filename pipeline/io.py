@@ -74,3 +74,12 @@ def write_parquet(
     table = table.cast(pa.schema(fields, metadata=meta))
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd")
+
+
+def sweep_stale_temp(root: Path) -> list[Path]:
+    """Remove temporary files a killed run left under ``root`` (``.<name>.<random>.tmp``); return them."""
+    root = Path(root)
+    stale = sorted(root.rglob(".*.tmp")) if root.exists() else []
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale

@@ -35,6 +35,10 @@ def default_work_dir() -> Path:
 def run_study(raw_dir: Path, out_dir: Path, work_dir: Path | None = None) -> RunReport:
     """Build every asset from ``raw_dir`` into ``out_dir``; return what was materialized."""
     from pipeline.definitions import build_definitions
+    from pipeline.io import sweep_stale_temp
+
+    # A run killed mid-write leaves only hidden temporary files; clear them first.
+    sweep_stale_temp(out_dir)
 
     defs = build_definitions(raw_dir=str(raw_dir), out_dir=str(out_dir), work_dir=str(work_dir or default_work_dir()))
     job = defs.resolve_implicit_global_asset_job_def()

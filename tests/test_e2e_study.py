@@ -1,0 +1,135 @@
+"""End to end on the committed 154-subject study: every asset, privacy, determinism, a kill mid-run.
+
+One complete run is shared by the tests of this module (it takes some seconds); the
+determinism and kill tests make their own runs in subprocesses, as a nightly run would.
+"""
+
+import csv
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.runner import run_study
+
+ROOT = Path(__file__).resolve().parents[1]
+RAW = ROOT / "raw"
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def cli_run(out: Path, work: Path) -> subprocess.Popen:
+    env = {**os.environ, "DAGSTER_HOME": ""}
+    env.pop("DAGSTER_HOME")
+    return subprocess.Popen([sys.executable, "-m", "pipeline", "run", "--raw", str(RAW), "--out", str(out), "--work", str(work)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    report = run_study(RAW, out, work_dir=tmp_path_factory.mktemp("work"))
+    assert report.success, report.summary()
+    assert not report.failed_checks, report.failed_checks
+    return out
+
+
+def raw_identifiers() -> pd.DataFrame:
+    """Per subject the direct identifiers the raw export carries (initials, name, birth date as ISO and as sent)."""
+    from pipeline.raw.extract import extract_form
+    from pipeline.raw.reader import form_path, read_form_file
+    from pipeline.specs.raw import load_raw_spec
+
+    spec = load_raw_spec()
+    rows = []
+    for site in spec.sites.values():
+        for form, fields in (("enrol", ["SUBJINIT"]), ("dm", ["PTNAME", "BRTHDAT"])):
+            f = spec.forms[form]
+            raw = read_form_file(form_path(RAW, site, f), site, f)
+            for field in fields:
+                rows += [(site.siteid, s, v.strip()) for s, v in zip(raw["SUBJID"], raw[field]) if v and v.strip()]
+    dm = extract_form(RAW, "dm", spec).data
+    rows += [(s, sub, iso) for s, sub, iso in zip(dm["SITEID"], dm["SUBJID"], dm["BRTHDAT"]) if iso]
+    return pd.DataFrame(rows, columns=["siteid", "subjid", "value"]).drop_duplicates()
+
+
+def test_every_layer_is_written(run):
+    for path in ["sdtm/dm.parquet", "sdtm/ae.parquet", "sdtm/rs.parquet", "sdtm/ts.parquet", "adam/adsl.parquet", "adam/adtte.parquet",
+                 "analysis/endpoints.csv", "analysis/km_rfs.png"]:
+        assert (run / path).is_file(), path
+
+
+def test_every_enrolled_subject_reaches_dm(run):
+    dm = pd.read_parquet(run / "sdtm" / "dm.parquet")
+    truth = pd.read_csv(ROOT / "raw_truth" / "subjects.csv", dtype=str)
+    assert sorted(dm["USUBJID"]) == sorted(truth["usubjid"])
+
+
+def test_no_direct_identifier_in_any_output(run):
+    ids = raw_identifiers()
+    assert len(ids) > 300
+    names_and_dates = set(ids.loc[ids["value"].str.len() >= 5, "value"])
+    leaks = []
+    for p in sorted(run.rglob("*")):
+        if not p.is_file():
+            continue
+        if p.suffix == ".parquet":
+            df = pd.read_parquet(p)
+            cells = set(df.astype(str).to_numpy().ravel())
+            # Initials are short: check them only against the subject's own records.
+            if "USUBJID" in df.columns:
+                for _, r in ids.iterrows():
+                    own = df[df["USUBJID"].str.endswith("-" + r["subjid"])]
+                    if len(own) and (own.astype(str) == r["value"]).to_numpy().any():
+                        leaks.append((p.name, r["subjid"], "cell"))
+            leaks += [(p.name, v, "cell") for v in names_and_dates & cells]
+        elif p.suffix in (".csv", ".json", ".xml", ".html", ".md"):
+            text = p.read_text(encoding="utf-8-sig")
+            leaks += [(p.name, v, "text") for v in names_and_dates if v in text]
+            if p.parent.name == "queries":
+                with p.open(encoding="utf-8-sig") as fh:
+                    for q in csv.DictReader(fh):
+                        own = ids[ids["subjid"].eq(q.get("subjid", ""))]
+                        if q.get("value") in set(own["value"]):
+                            leaks.append((p.name, q["subjid"], "query value"))
+    assert not leaks, leaks[:20]
+
+
+def test_two_runs_give_identical_files(run, tmp_path):
+    proc = cli_run(tmp_path / "out", tmp_path / "work")
+    log = proc.communicate(timeout=600)[0]
+    assert proc.returncode == 0, log[-2000:]
+    assert tree_digest(tmp_path / "out") == tree_digest(run)
+
+
+def test_a_run_killed_midway_leaves_only_complete_files(run, tmp_path):
+    out = tmp_path / "out"
+    first = cli_run(out, tmp_path / "work")
+    assert first.communicate(timeout=600)[0] is not None and first.returncode == 0
+    before = tree_digest(out)
+    after = tree_digest(run)  # what a complete run writes
+    # Change nothing in the input: a killed re-run may only ever show old or new versions.
+    # Kill at several moments of the second run.
+    for delay in (2.0, 4.5, 7.0):
+        proc = cli_run(out, tmp_path / f"work{delay}")
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        now = tree_digest(out)
+        for name, digest in now.items():
+            if Path(name).name.startswith(".") and name.endswith(".tmp"):
+                continue  # a killed write's temporary file: never an output name, swept by the next run
+            assert digest in (before.get(name), after.get(name)), name
+    final = cli_run(out, tmp_path / "work_final")
+    log = final.communicate(timeout=600)[0]
+    assert final.returncode == 0, log[-2000:]
+    assert not list(out.rglob(".*.tmp"))
+    assert tree_digest(out) == after
