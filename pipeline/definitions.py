@@ -10,6 +10,8 @@ import os
 
 import dagster as dg
 
+from pipeline.adam.assets import adam_assets
+from pipeline.analysis.assets import analysis_assets
 from pipeline.raw.assets import raw_asset_checks, raw_assets
 from pipeline.resources import StudyPaths
 from pipeline.sdtm.assets import sdtm_assets
@@ -22,7 +24,7 @@ def build_definitions(raw_dir: str = "raw", out_dir: str = "outputs", work_dir: 
     ``work_dir``, never under ``out_dir``.
     """
     return dg.Definitions(
-        assets=[*raw_assets, *sdtm_assets],
+        assets=[*raw_assets, *sdtm_assets, *adam_assets, *analysis_assets],
         asset_checks=[*raw_asset_checks],
         resources={
             "paths": StudyPaths(raw_dir=raw_dir, out_dir=out_dir),
