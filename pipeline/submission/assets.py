@@ -52,6 +52,15 @@ def _problems_md(lines: list[str], limit: int = 200) -> dg.MetadataValue:
     return dg.MetadataValue.md("\n".join(shown))
 
 
+def _problem_counts(problems: list) -> dict[str, int]:
+    """``{"LB.VISIT non-ascii": 1374, ...}``: where the problems are, most frequent first."""
+    counts: dict[str, int] = {}
+    for p in problems:
+        k = f"{p.dataset}.{p.variable or '-'} {p.rule}"
+        counts[k] = counts.get(k, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def _package_asset(layer: str, specs: dict[str, Any]) -> dg.AssetsDefinition:
     key = dg.AssetKey([GROUP, layer])
     args = {f"{layer}_{name.lower()}": name for name in specs}
@@ -91,7 +100,12 @@ def _package_asset(layer: str, specs: dict[str, Any]) -> dg.AssetsDefinition:
             check_name="xpt_conformance",
             passed=not res.xpt_problems,
             severity=dg.AssetCheckSeverity.ERROR,
-            metadata={"num_problems": len(res.xpt_problems), "problems": _problems_md([str(p) for p in res.xpt_problems])},
+            metadata={
+                "num_problems": len(res.xpt_problems),
+                "datasets left out": dg.MetadataValue.json(sorted({p.dataset for p in res.xpt_problems})),
+                "by variable and rule": dg.MetadataValue.json(_problem_counts(res.xpt_problems)),
+                "problems": _problems_md([str(p) for p in res.xpt_problems]),
+            },
         )
         yield dg.AssetCheckResult(
             check_name="define_xsd",
