@@ -89,8 +89,10 @@ def compare_arms(adtte: pd.DataFrame, covariates: pd.DataFrame | None, endpoint:
     """Log-rank test and Cox hazard ratio of ``treated`` vs the other arm (unadjusted, and adjusted
     for ``covariates``: a numeric frame indexed like ``adtte``, one column per covariate)."""
     a = adtte["ARM"].eq(treated)
+    other = "/".join(sorted(set(adtte.loc[~a, "ARM"]))) or "other"
+    vs = f"{treated} vs {other}"
     lr = logrank_test(adtte.loc[a, "AVAL"], adtte.loc[~a, "AVAL"], adtte.loc[a, "CNSR"].eq(0), adtte.loc[~a, "CNSR"].eq(0))
-    rows = [_row(endpoint, paramcd, f"{treated} vs other", "Log-rank p-value", "", lr.p_value, n=len(adtte), method="Log-rank test (two-sided)")]
+    rows = [_row(endpoint, paramcd, vs, "Log-rank p-value", "", lr.p_value, n=len(adtte), method="Log-rank test (two-sided)")]
     base = pd.DataFrame({"T": adtte["AVAL"].to_numpy(), "E": adtte["CNSR"].eq(0).astype(int).to_numpy(), "TRT": a.astype(int).to_numpy()})
     fits = [("Hazard ratio (unadjusted)", base)]
     if covariates is not None and not covariates.empty:
@@ -100,6 +102,6 @@ def compare_arms(adtte: pd.DataFrame, covariates: pd.DataFrame | None, endpoint:
         cph.fit(frame, duration_col="T", event_col="E")
         s = cph.summary.loc["TRT"]
         adj = ", ".join(c for c in frame.columns if c not in ("T", "E", "TRT")) or "none"
-        rows.append(_row(endpoint, paramcd, f"{treated} vs other", label, "", s["exp(coef)"], s["exp(coef) lower 95%"], s["exp(coef) upper 95%"],
+        rows.append(_row(endpoint, paramcd, vs, label, "", s["exp(coef)"], s["exp(coef) lower 95%"], s["exp(coef) upper 95%"],
                          len(frame), f"Cox proportional hazards (Efron ties); covariates: {adj}"))
     return rows
