@@ -22,6 +22,11 @@ from pipeline.specs.datasets import load_dataset_spec
 DOMAIN_MODULES = [
     "dm",
     "se",
+    "ie",
+    "ts",
+    "ta",
+    "te",
+    "ti",
     "ex",
     "ae",
     "pr",
