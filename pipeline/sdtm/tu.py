@@ -46,8 +46,9 @@ def build(nl: FormExtract, ta: FormExtract, dm: DomainResult, se: DomainResult) 
     cols = ["USUBJID", "TADAT", "TAMETHOD", "VISIT", "RECUR", "SITEID", "SUBJID", "_file", "_row"]
     hit = raw[["USUBJID", "TADAT"]].merge(t[cols], on=["USUBJID", "TADAT"], how="left", indicator=True).set_index(raw.index)
     method, bad_method = to_ct(hit["TAMETHOD"], "METHOD", "METHOD")
+    bad_ta = hit[bad_method].drop_duplicates(["_file", "_row"])  # one query per assessment
     problems.append(
-        make_queries(hit[bad_method], "ta", "TAMETHOD", hit.loc[bad_method, "TAMETHOD"], "TERM_NOT_IN_CT", "Imaging method has no term in codelist METHOD; the new lesions of this assessment are held back")
+        make_queries(bad_ta, "ta", "TAMETHOD", bad_ta["TAMETHOD"], "TERM_NOT_IN_CT", "Imaging method has no term in codelist METHOD; the new lesions of this assessment are held back")
     )
     unmatched = hit["_merge"].eq("left_only")
     problems.append(
