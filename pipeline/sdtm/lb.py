@@ -141,8 +141,9 @@ def build(lb: FormExtract, surg: FormExtract, ta: FormExtract, dm: DomainResult,
 
     # Last observation before exposure: per subject and test, among results on or before RFXSTDTC.
     preop = out["LBTPT"].eq("PRE-OPERATIVE")
-    when = complete_date(out["LBDTC"]).where(~preop, complete_date(out["LBRFTDTC"]))
-    first_dose = complete_date(out["USUBJID"].map(ref["RFXSTDTC"]))
+    when = complete_date(out["LBDTC"])
+    when[preop] = complete_date(out.loc[preop, "LBRFTDTC"])
+    first_dose = out["USUBJID"].map(complete_date(ref["RFXSTDTC"]))  # dates parsed once per subject
     before = out["LBSTRESN"].notna() & first_dose.notna() & (preop | (when <= first_dose))
     cand = out[before].assign(_when=when[before].fillna(pd.Timestamp.min), _dated=(~preop[before]).astype(int))
     last = cand.sort_values(["USUBJID", "LBTESTCD", "_when", "_dated", "_file", "_row"], kind="mergesort").drop_duplicates(["USUBJID", "LBTESTCD"], keep="last")
