@@ -15,7 +15,7 @@
   HGB 7, PLAT 8, WBC 9.
 101-002 CONTROL: hepatectomy 2018-02-01. WBC 6.0 on 2018-01-28: 4 days before, LBDY -4, no
   EPOCH (before the first SE element). Pre-operative AFP 100 IU/mL -> 121 ug/L. Follow-up AFP
-  8 ug/L at 术后2个月 (VISIT as collected) on 2018-04-01: day 28+31+1 = 60, FOLLOW-UP.
+  8 ug/L at 术后2个月 (VISIT = MONTH 2, one English name for every site) on 2018-04-01: day 28+31+1 = 60, FOLLOW-UP.
   Never dosed: no LBLOBXFL.
 101-009: an eligibility lab of a subject never enrolled -> query.
 """
@@ -124,11 +124,11 @@ def test_lb_timing_and_baseline_flag(lb):
     pre = ["PRE-OPERATIVE", "HEPATECTOMY"]
     assert rows(lb.data, cols) == [
         [S1, "AFP", None, None, None, None, *pre, "2018-01-10", None],
-        [S1, "AFP", "2018-01-24", 15.0, "SCREENING", "Month 1", None, None, None, "Y"],
-        [S1, "AFP", "2018-03-10", 60.0, "TREATMENT", "Month 2", None, None, None, None],
+        [S1, "AFP", "2018-01-24", 15.0, "SCREENING", "MONTH 1", None, None, None, "Y"],
+        [S1, "AFP", "2018-03-10", 60.0, "TREATMENT", "MONTH 2", None, None, None, None],
         *[[S1, t, "2018-01-15", 6.0, "SCREENING", None, None, None, None, "Y"] for t in ["ALT", "BILI", "CREAT", "HGB", "PLAT", "WBC"]],
         [S2, "AFP", None, None, None, None, *pre, "2018-02-01", None],
-        [S2, "AFP", "2018-04-01", 60.0, "FOLLOW-UP", "术后2个月", None, None, None, None],
+        [S2, "AFP", "2018-04-01", 60.0, "FOLLOW-UP", "MONTH 2", None, None, None, None],
         [S2, "WBC", "2018-01-28", -4.0, None, None, None, None, None, None],
     ]
 

@@ -4,7 +4,7 @@ Sponsor choices (specs/sdtm/lb.yaml):
 
 - Three sources: the eligibility laboratory form (dated with the specimen date), the
   pre-operative AFP of the surgery form and the AFP of each follow-up tumour assessment
-  (dated with the assessment, VISIT as collected).
+  (dated with the assessment; VISIT is the month after surgery in one English name, pipeline/sdtm/visits.py).
 - The pre-operative AFP has no date: LBDTC is null and the record is timed by LBTPT =
   PRE-OPERATIVE relative to LBTPTREF = HEPATECTOMY at LBRFTDTC = the hepatectomy date.
 - Test codes and units are CDISC terms (PLT -> PLAT, ng/mL -> ug/L through
@@ -23,8 +23,16 @@ import pandas as pd
 
 from pipeline.dates import complete_date, study_day
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result, derive_seq, empty_queries, epoch_from_se, make_queries
+from pipeline.sdtm.common import (
+    DomainResult,
+    build_result,
+    derive_seq,
+    empty_queries,
+    epoch_from_se,
+    make_queries,
+)
 from pipeline.sdtm.subjects import keep_dm_subjects, with_usubjid
+from pipeline.sdtm.visits import standard_visit
 from pipeline.specs.ct import load_ct, load_lb_units, load_raw_to_sdtm, paired_value
 
 DOMAIN = "LB"
@@ -122,7 +130,8 @@ def build(lb: FormExtract, surg: FormExtract, ta: FormExtract, dm: DomainResult,
     t, q = keep_dm_subjects(t, dm, "ta")
     queries.append(q)
     rec = _records(t, "AFP", "AFP", "AFPU", t["TADAT"])
-    rec["VISIT"] = t["VISIT"]
+    rec["VISIT"], _, unreadable = standard_visit(t["VISIT"])
+    queries.append(make_queries(t[unreadable], "ta", "VISIT", t.loc[unreadable, "VISIT"], "VISIT_UNKNOWN", "Visit name is not a month after surgery; VISIT left blank"))
     rec, q = _standardise(rec, "ta", "AFPU")
     queries.append(q)
     parts.append(rec)
