@@ -2,6 +2,7 @@
 
 ``dagster dev -w workspace.yaml`` loads ``defs``; ``python -m pipeline run`` builds the
 same definitions with its own folders through :func:`build_definitions`.
+Layers, in order: raw -> sdtm -> adam -> analysis -> submission, plus ops (query listings).
 """
 
 from __future__ import annotations
@@ -12,24 +13,47 @@ import dagster as dg
 
 from pipeline.adam.assets import adam_assets
 from pipeline.analysis.assets import analysis_assets
+from pipeline.ops.assets import build_query_listing_asset
+from pipeline.ops.automation import jobs, schedules, sensors
+from pipeline.ops.executors import executor_from_env
 from pipeline.raw.assets import raw_asset_checks, raw_assets
 from pipeline.resources import StudyPaths
 from pipeline.sdtm.assets import sdtm_assets
+from pipeline.submission.assets import build_submission_assets
+
+
+def _keys(assets: list[dg.AssetsDefinition]) -> list[dg.AssetKey]:
+    return [k for a in assets for k in a.keys]
+
+
+def all_assets() -> list[dg.AssetsDefinition]:
+    """Every asset of the study; the submission manifest comes after everything that writes outputs."""
+    raw_keys, sdtm_keys, adam_keys = _keys(raw_assets), _keys(sdtm_assets), _keys(adam_assets)
+    queries = build_query_listing_asset(raw_keys, sdtm_keys, adam_keys)
+    writers = [*sdtm_keys, *adam_keys, *_keys(analysis_assets), *queries.keys]
+    submission = build_submission_assets(sdtm_keys, adam_keys, manifest_deps=writers)
+    return [*raw_assets, *sdtm_assets, *adam_assets, *analysis_assets, queries, *submission]
 
 
 def build_definitions(raw_dir: str = "raw", out_dir: str = "outputs", work_dir: str = ".work") -> dg.Definitions:
     """Definitions reading site exports from ``raw_dir`` and writing deliverables to ``out_dir``.
 
     Intermediate asset values (which may hold raw identifiers) are pickled under
-    ``work_dir``, never under ``out_dir``.
+    ``work_dir``, never under ``out_dir``. The executor comes from the environment
+    (``executor_from_env``; the default multiprocess executor when unset).
     """
+    executor = executor_from_env()
     return dg.Definitions(
-        assets=[*raw_assets, *sdtm_assets, *adam_assets, *analysis_assets],
+        assets=all_assets(),
         asset_checks=[*raw_asset_checks],
+        jobs=jobs,
+        schedules=schedules,
+        sensors=sensors,
         resources={
             "paths": StudyPaths(raw_dir=raw_dir, out_dir=out_dir),
             "io_manager": dg.FilesystemIOManager(base_dir=work_dir),
         },
+        **({"executor": executor} if executor is not None else {}),
     )
 
 
