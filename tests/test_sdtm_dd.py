@@ -85,3 +85,11 @@ def test_queries(dd):
     msg = dd.queries.set_index("rule")["message"]
     assert "2018-06-01" in msg["DEATH_BEFORE_LAST_ASSESSMENT"] and "2018-03-01" in msg["DEATH_BEFORE_HEPATECTOMY"]
     assert "2018-06-10" in msg["DEATH_REPORTED_TWICE"]
+
+
+def test_no_death_gives_an_empty_dd():
+    alive = extract("surv", [{"SUBJID": "101-001", "CONTDAT": "2018-04-10", "SURVSTAT": "ALIVE"}])
+    dm = dm_mod.build(ENROL, DEMOG, SURG, empty("ex"), empty("ds"), alive, empty("ta"))
+    dd = dd_mod.build(alive, empty("ta"), dm, se_mod.build(dm, ENROL))
+    assert dd.data.empty and dd.queries.empty
+    assert validate_frame(dd.data, load_dataset_spec("sdtm", "dd"))[0]

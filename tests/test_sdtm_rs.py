@@ -176,3 +176,10 @@ def test_date_bounds_of_partial_dates():
     assert lo.dt.strftime("%Y-%m-%d").tolist()[:3] == ["2019-02-01", "2020-01-01", "2019-03-05"]
     assert hi.dt.strftime("%Y-%m-%d").tolist()[:3] == ["2019-02-28", "2020-12-31", "2019-03-05"]
     assert pd.isna(lo.iloc[3]) and pd.isna(hi.iloc[3])
+
+
+def test_empty_export(dm, se):
+    rs = rs_mod.build(empty("surg"), empty("ta"), dm, se)
+    assert rs.data.empty and rs.queries.empty
+    ok, failures = validate_frame(rs.data, load_dataset_spec("sdtm", "rs"))
+    assert ok, failures.to_string()

@@ -89,3 +89,10 @@ def test_queries(ss):
         ("101-009", "SUBJID", "101-009", "SUBJECT_NOT_IN_DM", 9),
     ]
     assert "2018-10-01" in ss.queries.loc[ss.queries["rule"].eq("ALIVE_AFTER_DEATH"), "message"].iloc[0]
+
+
+def test_empty_export():
+    dm = dm_mod.build(ENROL, DEMOG, SURG, EX, empty("ds"), empty("surv"), empty("ta"))
+    ss = ss_mod.build(empty("surv"), dm, se_mod.build(dm, ENROL))
+    assert ss.data.empty and ss.queries.empty
+    assert validate_frame(ss.data, load_dataset_spec("sdtm", "ss"))[0]

@@ -123,3 +123,10 @@ def test_unknown_imaging_method_holds_the_lesions_of_that_assessment():
     res = tu_mod.build(extract("nl", NL.data[NL.data["SUBJID"].eq("101-001")].drop(columns=["_site", "_file", "_row"]).to_dict("records")), ta, dm, se)
     assert res.data.empty
     assert res.queries[["form", "field", "value", "rule", "row"]].values.tolist() == [["ta", "TAMETHOD", "X-RAY", "TERM_NOT_IN_CT", 2]]  # once per assessment
+
+
+def test_empty_export():
+    dm, se, _ = inputs()
+    tu = tu_mod.build(empty("nl"), TA, dm, se)
+    assert tu.data.empty and tu.queries.empty
+    assert validate_frame(tu.data, load_dataset_spec("sdtm", "tu"))[0]

@@ -64,8 +64,10 @@ def date_bounds(dtc: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Earliest and latest day an ISO 8601 date (complete or partial) can be: two datetime Series.
 
     ``2019-03`` -> (2019-03-01, 2019-03-31), ``2019`` -> (2019-01-01, 2019-12-31); NaT when blank.
+    Worked out once per distinct value (dates repeat).
     """
-    s = dtc.astype("string")
+    codes, uniques = pd.factorize(dtc.astype(object), use_na_sentinel=True)
+    s = pd.Series(np.asarray(uniques, dtype=object), dtype="string")
     full = complete_date(s)
     ym = s.str.fullmatch(r"\d{4}-\d{2}", na=False)
     yo = s.str.fullmatch(r"\d{4}", na=False)
@@ -73,7 +75,12 @@ def date_bounds(dtc: pd.Series) -> tuple[pd.Series, pd.Series]:
     year = pd.to_datetime(s.where(yo) + "-01-01", format="%Y-%m-%d", errors="coerce")
     lo = full.fillna(month).fillna(year)
     hi = full.fillna(month + pd.offsets.MonthEnd(0)).fillna(year + pd.offsets.YearEnd(0))
-    return lo, hi
+
+    def back(u: pd.Series) -> pd.Series:
+        table = np.append(u.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT"))
+        return pd.Series(table[codes], index=dtc.index)
+
+    return back(lo), back(hi)
 
 
 # --- baseline classifications ----------------------------------------------------------------
