@@ -140,6 +140,11 @@ def test_bytes_deterministic():
     assert core.count("2000-01-01T00:00:00Z") == 2
 
 
+def test_subjects_in_natural_order():
+    rows = [("103", f"GZ3-{n}", "surg", "103/surg.xlsx", n, "TUMSZ", "x", "NOT_NUMERIC", "m") for n in (10, 2, 1)]
+    assert listing(rows)["subjid"].tolist() == ["GZ3-1", "GZ3-2", "GZ3-10"]
+
+
 def test_counts_table():
     t = q.counts_table(listing(NIGHT1), SITES).set_index("rule")
     assert t.loc["NOT_NUMERIC", "102"] == 2 and t.loc["NOT_NUMERIC", "total"] == 3

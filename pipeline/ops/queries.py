@@ -140,7 +140,9 @@ def assign_query_ids(df: pd.DataFrame) -> pd.DataFrame:
     if out["query_id"].duplicated().any():  # 40 bits per site: a clash would be a bug, not bad luck
         raise ValueError("query id collision: " + ", ".join(out.loc[out["query_id"].duplicated(), "query_id"]))
     out["status"] = "OPEN"
-    out = out.sort_values(["siteid", "subjid", "form", "file", "row", "field", "rule", "query_id"], kind="mergesort", na_position="last")
+    # Subjects in natural order (GZ3-2 before GZ3-10), as a site lists them.
+    out["_subj"] = out["subjid"].map(lambda s: re.sub(r"\d+", lambda m: m.group().zfill(12), s))
+    out = out.sort_values(["siteid", "_subj", "form", "file", "row", "field", "rule", "query_id"], kind="mergesort", na_position="last")
     return out[LISTING_COLS].reset_index(drop=True)
 
 
