@@ -7,13 +7,15 @@
         2018-07-09 recurrence diagnosed the same day (day 181; no query: not after the assessment).
 101-002 CONTROL: hepatectomy 2018-02-01, enrolled 2018-02-12, last assessment 2018-06-01 (RFPENDTC).
         SE: SCRN [02-01, 02-12), FU [02-12, 06-01]. Surgery: ECOG 0, Child-Pugh 6, BCLC B, T3a N0 M0 R1.
-        2018-04-02 RECUR = N but a RECURDAT 2018-03-30 -> NED on 2018-04-02 (day 61 = 28 + 31 + 1, +1), queried;
+        2018-04-02 ("术后2个月" -> VISIT MONTH 2) RECUR = N but a RECURDAT 2018-03-30 -> NED on 2018-04-02
+        (day 61 = 28 + 31 + 1, +1), queried;
         2018-05-01 RECUR = "U" -> held back; 2018-06-01 recurrence dated "2018-06" (partial: RSDY and EPOCH null,
         no query: 2018-06 may be 2018-06-01).
 101-003 CONTROL: hepatectomy 2018-03-01, enrolled 2018-03-09, last assessment 2018-07-01.
         SE: SCRN [03-01, 03-09), FU [03-09, 07-01]. Surgery: ECOG 7 (out of 0-4: held back), Child-Pugh 5,
         BCLC A, T "T9" (no AJCCT7 term: held back), N0 M0 R0 -> 5 baseline records.
-        2018-02-20 NED: before the hepatectomy (day -9, no EPOCH), queried; 2018-05-02 recurrence diagnosed
+        2018-02-20 NED at visit "Baseline" (not a month after surgery: VISIT blank, queried), before the
+        hepatectomy (day -9, no EPOCH), queried; 2018-05-02 recurrence diagnosed
         2018-05-09, after its assessment: RSDTC 2018-05-09 (day 70 = 31 + 30 + 8, +1), queried;
         2018-07-01 recurrence without RECURDAT: kept with RSDTC null (last by RSSEQ), queried.
 101-009: a tumour assessment of a subject who is not in DM.
@@ -50,7 +52,7 @@ TA = extract("ta", [
     {"SUBJID": "101-001", "VISIT": "Month 2", "TADAT": "2018-03-12", "TAMETHOD": "ULTRASOUND", "RECUR": "N"},
     {"SUBJID": "101-001", "VISIT": "Month 4", "TADAT": "2018-05-10", "TAMETHOD": "CT SCAN", "RECUR": "N"},
     {"SUBJID": "101-001", "VISIT": "Month 6", "TADAT": "2018-07-09", "TAMETHOD": "MRI", "RECUR": "Y", "RECURDAT": "2018-07-09"},
-    {"SUBJID": "101-002", "VISIT": "Month 2", "TADAT": "2018-04-02", "TAMETHOD": "CT SCAN", "RECUR": "N", "RECURDAT": "2018-03-30"},
+    {"SUBJID": "101-002", "VISIT": "术后2个月", "TADAT": "2018-04-02", "TAMETHOD": "CT SCAN", "RECUR": "N", "RECURDAT": "2018-03-30"},
     {"SUBJID": "101-002", "VISIT": "Month 3", "TADAT": "2018-05-01", "TAMETHOD": "CT SCAN", "RECUR": "U"},
     {"SUBJID": "101-002", "VISIT": "Month 4", "TADAT": "2018-06-01", "TAMETHOD": "MRI", "RECUR": "Y", "RECURDAT": "2018-06"},
     {"SUBJID": "101-003", "VISIT": "Baseline", "TADAT": "2018-02-20", "TAMETHOD": "CT SCAN", "RECUR": "N"},
@@ -96,9 +98,9 @@ def test_sorafenib_subject_classifications_then_assessments(rs):
         [5, "AJCC102", "AJCC V7", "N0", "N0", None, None, "2018-01-10", 1.0, "SCREENING"],
         [6, "AJCC103", "AJCC V7", "M0", "M0", None, None, "2018-01-10", 1.0, "SCREENING"],
         [7, "AJCC105", "AJCC V7", "R0", "R0", None, None, "2018-01-10", 1.0, "SCREENING"],
-        [8, "OVRLRESP", "PROTOCOL-DEFINED RECURRENCE", "NED", "NED", None, "Month 2", "2018-03-12", 62.0, "TREATMENT"],
-        [9, "OVRLRESP", "PROTOCOL-DEFINED RECURRENCE", "NED", "NED", None, "Month 4", "2018-05-10", 121.0, "TREATMENT"],
-        [10, "OVRLRESP", "PROTOCOL-DEFINED RECURRENCE", "RELAPSED DISEASE", "RELAPSED DISEASE", None, "Month 6", "2018-07-09", 181.0, "TREATMENT"],
+        [8, "OVRLRESP", "PROTOCOL-DEFINED RECURRENCE", "NED", "NED", None, "MONTH 2", "2018-03-12", 62.0, "TREATMENT"],
+        [9, "OVRLRESP", "PROTOCOL-DEFINED RECURRENCE", "NED", "NED", None, "MONTH 4", "2018-05-10", 121.0, "TREATMENT"],
+        [10, "OVRLRESP", "PROTOCOL-DEFINED RECURRENCE", "RELAPSED DISEASE", "RELAPSED DISEASE", None, "MONTH 6", "2018-07-09", 181.0, "TREATMENT"],
     ]
 
 
@@ -117,8 +119,8 @@ def test_partial_recurrence_date_and_stray_recurdat(rs):
     assert [r[1] for r in got[:7]] == ["ECOG101", "CPS0106", "BCLC101", "AJCC101", "AJCC102", "AJCC103", "AJCC105"]
     assert got[3][2] == "T3a" and got[6][2] == "R1"
     assert got[7:] == [
-        [8, "OVRLRESP", "NED", "Month 2", "2018-04-02", 61.0, "FOLLOW-UP"],
-        [9, "OVRLRESP", "RELAPSED DISEASE", "Month 4", "2018-06", None, None],
+        [8, "OVRLRESP", "NED", "MONTH 2", "2018-04-02", 61.0, "FOLLOW-UP"],
+        [9, "OVRLRESP", "RELAPSED DISEASE", "MONTH 4", "2018-06", None, None],
     ]
 
 
@@ -130,9 +132,9 @@ def test_held_back_results_and_kept_inconsistent_assessments(rs):
         [3, "AJCC102", "N0", None, "2018-03-01", 1.0, "SCREENING"],
         [4, "AJCC103", "M0", None, "2018-03-01", 1.0, "SCREENING"],
         [5, "AJCC105", "R0", None, "2018-03-01", 1.0, "SCREENING"],
-        [6, "OVRLRESP", "NED", "Baseline", "2018-02-20", -9.0, None],
-        [7, "OVRLRESP", "RELAPSED DISEASE", "Month 2", "2018-05-09", 70.0, "FOLLOW-UP"],
-        [8, "OVRLRESP", "RELAPSED DISEASE", "Month 4", None, None, None],
+        [6, "OVRLRESP", "NED", None, "2018-02-20", -9.0, None],
+        [7, "OVRLRESP", "RELAPSED DISEASE", "MONTH 2", "2018-05-09", 70.0, "FOLLOW-UP"],
+        [8, "OVRLRESP", "RELAPSED DISEASE", "MONTH 4", None, None, None],
     ]
     assert "T9" not in rs.data["RSORRES"].tolist() and "7" not in rs.data.loc[rs.data["RSTESTCD"].eq("ECOG101"), "RSORRES"].tolist()
 
@@ -149,6 +151,7 @@ def test_queries(rs):
         ("ta", "101-003", "RECURDAT", "", "RECURDAT_MISSING"),
         ("ta", "101-003", "RECURDAT", "2018-05-09", "RECURDAT_AFTER_ASSESSMENT"),
         ("ta", "101-003", "TADAT", "2018-02-20", "BEFORE_HEPATECTOMY"),
+        ("ta", "101-003", "VISIT", "Baseline", "VISIT_UNKNOWN"),
     ])
     # Each query points at its raw record.
     late = q[q["rule"].eq("RECURDAT_AFTER_ASSESSMENT")].iloc[0]

@@ -4,10 +4,10 @@ The same export feeds the TR, SUPPTU and RELREC tests (they import NL, TA and th
 SE of a control subject: SCRN [hepatectomy, enrolment), FU [enrolment, RFPENDTC = last assessment].
 
 101-001: hepatectomy 2018-01-10, enrolled 2018-01-22; assessments 2018-03-12 (ultrasound, no recurrence) and
-         2018-05-10 (MRI, "Month 4", recurrence) -> FU [01-22, 05-10]. Two new lesions on 2018-05-10 (day 121 =
+         2018-05-10 (MRI, "Month 4" -> VISIT MONTH 4, recurrence) -> FU [01-22, 05-10]. Two new lesions on 2018-05-10 (day 121 =
          21 + 28 + 31 + 30 + 10, +1), written NL02 then NL01 in the file: TUSEQ follows TULNKID, so
          NL01 (lung, extrahepatic) gets 1-2 and NL02 (segment S8 -> LIVER, RIGHT LOBE ANTEROSUPERIOR SEGMENT) 3-4.
-101-002: hepatectomy 2018-02-01, enrolled 2018-02-12; one assessment 2018-04-02 (CT, "Month 2", RECUR = N)
+101-002: hepatectomy 2018-02-01, enrolled 2018-02-12; one assessment 2018-04-02 (CT, "术后第2月" -> MONTH 2, RECUR = N)
          -> FU [02-12, 04-02]. Lesions:
          "1" on 2018-04-02 (day 61 = 28 + 31 + 1, +1), S3 -> LIVER, LEFT LOBE ANTEROLATERAL SEGMENT: found at an
              assessment without recurrence -> queried, kept;
@@ -41,7 +41,7 @@ SURG = extract("surg", [{"SUBJID": "101-001", "PRSTDAT": "2018-01-10"}, {"SUBJID
 TA = extract("ta", [
     {"SUBJID": "101-001", "VISIT": "Month 2", "TADAT": "2018-03-12", "TAMETHOD": "ULTRASOUND", "RECUR": "N"},
     {"SUBJID": "101-001", "VISIT": "Month 4", "TADAT": "2018-05-10", "TAMETHOD": "MRI", "RECUR": "Y", "RECURDAT": "2018-05-10"},
-    {"SUBJID": "101-002", "VISIT": "Month 2", "TADAT": "2018-04-02", "TAMETHOD": "CT SCAN", "RECUR": "N"},
+    {"SUBJID": "101-002", "VISIT": "术后第2月", "TADAT": "2018-04-02", "TAMETHOD": "CT SCAN", "RECUR": "N"},
 ])
 NL = extract("nl", [
     {"SUBJID": "101-001", "TADAT": "2018-05-10", "LESID": "NL02", "LESLOC": "LIVER", "LIVSEG": "S8", "LESSZ": 12.5, "LESSITE": "INTRAHEPATIC", "DIAGBAS": "HISTOPATHOLOGY"},
@@ -83,10 +83,10 @@ def test_tu_conforms_to_spec(tu):
 
 def test_two_records_per_lesion_located_and_timed_by_the_assessment(tu):
     assert rows(tu, S1, COLS) == [
-        [1, "NL01", "TUMIDENT", "NEW", "NEW", "LUNG", "MRI", "Month 4", "2018-05-10", 121.0, "FOLLOW-UP"],
-        [2, "NL01", "DRCRLTLC", "EXTRAHEPATIC", "EXTRAHEPATIC", "LUNG", "MRI", "Month 4", "2018-05-10", 121.0, "FOLLOW-UP"],
-        [3, "NL02", "TUMIDENT", "NEW", "NEW", SEG8, "MRI", "Month 4", "2018-05-10", 121.0, "FOLLOW-UP"],
-        [4, "NL02", "DRCRLTLC", "INTRAHEPATIC", "INTRAHEPATIC", SEG8, "MRI", "Month 4", "2018-05-10", 121.0, "FOLLOW-UP"],
+        [1, "NL01", "TUMIDENT", "NEW", "NEW", "LUNG", "MRI", "MONTH 4", "2018-05-10", 121.0, "FOLLOW-UP"],
+        [2, "NL01", "DRCRLTLC", "EXTRAHEPATIC", "EXTRAHEPATIC", "LUNG", "MRI", "MONTH 4", "2018-05-10", 121.0, "FOLLOW-UP"],
+        [3, "NL02", "TUMIDENT", "NEW", "NEW", SEG8, "MRI", "MONTH 4", "2018-05-10", 121.0, "FOLLOW-UP"],
+        [4, "NL02", "DRCRLTLC", "INTRAHEPATIC", "INTRAHEPATIC", SEG8, "MRI", "MONTH 4", "2018-05-10", 121.0, "FOLLOW-UP"],
     ]
     lin = tu.lineage[tu.lineage["USUBJID"].eq(S1)]
     assert lin["RAWROW"].tolist() == [3, 3, 2, 2] and set(lin["RAWFILE"]) == {"101/nl.csv"}
@@ -94,10 +94,10 @@ def test_two_records_per_lesion_located_and_timed_by_the_assessment(tu):
 
 def test_inconsistent_lesions_kept_unmappable_held_back(tu):
     assert rows(tu, S2, COLS) == [
-        [1, "1", "TUMIDENT", "NEW", "NEW", SEG3, "CT SCAN", "Month 2", "2018-04-02", 61.0, "FOLLOW-UP"],
-        [2, "1", "DRCRLTLC", "INTRAHEPATIC", "INTRAHEPATIC", SEG3, "CT SCAN", "Month 2", "2018-04-02", 61.0, "FOLLOW-UP"],
-        [3, "3", "TUMIDENT", "NEW", "NEW", SEG2, "CT SCAN", "Month 2", "2018-04-02", 61.0, "FOLLOW-UP"],
-        [4, "3", "DRCRLTLC", "EXTRAHEPATIC", "EXTRAHEPATIC", SEG2, "CT SCAN", "Month 2", "2018-04-02", 61.0, "FOLLOW-UP"],
+        [1, "1", "TUMIDENT", "NEW", "NEW", SEG3, "CT SCAN", "MONTH 2", "2018-04-02", 61.0, "FOLLOW-UP"],
+        [2, "1", "DRCRLTLC", "INTRAHEPATIC", "INTRAHEPATIC", SEG3, "CT SCAN", "MONTH 2", "2018-04-02", 61.0, "FOLLOW-UP"],
+        [3, "3", "TUMIDENT", "NEW", "NEW", SEG2, "CT SCAN", "MONTH 2", "2018-04-02", 61.0, "FOLLOW-UP"],
+        [4, "3", "DRCRLTLC", "EXTRAHEPATIC", "EXTRAHEPATIC", SEG2, "CT SCAN", "MONTH 2", "2018-04-02", 61.0, "FOLLOW-UP"],
         [5, "2", "TUMIDENT", "NEW", "NEW", "LIVER", None, None, "2018-04-20", 79.0, None],
         [6, "2", "DRCRLTLC", "INTRAHEPATIC", "INTRAHEPATIC", "LIVER", None, None, "2018-04-20", 79.0, None],
     ]

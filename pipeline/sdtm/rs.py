@@ -10,6 +10,8 @@ Two kinds of records:
 * one OVRLRESP record per follow-up tumour assessment (RSCAT PROTOCOL-DEFINED RECURRENCE):
   RECUR = N -> NED dated with the assessment (TADAT), RECUR = Y -> RELAPSED DISEASE dated
   with the recurrence diagnosis (RECURDAT, partial kept). ADaM derives RFS/TTR from these.
+  VISIT is the site's visit name as one English name (``MONTH 6``, pipeline/sdtm/visits.py: XPT
+  needs ASCII); a name that is not a month after surgery is queried and VISIT left blank.
 
 A result that is not a term of its codelist (or a score out of its range) is held back as a
 query. Inconsistent assessments are queried but kept: a recurrence without RECURDAT (RSDTC
@@ -29,6 +31,7 @@ from pipeline.dates import complete_date, study_day
 from pipeline.raw.extract import FormExtract
 from pipeline.sdtm.common import DomainResult, build_result, derive_seq, empty_queries, epoch_from_se, make_queries
 from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
+from pipeline.sdtm.visits import standard_visit
 from pipeline.specs.ct import load_ct, load_raw_to_sdtm, paired_value
 from pipeline.specs.study import load_study
 
@@ -177,6 +180,10 @@ def _assessments(t: pd.DataFrame, hep: pd.Series) -> tuple[pd.DataFrame, list[pd
         queries.append(
             make_queries(t[e], "ta", field, rsdtc[e], "BEFORE_HEPATECTOMY", "Assessment date before the hepatectomy (" + hep[e].astype(str) + ")")
         )
+    visit, _, unreadable = standard_visit(t["VISIT"])
+    queries.append(
+        make_queries(t[unreadable], "ta", "VISIT", t.loc[unreadable, "VISIT"], "VISIT_UNKNOWN", "Visit name is not a month after surgery; VISIT left blank")
+    )
     keep = ~unmapped
     t = t[keep]
     out = pd.DataFrame(index=t.index)
@@ -188,7 +195,7 @@ def _assessments(t: pd.DataFrame, hep: pd.Series) -> tuple[pd.DataFrame, list[pd
     out["RSSTRESC"] = result[keep]
     out["RSSTRESN"] = np.nan
     out["RSEVAL"] = "INVESTIGATOR"
-    out["VISIT"] = t["VISIT"]
+    out["VISIT"] = visit[keep]
     out["RSDTC"] = rsdtc[keep]
     out["_ord"] = len(BASELINE)
     out["_file"], out["_row"] = t["_file"], t["_row"]

@@ -4,7 +4,8 @@ Two records per lesion of the new-lesion form, linked by TULNKID (the CRF lesion
 TUMIDENT = NEW and DRCRLTLC = INTRAHEPATIC / EXTRAHEPATIC as collected. TULOC is the
 Couinaud segment as a CDISC location when LIVSEG is given (S1 -> LIVER, CAUDATE LOBE ...,
 specs/ct/raw_to_sdtm.csv), else the collected site. TUMETHOD and VISIT are those of the
-subject's tumour assessment on the lesion's date.
+subject's tumour assessment on the lesion's date (VISIT as one English name, ``MONTH 6``:
+pipeline/sdtm/visits.py; a visit name it cannot read is queried by RS and left blank here).
 
 Held back as queries: a site, segment, intra/extrahepatic value or imaging method that is not
 a term of its codelist. Queried but kept: a lesion whose date matches no tumour assessment of
@@ -21,6 +22,7 @@ from pipeline.raw.extract import FormExtract
 from pipeline.sdtm.common import DomainResult, build_result, derive_seq, epoch_from_se, make_queries
 from pipeline.sdtm.rs import to_ct
 from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
+from pipeline.sdtm.visits import standard_visit
 from pipeline.specs.ct import load_ct, paired_value
 
 DOMAIN = "TU"
@@ -77,7 +79,7 @@ def build(nl: FormExtract, ta: FormExtract, dm: DomainResult, se: DomainResult) 
     lesion["TULOC"] = seg[keep].where(seg[keep].notna(), loc[keep])
     lesion["TUMETHOD"] = method[keep]
     lesion["TUEVAL"] = "INVESTIGATOR"
-    lesion["VISIT"] = hit.loc[keep, "VISIT"]
+    lesion["VISIT"] = standard_visit(hit.loc[keep, "VISIT"])[0]  # an unreadable visit name is queried in RS
     lesion["TUDTC"] = raw["TADAT"]
     ref = dm_reference(dm).set_index("USUBJID").reindex(raw["USUBJID"]).set_index(raw.index)
     lesion["EPOCH"] = epoch_from_se(raw["TADAT"], raw["USUBJID"], se.data)
