@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from lifelines import AalenJohansenFitter, CoxPHFitter, KaplanMeierFitter
+from lifelines.exceptions import ConvergenceError
 from lifelines.statistics import logrank_test
 from lifelines.utils import median_survival_times
 
@@ -98,10 +99,15 @@ def compare_arms(adtte: pd.DataFrame, covariates: pd.DataFrame | None, endpoint:
     if covariates is not None and not covariates.empty:
         fits.append(("Hazard ratio (adjusted)", pd.concat([base, covariates.reset_index(drop=True)], axis=1).dropna()))
     for label, frame in fits:
-        cph = CoxPHFitter()
-        cph.fit(frame, duration_col="T", event_col="E")
-        s = cph.summary.loc["TRT"]
         adj = ", ".join(c for c in frame.columns if c not in ("T", "E", "TRT")) or "none"
-        rows.append(_row(endpoint, paramcd, vs, label, "", s["exp(coef)"], s["exp(coef) lower 95%"], s["exp(coef) upper 95%"],
-                         len(frame), f"Cox proportional hazards (Efron ties); covariates: {adj}"))
+        method = f"Cox proportional hazards (Efron ties); covariates: {adj}"
+        try:
+            cph = CoxPHFitter()
+            cph.fit(frame, duration_col="T", event_col="E")
+        except (ConvergenceError, np.linalg.LinAlgError) as exc:
+            # Small or separated data (e.g. a covariate perfectly predicting events): report, do not fail the build.
+            rows.append(_row(endpoint, paramcd, vs, label, "", np.nan, n=len(frame), method=f"{method}; not estimable: {type(exc).__name__}"))
+            continue
+        s = cph.summary.loc["TRT"]
+        rows.append(_row(endpoint, paramcd, vs, label, "", s["exp(coef)"], s["exp(coef) lower 95%"], s["exp(coef) upper 95%"], len(frame), method))
     return rows
