@@ -6,6 +6,9 @@ Subjects (hepatectomy 2018-01-10 for all):
   S-3 no assessment after surgery, alive at 2018-02-01: RFS/TTR censored at the origin (AVAL 1), OS at LSTALVDT.
   S-4 recurrence dated "2018-06" (partial), last NED 2018-06-12: imputed to 2018-06-13 (day after the NED).
   S-5 recurrence recorded 2018-01-05, before the hepatectomy: moved to the origin.
+  S-6 recurrence seen at the 2018-09-10 assessment, diagnosed 2018-08-20 outside the schedule
+      (SUPPRS): the earlier diagnosis date wins; S-1's diagnosis date 2019-03-05 (after its
+      assessment) does not.
 """
 
 import pandas as pd
@@ -38,6 +41,7 @@ ADSL = adsl_frame([
     {"USUBJID": "S-3", "LSTALVDT": D("2018-02-01")},
     {"USUBJID": "S-4", "LSTALVDT": D("2018-12-01")},
     {"USUBJID": "S-5", "LSTALVDT": D("2018-12-01")},
+    {"USUBJID": "S-6", "LSTALVDT": D("2018-12-01")},
 ])
 
 
@@ -50,13 +54,20 @@ RS = sdtm("rs", [
     ovr("S-2", 7, "2018-05-02", "NED"),
     ovr("S-4", 7, "2018-06-12", "NED"), ovr("S-4", 8, "2018-06", "RELAPSED DISEASE"),
     ovr("S-5", 7, "2018-01-05", "RELAPSED DISEASE"),
+    ovr("S-6", 7, "2018-06-01", "NED"), ovr("S-6", 8, "2018-09-10", "RELAPSED DISEASE"),
     {"USUBJID": "S-3", "RSSEQ": 1.0, "RSTESTCD": "ECOG101", "RSSTRESC": "0", "RSDTC": None},
+])
+
+
+SUPPRS = sdtm("supprs", [
+    {"USUBJID": "S-1", "QNAM": "RECURDTC", "IDVARVAL": "8", "QVAL": "2019-03-05"},
+    {"USUBJID": "S-6", "QNAM": "RECURDTC", "IDVARVAL": "8", "QVAL": "2018-08-20"},
 ])
 
 
 @pytest.fixture(scope="module")
 def tte():
-    out = adtte.build(ADSL, RS)
+    out = adtte.build(ADSL, RS, SUPPRS)
     ok, failures = validate_frame(as_submission(out.data, load_dataset_spec("adam", "adtte")), load_dataset_spec("adam", "adtte"))
     assert ok, failures.to_string()
     return out.data.set_index(["USUBJID", "PARAMCD"])
@@ -90,11 +101,17 @@ def test_event_before_origin_moves_to_origin(tte):
     assert row(tte, "S-5", "RFS", ["CNSR", "ADT", "AVAL"]) == [0, ORIGIN, 1]
 
 
+def test_diagnosis_date_before_the_assessment_dates_the_recurrence(tte):
+    # 2018-01-10 -> 2018-08-20 is 222 days; AVAL 223.
+    assert row(tte, "S-6", "TTR", ["CNSR", "ADT", "SRCDOM", "SRCVAR", "SRCSEQ", "AVAL"]) == [0, D("2018-08-20"), "SUPPRS", "QVAL", 8, 223]
+
+
 def test_three_parameters_per_subject_and_order_independent(tte):
-    assert len(tte) == 15
+    assert len(tte) == 18
     shuffled = adtte.build(
         AdamResult("ADSL", ADSL.data.sample(frac=1, random_state=3), issues_frame()),
         DomainResult("RS", RS.data.sample(frac=1, random_state=4), pd.DataFrame(), empty_queries()),
+        DomainResult("SUPPRS", SUPPRS.data.sample(frac=1, random_state=5), pd.DataFrame(), empty_queries()),
     )
     pd.testing.assert_frame_equal(shuffled.data.set_index(["USUBJID", "PARAMCD"]), tte)
 

@@ -9,15 +9,15 @@
         SE: SCRN [02-01, 02-12), FU [02-12, 06-01]. Surgery: ECOG 0, Child-Pugh 6, BCLC B, T3a N0 M0 R1.
         2018-04-02 ("术后2个月" -> VISIT MONTH 2) RECUR = N but a RECURDAT 2018-03-30 -> NED on 2018-04-02
         (day 61 = 28 + 31 + 1, +1), queried;
-        2018-05-01 RECUR = "U" -> held back; 2018-06-01 recurrence dated "2018-06" (partial: RSDY and EPOCH null,
-        no query: 2018-06 may be 2018-06-01).
+        2018-05-01 RECUR = "U" -> held back; 2018-06-01 recurrence diagnosed "2018-06" (partial; RSDTC is the
+        assessment date 2018-06-01, day 121 = 28 + 31 + 30 + 31 + 1; the diagnosis date goes to SUPPRS).
 101-003 CONTROL: hepatectomy 2018-03-01, enrolled 2018-03-09, last assessment 2018-07-01.
         SE: SCRN [03-01, 03-09), FU [03-09, 07-01]. Surgery: ECOG 7 (out of 0-4: held back), Child-Pugh 5,
         BCLC A, T "T9" (no AJCCT7 term: held back), N0 M0 R0 -> 5 baseline records.
         2018-02-20 NED at visit "Baseline" (not a month after surgery: VISIT blank, queried), before the
-        hepatectomy (day -9, no EPOCH), queried; 2018-05-02 recurrence diagnosed
-        2018-05-09, after its assessment: RSDTC 2018-05-09 (day 70 = 31 + 30 + 8, +1), queried;
-        2018-07-01 recurrence without RECURDAT: kept with RSDTC null (last by RSSEQ), queried.
+        hepatectomy (day -9, no EPOCH), queried; 2018-05-02 recurrence confirmed 2018-05-09 (a
+        confirmatory scan: no query): RSDTC 2018-05-02 (day 63 = 31 + 30 + 1, +1);
+        2018-07-01 recurrence without RECURDAT: kept, dated by its assessment (day 123), queried.
 101-009: a tumour assessment of a subject who is not in DM.
 """
 
@@ -120,7 +120,7 @@ def test_partial_recurrence_date_and_stray_recurdat(rs):
     assert got[3][2] == "T3a" and got[6][2] == "R1"
     assert got[7:] == [
         [8, "OVRLRESP", "NED", "MONTH 2", "2018-04-02", 61.0, "FOLLOW-UP"],
-        [9, "OVRLRESP", "RELAPSED DISEASE", "MONTH 4", "2018-06", None, None],
+        [9, "OVRLRESP", "RELAPSED DISEASE", "MONTH 4", "2018-06-01", 121.0, "FOLLOW-UP"],
     ]
 
 
@@ -133,8 +133,8 @@ def test_held_back_results_and_kept_inconsistent_assessments(rs):
         [4, "AJCC103", "M0", None, "2018-03-01", 1.0, "SCREENING"],
         [5, "AJCC105", "R0", None, "2018-03-01", 1.0, "SCREENING"],
         [6, "OVRLRESP", "NED", None, "2018-02-20", -9.0, None],
-        [7, "OVRLRESP", "RELAPSED DISEASE", "MONTH 2", "2018-05-09", 70.0, "FOLLOW-UP"],
-        [8, "OVRLRESP", "RELAPSED DISEASE", "MONTH 4", None, None, None],
+        [7, "OVRLRESP", "RELAPSED DISEASE", "MONTH 2", "2018-05-02", 63.0, "FOLLOW-UP"],
+        [8, "OVRLRESP", "RELAPSED DISEASE", "MONTH 4", "2018-07-01", 123.0, "FOLLOW-UP"],
     ]
     assert "T9" not in rs.data["RSORRES"].tolist() and "7" not in rs.data.loc[rs.data["RSTESTCD"].eq("ECOG101"), "RSORRES"].tolist()
 
@@ -149,13 +149,12 @@ def test_queries(rs):
         ("ta", "101-002", "RECUR", "U", "RECUR_UNMAPPED"),
         ("ta", "101-002", "RECURDAT", "2018-03-30", "RECURDAT_WITHOUT_RECURRENCE"),
         ("ta", "101-003", "RECURDAT", "", "RECURDAT_MISSING"),
-        ("ta", "101-003", "RECURDAT", "2018-05-09", "RECURDAT_AFTER_ASSESSMENT"),
         ("ta", "101-003", "TADAT", "2018-02-20", "BEFORE_HEPATECTOMY"),
         ("ta", "101-003", "VISIT", "Baseline", "VISIT_UNKNOWN"),
     ])
     # Each query points at its raw record.
-    late = q[q["rule"].eq("RECURDAT_AFTER_ASSESSMENT")].iloc[0]
-    assert (late["file"], late["row"]) == ("101/ta.csv", 9)
+    missing = q[q["rule"].eq("RECURDAT_MISSING")].iloc[0]
+    assert (missing["file"], missing["row"]) == ("101/ta.csv", 10)
 
 
 def test_lineage_keeps_each_records_own_raw_file(rs):
@@ -167,10 +166,10 @@ def test_lineage_keeps_each_records_own_raw_file(rs):
 def test_duplicate_visit_and_date_is_held_back(dm, se):
     ta = extract("ta", [
         {"SUBJID": "101-001", "VISIT": "Month 6", "TADAT": "2018-07-09", "TAMETHOD": "MRI", "RECUR": "Y", "RECURDAT": "2018-07"},
-        {"SUBJID": "101-001", "VISIT": "Month 6", "TADAT": "2018-07-02", "TAMETHOD": "MRI", "RECUR": "Y", "RECURDAT": "2018-07"},
+        {"SUBJID": "101-001", "VISIT": "Month 6", "TADAT": "2018-07-09", "TAMETHOD": "CT SCAN", "RECUR": "Y", "RECURDAT": "2018-07"},
     ])
     rs = rs_mod.build(empty("surg"), ta, dm, se)
-    assert rs.data["RSDTC"].tolist() == ["2018-07"]
+    assert rs.data["RSDTC"].tolist() == ["2018-07-09"]
     assert rs.queries["rule"].tolist() == ["DUPLICATE_ASSESSMENT"] and rs.queries["row"].tolist() == [3]
 
 

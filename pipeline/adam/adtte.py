@@ -1,8 +1,10 @@
 """ADTTE — RFS, TTR and OS for every ADSL subject, from the hepatectomy (rules in specs/adam/adtte.yaml).
 
-Sources: recurrence = the first RS OVRLRESP record with RELAPSED DISEASE (its partial date
-imputed to the first possible day, not before the day after the last assessment without
-recurrence); last assessment without recurrence = the last RS OVRLRESP record with NED;
+Sources: recurrence = the first RS OVRLRESP record with RELAPSED DISEASE, dated by its
+assessment (RSDTC), or the collected diagnosis date of that recurrence (SUPPRS RECURDTC) when
+it certainly precedes the assessment (a recurrence found outside the schedule). A partial date
+is imputed to the first possible day, not before the day after the last assessment without
+recurrence. Last assessment without recurrence = the last RS OVRLRESP record with NED;
 death = ADSL.DTHDT; last known alive = ADSL.LSTALVDT; no assessment = ADSL.HEPDT.
 """
 
@@ -11,46 +13,58 @@ from __future__ import annotations
 import pandas as pd
 
 from pipeline.adam.common import AdamResult, finalize_adam
-from pipeline.adam.imputation import impute_date
+from pipeline.adam.imputation import impute_date, possible_range
 from pipeline.adam.tte import TTESource, derive_param_tte
 from pipeline.dates import complete_date
 from pipeline.sdtm.common import DomainResult
 
 NAME = "ADTTE"
-INPUTS = {"adsl": ["adam", "adsl"], "rs": ["sdtm", "rs"]}
+INPUTS = {"adsl": ["adam", "adsl"], "rs": ["sdtm", "rs"], "supprs": ["sdtm", "supprs"]}
 
 RECURRENCE = "RELAPSED DISEASE"
 NO_DISEASE = "NED"
 
 
-def assessment_sources(rs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(recurrences, assessments without recurrence) with USUBJID, ADT (datetime), ADTF, RSSEQ."""
+def assessment_sources(rs: pd.DataFrame, supprs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(recurrences by assessment, recurrences by earlier diagnosis date, assessments without recurrence).
+
+    Each with USUBJID, ADT (datetime), ADTF, RSSEQ.
+    """
     ovr = rs[rs["RSTESTCD"].eq("OVRLRESP")]
     ned = ovr[ovr["RSSTRESC"].eq(NO_DISEASE)].copy()
     ned["ADT"], ned["ADTF"] = complete_date(ned["RSDTC"]), None
-    rec = ovr[ovr["RSSTRESC"].eq(RECURRENCE)].copy()
     # A recurrence cannot predate an assessment that found no disease: a partial date is
     # imputed no earlier than the day after the last NED assessment before it.
     last_ned = ned.groupby("USUBJID")["ADT"].max()
+    rec = ovr[ovr["RSSTRESC"].eq(RECURRENCE)].copy()
     floor = (rec["USUBJID"].map(last_ned) + pd.Timedelta(days=1)).set_axis(rec.index)
     rec["ADT"], rec["ADTF"] = impute_date(rec["RSDTC"], "first", min_dates=floor)
+
+    diag = supprs[supprs["QNAM"].eq("RECURDTC")].copy()
+    diag["RSSEQ"] = pd.to_numeric(diag["IDVARVAL"]).astype("float64")
+    diag = diag.merge(rec[["USUBJID", "RSSEQ", "ADT"]].rename(columns={"ADT": "ASSESSDT"}), on=["USUBJID", "RSSEQ"], how="inner")
+    _, latest = possible_range(diag["QVAL"])
+    diag = diag[latest < diag["ASSESSDT"]].copy()  # only a date that certainly precedes the assessment
+    floor = (diag["USUBJID"].map(last_ned) + pd.Timedelta(days=1)).set_axis(diag.index)
+    diag["ADT"], diag["ADTF"] = impute_date(diag["QVAL"], "first", min_dates=floor)
     cols = ["USUBJID", "ADT", "ADTF", "RSSEQ"]
-    return rec[cols], ned[cols]
+    return rec[cols], diag[cols], ned[cols]
 
 
-def build(adsl: AdamResult, rs: DomainResult) -> AdamResult:
+def build(adsl: AdamResult, rs: DomainResult, supprs: DomainResult) -> AdamResult:
     """Three parameters per ADSL subject; SRCDOM/SRCVAR/SRCSEQ name the record that decided each row."""
     s = adsl.data
-    rec, ned = assessment_sources(rs.data)
-    sources = {"adsl": s, "rec": rec, "ned": ned}
+    rec, diag, ned = assessment_sources(rs.data, supprs.data)
+    sources = {"adsl": s, "rec": rec, "diag": diag, "ned": ned}
     recurrence = TTESource("rec", "ADT", 0, "RECURRENCE", "RS", "RSDTC", seq="RSSEQ", dtf="ADTF")
+    diagnosis = TTESource("diag", "ADT", 0, "RECURRENCE", "SUPPRS", "QVAL", seq="RSSEQ", dtf="ADTF")
     death = TTESource("adsl", "DTHDT", 0, "DEATH", "ADSL", "DTHDT", dtf="DTHDTF")
     origin = TTESource("adsl", "HEPDT", 1, "NO ASSESSMENT AFTER HEPATECTOMY", "ADSL", "HEPDT")
     last_ned = TTESource("ned", "ADT", 2, "LAST ASSESSMENT WITHOUT RECURRENCE", "RS", "RSDTC", seq="RSSEQ")
     alive = TTESource("adsl", "LSTALVDT", 3, "LAST KNOWN ALIVE", "ADSL", "LSTALVDT")
     params = [
-        ("RFS", "Recurrence-Free Survival (days)", [recurrence, death], [origin, last_ned]),
-        ("TTR", "Time to Recurrence (days)", [recurrence], [origin, last_ned]),
+        ("RFS", "Recurrence-Free Survival (days)", [recurrence, diagnosis, death], [origin, last_ned]),
+        ("TTR", "Time to Recurrence (days)", [recurrence, diagnosis], [origin, last_ned]),
         ("OS", "Overall Survival (days)", [death], [origin, alive]),
     ]
     parts = [derive_param_tte(s, sources, ev, ce, code, label, start_date="HEPDT") for code, label, ev, ce in params]

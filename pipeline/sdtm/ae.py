@@ -60,11 +60,12 @@ def build(ae: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult:
     # Grade 5 means death: it must go with a fatal outcome, and a fatal outcome with grade 5.
     g5 = raw["AETOXGR"].astype(str).eq("5") != raw["AEOUT"].eq("FATAL")
     problems.append(make_queries(raw[g5], "ae", "AETOXGR", raw.loc[g5, "AETOXGR"], "GRADE5_NOT_FATAL", "CTCAE grade 5 and outcome FATAL disagree (AEOUT " + raw.loc[g5, "AEOUT"].astype(str) + ")"))
-    # Control subjects take no sorafenib: relationship and action must be NOT APPLICABLE.
+    # Control subjects take no sorafenib: an action with it is NOT APPLICABLE, and a relationship
+    # to it can only be NOT APPLICABLE or NOT RELATED (both say sorafenib did not cause the event).
     control = raw["USUBJID"].map(dm.data.set_index("USUBJID")["ARMCD"]).eq("CONTROL")
-    for var in ("AEREL", "AEACN"):
-        bad = control & raw[var].ne("NOT APPLICABLE")
-        problems.append(make_queries(raw[bad], "ae", var, raw.loc[bad, var], "CONTROL_ARM_" + var, f"{var} refers to sorafenib, which a control subject does not take; expected NOT APPLICABLE"))
+    for var, allowed in (("AEREL", ["NOT APPLICABLE", "NOT RELATED"]), ("AEACN", ["NOT APPLICABLE"])):
+        bad = control & ~raw[var].isin(allowed)
+        problems.append(make_queries(raw[bad], "ae", var, raw.loc[bad, var], "CONTROL_ARM_" + var, f"{var} refers to sorafenib, which a control subject does not take; expected {' or '.join(allowed)}"))
     keep = ~(uncoded | end_first)
     raw, coded = raw[keep], coded[keep]
 

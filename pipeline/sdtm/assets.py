@@ -43,6 +43,7 @@ DOMAIN_MODULES = [
     "tu",
     "tr",
     "supptu",
+    "supprs",
     "relrec",
 ]
 

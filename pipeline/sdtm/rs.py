@@ -8,15 +8,15 @@ Two kinds of records:
   and the pathological AJCC 7th edition T, N, M and residual tumour R (AJCC101/102/103/105,
   RSCAT AJCC V7) dated with the hepatectomy;
 * one OVRLRESP record per follow-up tumour assessment (RSCAT PROTOCOL-DEFINED RECURRENCE):
-  RECUR = N -> NED dated with the assessment (TADAT), RECUR = Y -> RELAPSED DISEASE dated
-  with the recurrence diagnosis (RECURDAT, partial kept). ADaM derives RFS/TTR from these.
+  RECUR = N -> NED, RECUR = Y -> RELAPSED DISEASE, both dated with the assessment (TADAT):
+  a recurrence is dated at its first observation; the collected diagnosis date (RECURDAT,
+  often a confirmatory scan days later) is in SUPPRS. ADaM derives RFS/TTR from these.
   VISIT is the site's visit name as one English name (``MONTH 6``, pipeline/sdtm/visits.py: XPT
   needs ASCII); a name that is not a month after surgery is queried and VISIT left blank.
 
 A result that is not a term of its codelist (or a score out of its range) is held back as a
-query. Inconsistent assessments are queried but kept: a recurrence without RECURDAT (RSDTC
-stays null: SDTM does not impute), a recurrence date after its assessment, a recurrence date
-on an assessment without recurrence, a date before the hepatectomy.
+query. Inconsistent assessments are queried but kept: a recurrence without RECURDAT, a
+recurrence date on an assessment without recurrence, an assessment before the hepatectomy.
 
 The module also holds two helpers the other follow-up domains share: ``to_ct`` and
 ``date_bounds``.
@@ -41,7 +41,6 @@ INPUTS = {"surg": ["raw", "surg"], "ta": ["raw", "ta"], "dm": ["sdtm", "dm"], "s
 NED, RELAPSED = "NED", "RELAPSED DISEASE"
 # A recurrence diagnosed more than this many days after the assessment that recorded it is queried
 # (0: any later date). The record is kept either way: RSDTC is the diagnosis date as collected.
-RECURDAT_GRACE_DAYS = 0
 
 
 # --- helpers shared with SS, DD, TU, TR, SUPPTU --------------------------------------------
@@ -157,29 +156,20 @@ def _assessments(t: pd.DataFrame, hep: pd.Series) -> tuple[pd.DataFrame, list[pd
     is_rec = recur.eq("Y")
     no_date = is_rec & t["RECURDAT"].isna()
     queries.append(
-        make_queries(t[no_date], "ta", "RECURDAT", t.loc[no_date, "RECURDAT"], "RECURDAT_MISSING", "Recurrence = Y without a date of recurrence diagnosis; RSDTC left null")
-    )
-    rec_lo, rec_hi = date_bounds(t["RECURDAT"])
-    ta_day = complete_date(t["TADAT"])
-    late = is_rec & (rec_lo > ta_day + pd.Timedelta(days=RECURDAT_GRACE_DAYS))
-    queries.append(
-        make_queries(
-            t[late], "ta", "RECURDAT", t.loc[late, "RECURDAT"], "RECURDAT_AFTER_ASSESSMENT",
-            "Recurrence diagnosed after the assessment that recorded it (TADAT " + t.loc[late, "TADAT"].astype(str) + ")",
-        )
+        make_queries(t[no_date], "ta", "RECURDAT", t.loc[no_date, "RECURDAT"], "RECURDAT_MISSING", "Recurrence = Y without a date of recurrence diagnosis; the assessment date dates the recurrence")
     )
     stray = recur.eq("N") & t["RECURDAT"].notna()
     queries.append(
         make_queries(t[stray], "ta", "RECURDAT", t.loc[stray, "RECURDAT"], "RECURDAT_WITHOUT_RECURRENCE", "Date of recurrence given but Recurrence = N; not submitted (RSDTC = TADAT)")
     )
-    rsdtc = t["RECURDAT"].where(is_rec, t["TADAT"])
+    # RSDTC is the date of the assessment for NED and RELAPSED DISEASE alike: the recurrence is
+    # dated at its first observation; the collected diagnosis date goes to SUPPRS (RECURDTC).
+    rsdtc = t["TADAT"]
     _, hi = date_bounds(rsdtc)
     early = hi < complete_date(hep)
-    for field, which in (("RECURDAT", is_rec), ("TADAT", ~is_rec)):
-        e = early & which
-        queries.append(
-            make_queries(t[e], "ta", field, rsdtc[e], "BEFORE_HEPATECTOMY", "Assessment date before the hepatectomy (" + hep[e].astype(str) + ")")
-        )
+    queries.append(
+        make_queries(t[early], "ta", "TADAT", rsdtc[early], "BEFORE_HEPATECTOMY", "Assessment date before the hepatectomy (" + hep[early].astype(str) + ")")
+    )
     visit, _, unreadable = standard_visit(t["VISIT"])
     queries.append(
         make_queries(t[unreadable], "ta", "VISIT", t.loc[unreadable, "VISIT"], "VISIT_UNKNOWN", "Visit name is not a month after surgery; VISIT left blank")

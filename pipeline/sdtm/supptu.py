@@ -22,9 +22,9 @@ INPUTS = {"nl": ["raw", "nl"], "tu": ["sdtm", "tu"], "dm": ["sdtm", "dm"]}
 QNAM = "DIAGBAS"
 
 
-def qlabel(qnam: str) -> str:
-    """QLABEL of a qualifier: the label of its value-level entry in the spec."""
-    spec = load_dataset_spec("sdtm", "supptu")
+def qlabel(qnam: str, dataset: str = "supptu") -> str:
+    """QLABEL of a qualifier: the label of its value-level QVAL entry in the SUPP-- spec."""
+    spec = load_dataset_spec("sdtm", dataset)
     return next(vl.label for vl in spec.value_level if vl.variable == "QVAL" and dict(vl.where).get("QNAM") == qnam)
 
 
