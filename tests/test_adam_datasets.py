@@ -185,3 +185,29 @@ def test_adex_every_other_day_counts_dosing_days():
     out = adex.build(adsl, ex, sdtm("ae", [ae("S-T1", 1, "2018-02-03")]))
     v = out.data.set_index("PARAMCD")["AVAL"]
     assert v["TDOSE"] == 2000 and v["DOSMODAE"] == 0
+
+
+def test_adsl_sorafenib_subject_never_dosed():
+    """A SORAFENIB subject without a dose: TRT01A NOT TREATED, SAFFL N, ACTARM null — and ADSL still conforms."""
+    from pipeline.adam import adsl as adsl_mod
+
+    dm = sdtm("dm", [{
+        "STUDYID": "S", "USUBJID": "S-N1", "SUBJID": "N1", "SITEID": "101", "AGE": 60.0, "AGEU": "YEARS", "SEX": "M",
+        "RACE": "ASIAN", "ETHNIC": None, "COUNTRY": "CHN", "ARMCD": "SORAFENIB", "ARM": "Sorafenib 400 mg QD for 2 years",
+        "ACTARMCD": None, "ACTARM": None, "DTHFL": None, "DTHDTC": None, "RFICDTC": "2018-01-20", "RFSTDTC": "2018-01-10",
+        "RFXSTDTC": None, "RFXENDTC": None, "RFPENDTC": "2018-06-01",
+    }])
+    empty = {n: sdtm(n, []) for n in ("ds", "ex", "ae", "lb", "mi", "mb", "mh", "rs", "ss")}
+    empty["ds"].data[["USUBJID", "DSSTDTC", "DSSCAT", "DSCAT", "DSDECOD"]] = None
+    for n, cols in {"ex": ["EXSTDTC", "EXENDTC"], "ae": ["AESTDTC", "AEENDTC"], "lb": ["LBDTC", "LBTESTCD", "LBTPT", "LBSTRESN"],
+                    "rs": ["RSDTC", "RSTESTCD", "RSSTRESC", "RSSTRESN"], "ss": ["SSDTC", "SSSTRESC"], "mi": ["MITESTCD", "MISTRESN", "MISTRESC"],
+                    "mb": ["MBTESTCD", "MBSTRESC"], "mh": ["MHOCCUR"]}.items():
+        empty[n].data[["USUBJID", *cols]] = None
+    pr = sdtm("pr", [{"USUBJID": "S-N1", "PRSTDTC": "2018-01-10"}])
+    out = adsl_mod.build(dm, pr, **empty)
+    spec = load_dataset_spec("adam", "adsl")
+    ok, failures = validate_frame(as_submission(out.data, spec), spec)
+    assert ok, failures.to_string()
+    r = out.data.iloc[0]
+    assert (r.TRT01P, r.TRT01A, r.TRT01AN, r.SAFFL, r.FASFL, r.ACTARM) == ("SORAFENIB", "NOT TREATED", 3.0, "N", "Y", None)
+    assert r.HEPDT == D("2018-01-10") and pd.isna(r.TRTSDT) and r.EOSSTT == "ONGOING"
