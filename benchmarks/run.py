@@ -1,30 +1,75 @@
 """Speed and memory of the whole pipeline on synthetic studies (``make bench``).
 
-For each size the script generates a study with the project's generator, runs every asset
-in-process in a fresh subprocess, and prints per asset: wall time, peak RSS while the asset
-ran, rows in and out; then the total and two floors measured in the same run:
-  * read+write floor: read every raw file (no validation) and write the final Parquet files
-    again with no transformation;
-  * XPT floor: a bare ``pyreadstat.write_xport`` of the final SDTM/ADaM frames.
+For each size the script generates a study with the project's generator (in its own
+process), then runs every asset in-process in a fresh process and prints per asset: wall
+time, peak RSS while the asset ran, rows in and out; the total (definitions + run, after
+imports), the process's peak RSS, where the time went (pandera, IO manager, XPT, Dataset-JSON,
+define.xml), and two floors measured in the same process right after the run:
+  * read+write floor: read every raw file (the project's reader, no validation) and write the
+    final Parquet frames again with no transformation;
+  * XPT floor: a bare ``pyreadstat.write_xport`` of the frames the XPT stage writes.
 
-Usage: python benchmarks/run.py [--sizes 1000 10000 100000]
+Sizes: ``embedded`` is the 154-subject study in ``raw/`` (no generation); a number is a
+study of that many subjects generated with ``--seed``.
+
+Usage: python benchmarks/run.py [--sizes embedded 1000 10000 100000] [--data DIR] [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import json
 import os
 import platform
+import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+TARGETS = {"total_100k_s": 120.0, "rss_100k_mb": 4096.0, "ratio_10k_100k": 11.0, "embedded_s": 10.0,
+           "pandera_share": 0.25, "xpt_vs_floor": 1.5}
+
+# Known spec gaps that stop a synthetic run part-way, relaxed in the benchmark process only (so
+# every asset is measured) and printed with the results. Remove an entry once the spec is fixed.
+# ADSL.ACTARM is Req, but DM.ACTARM is null by design for a sorafenib subject never dosed
+# (specs/sdtm/dm.yaml), which the generator produces about once per 1,000 subjects.
+RELAX_REQ = {("adam", "adsl"): ("ACTARM",)}
+
+
+def _patch_known_bugs() -> list[str]:
+    """Work around known pipeline bugs that stop a large synthetic run (benchmark process only).
+
+    lifelines' AalenJohansenFitter jitters tied event times with ``durations[event != 0]``,
+    which fails when ``durations`` is a Series with a non-default index (the groupby slice
+    that pipeline/analysis/survival.py passes): ties never occur in the 154-subject study but
+    always do at 1,000 subjects. Passing the values as an array gives the same estimate.
+    """
+    import numpy as np
+
+    import pipeline.analysis.survival as surv
+
+    base = surv.AalenJohansenFitter
+    if getattr(base, "_bench_patched", False):
+        return []
+
+    class Fitter(base):
+        _bench_patched = True
+
+        def fit(self, durations, event_observed, *a, **k):
+            return super().fit(np.asarray(durations), np.asarray(event_observed), *a, **k)
+
+    surv.AalenJohansenFitter = Fitter
+    return ["analysis: AalenJohansenFitter.fit given arrays (tied times + indexed Series crash in lifelines)"]
 
 
 def _rss_mb() -> float:
@@ -47,33 +92,114 @@ class RssSampler(threading.Thread):
 
     def peak_between(self, t0: float, t1: float) -> float:
         vals = [r for t, r in self.samples if t0 <= t <= t1]
-        return max(vals) if vals else float("nan")
+        if not vals:  # a step shorter than the sampling interval: the first sample after it started
+            vals = [r for t, r in self.samples if t >= t0][:1] or [self.samples[-1][1]]
+        return max(vals)
 
 
-def one(n: int, seed: int) -> dict:
-    """Generate and run one study in this process; return the figures as a dict."""
+class Timers:
+    """Cumulative wall time of named functions, patched in by :meth:`wrap` (``stage -> seconds``)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+
+    def wrap(self, stage: str, owner: object, attr: str) -> None:
+        fn = getattr(owner, attr)
+
+        @functools.wraps(fn)
+        def timed(*a, **k):
+            t = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                self.seconds[stage] += time.perf_counter() - t
+                self.calls[stage] += 1
+
+        setattr(owner, attr, timed)
+
+
+def _relax_specs() -> list[str]:
+    """Apply RELAX_REQ to the cached dataset specs of this process; return what was relaxed."""
+    from pipeline.specs import datasets as sd
+
+    original = sd._load_cached
+    done: list[str] = []
+
+    @functools.lru_cache(maxsize=256)
+    def load(layer: str, name: str, root: Path):
+        spec = original(layer, name, root)
+        relax = RELAX_REQ.get((layer, name), ())
+        if not relax:
+            return spec
+        vs = tuple(dataclasses.replace(v, core="Perm") if v.name in relax and v.core == "Req" else v for v in spec.variables)
+        if vs != spec.variables:
+            done.append(f"{spec.name}.{','.join(relax)} Req -> Perm")
+        return dataclasses.replace(spec, variables=vs)
+
+    sd._load_cached = load
+    return done
+
+
+def _instrument() -> Timers:
+    """Patch timers around the stages the targets talk about (before the definitions are built)."""
+    import pipeline.adam.assets
+    import pipeline.sdtm.assets
+    import pipeline.submission.package as pkg
+
+    t = Timers()
+    for mod in (pipeline.sdtm.assets, pipeline.adam.assets):
+        if hasattr(mod, "validate_frame"):
+            t.wrap("pandera", mod, "validate_frame")
+    t.wrap("xpt check", pkg, "check_for_xpt")
+    t.wrap("xpt write", pkg, "write_xpt")
+    t.wrap("dataset-json", pkg, "write_dataset_json")
+    t.wrap("define", pkg, "write_define")
+    # dg.FilesystemIOManager builds this class; it pickles each output and unpickles each input.
+    from dagster._core.storage.fs_io_manager import PickledObjectFilesystemIOManager as P
+
+    t.wrap("io load (unpickle)", P, "load_from_path")
+    t.wrap("io store (pickle)", P, "dump_to_path")
+    return t
+
+
+def _rows_in_raw(work: Path, form: str) -> int | None:
+    import pickle
+
+    p = work / "raw" / form
+    if not p.exists():
+        return None
+    with open(p, "rb") as fh:
+        ex = pickle.load(fh)
+    return int(ex.counts["rows_read"].sum())
+
+
+def run_one(raw: Path, tmp: Path, label: str) -> dict:
+    """Run every asset on ``raw`` in this process (outputs under ``tmp``); return the figures."""
+    t_imp = time.perf_counter()
     import dagster as dg
 
+    relaxed = _relax_specs() + _patch_known_bugs()
+    timers = _instrument()
     from pipeline.definitions import build_definitions
-    from pipeline.synth import generate_study
 
-    tmp = Path(tempfile.mkdtemp(prefix=f"bench{n}_"))
-    t = time.perf_counter()
-    generate_study(n_subjects=n, seed=seed, out_dir=tmp / "raw", truth_dir=tmp / "truth")
-    gen_s = time.perf_counter() - t
+    imports_s = time.perf_counter() - t_imp
 
     sampler = RssSampler()
     sampler.start()
-    defs = build_definitions(raw_dir=str(tmp / "raw"), out_dir=str(tmp / "out"), work_dir=str(tmp / "work"))
+    t = time.perf_counter()
+    defs = build_definitions(raw_dir=str(raw), out_dir=str(tmp / "out"), work_dir=str(tmp / "work"))
     job = defs.resolve_implicit_global_asset_job_def()
     instance = dg.DagsterInstance.ephemeral()
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    t = time.perf_counter()
+    defs_s = time.perf_counter() - t
     result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=quiet)
     total_s = time.perf_counter() - t
     sampler.stop.set()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
-    starts, ends, rows = {}, {}, {}
+    starts, ends, rows, failures = {}, {}, {}, []
+    failed_checks = [f"{'/'.join(e.asset_key.path)}:{e.check_name}" for e in result.get_asset_check_evaluations() if not e.passed]
     for rec in instance.all_logs(result.run_id):
         ev = rec.dagster_event
         if ev is None or ev.step_key is None:
@@ -82,89 +208,192 @@ def one(n: int, seed: int) -> dict:
             starts[ev.step_key] = rec.timestamp
         elif ev.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
             ends[ev.step_key] = rec.timestamp
+            if ev.event_type_value == "STEP_FAILURE":
+                failures.append(f"{ev.step_key}: {ev.event_specific_data.error.message.strip()[:300]}")
         elif ev.event_type_value == "ASSET_MATERIALIZATION":
-            m = ev.event_specific_data.materialization
-            rc = m.metadata.get("dagster/row_count")
+            md = ev.event_specific_data.materialization.metadata
+            rc = md.get("dagster/row_count")
+            if rc is None and "rows" in md and isinstance(md["rows"].value, dict):  # submission packages
+                rc = dg.MetadataValue.int(sum(md["rows"].value.values()))
             rows[ev.step_key] = rc.value if rc is not None else None
     graph = defs.resolve_asset_graph()
     steps = []
     for key in sorted(starts, key=lambda k: starts[k]):
         akey = dg.AssetKey(key.split("__"))
-        ups = graph.get(akey).parent_keys if graph.has(akey) else []
-        rows_in = sum((rows.get("__".join(u.path)) or 0) for u in ups)
-        steps.append(
-            {"asset": "/".join(akey.path), "seconds": ends.get(key, starts[key]) - starts[key],
-             "peak_rss_mb": sampler.peak_between(starts[key], ends.get(key, starts[key])), "rows_in": rows_in, "rows_out": rows.get(key)}
-        )
-    return {"n": n, "generate_s": gen_s, "total_s": total_s, "success": result.success,
-            "peak_rss_mb": max(r for _, r in sampler.samples), "steps": steps, "floors": floors(tmp)}
+        is_asset = graph.has(akey)
+        if is_asset and akey.path[0] == "raw":
+            rows_in = _rows_in_raw(tmp / "work", akey.path[1])  # records read from the site files
+        elif is_asset:
+            rows_in = sum((rows.get("__".join(u.path)) or 0) for u in graph.get(akey).parent_keys)
+        else:
+            rows_in = None  # an asset check step
+        end = ends.get(key, starts[key])
+        steps.append({"asset": "/".join(akey.path) + ("" if is_asset else " (check)"), "seconds": end - starts[key],
+                      "peak_rss_mb": sampler.peak_between(starts[key], end), "rows_in": rows_in, "rows_out": rows.get(key)})
+    stages = {k: round(v, 3) for k, v in timers.seconds.items()}
+    return {"label": label, "imports_s": imports_s, "definitions_s": defs_s, "total_s": total_s,
+            "success": result.success, "failures": failures, "failed_checks": failed_checks, "relaxed": relaxed,
+            "peak_rss_mb": peak, "steps": steps, "stages": stages, "floors": floors(raw, tmp)}
 
 
-def floors(tmp: Path) -> dict:
-    """Read every raw file without validation and rewrite the final Parquet files; bare XPT write."""
+def floors(raw: Path, tmp: Path) -> dict:
+    """Read every raw file without validation and rewrite the final Parquet files; bare XPT write.
+
+    Only the reading of the raw files, the Parquet writes and the ``write_xport`` calls are
+    timed; loading the final frames and turning them into XPT-ready frames is not.
+    """
     import pandas as pd
     import pyreadstat
 
     from pipeline.raw.reader import form_path, read_form_file
+    from pipeline.specs.datasets import load_dataset_spec
     from pipeline.specs.raw import load_raw_spec
+    from pipeline.submission.common import submission_frame
 
     spec = load_raw_spec()
     t = time.perf_counter()
     for site in spec.sites.values():
         for form in spec.forms.values():
-            p = form_path(tmp / "raw", site, form)
+            p = form_path(raw, site, form)
             if p.exists():
                 read_form_file(p, site, form)
-    frames = {p: pd.read_parquet(p) for p in sorted((tmp / "out").glob("*/*.parquet"))}
-    for p, df in frames.items():
-        df.to_parquet(tmp / "floor.parquet", index=False)
-    rw = time.perf_counter() - t
+    read_s = time.perf_counter() - t
+    out = tmp / "out"
+    frames = {p: pd.read_parquet(p) for p in sorted(out.glob("*/*.parquet"))}
     t = time.perf_counter()
     for p, df in frames.items():
-        if p.parent.name in ("sdtm", "adam"):
-            out = df.copy()
-            for c in out.columns:
-                if out[c].dtype == object:
-                    out[c] = out[c].astype(str).where(out[c].notna(), "")
-                elif str(out[c].dtype).startswith(("datetime", "date")):
-                    out[c] = (pd.to_datetime(out[c]) - pd.Timestamp("1960-01-01")).dt.days
-            pyreadstat.write_xport(out, str(tmp / "floor.xpt"), file_format_version=5, table_name=p.stem.upper()[:8])
-    return {"read_write_s": rw, "xpt_s": time.perf_counter() - t}
+        df.to_parquet(tmp / "floor.parquet", index=False, compression="zstd")
+    write_s = time.perf_counter() - t
+    # The XPT stage writes the delivered datasets of sdtm/ and adam/: the same frames, as XPT holds them.
+    xframes = []
+    for p, df in frames.items():
+        if p.parent.name in ("sdtm", "adam") and (p.parent / f"{p.stem}.xpt").exists():
+            xframes.append((p.stem.upper(), submission_frame(df, load_dataset_spec(p.parent.name, p.stem))))
+    t = time.perf_counter()
+    for name, df in xframes:
+        pyreadstat.write_xport(df, str(tmp / "floor.xpt"), file_format_version=5, table_name=name)
+    xpt_s = time.perf_counter() - t
+    return {"read_raw_s": read_s, "write_parquet_s": write_s, "read_write_s": read_s + write_s, "xpt_s": xpt_s,
+            "xpt_datasets": len(xframes)}
 
 
-def print_report(r: dict) -> None:
-    print(f"\n## {r['n']:,} subjects — total {r['total_s']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB"
-          f" (generation {r['generate_s']:.1f} s, {'success' if r['success'] else 'FAILED'})")
-    print(f"{'asset':<28}{'seconds':>9}{'peak MB':>9}{'rows in':>11}{'rows out':>11}")
-    for s in r["steps"]:
-        print(f"{s['asset']:<28}{s['seconds']:>9.2f}{s['peak_rss_mb']:>9.0f}{s['rows_in']:>11}{str(s['rows_out'] if s['rows_out'] is not None else ''):>11}")
+def print_report(r: dict, top: int | None = None) -> None:
+    ok = "success" if r["success"] else "FAILED"
+    gen = f", generation {r['generate_s']:.1f} s" if r.get("generate_s") is not None else ""
+    print(f"\n## {r['label']} — total {r['total_s']:.1f} s (definitions {r['definitions_s']:.1f} s, imports "
+          f"{r['imports_s']:.1f} s not counted), peak RSS {r['peak_rss_mb']:.0f} MB{gen}, {ok}")
+    for x in r["relaxed"]:
+        print(f"  benchmark workaround (known gap, see RELAX_REQ / _patch_known_bugs): {x}")
+    for x in r["failures"]:
+        print(f"  FAILED step {x}")
+    if r["failed_checks"]:
+        print(f"  failed checks: {', '.join(r['failed_checks'])}")
+    steps = sorted(r["steps"], key=lambda s: -s["seconds"])[:top] if top else r["steps"]
+    print(f"{'asset':<36}{'seconds':>9}{'peak MB':>9}{'rows in':>11}{'rows out':>11}")
+    for s in steps:
+        ri = "" if s["rows_in"] is None else s["rows_in"]
+        ro = "" if s["rows_out"] is None else s["rows_out"]
+        print(f"{s['asset']:<36}{s['seconds']:>9.2f}{s['peak_rss_mb']:>9.0f}{ri:>11}{ro:>11}")
+    steps_s = sum(s["seconds"] for s in r["steps"])
+    print(f"{'sum of steps':<36}{steps_s:>9.2f}   (total - steps = Dagster run overhead {r['total_s'] - steps_s:.1f} s)")
+    st = r["stages"]
+    share = st.get("pandera", 0) / r["total_s"] if r["total_s"] else 0
+    print("stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in sorted(st.items())) + f"; pandera {share:.0%} of total")
     f = r["floors"]
-    print(f"floor: read raw + write final Parquet {f['read_write_s']:.2f} s; bare pyreadstat XPT {f['xpt_s']:.2f} s")
+    xpt = st.get("xpt check", 0) + st.get("xpt write", 0)
+    print(f"floor: read raw {f['read_raw_s']:.2f} s + write final Parquet {f['write_parquet_s']:.2f} s = {f['read_write_s']:.2f} s; "
+          f"bare pyreadstat XPT {f['xpt_s']:.2f} s ({f['xpt_datasets']} datasets) vs XPT stage {xpt:.2f} s "
+          f"(check {st.get('xpt check', 0):.2f} + write {st.get('xpt write', 0):.2f}) = x{xpt / f['xpt_s'] if f['xpt_s'] else float('nan'):.2f}")
+
+
+def print_targets(results: list[dict]) -> None:
+    by = {r["label"]: r for r in results}
+    print("\n## targets")
+
+    def line(name: str, value: float | None, limit: float, fmt: str) -> None:
+        if value is None:
+            print(f"  {name}: not measured")
+        else:
+            print(f"  {name}: {fmt.format(value)} (target <= {fmt.format(limit)}) {'met' if value <= limit else 'NOT MET'}")
+
+    big, mid, emb = by.get("100,000 subjects"), by.get("10,000 subjects"), by.get("embedded (154 subjects)")
+    line("100,000 subjects end to end", big and big["total_s"], TARGETS["total_100k_s"], "{:.1f} s")
+    line("100,000 subjects peak RSS", big and big["peak_rss_mb"], TARGETS["rss_100k_mb"], "{:.0f} MB")
+    line("time ratio 100,000 / 10,000", big and mid and big["total_s"] / mid["total_s"], TARGETS["ratio_10k_100k"], "{:.2f}")
+    line("embedded study end to end after imports", emb and emb["total_s"], TARGETS["embedded_s"], "{:.1f} s")
+    for r in results:
+        line(f"pandera share, {r['label']}", r["stages"].get("pandera", 0) / r["total_s"], TARGETS["pandera_share"], "{:.2f}")
+        xpt = r["stages"].get("xpt check", 0) + r["stages"].get("xpt write", 0)
+        if r["floors"]["xpt_s"]:
+            line(f"XPT stage / bare pyreadstat, {r['label']}", xpt / r["floors"]["xpt_s"], TARGETS["xpt_vs_floor"], "{:.2f}")
+
+
+def _child(args: list[str]) -> dict:
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, cwd=ROOT)
+    if out.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    ap.add_argument("--sizes", nargs="+", default=["embedded", "1000", "10000", "100000"],
+                    help="'embedded' (raw/, 154 subjects) and/or numbers of subjects")
     ap.add_argument("--seed", type=int, default=20160901)
-    ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--data", type=Path, help="keep generated studies here and reuse them (default: a temporary folder)")
+    ap.add_argument("--top", type=int, default=0, help="show only the N slowest steps per size")
+    ap.add_argument("--json", type=Path, help="also write the figures to this file")
+    ap.add_argument("--generate", nargs=2, metavar=("N", "DIR"), help=argparse.SUPPRESS)
+    ap.add_argument("--run", nargs=3, metavar=("RAW", "TMP", "LABEL"), help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.one:
-        print(json.dumps(one(args.one, args.seed)))
+
+    if args.generate:  # child: generate one study
+        from pipeline.synth import generate_study
+
+        n, d = int(args.generate[0]), Path(args.generate[1])
+        t = time.perf_counter()
+        generate_study(n_subjects=n, seed=args.seed, out_dir=d / "raw", truth_dir=d / "truth")
+        print(json.dumps({"generate_s": time.perf_counter() - t}))
         return 0
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    if args.run:  # child: run the pipeline on one study
+        print(json.dumps(run_one(Path(args.run[0]), Path(args.run[1]), args.run[2])))
+        return 0
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+          f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GB RAM, "
+          f"{platform.processor() or platform.platform()}, Python {platform.python_version()}")
     results = []
-    for n in args.sizes:
-        out = subprocess.run([sys.executable, __file__, "--one", str(n), "--seed", str(args.seed)], capture_output=True, text=True, cwd=ROOT)
-        if out.returncode != 0:
-            print(out.stderr[-3000:])
-            return 1
-        r = json.loads(out.stdout.strip().splitlines()[-1])
-        results.append(r)
-        print_report(r)
-    if len(results) > 1:
-        a, b = results[-2], results[-1]
-        print(f"\ntime ratio {b['n']:,}/{a['n']:,} subjects: {b['total_s'] / a['total_s']:.2f} (x{b['n'] / a['n']:.0f} subjects)")
-    return 0
+    base = args.data or Path(tempfile.mkdtemp(prefix="bench_"))
+    try:
+        for size in args.sizes:
+            gen_s = None
+            if size == "embedded":
+                raw, label = ROOT / "raw", "embedded (154 subjects)"
+                tmp = base / "embedded"
+            else:
+                n = int(size)
+                label = f"{n:,} subjects"
+                tmp = base / f"n{n}_seed{args.seed}"
+                raw = tmp / "raw"
+                if not (tmp / "generated.ok").exists():
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    gen_s = _child(["--generate", str(n), str(tmp), "--seed", str(args.seed)])["generate_s"]
+                    (tmp / "generated.ok").write_text("")
+            for sub in ("out", "work"):
+                shutil.rmtree(tmp / sub, ignore_errors=True)
+            tmp.mkdir(parents=True, exist_ok=True)
+            r = _child(["--run", str(raw), str(tmp), label])
+            r["generate_s"] = gen_s
+            results.append(r)
+            print_report(r, args.top or None)
+            sys.stdout.flush()
+    finally:
+        if not args.data:
+            shutil.rmtree(base, ignore_errors=True)
+    print_targets(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0 if all(r["success"] for r in results) else 1
 
 
 if __name__ == "__main__":
