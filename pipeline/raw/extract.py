@@ -8,16 +8,23 @@ A record that breaks the contract is held back from ``data``; the quarantine hol
 row per problem, in words a data manager can send to the site. The pandera schema of the
 form (pipeline.raw.schema) gates ``data``, so ``data`` always passes it.
 
-Quarantine rules:
-  REQUIRED_MISSING  a required field is blank
-  DATE_INVALID      a date that cannot be read safely (impossible, unreadable, ambiguous)
-  NOT_NUMERIC       text in a numeric field
-  NOT_INTEGER       a fractional number in an integer field
+Quarantine rules (the value rules min, max and required_if are columns of
+specs/raw/dictionary.csv; the cut-off is data_cutoff in specs/trial/study.yaml):
+  REQUIRED_MISSING     a required field is blank
+  REQUIRED_IF_MISSING  a field is blank although its required_if condition holds
+  DATE_INVALID         a date that cannot be read safely (impossible, unreadable, ambiguous)
+  DATE_IN_FUTURE       a date after the data cut-off (a partial date: its first possible day)
+  NOT_NUMERIC          text in a numeric field
+  NOT_INTEGER          a fractional number in an integer field
+  OUT_OF_RANGE         a number below the field's min or above its max
   CODE_UNKNOWN      a term that is neither a codelist value nor a known synonym
   SITE_MISMATCH     SITEID differs from the site folder the file came in
   SUBJID_FORMAT     SUBJID does not follow the site's subject-number pattern
   DUPLICATE_KEY     records with the same keys (forms.yaml) but different values
-  SCHEMA_<check>    anything else the schema rejects
+  SCHEMA_<check>       anything else the schema rejects
+
+Messages never quote the value (the quarantine's ``value`` column holds it, redacted for
+identifier fields), so a message is safe to send whatever the field.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from pipeline.dates import to_iso8601
 from pipeline.raw.reader import LINEAGE, form_path, read_form_file, relative_name, scan_raw_root
 from pipeline.raw.schema import form_schema
 from pipeline.specs.raw import Form, RawField, RawSpec, load_raw_spec
+from pipeline.specs.study import load_study
 from pipeline.terminology import build_lookup, map_terms, normalise_text, on_distinct
 
 QUARANTINE_COLS = ["siteid", "subjid", "form", "file", "row", "field", "value", "rule", "message"]
@@ -104,9 +112,46 @@ def _problems(mask: pd.Series, field: str, rule: str, message: str | pd.Series) 
     return pd.DataFrame({"record": idx, "field": field, "rule": rule, "message": msg})
 
 
-def _convert_field(f: RawField, text: pd.Series, date_order: pd.Series, spec: RawSpec) -> tuple[pd.Series, list[pd.DataFrame]]:
+def _what(f: RawField) -> str:
+    return f"{f.label} ({f.name})"
+
+
+def after_cutoff(iso: pd.Series, cutoff: str) -> pd.Series:
+    """True where an ISO 8601 date (complete or partial) certainly lies after ``cutoff`` (an ISO day).
+
+    A partial date counts from its first possible day: ``2023`` is after 2022-12-31,
+    ``2022-12`` is not. ISO strings compare as dates, and a partial date is a prefix, so
+    it compares as its first day would; done once per distinct value.
+    """
+    return on_distinct(iso, lambda u: u.gt(cutoff)).eq(True)
+
+
+def _fmt_bound(x: float) -> str:
+    return f"{x:g}"
+
+
+def _range_problems(f: RawField, values: pd.Series) -> list[pd.DataFrame]:
+    """OUT_OF_RANGE for numbers outside the field's inclusive [min, max] (from the dictionary)."""
+    if f.min is None and f.max is None:
+        return []
+    low = values.lt(f.min).fillna(False) if f.min is not None else pd.Series(False, index=values.index)
+    high = values.gt(f.max).fillna(False) if f.max is not None else pd.Series(False, index=values.index)
+    if f.min is not None and f.max is not None:
+        expected = f"from {_fmt_bound(f.min)} to {_fmt_bound(f.max)}"
+    elif f.min is not None:
+        expected = f"{_fmt_bound(f.min)} or more"
+    else:
+        expected = f"{_fmt_bound(f.max)} or less"
+    unit = f" {f.unit}" if f.unit else ""
+    msg = f"{_what(f)} should be {expected}{unit} (specs/raw/dictionary.csv)"
+    return [_problems((low | high).astype(bool), f.name, "OUT_OF_RANGE", msg)]
+
+
+def _convert_field(
+    f: RawField, text: pd.Series, date_order: pd.Series, spec: RawSpec, cutoff: str | None = None
+) -> tuple[pd.Series, list[pd.DataFrame]]:
     """Convert one field's normalised text to its type; returns (values, problems)."""
-    what = f"{f.label} ({f.name})"
+    what = _what(f)
     present = text.notna()
     problems = []
     if f.required:
@@ -118,11 +163,15 @@ def _convert_field(f: RawField, text: pd.Series, date_order: pd.Series, spec: Ra
             rows = date_order == order
             iso[rows], reason[rows] = to_iso8601(text[rows], order)
         problems.append(_problems(reason.notna(), f.name, "DATE_INVALID", f"{what} is not a valid date: " + reason.fillna("")))
+        if cutoff:
+            future = after_cutoff(iso, cutoff)
+            problems.append(_problems(future, f.name, "DATE_IN_FUTURE", f"{what} is after the data cut-off of {cutoff}; a date cannot be later than the export"))
         return iso, problems
     if f.type in ("integer", "float"):
         numeric = on_distinct(text, lambda u: u.str.match(_NUMBER_RE)).eq(True)
         values = pd.to_numeric(text.where(numeric), errors="coerce").astype("float64")
         problems.append(_problems(present & ~numeric, f.name, "NOT_NUMERIC", f"{what} should be a number"))
+        problems.extend(_range_problems(f, values))
         if f.type == "float":
             return values, problems
         fractional = values.notna() & (values % 1 != 0)
@@ -138,6 +187,25 @@ def _convert_field(f: RawField, text: pd.Series, date_order: pd.Series, spec: Ra
         problems.append(_problems(unknown, f.name, "CODE_UNKNOWN", message))
         return mapped, problems
     return text, problems
+
+
+def _conditional_rules(typed: pd.DataFrame, text: pd.DataFrame, form: Form) -> list[pd.DataFrame]:
+    """REQUIRED_IF_MISSING: a field left blank although its ``required_if`` condition holds.
+
+    The condition is read on the converted (canonical) value, so ``否``, ``No`` and ``N``
+    all count as ``N``; a field whose text is present but unreadable is already a
+    DATE_INVALID/NOT_NUMERIC/CODE_UNKNOWN problem, not a missing one.
+    """
+    problems = []
+    for f in form.fields:
+        c = f.required_if
+        if c is None:
+            continue
+        cond = form.field(c.field)
+        missing = typed[c.field].isin(c.values).to_numpy(dtype=bool) & text[f.name].isna().to_numpy(dtype=bool)
+        msg = f"{_what(f)} is required when {_what(cond)} is {' or '.join(c.values)}, but it is blank"
+        problems.append(_problems(pd.Series(missing, index=typed.index), f.name, "REQUIRED_IF_MISSING", msg))
+    return problems
 
 
 def _site_rules(text: pd.DataFrame, spec: RawSpec) -> list[pd.DataFrame]:
@@ -269,14 +337,16 @@ def _counts(raw: pd.DataFrame, dup: pd.Series, held: pd.Series, spec: RawSpec) -
     return frame.rename_axis("siteid").reset_index()[COUNT_COLS]
 
 
-def extract_form(raw_root: Path, form_name: str, spec: RawSpec | None = None) -> FormExtract:
+def extract_form(raw_root: Path, form_name: str, spec: RawSpec | None = None, data_cutoff: str | None = None) -> FormExtract:
     """Read, convert and check form ``form_name`` for every site under ``raw_root``.
 
-    Returns a FormExtract (see its docstring). Raises RawFileError for a file that
-    cannot be read at all, an unknown site folder or an unknown form file, and KeyError
-    for a form not in specs/raw/forms.yaml.
+    ``data_cutoff`` (ISO 8601 day) defaults to ``data_cutoff`` of specs/trial/study.yaml;
+    any date after it is DATE_IN_FUTURE. Returns a FormExtract (see its docstring).
+    Raises RawFileError for a file that cannot be read at all, an unknown site folder or
+    an unknown form file, and KeyError for a form not in specs/raw/forms.yaml.
     """
     spec = spec or load_raw_spec()
+    cutoff = data_cutoff or load_study().data_cutoff
     form = spec.forms[form_name]
     scan_raw_root(Path(raw_root), spec)
     raw, warnings = read_all_sites(Path(raw_root), form, spec)
@@ -292,8 +362,9 @@ def extract_form(raw_root: Path, form_name: str, spec: RawSpec | None = None) ->
     typed = pd.DataFrame(index=kept.index)
     problems: list[pd.DataFrame] = []
     for f in form.fields:
-        typed[f.name], found = _convert_field(f, kept[f.name], date_order, spec)
+        typed[f.name], found = _convert_field(f, kept[f.name], date_order, spec, cutoff)
         problems.extend(found)
+    problems.extend(_conditional_rules(typed, kept, form))
     problems.extend(_site_rules(kept, spec))
     for c in LINEAGE:
         typed[c] = raw.loc[kept.index, c]

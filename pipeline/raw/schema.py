@@ -3,8 +3,10 @@
 One DataFrameSchema per form: every dictionary field as a column of its type (text, code
 and date as ``str``; integer as nullable ``Int64``; float as ``float64``), required
 fields non-null, code fields restricted to their codelist's canonical values, dates in
-ISO 8601 (complete or partial), SITEID equal to the site folder, and the lineage columns
-``_site``, ``_file``, ``_row``. It is the gate of :func:`pipeline.raw.extract.extract_form`.
+ISO 8601 (complete or partial) and not after the data cut-off, numbers within the
+dictionary's ``min``/``max``, fields with a ``required_if`` given when its condition
+holds, SITEID equal to the site folder, and the lineage columns ``_site``, ``_file``,
+``_row``. It is the gate of :func:`pipeline.raw.extract.extract_form`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pandera.pandas as pa
 
 from pipeline.dates import ISO_DATE_RE
 from pipeline.specs.raw import Form, RawField, RawSpec, load_raw_spec
+from pipeline.specs.study import load_study
 from pipeline.terminology import on_distinct
 
 DTYPES = {"text": str, "code": str, "date": str, "integer": "Int64", "float": "float64"}
@@ -31,8 +34,15 @@ def _column(f: RawField, spec: RawSpec) -> pa.Column:
         checks.append(pa.Check.isin(list(spec.codelists[f.codelist].values), name=f"codelist_{f.codelist}"))
     elif f.type == "date":
         checks.append(_distinct_check(lambda u: u.str.match(ISO_DATE_RE), "iso8601_date"))
+        cutoff = load_study().data_cutoff
+        # ISO strings compare as dates; a partial date (2022-12) is a prefix, so it compares as its first day.
+        checks.append(_distinct_check(lambda u, c=cutoff: u <= c, "not_after_cutoff"))
     elif f.type == "float":
         checks.append(pa.Check(lambda s: s.abs() < float("inf"), element_wise=False, ignore_na=True, name="finite"))
+    if f.min is not None:
+        checks.append(pa.Check.ge(f.min, name=f"min_{f.min:g}"))
+    if f.max is not None:
+        checks.append(pa.Check.le(f.max, name=f"max_{f.max:g}"))
     elif f.type == "text":
         # Normalised text: no surrounding whitespace, never an empty string (blank is null).
         checks.append(_distinct_check(lambda u: (u.str.strip() == u) & (u != ""), "normalised_text"))
@@ -43,6 +53,16 @@ def _siteid_matches_folder(df: pd.DataFrame) -> pd.Series:
     return df["SITEID"] == df["_site"]
 
 
+def _required_if(f: RawField):
+    """Frame-level check: ``f`` is given wherever its ``required_if`` condition holds."""
+    c = f.required_if
+
+    def check(df: pd.DataFrame) -> pd.Series:
+        return ~(df[c.field].isin(c.values) & df[f.name].isna())
+
+    return check
+
+
 def form_schema(form: Form, spec: RawSpec | None = None) -> pa.DataFrameSchema:
     """The schema of ``FormExtract.data`` for ``form``: columns in dictionary order, then lineage."""
     spec = spec or load_raw_spec()
@@ -51,6 +71,9 @@ def form_schema(form: Form, spec: RawSpec | None = None) -> pa.DataFrameSchema:
     columns["_file"] = pa.Column(str, pa.Check.str_matches(r"^[^/]+/[^/]+\.(csv|xlsx)$"), nullable=False)
     columns["_row"] = pa.Column("int64", pa.Check.ge(2), nullable=False)
     checks = [pa.Check(_siteid_matches_folder, name="siteid_matches_folder")] if "SITEID" in columns else []
+    for f in form.fields:
+        if f.required_if is not None:
+            checks.append(pa.Check(_required_if(f), name=f"{f.name}_required_if_{f.required_if.field}"))
     return pa.DataFrameSchema(columns, checks=checks, strict=True, ordered=True, name=f"raw.{form.name}", title=form.label)
 
 

@@ -2,6 +2,14 @@
 
 Reads ``specs/raw/forms.yaml``, ``specs/raw/dictionary.csv``, ``specs/raw/sites.yaml``,
 ``specs/raw/codelists.csv`` and ``specs/trial/criteria.csv``.
+
+Value rules are data in ``dictionary.csv`` (optional columns; blank = no rule):
+
+* ``min`` / ``max``: inclusive numeric bounds of an integer or float field (``0`` for a
+  dose, ``5`` and ``15`` for the Child-Pugh score);
+* ``required_if``: ``FIELD=VALUE`` or ``FIELD=VALUE1|VALUE2``: the (optional) field must
+  be given when code field ``FIELD`` of the same form holds one of the canonical values
+  (``AEONGO=N``: an adverse event that is not ongoing has an end date).
 """
 
 from __future__ import annotations
@@ -17,6 +25,18 @@ from pipeline.specs.paths import SPECS_DIR
 
 FIELD_TYPES = ("text", "integer", "float", "date", "code")
 DATE_ORDERS = ("YMD", "DMY", "MDY")
+NUMERIC_TYPES = ("integer", "float")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``required_if`` of a field: ``field`` holds one of ``values`` (canonical codelist values)."""
+
+    field: str
+    values: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{self.field}={'|'.join(self.values)}"
 
 
 @dataclass(frozen=True)
@@ -33,6 +53,9 @@ class RawField:
     unit_field: str | None  # field holding the unit of this numeric field (e.g. "AFPU")
     identifier: bool  # a direct identifier: never copied to any output
     description: str = ""
+    min: float | None = None  # inclusive lower bound of a numeric field
+    max: float | None = None  # inclusive upper bound of a numeric field
+    required_if: Condition | None = None  # must be given when this condition holds
 
 
 @dataclass(frozen=True)
@@ -105,6 +128,54 @@ def _load_codelists(root: Path) -> dict[str, RawCodelist]:
     return {n: RawCodelist(n, tuple(v), synonyms[n]) for n, v in values.items()}
 
 
+def _bound(row: dict[str, str], column: str, where: str) -> float | None:
+    text = (row.get(column) or "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{where}: {column} {text!r} is not a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{where}: {column} {text!r} is not a finite number")
+    return value
+
+
+def _condition(row: dict[str, str], where: str) -> Condition | None:
+    text = (row.get("required_if") or "").strip()
+    if not text:
+        return None
+    name, sep, values = text.partition("=")
+    parts = tuple(v.strip() for v in values.split("|"))
+    if not sep or not name.strip() or not all(parts):
+        raise ValueError(f"{where}: required_if {text!r} is not FIELD=VALUE or FIELD=VALUE1|VALUE2")
+    return Condition(name.strip(), parts)
+
+
+def _check_rules(form: str, fields: list[RawField], codelists: dict[str, RawCodelist]) -> None:
+    """The value rules of one form's fields make sense (bounds on numbers, conditions on its own code fields)."""
+    by_name = {f.name: f for f in fields}
+    for f in fields:
+        where = f"specs/raw/dictionary.csv: {form}.{f.name}"
+        if (f.min is not None or f.max is not None) and f.type not in NUMERIC_TYPES:
+            raise ValueError(f"{where}: min/max apply to integer and float fields, not {f.type}")
+        if f.min is not None and f.max is not None and f.min > f.max:
+            raise ValueError(f"{where}: min {f.min:g} is greater than max {f.max:g}")
+        c = f.required_if
+        if c is None:
+            continue
+        if f.required:
+            raise ValueError(f"{where}: required_if on a field that is always required")
+        cond = by_name.get(c.field)
+        if cond is None or cond is f:
+            raise ValueError(f"{where}: required_if names {c.field!r}, which is not another field of form {form!r}")
+        if cond.type != "code" or cond.identifier:
+            raise ValueError(f"{where}: required_if field {c.field} must be a code field (not an identifier)")
+        unknown = [v for v in c.values if v not in codelists[cond.codelist].values]
+        if unknown:
+            raise ValueError(f"{where}: required_if value(s) {', '.join(unknown)} not in codelist {cond.codelist}")
+
+
 @lru_cache(maxsize=4)
 def load_raw_spec(root: Path = SPECS_DIR) -> RawSpec:
     """Load and cross-check the raw input contract under ``root``."""
@@ -125,6 +196,9 @@ def load_raw_spec(root: Path = SPECS_DIR) -> RawSpec:
             unit_field=row["unit_field"] or None,
             identifier=row["identifier"] == "Y",
             description=row["description"],
+            min=_bound(row, "min", f"specs/raw/dictionary.csv: {row['form']}.{row['field']}"),
+            max=_bound(row, "max", f"specs/raw/dictionary.csv: {row['form']}.{row['field']}"),
+            required_if=_condition(row, f"specs/raw/dictionary.csv: {row['form']}.{row['field']}"),
         )
         if f.type not in FIELD_TYPES:
             raise ValueError(f"specs/raw/dictionary.csv: {f.form}.{f.name}: unknown type {f.type!r}")
@@ -139,6 +213,7 @@ def load_raw_spec(root: Path = SPECS_DIR) -> RawSpec:
         fields = tuple(by_form.pop(name, []))
         if not fields:
             raise ValueError(f"specs/raw/forms.yaml: form {name!r} has no fields in dictionary.csv")
+        _check_rules(name, list(fields), codelists)
         form = Form(name=name, label=doc["label"], keys=tuple(doc["keys"]), fields=fields)
         for k in form.keys:
             form.field(k)
