@@ -54,3 +54,12 @@ def test_hazard_ratio_direction():
     # True HR = 0.5; with 800 events the 95% CI is about +-15%.
     assert 0.4 < rows["Hazard ratio (unadjusted)"]["VALUE"] < 0.62
     assert rows["Log-rank p-value"]["VALUE"] < 1e-6
+
+
+def test_cumulative_incidence_with_tied_times_and_a_non_default_index():
+    # Two recurrences on day 100 (a tie), one death on day 200; rows indexed 10..13 as a filtered frame is.
+    d = adtte([100, 100, 200, 300], [0, 0, 0, 1], desc=["RECURRENCE", "RECURRENCE", "DEATH", None])
+    d.index = [10, 11, 12, 13]
+    (row,) = cumulative_incidence(d, "Recurrence rate", 2)
+    # 2 of 4 recur by day 100; the death and the censoring add no recurrence: CIF = 0.5 (jitter moves ties by < 1 day).
+    assert row["VALUE"] == pytest.approx(0.5, abs=1e-9)

@@ -6,6 +6,8 @@ inputs and its outputs into the analysis-results table (one row per statistic).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from lifelines import AalenJohansenFitter, CoxPHFitter, KaplanMeierFitter
@@ -74,8 +76,11 @@ def cumulative_incidence(rfs: pd.DataFrame, endpoint: str, years: float) -> list
     rows = []
     for arm, g in rfs.groupby("ARM", sort=True):
         event = np.where(g["CNSR"].ne(0), 0, np.where(g["EVNTDESC"].eq("RECURRENCE"), 1, 2))
+        # lifelines breaks tied times by a seeded jitter (deterministic); plain arrays keep its indexing aligned.
         ajf = AalenJohansenFitter(calculate_variance=True, seed=0)
-        ajf.fit(g["AVAL"], event, event_of_interest=1)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Tied event times")
+            ajf.fit(g["AVAL"].to_numpy(dtype=float), event, event_of_interest=1)
         cif = ajf.cumulative_density_.iloc[:, 0]
         ci = ajf.confidence_interval_
         d = years * DAYS_PER_YEAR
