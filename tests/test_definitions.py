@@ -3,6 +3,7 @@
 import dagster as dg
 
 from pipeline.definitions import build_definitions, defs
+from pipeline.specs.datasets import load_dataset_spec
 
 
 def test_definitions_load():
@@ -24,3 +25,26 @@ def test_every_sdtm_domain_has_a_blocking_schema_check():
     for key in sdtm:
         specs = list(graph.get(key).check_keys)
         assert dg.AssetCheckKey(key, "schema") in specs, key
+
+
+def test_every_dataset_asset_carries_its_schema_and_lineage_before_any_run():
+    graph = build_definitions().resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        if key.path[0] not in ("sdtm", "adam"):
+            continue
+        meta = graph.get(key).metadata
+        schema = meta["dagster/column_schema"]
+        assert schema.columns and all(c.description for c in schema.columns), key
+        assert "| Variable" in meta["variable lineage"].value or "|" in meta["variable lineage"].value, key
+        lineage = meta["dagster/column_lineage"]
+        spec = load_dataset_spec(key.path[0], key.path[1])
+        # Self-references (e.g. ACTARM from DM.ACTARMCD) are not lineage to another asset.
+        with_sources = {v.name for v in spec.variables if any(not s.startswith(spec.name + ".") for s in v.sources)}
+        assert with_sources <= set(lineage.deps_by_column), key
+
+
+def test_adtte_aval_traces_back_to_sdtm():
+    graph = build_definitions().resolve_asset_graph()
+    deps = graph.get(dg.AssetKey(["adam", "adtte"])).metadata["dagster/column_lineage"].deps_by_column
+    sources = {(tuple(d.asset_key.path), d.column_name) for d in deps["ADT"]}
+    assert (("sdtm", "rs"), "RSDTC") in sources and (("adam", "adsl"), "LSTALVDT") in sources

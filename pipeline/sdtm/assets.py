@@ -62,6 +62,8 @@ def _domain_asset(module: ModuleType) -> dg.AssetsDefinition:
         kinds={"pandas", "parquet"},
         metadata={
             "dagster/column_schema": dagster_column_schema(spec),
+            # In the definition too, so the lineage is there before the first run.
+            "dagster/column_lineage": column_lineage(spec),
             "variable lineage": dg.MetadataValue.md(lineage_markdown(spec)),
         },
         code_version="1",
