@@ -13,9 +13,9 @@ from types import ModuleType
 import dagster as dg
 
 from pipeline import io
-from pipeline.metadata import counts_by, md_table
+from pipeline.dataset_assets import dataset_asset, labels
+from pipeline.metadata import counts_by
 from pipeline.resources import StudyPaths
-from pipeline.schemas import column_lineage, dagster_column_schema, lineage_markdown, validate_frame
 from pipeline.sdtm.common import DomainResult
 from pipeline.specs.datasets import load_dataset_spec
 
@@ -49,52 +49,18 @@ DOMAIN_MODULES = [
 
 
 def _domain_asset(module: ModuleType) -> dg.AssetsDefinition:
-    name = module.DOMAIN.lower()
-    spec = load_dataset_spec("sdtm", name)
-    key = dg.AssetKey(["sdtm", name])
+    spec = load_dataset_spec("sdtm", module.DOMAIN.lower())
+    name = spec.name.lower()
 
-    @dg.asset(
-        key=key,
-        group_name="sdtm",
-        ins={arg: dg.AssetIn(key=dg.AssetKey(k)) for arg, k in module.INPUTS.items()},
-        check_specs=[dg.AssetCheckSpec("schema", asset=key, blocking=True, description=f"{spec.name} conforms to its spec")],
-        description=f"**{spec.name} — {spec.label}** ({spec.structure}).\n\n{spec.comment or ''}",
-        kinds={"pandas", "parquet"},
-        metadata={
-            "dagster/column_schema": dagster_column_schema(spec),
-            # In the definition too, so the lineage is there before the first run.
-            "dagster/column_lineage": column_lineage(spec),
-            "variable lineage": dg.MetadataValue.md(lineage_markdown(spec)),
-        },
-        code_version="1",
-    )
-    def _asset(context: dg.AssetExecutionContext, paths: StudyPaths, **inputs):
-        result: DomainResult = module.build(**inputs)
-        ok, failures = validate_frame(result.data, spec)
-        if ok:
-            out = paths.out / "sdtm"
-            io.write_parquet(result.data, out / f"{name}.parquet", spec.label, {v.name: v.label for v in spec.variables})
-            io.write_parquet(result.lineage, out / "lineage" / f"{name}.parquet", f"Record lineage of {spec.name}")
-        yield dg.Output(
-            result,
-            metadata={
-                "dagster/row_count": len(result.data),
-                "dagster/column_lineage": column_lineage(spec),
-                "subjects": int(result.data["USUBJID"].nunique()) if "USUBJID" in result.data else 0,
-                "queries": len(result.queries),
-                "queries by site": dg.MetadataValue.json(counts_by(result.queries, "siteid")),
-                "preview": md_table(result.data, 10),
-            },
-        )
-        yield dg.AssetCheckResult(
-            check_name="schema",
-            passed=ok,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={"num_failures": len(failures), "failures": md_table(failures)},
-        )
+    def write(result: DomainResult, paths: StudyPaths) -> None:
+        out = paths.out / "sdtm"
+        io.write_parquet(result.data, out / f"{name}.parquet", spec.label, labels(spec))
+        io.write_parquet(result.lineage, out / "lineage" / f"{name}.parquet", f"Record lineage of {spec.name}")
 
-    _asset.__name__ = f"sdtm_{name}"
-    return _asset
+    def run_metadata(result: DomainResult) -> dict:
+        return {"queries": len(result.queries), "queries by site": dg.MetadataValue.json(counts_by(result.queries, "siteid"))}
+
+    return dataset_asset(spec, module.INPUTS, module.build, lambda r: r.data, write, run_metadata)
 
 
 def load_domain_modules() -> list[ModuleType]:
