@@ -36,3 +36,8 @@ generate: $(STAMP)
 
 clean:
 	rm -rf outputs/sdtm outputs/adam outputs/analysis outputs/queries outputs/manifest.json
+
+# Optional CDISC CORE conformance check: .core-venv (Python 3.12, cdisc-rules-engine 0.17.1) + .core-cache.
+.PHONY: core
+core:
+	tools/core/setup.sh $(CORE_CACHE_TARBALL)
