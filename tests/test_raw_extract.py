@@ -326,3 +326,165 @@ def test_a_raw_folder_with_only_some_sites(tmp_path: Path, raw_export: Path) -> 
     x = extract_form(tmp_path / "raw", "ae")
     assert x.counts["rows_read"].tolist() == [0, 3, 0, 0]
     assert len(x.data) == 2
+
+
+# --- value rules from the dictionary (min, max, required_if) and the data cut-off ----------------------------
+
+SURG_HEADER = "SITEID,SUBJID,PRSTDAT,PRTRT,RESECT,MVI,TUMSZ,TUMNUM,EDMGRD,BCLC,TNMT,TNMN,TNMM,CIRRH,HBSAG,ANTIHCV,AFP,AFPU,CHILDPGH,ECOG"
+SURG_OK = "2019-03-01,ANATOMICAL HEPATECTOMY,R0,Y,3.5,1,II,A,T2,N0,M0,N,POSITIVE,NEGATIVE,12.5,ng/mL"
+
+
+def test_value_rules_are_read_from_the_dictionary() -> None:
+    surg = SPEC.forms["surg"]
+    assert (surg.field("CHILDPGH").min, surg.field("CHILDPGH").max) == (5, 15)
+    assert (surg.field("ECOG").min, surg.field("ECOG").max) == (0, 4)
+    assert (surg.field("TUMNUM").min, surg.field("TUMSZ").min, surg.field("TUMSZ").max) == (1, 0, None)
+    assert SPEC.forms["ex"].field("EXDOSE").min == 0 and SPEC.forms["lb"].field("LBORRES").min == 0
+    assert str(SPEC.forms["ae"].field("AEENDAT").required_if) == "AEONGO=N"
+    assert SPEC.forms["ae"].field("AESTDAT").required_if is None and SPEC.forms["ae"].field("AETERM").min is None
+
+
+def test_out_of_range_numbers_are_quarantined(raw_copy: Path) -> None:
+    (raw_copy / "101" / "surg.csv").write_text(
+        "\n".join(
+            [
+                SURG_HEADER,
+                f"101,101-001,{SURG_OK},5,0",  # the bounds themselves pass
+                f"101,101-002,{SURG_OK},16,4",  # Child-Pugh above 15
+                f"101,101-003,{SURG_OK},15,-1",  # ECOG below 0
+                f"101,101-004,{SURG_OK.replace(',3.5,1,', ',-2.5,0,')},15,4",  # negative size, no tumour
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    x = extract_form(raw_copy, "surg")
+    assert x.data["SUBJID"].tolist() == ["101-001"]
+    assert x.quarantine[["row", "field", "value", "rule"]].values.tolist() == [
+        [3, "CHILDPGH", "16", "OUT_OF_RANGE"],
+        [4, "ECOG", "-1", "OUT_OF_RANGE"],
+        [5, "TUMSZ", "-2.5", "OUT_OF_RANGE"],
+        [5, "TUMNUM", "0", "OUT_OF_RANGE"],
+    ]
+    assert x.quarantine["message"].tolist() == [
+        "Child-Pugh score (CHILDPGH) should be from 5 to 15 (specs/raw/dictionary.csv)",
+        "ECOG performance status (ECOG) should be from 0 to 4 (specs/raw/dictionary.csv)",
+        "Largest tumour diameter (TUMSZ) should be 0 cm or more (specs/raw/dictionary.csv)",
+        "Number of tumours (TUMNUM) should be 1 or more (specs/raw/dictionary.csv)",
+    ]
+    assert x.counts.set_index("siteid").loc["101"].tolist() == [4, 0, 3, 1]
+
+
+def test_negative_lab_result_is_out_of_range(raw_copy: Path) -> None:
+    f = raw_copy / "104" / "lb.csv"
+    f.write_bytes(f.read_bytes() + "104,1040003,01-MAR-2019,CREAT,-68,umol/L\r\n".encode("utf-8"))
+    q = extract_form(raw_copy, "lb").quarantine
+    assert q.loc[q["rule"] == "OUT_OF_RANGE", ["file", "row", "field", "value", "message"]].values.tolist() == [
+        ["104/lb.csv", 6, "LBORRES", "-68", "Result (LBORRES) should be 0 or more (specs/raw/dictionary.csv)"]
+    ]
+
+
+def test_dates_after_the_cutoff_are_quarantined(raw_copy: Path) -> None:
+    f = raw_copy / "101" / "ae.csv"
+    f.write_text(
+        f.read_text(encoding="utf-8")
+        + "101,101-003,1,Rash,2022-12,,Y,1,N,Related,None,Ongoing\n"  # partial, December 2022: may be on or before the cut-off
+        + "101,101-003,2,Rash,2023-01,,Y,1,N,Related,None,Ongoing\n"  # partial, certainly after
+        + "101,101-003,3,Rash,2022-12-31,2023,N,1,N,Related,None,Recovered\n",  # the cut-off day passes; the end year does not
+        encoding="utf-8",
+    )
+    q = extract_form(raw_copy, "ae").quarantine
+    future = q[q["rule"] == "DATE_IN_FUTURE"]
+    assert future[["row", "field", "value"]].values.tolist() == [[9, "AESTDAT", "2023-01"], [10, "AEENDAT", "2023"]]
+    assert future["message"].tolist() == [
+        "Start date (AESTDAT) is after the data cut-off of 2022-12-31; a date cannot be later than the export",
+        "End date (AEENDAT) is after the data cut-off of 2022-12-31; a date cannot be later than the export",
+    ]
+    assert 8 not in set(q["row"])
+    assert extract_form(raw_copy, "ae", data_cutoff="2023-12-31").quarantine["rule"].eq("DATE_IN_FUTURE").sum() == 0
+
+
+def test_birth_date_after_the_cutoff_is_redacted(raw_copy: Path) -> None:
+    f = raw_copy / "101" / "dm.csv"
+    f.write_text(f.read_text(encoding="utf-8") + "101,101-004,Wu Xin,2030-05-06,M,,Asian\n", encoding="utf-8")
+    q = extract_form(raw_copy, "dm").quarantine
+    row = q[q["rule"] == "DATE_IN_FUTURE"]
+    assert row[["row", "field", "value"]].values.tolist() == [[5, "BRTHDAT", REDACTED]]
+    assert row["message"].item() == "Date of birth (BRTHDAT) is after the data cut-off of 2022-12-31; a date cannot be later than the export"
+    assert "2030" not in " ".join(q.astype(str).to_numpy().ravel())
+
+
+def test_required_if_missing(raw_copy: Path) -> None:
+    f = raw_copy / "102" / "ae.csv"
+    f.write_bytes(
+        f.read_bytes()
+        + "102,S102003,2,皮疹,01/05/2019,,否,1级,否,相关,不适用,痊愈\r\n".encode("gbk")  # not ongoing (否 = N), no end date
+        + "102,S102003,3,皮疹,02/05/2019,,,1级,否,相关,不适用,痊愈\r\n".encode("gbk")  # ongoing left blank: no rule applies
+        + "102,S102003,4,皮疹,03/05/2019,,是,1级,否,相关,不适用,持续\r\n".encode("gbk")  # ongoing
+        + "102,S102003,5,皮疹,04/05/2019,31/05/2019,否,1级,否,相关,不适用,痊愈\r\n".encode("gbk")
+    )
+    x = extract_form(raw_copy, "ae")
+    q = x.quarantine[x.quarantine["rule"] == "REQUIRED_IF_MISSING"]
+    assert q[["file", "row", "field", "value"]].values.tolist() == [["102/ae.csv", 5, "AEENDAT", ""]]
+    assert q["message"].item() == "End date (AEENDAT) is required when Ongoing (AEONGO) is N, but it is blank"
+    assert x.data.loc[x.data["_site"] == "102", "AESPID"].tolist() == [1, 2, 3, 4, 5]  # S102001 1, 2; S102003 3, 4, 5
+    c = x.counts
+    assert (c["rows_read"] == c["passed"] + c["quarantined"] + c["exact_duplicates"]).all()
+
+
+def test_schema_gates_the_value_rules() -> None:
+    """The schema checks the same rules, so ``data`` can never hold a record that breaks them."""
+    surg = form_schemas()["surg"]
+    assert {c.name for c in surg.columns["CHILDPGH"].checks} >= {"min_5", "max_15"}
+    assert "not_after_cutoff" in {c.name for c in surg.columns["PRSTDAT"].checks}
+    ae = form_schemas()["ae"]
+    assert "AEENDAT_required_if_AEONGO" in {c.name for c in ae.checks}
+    bad = pd.DataFrame(
+        {
+            "SITEID": ["101"] * 3, "SUBJID": ["101-001"] * 3, "AESPID": pd.array([1, 2, 0], dtype="Int64"),
+            "AETERM": ["Rash"] * 3, "AESTDAT": ["2019-04-01", "2023-02", "2019-04-01"], "AEENDAT": [None, None, "2019-05-01"],
+            "AEONGO": ["N", "Y", "N"], "AETOXGR": ["1"] * 3, "AESER": ["N"] * 3, "AEREL": ["RELATED"] * 3,
+            "AEACN": ["DOSE NOT CHANGED"] * 3, "AEOUT": ["RECOVERED/RESOLVED"] * 3,
+            "_site": ["101"] * 3, "_file": ["101/ae.csv"] * 3, "_row": np.array([2, 3, 4], dtype="int64"),
+        }
+    )
+    with pytest.raises(pa.errors.SchemaErrors) as err:
+        ae.validate(bad, lazy=True)
+    fc = err.value.failure_cases
+    got = {(int(i), str(c)) for i, c in zip(fc["index"], fc["check"])}
+    assert {(0, "AEENDAT_required_if_AEONGO"), (1, "not_after_cutoff"), (2, "greater_than_or_equal_to(1.0)")} <= got  # min_1, by its repr
+
+
+@pytest.mark.parametrize(
+    ("field", "cells", "error"),
+    [
+        ("AETERM", {"min": "1"}, "ae.AETERM: min/max apply to integer and float fields, not text"),
+        ("AESPID", {"min": "5", "max": "1"}, "ae.AESPID: min 5 is greater than max 1"),
+        ("AESPID", {"max": "many"}, "ae.AESPID: max 'many' is not a number"),
+        ("AEENDAT", {"required_if": "AEONGO"}, "ae.AEENDAT: required_if 'AEONGO' is not FIELD=VALUE or FIELD=VALUE1|VALUE2"),
+        ("AEENDAT", {"required_if": "ONGOING=N"}, "ae.AEENDAT: required_if names 'ONGOING', which is not another field of form 'ae'"),
+        ("AEENDAT", {"required_if": "AETERM=Rash"}, "ae.AEENDAT: required_if field AETERM must be a code field (not an identifier)"),
+        ("AEENDAT", {"required_if": "AEONGO=N|No"}, "ae.AEENDAT: required_if value(s) No not in codelist NY"),
+        ("AESTDAT", {"required_if": "AEONGO=N"}, "ae.AESTDAT: required_if on a field that is always required"),
+    ],
+)
+def test_value_rules_are_validated_on_load(tmp_path: Path, field: str, cells: dict[str, str], error: str) -> None:
+    import csv
+
+    from pipeline.specs.paths import SPECS_DIR
+
+    root = tmp_path / "specs"
+    shutil.copytree(SPECS_DIR, root)
+    path = root / "raw" / "dictionary.csv"
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        if (r["form"], r["field"]) == ("ae", field):
+            r.update({"min": "", "max": "", "required_if": "", **cells})
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    with pytest.raises(ValueError) as err:
+        load_raw_spec(root)
+    assert str(err.value) == f"specs/raw/dictionary.csv: {error}"

@@ -136,14 +136,14 @@ def _range_problems(f: RawField, values: pd.Series) -> list[pd.DataFrame]:
         return []
     low = values.lt(f.min).fillna(False) if f.min is not None else pd.Series(False, index=values.index)
     high = values.gt(f.max).fillna(False) if f.max is not None else pd.Series(False, index=values.index)
-    if f.min is not None and f.max is not None:
-        expected = f"from {_fmt_bound(f.min)} to {_fmt_bound(f.max)}"
-    elif f.min is not None:
-        expected = f"{_fmt_bound(f.min)} or more"
-    else:
-        expected = f"{_fmt_bound(f.max)} or less"
     unit = f" {f.unit}" if f.unit else ""
-    msg = f"{_what(f)} should be {expected}{unit} (specs/raw/dictionary.csv)"
+    if f.min is not None and f.max is not None:
+        expected = f"from {_fmt_bound(f.min)} to {_fmt_bound(f.max)}{unit}"
+    elif f.min is not None:
+        expected = f"{_fmt_bound(f.min)}{unit} or more"
+    else:
+        expected = f"{_fmt_bound(f.max)}{unit} or less"
+    msg = f"{_what(f)} should be {expected} (specs/raw/dictionary.csv)"
     return [_problems((low | high).astype(bool), f.name, "OUT_OF_RANGE", msg)]
 
 
