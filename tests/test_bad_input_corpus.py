@@ -572,3 +572,46 @@ def test_dm_side_was_rebuilt_in_the_shared_file_run(file_runs) -> None:
 def test_the_run_report_names_the_file_and_problem(file_runs) -> None:
     run, expected, _ = file_runs["empty_file"]
     assert any(expected["raw__cm"] in f for f in run.report.failures), run.report.failures
+
+
+# --- the subjects_accounted_for check on its own ---------------------------------------------------------------
+
+
+def test_subject_accounting_finds_a_lost_subject() -> None:
+    from pipeline.ops.checks import subject_accounting
+    from pipeline.raw.extract import FormExtract
+    from pipeline.sdtm.common import DomainResult
+
+    def quarantine(rows: list[tuple]) -> pd.DataFrame:
+        return pd.DataFrame(rows, columns=LISTING)
+
+    enrol = FormExtract(
+        "enrol",
+        pd.DataFrame({"SUBJID": ["101-001", "101-002", "101-003", "101-004"], "_site": "101", "_file": "101/enrol.csv", "_row": [2, 3, 4, 5]}),
+        quarantine([("102", "S102009", "enrol", "102/enrol.csv", 2, "RFICDAT", "31/02/2019", "DATE_INVALID", "...")]),
+        pd.DataFrame(),
+        (),
+    )
+    dm = DomainResult(
+        "DM",
+        pd.DataFrame({"SITEID": ["101"], "SUBJID": ["101-001"]}),
+        pd.DataFrame(),
+        quarantine([("101", "101-002", "enrol", "101/enrol.csv", 3, "SUBJID", "101-002", "DM_SOURCE_MISSING", "...")]),
+    )
+    other = {"ae": quarantine([("101", "101-003", "ae", "101/ae.csv", 7, "AETOXGR", "6", "CODE_UNKNOWN", "...")])}
+    per_site, subjects = subject_accounting(enrol, dm, {"enrol": enrol.quarantine, **other}, ["101", "102", "103"])
+    assert subjects.values.tolist() == [
+        ["101", "101-001", "in_dm", "101/enrol.csv", 2],
+        ["101", "101-002", "dm_query", "101/enrol.csv", 3],
+        ["101", "101-003", "other_quarantine", "101/enrol.csv", 4],
+        ["101", "101-004", "unaccounted", "101/enrol.csv", 5],
+        ["102", "S102009", "enrol_quarantine", "102/enrol.csv", 2],
+    ]
+    assert per_site.values.tolist() == [["101", 4, 1, 1, 0, 1, 1], ["102", 1, 0, 0, 1, 0, 0], ["103", 0, 0, 0, 0, 0, 0]]
+
+
+def test_subjects_check_definition() -> None:
+    (check,) = ops_asset_checks
+    (spec,) = check.check_specs
+    assert spec.key == dg.AssetCheckKey(dg.AssetKey(["sdtm", "dm"]), CHECK_NAME) and not spec.blocking
+    assert {dg.AssetKey(["raw", f]) for f in SPEC.forms} <= {d.asset_key for d in spec.additional_deps}
