@@ -488,3 +488,11 @@ def test_value_rules_are_validated_on_load(tmp_path: Path, field: str, cells: di
     with pytest.raises(ValueError) as err:
         load_raw_spec(root)
     assert str(err.value) == f"specs/raw/dictionary.csv: {error}"
+
+
+def test_a_later_cutoff_also_moves_the_schema_gate(raw_copy: Path) -> None:
+    f = raw_copy / "101" / "ae.csv"
+    f.write_text(f.read_text(encoding="utf-8") + "101,101-003,1,Rash,2023-01-05,,Y,1,N,Related,None,Ongoing\n", encoding="utf-8")
+    assert extract_form(raw_copy, "ae").quarantine.query("row == 8")["rule"].tolist() == ["DATE_IN_FUTURE"]
+    later = extract_form(raw_copy, "ae", data_cutoff="2023-12-31")
+    assert 8 not in set(later.quarantine["row"]) and "2023-01-05" in set(later.data["AESTDAT"])

@@ -17,10 +17,10 @@ specs/raw/dictionary.csv; the cut-off is data_cutoff in specs/trial/study.yaml):
   NOT_NUMERIC          text in a numeric field
   NOT_INTEGER          a fractional number in an integer field
   OUT_OF_RANGE         a number below the field's min or above its max
-  CODE_UNKNOWN      a term that is neither a codelist value nor a known synonym
-  SITE_MISMATCH     SITEID differs from the site folder the file came in
-  SUBJID_FORMAT     SUBJID does not follow the site's subject-number pattern
-  DUPLICATE_KEY     records with the same keys (forms.yaml) but different values
+  CODE_UNKNOWN         a term that is neither a codelist value nor a known synonym
+  SITE_MISMATCH        SITEID differs from the site folder the file came in
+  SUBJID_FORMAT        SUBJID does not follow the site's subject-number pattern
+  DUPLICATE_KEY        records with the same keys (forms.yaml) but different values
   SCHEMA_<check>       anything else the schema rejects
 
 Messages never quote the value (the quarantine's ``value`` column holds it, redacted for
@@ -374,7 +374,8 @@ def extract_form(raw_root: Path, form_name: str, spec: RawSpec | None = None, da
     found = pd.concat([found, _conflicting_duplicates(typed, form, bad_keys)], ignore_index=True)
 
     passing = typed[~typed.index.isin(found["record"])]
-    gate = _schema_failures(passing, form_schema(form, spec), form)
+    schema = form_schema(form, spec) if data_cutoff is None else form_schema(form, spec, data_cutoff)
+    gate = _schema_failures(passing, schema, form)
     found = pd.concat([found, gate], ignore_index=True) if not gate.empty else found
 
     held = pd.Series(raw.index.isin(found["record"]), index=raw.index)

@@ -28,24 +28,23 @@ def _distinct_check(fn, name: str) -> pa.Check:
     return pa.Check(lambda s: on_distinct(s, fn).eq(True), ignore_na=True, name=name)
 
 
-def _column(f: RawField, spec: RawSpec) -> pa.Column:
+def _column(f: RawField, spec: RawSpec, cutoff: str) -> pa.Column:
     checks: list[pa.Check] = []
     if f.type == "code":
         checks.append(pa.Check.isin(list(spec.codelists[f.codelist].values), name=f"codelist_{f.codelist}"))
     elif f.type == "date":
         checks.append(_distinct_check(lambda u: u.str.match(ISO_DATE_RE), "iso8601_date"))
-        cutoff = load_study().data_cutoff
         # ISO strings compare as dates; a partial date (2022-12) is a prefix, so it compares as its first day.
         checks.append(_distinct_check(lambda u, c=cutoff: u <= c, "not_after_cutoff"))
     elif f.type == "float":
         checks.append(pa.Check(lambda s: s.abs() < float("inf"), element_wise=False, ignore_na=True, name="finite"))
+    elif f.type == "text":
+        # Normalised text: no surrounding whitespace, never an empty string (blank is null).
+        checks.append(_distinct_check(lambda u: (u.str.strip() == u) & (u != ""), "normalised_text"))
     if f.min is not None:
         checks.append(pa.Check.ge(f.min, name=f"min_{f.min:g}"))
     if f.max is not None:
         checks.append(pa.Check.le(f.max, name=f"max_{f.max:g}"))
-    elif f.type == "text":
-        # Normalised text: no surrounding whitespace, never an empty string (blank is null).
-        checks.append(_distinct_check(lambda u: (u.str.strip() == u) & (u != ""), "normalised_text"))
     return pa.Column(DTYPES[f.type], checks=checks, nullable=not f.required, required=True, title=f.label, description=f.description or None)
 
 
@@ -63,10 +62,14 @@ def _required_if(f: RawField):
     return check
 
 
-def form_schema(form: Form, spec: RawSpec | None = None) -> pa.DataFrameSchema:
-    """The schema of ``FormExtract.data`` for ``form``: columns in dictionary order, then lineage."""
+def form_schema(form: Form, spec: RawSpec | None = None, data_cutoff: str | None = None) -> pa.DataFrameSchema:
+    """The schema of ``FormExtract.data`` for ``form``: columns in dictionary order, then lineage.
+
+    ``data_cutoff`` (ISO 8601 day) defaults to ``data_cutoff`` of specs/trial/study.yaml.
+    """
     spec = spec or load_raw_spec()
-    columns = {f.name: _column(f, spec) for f in form.fields}
+    cutoff = data_cutoff or load_study().data_cutoff
+    columns = {f.name: _column(f, spec, cutoff) for f in form.fields}
     columns["_site"] = pa.Column(str, pa.Check.isin(sorted(spec.sites)), nullable=False)
     columns["_file"] = pa.Column(str, pa.Check.str_matches(r"^[^/]+/[^/]+\.(csv|xlsx)$"), nullable=False)
     columns["_row"] = pa.Column("int64", pa.Check.ge(2), nullable=False)
