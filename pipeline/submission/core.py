@@ -1,0 +1,353 @@
+"""The optional CDISC CORE conformance check of the SDTM package (asset check ``core_conformance``).
+
+The open-source CORE rules engine (``cdisc-rules-engine==0.17.1``) needs Python 3.12 and an
+offline rules cache, neither of which the project requires: ``make core`` (``tools/core/setup.sh``)
+makes ``.core-venv/`` and ``.core-cache/``, and this module runs ``tools/core/run_core.py`` with
+that interpreter in a subprocess (the engine is never imported here). Without them the check
+passes at once with ``{"status": "skipped", "reason": ...}``, so a machine without the cache
+builds everything, no slower.
+
+Configuration (environment, read by :func:`core_config_from_env`):
+
+* ``PIPELINE_CORE_PYTHON``: the 3.12 interpreter with the engine (default ``.core-venv/bin/python``
+  of the project, if it exists);
+* ``PIPELINE_CORE_CACHE``: the unpacked cache (default ``.core-cache`` of the project, if it exists);
+* ``PIPELINE_CORE=0``: switch the check off even where both exist;
+* ``PIPELINE_CORE_TIMEOUT`` (seconds, default 900), ``PIPELINE_CORE_WORKERS`` (default: CPU count);
+* under pytest the check is skipped unless ``PIPELINE_CORE_TESTS=1``, so test runs of the whole
+  study stay fast on a machine that has the engine.
+
+The report (``<out>/conformance/core_report.json``, see ``tools/core/run_core.py``) lists one row
+per (rule, dataset) and the findings; the check's metadata shows the counts per rule and dataset,
+the rules run / failed and a sample of findings. The check is non-blocking with WARN severity: it
+fails (a warning) when the engine reports findings or cannot run, never the build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from pipeline import io
+from pipeline.resources import StudyPaths
+
+__all__ = [
+    "CHECK_NAME",
+    "CoreConfig",
+    "CoreResult",
+    "REPORT_PATH",
+    "check_metadata",
+    "core_asset_checks",
+    "core_config_from_env",
+    "parse_report",
+    "run_core",
+]
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+RUNNER = PROJECT_ROOT / "tools" / "core" / "run_core.py"
+DEFAULT_PYTHON = Path(".core-venv") / "bin" / "python"
+DEFAULT_CACHE = Path(".core-cache")
+REPORT_PATH = Path("conformance") / "core_report.json"  # under the output folder
+CHECK_NAME = "core_conformance"
+SDTM_KEY = dg.AssetKey(["submission", "sdtm"])
+DEFAULT_TIMEOUT = 900.0
+MAX_TABLE_ROWS = 100
+MAX_SAMPLE = 30
+SETUP_HINT = "run `make core` (tools/core/setup.sh) to set up .core-venv and .core-cache"
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    """Where the engine is; ``reason`` says why the check cannot run (None: it can)."""
+
+    python: Path | None = None
+    cache: Path | None = None
+    runner: Path = RUNNER
+    timeout: float = DEFAULT_TIMEOUT
+    workers: int = 0
+    reason: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.reason is None
+
+
+def _is_off(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"0", "off", "false", "no"}
+
+
+def core_config_from_env(environ: Mapping[str, str] | None = None, root: Path | None = None) -> CoreConfig:
+    """The CORE configuration from the environment (see the module docstring); never raises.
+
+    ``root``: where the defaults ``.core-venv/bin/python`` and ``.core-cache`` are looked for
+    (default: the project folder holding ``pipeline/``).
+    """
+    env = os.environ if environ is None else environ
+    root = PROJECT_ROOT if root is None else Path(root)
+    runner = RUNNER
+    try:
+        timeout = float(env.get("PIPELINE_CORE_TIMEOUT") or DEFAULT_TIMEOUT)
+        workers = int(env.get("PIPELINE_CORE_WORKERS") or 0)
+    except ValueError as e:
+        return CoreConfig(reason=f"bad PIPELINE_CORE_TIMEOUT / PIPELINE_CORE_WORKERS: {e}")
+
+    def pick(var: str, default: Path) -> Path | None:
+        if env.get(var):
+            return Path(env[var])
+        return root / default if (root / default).exists() else None
+
+    python, cache = pick("PIPELINE_CORE_PYTHON", DEFAULT_PYTHON), pick("PIPELINE_CORE_CACHE", DEFAULT_CACHE)
+    cfg = dict(python=python, cache=cache, runner=runner, timeout=timeout, workers=workers)
+    if _is_off(env.get("PIPELINE_CORE")):
+        return CoreConfig(**cfg, reason="switched off (PIPELINE_CORE=0)")
+    if env.get("PYTEST_CURRENT_TEST") and env.get("PIPELINE_CORE_TESTS") != "1":
+        return CoreConfig(**cfg, reason="not run under pytest unless PIPELINE_CORE_TESTS=1")
+    if python is None:
+        return CoreConfig(**cfg, reason=f"no CORE interpreter: PIPELINE_CORE_PYTHON unset and no {DEFAULT_PYTHON}; {SETUP_HINT}")
+    if not python.exists():
+        return CoreConfig(**cfg, reason=f"CORE interpreter not found: {python}; {SETUP_HINT}")
+    if cache is None:
+        return CoreConfig(**cfg, reason=f"no CORE cache: PIPELINE_CORE_CACHE unset and no {DEFAULT_CACHE}; {SETUP_HINT}")
+    if not (cache / "rules.pkl").is_file():
+        return CoreConfig(**cfg, reason=f"not a CORE cache (no rules.pkl): {cache}; {SETUP_HINT}")
+    if not runner.is_file():
+        return CoreConfig(**cfg, reason=f"runner script not found: {runner}")
+    return CoreConfig(**cfg)
+
+
+# --------------------------------------------------------------------------- running and parsing
+
+
+@dataclass
+class CoreResult:
+    """A parsed CORE report, or why there is none (``error``)."""
+
+    summary: dict[str, int] = field(default_factory=dict)
+    rules: list[dict] = field(default_factory=list)
+    results: list[dict] = field(default_factory=list)
+    findings: list[dict] = field(default_factory=list)
+    engine: str = ""
+    standard: str = ""
+    ct_packages: list[str] = field(default_factory=list)
+    datasets: list[dict] = field(default_factory=list)
+    report_path: Path | None = None
+    seconds: float = 0.0
+    error: str | None = None
+    log: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and not self.summary.get("findings", 0)
+
+
+def parse_report(doc: Mapping[str, Any]) -> CoreResult:
+    """A :class:`CoreResult` from a report of ``tools/core/run_core.py`` (format ``core-report/1``)."""
+    fmt = doc.get("format")
+    if fmt != "core-report/1":
+        raise ValueError(f"not a CORE report of format core-report/1: {fmt!r}")
+    engine = doc.get("engine") or {}
+    return CoreResult(
+        summary={k: int(v) for k, v in (doc.get("summary") or {}).items()},
+        rules=list(doc.get("rules") or []),
+        results=list(doc.get("results") or []),
+        findings=list(doc.get("findings") or []),
+        engine=f"{engine.get('name', '?')} {engine.get('version', '?')}",
+        standard=f"{doc.get('standard', '?')} {doc.get('standard_version', '?')}",
+        ct_packages=list(doc.get("ct_packages") or []),
+        datasets=list(doc.get("datasets") or []),
+    )
+
+
+def _tail(text: str, n: int = 2000) -> str:
+    text = (text or "").strip()
+    return text if len(text) <= n else "..." + text[-n:]
+
+
+def run_core(sdtm_dir: Path, report_path: Path, config: CoreConfig | None = None) -> CoreResult | None:
+    """Run the engine on ``sdtm_dir`` (with its define.xml) and write the report to ``report_path``.
+
+    None when CORE is not configured (``config.reason`` says why). Otherwise a :class:`CoreResult`;
+    one whose ``error`` is set when the engine failed, timed out or wrote no readable report
+    (``report_path`` is then left as it was).
+    """
+    config = core_config_from_env() if config is None else config
+    if not config.enabled:
+        return None
+    sdtm_dir, report_path = Path(sdtm_dir), Path(report_path)
+    if not sdtm_dir.is_dir():
+        return CoreResult(error=f"SDTM folder not found: {sdtm_dir}")
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="core-") as tmp:
+        out = Path(tmp) / "core_report.json"
+        cmd = [str(config.python), str(config.runner), "--data", str(sdtm_dir.resolve()),
+               "--cache", str(Path(config.cache).resolve()), "--output", str(out)]
+        define = sdtm_dir / "define.xml"
+        if define.is_file():
+            cmd += ["--define", str(define.resolve())]
+        if config.workers:
+            cmd += ["--workers", str(config.workers)]
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        env.pop("PYTHONPATH", None)  # the 3.12 venv must not see this project's 3.11 packages
+        # Own session: on a timeout the engine's worker processes go down with it.
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                start_new_session=True)
+        try:
+            stdout, stderr = proc.communicate(timeout=config.timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            stdout, stderr = proc.communicate()
+            return CoreResult(error=f"CORE did not finish in {config.timeout:g} s (PIPELINE_CORE_TIMEOUT)",
+                              log=_tail(stderr), seconds=time.perf_counter() - t0)
+        seconds = time.perf_counter() - t0
+        log = _tail("\n".join(x for x in (stdout, stderr) if x))
+        if proc.returncode != 0:
+            return CoreResult(error=f"CORE exited with status {proc.returncode}", log=log, seconds=seconds)
+        try:
+            text = out.read_text(encoding="utf-8")
+            result = parse_report(json.loads(text))
+        except (OSError, ValueError) as e:
+            return CoreResult(error=f"no readable CORE report: {e}", log=log, seconds=seconds)
+    io.write_text(report_path, text)
+    result.report_path, result.seconds, result.log = report_path, seconds, log
+    return result
+
+
+# --------------------------------------------------------------------------- metadata
+
+
+def _cell(v: Any, width: int = 120) -> str:
+    s = "" if v is None else str(v)
+    s = " ".join(s.replace("|", "\\|").split())
+    return s if len(s) <= width else s[: width - 1] + "…"
+
+
+def _md_table(header: list[str], rows: list[list[Any]], total: int | None = None) -> str:
+    if not rows:
+        return "none"
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    total = len(rows) if total is None else total
+    if total > len(rows):
+        lines.append(f"\n_{total - len(rows)} more rows in the report._")
+    return "\n".join(lines)
+
+
+def _values(values: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={'' if v is None else v}" for k, v in values.items())
+
+
+def check_metadata(result: CoreResult) -> dict[str, Any]:
+    """The check's metadata for a run: counts, the (rule, dataset) table, errors, a sample of findings."""
+    if result.error:
+        return {
+            "status": "error",
+            "reason": result.error,
+            "log": dg.MetadataValue.md(f"```\n{result.log or '(empty)'}\n```"),
+            "seconds": round(result.seconds, 1),
+        }
+    s = result.summary
+    rules = {r["rule_id"]: r for r in result.rules}
+    issues = sorted((r for r in result.results if r.get("status") == "issues"),
+                    key=lambda r: (-int(r.get("findings", 0)), r["rule_id"], r["dataset"]))
+    errors = sorted((r for r in result.results if r.get("status") == "error"), key=lambda r: (r["rule_id"], r["dataset"]))
+    issue_rows = [[r["rule_id"], rules.get(r["rule_id"], {}).get("cdisc_ids", ""), r["dataset"], r["findings"],
+                   rules.get(r["rule_id"], {}).get("message", "") or r.get("message", "")]
+                  for r in issues[:MAX_TABLE_ROWS]]
+    error_rows = [[r["rule_id"], r["dataset"], r.get("message", "")] for r in errors[:MAX_TABLE_ROWS]]
+    # The sample: the first findings of each (rule, dataset) in turn, so every failing pair shows.
+    firsts: dict[tuple[str, str], list[dict]] = {}
+    for f in result.findings:
+        firsts.setdefault((f["rule_id"], f["dataset"]), []).append(f)
+    sample: list[dict] = []
+    depth = 0
+    while len(sample) < MAX_SAMPLE and any(len(v) > depth for v in firsts.values()):
+        sample += [v[depth] for _, v in sorted(firsts.items()) if len(v) > depth][: MAX_SAMPLE - len(sample)]
+        depth += 1
+    sample.sort(key=lambda f: (f["rule_id"], f["dataset"], f.get("row") is None, f.get("row") or 0))
+    sample_rows = [[f["rule_id"], f["dataset"], f.get("row"), f.get("usubjid"), ", ".join(f.get("variables") or []),
+                    _values(f.get("values") or {}), f.get("message")] for f in sample]
+    per_dataset: dict[str, int] = {}
+    for r in issues:
+        per_dataset[r["dataset"]] = per_dataset.get(r["dataset"], 0) + int(r["findings"])
+    return {
+        "status": "ran",
+        "engine": result.engine,
+        "standard": result.standard,
+        "ct_packages": ", ".join(result.ct_packages),
+        "datasets": s.get("datasets", len(result.datasets)),
+        "rules_total": s.get("rules_total", 0),
+        "rules_run": s.get("rules_run", 0),
+        "rules_failed": s.get("rules_failed", 0),
+        "rules_passed": s.get("rules_passed", 0),
+        "rules_skipped": s.get("rules_skipped", 0),
+        "rules_errored": s.get("rules_errored", 0),
+        "rules_with_errors": s.get("rules_with_errors", 0),
+        "findings": s.get("findings", 0),
+        "findings per dataset": dg.MetadataValue.json(dict(sorted(per_dataset.items()))),
+        "by rule and dataset": dg.MetadataValue.md(
+            _md_table(["rule", "CDISC ids", "dataset", "findings", "message"], issue_rows, len(issues))),
+        "engine errors": dg.MetadataValue.md(_md_table(["rule", "dataset", "error"], error_rows, len(errors))),
+        "sample findings": dg.MetadataValue.md(
+            _md_table(["rule", "dataset", "row", "USUBJID", "variables", "values", "message"], sample_rows,
+                      s.get("findings", len(result.findings)))),
+        "report": dg.MetadataValue.path(str(result.report_path)) if result.report_path else "",
+        "seconds": round(result.seconds, 1),
+    }
+
+
+def skipped_metadata(reason: str) -> dict[str, Any]:
+    return {"status": "skipped", "reason": reason}
+
+
+# --------------------------------------------------------------------------- the check
+
+
+@dg.asset_check(
+    asset=SDTM_KEY,
+    name=CHECK_NAME,
+    blocking=False,
+    description=(
+        "CDISC CORE rules engine (open source, SDTMIG 3.4 published rules, CT 2025-03-28) on the SDTM package, "
+        "when .core-venv/.core-cache (or PIPELINE_CORE_PYTHON/PIPELINE_CORE_CACHE) are set up (`make core`); "
+        "otherwise skipped. Counts per rule and dataset; report in <out>/conformance/core_report.json."
+    ),
+)
+def core_conformance(context, paths: StudyPaths) -> dg.AssetCheckResult:
+    config = core_config_from_env()
+    if not config.enabled:
+        return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN,
+                                   metadata=skipped_metadata(config.reason or ""))
+    result = run_core(paths.out / "sdtm", paths.out / REPORT_PATH, config)
+    if result is None:  # not reached: config.enabled
+        return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN,
+                                   metadata=skipped_metadata(config.reason or ""))
+    if result.error:
+        context.log.warning(f"CORE conformance: {result.error}\n{result.log}")
+    return dg.AssetCheckResult(passed=result.passed, severity=dg.AssetCheckSeverity.WARN,
+                               metadata=check_metadata(result))
+
+
+core_asset_checks: list[dg.AssetChecksDefinition] = [core_conformance]
+
+
+if __name__ == "__main__":  # python -m pipeline.submission.core <sdtm dir> [report.json]
+    cfg = core_config_from_env()
+    res = run_core(Path(sys.argv[1]), Path(sys.argv[2] if len(sys.argv) > 2 else "core_report.json"), cfg)
+    if res is None:
+        print(f"skipped: {cfg.reason}")
+    else:
+        print(json.dumps({k: v for k, v in check_metadata(res).items() if isinstance(v, (int, float, str))}, indent=1))
