@@ -276,9 +276,26 @@ def _status(engine_status: str | None, n_errors: int) -> str:
     return "error"
 
 
+_MISSING = "Column not found in data: "
+
+
 def _clean(text: Any, data: Path) -> str:
+    """The text without the data folder's path; a list of missing columns sorted."""
     s = "" if text is None else str(text)
-    return s.replace(str(data) + os.sep, "").replace(str(data), "")
+    s = s.replace(str(data) + os.sep, "").replace(str(data), "")
+    if _MISSING in s:
+        head, _, cols = s.partition(_MISSING)
+        s = head + _MISSING + ", ".join(sorted(c.strip() for c in cols.split(",")))
+    return s
+
+
+def _row(row: Any) -> int | None:
+    """The engine's 1-based record number; None for a dataset- or study-level finding."""
+    if isinstance(row, bool):
+        return None
+    if isinstance(row, int):
+        return row
+    return int(row) if isinstance(row, str) and row.strip().isdigit() else None
 
 
 def _dataset_name(name: Any) -> str:
@@ -308,20 +325,21 @@ def build_report(raw: list[dict], *, data: Path, files: list[Path], records: dic
                 status = _status(status_raw, len(hits))
                 message = item.get("message") or ""
                 if status in ("skipped", "error"):
-                    reasons = sorted({f"{e.get('error', '')}: {e.get('message', '')}".strip(": ") for e in errs if isinstance(e, dict)})
+                    reasons = sorted({_clean(f"{e.get('error', '')}: {e.get('message', '')}".strip(": "), data) for e in errs if isinstance(e, dict)})
                     message = "; ".join(x for x in [message, *reasons] if x)
                 elif status == "passed":
                     message = ""
                 variables = sorted(item.get("variables") or [])
                 rows.append({"rule_id": r["rule_id"], "dataset": dataset, "status": status, "findings": len(hits),
                              "message": _clean(message, data)[:1000]})
-                shown = sorted(hits, key=lambda e: (e.get("row") is None, e.get("row") or 0, json.dumps(e, sort_keys=True, default=str)))
+                shown = sorted(hits, key=lambda e: (_row(e.get("row")) is None, _row(e.get("row")) or 0,
+                                                    json.dumps(e, sort_keys=True, default=str)))
                 for e in shown[:max_findings]:
                     values = e.get("value") or {}
                     findings.append({
                         "rule_id": r["rule_id"],
                         "dataset": _dataset_name(e.get("dataset") or dataset),
-                        "row": e.get("row"),
+                        "row": _row(e.get("row")),
                         "usubjid": e.get("USUBJID"),
                         "seq": e.get("SEQ"),
                         "variables": sorted(set(variables) | set(values)),
@@ -401,6 +419,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rule-timeout", type=int, default=300, help="seconds one rule may run")
     ap.add_argument("--max-findings", type=int, default=1000, help="finding rows kept per (rule, dataset)")
     args = ap.parse_args(argv)
+    if argv is None and os.environ.get("PYTHONHASHSEED") != "0":
+        # The engine builds messages from sets (e.g. missing columns): fix the hash seed so the
+        # same datasets give the same report bytes.
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "PYTHONHASHSEED": "0"})
 
     data, cache, output = args.data.resolve(), args.cache.resolve(), args.output.resolve()
     define = (args.define or (args.data / "define.xml"))
