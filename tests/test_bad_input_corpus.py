@@ -228,6 +228,12 @@ def ae_after_end_of_study(raw: Path) -> list[Row]:
     return [("104", "1040002", "ae", "104/ae.csv", row, "AESTDAT")]
 
 
+def demographics_of_unknown_subject(raw: Path) -> list[Row]:
+    expect(raw, "101", "dm", 2, "101-001")  # today dm.py drops it without a word
+    row = copy_record(raw, "101", "dm", 2, SUBJID="101-098")
+    return [("101", "101-098", "dm", "101/dm.csv", row, "SUBJID")]
+
+
 VALUE_CASES: dict[str, Callable[[Path], list[Row]]] = {
     f.__name__: f
     for f in [
@@ -248,11 +254,13 @@ VALUE_CASES: dict[str, Callable[[Path], list[Row]]] = {
         score_out_of_range,
         date_before_birth,
         ae_after_end_of_study,
+        demographics_of_unknown_subject,
     ]
 }
 MISSING_RULES = {
     "date_before_birth": "pipeline/sdtm/dm.py: no query when the birth date is after consent/surgery (DM.AGE becomes negative)",
     "ae_after_end_of_study": "pipeline/sdtm/ae.py: no query for an AE starting after DM.RFENDTC (end of study) or after death",
+    "demographics_of_unknown_subject": "pipeline/sdtm/dm.py: a demographics record of a subject with no enrollment record is dropped silently",
 }
 CASCADE_SUBJECT = ("103", "GZ3-2")
 
