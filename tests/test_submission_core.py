@@ -126,7 +126,7 @@ def test_config_defaults_to_the_project_folders_when_they_exist(tmp_path):
 
 def test_config_reasons(tmp_path):
     _fake_setup(tmp_path)
-    env = lambda **kw: core_config_from_env(kw, root=tmp_path)  # noqa: E731
+    env = lambda **kw: core_config_from_env(kw, root=tmp_path)
     assert env(PIPELINE_CORE="0").reason == "switched off (PIPELINE_CORE=0)"
     assert "pytest" in env(PYTEST_CURRENT_TEST="t").reason
     assert env(PYTEST_CURRENT_TEST="t", PIPELINE_CORE_TESTS="1").enabled
@@ -239,7 +239,7 @@ def _run_core_module():
 def test_build_report_maps_statuses_merges_and_sorts(tmp_path):
     rc = _run_core_module()
     data = tmp_path / "sdtm"
-    err = lambda row, v: {"value": {"AEBDSYCD": None, "AEBODSYS": v}, "dataset": "ae.xpt", "row": row, "USUBJID": "S", "SEQ": row}  # noqa: E731
+    err = lambda row, v: {"value": {"AEBDSYCD": None, "AEBODSYS": v}, "dataset": "ae.xpt", "row": row, "USUBJID": "S", "SEQ": row}
     raw = [
         {"rule_id": "CORE-2", "cdisc_ids": "CG2", "fda_ids": "", "message": "m2", "description": "", "crash": None,
          "results": {"AE": [{"executionStatus": "success", "dataset": "ae.xpt", "variables": ["AEBODSYS", "AEBDSYCD"],

@@ -44,9 +44,9 @@ from pipeline.resources import StudyPaths
 
 __all__ = [
     "CHECK_NAME",
+    "REPORT_PATH",
     "CoreConfig",
     "CoreResult",
-    "REPORT_PATH",
     "check_metadata",
     "core_asset_checks",
     "core_config_from_env",
@@ -111,7 +111,7 @@ def core_config_from_env(environ: Mapping[str, str] | None = None, root: Path | 
         return root / default if (root / default).exists() else None
 
     python, cache = pick("PIPELINE_CORE_PYTHON", DEFAULT_PYTHON), pick("PIPELINE_CORE_CACHE", DEFAULT_CACHE)
-    cfg = dict(python=python, cache=cache, runner=runner, timeout=timeout, workers=workers)
+    cfg = {"python": python, "cache": cache, "runner": runner, "timeout": timeout, "workers": workers}
     if _is_off(env.get("PIPELINE_CORE")):
         return CoreConfig(**cfg, reason="switched off (PIPELINE_CORE=0)")
     if env.get("PYTEST_CURRENT_TEST") and env.get("PIPELINE_CORE_TESTS") != "1":

@@ -85,7 +85,9 @@ def load_rules(cache: Path, standard: str, version: str, only: list[str] | None 
 
 def load_library_metadata(cache: Path, standard: str, version: str, ct_packages: list[str], define_xml: Path | None):
     """``LibraryMetadataContainer`` for the standard, with the CT packages asked for and those define.xml names."""
-    from cdisc_rules_engine.models.library_metadata_container import LibraryMetadataContainer
+    from cdisc_rules_engine.models.library_metadata_container import (
+        LibraryMetadataContainer,
+    )
     from cdisc_rules_engine.utilities.utils import (
         get_library_variables_metadata_cache_key,
         get_model_details_cache_key_from_ig,
@@ -105,7 +107,9 @@ def load_library_metadata(cache: Path, standard: str, version: str, ct_packages:
     wanted = list(ct_packages)
     extensible: dict = {}
     if define_xml is not None:
-        from cdisc_rules_engine.services.define_xml.define_xml_reader_factory import DefineXMLReaderFactory
+        from cdisc_rules_engine.services.define_xml.define_xml_reader_factory import (
+            DefineXMLReaderFactory,
+        )
 
         reader = DefineXMLReaderFactory.from_filename(str(define_xml))
         if reader.class_define_xml_version().model_package == "define_2_1":
@@ -138,7 +142,7 @@ def load_library_metadata(cache: Path, standard: str, version: str, ct_packages:
 def _json_records(path: Path) -> int | None:
     try:
         return int(json.loads(path.read_text(encoding="utf-8")).get("records"))
-    except Exception:
+    except (OSError, ValueError, TypeError, AttributeError):
         return None
 
 
@@ -233,7 +237,7 @@ def _validate(rule_id: str) -> dict:
         out["results"] = _jsonable(_engine().validate_single_rule(rule))
     except _RuleTimeout:
         out["crash"] = f"rule did not finish in {timeout} s"
-    except Exception as e:  # the engine lets some errors escape validate_single_dataset
+    except Exception as e:  # noqa: BLE001 -- the engine lets some errors escape validate_single_dataset
         out["crash"] = f"{type(e).__name__}: {e}"[:500]
     finally:
         signal.alarm(0)
@@ -257,8 +261,8 @@ def _jsonable(x: Any) -> Any:
     if callable(item):
         try:
             return _jsonable(item())
-        except Exception:
-            pass
+        except (TypeError, ValueError):
+            return str(x)
     if hasattr(x, "value") and type(x).__module__.startswith("cdisc_rules_engine"):
         return _jsonable(x.value)
     s = str(x)
@@ -375,7 +379,7 @@ def build_report(raw: list[dict], *, data: Path, files: list[Path], records: dic
         })
     findings.sort(key=lambda f: (f["rule_id"], f["dataset"], f["row"] is None, f["row"] or 0,
                                  json.dumps(f["values"], sort_keys=True, default=str)))
-    count = lambda s: sum(1 for r in rules if r["status"] == s)  # noqa: E731
+    count = lambda s: sum(1 for r in rules if r["status"] == s)
     summary = {
         "rules_total": len(rules),
         "rules_run": count("issues") + count("passed"),
@@ -433,8 +437,9 @@ def main(argv: list[str] | None = None) -> int:
         if not p.is_dir():
             raise SystemExit(f"{what} not found: {p}")
 
-    import cdisc_rules_engine
     from importlib.metadata import version as dist_version
+
+    import cdisc_rules_engine
 
     # The engine reads resources/schema/*.json relative to the working directory.
     site = Path(cdisc_rules_engine.__file__).resolve().parent.parent
