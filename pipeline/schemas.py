@@ -36,11 +36,14 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow as arrow  # "pa" is pandera in this module
+import pyarrow.compute as pc
 from pandera.errors import SchemaError, SchemaErrors
 
 from pipeline.specs.ct import Codelist, load_ct
 from pipeline.specs.datasets import DatasetSpec, VariableSpec, source_asset_key
 from pipeline.specs.paths import SPECS_DIR
+from pipeline.submission.common import arrow_text, utf8_nbytes
 
 ISO8601_RE = re.compile(
     r"^\d{4}"
@@ -49,6 +52,9 @@ ISO8601_RE = re.compile(
     r"(T([01]\d|2[0-3])(:[0-5]\d(:[0-5]\d(\.\d+)?)?)?)?"
     r")?)?$"
 )
+# The same pattern for Arrow's RE2 on ASCII values: there Python's \d is [0-9], and its $ also
+# matches before one final newline (RE2's $ does not).
+_ISO8601_ASCII_RE2 = ISO8601_RE.pattern.replace(r"\d", "[0-9]")[:-1] + r"\n?$"
 FAILURE_COLUMNS = ["row", "column", "check", "value"]
 MAX_VALUE_CHARS = 200
 
@@ -77,6 +83,15 @@ def _is_number(s: pd.Series) -> pd.Series:
 
 
 def _not_blank(s: pd.Series) -> pd.Series:
+    arr = arrow_text(s) if s.dtype == object else None
+    if arr is not None:
+        # A value holding an ASCII letter or digit is not blank; str.strip runs on the rest only.
+        sure = pc.match_substring_regex(arr, "[0-9A-Za-z]").fill_null(False).to_numpy(zero_copy_only=False)
+        ok = sure.copy()
+        rest = ~sure
+        if rest.any():
+            ok[rest] = s[rest].astype(str).str.strip().ne("").to_numpy()
+        return pd.Series(ok, index=s.index)
     if _all_str(s):
         return s.astype(str).str.strip() != ""
     return s.map(lambda x: not (isinstance(x, str) and x.strip() == ""))
@@ -84,6 +99,9 @@ def _not_blank(s: pd.Series) -> pd.Series:
 
 def _max_bytes(length: int) -> Callable[[pd.Series], pd.Series]:
     def check(s: pd.Series) -> pd.Series:
+        arr = arrow_text(s) if s.dtype == object else None
+        if arr is not None:  # byte lengths in C instead of encoding every value in Python
+            return pd.Series(utf8_nbytes(arr) <= length, index=s.index)
         if _all_str(s):
             text = s.astype(str)
             if len(text) == 0 or text.str.len().max() * 4 <= length:  # at most 4 bytes a character
@@ -106,6 +124,21 @@ def _in_terms(values: frozenset[str]) -> Callable[[pd.Series], pd.Series]:
 
 
 def _iso8601(s: pd.Series) -> pd.Series:
+    arr = arrow_text(s) if s.dtype == object else None
+    if arr is not None:
+        # RE2 in C on the ASCII values (as ever, ISO8601_RE in Python on any other value), then
+        # the same calendar test on the complete dates.
+        ascii_ = pc.string_is_ascii(arr).fill_null(False).to_numpy(zero_copy_only=False)
+        ok = pc.match_substring_regex(arr, _ISO8601_ASCII_RE2).fill_null(False).to_numpy(zero_copy_only=False) & ascii_
+        if not ascii_.all():
+            other = s[~ascii_].astype(str)
+            ok[~ascii_] = other.str.match(ISO8601_RE.pattern).fillna(False).astype(bool).to_numpy()
+        ok = pd.Series(ok, index=s.index)
+        full = ok & (pc.utf8_length(arr).fill_null(0).to_numpy(zero_copy_only=False) >= 10)
+        if full.any():
+            parsed = pd.to_datetime(s[full].astype(str).str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+            ok[full] = parsed.notna().to_numpy()
+        return ok
     text = s.map(lambda x: x if isinstance(x, str) else "") if not _all_str(s) else s.astype(str)
     ok = text.str.match(ISO8601_RE.pattern).fillna(False).astype(bool)
     full = ok & (text.str.len() >= 10)
@@ -134,29 +167,50 @@ def _usubjid_consistent(is_dm: bool) -> Callable[[pd.DataFrame], pd.Series]:
         if not {"USUBJID", "STUDYID"} <= set(df.columns):
             return pd.Series(True, index=df.index)
         u, s = df["USUBJID"], df["STUDYID"]
-        present = u.notna() & s.notna()
-        ok = pd.Series(True, index=df.index)
-        ok[present] = [str(a).startswith(f"{b}-") for a, b in zip(u[present], s[present])]
+        present = (u.notna() & s.notna()).to_numpy()
+        ok = np.ones(len(df), dtype=bool)
+        arr = arrow_text(u[present])
+        if arr is not None and _all_str(s[present]):
+            # One Arrow starts_with per distinct STUDYID (one in practice) instead of a Python loop.
+            sp = s[present].to_numpy()
+            sub = np.ones(len(sp), dtype=bool)
+            for b in pd.unique(sp):
+                at = sp == b
+                sub[at] = pc.starts_with(arr.filter(arrow.array(at)), pattern=f"{b}-").to_numpy(zero_copy_only=False)
+            ok[present] = sub
+        else:
+            ok[present] = [str(a).startswith(f"{b}-") for a, b in zip(u[present], s[present])]
         if is_dm and {"SITEID", "SUBJID"} <= set(df.columns):
-            full = present & df["SITEID"].notna() & df["SUBJID"].notna()
-            ok[full] = [
-                str(a) == f"{b}-{c}-{d}"
-                for a, b, c, d in zip(u[full], s[full], df.loc[full, "SITEID"], df.loc[full, "SUBJID"])
-            ]
-        return ok
+            full = present & df["SITEID"].notna().to_numpy() & df["SUBJID"].notna().to_numpy()
+            parts = [u[full], s[full], df.loc[full, "SITEID"], df.loc[full, "SUBJID"]]
+            if all(_all_str(p) for p in parts):  # element-wise str concatenation and == in C
+                ok[full] = (parts[0].to_numpy() == (parts[1] + "-" + parts[2] + "-" + parts[3]).to_numpy()).astype(bool)
+            else:
+                ok[full] = [str(a) == f"{b}-{c}-{d}" for a, b, c, d in zip(*parts)]
+        return pd.Series(ok, index=df.index)
 
     return check
 
 
 def _value_level_terms(variable: str, where: tuple[tuple[str, str], ...], values: frozenset[str]) -> Callable[[pd.DataFrame], pd.Series]:
+    allowed = list(values)
+
     def check(df: pd.DataFrame) -> pd.Series:
         if variable not in df.columns or not all(k in df.columns for k, _ in where):
             return pd.Series(True, index=df.index)
         match = pd.Series(True, index=df.index)
         for k, v in where:
-            match &= df[k].astype("object").map(lambda x, v=v: x is not None and not (isinstance(x, float) and np.isnan(x)) and str(x) == v)
+            col = df[k].astype("object")
+            if _all_str(col):  # str(x) == v is x == v; a null never matches
+                match &= col.eq(v) & col.notna()
+            else:
+                match &= col.map(lambda x, v=v: x is not None and not (isinstance(x, float) and np.isnan(x)) and str(x) == v)
         val = df[variable]
-        bad = match & val.notna() & ~val.map(lambda x: x in values)
+        if _all_str(val):  # hash lookups in C, as `x in values` does in Python
+            inside = val.isin(allowed)
+        else:
+            inside = val.map(lambda x: x in values)
+        bad = match & val.notna() & ~inside
         return ~bad
 
     return check
