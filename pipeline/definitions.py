@@ -15,11 +15,13 @@ from pipeline.adam.assets import adam_assets
 from pipeline.analysis.assets import analysis_assets
 from pipeline.ops.assets import build_query_listing_asset
 from pipeline.ops.automation import jobs, schedules, sensors
+from pipeline.ops.checks import ops_asset_checks
 from pipeline.ops.executors import executor_from_env
 from pipeline.raw.assets import raw_asset_checks, raw_assets
 from pipeline.resources import StudyPaths
 from pipeline.sdtm.assets import sdtm_assets
 from pipeline.submission.assets import build_submission_assets
+from pipeline.submission.core import core_asset_checks
 
 
 def _keys(assets: list[dg.AssetsDefinition]) -> list[dg.AssetKey]:
@@ -45,7 +47,7 @@ def build_definitions(raw_dir: str = "raw", out_dir: str = "outputs", work_dir: 
     executor = executor_from_env()
     return dg.Definitions(
         assets=all_assets(),
-        asset_checks=[*raw_asset_checks],
+        asset_checks=[*raw_asset_checks, *ops_asset_checks, *core_asset_checks],
         jobs=jobs,
         schedules=schedules,
         sensors=sensors,

@@ -57,5 +57,8 @@ def run_study(raw_dir: Path, out_dir: Path, work_dir: Path | None = None) -> Run
             report.failed_checks.append(f"{'/'.join(ev.asset_key.path)}:{ev.check_name}")
     for ev in result.all_events:
         if ev.is_step_failure:
-            report.failures.append(f"{ev.step_key}: {ev.event_specific_data.error.message.strip()}")
+            # Dagster wraps the asset's exception; the cause holds the message naming file and problem.
+            err = ev.event_specific_data.error
+            err = err.cause or err
+            report.failures.append(f"{ev.step_key}: {err.message.strip()}")
     return report

@@ -14,8 +14,6 @@ query below is one of ours) and run once as "last night". Then:
   outputs stay byte-identical. Five cases on forms DM does not read share one run (so DM and
   its dependants are rebuilt alongside); the others get their own run.
 
-Cross-form checks that no domain module makes yet are strict xfails: they fail loudly
-(XPASS) the day the proposed rule lands, so the expectation can then be made exact.
 """
 
 from __future__ import annotations
@@ -33,6 +31,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from pipeline.dates import parse_date
 from pipeline.ops.checks import CHECK_NAME, ops_asset_checks
 from pipeline.raw.extract import extract_form
 from pipeline.raw.reader import RawFileError
@@ -175,11 +174,15 @@ def subject_not_enrolled(raw: Path) -> list[Row]:
 def death_before_surgery(raw: Path) -> list[Row]:
     expect(raw, "104", "surv", 2, "1040001")  # died 18-MAR-2019; hepatectomy 02-APR-2018
     edit(raw, "104", "surv", 2, {"DTHDAT": "15-MAR-2018"})
+    expect(raw, "104", "ae", 2, "1040001")
+    ae_start = parse_date(str(record(raw, "104", "ae", 2)["AESTDAT"]), "DMY").iso
     return [
         q("104", "1040001", "surv", 2, "DTHDAT", "2018-03-15", "DEATH_BEFORE_HEPATECTOMY", "Death date before the hepatectomy (2018-04-02)"),
         q("104", "1040001", "surv", 2, "DTHDAT", "2018-03-15", "DEATH_BEFORE_LAST_ASSESSMENT", "Death date before the last tumour assessment (2019-01-30)"),
         # The end-of-study record (reason DEATH, 18-MAR-2019) now disagrees with the survival form.
         q("104", "1040001", "ds", 2, "DSSTDAT", "2019-03-18", "DEATH_INCONSISTENT", "End of study by death dated differently from the death date on the survival form (2018-03-15)"),
+        # ... and the subject's AE, started after surgery, now starts after the (wrong) death date.
+        q("104", "1040001", "ae", 2, "AESTDAT", ae_start, "AE_AFTER_DEATH", "AE starts after the death (2018-03-15)"),
     ]
 
 
@@ -212,26 +215,29 @@ def score_out_of_range(raw: Path) -> list[Row]:
     ]
 
 
-# Cross-form checks no domain module makes yet (proposed in the report of issue 7). The
-# expectation is loose on purpose: any query on the record; make it exact once the rule exists.
+# Cross-form checks made by the SDTM domain modules (DM, AE): the records are kept or left out as
+# described, and the queries are exact.
 
 
 def date_before_birth(raw: Path) -> list[Row]:
-    expect(raw, "101", "dm", 3, "101-002")  # consent 2018-09-09: today DM.AGE = -1, no query
+    expect(raw, "101", "dm", 3, "101-002")  # consent 2018-09-09: AGE would be -1
     edit(raw, "101", "dm", 3, {"BRTHDAT": "2019-01-01"})
-    return [("101", "101-002", "dm", "101/dm.csv", 3, "BRTHDAT")]
+    return [q("101", "101-002", "dm", 3, "BRTHDAT", "<redacted>", "BIRTH_AFTER_CONSENT", "Birth date is after the informed consent date; AGE not derived")]
 
 
 def ae_after_end_of_study(raw: Path) -> list[Row]:
     expect(raw, "104", "ae", 3, "1040002")  # end of study (death) 26-MAY-2022
     row = copy_record(raw, "104", "ae", 3, AESPID="2", AESTDAT="15-JUN-2022", AEENDAT="20-JUN-2022")
-    return [("104", "1040002", "ae", "104/ae.csv", row, "AESTDAT")]
+    return [
+        q("104", "1040002", "ae", row, "AESTDAT", "2022-06-15", "AE_AFTER_END_OF_STUDY", "AE starts after the end of study (2022-05-26)"),
+        q("104", "1040002", "ae", row, "AESTDAT", "2022-06-15", "AE_AFTER_DEATH", "AE starts after the death (2022-05-26)"),
+    ]
 
 
 def demographics_of_unknown_subject(raw: Path) -> list[Row]:
-    expect(raw, "101", "dm", 2, "101-001")  # today dm.py drops it without a word
+    expect(raw, "101", "dm", 2, "101-001")
     row = copy_record(raw, "101", "dm", 2, SUBJID="101-098")
-    return [("101", "101-098", "dm", "101/dm.csv", row, "SUBJID")]
+    return [q("101", "101-098", "dm", row, "SUBJID", "101-098", "SUBJECT_NOT_ENROLLED", "Demographics record of a subject with no enrollment record; not in DM")]
 
 
 VALUE_CASES: dict[str, Callable[[Path], list[Row]]] = {
@@ -256,11 +262,6 @@ VALUE_CASES: dict[str, Callable[[Path], list[Row]]] = {
         ae_after_end_of_study,
         demographics_of_unknown_subject,
     ]
-}
-MISSING_RULES = {
-    "date_before_birth": "pipeline/sdtm/dm.py: no query when the birth date is after consent/surgery (DM.AGE becomes negative)",
-    "ae_after_end_of_study": "pipeline/sdtm/ae.py: no query for an AE starting after DM.RFENDTC (end of study) or after death",
-    "demographics_of_unknown_subject": "pipeline/sdtm/dm.py: a demographics record of a subject with no enrollment record is dropped silently",
 }
 CASCADE_SUBJECT = ("103", "GZ3-2")
 
@@ -436,7 +437,7 @@ def test_the_run_continues_and_every_check_passes(value_run) -> None:
     assert forms | {("sdtm/dm", CHECK_NAME)} <= set(run.checks)
 
 
-@pytest.mark.parametrize("case", [c for c in VALUE_CASES if c not in MISSING_RULES])
+@pytest.mark.parametrize("case", list(VALUE_CASES))
 def test_value_problem_is_queried_exactly(value_run, case: str) -> None:
     run, expected = value_run
     got = rows_of(listing(run))
@@ -444,24 +445,14 @@ def test_value_problem_is_queried_exactly(value_run, case: str) -> None:
     assert not missing, missing
 
 
-@pytest.mark.parametrize("case", list(MISSING_RULES))
-def test_cross_form_problem_is_queried(value_run, case: str, request: pytest.FixtureRequest) -> None:
-    request.applymarker(pytest.mark.xfail(strict=True, reason="rule proposed, not implemented: " + MISSING_RULES[case]))
-    run, expected = value_run
-    (site, subjid, form, file, row, field) = expected[case][0]
-    got = listing(run)
-    assert ((got["subjid"] == subjid) & (got["file"] == file) & (got["row"] == row)).any() or (
-        (got["subjid"] == subjid) & got["field"].str.contains(field)
-    ).any()
-
-
 def test_the_listing_holds_nothing_else(value_run) -> None:
     """The whole listing is the expected rows plus the held-back subject's cascade: nothing else."""
     run, expected = value_run
     got = listing(run)
     cascade = (got["siteid"] == CASCADE_SUBJECT[0]) & (got["subjid"] == CASCADE_SUBJECT[1]) & (got["rule"] == "SUBJECT_NOT_IN_DM")
-    want = {r for c, rows in expected.items() if c not in MISSING_RULES for r in rows}
-    assert rows_of(got[~cascade]) == want
+    want = {r for rows in expected.values() for r in rows}
+    have = rows_of(got[~cascade])
+    assert have == want, (sorted(have - want), sorted(want - have))
 
 
 def test_held_back_subject_is_queried_everywhere(value_run) -> None:
@@ -486,7 +477,9 @@ def test_held_back_subject_is_queried_everywhere(value_run) -> None:
 def test_downstream_keeps_every_valid_record_and_no_held_one(value_run, last_night: Run) -> None:
     run, expected = value_run
     got = listing(run)
-    held = set(zip(got["file"], got["row"])) - {("104/surv.csv", 2), ("104/ds.csv", 2)}  # death dates are queried, the records kept
+    # Inconsistent dates are queried but the records kept (the site confirms or corrects them).
+    kept = got["rule"].isin(["DEATH_BEFORE_HEPATECTOMY", "DEATH_BEFORE_LAST_ASSESSMENT", "DEATH_INCONSISTENT", "AE_AFTER_DEATH", "AE_AFTER_END_OF_STUDY", "BIRTH_AFTER_CONSENT"])
+    held = set(zip(got.loc[~kept, "file"], got.loc[~kept, "row"]))
     assert not held & lineage(run)
     # AE: last night's records minus the held ones, plus the (valid) AE after the end of study.
     new_ae = {(r[3], r[4]) for r in expected["ae_after_end_of_study"]}
@@ -576,7 +569,6 @@ def test_dm_side_was_rebuilt_in_the_shared_file_run(file_runs) -> None:
     assert not {"sdtm/ae", "sdtm/lb", "ops/query_listing", "submission/manifest"} & done
 
 
-@pytest.mark.xfail(strict=True, reason="pipeline/runner.py reports Dagster's wrapper ('Error occurred while executing op ...'), not the cause: proposed fix in the report of issue 7")
 def test_the_run_report_names_the_file_and_problem(file_runs) -> None:
     run, expected, _ = file_runs["empty_file"]
     assert any(expected["raw__cm"] in f for f in run.report.failures), run.report.failures

@@ -66,6 +66,13 @@ def build(ae: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult:
     for var, allowed in (("AEREL", ["NOT APPLICABLE", "NOT RELATED"]), ("AEACN", ["NOT APPLICABLE"])):
         bad = control & ~raw[var].isin(allowed)
         problems.append(make_queries(raw[bad], "ae", var, raw.loc[bad, var], "CONTROL_ARM_" + var, f"{var} refers to sorafenib, which a control subject does not take; expected {' or '.join(allowed)}"))
+    # An AE starting after the end of study or after death: kept as collected, but a site must confirm it.
+    ref = dm.data.set_index("USUBJID")
+    start = complete_date(raw["AESTDAT"])
+    for var, rule, what in (("RFENDTC", "AE_AFTER_END_OF_STUDY", "end of study"), ("DTHDTC", "AE_AFTER_DEATH", "death")):
+        limit = complete_date(raw["USUBJID"].map(ref[var]))
+        late = start > limit
+        problems.append(make_queries(raw[late], "ae", "AESTDAT", raw.loc[late, "AESTDAT"], rule, f"AE starts after the {what} (" + limit[late].dt.strftime("%Y-%m-%d") + ")"))
     keep = ~(uncoded | end_first)
     raw, coded = raw[keep], coded[keep]
 

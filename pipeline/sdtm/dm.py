@@ -53,7 +53,8 @@ def build(enrol: FormExtract, demog: FormExtract, surg: FormExtract, ex: FormExt
     study = load_study()
     sites = load_raw_spec().sites
     e = with_usubjid(enrol.data)
-    d = with_usubjid(demog.data).drop_duplicates("USUBJID").set_index("USUBJID")
+    demo = with_usubjid(demog.data)
+    d = demo.drop_duplicates("USUBJID").set_index("USUBJID")
     s = with_usubjid(surg.data).drop_duplicates("USUBJID").set_index("USUBJID")
 
     # A DM record needs the enrollment, demographics and surgery records (Req variables).
@@ -64,6 +65,9 @@ def build(enrol: FormExtract, demog: FormExtract, surg: FormExtract, ex: FormExt
         missing, "enrol", "SUBJID", missing["SUBJID"], "DM_SOURCE_MISSING",
         pd.Series("Enrolled subject has no valid " + pd.Series(what, index=missing.index) + " record; held back from DM", index=missing.index),
     )
+    # A demographics record of a subject who was never enrolled cannot go to DM: say so.
+    stray = demo[~demo["USUBJID"].isin(e["USUBJID"])]
+    queries = pd.concat([queries, make_queries(stray, "dm", "SUBJID", stray["SUBJID"], "SUBJECT_NOT_ENROLLED", "Demographics record of a subject with no enrollment record; not in DM")], ignore_index=True)
     e = e[has_all].set_index("USUBJID", drop=False)
 
     out = pd.DataFrame(index=e.index)
@@ -110,7 +114,12 @@ def build(enrol: FormExtract, demog: FormExtract, surg: FormExtract, ex: FormExt
     )
     out["RFPENDTC"] = last_seen.reindex(out.index).dt.strftime("%Y-%m-%d")
 
-    out["AGE"] = age_at(d["BRTHDAT"].reindex(out.index), e["RFICDAT"])
+    age = age_at(d["BRTHDAT"].reindex(out.index), e["RFICDAT"])
+    # A birth date after consent is an error: no negative AGE, a query instead (the date itself is never shown).
+    born_later = age < 0
+    rows = d.reindex(out.index)[born_later].assign(SUBJID=e.loc[born_later, "SUBJID"])
+    queries = pd.concat([queries, make_queries(rows, "dm", "BRTHDAT", pd.Series("<redacted>", index=rows.index), "BIRTH_AFTER_CONSENT", "Birth date is after the informed consent date; AGE not derived")], ignore_index=True)
+    out["AGE"] = age.where(~born_later)
     out["AGEU"] = np.where(out["AGE"].notna(), "YEARS", None)
     out["SEX"] = d["SEX"].reindex(out.index)
     out["RACE"] = d["RACE"].reindex(out.index)

@@ -18,12 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline import io
 from pipeline.specs.study import load_study
 from pipeline.submission.common import (
     PACKAGE,
     SAS_EPOCH,
+    arrow_text,
     char_width,
     cutoff_datetime,
     item_oid,
@@ -88,22 +91,15 @@ def _json_values(col: pd.Series, meta: dict[str, Any]) -> list[Any]:
     return [float(x) + 0.0 if k else None for x, k in zip(f.tolist(), ok.tolist())]
 
 
-def build_dataset_json(df: pd.DataFrame, spec: DatasetSpec, layer_name: str, data_cutoff: str | None = None,
-                       widths: Mapping[str, int] | None = None) -> dict[str, Any]:
-    """The Dataset-JSON v1.1 document of ``df`` under ``spec`` as an ordered dict.
-
-    ``layer_name`` is ``"sdtm"`` or ``"adam"`` (it names the define.xml MetaDataVersion the
-    file refers to). ``df`` may hold ADaM dates as datetime64 or as SAS day numbers.
-    ``widths`` (variable -> bytes): the XPT's allotted Char lengths, stated as ``length``.
-    """
+def _document(df: pd.DataFrame, spec: DatasetSpec, layer_name: str, data_cutoff: str | None,
+              widths: Mapping[str, int] | None) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The document without its rows (``"rows": []``) and the frame the rows come from."""
     study = load_study()
     lay = layer(layer_name)
     frame = submission_frame(df, spec)
     columns = _column_meta(frame, spec, widths)
-    values = [_json_values(frame[c["name"]], c) for c in columns]
-    rows = [list(r) for r in zip(*values)] if values else []
     stamp = cutoff_datetime(data_cutoff)
-    return {
+    doc = {
         "datasetJSONCreationDateTime": stamp,
         "datasetJSONVersion": DATASET_JSON_VERSION,
         "fileOID": f"{study.studyid}.{lay.name.upper()}.{spec.name}",
@@ -118,8 +114,27 @@ def build_dataset_json(df: pd.DataFrame, spec: DatasetSpec, layer_name: str, dat
         "name": spec.name,
         "label": spec.label,
         "columns": columns,
-        "rows": rows,
+        "rows": [],
     }
+    return doc, frame
+
+
+def _rows(frame: pd.DataFrame, columns: list[dict[str, Any]]) -> list[list[Any]]:
+    values = [_json_values(frame[c["name"]], c) for c in columns]
+    return [list(r) for r in zip(*values)] if values else []
+
+
+def build_dataset_json(df: pd.DataFrame, spec: DatasetSpec, layer_name: str, data_cutoff: str | None = None,
+                       widths: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """The Dataset-JSON v1.1 document of ``df`` under ``spec`` as an ordered dict.
+
+    ``layer_name`` is ``"sdtm"`` or ``"adam"`` (it names the define.xml MetaDataVersion the
+    file refers to). ``df`` may hold ADaM dates as datetime64 or as SAS day numbers.
+    ``widths`` (variable -> bytes): the XPT's allotted Char lengths, stated as ``length``.
+    """
+    doc, frame = _document(df, spec, layer_name, data_cutoff, widths)
+    doc["rows"] = _rows(frame, doc["columns"])
+    return doc
 
 
 def dumps_dataset_json(doc: dict[str, Any]) -> str:
@@ -137,11 +152,79 @@ def dumps_dataset_json(doc: dict[str, Any]) -> str:
     return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
+class _NotCovered(Exception):
+    """A column the Arrow row writer leaves to the per-value path."""
+
+
+_JSON_SPECIAL = r'[\x00-\x1f"\\]'  # what json.dumps escapes in a str when ensure_ascii=False
+ROW_BLOCK = 100_000  # rows serialised at a time (bounds the memory of a large dataset)
+
+
+def _tokens(col: pd.Series, meta: dict[str, Any]) -> pa.Array:
+    """The JSON text of each value of one column, as json.dumps writes it inside a row ("null" for missing)."""
+    dt = meta["dataType"]
+    if dt == "string":
+        arr = arrow_text(col)
+        if arr is None or isinstance(arr, pa.ChunkedArray):
+            raise _NotCovered
+        out = pc.binary_join_element_wise('"', arr, '"', "")
+        special = pc.match_substring_regex(arr, _JSON_SPECIAL).fill_null(False)
+        if pc.any(special).as_py():
+            odd = [json.dumps(x, ensure_ascii=False) for x in arr.filter(special).to_pylist()]
+            out = pc.replace_with_mask(out, special, pa.array(odd, pa.string()))
+        return out.fill_null("null")
+    if dt == "integer":
+        f = col.to_numpy(dtype="float64")
+        ok = np.isfinite(f)
+        if np.all(np.abs(f[ok]) < 2.0**53):  # exact in int64: Arrow prints the integers as str(int) does
+            ints = pa.array(np.where(ok, f, 0).astype(np.int64), mask=~ok)
+            return pc.cast(ints, pa.string()).fill_null("null")
+    vals = _json_values(col, meta)
+    if dt in ("date", "datetime", "time"):
+        return pa.array([None if x is None else f'"{x}"' for x in vals], pa.string()).fill_null("null")
+    # integers beyond 2**53 and doubles: Python's own spelling (json.dumps uses int/float repr)
+    return pa.array([None if x is None else repr(x) for x in vals], pa.string()).fill_null("null")
+
+
+def _write_rows(fh, frame: pd.DataFrame, columns: list[dict[str, Any]]) -> None:
+    """Write the rows as dumps_dataset_json lays them out ("    [v, v, ...]" joined by ",\n"), a block at a time."""
+    n = len(frame)
+    for r0 in range(0, n, ROW_BLOCK):
+        block = frame.iloc[r0:r0 + ROW_BLOCK]
+        tokens = [_tokens(block[c["name"]], c) for c in columns]
+        last = r0 + ROW_BLOCK >= n
+        line = pc.binary_join_element_wise(*tokens, ", ")
+        line = pc.binary_join_element_wise("    [", line, "],\n", "")
+        # The lines lie end to end in the Arrow data buffer: that is the text, but for the last ",\n".
+        offsets = np.frombuffer(line.buffers()[1], dtype=np.int32)[line.offset:line.offset + len(line) + 1]
+        data = memoryview(line.buffers()[2])[offsets[0]:offsets[-1] - (2 if last else 0)]
+        fh.write(data)
+
+
 def write_dataset_json(df: pd.DataFrame, spec: DatasetSpec, path: Path, layer_name: str,
                        data_cutoff: str | None = None, widths: Mapping[str, int] | None = None) -> Path:
-    """Atomically write ``<path>/<dataset>.json`` (or the file ``path``); returns the file written."""
+    """Atomically write ``<path>/<dataset>.json`` (or the file ``path``); returns the file written.
+
+    The bytes are ``dumps_dataset_json(build_dataset_json(...))``; the rows are serialised a
+    column at a time by Arrow (json.dumps of each row was most of the cost of a large dataset),
+    or, for a column Arrow cannot take (a non-str value in a Char column), as before.
+    """
     path = Path(path)
     if path.is_dir() or not path.suffix:
         path = path / f"{spec.name.lower()}.json"
-    io.write_text(path, dumps_dataset_json(build_dataset_json(df, spec, layer_name, data_cutoff, widths)))
+    doc, frame = _document(df, spec, layer_name, data_cutoff, widths)
+    columns = doc["columns"]
+    if len(frame) and columns:
+        head = dumps_dataset_json(doc)
+        assert head.endswith('  "rows": []\n}\n')
+        try:
+            with io.atomic_path(path) as tmp, open(tmp, "wb") as fh:
+                fh.write(head[: -len("[]\n}\n")].encode("utf-8") + b"[\n")
+                _write_rows(fh, frame, columns)
+                fh.write(b"\n  ]\n}\n")
+            return path
+        except (_NotCovered, UnicodeEncodeError, pa.ArrowException):
+            pass
+    doc["rows"] = _rows(frame, columns)
+    io.write_text(path, dumps_dataset_json(doc))
     return path

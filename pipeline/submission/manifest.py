@@ -43,7 +43,8 @@ def _files(root: Path) -> list[Path]:
         return []
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__pycache__")
+        # conformance/ holds the optional CORE report, written by a check that may run beside the manifest.
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__pycache__" and not (Path(dirpath) == root and d == "conformance"))
         for f in filenames:
             if not f.startswith("."):
                 out.append(Path(dirpath) / f)
