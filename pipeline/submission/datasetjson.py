@@ -214,9 +214,8 @@ def write_dataset_json(df: pd.DataFrame, spec: DatasetSpec, path: Path, layer_na
         path = path / f"{spec.name.lower()}.json"
     doc, frame = _document(df, spec, layer_name, data_cutoff, widths)
     columns = doc["columns"]
-    if len(frame) and columns:
-        head = dumps_dataset_json(doc)
-        assert head.endswith('  "rows": []\n}\n')
+    head = dumps_dataset_json(doc)
+    if len(frame) and columns and head.endswith('  "rows": []\n}\n'):
         try:
             with io.atomic_path(path) as tmp, open(tmp, "wb") as fh:
                 fh.write(head[: -len("[]\n}\n")].encode("utf-8") + b"[\n")

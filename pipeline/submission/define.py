@@ -27,6 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 from lxml import etree
 
@@ -34,6 +35,7 @@ from pipeline import io
 from pipeline.specs.study import load_study
 from pipeline.submission.common import (
     PACKAGE,
+    all_str,
     char_width,
     codelist_oid,
     comment_oid,
@@ -155,8 +157,21 @@ def _slug(text: str) -> str:
 def _as_text(col: pd.Series) -> pd.Series:
     """Values as the text define.xml compares and lists them in (integral numbers without .0)."""
     if pd.api.types.is_numeric_dtype(col):
-        return col.map(lambda x: None if pd.isna(x) else (str(int(x)) if float(x).is_integer() else repr(float(x))))
-    return col.map(lambda x: None if x is None or (isinstance(x, float) and pd.isna(x)) else str(x))
+        def text(x):
+            return None if pd.isna(x) else (str(int(x)) if float(x).is_integer() else repr(float(x)))
+        exact = col.dtype == np.float64  # factorize's equality is ==, and equal floats have one text
+    else:
+        def text(x):
+            return None if x is None or (isinstance(x, float) and pd.isna(x)) else str(x)
+        exact = all_str(col)  # str values and None/NaN only (factorize makes those -1)
+    if exact and len(col):
+        # The text of each distinct value once (a column has few), instead of one call per row.
+        codes, uniques = pd.factorize(col)
+        if col.dtype == object and not all(x is None or isinstance(x, float) for x in col.to_numpy()[codes < 0]):
+            return col.map(text)  # another missing marker (pd.NA ...) has a text of its own
+        texts = np.array([text(u) for u in uniques] + [None], dtype=object)
+        return pd.Series(texts[codes], index=col.index, dtype=object)
+    return col.map(text)
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,9 @@ def dataset_rows(path: Path) -> int | None:
             return int(meta.number_rows)
         if not meta.column_names:
             return 0
+        rows = _xpt_rows(path, sum(meta.variable_storage_width.values()))
+        if rows is not None:
+            return rows
         df, _ = pyreadstat.read_xport(str(path), usecols=meta.column_names[:1], disable_datetime_conversion=True)
         return len(df)
     if suffix == ".parquet":
@@ -76,9 +80,40 @@ def dataset_rows(path: Path) -> int | None:
             head = fh.read(4096)
         if b'"datasetJSONVersion"' not in head:
             return None
+        # Our Dataset-JSON files state "records" near the top, one key a line at two blanks'
+        # indent (dumps_dataset_json): no need to parse every row (most of the manifest's time).
+        m = _RECORDS_RE.search(head) if head.startswith(b'{\n  "datasetJSONCreationDateTime": ') else None
+        if m:
+            return int(m.group(1))
         doc = json.loads(path.read_text(encoding="utf-8"))
         return int(doc["records"])
     return None
+
+
+_RECORDS_RE = re.compile(rb'\n  "records": (\d+),\n')
+_OBS_HEADER = b"HEADER RECORD*******OBS     HEADER RECORD!!!!!!!"
+_OBS_HEADER_V8 = b"HEADER RECORD*******OBSV8   HEADER RECORD!!!!!!!"  # v8 states its row count: left to readstat
+
+
+def _xpt_rows(path: Path, row_length: int) -> int | None:
+    """The rows readstat reads from a v5 transport file, from its size: the whole records after the
+    OBS header up to the last one that is not all blanks (readstat takes trailing blank records
+    for padding). None for a v8 file or a header not where expected (the caller reads the file)."""
+    with open(path, "rb") as fh:
+        head = fh.read(64 * 1024)
+        size = os.fstat(fh.fileno()).st_size
+        at = head.find(_OBS_HEADER)
+        if row_length <= 0 or at < 0 or at % 80 or _OBS_HEADER_V8 in head:
+            return None
+        start = at + 80
+        rows = (size - start) // row_length
+        blank = b" " * row_length
+        while rows:  # drop trailing all-blank records, reading from the end
+            fh.seek(start + (rows - 1) * row_length)
+            if fh.read(row_length) != blank:
+                break
+            rows -= 1
+        return rows
 
 
 def code_version(repo: Path | None = None) -> dict[str, str]:
