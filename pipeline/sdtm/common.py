@@ -59,6 +59,17 @@ def make_queries(records: pd.DataFrame, form: str, field: str, value: pd.Series,
     return out[QUERY_COLS]
 
 
+def complete_dates(dtc: pd.Series) -> pd.Series:
+    """``complete_date`` of each value, parsed once per distinct value (records share few dates)."""
+    if not len(dtc) or pd.api.types.infer_dtype(dtc, skipna=True) not in ("string", "empty"):
+        return complete_date(dtc)
+    codes, uniques = pd.factorize(dtc)
+    parsed = complete_date(pd.Series(uniques, dtype=object)).to_numpy(dtype="datetime64[ns]")
+    out = np.full(len(dtc), np.datetime64("NaT"), dtype="datetime64[ns]")
+    out[codes >= 0] = parsed[codes[codes >= 0]]
+    return pd.Series(out, index=dtc.index, name=dtc.name)
+
+
 def usubjid(studyid: str, siteid: pd.Series, subjid: pd.Series) -> pd.Series:
     """USUBJID = STUDYID-SITEID-SUBJID (unique across the sponsor's studies)."""
     return studyid + "-" + siteid.astype(str) + "-" + subjid.astype(str)
@@ -71,7 +82,7 @@ def derive_seq(df: pd.DataFrame, seq_var: str, order: list[str]) -> pd.DataFrame
     order rows arrive in.
     """
     keys = ["USUBJID", *order, *[c for c in LINEAGE_COLS if c in df.columns]]
-    out = df.sort_values(keys, kind="mergesort", na_position="last").copy()
+    out = df.sort_values(keys, kind="mergesort", na_position="last")  # a new frame already: no copy
     out[seq_var] = (out.groupby("USUBJID", sort=False).cumcount() + 1).astype("float64")
     return out
 
@@ -83,9 +94,9 @@ def epoch_from_se(dtc: pd.Series, usubjid: pd.Series, se: pd.DataFrame) -> pd.Se
     also includes its end date, and an element without an end is open. Null when the date
     is partial or missing, or before the first element (earlier than RFSTDTC).
     """
-    obs = pd.DataFrame({"USUBJID": usubjid.to_numpy(), "d": complete_date(dtc).to_numpy(), "_i": np.arange(len(dtc))})
+    obs = pd.DataFrame({"USUBJID": usubjid.to_numpy(), "d": complete_dates(dtc).to_numpy(), "_i": np.arange(len(dtc))})
     el = se[["USUBJID", "SESTDTC", "SEENDTC", "EPOCH", "SESEQ"]].copy()
-    el["st"], el["en"] = complete_date(el["SESTDTC"]), complete_date(el["SEENDTC"])
+    el["st"], el["en"] = complete_dates(el["SESTDTC"]), complete_dates(el["SEENDTC"])
     el["last"] = el["SESEQ"].eq(el.groupby("USUBJID")["SESEQ"].transform("max"))
     m = obs[obs["d"].notna()].merge(el, on="USUBJID", how="inner")
     inside = (m["d"] >= m["st"]) & (m["en"].isna() | (m["d"] < m["en"]) | (m["last"] & (m["d"] <= m["en"])))
@@ -95,34 +106,57 @@ def epoch_from_se(dtc: pd.Series, usubjid: pd.Series, se: pd.DataFrame) -> pd.Se
     return pd.Series(out, index=dtc.index, dtype="object")
 
 
+def _char_values(col: pd.Series) -> pd.Series:
+    """A Char variable as object strings: None for null and for "" (``str(x) == ""``)."""
+    obj = col.astype("object")
+    keep = obj.notna().to_numpy()
+    present = obj.to_numpy()[keep]
+    if pd.api.types.infer_dtype(present, skipna=False) in ("string", "empty"):
+        keep[keep] = present != ""  # one comparison in C per value instead of str() of every value
+    else:
+        keep[keep] = [str(x) != "" for x in present]
+    return obj.where(keep, None)
+
+
 def finalize(df: pd.DataFrame, spec: DatasetSpec, seq_var: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split a mapped frame into (dataset in spec order, lineage table).
 
     Variables of the spec missing from ``df`` are added empty (Perm variables never
     collected); Num variables become float64, Char variables object strings.
     """
-    out = df.copy()
+    # Column by column, then every column put in row order once, and the frames made without
+    # copying the arrays again (copy=False: no consolidation of a million-row frame into 2-D blocks).
+    cols: dict[str, pd.Series] = {}
     for v in spec.variables:
-        if v.name not in out.columns:
-            out[v.name] = np.nan if v.type == "Num" else pd.NA
-    for v in spec.variables:
-        if v.type == "Num":
-            out[v.name] = pd.to_numeric(out[v.name], errors="raise").astype("float64")
+        if v.name in df.columns:
+            col = df[v.name]
         else:
-            col = out[v.name].astype("object")
-            out[v.name] = col.where(col.notna() & (col.astype(str) != ""), None)
-    sort = [c for c in spec.sort if c in out.columns]
-    if sort:
-        out = out.sort_values(sort, kind="mergesort").reset_index(drop=True)
-    rec = seq_var if seq_var and seq_var in out.columns else None
-    lin_cols = ["USUBJID"] if "USUBJID" in out.columns else []
-    lineage = out[lin_cols].copy()
-    lineage["RECORD"] = out[rec] if rec else np.arange(1, len(out) + 1, dtype="float64")
-    lineage["RAWFILE"] = out["_file"] if "_file" in out.columns else pd.NA
-    lineage["RAWROW"] = out["_row"] if "_row" in out.columns else pd.NA
+            col = pd.Series(np.nan if v.type == "Num" else pd.NA, index=df.index)
+        if v.type == "Num":
+            cols[v.name] = pd.to_numeric(col, errors="raise").astype("float64")
+        else:
+            cols[v.name] = _char_values(col)
+    for c in ["USUBJID", *LINEAGE_COLS, *spec.sort, *([seq_var] if seq_var else [])]:
+        if c in df.columns and c not in cols:
+            cols[c] = df[c]
+    sort = [c for c in spec.sort if c in cols]
+    if sort:  # the permutation sorting the whole frame would apply
+        keys = pd.DataFrame({c: cols[c].array for c in sort}, copy=False)
+        order = keys.sort_values(sort, kind="mergesort").index.to_numpy()
+    else:
+        order = np.arange(len(df))
+
+    def col(name: str) -> object:
+        return cols[name].array.take(order)
+
+    rec = seq_var if seq_var and seq_var in cols else None
+    lineage = pd.DataFrame({"USUBJID": col("USUBJID")} if "USUBJID" in cols else {}, index=pd.RangeIndex(len(df)), copy=False)
+    lineage["RECORD"] = col(rec) if rec else np.arange(1, len(df) + 1, dtype="float64")
+    lineage["RAWFILE"] = col("_file") if "_file" in cols else pd.NA
+    lineage["RAWROW"] = col("_row") if "_row" in cols else pd.NA
     lineage.insert(0, "DOMAIN", spec.name)
-    data = out[[v.name for v in spec.variables]].reset_index(drop=True)
-    return data, lineage.reset_index(drop=True)
+    data = pd.DataFrame({v.name: col(v.name) for v in spec.variables}, index=pd.RangeIndex(len(df)), copy=False)
+    return data, lineage
 
 
 def build_result(df: pd.DataFrame, domain: str, queries: pd.DataFrame | None = None, seq_var: str | None = None) -> DomainResult:

@@ -21,11 +21,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.dates import complete_date, study_day
+from pipeline.dates import study_day
 from pipeline.raw.extract import FormExtract
 from pipeline.sdtm.common import (
     DomainResult,
     build_result,
+    complete_dates,
     derive_seq,
     empty_queries,
     epoch_from_se,
@@ -50,8 +51,11 @@ STRESN_DECIMALS = 6
 def number_text(x: pd.Series) -> pd.Series:
     """Numbers as text without a spurious ``.0`` (143.0 -> "143", 7.3 -> "7.3"); None where missing."""
     num = pd.to_numeric(x, errors="coerce").astype("float64")
-    txt = num.astype(str).str.replace(r"\.0$", "", regex=True)
-    return txt.where(num.notna(), None).astype(object)
+    # Written once per distinct value (results repeat); distinct by bit pattern, so -0.0 keeps "-0".
+    codes, bits = pd.factorize(num.to_numpy().view(np.int64))
+    vals = pd.Series(bits.view(np.float64))
+    txt = vals.astype(str).str.replace(r"\.0$", "", regex=True).where(vals.notna(), None).astype(object)
+    return pd.Series(txt.to_numpy()[codes], index=num.index, name=num.name, dtype=object)
 
 
 def _standardise(rec: pd.DataFrame, form: str, unit_field: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -150,9 +154,9 @@ def build(lb: FormExtract, surg: FormExtract, ta: FormExtract, dm: DomainResult,
 
     # Last observation before exposure: per subject and test, among results on or before RFXSTDTC.
     preop = out["LBTPT"].eq("PRE-OPERATIVE")
-    when = complete_date(out["LBDTC"])
-    when[preop] = complete_date(out.loc[preop, "LBRFTDTC"])
-    first_dose = out["USUBJID"].map(complete_date(ref["RFXSTDTC"]))  # dates parsed once per subject
+    when = complete_dates(out["LBDTC"])  # each distinct date parsed once
+    when[preop] = complete_dates(out.loc[preop, "LBRFTDTC"])
+    first_dose = out["USUBJID"].map(complete_dates(ref["RFXSTDTC"]))  # dates parsed once per subject
     before = out["LBSTRESN"].notna() & first_dose.notna() & (preop | (when <= first_dose))
     cand = out[before].assign(_when=when[before].fillna(pd.Timestamp.min), _dated=(~preop[before]).astype(int))
     last = cand.sort_values(["USUBJID", "LBTESTCD", "_when", "_dated", "_file", "_row"], kind="mergesort").drop_duplicates(["USUBJID", "LBTESTCD"], keep="last")

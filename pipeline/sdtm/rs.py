@@ -29,7 +29,15 @@ import pandas as pd
 
 from pipeline.dates import complete_date, study_day
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result, derive_seq, empty_queries, epoch_from_se, make_queries
+from pipeline.sdtm.common import (
+    DomainResult,
+    build_result,
+    complete_dates,
+    derive_seq,
+    empty_queries,
+    epoch_from_se,
+    make_queries,
+)
 from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
 from pipeline.sdtm.visits import standard_visit
 from pipeline.specs.ct import load_ct, load_raw_to_sdtm, paired_value
@@ -166,7 +174,7 @@ def _assessments(t: pd.DataFrame, hep: pd.Series) -> tuple[pd.DataFrame, list[pd
     # dated at its first observation; the collected diagnosis date goes to SUPPRS (RECURDTC).
     rsdtc = t["TADAT"]
     _, hi = date_bounds(rsdtc)
-    early = hi < complete_date(hep)
+    early = hi < complete_dates(hep)  # each distinct date parsed once
     queries.append(
         make_queries(t[early], "ta", "TADAT", rsdtc[early], "BEFORE_HEPATECTOMY", "Assessment date before the hepatectomy (" + hep[early].astype(str) + ")")
     )

@@ -8,6 +8,7 @@ unmapped so the domain can raise a query.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from pipeline.terminology import normalise_text
@@ -22,12 +23,24 @@ PATTERNS = [
 
 def standard_visit(visit: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Collected visit names -> (VISIT, VISITNUM as float, unknown mask); blanks stay blank (not unknown)."""
-    text = normalise_text(visit).astype("string").str.upper()
-    month = pd.Series(pd.NA, index=visit.index, dtype="string")
+    # The patterns run once per distinct name (a study has a few dozen), not once per record.
+    codes, names = pd.factorize(normalise_text(visit))
+    name, num, unknown = _standard_names(pd.Series(names, dtype=object))
+    name = np.append(name.to_numpy(dtype=object), None)[codes]
+    num = np.append(num.to_numpy(dtype="float64"), np.nan)[codes]
+    unknown = np.append(unknown.to_numpy(dtype=bool), False)[codes]
+    return (pd.Series(name, index=visit.index, dtype=object), pd.Series(num, index=visit.index, dtype="float64"),
+            pd.Series(unknown, index=visit.index, dtype=bool))
+
+
+def _standard_names(text: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """:func:`standard_visit` of normalised names (str), element by element."""
+    text = text.astype("string").str.upper()
+    month = pd.Series(pd.NA, index=text.index, dtype="string")
     for pat in PATTERNS:
         found = text.str.extract(pat, expand=False)
         month = month.fillna(found)
     num = pd.to_numeric(month, errors="coerce").astype("float64")
     name = ("MONTH " + month).astype(object).where(month.notna(), None)
     unknown = text.notna() & month.isna()
-    return pd.Series(name, index=visit.index, dtype=object), num, unknown.astype(bool)
+    return pd.Series(name, index=text.index, dtype=object), num, unknown.astype(bool)
