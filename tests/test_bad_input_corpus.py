@@ -308,7 +308,10 @@ def sheet_renamed(raw: Path) -> tuple[str, str]:
 def unreadable_workbook(raw: Path) -> tuple[str, str]:
     p = raw / "103" / "ds.xlsx"
     p.write_bytes(p.read_bytes()[:200])  # cut short in transfer
-    return "ds", "103/ds.xlsx: not a readable Excel workbook (BadZipFile: File is not a zip file)"
+    return "ds", (
+        "103/ds.xlsx: not a readable Excel workbook; it is not a complete .xlsx (zip) archive: cut short in transfer,"
+        " or saved in another format (ZipError: invalid Zip archive: Could not find EOCD)"
+    )
 
 
 def unknown_site(raw: Path) -> tuple[str, str]:

@@ -13,12 +13,11 @@ import csv
 import datetime as dt
 import io
 import unicodedata
-import zipfile
 from pathlib import Path
 
 import numpy as np
-import openpyxl
 import pandas as pd
+from python_calamine import CalamineError, CalamineWorkbook, ZipError
 
 from pipeline.specs.raw import Form, RawSpec, Site
 
@@ -121,27 +120,39 @@ def _column_text(col: pd.Series) -> pd.Series:
     return pd.Series(table[codes], index=col.index, dtype=object)
 
 
+def _unreadable(rel: str, e: Exception) -> str:
+    """The message for a workbook the reader cannot open, in words a site can act on."""
+    what = ("it is not a complete .xlsx (zip) archive: cut short in transfer, or saved in another format"
+            if isinstance(e, ZipError) else "the workbook's contents cannot be read")
+    return f"{rel}: not a readable Excel workbook; {what} ({type(e).__name__}: {e})"
+
+
 def _xlsx_grid(path: Path, form: Form, rel: str) -> pd.DataFrame:
     """The form's sheet as a grid of str/None; row 0 is the header (Excel row 1)."""
     if path.stat().st_size == 0:
         raise RawFileError(f"{rel}: the file is empty (no header row)")
+    # calamine (Rust) reads a sheet ~10x faster than openpyxl and gives the same typed cells:
+    # cached formula values, dates as date/datetime, numbers as int/float, "" for an empty cell.
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as e:
-        raise RawFileError(f"{rel}: not a readable Excel workbook ({type(e).__name__}: {e})") from None
+        wb = CalamineWorkbook.from_path(str(path))
+    except (CalamineError, OSError, ValueError) as e:
+        raise RawFileError(_unreadable(rel, e)) from None
     try:
-        names = {n.strip().casefold(): n for n in wb.sheetnames}
+        names = {n.strip().casefold(): n for n in wb.sheet_names}
         sheet = names.get(form.name.casefold())
         if sheet is None:
-            found = ", ".join(repr(n) for n in wb.sheetnames)
+            found = ", ".join(repr(n) for n in wb.sheet_names)
             raise RawFileError(f"{rel}: the workbook has no sheet named {form.name!r} (sheets found: {found})")
-        rows = list(wb[sheet].iter_rows(min_row=1, values_only=True))
+        # skip_empty_area=False: the grid starts at A1, so row numbers are the ones Excel shows.
+        rows = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    except CalamineError as e:
+        raise RawFileError(_unreadable(rel, e)) from None
     finally:
         wb.close()
     if not rows:
         raise RawFileError(f"{rel}: sheet {sheet!r} is empty (no header row)")
     grid = pd.DataFrame(rows, dtype=object)
-    # openpyxl gives typed cells; each distinct cell value is turned into its text once.
+    # Each distinct cell value is turned into its text once.
     grid = grid.apply(_column_text)
     # Excel has no short records: an empty cell is an empty value.
     return grid.where(grid.notna(), "")

@@ -7,8 +7,10 @@ formats need, so the three files always agree with each other.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Mapping
+import weakref
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
@@ -179,6 +181,8 @@ def submission_frame(df: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
     Columns of ``df`` not in the spec are dropped here; the XPT check reports them.
     Raises KeyError for a spec variable missing from ``df`` (the check reports that first).
     """
+    if _PREPARED.get(id(df)) is df and df.attrs.get("submission_frame_of") == spec.name:
+        return df  # already made by this function for this spec (write_package shares one)
     out = {}
     for v in spec.variables:
         col = df[v.name]
@@ -188,9 +192,23 @@ def submission_frame(df: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
         elif v.type == "Num":
             out[v.name] = pd.to_numeric(col, errors="raise").astype("float64")
         else:
-            obj = col.astype("object")
-            out[v.name] = obj.where(pd.notna(obj), None)
-    return pd.DataFrame(out, index=pd.RangeIndex(len(df)))
+            values = col.to_numpy(dtype=object)
+            missing = pd.isna(values)
+            missing[missing] = np.not_equal(values[missing], None)  # None is already what XPT wants
+            if missing.any():  # NaN/NA/NaT -> None; a column without them is taken as it is
+                values = values.copy()
+                values[missing] = None
+            out[v.name] = values
+    # copy=False: no consolidation of the columns into one 2-D block (a copy of every value).
+    frame = pd.DataFrame(out, index=pd.RangeIndex(len(df)), copy=False)
+    frame.attrs["submission_frame_of"] = spec.name
+    _PREPARED[id(frame)] = frame
+    return frame
+
+
+# Frames made by submission_frame, by id, held weakly: passing one back returns it unchanged.
+# Writers must not change such a frame in place (XPT padding replaces a column of a copy).
+_PREPARED: weakref.WeakValueDictionary[int, pd.DataFrame] = weakref.WeakValueDictionary()
 
 
 def all_str(col: pd.Series) -> bool:
@@ -205,12 +223,46 @@ def arrow_text(col: pd.Series) -> pa.Array | None:
     Arrow computes lengths, ASCII tests and regex matches over the whole column in C: the
     per-value ``.str``/``.map`` calls they replace were most of the submission and validation time.
     """
-    if not all_str(col):
+    key = _cache_key(col)
+    if key is not None and key in _ARROW_CACHE:
+        return _ARROW_CACHE[key][1]
+    arr = None
+    if all_str(col):
+        try:
+            arr = pa.array(col, type=pa.string(), from_pandas=True)
+        except (pa.ArrowException, UnicodeEncodeError):  # e.g. a lone surrogate: the Python path raises as before
+            arr = None
+    if key is not None:
+        _ARROW_CACHE[key] = (col.to_numpy(), arr)  # holding the values keeps their memory from reuse
+    return arr
+
+
+# Within ``arrow_cache()`` each object column is converted once, however many writers read it.
+_ARROW_CACHE: dict[tuple[int, int, int], tuple[np.ndarray, pa.Array | None]] = {}
+_CACHING = False
+
+
+def _cache_key(col: pd.Series) -> tuple[int, int, int] | None:
+    """(address, length, stride) of an object column's values while caching is on, else None."""
+    if not _CACHING or col.dtype != object:
         return None
+    values = col.to_numpy()
+    return values.__array_interface__["data"][0], len(values), values.strides[0]
+
+
+@contextlib.contextmanager
+def arrow_cache() -> Iterator[None]:
+    """Convert each object column to Arrow once while the block runs (the submission writers
+    read every Char column five or six times). The frames must not be changed in place meanwhile."""
+    global _CACHING
+    outer = _CACHING
+    _CACHING = True
     try:
-        return pa.array(col, type=pa.string(), from_pandas=True)
-    except (pa.ArrowException, UnicodeEncodeError):  # e.g. a lone surrogate: the Python path raises as before
-        return None
+        yield
+    finally:
+        _CACHING = outer
+        if not outer:
+            _ARROW_CACHE.clear()
 
 
 def utf8_nbytes(arr: pa.Array) -> np.ndarray:
@@ -224,12 +276,14 @@ def char_width(col: pd.Series) -> int:
     This is the width pyreadstat allots (it has no length parameter); a wider, study-wide
     width (:func:`layer_char_widths`) is reached by padding one value with blanks.
     """
+    if col.empty:
+        return 1
+    arr = arrow_text(col)  # nulls count 0 bytes
+    if arr is not None:  # the same number, without encoding every value in Python
+        return max(1, int(utf8_nbytes(arr).max()))
     vals = col.dropna()
     if vals.empty:
         return 1
-    arr = arrow_text(vals)
-    if arr is not None:  # the same number, without encoding every value in Python
-        return max(1, int(utf8_nbytes(arr).max()))
     return max(1, int(vals.astype(str).str.encode("utf-8").str.len().max()))
 
 

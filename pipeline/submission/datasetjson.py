@@ -160,11 +160,14 @@ _JSON_SPECIAL = r'[\x00-\x1f"\\]'  # what json.dumps escapes in a str when ensur
 ROW_BLOCK = 100_000  # rows serialised at a time (bounds the memory of a large dataset)
 
 
-def _tokens(col: pd.Series, meta: dict[str, Any]) -> pa.Array:
-    """The JSON text of each value of one column, as json.dumps writes it inside a row ("null" for missing)."""
+def _tokens(col: pd.Series, meta: dict[str, Any], text: pa.Array | None = None) -> pa.Array:
+    """The JSON text of each value of one column, as json.dumps writes it inside a row ("null" for missing).
+
+    ``text``: the column already as Arrow strings (``arrow_text``), for a string column.
+    """
     dt = meta["dataType"]
     if dt == "string":
-        arr = arrow_text(col)
+        arr = text if text is not None else arrow_text(col)
         if arr is None or isinstance(arr, pa.ChunkedArray):
             raise _NotCovered
         out = pc.binary_join_element_wise('"', arr, '"', "")
@@ -186,12 +189,18 @@ def _tokens(col: pd.Series, meta: dict[str, Any]) -> pa.Array:
     return pa.array([None if x is None else repr(x) for x in vals], pa.string()).fill_null("null")
 
 
+def _slice(arr: pa.Array | None, start: int, length: int) -> pa.Array | None:
+    return None if arr is None or isinstance(arr, pa.ChunkedArray) else arr.slice(start, length)
+
+
 def _write_rows(fh, frame: pd.DataFrame, columns: list[dict[str, Any]]) -> None:
     """Write the rows as dumps_dataset_json lays them out ("    [v, v, ...]" joined by ",\n"), a block at a time."""
     n = len(frame)
+    # String columns converted to Arrow once (the package's conversion, when cached), then sliced per block.
+    text = {c["name"]: arrow_text(frame[c["name"]]) for c in columns if c["dataType"] == "string"}
     for r0 in range(0, n, ROW_BLOCK):
         block = frame.iloc[r0:r0 + ROW_BLOCK]
-        tokens = [_tokens(block[c["name"]], c) for c in columns]
+        tokens = [_tokens(block[c["name"]], c, _slice(text.get(c["name"]), r0, len(block))) for c in columns]
         last = r0 + ROW_BLOCK >= n
         line = pc.binary_join_element_wise(*tokens, ", ")
         line = pc.binary_join_element_wise("    [", line, "],\n", "")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from pipeline.submission.common import layer_char_widths
+from pipeline.submission.common import arrow_cache, layer_char_widths, submission_frame
 from pipeline.submission.datasetjson import write_dataset_json
 from pipeline.submission.define import STYLESHEET, write_define
 from pipeline.submission.xpt import XptProblem, check_for_xpt, write_xpt
@@ -54,6 +54,15 @@ def write_package(layer_name: str, frames: Mapping[str, pd.DataFrame], specs: Ma
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     res = PackageResult(layer_name, out_dir)
+    with arrow_cache():  # each Char column converted to Arrow once for all the files
+        _write_files(res, frames, specs, out_dir, layer_name, ct, data_cutoff)
+    res.files = dict(sorted(res.files.items()))
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def _write_files(res: PackageResult, frames: Mapping[str, pd.DataFrame], specs: Mapping[str, DatasetSpec],
+                 out_dir: Path, layer_name: str, ct: Mapping[str, Codelist] | None, data_cutoff: str | None) -> None:
     delivered: dict[str, pd.DataFrame] = {}  # dataset name -> frame
     delivered_specs: dict[str, DatasetSpec] = {}
     for name in sorted(frames):
@@ -65,7 +74,8 @@ def write_package(layer_name: str, frames: Mapping[str, pd.DataFrame], specs: Ma
             for old in (out_dir / f"{stem}.xpt", out_dir / f"{stem}.json"):
                 old.unlink(missing_ok=True)
             continue
-        delivered[spec.name] = df
+        # One submission frame per dataset, shared by the XPT, Dataset-JSON and define.xml writers.
+        delivered[spec.name] = submission_frame(df, spec)
         delivered_specs[spec.name] = spec
     # One allotted length per variable across the package (TCG), applied to XPT, JSON and define.
     widths = layer_char_widths(delivered, delivered_specs)
@@ -81,6 +91,3 @@ def write_package(layer_name: str, frames: Mapping[str, pd.DataFrame], specs: Ma
         res.define_problems = d.problems
         for f in ("define.xml", "define.html", STYLESHEET):
             res.files[f] = (out_dir / f).stat().st_size
-    res.files = dict(sorted(res.files.items()))
-    res.seconds = time.perf_counter() - t0
-    return res

@@ -187,17 +187,19 @@ def _value_problems(df: pd.DataFrame, spec: DatasetSpec) -> list[XptProblem]:
     for v in spec.variables:
         if v.name not in df.columns:
             continue
-        col = df[v.name].reset_index(drop=True)
+        # Positional index (rows are reported 1-based) over the same values, not a copy of them.
+        col = pd.Series(df[v.name].to_numpy(), name=v.name)
         if v.type == "Char":
-            vals = col[col.notna()]
-            arr = arrow_text(vals)
+            arr = arrow_text(col)
             if arr is not None:
-                # Every value a str: ASCII test and byte lengths in C; only the rows that break a rule
-                # are looked at in Python (same problems, same order as the per-value path below).
-                non_ascii = vals[~pc.string_is_ascii(arr).to_numpy(zero_copy_only=False)]
-                nbytes = pd.Series(utf8_nbytes(arr).astype("int64"), index=vals.index)
-                out += _char_problems(ds, v, vals, vals.iloc[:0], non_ascii, nbytes)
+                # Every value a str or missing: ASCII test and byte lengths in C (a missing value is
+                # ASCII and 0 bytes); only the rows that break a rule are looked at in Python (same
+                # problems, same order as the per-value path below).
+                non_ascii = col[~pc.string_is_ascii(arr).fill_null(True).to_numpy(zero_copy_only=False)]
+                nbytes = pd.Series(utf8_nbytes(arr).astype("int64"), index=col.index)
+                out += _char_problems(ds, v, col, col.iloc[:0], non_ascii, nbytes)
                 continue
+            vals = col[col.notna()]
             not_str = vals[~vals.map(lambda x: isinstance(x, str))]
             vals = vals[vals.map(lambda x: isinstance(x, str))]
             non_ascii = vals[~vals.map(str.isascii)]
@@ -293,8 +295,9 @@ def _pad_to_widths(frame: pd.DataFrame, spec: DatasetSpec, widths: Mapping[str, 
         if w < have or w > MAX_CHAR_BYTES:
             out.append(XptProblem(spec.name, v.name, None, "length", f"allotted width {w} is outside {have}..{MAX_CHAR_BYTES} bytes"))
         elif w > have:
-            first = frame[v.name].iloc[0]
-            frame.iloc[0, frame.columns.get_loc(v.name)] = (first or "").ljust(w)
+            values = frame[v.name].to_numpy(dtype=object, copy=True)  # a new column: the frame's arrays may be shared
+            values[0] = (values[0] or "").ljust(w)
+            frame[v.name] = values
     return out
 
 
@@ -320,7 +323,7 @@ def write_xpt(df: pd.DataFrame, spec: DatasetSpec, path: Path, data_cutoff: str 
         problems.append(XptProblem(spec.name, None, None, "file-name", f"file name {path.name!r} must be {xpt_name(spec.name)!r}"))
     if problems:
         raise XptError(problems)
-    frame = submission_frame(df, spec)
+    frame = submission_frame(df, spec).copy(deep=False)  # padding replaces columns of this copy only
     if widths:
         pad_problems = _pad_to_widths(frame, spec, widths)
         if pad_problems:
