@@ -321,6 +321,28 @@ def test_schema_rejects_what_the_contract_forbids() -> None:
         assert what in checks
 
 
+def test_schema_rejects_a_value_that_is_not_text() -> None:
+    # The reader hands over str only; a frame built elsewhere (a number in a date field) fails on its row.
+    schema = form_schemas()["ds"]
+    bad = pd.DataFrame(
+        {
+            "SITEID": ["101", "101"],
+            "SUBJID": ["101-001", "101-002"],
+            "DSCAT": ["END OF TREATMENT", "END OF STUDY"],
+            "DSSTDAT": ["2019-03-05", 43529],
+            "DSDECOD": ["COMPLETED", "COMPLETED"],
+            "_site": ["101", "101"],
+            "_file": ["101/ds.csv", "101/ds.csv"],
+            "_row": np.array([2, 3], dtype="int64"),
+        }
+    )
+    with pytest.raises(pa.errors.SchemaErrors) as err:
+        schema.validate(bad, lazy=True)
+    fc = err.value.failure_cases
+    hit = fc[fc["check"].astype(str) == "str_values"]
+    assert hit[["column", "index", "failure_case"]].values.tolist() == [["DSSTDAT", 1, 43529]]
+
+
 def test_a_raw_folder_with_only_some_sites(tmp_path: Path, raw_export: Path) -> None:
     shutil.copytree(raw_export / "102", tmp_path / "raw" / "102")
     x = extract_form(tmp_path / "raw", "ae")
