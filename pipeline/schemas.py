@@ -43,7 +43,7 @@ from pandera.errors import SchemaError, SchemaErrors
 from pipeline.specs.ct import Codelist, load_ct
 from pipeline.specs.datasets import DatasetSpec, VariableSpec, source_asset_key
 from pipeline.specs.paths import SPECS_DIR
-from pipeline.submission.common import arrow_text, utf8_nbytes
+from pipeline.submission.common import arrow_cache, arrow_text, utf8_nbytes
 
 ISO8601_RE = re.compile(
     r"^\d{4}"
@@ -60,7 +60,7 @@ MAX_VALUE_CHARS = 200
 
 
 # --------------------------------------------------------------------------------------------
-# element-wise checks (vectorised; nulls are dropped by pandera before they run)
+# element-wise checks (vectorised; each passes nulls: the nullable check is the one about them)
 
 
 def _all_str(s: pd.Series) -> bool:
@@ -70,44 +70,54 @@ def _all_str(s: pd.Series) -> bool:
     return pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty")
 
 
+def _null(s: pd.Series) -> np.ndarray:
+    """Where the column is null (None/NaN/NA), from Arrow's validity when the values are text.
+
+    The column checks run with ``ignore_na=False`` and pass nulls themselves: pandera's own
+    null handling scans an object column three times per check (``hasnans``, ``dropna``, ``isna``).
+    """
+    arr = arrow_text(s) if s.dtype == object else None
+    if arr is not None:
+        return arr.is_null().to_numpy(zero_copy_only=False)
+    return pd.isna(s).to_numpy(dtype=bool)
+
+
 def _is_text(s: pd.Series) -> pd.Series:
     if _all_str(s):
         return pd.Series(True, index=s.index)
-    return s.map(lambda x: isinstance(x, str))
+    return pd.Series(_null(s), index=s.index) | s.map(lambda x: isinstance(x, str))
 
 
 def _is_number(s: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
         return pd.Series(True, index=s.index)
-    return s.map(lambda x: isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_)))
+    number = s.map(lambda x: isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_)))
+    return pd.Series(_null(s), index=s.index) | number
 
 
 def _not_blank(s: pd.Series) -> pd.Series:
     arr = arrow_text(s) if s.dtype == object else None
     if arr is not None:
         # A value holding an ASCII letter or digit is not blank; str.strip runs on the rest only.
-        sure = pc.match_substring_regex(arr, "[0-9A-Za-z]").fill_null(False).to_numpy(zero_copy_only=False)
+        # A null is the nullable check's to report, not this one's.
+        sure = pc.match_substring_regex(arr, "[0-9A-Za-z]").fill_null(True).to_numpy(zero_copy_only=False)
         ok = sure.copy()
         rest = ~sure
         if rest.any():
             ok[rest] = s[rest].astype(str).str.strip().ne("").to_numpy()
         return pd.Series(ok, index=s.index)
     if _all_str(s):
-        return s.astype(str).str.strip() != ""
+        return pd.Series(_null(s), index=s.index) | (s.astype(str).str.strip() != "")
     return s.map(lambda x: not (isinstance(x, str) and x.strip() == ""))
 
 
 def _max_bytes(length: int) -> Callable[[pd.Series], pd.Series]:
     def check(s: pd.Series) -> pd.Series:
         arr = arrow_text(s) if s.dtype == object else None
-        if arr is not None:  # byte lengths in C instead of encoding every value in Python
+        if arr is not None:  # byte lengths in C instead of encoding every value in Python (a null is 0)
             return pd.Series(utf8_nbytes(arr) <= length, index=s.index)
-        if _all_str(s):
-            text = s.astype(str)
-            if len(text) == 0 or text.str.len().max() * 4 <= length:  # at most 4 bytes a character
-                return pd.Series(True, index=s.index)
-            return text.str.encode("utf-8").str.len() <= length
-        return s.map(lambda x: len(str(x).encode("utf-8")) <= length)
+        null = pd.Series(_null(s), index=s.index)
+        return null | s.map(lambda x: len(str(x).encode("utf-8")) <= length)
 
     return check
 
@@ -116,9 +126,10 @@ def _in_terms(values: frozenset[str]) -> Callable[[pd.Series], pd.Series]:
     allowed = list(values)
 
     def check(s: pd.Series) -> pd.Series:
+        null = pd.Series(_null(s), index=s.index)
         if _all_str(s):
-            return s.isin(allowed)
-        return s.map(lambda x: isinstance(x, str) and x in values)
+            return null | s.isin(allowed)
+        return null | s.map(lambda x: isinstance(x, str) and x in values)
 
     return check
 
@@ -128,8 +139,9 @@ def _iso8601(s: pd.Series) -> pd.Series:
     if arr is not None:
         # RE2 in C on the ASCII values (as ever, ISO8601_RE in Python on any other value), then
         # the same calendar test on the complete dates.
-        ascii_ = pc.string_is_ascii(arr).fill_null(False).to_numpy(zero_copy_only=False)
-        ok = pc.match_substring_regex(arr, _ISO8601_ASCII_RE2).fill_null(False).to_numpy(zero_copy_only=False) & ascii_
+        # A null is ASCII and passes (the nullable check reports it where it is not allowed).
+        ascii_ = pc.string_is_ascii(arr).fill_null(True).to_numpy(zero_copy_only=False)
+        ok = pc.match_substring_regex(arr, _ISO8601_ASCII_RE2).fill_null(True).to_numpy(zero_copy_only=False) & ascii_
         if not ascii_.all():
             other = s[~ascii_].astype(str)
             ok[~ascii_] = other.str.match(ISO8601_RE.pattern).fillna(False).astype(bool).to_numpy()
@@ -139,13 +151,14 @@ def _iso8601(s: pd.Series) -> pd.Series:
             parsed = pd.to_datetime(s[full].astype(str).str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
             ok[full] = parsed.notna().to_numpy()
         return ok
+    null = pd.Series(_null(s), index=s.index)
     text = s.map(lambda x: x if isinstance(x, str) else "") if not _all_str(s) else s.astype(str)
-    ok = text.str.match(ISO8601_RE.pattern).fillna(False).astype(bool)
+    ok = text.str.match(ISO8601_RE.pattern).fillna(False).astype(bool) & ~null
     full = ok & (text.str.len() >= 10)
     if full.any():
         parsed = pd.to_datetime(text[full].str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
         ok[full] = parsed.notna().to_numpy()
-    return ok
+    return ok | null
 
 
 # --------------------------------------------------------------------------------------------
@@ -228,19 +241,20 @@ def _terms(ct: dict[str, Codelist], names: tuple[str, ...]) -> frozenset[str]:
 
 def _column(v: VariableSpec, ct: dict[str, Codelist]) -> pa.Column:
     checks: list[pa.Check] = []
+    # ignore_na=False: each check passes nulls itself (see _null).
     if v.type == "Char":
-        checks.append(pa.Check(_is_text, name="type Char"))
-        checks.append(pa.Check(_max_bytes(v.length), name=f"max {v.length} bytes"))
+        checks.append(pa.Check(_is_text, name="type Char", ignore_na=False))
+        checks.append(pa.Check(_max_bytes(v.length), name=f"max {v.length} bytes", ignore_na=False))
         if v.core == "Req":
-            checks.append(pa.Check(_not_blank, name="Req not blank"))
+            checks.append(pa.Check(_not_blank, name="Req not blank", ignore_na=False))
         if v.codelists:
             checks.append(
-                pa.Check(_in_terms(_terms(ct, v.codelists)), name=f"codelist {'|'.join(v.codelists)}")
+                pa.Check(_in_terms(_terms(ct, v.codelists)), name=f"codelist {'|'.join(v.codelists)}", ignore_na=False)
             )
         if v.is_date:
-            checks.append(pa.Check(_iso8601, name="ISO 8601 date"))
+            checks.append(pa.Check(_iso8601, name="ISO 8601 date", ignore_na=False))
     else:
-        checks.append(pa.Check(_is_number, name="type Num"))
+        checks.append(pa.Check(_is_number, name="type Num", ignore_na=False))
     return pa.Column(
         dtype=None,
         checks=checks,
@@ -264,7 +278,8 @@ def pandera_schema(spec: DatasetSpec, root: Path = SPECS_DIR) -> pa.DataFrameSch
 
     def add(name: str, fn: Callable[[pd.DataFrame], pd.Series], cols: list[str]) -> None:
         record_checks[name] = cols
-        checks.append(pa.Check(fn, name=name))
+        # ignore_na=False: pandera would otherwise test the whole frame for all-null rows per check.
+        checks.append(pa.Check(fn, name=name, ignore_na=False))
 
     seq = spec.seq_variable
     if seq and "USUBJID" in spec:
@@ -339,7 +354,8 @@ def validate_frame(df: pd.DataFrame, spec: DatasetSpec, max_failures: int = 1000
     schema = pandera_schema(spec)
     record_checks = schema.metadata["record_checks"]
     try:
-        schema.validate(df, lazy=True)
+        with arrow_cache():  # each Char column converted to Arrow once for all its checks
+            schema.validate(df, lazy=True)
         return True, pd.DataFrame(columns=FAILURE_COLUMNS)
     except SchemaErrors as exc:
         table = _failure_table(exc.failure_cases, record_checks)
