@@ -20,6 +20,7 @@ from pipeline.ops.executors import executor_from_env
 from pipeline.raw.assets import raw_asset_checks, raw_assets
 from pipeline.resources import StudyPaths
 from pipeline.sdtm.assets import sdtm_assets
+from pipeline.storage import StudyIOManager
 from pipeline.submission.assets import build_submission_assets
 from pipeline.submission.core import core_asset_checks
 
@@ -53,7 +54,7 @@ def build_definitions(raw_dir: str = "raw", out_dir: str = "outputs", work_dir: 
         sensors=sensors,
         resources={
             "paths": StudyPaths(raw_dir=raw_dir, out_dir=out_dir),
-            "io_manager": dg.FilesystemIOManager(base_dir=work_dir),
+            "io_manager": StudyIOManager(base_dir=work_dir),
         },
         **({"executor": executor} if executor is not None else {}),
     )

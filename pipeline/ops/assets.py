@@ -18,6 +18,7 @@ from pipeline import io
 from pipeline.ops import queries as q
 from pipeline.resources import StudyPaths
 from pipeline.specs.raw import load_raw_spec
+from pipeline.storage import PARTS_KEY
 
 KEY = dg.AssetKey(["ops", "query_listing"])
 SAMPLE_ROWS = 20
@@ -58,7 +59,8 @@ def build_query_listing_asset(
     for attr, keys in layers.items():
         for k in keys:
             key = k if isinstance(k, dg.AssetKey) else dg.AssetKey(list(k))
-            ins[_arg_name(key)] = dg.AssetIn(key=key)
+            # Only the problem frame of each upstream value is loaded (pipeline/storage.py).
+            ins[_arg_name(key)] = dg.AssetIn(key=key, metadata={PARTS_KEY: [attr]})
             attr_of[_arg_name(key)] = attr
 
     @dg.asset(

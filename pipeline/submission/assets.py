@@ -16,6 +16,7 @@ import dagster as dg
 
 from pipeline.resources import StudyPaths
 from pipeline.specs.datasets import load_layer
+from pipeline.storage import PARTS_KEY
 from pipeline.submission.manifest import write_manifest
 from pipeline.submission.package import PackageResult, write_package
 
@@ -68,7 +69,8 @@ def _package_asset(layer: str, specs: dict[str, Any]) -> dg.AssetsDefinition:
     @dg.asset(
         key=key,
         group_name=GROUP,
-        ins={arg: dg.AssetIn(key=dg.AssetKey([layer, name.lower()])) for arg, name in args.items()},
+        # Only the datasets are loaded, not their record lineage or queries (pipeline/storage.py).
+        ins={arg: dg.AssetIn(key=dg.AssetKey([layer, name.lower()]), metadata={PARTS_KEY: ["data"]}) for arg, name in args.items()},
         check_specs=[
             dg.AssetCheckSpec("xpt_conformance", asset=key, blocking=True,
                               description="Every dataset meets the XPORT v5 / FDA rules (names, labels, ASCII, 200 bytes, size, columns = spec)"),
