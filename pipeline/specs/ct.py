@@ -28,9 +28,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 
-from pipeline.specs.paths import SPECS_DIR
+from pipeline.specs.paths import SPECS_DIR, read_yaml
 
 CT_COLUMNS = [
     "codelist",
@@ -160,7 +159,7 @@ def _trial_codelists(root: Path) -> dict[str, Codelist]:
         "IETEST", None, "Inclusion/Exclusion Criterion", False,
         tuple(Term(r["IETEST"], None, r["IETESTCD"], True) for r in crit), "TRIAL",
     )
-    study = yaml.safe_load((root / "trial" / "study.yaml").read_text(encoding="utf-8"))
+    study = read_yaml(root / "trial" / "study.yaml")
     arms = study.get("arms") or []
     out["ARMCD"] = Codelist(
         "ARMCD", None, "Planned Arm Code", False,

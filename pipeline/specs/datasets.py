@@ -45,7 +45,7 @@ from typing import Any
 
 import yaml
 
-from pipeline.specs.paths import SPECS_DIR
+from pipeline.specs.paths import SPECS_DIR, read_yaml
 
 LAYERS = ("sdtm", "adam")
 TYPES = ("Char", "Num")
@@ -254,7 +254,7 @@ def _source_index(root: Path) -> _SourceIndex:
         if not d.is_dir():
             continue
         for p in sorted(d.glob("*.yaml")):
-            doc = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+            doc = read_yaml(p) or {}
             name = str(doc.get("dataset", p.stem.upper()))
             names = frozenset(str(v.get("name")) for v in doc.get("variables") or [] if isinstance(v, dict))
             datasets[name] = names
@@ -427,7 +427,7 @@ def _parse(path: Path, layer: str, root: Path) -> DatasetSpec:
     from pipeline.specs.ct import load_ct
 
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = read_yaml(path)
     except yaml.YAMLError as exc:
         raise SpecError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(doc, dict):

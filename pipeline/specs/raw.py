@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 
-from pipeline.specs.paths import SPECS_DIR
+from pipeline.specs.paths import SPECS_DIR, read_yaml
 
 FIELD_TYPES = ("text", "integer", "float", "date", "code")
 DATE_ORDERS = ("YMD", "DMY", "MDY")
@@ -179,8 +178,8 @@ def _check_rules(form: str, fields: list[RawField], codelists: dict[str, RawCode
 @lru_cache(maxsize=4)
 def load_raw_spec(root: Path = SPECS_DIR) -> RawSpec:
     """Load and cross-check the raw input contract under ``root``."""
-    forms_doc = yaml.safe_load((root / "raw" / "forms.yaml").read_text(encoding="utf-8"))
-    sites_doc = yaml.safe_load((root / "raw" / "sites.yaml").read_text(encoding="utf-8"))
+    forms_doc = read_yaml(root / "raw" / "forms.yaml")
+    sites_doc = read_yaml(root / "raw" / "sites.yaml")
     codelists = _load_codelists(root)
 
     by_form: dict[str, list[RawField]] = {}

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 
-from pipeline.specs.paths import SPECS_DIR
+from pipeline.specs.paths import SPECS_DIR, read_yaml
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ class Study:
 
 @lru_cache(maxsize=2)
 def load_study(root: Path = SPECS_DIR) -> Study:
-    doc = yaml.safe_load((root / "trial" / "study.yaml").read_text(encoding="utf-8"))
+    doc = read_yaml(root / "trial" / "study.yaml")
     doc["arms"] = tuple(Arm(**a) for a in doc["arms"])
     doc["data_cutoff"] = str(doc["data_cutoff"])
     doc["ct_version"] = str(doc["ct_version"])
