@@ -15,6 +15,7 @@ from pipeline.metadata import md_table
 from pipeline.resources import StudyPaths
 from pipeline.schemas import column_lineage, dagster_column_schema, lineage_markdown, validate_frame
 from pipeline.specs.datasets import DatasetSpec
+from pipeline.storage import PARTS_KEY
 
 
 def dataset_asset(
@@ -37,7 +38,8 @@ def dataset_asset(
     @dg.asset(
         key=key,
         group_name=layer,
-        ins={arg: dg.AssetIn(key=dg.AssetKey(k)) for arg, k in inputs.items()},
+        # Derivations read only the records of an upstream result (pipeline/storage.py loads just that part).
+        ins={arg: dg.AssetIn(key=dg.AssetKey(k), metadata={PARTS_KEY: ["data"]}) for arg, k in inputs.items()},
         check_specs=[dg.AssetCheckSpec("schema", asset=key, blocking=True, description=f"{spec.name} conforms to its spec")],
         description=f"**{spec.name} — {spec.label}** ({spec.structure}).\n\n{spec.comment or ''}",
         kinds={"pandas", "parquet"},

@@ -11,6 +11,7 @@ from pipeline.analysis.endpoints import ae_incidence, efficacy_results, safety_r
 from pipeline.analysis.plots import km_png
 from pipeline.metadata import md_table
 from pipeline.resources import StudyPaths
+from pipeline.storage import PARTS_KEY
 
 ENDPOINTS = [("RFS", "Recurrence-free survival"), ("TTR", "Time to recurrence (1 - cumulative recurrence)"), ("OS", "Overall survival")]
 
@@ -25,7 +26,7 @@ def _fmt(results: pd.DataFrame) -> pd.DataFrame:
 @dg.asset(
     key=["analysis", "endpoints"],
     group_name="analysis",
-    ins={k: dg.AssetIn(key=["adam", k]) for k in ("adsl", "adtte", "adae", "adex")},
+    ins={k: dg.AssetIn(key=["adam", k], metadata={PARTS_KEY: ["data"]}) for k in ("adsl", "adtte", "adae", "adex")},
     description=(
         "**Endpoint results** of the protocol: KM recurrence-free survival at 1/2/3/5 years (primary: 2 years), "
         "OS at 3/5 years, median time to recurrence, 2-year recurrence rate (Aalen-Johansen), log-rank tests and "
