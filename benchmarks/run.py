@@ -104,10 +104,8 @@ def _instrument() -> Timers:
     t.wrap("xpt write", pkg, "write_xpt")
     t.wrap("dataset-json", pkg, "write_dataset_json")
     t.wrap("define", pkg, "write_define")
-    # dg.FilesystemIOManager builds this class; it pickles each output and unpickles each input.
-    from dagster._core.storage.fs_io_manager import (
-        PickledObjectFilesystemIOManager as P,
-    )
+    # The work-folder IO manager (pipeline/storage.py): pickles each output, unpickles each input.
+    from pipeline.storage import PartsPickleIOManager as P
 
     t.wrap("io load (unpickle)", P, "load_from_path")
     t.wrap("io store (pickle)", P, "dump_to_path")
@@ -115,14 +113,12 @@ def _instrument() -> Timers:
 
 
 def _rows_in_raw(work: Path, form: str) -> int | None:
-    import pickle
+    from pipeline.storage import read_value
 
     p = work / "raw" / form
     if not p.exists():
         return None
-    with open(p, "rb") as fh:
-        ex = pickle.load(fh)
-    return int(ex.counts["rows_read"].sum())
+    return int(read_value(p, ["counts"]).counts["rows_read"].sum())
 
 
 def run_one(raw: Path, tmp: Path, label: str) -> dict:

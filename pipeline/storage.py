@@ -58,6 +58,15 @@ def load_parts(fh, parts: list[str] | None = None) -> Any:
     return obj
 
 
+def read_value(path, parts: list[str] | None = None) -> Any:
+    """A stored asset value read outside Dagster (benchmarks, debugging): either format, ``parts`` as in AssetIn."""
+    with open(path, "rb") as fh:
+        if fh.read(len(MAGIC)) == MAGIC:
+            return load_parts(fh, parts)
+        fh.seek(0)
+        return pickle.load(fh)
+
+
 class PartsPickleIOManager(PickledObjectFilesystemIOManager):
     """Dagster's pickle IO manager, storing dataclass results part by part (see module doc)."""
 

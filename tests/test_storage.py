@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from pipeline.sdtm.common import DomainResult
-from pipeline.storage import MAGIC, PARTS_KEY, StudyIOManager, dump_parts, load_parts
+from pipeline.storage import MAGIC, PARTS_KEY, StudyIOManager, dump_parts, load_parts, read_value
 
 
 def _result() -> DomainResult:
@@ -65,3 +65,5 @@ def test_assets_read_only_the_parts_they_ask_for(tmp_path) -> None:
     # A value that is not a dataclass is an ordinary pickle, as Dagster's FilesystemIOManager writes it.
     assert pickle.loads((tmp_path / "plain").read_bytes()) == {"a": 1}
     assert (tmp_path / "sdtm" / "ae").read_bytes().startswith(MAGIC)
+    assert read_value(tmp_path / "sdtm" / "ae", ["queries"]).queries["QUERY"].tolist() == ["unknown term"]
+    assert read_value(tmp_path / "plain") == {"a": 1}
