@@ -213,19 +213,21 @@ def _site_rules(text: pd.DataFrame, spec: RawSpec) -> list[pd.DataFrame]:
     problems = []
     if "SITEID" in text:
         wrong = text["SITEID"].notna() & (text["SITEID"] != text["_site"])
+        site = text.loc[wrong, "_site"]  # messages built for the problem rows only
         problems.append(
-            _problems(wrong, "SITEID", "SITE_MISMATCH", "Site identifier (SITEID) differs from the site whose folder the file came in (site " + text["_site"] + ")")
+            _problems(wrong, "SITEID", "SITE_MISMATCH", "Site identifier (SITEID) differs from the site whose folder the file came in (site " + site + ")")
         )
     if "SUBJID" in text:
-        pattern = text["_site"].map({s: site.subject_id_pattern for s, site in spec.sites.items()})
         ok = np.zeros(len(text), dtype=bool)
         for siteid, site in spec.sites.items():  # one vectorised match per site
             rows = (text["_site"] == siteid).to_numpy()
             matched = on_distinct(text.loc[rows, "SUBJID"], lambda u, p=site.subject_id_pattern: u.str.match(p))
             ok[rows] = matched.eq(True).to_numpy(dtype=bool)
         bad = text["SUBJID"].notna() & ~pd.Series(ok, index=text.index)
+        site = text.loc[bad, "_site"]
+        pattern = site.map({s: st.subject_id_pattern for s, st in spec.sites.items()}).fillna("?")
         problems.append(
-            _problems(bad, "SUBJID", "SUBJID_FORMAT", "Subject identifier (SUBJID) does not follow the numbering agreed for site " + text["_site"] + " (pattern " + pattern.fillna("?") + ")")
+            _problems(bad, "SUBJID", "SUBJID_FORMAT", "Subject identifier (SUBJID) does not follow the numbering agreed for site " + site + " (pattern " + pattern + ")")
         )
     return problems
 
