@@ -116,3 +116,51 @@ def test_reader_refuses_a_file_given_for_another_site_or_form(raw_export: Path) 
         read_form_file(raw_export / "101" / "ae.csv", SITES["102"], FORMS["ae"])
     with pytest.raises(RawFileError, match=r"101/ae\.csv: read as form 'dm'"):
         read_form_file(raw_export / "101" / "ae.csv", SITES["101"], FORMS["dm"])
+
+
+# --- the Arrow fast path for plain CSV reads exactly the grid the csv module reads -------------------------
+
+import csv  # noqa: E402
+import io  # noqa: E402
+
+import pandas as pd  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from pipeline.raw.reader import _plain_csv_grid  # noqa: E402
+
+# Field text as sites send it: letters, digits, blanks, CJK, full-width and accented characters, dashes.
+_FIELD = st.text(alphabet=st.sampled_from(list("aZ09 -_./:年月日术后第μ１Ａé\t")), max_size=6)
+
+
+def _csv_module_grid(text: str) -> pd.DataFrame:
+    return pd.DataFrame(list(csv.reader(io.StringIO(text, newline=""), strict=True)), dtype=object)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    width=st.integers(1, 5),
+    rows=st.lists(st.lists(_FIELD, min_size=0, max_size=6), min_size=1, max_size=8),
+    newline=st.sampled_from(["\n", "\r\n"]),
+    final_newline=st.booleans(),
+    quote_at=st.one_of(st.none(), st.integers(0, 40)),
+)
+def test_plain_csv_fast_path_reads_what_the_csv_module_reads(width, rows, newline, final_newline, quote_at) -> None:
+    header = [f"C{i}" for i in range(width)]
+    text = newline.join(",".join(r) for r in [header, *rows]) + (newline if final_newline else "")
+    if quote_at is not None:
+        text = text[:quote_at] + '"' + text[quote_at:] + '"'
+    fast = _plain_csv_grid(text)
+    if fast is not None:
+        pd.testing.assert_frame_equal(fast, _csv_module_grid(text))
+    plain = quote_at is None and width >= 2 and all(len(r) == width for r in rows)
+    if plain:  # the path is taken whenever the file allows it
+        assert fast is not None
+
+
+def test_fast_path_leaves_ragged_blank_and_quoted_files_to_the_csv_module() -> None:
+    assert _plain_csv_grid("A,B\n1,2\n3,4\n").values.tolist() == [["A", "B"], ["1", "2"], ["3", "4"]]
+    assert _plain_csv_grid("A,B\n1,2\n\n3,4\n") is None  # a blank line keeps its row number in the slow path
+    assert _plain_csv_grid("A,B\n1\n") is None  # a short record is an error the slow path words
+    assert _plain_csv_grid('A,B\n"1,5",2\n') is None
+    assert _plain_csv_grid("A,B\r1,2\r") is None  # bare CR line ends

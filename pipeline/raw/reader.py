@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 from python_calamine import CalamineError, CalamineWorkbook, ZipError
 
 from pipeline.specs.raw import Form, RawSpec, Site
@@ -85,6 +87,9 @@ def _csv_grid(path: Path, site: Site, rel: str) -> pd.DataFrame:
     text = _decode(path.read_bytes(), site, rel)
     if not text.strip():
         raise RawFileError(f"{rel}: the file is empty (no header row)")
+    fast = _plain_csv_grid(text)
+    if fast is not None:
+        return fast
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         rows = list(reader)
@@ -96,6 +101,46 @@ def _csv_grid(path: Path, site: Site, rel: str) -> pd.DataFrame:
         raise RawFileError(f"{rel}: malformed CSV at line {reader.line_num}: {e}") from None
     # A record with fewer fields than the header is padded with None, so it can be told from an empty field.
     return pd.DataFrame(rows, dtype=object)
+
+
+def _plain_csv_grid(text: str) -> pd.DataFrame | None:
+    """The grid ``_csv_grid`` reads, parsed by Arrow's CSV reader in C; None when the file needs
+    the csv module: any quote, NUL or bare CR, or a record whose field count differs from the
+    header's (short, long or blank lines), whose handling and messages live in the slow path.
+
+    Without quotes a CSV record is a line and a field is what lies between commas, so both
+    parsers read the same cells.
+    """
+    if '"' in text or "\x00" in text or text.count("\r") != text.count("\r\n"):
+        return None
+    if "\n\n" in text or "\n\r\n" in text or text.startswith(("\n", "\r\n")):
+        return None  # Arrow reads a blank line as a record of empty fields, the csv module as no fields
+    header = text.split("\n", 1)[0].removesuffix("\r")
+    width = header.count(",") + 1
+    if width < 2:  # a blank line would read as a valid one-field record
+        return None
+    ragged = []
+
+    def invalid(row) -> str:
+        ragged.append(row.number)
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            read_options=pacsv.ReadOptions(autogenerate_column_names=True, use_threads=False),
+            parse_options=pacsv.ParseOptions(quote_char=False, ignore_empty_lines=False, invalid_row_handler=invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types={f"f{i}": pa.string() for i in range(width)},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid:
+        return None
+    if ragged or table.num_columns != width:
+        return None
+    return pd.DataFrame({i: table.column(i).to_numpy(zero_copy_only=False) for i in range(width)}, dtype=object)
 
 
 def _cell_text(v: object) -> str | None:
