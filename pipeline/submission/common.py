@@ -296,15 +296,26 @@ def layer_char_widths(frames: Mapping[str, pd.DataFrame], specs: Mapping[str, Da
     SUPP-- dataset keeps the longest value within itself. ``frames`` and ``specs`` are keyed
     alike (dataset name).
     """
-    own = {name: {v.name: char_width(frames[name][v.name]) for v in specs[name].variables
-                  if v.type == "Char" and v.name in frames[name].columns} for name in frames}
+    own = {name: dataset_char_widths(frames[name], specs[name]) for name in frames}
+    return study_char_widths(own, specs, {name for name in frames if frames[name].empty})
+
+
+def dataset_char_widths(frame: pd.DataFrame, spec: DatasetSpec) -> dict[str, int]:
+    """The longest value (UTF-8 bytes, at least 1) of each Char variable of one dataset."""
+    return {v.name: char_width(frame[v.name]) for v in spec.variables if v.type == "Char" and v.name in frame.columns}
+
+
+def study_char_widths(own: Mapping[str, dict[str, int]], specs: Mapping[str, DatasetSpec],
+                      empty: set[str] = frozenset()) -> dict[str, dict[str, int]]:
+    """:func:`layer_char_widths` from each dataset's own widths (``dataset_char_widths``);
+    ``empty``: names of datasets without records."""
     study: dict[str, int] = {}
     for name, widths in own.items():
         if not specs[name].name.upper().startswith("SUPP"):
             for var, w in widths.items():
                 study[var] = max(study.get(var, 1), w)
     # An empty dataset has no value to pad, so it keeps width 1.
-    return {name: (widths if specs[name].name.upper().startswith("SUPP") or frames[name].empty
+    return {name: (widths if specs[name].name.upper().startswith("SUPP") or name in empty
                    else {v: study[v] for v in widths})
             for name, widths in own.items()}
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from pipeline.submission.common import arrow_cache, layer_char_widths, submission_frame
+from pipeline.submission.common import arrow_cache, dataset_char_widths, study_char_widths, submission_frame
 from pipeline.submission.datasetjson import write_dataset_json
 from pipeline.submission.define import STYLESHEET, write_define
 from pipeline.submission.xpt import XptProblem, check_for_xpt, write_xpt
@@ -54,8 +54,7 @@ def write_package(layer_name: str, frames: Mapping[str, pd.DataFrame], specs: Ma
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     res = PackageResult(layer_name, out_dir)
-    with arrow_cache():  # each Char column converted to Arrow once for all the files
-        _write_files(res, frames, specs, out_dir, layer_name, ct, data_cutoff)
+    _write_files(res, frames, specs, out_dir, layer_name, ct, data_cutoff)
     res.files = dict(sorted(res.files.items()))
     res.seconds = time.perf_counter() - t0
     return res
@@ -65,24 +64,29 @@ def _write_files(res: PackageResult, frames: Mapping[str, pd.DataFrame], specs: 
                  out_dir: Path, layer_name: str, ct: Mapping[str, Codelist] | None, data_cutoff: str | None) -> None:
     delivered: dict[str, pd.DataFrame] = {}  # dataset name -> frame
     delivered_specs: dict[str, DatasetSpec] = {}
+    own_widths: dict[str, dict[str, int]] = {}
     for name in sorted(frames):
         spec, df = specs[name], frames[name]
-        problems = check_for_xpt(df, spec)
-        if problems:
-            res.xpt_problems += problems
-            stem = spec.name.lower()
-            for old in (out_dir / f"{stem}.xpt", out_dir / f"{stem}.json"):
-                old.unlink(missing_ok=True)
-            continue
-        # One submission frame per dataset, shared by the XPT, Dataset-JSON and define.xml writers.
-        delivered[spec.name] = submission_frame(df, spec)
-        delivered_specs[spec.name] = spec
+        # Arrow conversions are shared within one dataset and dropped after it (memory).
+        with arrow_cache():
+            problems = check_for_xpt(df, spec)
+            if problems:
+                res.xpt_problems += problems
+                stem = spec.name.lower()
+                for old in (out_dir / f"{stem}.xpt", out_dir / f"{stem}.json"):
+                    old.unlink(missing_ok=True)
+                continue
+            # One submission frame per dataset, shared by the XPT, Dataset-JSON and define.xml writers.
+            delivered[spec.name] = submission_frame(df, spec)
+            delivered_specs[spec.name] = spec
+            own_widths[spec.name] = dataset_char_widths(delivered[spec.name], spec)
     # One allotted length per variable across the package (TCG), applied to XPT, JSON and define.
-    widths = layer_char_widths(delivered, delivered_specs)
+    widths = study_char_widths(own_widths, delivered_specs, {n for n, df in delivered.items() if df.empty})
     for name, df in delivered.items():
         spec = delivered_specs[name]
-        xpt = write_xpt(df, spec, out_dir, data_cutoff, checked=True, widths=widths[name])
-        js = write_dataset_json(df, spec, out_dir, layer_name, data_cutoff, widths=widths[name])
+        with arrow_cache():
+            xpt = write_xpt(df, spec, out_dir, data_cutoff, checked=True, widths=widths[name])
+            js = write_dataset_json(df, spec, out_dir, layer_name, data_cutoff, widths=widths[name])
         for p in (xpt, js):
             res.files[p.name] = p.stat().st_size
         res.rows[spec.name] = len(df)
