@@ -13,6 +13,7 @@ is loaded. Any other value is pickled whole, as Dagster's ``FilesystemIOManager`
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import importlib
 import pickle
@@ -67,8 +68,27 @@ def read_value(path, parts: list[str] | None = None) -> Any:
         return pickle.load(fh)
 
 
+def _return_free_memory() -> None:
+    """Give memory freed by earlier steps back to the OS (glibc ``malloc_trim``), so a long
+    in-process run does not keep the high-water mark of every step it ran; no-op elsewhere."""
+    global _LIBC
+    if _LIBC is None:
+        try:
+            _LIBC = ctypes.CDLL("libc.so.6")
+            _LIBC.malloc_trim.argtypes = [ctypes.c_size_t]
+        except (OSError, AttributeError):
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
+
+
+_LIBC: Any = None
+
+
 class PartsPickleIOManager(PickledObjectFilesystemIOManager):
     """Dagster's pickle IO manager, storing dataclass results part by part (see module doc)."""
+
+    _trimmed_for: str | None = None
 
     def dump_to_path(self, context: dg.OutputContext, obj: Any, path) -> None:
         if not (dataclasses.is_dataclass(obj) and not isinstance(obj, type)):
@@ -77,6 +97,13 @@ class PartsPickleIOManager(PickledObjectFilesystemIOManager):
             dump_parts(obj, fh)
 
     def load_from_path(self, context: dg.InputContext, path) -> Any:
+        try:
+            step = context.step_context.step.key
+        except dg.DagsterInvariantViolationError:  # loaded outside a run (load_asset_value, tests)
+            step = None
+        if step is None or step != self._trimmed_for:
+            _return_free_memory()  # what earlier steps freed, once before a step loads its inputs
+            self._trimmed_for = step
         with path.open("rb") as fh:
             if fh.read(len(MAGIC)) == MAGIC:
                 parts = (context.definition_metadata or {}).get(PARTS_KEY)

@@ -67,3 +67,30 @@ def test_assets_read_only_the_parts_they_ask_for(tmp_path) -> None:
     assert (tmp_path / "sdtm" / "ae").read_bytes().startswith(MAGIC)
     assert read_value(tmp_path / "sdtm" / "ae", ["queries"]).queries["QUERY"].tolist() == ["unknown term"]
     assert read_value(tmp_path / "plain") == {"a": 1}
+
+
+def test_freed_memory_is_returned_once_per_step_not_per_input(tmp_path, monkeypatch) -> None:
+    import pipeline.storage as storage
+
+    calls: list[int] = []
+    monkeypatch.setattr(storage, "_return_free_memory", lambda: calls.append(1))
+
+    @dg.asset
+    def a() -> int:
+        return 1
+
+    @dg.asset
+    def b() -> int:
+        return 2
+
+    @dg.asset
+    def both(a: int, b: int) -> int:  # one step, two inputs
+        return a + b
+
+    @dg.asset
+    def again(both: int) -> int:
+        return both
+
+    res = dg.materialize([a, b, both, again], resources={"io_manager": StudyIOManager(base_dir=str(tmp_path))})
+    assert res.success and res.output_for_node("again") == 3
+    assert len(calls) == 2  # steps "both" and "again"
