@@ -40,10 +40,10 @@ import pyarrow as arrow  # "pa" is pandera in this module
 import pyarrow.compute as pc
 from pandera.errors import SchemaError, SchemaErrors
 
+from pipeline.columns import arrow_cache, arrow_text, utf8_nbytes
 from pipeline.specs.ct import Codelist, load_ct
 from pipeline.specs.datasets import DatasetSpec, VariableSpec, source_asset_key
 from pipeline.specs.paths import SPECS_DIR
-from pipeline.submission.common import arrow_cache, arrow_text, utf8_nbytes
 
 ISO8601_RE = re.compile(
     r"^\d{4}"

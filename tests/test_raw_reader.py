@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from pipeline.raw.reader import read_form_file
+from pipeline.raw.reader import _plain_csv_grid, read_form_file
 from pipeline.specs.raw import load_raw_spec
 
 SPEC = load_raw_spec()
@@ -119,15 +124,6 @@ def test_reader_refuses_a_file_given_for_another_site_or_form(raw_export: Path) 
 
 
 # --- the Arrow fast path for plain CSV reads exactly the grid the csv module reads -------------------------
-
-import csv  # noqa: E402
-import io  # noqa: E402
-
-import pandas as pd  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from pipeline.raw.reader import _plain_csv_grid  # noqa: E402
 
 # Field text as sites send it: letters, digits, blanks, CJK, full-width and accented characters, dashes.
 _FIELD = st.text(alphabet=st.sampled_from(list("aZ09 -_./:年月日术后第μ１Ａé\t")), max_size=6)

@@ -10,7 +10,14 @@ import pandas as pd
 import pytest
 
 from pipeline.sdtm.common import DomainResult
-from pipeline.storage import MAGIC, PARTS_KEY, StudyIOManager, dump_parts, load_parts, read_value
+from pipeline.storage import (
+    MAGIC,
+    PARTS_KEY,
+    StudyIOManager,
+    dump_parts,
+    load_parts,
+    read_value,
+)
 
 
 def _result() -> DomainResult:
@@ -70,7 +77,7 @@ def test_assets_read_only_the_parts_they_ask_for(tmp_path) -> None:
 
 
 def test_freed_memory_is_returned_once_per_step_not_per_input(tmp_path, monkeypatch) -> None:
-    import pipeline.storage as storage
+    from pipeline import storage
 
     calls: list[int] = []
     monkeypatch.setattr(storage, "_return_free_memory", lambda: calls.append(1))

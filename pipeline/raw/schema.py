@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from pipeline.columns import all_str
 from pipeline.dates import ISO_DATE_RE
 from pipeline.specs.raw import Form, RawField, RawSpec, load_raw_spec
 from pipeline.specs.study import load_study
@@ -26,7 +27,7 @@ DTYPES = {"text": object, "code": object, "date": object, "integer": "Int64", "f
 
 def _all_str(s: pd.Series) -> bool | pd.Series:
     """True when every non-null value is a str (one pass in C); else the per-value result (nulls pass)."""
-    if pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty"):
+    if all_str(s):
         return True
     return s.map(lambda x: isinstance(x, str)) | s.isna()
 

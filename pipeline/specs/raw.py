@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-
 from pipeline.specs.paths import SPECS_DIR, read_yaml
 
 FIELD_TYPES = ("text", "integer", "float", "date", "code")

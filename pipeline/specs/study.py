@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-
 from pipeline.specs.paths import SPECS_DIR, read_yaml
 
 

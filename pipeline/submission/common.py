@@ -7,10 +7,9 @@ formats need, so the three files always agree with each other.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
@@ -18,9 +17,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
+from pipeline.columns import all_str, arrow_cache, arrow_text, utf8_nbytes  # noqa: F401 - used by the writers
 from pipeline.specs.study import load_study
 
 if TYPE_CHECKING:  # the loader is imported lazily so this module never depends on the spec files
@@ -209,65 +207,6 @@ def submission_frame(df: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
 # Frames made by submission_frame, by id, held weakly: passing one back returns it unchanged.
 # Writers must not change such a frame in place (XPT padding replaces a column of a copy).
 _PREPARED: weakref.WeakValueDictionary[int, pd.DataFrame] = weakref.WeakValueDictionary()
-
-
-def all_str(col: pd.Series) -> bool:
-    """True when every non-null value is a str (one pass in C)."""
-    return pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty")
-
-
-def arrow_text(col: pd.Series) -> pa.Array | None:
-    """The column as an Arrow string array (nulls for None/NaN), or None when a value is not a
-    str or cannot be encoded; callers then take their per-value Python path.
-
-    Arrow computes lengths, ASCII tests and regex matches over the whole column in C: the
-    per-value ``.str``/``.map`` calls they replace were most of the submission and validation time.
-    """
-    key = _cache_key(col)
-    if key is not None and key in _ARROW_CACHE:
-        return _ARROW_CACHE[key][1]
-    arr = None
-    if all_str(col):
-        try:
-            arr = pa.array(col, type=pa.string(), from_pandas=True)
-        except (pa.ArrowException, UnicodeEncodeError):  # e.g. a lone surrogate: the Python path raises as before
-            arr = None
-    if key is not None:
-        _ARROW_CACHE[key] = (col.to_numpy(), arr)  # holding the values keeps their memory from reuse
-    return arr
-
-
-# Within ``arrow_cache()`` each object column is converted once, however many writers read it.
-_ARROW_CACHE: dict[tuple[int, int, int], tuple[np.ndarray, pa.Array | None]] = {}
-_CACHING = False
-
-
-def _cache_key(col: pd.Series) -> tuple[int, int, int] | None:
-    """(address, length, stride) of an object column's values while caching is on, else None."""
-    if not _CACHING or col.dtype != object:
-        return None
-    values = col.to_numpy()
-    return values.__array_interface__["data"][0], len(values), values.strides[0]
-
-
-@contextlib.contextmanager
-def arrow_cache() -> Iterator[None]:
-    """Convert each object column to Arrow once while the block runs (the submission writers
-    read every Char column five or six times). The frames must not be changed in place meanwhile."""
-    global _CACHING
-    outer = _CACHING
-    _CACHING = True
-    try:
-        yield
-    finally:
-        _CACHING = outer
-        if not outer:
-            _ARROW_CACHE.clear()
-
-
-def utf8_nbytes(arr: pa.Array) -> np.ndarray:
-    """UTF-8 byte length of each value of an Arrow string array (0 for null)."""
-    return pc.binary_length(arr).fill_null(0).to_numpy(zero_copy_only=False)
 
 
 def char_width(col: pd.Series) -> int:

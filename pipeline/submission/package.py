@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from pipeline.submission.common import arrow_cache, dataset_char_widths, study_char_widths, submission_frame
+from pipeline.submission.common import (
+    arrow_cache,
+    dataset_char_widths,
+    study_char_widths,
+    submission_frame,
+)
 from pipeline.submission.datasetjson import write_dataset_json
 from pipeline.submission.define import STYLESHEET, write_define
 from pipeline.submission.xpt import XptProblem, check_for_xpt, write_xpt

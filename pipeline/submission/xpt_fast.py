@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyreadstat
 
-from pipeline.submission.common import arrow_text
+from pipeline.columns import arrow_text
 
 RECORD = 80
 OBS_HEADER = b"HEADER RECORD*******OBS     HEADER RECORD!!!!!!!" + b"0" * 30 + b"  "
