@@ -235,7 +235,20 @@ def iso_precision(iso: str | pd.Series | None) -> str | None | pd.Series:
 
 
 def complete_date(dtc: pd.Series) -> pd.Series:
-    """The complete date (YYYY-MM-DD) of ISO 8601 values as datetime64, NaT when partial/blank/invalid."""
+    """The complete date (YYYY-MM-DD) of ISO 8601 values as datetime64, NaT when partial/blank/invalid.
+
+    Text is parsed once per distinct value (records share few dates).
+    """
+    if len(dtc) and pd.api.types.infer_dtype(dtc, skipna=True) in ("string", "empty"):
+        codes, uniques = pd.factorize(dtc)
+        parsed = _complete_date(pd.Series(uniques, dtype=object)).to_numpy(dtype="datetime64[ns]")
+        out = np.full(len(dtc), np.datetime64("NaT"), dtype="datetime64[ns]")
+        out[codes >= 0] = parsed[codes[codes >= 0]]
+        return pd.Series(out, index=dtc.index, name=dtc.name)
+    return _complete_date(dtc)
+
+
+def _complete_date(dtc: pd.Series) -> pd.Series:
     s = dtc.astype("string")
     full = s.str.match(r"^\d{4}-\d{2}-\d{2}(T|$)", na=False)
     return pd.to_datetime(s.where(full).str.slice(0, 10), format="%Y-%m-%d", errors="coerce")

@@ -318,3 +318,29 @@ def test_study_day_property(d: dt.date, ref: dt.date) -> None:
     dy = study_day(pd.Series([d.isoformat()]), pd.Series([ref.isoformat()])).iloc[0]
     delta = (d - ref).days
     assert dy == (delta + 1 if delta >= 0 else delta) and dy != 0
+
+
+# --- complete_date parses each distinct value once; the result is the per-value parse ----------------------
+
+_DTC = st.one_of(
+    st.none(),
+    st.sampled_from(["2019-03-05", "2019-03", "2019", "2019-02-30", "2020-02-29T10:15", "", "UNK", "2019-03-05T"]),
+    st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2100, 12, 31)).map(lambda d: d.isoformat()),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(_DTC, max_size=30))
+def test_complete_date_equals_the_parse_of_each_value(values) -> None:
+    s = pd.Series(values, dtype=object, name="AESTDTC")
+    got = dates_module.complete_date(s)
+    one_by_one = [dates_module._complete_date(pd.Series([v], dtype=object)).iloc[0] for v in values]
+    assert got.name == "AESTDTC" and str(got.dtype) == "datetime64[ns]"
+    assert [None if pd.isna(x) else x for x in got] == [None if pd.isna(x) else x for x in one_by_one]
+
+
+def test_complete_date_of_known_values() -> None:
+    s = pd.Series(["2019-03-05", "2019-03", None, "2019-02-30", "2019-03-05T08:00", "2019-03-05"], index=[5, 6, 7, 8, 9, 10])
+    got = dates_module.complete_date(s)
+    assert list(got.index) == [5, 6, 7, 8, 9, 10]
+    assert [None if pd.isna(x) else x.date().isoformat() for x in got] == ["2019-03-05", None, None, None, "2019-03-05", "2019-03-05"]

@@ -59,17 +59,6 @@ def make_queries(records: pd.DataFrame, form: str, field: str, value: pd.Series,
     return out[QUERY_COLS]
 
 
-def complete_dates(dtc: pd.Series) -> pd.Series:
-    """``complete_date`` of each value, parsed once per distinct value (records share few dates)."""
-    if not len(dtc) or pd.api.types.infer_dtype(dtc, skipna=True) not in ("string", "empty"):
-        return complete_date(dtc)
-    codes, uniques = pd.factorize(dtc)
-    parsed = complete_date(pd.Series(uniques, dtype=object)).to_numpy(dtype="datetime64[ns]")
-    out = np.full(len(dtc), np.datetime64("NaT"), dtype="datetime64[ns]")
-    out[codes >= 0] = parsed[codes[codes >= 0]]
-    return pd.Series(out, index=dtc.index, name=dtc.name)
-
-
 def usubjid(studyid: str, siteid: pd.Series, subjid: pd.Series) -> pd.Series:
     """USUBJID = STUDYID-SITEID-SUBJID (unique across the sponsor's studies)."""
     return studyid + "-" + siteid.astype(str) + "-" + subjid.astype(str)
@@ -94,9 +83,9 @@ def epoch_from_se(dtc: pd.Series, usubjid: pd.Series, se: pd.DataFrame) -> pd.Se
     also includes its end date, and an element without an end is open. Null when the date
     is partial or missing, or before the first element (earlier than RFSTDTC).
     """
-    obs = pd.DataFrame({"USUBJID": usubjid.to_numpy(), "d": complete_dates(dtc).to_numpy(), "_i": np.arange(len(dtc))})
+    obs = pd.DataFrame({"USUBJID": usubjid.to_numpy(), "d": complete_date(dtc).to_numpy(), "_i": np.arange(len(dtc))})
     el = se[["USUBJID", "SESTDTC", "SEENDTC", "EPOCH", "SESEQ"]].copy()
-    el["st"], el["en"] = complete_dates(el["SESTDTC"]), complete_dates(el["SEENDTC"])
+    el["st"], el["en"] = complete_date(el["SESTDTC"]), complete_date(el["SEENDTC"])
     el["last"] = el["SESEQ"].eq(el.groupby("USUBJID")["SESEQ"].transform("max"))
     m = obs[obs["d"].notna()].merge(el, on="USUBJID", how="inner")
     inside = (m["d"] >= m["st"]) & (m["en"].isna() | (m["d"] < m["en"]) | (m["last"] & (m["d"] <= m["en"])))

@@ -21,12 +21,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.dates import study_day
+from pipeline.dates import complete_date, study_day
 from pipeline.raw.extract import FormExtract
 from pipeline.sdtm.common import (
     DomainResult,
     build_result,
-    complete_dates,
     derive_seq,
     empty_queries,
     epoch_from_se,
@@ -154,9 +153,9 @@ def build(lb: FormExtract, surg: FormExtract, ta: FormExtract, dm: DomainResult,
 
     # Last observation before exposure: per subject and test, among results on or before RFXSTDTC.
     preop = out["LBTPT"].eq("PRE-OPERATIVE")
-    when = complete_dates(out["LBDTC"])  # each distinct date parsed once
-    when[preop] = complete_dates(out.loc[preop, "LBRFTDTC"])
-    first_dose = out["USUBJID"].map(complete_dates(ref["RFXSTDTC"]))  # dates parsed once per subject
+    when = complete_date(out["LBDTC"])
+    when[preop] = complete_date(out.loc[preop, "LBRFTDTC"])
+    first_dose = out["USUBJID"].map(complete_date(ref["RFXSTDTC"]))
     before = out["LBSTRESN"].notna() & first_dose.notna() & (preop | (when <= first_dose))
     cand = out[before].assign(_when=when[before].fillna(pd.Timestamp.min), _dated=(~preop[before]).astype(int))
     last = cand.sort_values(["USUBJID", "LBTESTCD", "_when", "_dated", "_file", "_row"], kind="mergesort").drop_duplicates(["USUBJID", "LBTESTCD"], keep="last")

@@ -32,7 +32,6 @@ from pipeline.raw.extract import FormExtract
 from pipeline.sdtm.common import (
     DomainResult,
     build_result,
-    complete_dates,
     derive_seq,
     empty_queries,
     epoch_from_se,
@@ -174,7 +173,7 @@ def _assessments(t: pd.DataFrame, hep: pd.Series) -> tuple[pd.DataFrame, list[pd
     # dated at its first observation; the collected diagnosis date goes to SUPPRS (RECURDTC).
     rsdtc = t["TADAT"]
     _, hi = date_bounds(rsdtc)
-    early = hi < complete_dates(hep)  # each distinct date parsed once
+    early = hi < complete_date(hep)
     queries.append(
         make_queries(t[early], "ta", "TADAT", rsdtc[early], "BEFORE_HEPATECTOMY", "Assessment date before the hepatectomy (" + hep[early].astype(str) + ")")
     )
