@@ -298,23 +298,34 @@ def test_schemas_cover_every_form() -> None:
     assert {"_site", "_file", "_row"} <= set(ae.columns)
 
 
-def test_schema_rejects_what_the_contract_forbids() -> None:
-    schema = form_schemas()["ds"]
-    bad = pd.DataFrame(
-        {
-            "SITEID": ["101", "102"],
-            "SUBJID": ["101-001", None],
-            "DSCAT": ["END OF TREATMENT", "End of study"],
-            "DSSTDAT": ["2019-03-05", "05/03/2019"],
-            "DSDECOD": ["COMPLETED", "COMPLETED"],
-            "_site": ["101", "101"],
-            "_file": ["101/ds.csv", "101/ds.csv"],
-            "_row": np.array([2, 3], dtype="int64"),
-        }
-    )
+def _ds_frame(**columns: list) -> pd.DataFrame:
+    """Two valid site-101 DS records as extract gives them; ``columns`` replaces whole columns."""
+    good = {
+        "SITEID": ["101", "101"],
+        "SUBJID": ["101-001", "101-002"],
+        "DSCAT": ["END OF TREATMENT", "END OF STUDY"],
+        "DSSTDAT": ["2019-03-05", "2019-04-05"],
+        "DSDECOD": ["COMPLETED", "COMPLETED"],
+        "_site": ["101", "101"],
+        "_file": ["101/ds.csv", "101/ds.csv"],
+        "_row": np.array([2, 3], dtype="int64"),
+    }
+    return pd.DataFrame({**good, **columns})
+
+
+def _failures(frame: pd.DataFrame) -> pd.DataFrame:
     with pytest.raises(pa.errors.SchemaErrors) as err:
-        schema.validate(bad, lazy=True)
-    fc = err.value.failure_cases
+        form_schemas()["ds"].validate(frame, lazy=True)
+    return err.value.failure_cases
+
+
+def test_schema_accepts_the_valid_frame() -> None:
+    form_schemas()["ds"].validate(_ds_frame(), lazy=True)
+
+
+def test_schema_rejects_what_the_contract_forbids() -> None:
+    fc = _failures(_ds_frame(SITEID=["101", "102"], SUBJID=["101-001", None], DSCAT=["END OF TREATMENT", "End of study"],
+                             DSSTDAT=["2019-03-05", "05/03/2019"]))
     assert set(fc["index"]) == {1}
     checks = " ".join(fc["check"].astype(str))
     for what in ["not_nullable", "iso8601_date", "isin(['END OF TREATMENT'", "siteid_matches_folder"]:
@@ -323,22 +334,7 @@ def test_schema_rejects_what_the_contract_forbids() -> None:
 
 def test_schema_rejects_a_value_that_is_not_text() -> None:
     # The reader hands over str only; a frame built elsewhere (a number in a date field) fails on its row.
-    schema = form_schemas()["ds"]
-    bad = pd.DataFrame(
-        {
-            "SITEID": ["101", "101"],
-            "SUBJID": ["101-001", "101-002"],
-            "DSCAT": ["END OF TREATMENT", "END OF STUDY"],
-            "DSSTDAT": ["2019-03-05", 43529],
-            "DSDECOD": ["COMPLETED", "COMPLETED"],
-            "_site": ["101", "101"],
-            "_file": ["101/ds.csv", "101/ds.csv"],
-            "_row": np.array([2, 3], dtype="int64"),
-        }
-    )
-    with pytest.raises(pa.errors.SchemaErrors) as err:
-        schema.validate(bad, lazy=True)
-    fc = err.value.failure_cases
+    fc = _failures(_ds_frame(DSSTDAT=["2019-03-05", 43529]))
     hit = fc[fc["check"].astype(str) == "str_values"]
     assert hit[["column", "index", "failure_case"]].values.tolist() == [["DSSTDAT", 1, 43529]]
 
