@@ -195,7 +195,7 @@ def floors(raw: Path, tmp: Path) -> dict:
     from pipeline.specs.datasets import load_dataset_spec
     from pipeline.specs.raw import load_raw_spec
     from pipeline.submission import xpt_fast
-    from pipeline.submission.common import submission_frame
+    from pipeline.submission.common import object_text, submission_frame
 
     spec = load_raw_spec()
     t = time.perf_counter()
@@ -211,19 +211,21 @@ def floors(raw: Path, tmp: Path) -> dict:
     for p, df in frames.items():
         df.to_parquet(tmp / "floor.parquet", index=False, compression="zstd")
     write_s = time.perf_counter() - t
-    # The XPT stage writes the delivered datasets of sdtm/ and adam/: the same frames, as XPT holds them.
+    # The XPT stage writes the delivered datasets of sdtm/ and adam/: the same frames, as XPT holds them
+    # (text as object columns for pyreadstat, which reads a value at a time; Arrow text for xpt_fast).
     xframes = []
     for p, df in frames.items():
         if p.parent.name in ("sdtm", "adam") and (p.parent / f"{p.stem}.xpt").exists():
             spec = load_dataset_spec(p.parent.name, p.stem)
             meta = {"file_label": spec.label, "column_labels": [v.label for v in spec.variables], "table_name": spec.name,
                     "variable_format": {v.name: v.format for v in spec.variables if v.format}}
-            xframes.append((spec.name, submission_frame(df, spec), meta))
+            frame = submission_frame(df, spec)
+            xframes.append((spec.name, frame, object_text(frame), meta))
     xpt_s = fast_s = 0.0
     same = covered_n = 0
-    for name, df, meta in xframes:
+    for name, df, obj, meta in xframes:
         t = time.perf_counter()
-        pyreadstat.write_xport(df, str(tmp / "floor.xpt"), file_format_version=5, **meta)
+        pyreadstat.write_xport(obj, str(tmp / "floor.xpt"), file_format_version=5, **meta)
         xpt_s += time.perf_counter() - t
         # The pipeline's writer on the same frame: its bytes must be pyreadstat's (header stamps aside).
         t = time.perf_counter()

@@ -14,6 +14,7 @@ import pandas as pd
 import pyreadstat
 import pytest
 
+from pipeline.submission.common import object_text
 from pipeline.submission import xpt_fast
 
 STAMPS = (144, 160, 464, 480)  # header time stamps: the wall clock of each write
@@ -35,7 +36,7 @@ def unstamped(path: Path) -> bytes:
 def same_bytes(frame: pd.DataFrame, tmp: Path, **meta) -> bool | None:
     """True/False: xpt_fast's file equals pyreadstat's; None: xpt_fast left the frame to pyreadstat."""
     a, b = tmp / "a.xpt", tmp / "b.xpt"
-    pyreadstat.write_xport(frame, str(a), file_format_version=5, **meta)
+    pyreadstat.write_xport(object_text(frame), str(a), file_format_version=5, **meta)
     if not xpt_fast.write_xport(frame, b, **meta):
         return None
     return unstamped(a) == unstamped(b)

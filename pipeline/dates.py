@@ -28,6 +28,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from pipeline.columns import TEXT, take_text
+
 DATE_ORDERS = ("YMD", "DMY", "MDY")
 MIN_YEAR, MAX_YEAR = 1900, 2099
 
@@ -204,28 +206,25 @@ def parse_date(text: object, date_order: str = "YMD") -> ParsedDate:
 def to_iso8601(values: pd.Series, date_order: str = "YMD") -> tuple[pd.Series, pd.Series]:
     """Vectorised :func:`parse_date`: each distinct value is parsed once and mapped back.
 
-    Returns ``(iso, reason)``, two object Series on ``values``' index: the ISO 8601 value
-    (None when blank or rejected) and the reason for a rejection (None otherwise).
+    Returns ``(iso, reason)``, two ``TEXT`` Series on ``values``' index: the ISO 8601 value
+    (missing when blank or rejected) and the reason for a rejection (missing otherwise).
     """
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     parsed = [parse_date(u, date_order) for u in uniques]  # distinct values only
-    iso_u = np.array([p.iso for p in parsed] + [None], dtype=object)
-    why_u = np.array([p.reason for p in parsed] + [None], dtype=object)
-    # The NA sentinel -1 picks the trailing None.
     return (
-        pd.Series(iso_u[codes], index=values.index, dtype=object),
-        pd.Series(why_u[codes], index=values.index, dtype=object),
+        take_text([p.iso for p in parsed], codes, values.index),
+        take_text([p.reason for p in parsed], codes, values.index),
     )
 
 
 def iso_precision(iso: str | pd.Series | None) -> str | None | pd.Series:
     """Precision of an ISO 8601 date: "year", "month" or "day" (None when blank or not ISO).
 
-    Accepts a scalar or a Series (returns an object Series on the same index).
+    Accepts a scalar or a Series (returns a ``TEXT`` Series on the same index).
     """
     if isinstance(iso, pd.Series):
-        s = iso.astype("string")
-        out = pd.Series([None] * len(iso), index=iso.index, dtype=object)
+        s = iso.astype(TEXT)
+        out = pd.Series(None, index=iso.index, dtype=TEXT)
         for name, pattern in _PRECISION:
             out[s.str.match(pattern, na=False)] = name
         return out
@@ -249,7 +248,7 @@ def complete_date(dtc: pd.Series) -> pd.Series:
 
 
 def _complete_date(dtc: pd.Series) -> pd.Series:
-    s = dtc.astype("string")
+    s = dtc.astype(TEXT)
     full = s.str.match(r"^\d{4}-\d{2}-\d{2}(T|$)", na=False)
     return pd.to_datetime(s.where(full).str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
 

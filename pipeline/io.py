@@ -67,10 +67,9 @@ def write_parquet(
     """
     table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
     labels = column_labels or {}
-    fields = [
-        f.with_metadata({b"label": labels[f.name].encode()}) if f.name in labels else f
-        for f in table.schema
-    ]
+    # Text as Parquet's plain UTF-8 string (pandas' TEXT columns are Arrow large_string in memory).
+    fields = [f.with_type(pa.string()) if pa.types.is_large_string(f.type) else f for f in table.schema]
+    fields = [f.with_metadata({b"label": labels[f.name].encode()}) if f.name in labels else f for f in fields]
     meta = dict(table.schema.metadata or {})
     if dataset_label:
         meta[b"dataset_label"] = dataset_label.encode()

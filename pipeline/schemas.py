@@ -40,7 +40,7 @@ import pyarrow as arrow  # "pa" is pandera in this module
 import pyarrow.compute as pc
 from pandera.errors import SchemaError, SchemaErrors
 
-from pipeline.columns import arrow_cache, arrow_text, utf8_nbytes
+from pipeline.columns import arrow_cache, arrow_text, is_text_dtype, utf8_nbytes
 from pipeline.specs.ct import Codelist, load_ct
 from pipeline.specs.datasets import DatasetSpec, VariableSpec, source_asset_key
 from pipeline.specs.paths import SPECS_DIR
@@ -76,7 +76,7 @@ def _null(s: pd.Series) -> np.ndarray:
     The column checks run with ``ignore_na=False`` and pass nulls themselves: pandera's own
     null handling scans an object column three times per check (``hasnans``, ``dropna``, ``isna``).
     """
-    arr = arrow_text(s) if s.dtype == object else None
+    arr = arrow_text(s) if is_text_dtype(s) else None
     if arr is not None:
         return arr.is_null().to_numpy(zero_copy_only=False)
     return pd.isna(s).to_numpy(dtype=bool)
@@ -96,7 +96,7 @@ def _is_number(s: pd.Series) -> pd.Series:
 
 
 def _not_blank(s: pd.Series) -> pd.Series:
-    arr = arrow_text(s) if s.dtype == object else None
+    arr = arrow_text(s) if is_text_dtype(s) else None
     if arr is not None:
         # A value holding an ASCII letter or digit is not blank; str.strip runs on the rest only.
         # A null is the nullable check's to report, not this one's.
@@ -113,7 +113,7 @@ def _not_blank(s: pd.Series) -> pd.Series:
 
 def _max_bytes(length: int) -> Callable[[pd.Series], pd.Series]:
     def check(s: pd.Series) -> pd.Series:
-        arr = arrow_text(s) if s.dtype == object else None
+        arr = arrow_text(s) if is_text_dtype(s) else None
         if arr is not None:  # byte lengths in C instead of encoding every value in Python (a null is 0)
             return pd.Series(utf8_nbytes(arr) <= length, index=s.index)
         null = pd.Series(_null(s), index=s.index)
@@ -135,7 +135,7 @@ def _in_terms(values: frozenset[str]) -> Callable[[pd.Series], pd.Series]:
 
 
 def _iso8601(s: pd.Series) -> pd.Series:
-    arr = arrow_text(s) if s.dtype == object else None
+    arr = arrow_text(s) if is_text_dtype(s) else None
     if arr is not None:
         # RE2 in C on the ASCII values (as ever, ISO8601_RE in Python on any other value), then
         # the same calendar test on the complete dates.

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pipeline.columns import all_str, take_text
 from pipeline.specs.raw import RawCodelist
 
 # Zero-width characters and stray BOMs are invisible in a spreadsheet but break matching.
@@ -27,12 +28,14 @@ def on_distinct(values: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.S
     """Apply ``fn`` to the distinct non-missing values of ``values`` only, and map back.
 
     Raw columns repeat a few values many times (codes, dates, units), so string work is
-    done once per distinct value. ``fn`` takes and returns an object Series of those
-    values (as ``str``); the result is an object Series on ``values``' index, None where
-    the input was missing.
+    done once per distinct value. ``fn`` takes an object Series of those values (as ``str``,
+    so its regular expressions are Python's) and returns a Series; the result is on ``values``'
+    index, missing where the input was: a ``TEXT`` Series when ``fn`` gave text, else object.
     """
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    done = fn(pd.Series(np.asarray(uniques, dtype=object), dtype=object).astype(str))
+    done = fn(pd.Series([str(u) for u in uniques], dtype=object))
+    if all_str(done.astype(object)):  # text: one Arrow take, no Python object per row
+        return take_text(done.to_numpy(dtype=object), codes, values.index)
     table = np.append(done.astype(object).where(done.notna(), None).to_numpy(dtype=object), None)
     return pd.Series(table[codes], index=values.index, dtype=object)
 
@@ -46,8 +49,8 @@ def _normalise_distinct(s: pd.Series) -> pd.Series:
 def normalise_text(values: pd.Series) -> pd.Series:
     """NFKC, strip and collapse internal whitespace of each value.
 
-    Takes any Series; returns an object Series on the same index holding ``str`` values,
-    with None for missing and for values that are blank after normalisation.
+    Takes any Series; returns a ``TEXT`` Series on the same index, missing (NaN) for missing
+    values and for values that are blank after normalisation.
     """
     return on_distinct(values, _normalise_distinct)
 
@@ -93,7 +96,7 @@ def map_terms(values: pd.Series, terms: RawCodelist | Mapping[str, str] | TermLo
 
     Takes a Series of terms and a codelist, a ``{term: value}`` dict or a compiled
     :class:`TermLookup`. Returns ``(mapped, unknown)`` on ``values``' index: ``mapped`` is
-    an object Series of dictionary values (None where blank or unknown), ``unknown`` a
+    a ``TEXT`` Series of dictionary values (missing where blank or unknown), ``unknown`` a
     bool Series, True where a non-blank term has no (unambiguous) match.
     """
     lookup = terms if isinstance(terms, TermLookup) else build_lookup(terms)

@@ -6,6 +6,7 @@ Values are given as the raw layer delivers them: canonical codes, ISO 8601 dates
 
 import pandas as pd
 
+from pipeline.columns import TEXT
 from pipeline.raw.extract import COUNT_COLS, QUARANTINE_COLS, FormExtract
 from pipeline.specs.raw import load_raw_spec
 
@@ -13,7 +14,8 @@ from pipeline.specs.raw import load_raw_spec
 def extract(form: str, rows: list[dict], site: str = "101") -> FormExtract:
     spec = load_raw_spec().forms[form]
     df = pd.DataFrame(rows, columns=spec.field_names)
-    df = df.astype(object).where(df.notna(), None)
+    # The raw layer's dtypes: text, codes and dates as TEXT, integers Int64, floats float64.
+    df = df.astype({f.name: {"integer": "Int64", "float": "float64"}.get(f.type, TEXT) for f in spec.fields})
     df["SITEID"] = df["SITEID"].fillna(site)
     df["_site"] = df["SITEID"]
     df["_file"] = [f"{s}/{form}.csv" for s in df["SITEID"]]

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from listed import listed
 from pipeline import dates as dates_module
 from pipeline.dates import DATE_ORDERS, ParsedDate, iso_precision, parse_date, study_day, to_iso8601
 
@@ -281,15 +282,15 @@ def test_vectorised_equals_scalar(vals: list[str | None], order: str) -> None:
     iso, reason = to_iso8601(s, order)
     assert iso.index.equals(s.index) and reason.index.equals(s.index)
     expected = [parse_date(v, order) for v in vals]
-    assert iso.tolist() == [e.iso for e in expected]
-    assert reason.tolist() == [e.reason for e in expected]
+    assert listed(iso) == [e.iso for e in expected]
+    assert listed(reason) == [e.reason for e in expected]
 
 
 def test_vectorised_handles_empty_and_string_dtype() -> None:
     iso, reason = to_iso8601(pd.Series([], dtype=object), "DMY")
     assert iso.empty and reason.empty
     iso, reason = to_iso8601(pd.Series(["05/03/2019", pd.NA], dtype="string"), "DMY")
-    assert iso.tolist() == ["2019-03-05", None] and reason.tolist() == [None, None]
+    assert listed(iso) == ["2019-03-05", None] and listed(reason) == [None, None]
 
 
 # --- helpers for the SDTM/ADaM layers ---------------------------------------------------------
@@ -300,7 +301,7 @@ def test_iso_precision() -> None:
         "year", "month", "day", "day", None, None,
     ]
     s = pd.Series(["2019", None, "2019-03-05", "2019-03"], index=[5, 6, 7, 8])
-    assert iso_precision(s).tolist() == ["year", None, "day", "month"]
+    assert listed(iso_precision(s)) == ["year", None, "day", "month"]
     assert iso_precision(s).index.tolist() == [5, 6, 7, 8]
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
+from listed import listed
 from pipeline.raw import extract as extract_module
 from pipeline.raw.extract import COUNT_COLS, QUARANTINE_COLS, REDACTED, FormExtract, extract_form
 from pipeline.raw.schema import form_schema, form_schemas
@@ -94,7 +95,7 @@ def test_ae_data(extracts: dict[str, FormExtract]) -> None:
     assert d["AETOXGR"].tolist() == ["3", "3", "3", "2", "3", "3", "3"]  # 3, III, 3级, 2级, Gr3, III, G3
     assert d["AETERM"].tolist() == ["Hand-foot skin reaction", "腹泻", "皮疹", "乏力", "高血压", "Rash", "Hand foot syndrome"]
     assert d["AESTDAT"].tolist() == ["2019-04-01", "2019-04", "2019-04-01", "2019-04-15", "2019-04-02", "2019-04", "2019-04-05"]
-    assert d["AEENDAT"].tolist() == ["2019-04-20", None, "2019-05", None, "2019-04-30", None, "2019-05"]
+    assert listed(d["AEENDAT"]) == ["2019-04-20", None, "2019-05", None, "2019-04-30", None, "2019-05"]
     assert d["AEONGO"].tolist() == ["N", "Y", "N", "Y", "N", "Y", "N"]
     assert d["AESER"].tolist() == ["N"] * 7
     assert d["AEREL"].tolist() == ["RELATED", "POSSIBLY RELATED", "RELATED", "UNLIKELY RELATED", "POSSIBLY RELATED", "RELATED", "RELATED"]
@@ -143,7 +144,7 @@ def test_ae_counts_exact_duplicate_and_warnings(extracts: dict[str, FormExtract]
 
 def test_dm(extracts: dict[str, FormExtract]) -> None:
     x = extracts["dm"]
-    assert x.data[["SUBJID", "BRTHDAT", "SEX", "ETHNIC", "RACE"]].values.tolist() == [
+    assert x.data[["SUBJID", "BRTHDAT", "SEX", "ETHNIC", "RACE"]].astype(object).where(x.data.notna(), None).values.tolist() == [
         ["101-001", "1962-07-14", "M", "NOT HISPANIC OR LATINO", "ASIAN"],
         ["S102001", "1962-07-14", "M", "NOT HISPANIC OR LATINO", "ASIAN"],
         ["GZ3-7", "1965-02-03", "M", None, "ASIAN"],

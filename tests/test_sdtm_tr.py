@@ -10,6 +10,7 @@
 import pytest
 from test_sdtm_tu import NL, S1, S2, inputs
 
+from listed import listed
 from pipeline.schemas import validate_frame
 from pipeline.sdtm import tr as tr_mod
 from pipeline.specs.datasets import load_dataset_spec
@@ -52,4 +53,4 @@ def test_queries(tr):
 def test_number_text():
     import pandas as pd
 
-    assert tr_mod.number_text(pd.Series([7.0, 7.5, 120.25, None])).tolist() == ["7", "7.5", "120.25", None]
+    assert listed(tr_mod.number_text(pd.Series([7.0, 7.5, 120.25, None]))) == ["7", "7.5", "120.25", None]

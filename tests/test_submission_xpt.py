@@ -19,6 +19,7 @@ from test_submission_common import (
     var,
 )
 
+from listed import listed
 from pipeline.submission.common import submission_frame
 from pipeline.submission.xpt import XptError, check_for_xpt, read_xpt, write_xpt
 
@@ -46,7 +47,7 @@ def test_round_trip_names_labels_lengths_formats_values(tmp_path, spec_fn, frame
             # Allotted length = the longest value in the dataset, in bytes (at least 1).
             longest = max([len(x.encode()) for x in df[v.name].dropna()] or [1])
             assert width == longest, v.name
-            assert back[v.name].tolist() == [x if x is not None else "" for x in expected[v.name]]
+            assert back[v.name].tolist() == [x if x is not None else "" for x in listed(expected[v.name])]
         else:
             assert width == 8
             np.testing.assert_array_equal(back[v.name].to_numpy(), expected[v.name].to_numpy())

@@ -8,6 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from listed import listed
+from pipeline.columns import TEXT
 from pipeline.specs.raw import RawCodelist, load_raw_spec
 from pipeline.terminology import build_lookup, map_terms, normalise_text
 
@@ -23,9 +25,9 @@ SETTINGS = settings(max_examples=300, deadline=None)
 def test_normalise_text_examples() -> None:
     s = pd.Series([" ＡＦＰ ", "a\u3000\u00a0 b", "Hand  foot\tsyndrome ", "", "   ", None, np.nan, 3, "x\u200by", "\ufeffSITEID"], index=list("abcdefghij"))
     out = normalise_text(s)
-    assert out.tolist() == ["AFP", "a b", "Hand foot syndrome", None, None, None, None, "3", "xy", "SITEID"]
+    assert listed(out) == ["AFP", "a b", "Hand foot syndrome", None, None, None, None, "3", "xy", "SITEID"]
     assert out.index.tolist() == list("abcdefghij")
-    assert out.dtype == object
+    assert out.dtype == TEXT
 
 
 def test_normalise_text_empty_series() -> None:
@@ -36,13 +38,13 @@ def test_normalise_text_empty_series() -> None:
 @given(st.lists(st.one_of(st.none(), st.text()), max_size=20))
 def test_normalise_text_properties(vals: list[str | None]) -> None:
     out = normalise_text(pd.Series(vals, dtype=object))
-    for v in out:
+    for v in listed(out):
         if v is None:
             continue
         assert v and v == v.strip() and "  " not in v
         assert not any(c.isspace() and c != " " for c in v)
     # Idempotent: normalising twice changes nothing.
-    assert normalise_text(out).tolist() == out.tolist()
+    assert listed(normalise_text(out)) == listed(out)
 
 
 # --- map_terms ----------------------------------------------------------------------------------
@@ -50,14 +52,14 @@ def test_normalise_text_properties(vals: list[str | None]) -> None:
 
 def test_yes_no_in_chinese_and_english() -> None:
     mapped, unknown = map_terms(pd.Series(["是", "否", "Yes", "no", " Y ", "1", "０", "TRUE", None, "maybe"]), CODELISTS["NY"])
-    assert mapped.tolist() == ["Y", "N", "Y", "N", "Y", "Y", "N", "Y", None, None]
+    assert listed(mapped) == ["Y", "N", "Y", "N", "Y", "Y", "N", "Y", None, None]
     assert unknown.tolist() == [False] * 9 + [True]
     assert unknown.dtype == bool
 
 
 def test_ctcae_grade_styles() -> None:
     mapped, unknown = map_terms(pd.Series(["3", "III", "3级", "Gr3", "gr3", "G3", "Grade 3", "Ⅲ", "３", "Gr6"]), CODELISTS["GRADE"])
-    assert mapped.tolist() == ["3"] * 9 + [None]
+    assert listed(mapped) == ["3"] * 9 + [None]
     assert unknown.tolist() == [False] * 9 + [True]
 
 
@@ -69,14 +71,14 @@ def test_micro_sign_greek_mu_and_u_are_one_unit() -> None:
 def test_case_only_differences_that_point_to_two_values_are_not_guessed() -> None:
     # G/L is a synonym of 10^9/L, g/L a unit of its own: exact spellings decide, G/l is left to the site.
     mapped, unknown = map_terms(pd.Series(["G/L", "g/L", "g/l", "G/l"]), CODELISTS["UNIT"])
-    assert mapped.tolist() == ["10^9/L", "g/L", "g/L", None]
+    assert listed(mapped) == ["10^9/L", "g/L", "g/L", None]
     assert unknown.tolist() == [False, False, False, True]
     assert "g/l" in build_lookup(CODELISTS["UNIT"]).ambiguous
 
 
 def test_unknown_terms_are_never_upper_cased_or_passed_through() -> None:
     mapped, unknown = map_terms(pd.Series(["sorafenib", "Sorafenib", "sorafenibb", "sora fenib"]), CODELISTS["TRTGRP"])
-    assert mapped.tolist() == ["SORAFENIB", "SORAFENIB", None, None]
+    assert listed(mapped) == ["SORAFENIB", "SORAFENIB", None, None]
     assert unknown.tolist() == [False, False, True, True]
 
 
@@ -84,7 +86,7 @@ def test_plain_dict_as_used_by_the_ae_coder() -> None:
     verbatim = {"腹泻": "Diarrhea", "Diarrhoea": "Diarrhea", "手足综合征": "Palmar-plantar erythrodysesthesia syndrome"}
     s = pd.Series(["腹泻", "DIARRHOEA", " 手足综合征 ", "头痛", None], index=[10, 11, 12, 13, 14])
     mapped, unknown = map_terms(s, verbatim)
-    assert mapped.tolist() == ["Diarrhea", "Diarrhea", "Palmar-plantar erythrodysesthesia syndrome", None, None]
+    assert listed(mapped) == ["Diarrhea", "Diarrhea", "Palmar-plantar erythrodysesthesia syndrome", None, None]
     assert unknown.tolist() == [False, False, False, True, False]
     assert mapped.index.equals(s.index) and unknown.index.equals(s.index)
 
@@ -129,7 +131,7 @@ def test_any_spelling_of_a_known_term_maps_to_its_value(case: tuple[str, str, st
         # Re-cased, a term can become another term's exact spelling (UNIT: G/L -> g/l).
         assert mapped.iloc[0] == lookup.exact[norm] and not unknown.iloc[0]
     elif norm.casefold() in lookup.ambiguous:
-        assert mapped.iloc[0] is None and unknown.iloc[0]  # left to the site, not guessed
+        assert pd.isna(mapped.iloc[0]) and unknown.iloc[0]  # left to the site, not guessed
     else:
         assert mapped.iloc[0] == value and not unknown.iloc[0]
 
@@ -141,7 +143,7 @@ def test_output_is_a_canonical_value_or_flagged(name: str, vals: list[str | None
     s = pd.Series(vals, dtype=object)
     mapped, unknown = map_terms(s, cl)
     blank = normalise_text(s).isna()
-    for m, u, b in zip(mapped, unknown, blank):
+    for m, u, b in zip(listed(mapped), unknown, blank):
         assert (m is None) == (u or b)
         assert m is None or m in cl.values
     assert not (unknown & blank).any()

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.adam.imputation import to_sas_date
+from pipeline.columns import char_values
 from pipeline.specs.datasets import DatasetSpec, load_dataset_spec
 
 
@@ -46,8 +47,7 @@ def finalize_adam(df: pd.DataFrame, name: str, issues: pd.DataFrame | None = Non
         elif v.type == "Num":
             out[v.name] = pd.to_datetime(out[v.name])
         else:
-            col = out[v.name].astype("object")
-            out[v.name] = col.where(col.notna() & (col.astype(str) != ""), None)
+            out[v.name] = char_values(out[v.name])
     sort = [c for c in spec.sort if c in out.columns]
     out = out.sort_values(sort, kind="mergesort").reset_index(drop=True) if sort else out.reset_index(drop=True)
     return AdamResult(spec.name, out[[v.name for v in spec.variables]], issues_frame(issues))

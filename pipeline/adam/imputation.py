@@ -12,9 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.columns import TEXT
+
 
 def _parts(dtc: pd.Series) -> pd.DataFrame:
-    s = dtc.astype("string").str.slice(0, 10)
+    s = dtc.astype(TEXT).str.slice(0, 10)
     return s.str.extract(r"^(?P<y>\d{4})(?:-(?P<m>\d{2}))?(?:-(?P<d>\d{2}))?$")
 
 

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from pipeline.columns import TEXT
 from pipeline.dates import to_iso8601
 from pipeline.raw.reader import LINEAGE, form_path, read_form_file, relative_name, scan_raw_root
 from pipeline.raw.schema import form_schema
@@ -96,7 +97,7 @@ def read_all_sites(raw_root: Path, form: Form, spec: RawSpec) -> tuple[pd.DataFr
         frames.append(df)
         warnings.extend(w)
     if not frames:
-        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in [*form.field_names, "_site", "_file"]})
+        empty = pd.DataFrame({c: pd.Series(dtype=TEXT) for c in [*form.field_names, "_site", "_file"]})
         return empty.assign(_row=pd.Series(dtype="int64")), warnings
     out = pd.concat(frames, ignore_index=True)
     return out.sort_values(["_site", "_row"], kind="mergesort").reset_index(drop=True), warnings
@@ -157,8 +158,8 @@ def _convert_field(
     if f.required:
         problems.append(_problems(~present, f.name, "REQUIRED_MISSING", f"{what} is required but is blank"))
     if f.type == "date":
-        iso = pd.Series(None, index=text.index, dtype=object)
-        reason = pd.Series(None, index=text.index, dtype=object)
+        iso = pd.Series(None, index=text.index, dtype=TEXT)
+        reason = pd.Series(None, index=text.index, dtype=TEXT)
         for order in date_order.unique():
             rows = date_order == order
             iso[rows], reason[rows] = to_iso8601(text[rows], order)
@@ -288,13 +289,13 @@ def _schema_failures(data: pd.DataFrame, schema: pa.DataFrameSchema, form: Form)
 def _quarantine(problems: pd.DataFrame, raw: pd.DataFrame, text: pd.DataFrame, form: Form) -> pd.DataFrame:
     """Quarantine rows (QUARANTINE_COLS) for ``problems``; identifier values redacted."""
     if problems.empty:
-        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else object) for c in QUARANTINE_COLS})
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else TEXT) for c in QUARANTINE_COLS})
     p = problems.reset_index(drop=True)
     rec = p["record"].to_numpy()
     order = {name: i for i, name in enumerate(form.field_names)}
     identifiers = {f.name for f in form.fields if f.identifier}
     # The value as the site wrote it (so they can find it); multi-field rules join their values.
-    value = pd.Series("", index=p.index, dtype=object)
+    value = pd.Series("", index=p.index, dtype=TEXT)
     for field in p["field"].unique():
         rows = p["field"] == field
         parts = [c for c in field.split(",") if c in raw.columns]

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from python_calamine import CalamineError, CalamineWorkbook, ZipError
 
+from pipeline.columns import TEXT
 from pipeline.specs.raw import Form, RawSpec, Site
 
 LINEAGE = ("_site", "_file", "_row")
@@ -140,7 +141,7 @@ def _plain_csv_grid(text: str) -> pd.DataFrame | None:
         return None
     if ragged or table.num_columns != width:
         return None
-    return pd.DataFrame({i: table.column(i).to_numpy(zero_copy_only=False) for i in range(width)}, dtype=object)
+    return pd.DataFrame({i: pd.Series(table.column(i), dtype=TEXT) for i in range(width)})
 
 
 def _cell_text(v: object) -> str | None:
@@ -275,7 +276,7 @@ def read_form_file(path: Path, site: Site, form: Form) -> pd.DataFrame:
         raise RawFileError(f"{rel}: required column(s) missing from the header: {', '.join(missing)}")
 
     out = cells.set_axis(names, axis=1)
-    out = out.loc[:, [n for n in names if n]]  # every cell is a str by now
+    out = out.loc[:, [n for n in names if n]].astype(TEXT)  # every cell is a str by now
     out.insert(0, "_site", site.siteid)
     out.insert(1, "_file", rel)
     out.insert(2, "_row", body["_row"].to_numpy())

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pipeline.columns import char_values
 from pipeline.dates import complete_date
 from pipeline.specs.datasets import DatasetSpec, load_dataset_spec
 
@@ -95,23 +96,11 @@ def epoch_from_se(dtc: pd.Series, usubjid: pd.Series, se: pd.DataFrame) -> pd.Se
     return pd.Series(out, index=dtc.index, dtype="object")
 
 
-def _char_values(col: pd.Series) -> pd.Series:
-    """A Char variable as object strings: None for null and for "" (``str(x) == ""``)."""
-    obj = col.astype("object")
-    keep = obj.notna().to_numpy()
-    present = obj.to_numpy()[keep]
-    if pd.api.types.infer_dtype(present, skipna=False) in ("string", "empty"):
-        keep[keep] = present != ""  # one comparison in C per value instead of str() of every value
-    else:
-        keep[keep] = [str(x) != "" for x in present]
-    return obj.where(keep, None)
-
-
 def finalize(df: pd.DataFrame, spec: DatasetSpec, seq_var: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split a mapped frame into (dataset in spec order, lineage table).
 
     Variables of the spec missing from ``df`` are added empty (Perm variables never
-    collected); Num variables become float64, Char variables object strings.
+    collected); Num variables become float64, Char variables ``TEXT``.
     """
     # Column by column, then every column put in row order once, and the frames made without
     # copying the arrays again (copy=False: no consolidation of a million-row frame into 2-D blocks).
@@ -124,7 +113,7 @@ def finalize(df: pd.DataFrame, spec: DatasetSpec, seq_var: str | None = None) ->
         if v.type == "Num":
             cols[v.name] = pd.to_numeric(col, errors="raise").astype("float64")
         else:
-            cols[v.name] = _char_values(col)
+            cols[v.name] = char_values(col)
     for c in ["USUBJID", *LINEAGE_COLS, *spec.sort, *([seq_var] if seq_var else [])]:
         if c in df.columns and c not in cols:
             cols[c] = df[c]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.columns import TEXT
 from pipeline.dates import study_day
 from pipeline.raw.extract import FormExtract
 from pipeline.sdtm.common import DomainResult, build_result, derive_seq, epoch_from_se, make_queries
@@ -43,12 +44,12 @@ def build(ie: FormExtract, enrol: FormExtract, dm: DomainResult, se: DomainResul
         make_queries(raw[blank], "ie", "IEORRES", raw.loc[blank, "IEORRES"], "IE_RESULT_MISSING", "Criterion " + raw.loc[blank, "IETESTCD"].astype(str) + " has no answer; eligibility cannot be confirmed"),
     ]
     unmet = raw[raw["IEORRES"].eq("N") & ~unknown].copy()
-    unmet["IECAT"] = unmet["IETESTCD"].map(crit["IECAT"])
-    unmet["IETEST"] = unmet["IETESTCD"].map(crit["IETEST"])
+    unmet["IECAT"] = unmet["IETESTCD"].map(crit["IECAT"]).astype(TEXT)
+    unmet["IETEST"] = unmet["IETESTCD"].map(crit["IETEST"]).astype(TEXT)
     inclusion = unmet["IECAT"].eq("INCLUSION")
 
     # An enrolled subject with a criterion not met is a protocol deviation: reported, not removed.
-    what = pd.Series(np.where(inclusion, "inclusion criterion not met: ", "exclusion criterion present: "), index=unmet.index, dtype=object)
+    what = pd.Series(np.where(inclusion, "inclusion criterion not met: ", "exclusion criterion present: "), index=unmet.index, dtype=TEXT)
     problems.append(
         make_queries(unmet, "ie", "IETESTCD", unmet["IETESTCD"], "IE_ENROLLED_NOT_ELIGIBLE", "Enrolled subject with " + what + unmet["IETESTCD"] + " (" + unmet["IETEST"] + "); protocol deviation")
     )

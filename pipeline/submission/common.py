@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from pipeline.columns import all_str, arrow_cache, arrow_text, utf8_nbytes  # noqa: F401 - used by the writers
+from pipeline.columns import TEXT, all_str, arrow_cache, arrow_text, is_text_dtype, utf8_nbytes  # noqa: F401 - used by the writers
 from pipeline.specs.study import load_study
 
 if TYPE_CHECKING:  # the loader is imported lazily so this module never depends on the spec files
@@ -173,8 +173,8 @@ def to_sas_numbers(col: pd.Series, kind: str) -> pd.Series:
 
 
 def submission_frame(df: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
-    """The spec's columns in spec order, as stored in XPT: Char -> object (None for missing),
-    Num -> float64 (date/datetime/time variables as SAS numbers).
+    """The spec's columns in spec order, as stored in XPT: Char -> ``TEXT`` as it is (an object
+    column: None for missing), Num -> float64 (date/datetime/time variables as SAS numbers).
 
     Columns of ``df`` not in the spec are dropped here; the XPT check reports them.
     Raises KeyError for a spec variable missing from ``df`` (the check reports that first).
@@ -189,6 +189,8 @@ def submission_frame(df: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
             out[v.name] = to_sas_numbers(col, kind)
         elif v.type == "Num":
             out[v.name] = pd.to_numeric(col, errors="raise").astype("float64")
+        elif col.dtype == TEXT:
+            out[v.name] = col.array  # Arrow text: the writers read its buffers, no Python objects
         else:
             values = col.to_numpy(dtype=object)
             missing = pd.isna(values)
@@ -202,6 +204,18 @@ def submission_frame(df: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
     frame.attrs["submission_frame_of"] = spec.name
     _PREPARED[id(frame)] = frame
     return frame
+
+
+def object_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its ``TEXT`` columns as object columns (None for missing), the form
+    pyreadstat writes; other columns as they are."""
+    text = [c for c in frame.columns if frame[c].dtype == TEXT]
+    if not text:
+        return frame
+    out = frame.copy(deep=False)
+    for c in text:
+        out[c] = frame[c].to_numpy(dtype=object, na_value=None)
+    return out
 
 
 # Frames made by submission_frame, by id, held weakly: passing one back returns it unchanged.

@@ -71,7 +71,7 @@ def _json_values(col: pd.Series, meta: dict[str, Any]) -> list[Any]:
     """One column's values as JSON scalars (None for missing)."""
     dt = meta["dataType"]
     if dt == "string":
-        return [None if x is None else str(x) for x in col.tolist()]
+        return [None if x is None or (isinstance(x, float) and np.isnan(x)) else str(x) for x in col.tolist()]
     f = col.to_numpy(dtype="float64")
     ok = np.isfinite(f)
     if dt in ("date", "datetime", "time"):

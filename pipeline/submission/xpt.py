@@ -23,16 +23,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyreadstat
 
 from pipeline.io import atomic_path
 from pipeline.submission import xpt_fast
 from pipeline.submission.common import (
+    TEXT,
     arrow_text,
     char_width,
     cutoff_datetime,
     submission_frame,
+    object_text,
     temporal_kind,
     utf8_nbytes,
     xpt_name,
@@ -295,9 +298,15 @@ def _pad_to_widths(frame: pd.DataFrame, spec: DatasetSpec, widths: Mapping[str, 
         if w < have or w > MAX_CHAR_BYTES:
             out.append(XptProblem(spec.name, v.name, None, "length", f"allotted width {w} is outside {have}..{MAX_CHAR_BYTES} bytes"))
         elif w > have:
-            values = frame[v.name].to_numpy(dtype=object, copy=True)  # a new column: the frame's arrays may be shared
-            values[0] = (values[0] or "").ljust(w)
-            frame[v.name] = values
+            col = frame[v.name]  # a new column replaces it: the frame's arrays may be shared
+            if col.dtype == TEXT:
+                first = col.iloc[0]
+                head = pa.array([("" if pd.isna(first) else first).ljust(w)], type=pa.large_string())
+                frame[v.name] = pd.Series(pa.concat_arrays([head, arrow_text(col).slice(1)]), index=col.index, dtype=TEXT)
+            else:
+                values = col.to_numpy(dtype=object, copy=True)
+                values[0] = (values[0] or "").ljust(w)
+                frame[v.name] = values
     return out
 
 
@@ -337,7 +346,7 @@ def write_xpt(df: pd.DataFrame, spec: DatasetSpec, path: Path, data_cutoff: str 
         # from Python: the largest cost at 100,000 subjects); pyreadstat itself for any other frame.
         if not xpt_fast.write_xport(frame, tmp, **meta):
             # pyreadstat defaults to 8 (LIBV8), which FDA refuses
-            pyreadstat.write_xport(frame, str(tmp), file_format_version=5, **meta)
+            pyreadstat.write_xport(object_text(frame), str(tmp), file_format_version=5, **meta)
         _stamp_headers(tmp, stamp)
         size = tmp.stat().st_size
         if size > max_bytes:

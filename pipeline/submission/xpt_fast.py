@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyreadstat
 
-from pipeline.columns import arrow_text
+from pipeline.columns import arrow_text, is_text_dtype
 
 RECORD = 80
 OBS_HEADER = b"HEADER RECORD*******OBS     HEADER RECORD!!!!!!!" + b"0" * 30 + b"  "
@@ -89,7 +89,7 @@ def write_xport(frame: pd.DataFrame, path: Path, **kwargs) -> bool:
         if col.dtype == np.float64:
             cols.append(("num", col.to_numpy(), 8))
             continue
-        if col.dtype != object:
+        if not is_text_dtype(col):
             return False
         arr = arrow_text(col)
         if arr is None or isinstance(arr, pa.ChunkedArray):

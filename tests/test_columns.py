@@ -1,0 +1,60 @@
+"""Text columns: pandas' Arrow-backed str dtype from the reader to the Parquet files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from listed import listed
+from pipeline.columns import TEXT, arrow_text, take_text
+from pipeline.io import write_parquet
+from pipeline.terminology import on_distinct
+
+
+def test_text_is_inferred_as_the_arrow_str_dtype() -> None:
+    # Importing the package switches pandas to its pandas-3 string inference.
+    assert pd.Series(["a", None]).dtype == TEXT
+    assert TEXT.storage == "pyarrow" and TEXT.na_value is np.nan
+
+
+def test_take_text_spreads_distinct_values_back_with_missing_for_minus_one() -> None:
+    s = take_text(["2019-03-05", None, "2019-04"], np.array([2, -1, 0, 1, 0]), pd.Index([10, 11, 12, 13, 14]))
+    assert s.dtype == TEXT
+    assert listed(s) == ["2019-04", None, "2019-03-05", None, "2019-03-05"]
+    assert s.index.tolist() == [10, 11, 12, 13, 14]
+
+
+def test_on_distinct_gives_text_for_text_and_object_for_flags() -> None:
+    s = pd.Series(["b", None, "a", "b"], index=[3, 2, 1, 0])
+    upper = on_distinct(s, lambda u: u.str.upper())
+    assert upper.dtype == TEXT and listed(upper) == ["B", None, "A", "B"]
+    assert upper.index.tolist() == [3, 2, 1, 0]
+    flags = on_distinct(s, lambda u: u.eq("a"))
+    assert flags.dtype == object and flags.tolist() == [False, None, True, False]
+
+
+def test_on_distinct_hands_fn_python_strings_so_its_regexes_are_pythons() -> None:
+    # RE2 (Arrow) does not count U+001F as whitespace; Python's re does. fn must see Python's.
+    s = pd.Series(["0\x1f0"], dtype=TEXT)
+    assert listed(on_distinct(s, lambda u: u.str.replace(r"\s", " ", regex=True))) == ["0 0"]
+
+
+def test_arrow_text_of_a_text_column_is_its_own_buffer_and_of_object_a_conversion() -> None:
+    text = pd.Series(["x", None, "yz"], dtype=TEXT)
+    arr = arrow_text(text)
+    assert arr.to_pylist() == ["x", None, "yz"] and arr.null_count == 1
+    obj = pd.Series(["x", None, "yz"], dtype=object)
+    assert arrow_text(obj).to_pylist() == ["x", None, "yz"]
+    assert arrow_text(pd.Series(["x", 3], dtype=object)) is None  # a non-str value: callers go the Python way
+
+
+def test_parquet_stores_text_as_plain_utf8_string(tmp_path) -> None:
+    df = pd.DataFrame({"USUBJID": pd.Series(["S-1", None], dtype=TEXT), "AVAL": [1.0, np.nan]})
+    write_parquet(df, tmp_path / "x.parquet", column_labels={"USUBJID": "Unique Subject Identifier"})
+    schema = pq.read_schema(tmp_path / "x.parquet")
+    assert schema.field("USUBJID").type == pa.string()
+    assert schema.field("USUBJID").metadata == {b"label": b"Unique Subject Identifier"}
+    back = pd.read_parquet(tmp_path / "x.parquet")
+    assert listed(back["USUBJID"]) == ["S-1", None]
