@@ -49,7 +49,9 @@ def arrow_text(col: pd.Series) -> pa.Array | None:
     """
     if isinstance(col.dtype, pd.StringDtype) and col.dtype.storage == "pyarrow":
         arr = col.array.__arrow_array__()
-        return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        if isinstance(arr, pa.ChunkedArray):
+            return arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
+        return arr
     key = _cache_key(col)
     if key is not None and key in _ARROW_CACHE:
         return _ARROW_CACHE[key][1]
@@ -70,7 +72,8 @@ def char_values(col: pd.Series) -> pd.Series:
     """A Char variable as ``TEXT``, missing for null and for "" (``str(x) == ""``); a column
     holding a value that is not a str stays object (None for missing) for the schema to report."""
     if col.dtype == TEXT:
-        return col.where(col != "")
+        empty = pc.equal(arrow_text(col), "").fill_null(False)
+        return col.where(~empty.to_numpy(zero_copy_only=False)) if pc.any(empty).as_py() else col
     obj = col.astype("object")
     keep = obj.notna().to_numpy()
     present = obj.to_numpy()[keep]

@@ -9,14 +9,22 @@
 101-009: a demographics record without enrollment (not an enrolled subject).
 """
 
+import datetime as dt
+
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from listed import listed
 from sdtm_inputs import empty, extract
 
+from pipeline.columns import TEXT
 from pipeline.sdtm import ae as ae_mod
 from pipeline.sdtm import dm as dm_mod
 from pipeline.sdtm import ex as ex_mod
 from pipeline.sdtm import se as se_mod
+from pipeline.sdtm.common import epoch_from_se
 from pipeline.schemas import validate_frame
 from pipeline.specs.datasets import load_dataset_spec
 
@@ -123,3 +131,49 @@ def test_records_of_unenrolled_subjects_become_queries(dm, se):
     stray = extract("ae", [{"SUBJID": "101-009", "AESPID": 1, "AETERM": "腹泻", "AESTDAT": "2018-04-01", "AETOXGR": "1", "AESER": "N", "AEREL": "NOT APPLICABLE", "AEACN": "NOT APPLICABLE", "AEOUT": "UNKNOWN"}])
     ae = ae_mod.build(stray, dm, se)
     assert ae.data.empty and ae.queries["rule"].tolist() == ["SUBJECT_NOT_IN_DM"]
+
+
+# --- EPOCH from SE: the rule, checked against a plain per-observation reading of it ------------------
+
+_DAYS = st.one_of(st.none(), st.integers(0, 40))
+
+
+def _iso(day: int | None, partial: bool) -> str | None:
+    if day is None:
+        return None
+    return "2019-03" if partial else (dt.date(2019, 3, 1) + dt.timedelta(days=day)).isoformat()
+
+
+def _epoch_by_rule(d: str | None, subject: str, se: pd.DataFrame) -> str | None:
+    """The docstring's rule, one observation at a time: the containing element with the highest SESEQ."""
+    if d is None or len(d) < 10:
+        return None
+    own = se[se["USUBJID"] == subject]
+    best = None
+    for r in own.itertuples():
+        if r.SESTDTC is None or len(r.SESTDTC) < 10 or d < r.SESTDTC:
+            continue
+        last = r.SESEQ == own["SESEQ"].max()
+        end_ok = r.SEENDTC is None or len(r.SEENDTC) < 10 or d < r.SEENDTC or (last and d <= r.SEENDTC)
+        if end_ok and (best is None or r.SESEQ >= best[0]):
+            best = (r.SESEQ, r.EPOCH)
+    return None if best is None else best[1]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    elements=st.lists(st.tuples(st.sampled_from(["S1", "S2"]), _DAYS, _DAYS, st.booleans(), st.sampled_from(["SCREENING", "TREATMENT", "FOLLOW-UP"])), max_size=6),
+    obs=st.lists(st.tuples(st.sampled_from(["S1", "S2", "S3"]), _DAYS, st.booleans()), max_size=12),
+)
+def test_epoch_from_se_follows_the_rule_even_for_overlapping_or_odd_elements(elements, obs) -> None:
+    rows = []
+    for i, (subject, start, end, partial, epoch) in enumerate(elements):
+        rows.append({"USUBJID": subject, "SESTDTC": _iso(start, False), "SEENDTC": _iso(end, partial), "EPOCH": epoch, "SESEQ": float(i + 1)})
+    text = ["USUBJID", "SESTDTC", "SEENDTC", "EPOCH"]
+    se = pd.DataFrame(rows, columns=[*text, "SESEQ"]).astype({c: TEXT for c in text})
+    dtc = pd.Series([_iso(day, partial) for _, day, partial in obs], index=np.arange(len(obs)) * 2, dtype=TEXT)
+    subj = pd.Series([s for s, _, _ in obs], index=dtc.index, dtype=TEXT)
+    got = epoch_from_se(dtc, subj, se)
+    assert got.index.equals(dtc.index)
+    plain = se.astype(object).where(se.notna(), None)
+    assert listed(got) == [_epoch_by_rule(d, s, plain) for d, s in zip(listed(dtc), subj)]

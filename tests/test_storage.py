@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import pickle
+import weakref
 
 import dagster as dg
 import pandas as pd
 import pytest
 
+from pipeline.runner import execute
 from pipeline.sdtm.common import DomainResult
 from pipeline.storage import (
     MAGIC,
@@ -101,3 +104,30 @@ def test_freed_memory_is_returned_once_per_step_not_per_input(tmp_path, monkeypa
     res = dg.materialize([a, b, both, again], resources={"io_manager": StudyIOManager(base_dir=str(tmp_path))})
     assert res.success and res.output_for_node("again") == 3
     assert len(calls) == 2  # steps "both" and "again"
+
+
+def test_a_run_does_not_keep_stored_outputs_alive(tmp_path) -> None:
+    # execute_in_process holds every output until the run ends; pipeline.runner.execute must not,
+    # or a 100,000-subject run keeps every finished dataset in memory.
+    alive: list[weakref.ref] = []
+
+    @dg.asset
+    def big() -> DomainResult:
+        res = _result()
+        alive.append(weakref.ref(res))
+        return res
+
+    @dg.asset(ins={"big": dg.AssetIn(metadata={PARTS_KEY: ["data"]})})
+    def rows(big: DomainResult) -> int:
+        return len(big.data)
+
+    defs = dg.Definitions(assets=[big, rows], resources={"io_manager": StudyIOManager(base_dir=str(tmp_path))})
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = execute(job, dg.DagsterInstance.ephemeral())
+    gc.collect()
+    assert result.success and len(result.get_asset_materialization_events()) == 2
+    assert alive and alive[0]() is None  # stored on disk, released in memory
+    kept = job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    gc.collect()
+    assert alive[1]() is not None  # what the plain entry point does (the reason for execute)
+    del kept

@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 from test_submission_common import CUTOFF, adam_frame, adam_spec, sdtm_frame, sdtm_spec
 
+from pipeline.columns import TEXT
+from pipeline.submission import datasetjson
 from pipeline.submission.common import SAS_EPOCH, submission_frame
 from pipeline.submission.datasetjson import (
     build_dataset_json,
@@ -111,3 +113,17 @@ def test_empty_dataset(tmp_path):
     doc = build_dataset_json(sdtm_frame().iloc[0:0], sdtm_spec(), "sdtm", data_cutoff=CUTOFF)
     _validate(json.loads(dumps_dataset_json(doc)))
     assert doc["records"] == 0 and doc["rows"] == []
+
+
+@pytest.mark.parametrize("layer,spec_fn,frame_fn", [("sdtm", sdtm_spec, sdtm_frame), ("adam", adam_spec, adam_frame)])
+@pytest.mark.parametrize("block", [2, 100_000])
+def test_arrow_row_writer_takes_text_columns_and_writes_the_reference_bytes(tmp_path, monkeypatch, layer, spec_fn, frame_fn, block):
+    # Text columns are Arrow large_string in memory; the row writer must take them (the per-row
+    # fallback was 5x slower at 100,000 subjects) and write what json serialisation writes.
+    spec, df = spec_fn(), frame_fn()
+    df = df.astype({v.name: TEXT for v in spec.variables if v.type == "Char"})  # as finalize gives them
+    expected = dumps_dataset_json(build_dataset_json(df, spec, layer, data_cutoff=CUTOFF)).encode("utf-8")
+    monkeypatch.setattr(datasetjson, "ROW_BLOCK", block)
+    monkeypatch.setattr(datasetjson, "_rows", lambda *a: pytest.fail("fell back to the per-row writer"))
+    path = write_dataset_json(df, spec, tmp_path, layer, data_cutoff=CUTOFF)
+    assert path.read_bytes() == expected

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.columns import char_values
+from pipeline.columns import TEXT, char_values, take_text
 from pipeline.dates import complete_date
 from pipeline.specs.datasets import DatasetSpec, load_dataset_spec
 
@@ -83,17 +83,31 @@ def epoch_from_se(dtc: pd.Series, usubjid: pd.Series, se: pd.DataFrame) -> pd.Se
     The element with SESTDTC <= date < SEENDTC gives the EPOCH; the subject's last element
     also includes its end date, and an element without an end is open. Null when the date
     is partial or missing, or before the first element (earlier than RFSTDTC).
+    Several elements containing the date: the one with the highest SESEQ. Returns ``TEXT``.
     """
-    obs = pd.DataFrame({"USUBJID": usubjid.to_numpy(), "d": complete_date(dtc).to_numpy(), "_i": np.arange(len(dtc))})
-    el = se[["USUBJID", "SESTDTC", "SEENDTC", "EPOCH", "SESEQ"]].copy()
-    el["st"], el["en"] = complete_date(el["SESTDTC"]), complete_date(el["SEENDTC"])
-    el["last"] = el["SESEQ"].eq(el.groupby("USUBJID")["SESEQ"].transform("max"))
-    m = obs[obs["d"].notna()].merge(el, on="USUBJID", how="inner")
-    inside = (m["d"] >= m["st"]) & (m["en"].isna() | (m["d"] < m["en"]) | (m["last"] & (m["d"] <= m["en"])))
-    hit = m[inside].sort_values(["_i", "SESEQ"], kind="mergesort").drop_duplicates("_i", keep="last")
-    out = np.full(len(dtc), None, dtype=object)
-    out[hit["_i"].to_numpy()] = hit["EPOCH"].to_numpy()
-    return pd.Series(out, index=dtc.index, dtype="object")
+    d = complete_date(dtc).to_numpy()
+    st, en = complete_date(se["SESTDTC"]).to_numpy(), complete_date(se["SEENDTC"]).to_numpy()
+    seq = se["SESEQ"].to_numpy(dtype="float64")
+    # Subjects as integer codes shared by elements and observations; a subject's elements are
+    # then one run of the elements sorted by code, and each observation tries the few of its
+    # subject's run in turn (at most a handful) instead of a merge of every pair.
+    codes, _ = pd.factorize(pd.concat([se["USUBJID"].astype(TEXT), usubjid.astype(TEXT)], ignore_index=True))
+    ec, oc = codes[: len(se)], codes[len(se):]
+    last = seq == pd.Series(seq).groupby(ec).transform("max").to_numpy()
+    order = np.argsort(ec, kind="stable")
+    first = np.searchsorted(ec[order], oc, "left")
+    count = np.searchsorted(ec[order], oc, "right") - first
+    best = np.full(len(d), -1, dtype=np.int64)
+    best_seq = np.full(len(d), -np.inf)
+    for j in range(int(count.max(initial=0))):
+        rows = np.flatnonzero(count > j)
+        el = order[first[rows] + j]
+        dj = d[rows]
+        inside = (dj >= st[el]) & (np.isnat(en[el]) | (dj < en[el]) | (last[el] & (dj <= en[el])))
+        take = inside & (seq[el] >= best_seq[rows])  # equal SESEQ: the later element, as before
+        best[rows[take]], best_seq[rows[take]] = el[take], seq[el[take]]
+    epochs = se["EPOCH"].to_numpy(dtype=object)
+    return take_text(epochs, best, dtc.index) if len(epochs) else pd.Series(np.nan, index=dtc.index, dtype=TEXT)
 
 
 def finalize(df: pd.DataFrame, spec: DatasetSpec, seq_var: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:

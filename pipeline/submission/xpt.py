@@ -191,7 +191,7 @@ def _value_problems(df: pd.DataFrame, spec: DatasetSpec) -> list[XptProblem]:
         if v.name not in df.columns:
             continue
         # Positional index (rows are reported 1-based) over the same values, not a copy of them.
-        col = pd.Series(df[v.name].to_numpy(), name=v.name)
+        col = pd.Series(df[v.name].array, name=v.name)
         if v.type == "Char":
             arr = arrow_text(col)
             if arr is not None:
