@@ -72,8 +72,16 @@ def derive_seq(df: pd.DataFrame, seq_var: str, order: list[str]) -> pd.DataFrame
     order rows arrive in.
     """
     keys = ["USUBJID", *order, *[c for c in LINEAGE_COLS if c in df.columns]]
-    out = df.sort_values(keys, kind="mergesort", na_position="last")  # a new frame already: no copy
-    out[seq_var] = (out.groupby("USUBJID", sort=False).cumcount() + 1).astype("float64")
+    # Only the key columns are sorted; the rows stay where they are (finalize orders the dataset
+    # once, with ``seq_var`` as its last tie-breaker), so no text column is copied here.
+    pos = df[keys].reset_index(drop=True).sort_values(keys, kind="mergesort", na_position="last").index.to_numpy()
+    subject = pd.factorize(df["USUBJID"])[0][pos]
+    step = np.arange(len(df))
+    first = np.maximum.accumulate(np.where(np.r_[True, subject[1:] != subject[:-1]], step, 0))  # each subject's first row
+    seq = np.empty(len(df), dtype="float64")
+    seq[pos] = step - first + 1
+    out = df.copy(deep=False)
+    out[seq_var] = seq
     return out
 
 
@@ -132,6 +140,8 @@ def finalize(df: pd.DataFrame, spec: DatasetSpec, seq_var: str | None = None) ->
         if c in df.columns and c not in cols:
             cols[c] = df[c]
     sort = [c for c in spec.sort if c in cols]
+    if seq_var and seq_var in cols and seq_var not in sort:
+        sort.append(seq_var)  # ties of the spec's keys keep the --SEQ order
     if sort:  # the permutation sorting the whole frame would apply
         keys = pd.DataFrame({c: cols[c].array for c in sort}, copy=False)
         order = keys.sort_values(sort, kind="mergesort").index.to_numpy()
