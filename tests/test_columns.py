@@ -58,3 +58,12 @@ def test_parquet_stores_text_as_plain_utf8_string(tmp_path) -> None:
     assert schema.field("USUBJID").metadata == {b"label": b"Unique Subject Identifier"}
     back = pd.read_parquet(tmp_path / "x.parquet")
     assert listed(back["USUBJID"]) == ["S-1", None]
+
+
+def test_object_text_gives_pyreadstat_object_columns_with_none() -> None:
+    from pipeline.submission.common import object_text
+
+    frame = pd.DataFrame({"AETERM": pd.Series(["Rash", None], dtype=TEXT), "AESEQ": [1.0, 2.0]})
+    out = object_text(frame)
+    assert out["AETERM"].dtype == object and out["AETERM"].tolist() == ["Rash", None]
+    assert out["AESEQ"].dtype == "float64" and frame["AETERM"].dtype == TEXT  # the input is left alone

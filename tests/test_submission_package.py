@@ -11,6 +11,7 @@ from lxml import etree
 from test_submission_common import CUTOFF, sdtm_frame, sdtm_spec, toy_ct, var
 
 from pipeline.specs.datasets import DatasetSpec
+from pipeline.submission import package
 from pipeline.submission.package import write_package
 from pipeline.submission.xpt import read_xpt
 
@@ -86,3 +87,15 @@ def test_value_longer_than_its_spec_length_is_refused(tmp_path):
     frames["AE"].loc[0, "DOMAIN"] = "AEX"
     res = write_package("sdtm", frames, _specs(), tmp_path, ct=toy_ct(), data_cutoff=CUTOFF)
     assert [(p.dataset, p.variable, p.rule) for p in res.xpt_problems] == [("AE", "DOMAIN", "spec-length")]
+
+
+def test_threaded_writing_gives_the_bytes_of_one_dataset_at_a_time(tmp_path, monkeypatch):
+    # Large packages write two datasets at once; the files must not depend on it.
+    monkeypatch.setattr(package, "WRITER_THREADS", 1)
+    one = write_package("sdtm", _frames(), _specs(), tmp_path / "one", ct=toy_ct(), data_cutoff=CUTOFF)
+    monkeypatch.setattr(package, "WRITER_THREADS", 2)
+    monkeypatch.setattr(package, "THREADED_ROWS", 0)
+    two = write_package("sdtm", _frames(), _specs(), tmp_path / "two", ct=toy_ct(), data_cutoff=CUTOFF)
+    assert one.files == two.files and one.rows == two.rows and len(one.files) > 3
+    for name in one.files:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name

@@ -213,8 +213,8 @@ def object_text(frame: pd.DataFrame) -> pd.DataFrame:
     if not text:
         return frame
     out = frame.copy(deep=False)
-    for c in text:
-        out[c] = frame[c].to_numpy(dtype=object, na_value=None)
+    for c in text:  # a Series of dtype object: a bare object array would be inferred as TEXT again
+        out[c] = pd.Series(frame[c].to_numpy(dtype=object, na_value=None), index=frame.index, dtype=object)
     return out
 
 
