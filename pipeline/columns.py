@@ -1,9 +1,11 @@
-"""Text columns as Arrow sees them: the vectorised tests every layer's checks share.
+"""Text columns: the ``TEXT`` dtype every layer uses, and the vectorised tests the checks share.
 
-``all_str`` tells whether an object column holds only str (and nulls); ``arrow_text`` gives
-such a column as an Arrow string array, so lengths, ASCII tests and regex matches run over the
-whole column in C; ``arrow_cache()`` makes each column's conversion happen once in a block of
-code that reads the same columns many times (validation of a dataset, its submission files).
+``TEXT`` is pandas' Arrow-backed ``str`` dtype; ``take_text`` spreads per-distinct-value results
+back over a column; ``char_values`` gives a Char variable as ``TEXT``. ``all_str`` tells whether
+an object column holds only str (and nulls); ``arrow_text`` gives a text column as an Arrow
+string array (a ``TEXT`` column's own buffer), so lengths, ASCII tests and regex matches run over
+the whole column in C; ``arrow_cache()`` makes each object column's conversion happen once in a
+block of code that reads the same columns many times (validation of a dataset).
 """
 
 from __future__ import annotations
