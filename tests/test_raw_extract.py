@@ -14,7 +14,7 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
-from listed import listed
+from listed import listed, rows
 from pipeline.raw import extract as extract_module
 from pipeline.raw.extract import COUNT_COLS, QUARANTINE_COLS, REDACTED, FormExtract, extract_form
 from pipeline.raw.schema import form_schema, form_schemas
@@ -144,7 +144,7 @@ def test_ae_counts_exact_duplicate_and_warnings(extracts: dict[str, FormExtract]
 
 def test_dm(extracts: dict[str, FormExtract]) -> None:
     x = extracts["dm"]
-    assert x.data[["SUBJID", "BRTHDAT", "SEX", "ETHNIC", "RACE"]].astype(object).where(x.data.notna(), None).values.tolist() == [
+    assert rows(x.data[["SUBJID", "BRTHDAT", "SEX", "ETHNIC", "RACE"]]) == [
         ["101-001", "1962-07-14", "M", "NOT HISPANIC OR LATINO", "ASIAN"],
         ["S102001", "1962-07-14", "M", "NOT HISPANIC OR LATINO", "ASIAN"],
         ["GZ3-7", "1965-02-03", "M", None, "ASIAN"],

@@ -23,8 +23,8 @@ from pipeline.specs.study import load_study
 # Text fields hold str values (the str_values check), whether the column is object or pandas'
 # Arrow-backed ``str`` dtype: pandera's own ``str`` dtype check calls isinstance on every value
 # of an object column from Python, a third of raw validation time.
-TEXT = None
-DTYPES = {"text": TEXT, "code": TEXT, "date": TEXT, "integer": "Int64", "float": "float64"}
+ANY_TEXT = None  # no dtype check: object or TEXT columns alike; STR_VALUES reads the values
+DTYPES = {"text": ANY_TEXT, "code": ANY_TEXT, "date": ANY_TEXT, "integer": "Int64", "float": "float64"}
 
 
 def _all_str(s: pd.Series) -> bool | pd.Series:
@@ -53,7 +53,7 @@ def _distinct_check(fn, name: str) -> pa.Check:
 
 
 def _column(f: RawField, spec: RawSpec, cutoff: str) -> pa.Column:
-    checks: list[pa.Check] = [STR_VALUES] if DTYPES[f.type] is TEXT else []
+    checks: list[pa.Check] = [STR_VALUES] if DTYPES[f.type] is ANY_TEXT else []
     if f.type == "code":
         checks.append(pa.Check.isin(list(spec.codelists[f.codelist].values), name=f"codelist_{f.codelist}"))
     elif f.type == "date":
@@ -94,8 +94,8 @@ def form_schema(form: Form, spec: RawSpec | None = None, data_cutoff: str | None
     spec = spec or load_raw_spec()
     cutoff = data_cutoff or load_study().data_cutoff
     columns = {f.name: _column(f, spec, cutoff) for f in form.fields}
-    columns["_site"] = pa.Column(TEXT, [STR_VALUES, pa.Check.isin(sorted(spec.sites))], nullable=False)
-    columns["_file"] = pa.Column(TEXT, [STR_VALUES, _distinct_check(lambda u: u.str.match(r"^[^/]+/[^/]+\.(csv|xlsx)$"), "str_matches")], nullable=False)
+    columns["_site"] = pa.Column(ANY_TEXT, [STR_VALUES, pa.Check.isin(sorted(spec.sites))], nullable=False)
+    columns["_file"] = pa.Column(ANY_TEXT, [STR_VALUES, _distinct_check(lambda u: u.str.match(r"^[^/]+/[^/]+\.(csv|xlsx)$"), "str_matches")], nullable=False)
     columns["_row"] = pa.Column("int64", pa.Check.ge(2), nullable=False)
     checks = [pa.Check(_siteid_matches_folder, name="siteid_matches_folder")] if "SITEID" in columns else []
     for f in form.fields:

@@ -170,8 +170,8 @@ def _tokens(col: pd.Series, meta: dict[str, Any], text: pa.Array | None = None) 
         arr = text if text is not None else arrow_text(col)
         if arr is None or isinstance(arr, pa.ChunkedArray):
             raise _NotCovered
-        if pa.types.is_large_string(arr.type):
-            arr = arr.cast(pa.string())
+        if pa.types.is_large_string(arr.type):  # TEXT columns; Arrow joins only arrays of one type
+            arr = arr.cast(pa.string())  # (one block of rows is far below string's 2 GB limit)
         out = pc.binary_join_element_wise('"', arr, '"', "")
         special = pc.match_substring_regex(arr, _JSON_SPECIAL).fill_null(False)
         if pc.any(special).as_py():
@@ -192,12 +192,7 @@ def _tokens(col: pd.Series, meta: dict[str, Any], text: pa.Array | None = None) 
 
 
 def _slice(arr: pa.Array | None, start: int, length: int) -> pa.Array | None:
-    """Rows ``start:start+length`` of a text column as Arrow ``string`` (one block is far below
-    its 2 GB limit; Arrow joins only arrays of one type)."""
-    if arr is None or isinstance(arr, pa.ChunkedArray):
-        return None
-    part = arr.slice(start, length)
-    return part.cast(pa.string()) if pa.types.is_large_string(part.type) else part
+    return None if arr is None or isinstance(arr, pa.ChunkedArray) else arr.slice(start, length)
 
 
 def _write_rows(fh, frame: pd.DataFrame, columns: list[dict[str, Any]]) -> None:
