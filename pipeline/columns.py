@@ -117,3 +117,26 @@ def arrow_cache() -> Iterator[None]:
 def utf8_nbytes(arr: pa.Array) -> np.ndarray:
     """UTF-8 byte length of each value of an Arrow string array (0 for null)."""
     return pc.binary_length(arr).fill_null(0).to_numpy(zero_copy_only=False)
+
+
+def isin(col: pd.Series | pd.Index, values) -> np.ndarray:
+    """``col.isin(values)`` as a bool array, in C when ``col`` is ``TEXT``.
+
+    pandas builds an Arrow scalar per element of ``values`` in Python before its own Arrow
+    ``is_in`` (18 s at 100,000 subjects, where ``values`` is every USUBJID of DM). Here
+    ``values`` is made an Arrow array once. Same rule as pandas: a missing value matches only
+    when ``values`` holds a missing value.
+    """
+    if not (isinstance(col.dtype, pd.StringDtype) and col.dtype.storage == "pyarrow"):
+        return np.asarray(col.isin(values), dtype=bool)
+    if isinstance(values, (pd.Series, pd.Index)) and isinstance(values.dtype, pd.StringDtype) \
+            and values.dtype.storage == "pyarrow":
+        value_set = pa.chunked_array(values.array.__arrow_array__()).combine_chunks()
+    else:
+        items = values if isinstance(values, (pd.Series, pd.Index, np.ndarray)) else list(values)
+        if not all_str(pd.Series(np.asarray(items, dtype=object), dtype=object)):
+            return np.asarray(col.isin(values), dtype=bool)  # non-text values: pandas' own rules
+        value_set = pa.array(np.asarray(items, dtype=object), type=pa.large_string(), from_pandas=True)
+    arr = pa.chunked_array(col.array.__arrow_array__())
+    value_set = value_set.cast(arr.type).unique()
+    return pc.is_in(arr, value_set=value_set, skip_nulls=False).to_numpy(zero_copy_only=False)

@@ -127,3 +127,24 @@ def test_arrow_row_writer_takes_text_columns_and_writes_the_reference_bytes(tmp_
     monkeypatch.setattr(datasetjson, "_rows", lambda *a: pytest.fail("fell back to the per-row writer"))
     path = write_dataset_json(df, spec, tmp_path, layer, data_cutoff=CUTOFF)
     assert path.read_bytes() == expected
+
+
+@pytest.mark.parametrize("odd", ['say "no"', "C:\\path", "two\nlines", "bell\x07", "é中 plain"])
+@pytest.mark.parametrize("where", [0, -1])
+def test_values_json_must_escape_are_written_as_json_dumps_writes_them(tmp_path, monkeypatch, odd, where):
+    # The row writer skips its escape pass for text with no byte json.dumps escapes; a quote,
+    # backslash or control character anywhere (first block or last) must still be escaped.
+    spec, df = sdtm_spec(), sdtm_frame()
+    df = df.astype({v.name: TEXT for v in spec.variables if v.type == "Char"})
+    text_col = next(v.name for v in spec.variables if v.type == "Char" and v.name not in ("STUDYID", "DOMAIN", "USUBJID"))
+    values = df[text_col].astype(object).tolist()
+    values[where] = odd
+    df[text_col] = pd.Series(values, dtype=TEXT)
+    doc = build_dataset_json(df, spec, "sdtm", data_cutoff=CUTOFF)
+    expected = dumps_dataset_json(doc).encode("utf-8")
+    at = [c["name"] for c in doc["columns"]].index(text_col)
+    monkeypatch.setattr(datasetjson, "ROW_BLOCK", 2)
+    monkeypatch.setattr(datasetjson, "_rows", lambda *a: pytest.fail("fell back to the per-row writer"))
+    path = write_dataset_json(df, spec, tmp_path, "sdtm", data_cutoff=CUTOFF)
+    assert path.read_bytes() == expected
+    assert json.loads(path.read_text(encoding="utf-8"))["rows"][where][at] == odd

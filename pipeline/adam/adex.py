@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.adam.common import AdamResult, finalize_adam
+from pipeline.columns import isin
 from pipeline.dates import complete_date
 from pipeline.sdtm.common import DomainResult
 from pipeline.specs.study import load_study
@@ -46,7 +47,7 @@ def build(adsl: AdamResult, ex: DomainResult, ae: DomainResult) -> AdamResult:
     study = load_study()
     cutoff = pd.Timestamp(study.data_cutoff)
     s = adsl.data[adsl.data["TRTSDT"].notna()].set_index("USUBJID")
-    per = period_doses(ex.data[ex.data["USUBJID"].isin(s.index)], cutoff)
+    per = period_doses(ex.data[isin(ex.data["USUBJID"], s.index)], cutoff)
     tdose = per.groupby("USUBJID")["mg"].sum().reindex(s.index).fillna(0.0)
     tdurd = ((s["TRTEDT"] - s["TRTSDT"]).dt.days + 1).astype("float64")
     pdose = float(study.planned_dose_mg_per_day * study.planned_duration_days)
@@ -58,7 +59,7 @@ def build(adsl: AdamResult, ex: DomainResult, ae: DomainResult) -> AdamResult:
         "AVGDD": tdose / tdurd,
         "PDOSE": pd.Series(pdose, index=s.index),
         "RDI": tdose / pdose * 100.0,
-        "DOSMODAE": pd.Series(np.where(s.index.isin(ae_mod) | s.index.isin(ex_mod), 1.0, 0.0), index=s.index),
+        "DOSMODAE": pd.Series(np.where(isin(s.index, ae_mod) | isin(s.index, ex_mod), 1.0, 0.0), index=s.index),
     }
     frames = []
     for code, label, unit in PARAMS:

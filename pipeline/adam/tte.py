@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from pipeline.columns import isin
+
 
 @dataclass(frozen=True)
 class TTESource:
@@ -99,7 +101,7 @@ def derive_param_tte(
     ce = ce.sort_values(["USUBJID", "ADT", "_order", "SRCSEQ"], kind="mergesort")
     ce_best = ce.drop_duplicates("USUBJID", keep="last")
 
-    chosen = pd.concat([ev_best, ce_best[~ce_best["USUBJID"].isin(ev_best["USUBJID"])]], ignore_index=True)
+    chosen = pd.concat([ev_best, ce_best[~isin(ce_best["USUBJID"], ev_best["USUBJID"])]], ignore_index=True)
     meta = []
     for kind, srcs in (("event", events), ("censor", censors)):
         for order, s in enumerate(srcs):

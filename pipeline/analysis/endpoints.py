@@ -9,7 +9,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.analysis.survival import RESULT_COLS, _row, compare_arms, cumulative_incidence, landmark_rates, median_time
+from pipeline.analysis.survival import (
+    RESULT_COLS,
+    _row,
+    compare_arms,
+    cumulative_incidence,
+    landmark_rates,
+    median_time,
+)
+from pipeline.columns import isin
 
 TREATED = "SORAFENIB"
 # Main baseline covariates of the adjusted Cox model (the groups were chosen, not randomised).
@@ -33,7 +41,7 @@ def covariate_frame(adtte: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
 def efficacy_results(adtte: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     """RFS at 1/2/3/5 y, OS at 3/5 y (and 1/2 y), median TTR and RFS, 2-year recurrence rate, log-rank and Cox HRs."""
     fas = adsl.loc[adsl["FASFL"].eq("Y"), "USUBJID"]
-    t = adtte[adtte["USUBJID"].isin(fas)].copy()
+    t = adtte[isin(adtte["USUBJID"], fas)].copy()
     t["ARM"] = t["TRT01P"]
     rows: list[dict] = []
     rfs, ttr, os_ = (t[t["PARAMCD"].eq(p)].reset_index(drop=True) for p in ("RFS", "TTR", "OS"))
@@ -56,7 +64,7 @@ def safety_results(adae: pd.DataFrame, adsl: pd.DataFrame, adex: pd.DataFrame) -
     """Subject incidence of TEAEs, treatment-related AEs, grade >= 3, dose modification due to AE; total dose summary."""
     saf = adsl[adsl["SAFFL"].eq("Y")]
     n_arm = saf.groupby("TRT01A")["USUBJID"].nunique()
-    te = adae[adae["TRTEMFL"].eq("Y") & adae["USUBJID"].isin(saf["USUBJID"])]
+    te = adae[adae["TRTEMFL"].eq("Y") & isin(adae["USUBJID"], saf["USUBJID"])]
     rows: list[dict] = []
     cats = {
         "Any TEAE": te,
@@ -87,7 +95,7 @@ def ae_incidence(adae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     """TEAE subject incidence by arm, SOC and preferred term: any grade, grade >= 3, related, and worst grade."""
     saf = adsl[adsl["SAFFL"].eq("Y")]
     n_arm = saf.groupby("TRT01A")["USUBJID"].nunique()
-    te = adae[adae["TRTEMFL"].eq("Y") & adae["USUBJID"].isin(saf["USUBJID"])]
+    te = adae[adae["TRTEMFL"].eq("Y") & isin(adae["USUBJID"], saf["USUBJID"])]
     keys = ["TRTA", "AEBODSYS", "AEDECOD"]
     g = te.groupby(keys)
     out = pd.DataFrame({

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.columns import isin
 from pipeline.dates import complete_date
 from pipeline.raw.extract import FormExtract
 from pipeline.sdtm.common import DomainResult, build_result, make_queries
@@ -58,15 +59,15 @@ def build(enrol: FormExtract, demog: FormExtract, surg: FormExtract, ex: FormExt
     s = with_usubjid(surg.data).drop_duplicates("USUBJID").set_index("USUBJID")
 
     # A DM record needs the enrollment, demographics and surgery records (Req variables).
-    has_all = e["USUBJID"].isin(d.index) & e["USUBJID"].isin(s.index)
+    has_all = isin(e["USUBJID"], d.index) & isin(e["USUBJID"], s.index)
     missing = e[~has_all]
-    what = np.where(~missing["USUBJID"].isin(d.index), "demographics (dm)", "surgery (surg)")
+    what = np.where(~isin(missing["USUBJID"], d.index), "demographics (dm)", "surgery (surg)")
     queries = make_queries(
         missing, "enrol", "SUBJID", missing["SUBJID"], "DM_SOURCE_MISSING",
         pd.Series("Enrolled subject has no valid " + pd.Series(what, index=missing.index) + " record; held back from DM", index=missing.index),
     )
     # A demographics record of a subject who was never enrolled cannot go to DM: say so.
-    stray = demo[~demo["USUBJID"].isin(e["USUBJID"])]
+    stray = demo[~isin(demo["USUBJID"], e["USUBJID"])]
     queries = pd.concat([queries, make_queries(stray, "dm", "SUBJID", stray["SUBJID"], "SUBJECT_NOT_ENROLLED", "Demographics record of a subject with no enrollment record; not in DM")], ignore_index=True)
     e = e[has_all].set_index("USUBJID", drop=False)
 
@@ -85,7 +86,7 @@ def build(enrol: FormExtract, demog: FormExtract, surg: FormExtract, ex: FormExt
     last = complete_date(dosed["EXENDAT"]).groupby(dosed["USUBJID"]).max()
     # Still on sorafenib at the cut-off (an open dosing period): RFXENDTC stays null, SDTM does not impute.
     still_open = dosed.loc[dosed["EXENDAT"].isna(), "USUBJID"].unique()
-    last = last[~last.index.isin(still_open)]
+    last = last[~isin(last.index, still_open)]
     out["RFXSTDTC"] = first.reindex(out.index).dt.strftime("%Y-%m-%d")
     out["RFXENDTC"] = last.reindex(out.index).dt.strftime("%Y-%m-%d")
 

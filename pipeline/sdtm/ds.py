@@ -22,9 +22,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.columns import isin
 from pipeline.dates import study_day
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result, derive_seq, epoch_from_se, make_queries
+from pipeline.sdtm.common import (
+    DomainResult,
+    build_result,
+    derive_seq,
+    epoch_from_se,
+    make_queries,
+)
 from pipeline.sdtm.subjects import keep_dm_subjects, with_usubjid
 from pipeline.specs.ct import load_ct, load_raw_to_sdtm
 
@@ -37,7 +44,7 @@ RANK = {"INFORMED CONSENT OBTAINED": 0, "ENTERED INTO TRIAL": 1, "END OF TREATME
 
 def _milestones(enrol: FormExtract, dm: DomainResult) -> pd.DataFrame:
     e = with_usubjid(enrol.data)
-    e = e[e["USUBJID"].isin(dm.data["USUBJID"])]  # DM queries the enrolled subjects it holds back
+    e = e[isin(e["USUBJID"], dm.data["USUBJID"])]  # DM queries the enrolled subjects it holds back
     parts = []
     for decod, field in [("INFORMED CONSENT OBTAINED", "RFICDAT"), ("ENTERED INTO TRIAL", "ENRLDAT")]:
         rec = e[e[field].notna()]
@@ -91,7 +98,7 @@ def build(enrol: FormExtract, ds: FormExtract, surv: FormExtract, dm: DomainResu
                            "End of study by death dated differently from the death date on the survival form (" + reported[bad].astype(str) + ")"),
                   index=eos_raw[bad].index),
     ))
-    later = dead[~dead["USUBJID"].isin(eos_death)]
+    later = dead[~isin(dead["USUBJID"], eos_death)]
     deaths = pd.DataFrame({
         "STUDYID": later["STUDYID"], "USUBJID": later["USUBJID"], "DSTERM": "DEATH", "DSDECOD": "DEATH",
         "DSCAT": "OTHER EVENT", "DSSCAT": None, "DSSTDTC": later["DTHDAT"],

@@ -14,10 +14,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.columns import TEXT
+from pipeline.columns import TEXT, isin
 from pipeline.dates import study_day
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result, derive_seq, epoch_from_se, make_queries
+from pipeline.sdtm.common import (
+    DomainResult,
+    build_result,
+    derive_seq,
+    epoch_from_se,
+    make_queries,
+)
 from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
 from pipeline.specs.paths import SPECS_DIR
 
@@ -56,7 +62,7 @@ def build(ie: FormExtract, enrol: FormExtract, dm: DomainResult, se: DomainResul
 
     # Cross-check of the enrollment form's summary answer (IEYN) against the criteria form.
     enr = with_usubjid(enrol.data).drop_duplicates("USUBJID")
-    enr = enr[enr["USUBJID"].isin(dm.data["USUBJID"])]
+    enr = enr[isin(enr["USUBJID"], dm.data["USUBJID"])]
     unmet_codes = unmet.sort_values("IETESTCD").groupby("USUBJID")["IETESTCD"].agg(", ".join)
     listed = enr["USUBJID"].map(unmet_codes)
     says_met = enr["IEYN"].eq("Y") & listed.notna()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from pipeline.columns import isin
 from pipeline.sdtm.common import DomainResult, empty_queries, make_queries, usubjid
 from pipeline.specs.study import load_study
 
@@ -25,7 +26,7 @@ def keep_dm_subjects(records: pd.DataFrame, dm: DomainResult, form: str) -> tupl
     """
     if records.empty:
         return records, empty_queries()
-    known = records["USUBJID"].isin(dm.data["USUBJID"])
+    known = isin(records["USUBJID"], dm.data["USUBJID"])
     orphans = records[~known]
     q = make_queries(
         orphans,

@@ -160,6 +160,21 @@ _JSON_SPECIAL = r'[\x00-\x1f"\\]'  # what json.dumps escapes in a str when ensur
 ROW_BLOCK = 100_000  # rows serialised at a time (bounds the memory of a large dataset)
 
 
+def _may_need_escapes(arr: pa.Array) -> bool:
+    """False when no value of a string array holds a byte json.dumps escapes (control, '"', '\\').
+
+    One numpy pass over the array's UTF-8 bytes (bytes of multi-byte characters are >= 0x80, so
+    they never match); the per-value regex then runs only for the rare column that may need it.
+    """
+    offsets_buf, data_buf = arr.buffers()[1], arr.buffers()[2]
+    if data_buf is None or len(arr) == 0:
+        return False
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64 if pa.types.is_large_string(arr.type) else np.int32)
+    start, end = int(offsets[arr.offset]), int(offsets[arr.offset + len(arr)])
+    data = np.frombuffer(data_buf, dtype=np.uint8)[start:end]
+    return bool(np.any((data < 0x20) | (data == 0x22) | (data == 0x5C)))
+
+
 def _tokens(col: pd.Series, meta: dict[str, Any], text: pa.Array | None = None) -> pa.Array:
     """The JSON text of each value of one column, as json.dumps writes it inside a row ("null" for missing).
 
@@ -173,6 +188,8 @@ def _tokens(col: pd.Series, meta: dict[str, Any], text: pa.Array | None = None) 
         if pa.types.is_large_string(arr.type):  # TEXT columns; Arrow joins only arrays of one type
             arr = arr.cast(pa.string())  # (one block of rows is far below string's 2 GB limit)
         out = pc.binary_join_element_wise('"', arr, '"', "")
+        if not _may_need_escapes(arr):
+            return out.fill_null("null")
         special = pc.match_substring_regex(arr, _JSON_SPECIAL).fill_null(False)
         if pc.any(special).as_py():
             odd = [json.dumps(x, ensure_ascii=False) for x in arr.filter(special).to_pylist()]
