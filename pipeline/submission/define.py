@@ -32,6 +32,7 @@ import pandas as pd
 from lxml import etree
 
 from pipeline import io
+from pipeline.columns import take_text
 from pipeline.specs.study import load_study
 from pipeline.submission.common import (
     PACKAGE,
@@ -169,9 +170,14 @@ def _as_text(col: pd.Series) -> pd.Series:
         codes, uniques = pd.factorize(col)
         if col.dtype == object and not all(x is None or isinstance(x, float) for x in col.to_numpy()[codes < 0]):
             return col.map(text)  # another missing marker (pd.NA ...) has a text of its own
-        texts = np.array([text(u) for u in uniques] + [None], dtype=object)
-        return pd.Series(texts[codes], index=col.index, dtype=object)
+        # As TEXT: value-level masks (==) and the set of values used then run in Arrow.
+        return take_text([text(u) for u in uniques], codes, col.index)
     return col.map(text)
+
+
+def _used(values: pd.Series) -> set[str]:
+    """The distinct non-missing values of a column of texts."""
+    return set(values.dropna().unique())
 
 
 @dataclass
@@ -411,7 +417,7 @@ def build_define(
                        v.origin, tuple(v.sources or ()), v.derivation, f"{spec.name}.{v.name}")
             cls_names = tuple(getattr(v, "codelists", None) or ((v.codelist,) if isinstance(v.codelist, str) else tuple(v.codelist or ())))
             if cls_names:
-                used = set(as_text(v.name).dropna()) if frame is not None else None
+                used = _used(as_text(v.name)) if frame is not None else None
                 it.codelist = codelists.ref(cls_names, dtype, it.where, used)
             elif getattr(v, "dictionary", None):
                 it.codelist = codelists.external(v.dictionary, dtype, it.where)
@@ -445,7 +451,7 @@ def build_define(
                        vl.origin, tuple(vl.sources or ()), vl.derivation, f"{spec.name}.{vl.variable} [{where_text}]")
             vl_names = tuple(getattr(vl, "codelists", None) or ())
             if vl_names:
-                used = set(_as_text(sub).dropna()) if sub is not None else None
+                used = _used(_as_text(sub)) if sub is not None else None
                 it.codelist = codelists.ref(vl_names, dtype, it.where, used)
             _method(it, spec.name, vl.variable, suffix, problems)
             vl_oid = f"VL.{spec.name}.{vl.variable}"

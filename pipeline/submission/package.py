@@ -103,15 +103,17 @@ def _write_files(res: PackageResult, frames: Mapping[str, pd.DataFrame], specs: 
     # The files of two datasets are written at a time: their work is numpy and Arrow compute,
     # which run without the GIL, so a second core cuts the wall time by a third. Largest datasets
     # first; a small package (the threads' overhead outweighs their gain) one dataset at a time.
+    # define.xml is built from the same frames meanwhile, in this thread (it reads no written file).
     order = sorted(delivered, key=lambda n: -len(delivered[n]))
-    threads = WRITER_THREADS if sum(len(df) for df in delivered.values()) >= THREADED_ROWS else 1
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        for name, paths in zip(order, pool.map(write, order)):
+    threaded = sum(len(df) for df in delivered.values()) >= THREADED_ROWS
+    with ThreadPoolExecutor(max_workers=WRITER_THREADS if threaded else 1) as pool:
+        written = pool.map(write, order) if threaded else None
+        if delivered:
+            d = write_define(out_dir, layer_name, list(delivered_specs.values()), delivered, ct, data_cutoff, widths)
+            res.define_problems = d.problems
+            for f in ("define.xml", "define.html", STYLESHEET):
+                res.files[f] = (out_dir / f).stat().st_size
+        for name, paths in zip(order, written if written is not None else map(write, order)):
             for p in paths:
                 res.files[p.name] = p.stat().st_size
             res.rows[name] = len(delivered[name])
-    if delivered:
-        d = write_define(out_dir, layer_name, list(delivered_specs.values()), delivered, ct, data_cutoff, widths)
-        res.define_problems = d.problems
-        for f in ("define.xml", "define.html", STYLESHEET):
-            res.files[f] = (out_dir / f).stat().st_size
