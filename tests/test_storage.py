@@ -6,6 +6,7 @@ import gc
 import io
 import pickle
 import struct
+import threading
 import weakref
 
 import dagster as dg
@@ -202,3 +203,44 @@ def test_a_run_does_not_keep_stored_outputs_alive(tmp_path) -> None:
     gc.collect()
     assert alive[1]() is not None  # what the plain entry point does (the reason for execute)
     del kept
+
+
+def test_background_writes_finish_before_a_read_and_before_the_block_ends(tmp_path, monkeypatch) -> None:
+    from pipeline import storage
+
+    started, release = threading.Event(), threading.Event()
+    real = storage._write_parts_file
+
+    def slow(obj, path):  # a write held up by the disk
+        started.set()
+        release.wait(5)
+        real(obj, path)
+
+    monkeypatch.setattr(storage, "_write_parts_file", slow)
+    mgr = StudyIOManager(base_dir=str(tmp_path)).create_io_manager(None)
+    with storage.background_writes():
+        mgr.dump_to_path(None, _result(), tmp_path / "ae")  # returns at once
+        assert started.wait(5) and not (tmp_path / "ae").exists()
+        threading.Timer(0.2, release.set).start()
+        assert read_value(tmp_path / "ae", ["data"]).data["AESEQ"].tolist() == [1.0, 1.0]  # waited
+        release.clear()
+        mgr.dump_to_path(None, _result(), tmp_path / "cm")
+        threading.Timer(0.2, release.set).start()
+    assert (tmp_path / "cm").exists()  # the block waited for the last write
+
+
+def test_a_failed_background_write_is_raised(tmp_path, monkeypatch) -> None:
+    from pipeline import storage
+
+    def broken(obj, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(storage, "_write_parts_file", broken)
+    mgr = StudyIOManager(base_dir=str(tmp_path)).create_io_manager(None)
+    with pytest.raises(OSError, match="No space left"):
+        with storage.background_writes():
+            mgr.dump_to_path(None, _result(), tmp_path / "ae")
+    with storage.background_writes():
+        mgr.dump_to_path(None, _result(), tmp_path / "ae")
+        with pytest.raises(OSError, match="No space left"):
+            read_value(tmp_path / "ae")  # the reader learns why the value is not there

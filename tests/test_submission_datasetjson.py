@@ -10,6 +10,8 @@ import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from test_submission_common import CUTOFF, adam_frame, adam_spec, sdtm_frame, sdtm_spec
 
 from pipeline.columns import TEXT
@@ -148,3 +150,14 @@ def test_values_json_must_escape_are_written_as_json_dumps_writes_them(tmp_path,
     path = write_dataset_json(df, spec, tmp_path, "sdtm", data_cutoff=CUTOFF)
     assert path.read_bytes() == expected
     assert json.loads(path.read_text(encoding="utf-8"))["rows"][where][at] == odd
+
+
+@given(st.lists(st.one_of(st.floats(min_value=-90_000, max_value=90_000), st.just(float("nan"))), max_size=40),
+       st.sampled_from(["date", "datetime"]))
+def test_dates_written_once_per_distinct_value_read_as_the_per_value_path_writes_them(values, kind):
+    # ADaM dates are SAS day/second numbers; the row writer formats each distinct one once.
+    f = np.array(values, dtype="float64")
+    tokens = datasetjson._temporal_tokens(f, kind).to_pylist()
+    per_value = datasetjson._json_values(pd.Series(f, dtype="float64"), {"dataType": kind})
+    assert tokens == ["null" if x is None else f'"{x}"' for x in per_value]
+

@@ -215,7 +215,7 @@ def _xlsx_raw(listing: pd.DataFrame) -> bytes:
     ws.append(LISTING_COLS)
     for cell in ws[1]:
         cell.font = Font(bold=True)
-    for row in listing[LISTING_COLS].itertuples(index=False, name=None):
+    for r, row in enumerate(listing[LISTING_COLS].itertuples(index=False, name=None), start=2):
         values = []
         for col, v in zip(LISTING_COLS, row):
             if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)):
@@ -225,10 +225,11 @@ def _xlsx_raw(listing: pd.DataFrame) -> bytes:
             else:
                 values.append(_XML_ILLEGAL.sub("", str(v)))
         ws.append(values)
-        for cell in ws[ws.max_row]:
+        for c, v in enumerate(values, start=1):
             # openpyxl turns a string starting with "=" into a formula; site text stays text.
-            if isinstance(cell.value, str):
-                cell.data_type = "s"
+            # (ws.cell is a lookup; ws[row] scans the sheet for its width, quadratic in rows.)
+            if isinstance(v, str):
+                ws.cell(row=r, column=c).data_type = "s"
     for i, col in enumerate(LISTING_COLS, start=1):
         ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = _WIDTHS[col]
     ws.freeze_panes = "A2"

@@ -175,6 +175,17 @@ def _may_need_escapes(arr: pa.Array) -> bool:
     return bool(np.any((data < 0x20) | (data == 0x22) | (data == 0x5C)))
 
 
+def _temporal_tokens(f: np.ndarray, dt: str) -> pa.Array:
+    """JSON text of SAS day ("date") or second ("datetime") numbers: ``_json_values``' own
+    conversion applied to each distinct number once (dates repeat), spread back with one take."""
+    ok = np.isfinite(f)
+    uniq, inverse = np.unique(f[ok], return_inverse=True)
+    text = [f'"{x}"' for x in _json_values(pd.Series(uniq, dtype="float64"), {"dataType": dt})]
+    codes = np.full(len(f), -1, dtype=np.int64)
+    codes[ok] = inverse.reshape(-1)
+    return pa.array(text, pa.string()).take(pa.array(codes, mask=codes < 0)).fill_null("null")
+
+
 def _tokens(col: pd.Series, meta: dict[str, Any], text: pa.Array | None = None) -> pa.Array:
     """The JSON text of each value of one column, as json.dumps writes it inside a row ("null" for missing).
 
@@ -201,6 +212,8 @@ def _tokens(col: pd.Series, meta: dict[str, Any], text: pa.Array | None = None) 
         if np.all(np.abs(f[ok]) < 2.0**53):  # exact in int64: Arrow prints the integers as str(int) does
             ints = pa.array(np.where(ok, f, 0).astype(np.int64), mask=~ok)
             return pc.cast(ints, pa.string()).fill_null("null")
+    if dt in ("date", "datetime"):
+        return _temporal_tokens(col.to_numpy(dtype="float64"), dt)
     vals = _json_values(col, meta)
     if dt in ("date", "datetime", "time"):
         return pa.array([None if x is None else f'"{x}"' for x in vals], pa.string()).fill_null("null")
