@@ -140,3 +140,19 @@ def isin(col: pd.Series | pd.Index, values) -> np.ndarray:
     arr = pa.chunked_array(col.array.__arrow_array__())
     value_set = value_set.cast(arr.type).unique()
     return pc.is_in(arr, value_set=value_set, skip_nulls=False).to_numpy(zero_copy_only=False)
+
+
+def stack(frames: list[pd.DataFrame], ignore_index: bool = False) -> pd.DataFrame:
+    """``pd.concat(frames)`` of record frames, with each column that is ``TEXT`` in one frame
+    made ``TEXT`` in the others where it holds only str and missing values first.
+
+    A column set to None in one part (a variable a kind of record does not have) is object; pandas
+    then concatenated the whole column as Python objects (1.5 s for RS at 100,000 subjects).
+    """
+    frames = list(frames)
+    text = {c for f in frames for c in f.columns if f[c].dtype == TEXT}
+    fixed = []
+    for f in frames:
+        odd = [c for c in f.columns if c in text and f[c].dtype == object and all_str(f[c])]
+        fixed.append(f.astype(dict.fromkeys(odd, TEXT)) if odd else f)
+    return pd.concat(fixed, ignore_index=ignore_index)

@@ -1,8 +1,11 @@
 """Partial-date imputation, worked out by hand."""
 
 import pandas as pd
+from hypothesis import given
+from hypothesis import strategies as st
 
-from pipeline.adam.imputation import impute_date, to_sas_date
+from pipeline.adam.imputation import _parts, impute_date, to_sas_date
+from pipeline.columns import TEXT
 
 D = pd.Timestamp
 
@@ -37,3 +40,17 @@ def test_max_date_caps_a_last_imputation():
 
 def test_sas_date():
     assert list(to_sas_date(pd.Series([D("1960-01-01"), D("2019-03-05"), pd.NaT]))[:2]) == [0.0, 21613.0]
+
+
+@given(st.lists(st.one_of(st.none(), st.text(alphabet="0123456789-T:", max_size=16)), max_size=30))
+def test_date_parts_once_per_distinct_value_equal_the_regex_on_every_value(values):
+    import re
+
+    dtc = pd.Series(values, dtype=TEXT)
+    parts = _parts(dtc)
+    rx = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
+    for i, v in enumerate(values):
+        m = rx.match(v[:10]) if isinstance(v, str) else None
+        expected = list(m.groups()) if m else [None, None, None]
+        got = [None if pd.isna(x) else x for x in parts.iloc[i]]
+        assert got == expected, v

@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from hypothesis import given
+from hypothesis import strategies as st
 
 from listed import listed
-from pipeline.columns import TEXT, arrow_text, take_text
+from pipeline.columns import TEXT, arrow_text, isin, stack, take_text
 from pipeline.io import write_parquet
 from pipeline.terminology import on_distinct
 
@@ -67,3 +69,31 @@ def test_object_text_gives_pyreadstat_object_columns_with_none() -> None:
     out = object_text(frame)
     assert out["AETERM"].dtype == object and out["AETERM"].tolist() == ["Rash", None]
     assert out["AESEQ"].dtype == "float64" and frame["AETERM"].dtype == TEXT  # the input is left alone
+
+
+_ids = st.one_of(st.none(), st.sampled_from(["CN-101-001", "CN-101-002", "CN-102-001", "", "é"]))
+
+
+@given(st.lists(_ids, max_size=20), st.lists(_ids, max_size=20), st.sampled_from(["text", "list", "object"]))
+def test_isin_answers_as_pandas_does(values, allowed, kind) -> None:
+    col = pd.Series(values, dtype=TEXT)
+    given_as = {"text": pd.Series(allowed, dtype=TEXT), "list": list(allowed),
+                "object": np.array(allowed, dtype=object)}[kind]
+    assert isin(col, given_as).tolist() == col.isin(given_as).tolist()
+
+
+def test_isin_leaves_non_text_columns_to_pandas() -> None:
+    assert isin(pd.Series([1.0, 2.0, np.nan]), [2.0]).tolist() == [False, True, False]
+    assert isin(pd.Index(["a", "b"], dtype=TEXT), pd.Series(["b"], dtype=TEXT)).tolist() == [False, True]
+
+
+def test_stack_makes_text_columns_text_before_concatenating() -> None:
+    # A variable a kind of record lacks is set to None (object): stacked with a part where it is
+    # text, it is text; an object column holding numbers is left to pandas.
+    dated = pd.DataFrame({"RSDTC": pd.Series(["2019-03-01"], dtype=TEXT), "RSTPT": None, "N": [1]})
+    timed = pd.DataFrame({"RSDTC": None, "RSTPT": pd.Series(["PRE-OPERATIVE"], dtype=TEXT), "N": pd.Series([2.5], dtype=object)})
+    out = stack([dated, timed], ignore_index=True)
+    assert out["RSDTC"].dtype == TEXT and out["RSTPT"].dtype == TEXT
+    assert listed(out["RSDTC"]) == ["2019-03-01", None] and listed(out["RSTPT"]) == [None, "PRE-OPERATIVE"]
+    assert out["N"].tolist() == [1, 2.5] and out.index.tolist() == [0, 1]
+    pd.testing.assert_frame_equal(out, pd.concat([dated, timed], ignore_index=True), check_dtype=False)

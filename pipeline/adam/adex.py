@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.adam.common import AdamResult, finalize_adam
-from pipeline.columns import isin
+from pipeline.columns import isin, stack
 from pipeline.dates import complete_date
 from pipeline.sdtm.common import DomainResult
 from pipeline.specs.study import load_study
@@ -65,7 +65,7 @@ def build(adsl: AdamResult, ex: DomainResult, ae: DomainResult) -> AdamResult:
     for code, label, unit in PARAMS:
         f = pd.DataFrame({"USUBJID": s.index, "PARAMCD": code, "PARAM": label, "AVAL": values[code].to_numpy(), "AVALU": unit or None})
         frames.append(f)
-    out = pd.concat(frames, ignore_index=True)
+    out = stack(frames, ignore_index=True)
     sub = s.reindex(out["USUBJID"])
     for c in ["STUDYID", "SUBJID", "SITEID", "TRT01A", "SAFFL", "TRTSDT", "TRTEDT"]:
         out[c] = sub[c].to_numpy()

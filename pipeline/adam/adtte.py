@@ -15,6 +15,7 @@ import pandas as pd
 from pipeline.adam.common import AdamResult, finalize_adam
 from pipeline.adam.imputation import impute_date, possible_range
 from pipeline.adam.tte import TTESource, derive_param_tte
+from pipeline.columns import stack
 from pipeline.dates import complete_date
 from pipeline.sdtm.common import DomainResult
 
@@ -68,7 +69,7 @@ def build(adsl: AdamResult, rs: DomainResult, supprs: DomainResult) -> AdamResul
         ("OS", "Overall Survival (days)", [death], [origin, alive]),
     ]
     parts = [derive_param_tte(s, sources, ev, ce, code, label, start_date="HEPDT") for code, label, ev, ce in params]
-    out = pd.concat(parts, ignore_index=True)
+    out = stack(parts, ignore_index=True)
     sub = s.set_index("USUBJID").reindex(out["USUBJID"])
     for c in ["SUBJID", "SITEID", "TRT01P", "TRT01A", "FASFL"]:
         out[c] = sub[c].to_numpy()

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.columns import isin
+from pipeline.columns import isin, stack
 from pipeline.dates import study_day
 from pipeline.raw.extract import FormExtract
 from pipeline.sdtm.common import (
@@ -53,7 +53,7 @@ def _milestones(enrol: FormExtract, dm: DomainResult) -> pd.DataFrame:
             "DSCAT": "PROTOCOL MILESTONE", "DSSCAT": None, "DSSTDTC": rec[field],
             "_rank": RANK[decod], "_file": rec["_file"], "_row": rec["_row"],
         }))
-    return pd.concat(parts, ignore_index=True)
+    return stack(parts, ignore_index=True)
 
 
 def build(enrol: FormExtract, ds: FormExtract, surv: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult:
@@ -105,7 +105,7 @@ def build(enrol: FormExtract, ds: FormExtract, surv: FormExtract, dm: DomainResu
         "_rank": RANK["OTHER EVENT"], "_file": later["_file"], "_row": later["_row"],
     })
 
-    out = pd.concat([_milestones(enrol, dm), events, deaths], ignore_index=True)
+    out = stack([_milestones(enrol, dm), events, deaths], ignore_index=True)
     out["DOMAIN"] = "DS"
     by_date = epoch_from_se(out["DSSTDTC"], out["USUBJID"], se.data)
     last_el = se.data.sort_values(["USUBJID", "SESEQ"], kind="mergesort").drop_duplicates("USUBJID", keep="last").set_index("USUBJID")["EPOCH"]

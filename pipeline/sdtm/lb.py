@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.columns import TEXT, stack
 from pipeline.dates import complete_date, study_day
 from pipeline.raw.extract import FormExtract
 from pipeline.sdtm.common import (
@@ -65,11 +66,21 @@ def _standardise(rec: pd.DataFrame, form: str, unit_field: str) -> tuple[pd.Data
     """
     units = load_lb_units()
     unit = rec["_unit"].map(load_raw_to_sdtm().get(("UNIT", "UNIT"), {})).fillna(rec["_unit"])
-    keys = pd.MultiIndex.from_arrays([rec["LBTESTCD"].astype(object), unit.astype(object)])
-    table = pd.DataFrame(
-        [(k[0], k[1], u.standard_unit, u.factor) for k, u in units.items()], columns=["t", "u", "std", "factor"]
-    ).set_index(["t", "u"])
-    conv = table.reindex(keys)
+    # The conversion of each distinct (test, unit) pair is looked up once (a handful of pairs).
+    t_codes, t_uniq = pd.factorize(rec["LBTESTCD"])
+    u_codes, u_uniq = pd.factorize(unit)
+    n_u = len(u_uniq) + 1
+    pair, row_pair = np.unique((t_codes + 1).astype(np.int64) * n_u + (u_codes + 1), return_inverse=True)
+
+    def lookup(p: int):
+        ti, ui = divmod(int(p), n_u)  # 0: missing test or unit (never convertible)
+        return units.get((t_uniq[ti - 1], u_uniq[ui - 1])) if ti and ui else None
+
+    found = [lookup(p) for p in pair]
+    row_pair = row_pair.reshape(-1)
+    factor = np.array([np.nan if u is None else u.factor for u in found], dtype="float64")[row_pair]
+    std = np.array([None if u is None else u.standard_unit for u in found], dtype=object)[row_pair]
+    conv = pd.DataFrame({"std": std, "factor": factor})
     known = conv["factor"].notna().to_numpy()
     bad = rec[~known]
     blank = bad["_unit"].isna()
@@ -139,7 +150,7 @@ def build(lb: FormExtract, surg: FormExtract, ta: FormExtract, dm: DomainResult,
     queries.append(q)
     parts.append(rec)
 
-    out = pd.concat(parts, ignore_index=True)
+    out = stack(parts, ignore_index=True)
     out["DOMAIN"] = "LB"
     names = {c: paired_value(ct, "LBTESTCD", "LBTEST", c) for c in out["LBTESTCD"].unique()}
     out["LBTEST"] = out["LBTESTCD"].map(names)
@@ -157,9 +168,13 @@ def build(lb: FormExtract, surg: FormExtract, ta: FormExtract, dm: DomainResult,
     when[preop] = complete_date(out.loc[preop, "LBRFTDTC"])
     first_dose = out["USUBJID"].map(complete_date(ref["RFXSTDTC"]))
     before = out["LBSTRESN"].notna() & first_dose.notna() & (preop | (when <= first_dose))
-    cand = out[before].assign(_when=when[before].fillna(pd.Timestamp.min), _dated=(~preop[before]).astype(int))
+    # Only the ordering columns of the candidates are sorted (out has a 0..n-1 index).
+    cand = pd.DataFrame({"USUBJID": out["USUBJID"], "LBTESTCD": out["LBTESTCD"], "_when": when.fillna(pd.Timestamp.min),
+                         "_dated": (~preop).astype(int), "_file": out["_file"], "_row": out["_row"]})[before]
     last = cand.sort_values(["USUBJID", "LBTESTCD", "_when", "_dated", "_file", "_row"], kind="mergesort").drop_duplicates(["USUBJID", "LBTESTCD"], keep="last")
-    out["LBLOBXFL"] = np.where(out.index.isin(last.index), "Y", None)
+    flag = np.zeros(len(out), dtype=bool)
+    flag[last.index.to_numpy()] = True
+    out["LBLOBXFL"] = pd.Series(np.where(flag, "Y", None), index=out.index, dtype=TEXT)
 
     out["_dated"] = (~preop).astype(int)
     out = derive_seq(out, "LBSEQ", ["LBTESTCD", "_dated", "LBDTC"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.columns import stack
 from pipeline.dates import study_day
 from pipeline.raw.extract import FormExtract
 from pipeline.sdtm.common import DomainResult, build_result, derive_seq, epoch_from_se
@@ -61,7 +62,7 @@ def build(surg: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult
         p["_order"] = order
         p["_file"], p["_row"] = rec["_file"], rec["_row"]
         parts.append(p)
-    out = pd.concat(parts, ignore_index=True)
+    out = stack(parts, ignore_index=True)
 
     out["DOMAIN"] = "MI"
     out["MISTRESC"] = out["MIORRES"]

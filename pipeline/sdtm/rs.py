@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.columns import stack
 from pipeline.dates import complete_date, study_day
 from pipeline.raw.extract import FormExtract
 from pipeline.sdtm.common import (
@@ -145,7 +146,7 @@ def _baseline(s: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
         rec["_ord"] = order
         rec["_file"], rec["_row"] = s.loc[keep, "_file"], s.loc[keep, "_row"]
         parts.append(rec)
-    return pd.concat(parts), queries
+    return stack(parts), queries
 
 
 # --- follow-up assessments ---------------------------------------------------------------------
@@ -202,13 +203,17 @@ def _assessments(t: pd.DataFrame, hep: pd.Series) -> tuple[pd.DataFrame, list[pd
 def _duplicate_keys(out: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Hold back all but the first record sharing the natural keys (RSCAT, RSTESTCD, VISIT, RSDTC)."""
     keys = ["USUBJID", "RSCAT", "RSTESTCD", "VISIT", "RSDTC"]
-    ordered = out.sort_values(["USUBJID", "_ord", "_file", "_row"], kind="mergesort")
-    dup = ordered.fillna({"VISIT": "", "RSDTC": ""}).duplicated(keys, keep="first")
-    if not dup.any():
+    # Only the key columns are put in order ("first" = classification, then raw file and row).
+    order = out[["USUBJID", "_ord", "_file", "_row"]].reset_index(drop=True).sort_values(
+        ["USUBJID", "_ord", "_file", "_row"], kind="mergesort").index.to_numpy()
+    later = out[keys].iloc[order].fillna({"VISIT": "", "RSDTC": ""}).duplicated(keys, keep="first").to_numpy()
+    if not later.any():
         return out, empty_queries()
-    held = ordered[dup]
+    held = out.iloc[order[later]]
     q = make_queries(held, "ta", "VISIT", held["VISIT"], "DUPLICATE_ASSESSMENT", "Another assessment of the subject has the same visit and date; record held back")
-    return ordered[~dup], q
+    dup = np.zeros(len(out), dtype=bool)
+    dup[order[later]] = True
+    return out[~dup], q
 
 
 def build(surg: FormExtract, ta: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult:
@@ -221,7 +226,7 @@ def build(surg: FormExtract, ta: FormExtract, dm: DomainResult, se: DomainResult
 
     base, q_base = _baseline(s)
     follow, q_follow = _assessments(t, ref["RFSTDTC"].reindex(t["USUBJID"]).set_axis(t.index))
-    out = pd.concat([base, follow], ignore_index=True)
+    out = stack([base, follow], ignore_index=True)
     out, q_dup = _duplicate_keys(out)
 
     out["STUDYID"] = load_study().studyid

@@ -17,9 +17,16 @@ from __future__ import annotations
 
 import pandas as pd
 
+from pipeline.columns import stack
 from pipeline.dates import study_day
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result, derive_seq, epoch_from_se, make_queries
+from pipeline.sdtm.common import (
+    DomainResult,
+    build_result,
+    derive_seq,
+    epoch_from_se,
+    make_queries,
+)
 from pipeline.sdtm.rs import to_ct
 from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
 from pipeline.sdtm.visits import standard_visit
@@ -97,7 +104,7 @@ def build(nl: FormExtract, ta: FormExtract, dm: DomainResult, se: DomainResult) 
         rec["TUSTRESC"] = results[testcd]
         rec["_test"] = order
         parts.append(rec)
-    out = pd.concat(parts, ignore_index=True) if parts else lesion
+    out = stack(parts, ignore_index=True) if parts else lesion
     out = derive_seq(out, "TUSEQ", ["TUDTC", "TULNKID", "_test"])
     return build_result(out, "tu", pd.concat([queries, *problems], ignore_index=True), "TUSEQ")
 

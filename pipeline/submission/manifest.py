@@ -13,6 +13,7 @@ import json
 import os
 import re
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from pipeline.submission.common import PACKAGE, package_version
 
 MANIFEST = "manifest.json"
 CHUNK = 1 << 20
+HASH_THREADS = min(2, os.cpu_count() or 1)
 
 
 def sha256_file(path: Path) -> str:
@@ -132,18 +134,20 @@ def code_version(repo: Path | None = None) -> dict[str, str]:
 def build_manifest(out_dir: Path, raw_dir: Path, specs_dir: Path = SPECS_DIR) -> dict[str, Any]:
     """The manifest of ``out_dir`` (every file but the manifest) and the raw inputs of ``raw_dir``."""
     out_dir, raw_dir = Path(out_dir), Path(raw_dir)
+    out_files = [p for p in _files(out_dir) if p.relative_to(out_dir).as_posix() != MANIFEST]
+    raw_files = _files(raw_dir)
+    # Two files hashed at a time: hashlib works without the GIL (3 GB of outputs at 100,000 subjects).
+    with ThreadPoolExecutor(max_workers=HASH_THREADS) as pool:
+        digests = list(pool.map(sha256_file, [*out_files, *raw_files]))
     outputs = []
-    for p in _files(out_dir):
-        rel = p.relative_to(out_dir).as_posix()
-        if rel == MANIFEST:
-            continue
-        entry: dict[str, Any] = {"path": rel, "sha256": sha256_file(p), "size": p.stat().st_size}
+    for p, digest in zip(out_files, digests):
+        entry: dict[str, Any] = {"path": p.relative_to(out_dir).as_posix(), "sha256": digest, "size": p.stat().st_size}
         rows = dataset_rows(p)
         if rows is not None:
             entry["rows"] = rows
         outputs.append(entry)
-    raw = [{"path": p.relative_to(raw_dir).as_posix(), "sha256": sha256_file(p), "size": p.stat().st_size}
-           for p in _files(raw_dir)]
+    raw = [{"path": p.relative_to(raw_dir).as_posix(), "sha256": digest, "size": p.stat().st_size}
+           for p, digest in zip(raw_files, digests[len(out_files):])]
     study = load_study(specs_dir)
     return {
         "study": study.studyid,
