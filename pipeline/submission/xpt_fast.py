@@ -83,7 +83,8 @@ def write_xport(frame: pd.DataFrame, path: Path, **kwargs) -> bool:
     **kwargs)`` would; False when the frame is not covered (nothing is written then)."""
     if frame.empty or frame.columns.duplicated().any():
         return False
-    cols: list[tuple[str, object, int]] = []  # ("num", float64 array, 8) | ("char", Arrow array, width)
+    # ("num", float64 array, 8) | ("ascii" or "char", Arrow array, width): an ASCII column is padded by Arrow
+    cols: list[tuple[str, object, int]] = []
     for c in frame.columns:
         col = frame[c]
         if col.dtype == np.float64:
@@ -98,7 +99,8 @@ def write_xport(frame: pd.DataFrame, path: Path, **kwargs) -> bool:
             return False  # readstat stops a value at a NUL byte; leave that to it
         arr = pa.concat_arrays([arr]) if arr.offset else arr
         n = pc.binary_length(arr).fill_null(0)
-        cols.append(("char", arr, max(1, pc.max(n).as_py() or 0)))
+        kind = "ascii" if pc.all(pc.string_is_ascii(arr)).as_py() else "char"
+        cols.append((kind, arr, max(1, pc.max(n).as_py() or 0)))
     header = _header(frame, [None if k == "num" else w for k, _, w in cols], **kwargs)
     reclen = sum(w for _, _, w in cols)
     nrows = len(frame)
@@ -112,6 +114,8 @@ def write_xport(frame: pd.DataFrame, path: Path, **kwargs) -> bool:
             for kind, values, w in cols:
                 if kind == "num":
                     block[:, at:at + 8] = ibm_doubles(values[r0:r1])
+                elif kind == "ascii":
+                    _place_ascii(block, values, r0, r1, at, w)
                 else:
                     _place_text(block, values, r0, r1, at)
                 at += w
@@ -120,6 +124,16 @@ def write_xport(frame: pd.DataFrame, path: Path, **kwargs) -> bool:
         if tail:
             fh.write(b" " * (RECORD - tail))
     return True
+
+
+def _place_ascii(block: np.ndarray, arr: pa.Array, r0: int, r1: int, at: int, width: int) -> None:
+    """Rows ``r0:r1`` of an ASCII column into its field (column ``at``, ``width`` bytes): Arrow pads
+    each value with spaces to the width (one character is one byte), then one 2-D copy."""
+    padded = pc.utf8_rpad(arr.slice(r0, r1 - r0).fill_null(""), width=width, padding=" ")
+    offsets = np.frombuffer(padded.buffers()[1], dtype=np.int32 if padded.type == pa.string() else np.int64)
+    start = int(offsets[padded.offset])
+    data = np.frombuffer(padded.buffers()[2], dtype=np.uint8)[start:start + (r1 - r0) * width]
+    block[:, at:at + width] = data.reshape(r1 - r0, width)
 
 
 def _place_text(block: np.ndarray, arr: pa.Array, r0: int, r1: int, at: int) -> None:
