@@ -8,7 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipeline.storage import background_writes
+from pipeline.background import background_writes
 
 
 @dataclass
@@ -37,11 +37,13 @@ def execute(job: dg.JobDefinition, instance: dg.DagsterInstance, run_config: dic
     stored each one: at 100,000 subjects that kept ~3 GB of finished datasets alive. The same
     execution with output capture off; the result's events are the same.
     """
-    # Values are written to the work folder in the background while later steps run (storage.py).
+    # Work-folder values and Parquet files are written in the background while later steps run.
     with background_writes():
         try:
             from dagster._core.definitions.job_base import InMemoryJob
-            from dagster._core.execution.execute_in_process import core_execute_in_process
+            from dagster._core.execution.execute_in_process import (
+                core_execute_in_process,
+            )
         except ImportError:  # a Dagster without this internal entry point: the public one
             return job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
         # as execute_in_process prepares it: the in-process executor, the job's own resources

@@ -40,7 +40,7 @@ import pyarrow as arrow  # "pa" is pandera in this module
 import pyarrow.compute as pc
 from pandera.errors import SchemaError, SchemaErrors
 
-from pipeline.columns import arrow_cache, arrow_text, is_text_dtype, utf8_nbytes
+from pipeline.columns import TEXT, arrow_cache, arrow_text, is_text_dtype, utf8_nbytes
 from pipeline.specs.ct import Codelist, load_ct
 from pipeline.specs.datasets import DatasetSpec, VariableSpec, source_asset_key
 from pipeline.specs.paths import SPECS_DIR
@@ -95,12 +95,28 @@ def _is_number(s: pd.Series) -> pd.Series:
     return pd.Series(_null(s), index=s.index) | number
 
 
+def _starts_printable(arr: arrow.Array) -> np.ndarray:
+    """True where a value's first byte is printable ASCII other than space (0x21-0x7E), or the
+    value is null; read from the array's offsets and bytes, no per-value work."""
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64 if arrow.types.is_large_string(arr.type) else np.int32)
+    offsets = offsets[arr.offset:arr.offset + len(arr) + 1]
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] is not None else np.zeros(0, np.uint8)
+    starts, filled = offsets[:-1], np.diff(offsets) > 0
+    first = np.zeros(len(arr), dtype=np.uint8)
+    first[filled] = data[starts[filled]]
+    sure = (first >= 0x21) & (first <= 0x7E)
+    if arr.null_count:
+        sure |= arr.is_null().to_numpy(zero_copy_only=False)
+    return sure
+
+
 def _not_blank(s: pd.Series) -> pd.Series:
     arr = arrow_text(s) if is_text_dtype(s) else None
     if arr is not None:
-        # A value holding an ASCII letter or digit is not blank; str.strip runs on the rest only.
+        # A value starting with a printable ASCII character other than space is not blank; str.strip
+        # runs on the rest only.
         # A null is the nullable check's to report, not this one's.
-        sure = pc.match_substring_regex(arr, "[0-9A-Za-z]").fill_null(True).to_numpy(zero_copy_only=False)
+        sure = _starts_printable(arr)
         ok = sure.copy()
         rest = ~sure
         if rest.any():
@@ -213,6 +229,9 @@ def _value_level_terms(variable: str, where: tuple[tuple[str, str], ...], values
             return pd.Series(True, index=df.index)
         match = pd.Series(True, index=df.index)
         for k, v in where:
+            if df[k].dtype == TEXT:  # Arrow's ==; a null never matches
+                match &= df[k].eq(v).fillna(False).astype(bool)
+                continue
             col = df[k].astype("object")
             if _all_str(col):  # str(x) == v is x == v; a null never matches
                 match &= col.eq(v) & col.notna()

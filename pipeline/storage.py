@@ -17,7 +17,6 @@ does.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import dataclasses
 import importlib
@@ -25,8 +24,6 @@ import io
 import os
 import pickle
 import struct
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import dagster as dg
@@ -35,6 +32,7 @@ import pandas as pd
 import pyarrow as pa
 from dagster._core.storage.fs_io_manager import PickledObjectFilesystemIOManager
 
+from pipeline import background
 from pipeline.columns import TEXT
 
 MAGIC = b"PIPELINE-PARTS-2\n"
@@ -221,7 +219,7 @@ def _is_parts_file(path) -> bool:
 
 def read_value(path, parts: list[str] | None = None) -> Any:
     """A stored asset value read outside Dagster (benchmarks, debugging): either format, ``parts`` as in AssetIn."""
-    wait_for_write(path)
+    background.wait_for(path)
     if _is_parts_file(path):
         return load_parts(path, parts)
     with open(path, "rb") as fh:
@@ -253,42 +251,6 @@ def _write_parts_file(obj: Any, path) -> None:
     os.replace(tmp, path)
 
 
-# --- writes in the background ----------------------------------------------------------------
-# On a machine whose disk takes ~400 MB/s once the page cache's dirty limit is reached, writing the
-# 3 GB of values of a 100,000-subject run blocked the steps for ~7 s. Inside ``background_writes()``
-# (``pipeline.runner.execute``) a value is written by one writer thread while the next steps run;
-# reading a value waits for its write, and the block ends when every write has finished (an error
-# in a write is raised there, or where the value is read).
-_WRITER: ThreadPoolExecutor | None = None
-_PENDING: dict[str, Future] = {}
-
-
-@contextlib.contextmanager
-def background_writes() -> Iterator[None]:
-    """Write stored values in a background thread while the block runs (see above)."""
-    global _WRITER
-    if _WRITER is not None:  # nested: the outer block owns the writer
-        yield
-        return
-    _WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="work-writer")
-    try:
-        yield
-    finally:
-        writer, _WRITER = _WRITER, None
-        writer.shutdown(wait=True)
-        pending = list(_PENDING.values())
-        _PENDING.clear()
-        for fut in pending:
-            fut.result()  # raises the first failed write
-
-
-def wait_for_write(path) -> None:
-    """Return once a background write of ``path`` (if any) has finished; raise its error."""
-    fut = _PENDING.pop(os.fspath(path), None)
-    if fut is not None:
-        fut.result()
-
-
 class PartsPickleIOManager(PickledObjectFilesystemIOManager):
     """Dagster's pickle IO manager, storing dataclass results part by part (see module doc)."""
 
@@ -296,16 +258,13 @@ class PartsPickleIOManager(PickledObjectFilesystemIOManager):
 
     def dump_to_path(self, context: dg.OutputContext, obj: Any, path) -> None:
         if not (dataclasses.is_dataclass(obj) and not isinstance(obj, type)):
-            wait_for_write(path)
+            background.wait_for(path)
             return super().dump_to_path(context, obj, path)
-        wait_for_write(path)  # an earlier write of the same value finishes first
-        if _WRITER is None:
-            _write_parts_file(obj, path)
-        else:
-            _PENDING[os.fspath(path)] = _WRITER.submit(_write_parts_file, obj, path)
+        # In a run of pipeline.runner.execute the file is written while the next steps run.
+        background.submit(path, _write_parts_file, obj, path)
 
     def load_from_path(self, context: dg.InputContext, path) -> Any:
-        wait_for_write(path)
+        background.wait_for(path)
         try:
             step = context.step_context.step.key
         except dg.DagsterInvariantViolationError:  # loaded outside a run (load_asset_value, tests)

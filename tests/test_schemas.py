@@ -6,6 +6,8 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.schemas import (
     FAILURE_COLUMNS,
@@ -310,3 +312,14 @@ def test_lineage_markdown():
     assert md.splitlines()[2] == "| Variable | Label | Origin | Sources | Derivation |"
     assert "| RSTESTCD | Assessment Short Name [ECOG1TC, CPS01TC, BCLC1TC, AJCC1TC, ONCRTSCD] | Assigned |" in md
     assert "| RSORRES [ONCRSR] | RSTESTCD = OVRLRESP | Derived | ta.RECUR |" in md
+
+
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=" \t\n\u3000\xa0aZ9é-_.", max_size=6)), max_size=25), st.integers(0, 5))
+def test_not_blank_answers_as_str_strip_does(values, skip):
+    # The check reads each value's first byte from the Arrow buffers and strips only the others.
+    from pipeline.columns import TEXT
+    from pipeline.schemas import _not_blank
+
+    s = pd.Series(values, dtype=TEXT).iloc[skip:]  # a slice: its Arrow array starts at an offset
+    expected = [True if v is None else v.strip() != "" for v in values[skip:]]
+    assert _not_blank(s).tolist() == expected

@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline import background
 from pipeline.columns import TEXT
-
+from pipeline.raw.extract import FormExtract
 from pipeline.runner import execute
 from pipeline.sdtm.common import DomainResult
-from pipeline.raw.extract import FormExtract
 from pipeline.storage import (
     MAGIC,
     MAGIC_V1,
@@ -218,7 +218,7 @@ def test_background_writes_finish_before_a_read_and_before_the_block_ends(tmp_pa
 
     monkeypatch.setattr(storage, "_write_parts_file", slow)
     mgr = StudyIOManager(base_dir=str(tmp_path)).create_io_manager(None)
-    with storage.background_writes():
+    with background.background_writes():
         mgr.dump_to_path(None, _result(), tmp_path / "ae")  # returns at once
         assert started.wait(5) and not (tmp_path / "ae").exists()
         threading.Timer(0.2, release.set).start()
@@ -238,9 +238,9 @@ def test_a_failed_background_write_is_raised(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(storage, "_write_parts_file", broken)
     mgr = StudyIOManager(base_dir=str(tmp_path)).create_io_manager(None)
     with pytest.raises(OSError, match="No space left"):
-        with storage.background_writes():
+        with background.background_writes():
             mgr.dump_to_path(None, _result(), tmp_path / "ae")
-    with storage.background_writes():
+    with background.background_writes():
         mgr.dump_to_path(None, _result(), tmp_path / "ae")
         with pytest.raises(OSError, match="No space left"):
             read_value(tmp_path / "ae")  # the reader learns why the value is not there

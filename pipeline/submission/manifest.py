@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pyreadstat
 
-from pipeline import io
+from pipeline import background, io
 from pipeline.specs.paths import SPECS_DIR
 from pipeline.specs.study import load_study
 from pipeline.submission.common import PACKAGE, package_version
@@ -133,6 +133,7 @@ def code_version(repo: Path | None = None) -> dict[str, str]:
 
 def build_manifest(out_dir: Path, raw_dir: Path, specs_dir: Path = SPECS_DIR) -> dict[str, Any]:
     """The manifest of ``out_dir`` (every file but the manifest) and the raw inputs of ``raw_dir``."""
+    background.wait_all()  # every deliverable complete before it is hashed
     out_dir, raw_dir = Path(out_dir), Path(raw_dir)
     out_files = [p for p in _files(out_dir) if p.relative_to(out_dir).as_posix() != MANIFEST]
     raw_files = _files(raw_dir)
