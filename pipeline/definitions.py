@@ -17,7 +17,7 @@ from pipeline.ops.assets import build_query_listing_asset
 from pipeline.ops.automation import jobs, schedules, sensors
 from pipeline.ops.checks import ops_asset_checks
 from pipeline.ops.executors import executor_from_env
-from pipeline.raw.assets import raw_asset_checks, raw_assets
+from pipeline.raw.assets import raw_assets
 from pipeline.resources import StudyPaths
 from pipeline.sdtm.assets import sdtm_assets
 from pipeline.storage import StudyIOManager
@@ -48,7 +48,7 @@ def build_definitions(raw_dir: str = "raw", out_dir: str = "outputs", work_dir: 
     executor = executor_from_env()
     return dg.Definitions(
         assets=all_assets(),
-        asset_checks=[*raw_asset_checks, *ops_asset_checks, *core_asset_checks],
+        asset_checks=[*ops_asset_checks, *core_asset_checks],
         jobs=jobs,
         schedules=schedules,
         sensors=sensors,

@@ -40,6 +40,9 @@ MAGIC_V1 = b"PIPELINE-PARTS-1\n"  # pickles only (read, never written)
 PARTS_KEY = "parts"
 _ALIGN = 64  # Arrow buffers in the file start on 64-byte boundaries, so reading them needs no copy
 
+# Frames from this many rows are stored as Arrow; a smaller one pickles and loads faster than
+# Arrow's per-column set-up (most frames of a small study).
+ARROW_MIN_ROWS = 20_000
 # Column kinds stored as Arrow (anything else makes the frame a pickle).
 _NUMERIC = {"float64", "float32", "int64", "int32", "int16", "int8", "bool"}
 
@@ -60,7 +63,7 @@ def _column_kind(col: pd.Series) -> str | None:
 def _as_table(df: Any) -> tuple[pa.Table, dict[str, Any]] | None:
     """A DataFrame as an Arrow table without copying its columns, and what rebuilds it exactly;
     None when it is not a plain frame of text and numeric columns on a 0..n-1 RangeIndex."""
-    if not isinstance(df, pd.DataFrame) or df.attrs or len(df.columns) == 0:
+    if not isinstance(df, pd.DataFrame) or df.attrs or len(df.columns) == 0 or len(df) < ARROW_MIN_ROWS:
         return None
     idx, cols = df.index, df.columns
     if not (isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1 and idx.name is None):

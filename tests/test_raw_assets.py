@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipeline.raw.assets import raw_asset_checks, raw_assets
+from pipeline.raw.assets import raw_assets
 from pipeline.raw.extract import REDACTED, FormExtract
 from pipeline.resources import StudyPaths
 from pipeline.specs.raw import load_raw_spec
@@ -17,16 +17,16 @@ SPEC = load_raw_spec()
 
 @pytest.fixture(scope="module")
 def result(raw_export: Path) -> dg.ExecuteInProcessResult:
-    return dg.materialize([*raw_assets, *raw_asset_checks], resources={"paths": StudyPaths(raw_dir=str(raw_export))})
+    return dg.materialize(raw_assets, resources={"paths": StudyPaths(raw_dir=str(raw_export))})
 
 
 def test_one_asset_and_one_check_per_form() -> None:
     keys = {k for a in raw_assets for k in a.keys}
     assert keys == {dg.AssetKey(["raw", f]) for f in SPEC.forms}
     assert all(a.group_names_by_key[k] == "raw" for a in raw_assets for k in a.keys)
-    checks = {k for c in raw_asset_checks for k in c.check_keys}
+    checks = {k for a in raw_assets for k in a.check_keys}
     assert checks == {dg.AssetCheckKey(dg.AssetKey(["raw", f]), "records_accounted_for") for f in SPEC.forms}
-    assert all(not spec.blocking for c in raw_asset_checks for spec in c.check_specs)
+    assert all(not spec.blocking for a in raw_assets for spec in a.check_specs)
     ae = next(a for a in raw_assets if dg.AssetKey(["raw", "ae"]) in a.keys)
     assert ae.descriptions_by_key[dg.AssetKey(["raw", "ae"])].startswith("Adverse events:")
 

@@ -67,8 +67,19 @@ def _raw_like() -> pd.DataFrame:
     })
 
 
-def test_frames_are_stored_as_arrow_and_come_back_identical(tmp_path) -> None:
+@pytest.fixture
+def arrow_for_all(monkeypatch):
+    """Store frames of any size as Arrow (in a run only large ones are)."""
+    from pipeline import storage
+
+    monkeypatch.setattr(storage, "ARROW_MIN_ROWS", 0)
+
+
+def test_frames_are_stored_as_arrow_and_come_back_identical(tmp_path, arrow_for_all) -> None:
+    from pipeline.storage import _as_table
+
     frame = _raw_like()
+    assert _as_table(frame) is not None
     quarantine = pd.DataFrame({"value": pd.Series([object(), "x"], dtype=object)})  # not Arrow: pickled
     value = FormExtract(form="ae", data=frame, quarantine=quarantine, counts=frame.iloc[:0], warnings=("w",))
     with open(tmp_path / "v", "wb") as fh:
@@ -82,21 +93,24 @@ def test_frames_are_stored_as_arrow_and_come_back_identical(tmp_path) -> None:
     assert read_value(tmp_path / "v", ["data"]).data["AVAL"].iloc[0] == 1.5
 
 
-def test_frames_pandas_cannot_rebuild_exactly_stay_pickles(tmp_path) -> None:
+def test_frames_pandas_cannot_rebuild_exactly_stay_pickles(tmp_path, arrow_for_all) -> None:
     odd = [
         _raw_like().set_index("SUBJID"),  # not a 0..n-1 RangeIndex
         _raw_like().iloc[1:],  # RangeIndex starting at 1
         pd.DataFrame({"x": pd.Categorical(["a", "b"])}),  # a dtype the Arrow path does not take
         pd.DataFrame({1: [1.0]}),  # non-str column label
     ]
+    from pipeline.storage import _as_table
+
     for frame in odd:
+        assert _as_table(frame) is None
         value = DomainResult("AE", frame, frame, frame)
         with open(tmp_path / "v", "wb") as fh:
             dump_parts(value, fh)
         pd.testing.assert_frame_equal(read_value(tmp_path / "v").data, frame, check_exact=True)
 
 
-def test_a_value_stays_readable_after_its_file_is_rewritten(tmp_path) -> None:
+def test_a_value_stays_readable_after_its_file_is_rewritten(tmp_path, arrow_for_all) -> None:
     # Loaded text columns are memory-mapped from the file: a later run must replace the file, not
     # overwrite it in place, or the earlier value would change under its reader (or crash it).
     mgr = StudyIOManager(base_dir=str(tmp_path)).create_io_manager(None)

@@ -22,6 +22,8 @@ import zipfile
 from collections.abc import Iterable, Mapping
 
 import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Font
 
 from pipeline.specs.raw import RawSpec, load_raw_spec
 
@@ -206,9 +208,6 @@ _WIDTHS = {"query_id": 18, "siteid": 7, "subjid": 12, "form": 8, "field": 12, "v
 
 
 def _xlsx_raw(listing: pd.DataFrame) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
     wb = Workbook()
     ws = wb.active
     ws.title = "queries"

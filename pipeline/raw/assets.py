@@ -2,7 +2,8 @@
 
 Each asset reads every site's export of its form (folder from the ``paths`` resource)
 and returns the :class:`~pipeline.raw.extract.FormExtract`; the IO manager stores it.
-A non-blocking check per form confirms that every record read is accounted for.
+A non-blocking check per form, evaluated in the same step, confirms that every record read is
+accounted for.
 """
 
 
@@ -58,38 +59,38 @@ def _description(form: Form) -> str:
     )
 
 
-def build_raw_asset(form: Form) -> dg.AssetsDefinition:
-    """The asset of one form."""
+def accounting_check(extract: FormExtract) -> dg.AssetCheckResult:
+    """records_accounted_for: per site, rows read = passed + quarantined + exact duplicates."""
+    table = accounting(extract)
+    return dg.AssetCheckResult(
+        check_name="records_accounted_for",
+        passed=bool(table["balanced"].all()),
+        metadata={"per_site": dg.MetadataValue.md(_markdown(table))},
+    )
 
-    @dg.asset(key=["raw", form.name], group_name="raw", description=_description(form), kinds={"pandas"})
-    def _asset(context: dg.AssetExecutionContext, paths: StudyPaths) -> dg.Output[FormExtract]:
+
+def build_raw_asset(form: Form) -> dg.AssetsDefinition:
+    """The asset of one form, with its non-blocking check ``records_accounted_for`` evaluated in
+    the same step (the counts are at hand: a separate step would load the whole extract again)."""
+    key = dg.AssetKey(["raw", form.name])
+
+    @dg.asset(
+        key=key,
+        group_name="raw",
+        description=_description(form),
+        kinds={"pandas"},
+        check_specs=[dg.AssetCheckSpec("records_accounted_for", asset=key, blocking=False,
+                                       description="Per site: rows read = passed + quarantined + exact duplicates.")],
+    )
+    def _asset(context: dg.AssetExecutionContext, paths: StudyPaths):
         extract = extract_form(paths.raw, form.name)
         for w in extract.warnings:
             context.log.warning(w)
-        return dg.Output(extract, metadata=extract_metadata(extract))
+        yield dg.Output(extract, metadata=extract_metadata(extract))
+        yield accounting_check(extract)
 
     return _asset
 
 
-def build_accounting_check(form: Form) -> dg.AssetChecksDefinition:
-    """Non-blocking check: every record read is passed, quarantined or an exact duplicate, per site."""
-
-    @dg.asset_check(
-        asset=dg.AssetKey(["raw", form.name]),
-        name="records_accounted_for",
-        blocking=False,
-        description="Per site: rows read = passed + quarantined + exact duplicates.",
-    )
-    def _check(extract: FormExtract) -> dg.AssetCheckResult:
-        table = accounting(extract)
-        return dg.AssetCheckResult(
-            passed=bool(table["balanced"].all()),
-            metadata={"per_site": dg.MetadataValue.md(_markdown(table))},
-        )
-
-    return _check
-
-
 _FORMS = load_raw_spec().forms
 raw_assets: list[dg.AssetsDefinition] = [build_raw_asset(f) for f in _FORMS.values()]
-raw_asset_checks: list[dg.AssetChecksDefinition] = [build_accounting_check(f) for f in _FORMS.values()]
