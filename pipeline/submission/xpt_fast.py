@@ -95,7 +95,7 @@ def write_xport(frame: pd.DataFrame, path: Path, **kwargs) -> bool:
         arr = arrow_text(col)
         if arr is None or isinstance(arr, pa.ChunkedArray):
             return False
-        if pc.any(pc.match_substring(arr, "\x00")).as_py():
+        if _has_nul(arr):
             return False  # readstat stops a value at a NUL byte; leave that to it
         arr = pa.concat_arrays([arr]) if arr.offset else arr
         n = pc.binary_length(arr).fill_null(0)
@@ -105,11 +105,13 @@ def write_xport(frame: pd.DataFrame, path: Path, **kwargs) -> bool:
     reclen = sum(w for _, _, w in cols)
     nrows = len(frame)
     step = max(1, BLOCK_BYTES // reclen)
+    buffer = np.empty((min(step, nrows), reclen), dtype=np.uint8)  # one block's memory, reused
     with open(path, "wb") as fh:
         fh.write(header)
         for r0 in range(0, nrows, step):
             r1 = min(nrows, r0 + step)
-            block = np.full((r1 - r0, reclen), 0x20, dtype=np.uint8)
+            block = buffer[: r1 - r0]
+            block.fill(0x20)
             at = 0
             for kind, values, w in cols:
                 if kind == "num":
@@ -119,11 +121,21 @@ def write_xport(frame: pd.DataFrame, path: Path, **kwargs) -> bool:
                 else:
                     _place_text(block, values, r0, r1, at)
                 at += w
-            fh.write(block.tobytes())
+            fh.write(memoryview(block).cast("B"))  # the block's own bytes, not a copy
         tail = (nrows * reclen) % RECORD
         if tail:
             fh.write(b" " * (RECORD - tail))
     return True
+
+
+def _has_nul(arr: pa.Array) -> bool:
+    """True when a value of a string array holds a NUL byte (one numpy pass over its bytes)."""
+    data_buf = arr.buffers()[2]
+    if data_buf is None or len(arr) == 0:
+        return False
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64 if pa.types.is_large_string(arr.type) else np.int32)
+    start, end = int(offsets[arr.offset]), int(offsets[arr.offset + len(arr)])
+    return bool(np.any(np.frombuffer(data_buf, dtype=np.uint8)[start:end] == 0))
 
 
 def _place_ascii(block: np.ndarray, arr: pa.Array, r0: int, r1: int, at: int, width: int) -> None:
