@@ -43,17 +43,21 @@ def finding(df: pd.DataFrame, test_var: str, testcd: str, result: str, extra: pd
 
 def last_alive(dm, ds, ex, ae, lb, rs, ss) -> pd.Series:
     """Latest complete date per USUBJID on which the subject is known to be alive."""
+    def by_subject(df: pd.DataFrame, col: str) -> pd.Series:
+        return df[["USUBJID", col]].set_index("USUBJID")[col]  # two columns, not the whole domain
+
+    alive = ss.data["SSSTRESC"].eq("ALIVE")
     parts = [
-        rs.data.set_index("USUBJID")["RSDTC"],
-        ds.data.set_index("USUBJID")["DSSTDTC"],
-        lb.data.set_index("USUBJID")["LBDTC"],
-        ex.data.set_index("USUBJID")["EXSTDTC"],
-        ex.data.set_index("USUBJID")["EXENDTC"],
-        ae.data.set_index("USUBJID")["AESTDTC"],
-        ae.data.set_index("USUBJID")["AEENDTC"],
-        ss.data.loc[ss.data["SSSTRESC"].eq("ALIVE")].set_index("USUBJID")["SSDTC"],
-        dm.data.set_index("USUBJID")["RFSTDTC"],
-        dm.data.set_index("USUBJID")["RFICDTC"],
+        by_subject(rs.data, "RSDTC"),
+        by_subject(ds.data, "DSSTDTC"),
+        by_subject(lb.data, "LBDTC"),
+        by_subject(ex.data, "EXSTDTC"),
+        by_subject(ex.data, "EXENDTC"),
+        by_subject(ae.data, "AESTDTC"),
+        by_subject(ae.data, "AEENDTC"),
+        by_subject(ss.data[alive], "SSDTC"),
+        by_subject(dm.data, "RFSTDTC"),
+        by_subject(dm.data, "RFICDTC"),
     ]
     dates = pd.concat([complete_date(p) for p in parts if len(p)])
     return dates.groupby(level=0).max()
