@@ -114,6 +114,22 @@ def arrow_cache() -> Iterator[None]:
             _ARROW_CACHE.clear()
 
 
+def utf8_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, bytes) of an Arrow string or large_string array as numpy views (no copy).
+
+    ``offsets`` has ``len(arr) + 1`` entries, the array's own slice of its offsets buffer; value
+    i is ``bytes[offsets[i]:offsets[i + 1]]`` (UTF-8; empty for null). The writers and checks
+    that test or place bytes of a whole column read these instead of Python strings.
+    """
+    empty = np.zeros(0, dtype=np.uint8)
+    if len(arr) == 0:
+        return np.zeros(1, dtype=np.int64), empty
+    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(arr.buffers()[1], dtype=width)[arr.offset:arr.offset + len(arr) + 1]
+    data = arr.buffers()[2]
+    return offsets, (np.frombuffer(data, dtype=np.uint8) if data is not None else empty)
+
+
 def utf8_nbytes(arr: pa.Array) -> np.ndarray:
     """UTF-8 byte length of each value of an Arrow string array (0 for null)."""
     return pc.binary_length(arr).fill_null(0).to_numpy(zero_copy_only=False)

@@ -40,7 +40,14 @@ import pyarrow as arrow  # "pa" is pandera in this module
 import pyarrow.compute as pc
 from pandera.errors import SchemaError, SchemaErrors
 
-from pipeline.columns import TEXT, arrow_cache, arrow_text, is_text_dtype, utf8_nbytes
+from pipeline.columns import (
+    TEXT,
+    arrow_cache,
+    arrow_text,
+    is_text_dtype,
+    utf8_buffers,
+    utf8_nbytes,
+)
 from pipeline.specs.ct import Codelist, load_ct
 from pipeline.specs.datasets import DatasetSpec, VariableSpec, source_asset_key
 from pipeline.specs.paths import SPECS_DIR
@@ -98,9 +105,7 @@ def _is_number(s: pd.Series) -> pd.Series:
 def _starts_printable(arr: arrow.Array) -> np.ndarray:
     """True where a value's first byte is printable ASCII other than space (0x21-0x7E), or the
     value is null; read from the array's offsets and bytes, no per-value work."""
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64 if arrow.types.is_large_string(arr.type) else np.int32)
-    offsets = offsets[arr.offset:arr.offset + len(arr) + 1]
-    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] is not None else np.zeros(0, np.uint8)
+    offsets, data = utf8_buffers(arr)
     starts, filled = offsets[:-1], np.diff(offsets) > 0
     first = np.zeros(len(arr), dtype=np.uint8)
     first[filled] = data[starts[filled]]

@@ -33,6 +33,7 @@ import pyarrow as pa
 from dagster._core.storage.fs_io_manager import PickledObjectFilesystemIOManager
 
 from pipeline import background
+from pipeline import io as pipeline_io
 from pipeline.columns import TEXT
 
 MAGIC = b"PIPELINE-PARTS-2\n"
@@ -48,7 +49,7 @@ _NUMERIC = {"float64", "float32", "int64", "int32", "int16", "int8", "bool"}
 
 
 def _column_kind(col: pd.Series) -> str | None:
-    if isinstance(col.dtype, pd.StringDtype) and col.dtype == TEXT:
+    if col.dtype == TEXT:
         return "text"
     if isinstance(col.dtype, pd.Int64Dtype):
         return "Int64"
@@ -108,27 +109,6 @@ def _from_table(table: pa.Table, how: dict[str, Any]) -> pd.DataFrame:
     return out
 
 
-class _Counting:
-    """A binary file wrapper counting the bytes written through it (what Arrow's writer needs of a file)."""
-
-    def __init__(self, fh) -> None:
-        self.fh, self.written, self.closed = fh, 0, False
-
-    def write(self, data) -> int:
-        n = self.fh.write(data)
-        self.written += n
-        return n
-
-    def tell(self) -> int:
-        return self.written
-
-    def flush(self) -> None:
-        self.fh.flush()
-
-    def close(self) -> None:
-        self.closed = True  # the caller's file stays open
-
-
 def _pad(fh, at: int) -> int:
     gap = -at % _ALIGN
     fh.write(b"\0" * gap)
@@ -150,10 +130,11 @@ def dump_parts(obj: Any, fh) -> None:
         if as_table is not None:
             table, how = as_table
             # Straight into the file: a stream built in memory first grew by copying (1 s for LB).
-            sink = _Counting(fh)
-            with pa.ipc.new_stream(pa.PythonFile(sink, mode="w"), table.schema) as writer:
+            # (Closing the IPC writer leaves the file open.)
+            start = fh.tell()
+            with pa.ipc.new_stream(pa.PythonFile(fh, mode="w"), table.schema) as writer:
                 writer.write_table(table)
-            size = sink.written
+            size = fh.tell() - start
             entry = {"format": "arrow", **how}
         else:
             blob = pickle.dumps(value, protocol=5)
@@ -248,10 +229,8 @@ _LIBC: Any = None
 
 def _write_parts_file(obj: Any, path) -> None:
     # A new file replaces the old one: a reader may still have the old one memory-mapped.
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as fh:
+    with pipeline_io.atomic_path(path) as tmp, open(tmp, "wb") as fh:
         dump_parts(obj, fh)
-    os.replace(tmp, path)
 
 
 class PartsPickleIOManager(PickledObjectFilesystemIOManager):

@@ -97,3 +97,16 @@ def test_stack_makes_text_columns_text_before_concatenating() -> None:
     assert listed(out["RSDTC"]) == ["2019-03-01", None] and listed(out["RSTPT"]) == [None, "PRE-OPERATIVE"]
     assert out["N"].tolist() == [1, 2.5] and out.index.tolist() == [0, 1]
     pd.testing.assert_frame_equal(out, pd.concat([dated, timed], ignore_index=True), check_dtype=False)
+
+
+def test_utf8_buffers_give_each_values_bytes_also_for_a_slice() -> None:
+    from pipeline.columns import utf8_buffers
+
+    arr = pa.array(["SORAFENIB", None, "肝", ""], type=pa.large_string()).slice(1, 3)
+    offsets, data = utf8_buffers(arr)
+    assert len(offsets) == 4
+    values = [bytes(data[offsets[i]:offsets[i + 1]]) for i in range(3)]
+    assert values == [b"", "肝".encode(), b""]
+    assert len(utf8_buffers(pa.array([], type=pa.string()))[0]) == 1
+    offsets, data = utf8_buffers(pa.array([None, None], type=pa.string()))
+    assert offsets.tolist() == [0, 0, 0]

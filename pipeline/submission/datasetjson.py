@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline import io
+from pipeline.columns import utf8_buffers
 from pipeline.specs.study import load_study
 from pipeline.submission.common import (
     PACKAGE,
@@ -166,12 +167,8 @@ def _may_need_escapes(arr: pa.Array) -> bool:
     One numpy pass over the array's UTF-8 bytes (bytes of multi-byte characters are >= 0x80, so
     they never match); the per-value regex then runs only for the rare column that may need it.
     """
-    offsets_buf, data_buf = arr.buffers()[1], arr.buffers()[2]
-    if data_buf is None or len(arr) == 0:
-        return False
-    offsets = np.frombuffer(offsets_buf, dtype=np.int64 if pa.types.is_large_string(arr.type) else np.int32)
-    start, end = int(offsets[arr.offset]), int(offsets[arr.offset + len(arr)])
-    data = np.frombuffer(data_buf, dtype=np.uint8)[start:end]
+    offsets, data = utf8_buffers(arr)
+    data = data[offsets[0]:offsets[-1]]
     return bool(np.any((data < 0x20) | (data == 0x22) | (data == 0x5C)))
 
 
@@ -237,8 +234,8 @@ def _write_rows(fh, frame: pd.DataFrame, columns: list[dict[str, Any]]) -> None:
         line = pc.binary_join_element_wise(*tokens, ", ")
         line = pc.binary_join_element_wise("    [", line, "],\n", "")
         # The lines lie end to end in the Arrow data buffer: that is the text, but for the last ",\n".
-        offsets = np.frombuffer(line.buffers()[1], dtype=np.int32)[line.offset:line.offset + len(line) + 1]
-        data = memoryview(line.buffers()[2])[offsets[0]:offsets[-1] - (2 if last else 0)]
+        offsets, text_bytes = utf8_buffers(line)
+        data = memoryview(text_bytes[offsets[0]:offsets[-1] - (2 if last else 0)])
         fh.write(data)
 
 

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyreadstat
 
-from pipeline.columns import arrow_text, is_text_dtype
+from pipeline.columns import arrow_text, is_text_dtype, utf8_buffers
 
 RECORD = 80
 OBS_HEADER = b"HEADER RECORD*******OBS     HEADER RECORD!!!!!!!" + b"0" * 30 + b"  "
@@ -130,32 +130,28 @@ def write_xport(frame: pd.DataFrame, path: Path, **kwargs) -> bool:
 
 def _has_nul(arr: pa.Array) -> bool:
     """True when a value of a string array holds a NUL byte (one numpy pass over its bytes)."""
-    data_buf = arr.buffers()[2]
-    if data_buf is None or len(arr) == 0:
-        return False
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64 if pa.types.is_large_string(arr.type) else np.int32)
-    start, end = int(offsets[arr.offset]), int(offsets[arr.offset + len(arr)])
-    return bool(np.any(np.frombuffer(data_buf, dtype=np.uint8)[start:end] == 0))
+    offsets, data = utf8_buffers(arr)
+    return bool(np.any(data[offsets[0]:offsets[-1]] == 0))
 
 
 def _place_ascii(block: np.ndarray, arr: pa.Array, r0: int, r1: int, at: int, width: int) -> None:
     """Rows ``r0:r1`` of an ASCII column into its field (column ``at``, ``width`` bytes): Arrow pads
     each value with spaces to the width (one character is one byte), then one 2-D copy."""
     padded = pc.utf8_rpad(arr.slice(r0, r1 - r0).fill_null(""), width=width, padding=" ")
-    offsets = np.frombuffer(padded.buffers()[1], dtype=np.int32 if padded.type == pa.string() else np.int64)
-    start = int(offsets[padded.offset])
-    data = np.frombuffer(padded.buffers()[2], dtype=np.uint8)[start:start + (r1 - r0) * width]
+    offsets, data = utf8_buffers(padded)
+    data = data[offsets[0]:offsets[0] + (r1 - r0) * width]
     block[:, at:at + width] = data.reshape(r1 - r0, width)
 
 
 def _place_text(block: np.ndarray, arr: pa.Array, r0: int, r1: int, at: int) -> None:
     """Copy the UTF-8 bytes of rows ``r0:r1`` of ``arr`` to the left of their fields (column ``at``)."""
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32 if arr.type == pa.string() else np.int64)[r0:r1 + 1]
+    all_offsets, text_bytes = utf8_buffers(arr)
+    offsets = all_offsets[r0:r1 + 1]
     lengths = np.diff(offsets)
     total = int(lengths.sum())
     if total == 0:
         return
-    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+    data = text_bytes[offsets[0]:offsets[-1]]
     starts = np.arange(r1 - r0, dtype=np.int64) * block.shape[1] + at
     # byte k of the block's text goes to its row's field start + its position within the value
     dest = np.repeat(starts - (offsets[:-1] - offsets[0]), lengths) + np.arange(total, dtype=np.int64)
