@@ -312,4 +312,10 @@ def test_real_engine_through_the_dagster_check(tmp_path, monkeypatch):
     assert not ev.passed and ev.severity == dg.AssetCheckSeverity.WARN  # findings: a warning, not a failed build
     assert md["rules_total"].value == 430 and md["rules_failed"].value >= 2
     assert "| CORE-000024 |" in _md(md["by rule and dataset"])
-    assert json.loads((out / "conformance" / "core_report.json").read_text())["format"] == "core-report/1"
+    # the fixture has Dataset-JSON only: one pass, in that format
+    assert md["passes"].value == "json"
+    assert not (out / "conformance" / "core_report.json").exists()
+    assert json.loads((out / "conformance" / "core_report_datasetjson.json").read_text())["format"] == "core-report/1"
+    summary = json.loads((out / "conformance" / "conformance_summary.json").read_text())
+    assert [p["data_format"] for p in summary["passes"]] == ["json"]
+    assert md["findings unexplained"].value + md["findings explained"].value == md["findings"].value

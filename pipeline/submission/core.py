@@ -17,10 +17,16 @@ Configuration (environment, read by :func:`core_config_from_env`):
 * under pytest the check is skipped unless ``PIPELINE_CORE_TESTS=1``, so test runs of the whole
   study stay fast on a machine that has the engine.
 
-The report (``<out>/conformance/core_report.json``, see ``tools/core/run_core.py``) lists one row
-per (rule, dataset) and the findings; the check's metadata shows the counts per rule and dataset,
-the rules run / failed and a sample of findings. The check is non-blocking with WARN severity: it
-fails (a warning) when the engine reports findings or cannot run, never the build.
+The engine runs once on the XPT files and once on the Dataset-JSON files (it keys datasets by
+name, so one folder with both formats would be validated once, in either). Each report
+(``<out>/conformance/core_report.json`` and ``core_report_datasetjson.json``, see
+``tools/core/run_core.py``) lists one row per (rule, dataset) and the findings. Every finding is
+looked up in the sponsor's explanations (``specs/conformance/explanations.yaml``,
+:mod:`pipeline.specs.conformance`); ``conformance_summary.json`` lists the explained findings with
+their explanation, the unexplained ones, and the engine errors allowed or not. The check's metadata
+shows the counts per rule and dataset, the explained and unexplained tables and a sample of
+findings. The check is non-blocking with WARN severity: it fails (a warning) when a finding has no
+explanation, an engine error is not allowed, or the engine cannot run; never the build.
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ import dagster as dg
 
 from pipeline import io
 from pipeline.resources import StudyPaths
+from pipeline.specs.conformance import Explanations, load_explanations
+from pipeline.submission.conformance import Classification, classify, summary_doc
 
 __all__ = [
     "CHECK_NAME",
@@ -177,8 +185,13 @@ def _tail(text: str, n: int = 2000) -> str:
     return text if len(text) <= n else "..." + text[-n:]
 
 
-def run_core(sdtm_dir: Path, report_path: Path, config: CoreConfig | None = None) -> CoreResult | None:
+def run_core(sdtm_dir: Path, report_path: Path, config: CoreConfig | None = None,
+             data_format: str = "auto") -> CoreResult | None:
     """Run the engine on ``sdtm_dir`` (with its define.xml) and write the report to ``report_path``.
+
+    ``data_format``: ``xpt`` or ``json`` validates only that format's files (the engine keys
+    datasets by name, so a folder with both would otherwise be validated once, in either);
+    ``auto``: the runner's choice per dataset (see ``tools/core/run_core.py``).
 
     None when CORE is not configured (``config.reason`` says why). Otherwise a :class:`CoreResult`;
     one whose ``error`` is set when the engine failed, timed out or wrote no readable report
@@ -194,7 +207,7 @@ def run_core(sdtm_dir: Path, report_path: Path, config: CoreConfig | None = None
     with tempfile.TemporaryDirectory(prefix="core-") as tmp:
         out = Path(tmp) / "core_report.json"
         cmd = [str(config.python), str(config.runner), "--data", str(sdtm_dir.resolve()),
-               "--cache", str(Path(config.cache).resolve()), "--output", str(out)]
+               "--cache", str(Path(config.cache).resolve()), "--output", str(out), "--format", data_format]
         define = sdtm_dir / "define.xml"
         if define.is_file():
             cmd += ["--define", str(define.resolve())]
@@ -316,14 +329,66 @@ def skipped_metadata(reason: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the check
 
 
+# The two passes: the engine keys datasets by name, so each data format is validated on its own.
+PASSES: tuple[tuple[str, str, Path], ...] = (
+    ("xpt", ".xpt", REPORT_PATH),
+    ("json", ".json", Path("conformance") / "core_report_datasetjson.json"),
+)
+SUMMARY_PATH = Path("conformance") / "conformance_summary.json"
+
+
+def explanation_metadata(passes: list[tuple[str, CoreResult, Classification]]) -> dict[str, Any]:
+    """The check's explained / unexplained tables over every pass (format, rule, dataset, count)."""
+    unexplained, explained, errors = [], [], []
+    for fmt, _, cls in passes:
+        unexplained += [[fmt, r.rule, r.dataset, r.findings, r.message] for r in cls.unexplained]
+        explained += [[fmt, r.rule, r.dataset, r.findings, r.kind, r.explanation] for r in cls.explained]
+        errors += [[fmt, r.rule, r.dataset, r.message] for r in cls.errors_unexplained]
+    return {
+        "findings unexplained": sum(cls.unexplained_findings for _, _, cls in passes),
+        "findings explained": sum(cls.explained_findings for _, _, cls in passes),
+        "unexplained findings": dg.MetadataValue.md(
+            _md_table(["format", "rule", "dataset", "findings", "message"], unexplained[:MAX_TABLE_ROWS], len(unexplained))),
+        "explained findings": dg.MetadataValue.md(
+            _md_table(["format", "rule", "dataset", "findings", "kind", "explanation"], explained[:MAX_TABLE_ROWS],
+                      len(explained))),
+        "engine errors not explained": dg.MetadataValue.md(
+            _md_table(["format", "rule", "dataset", "error"], errors[:MAX_TABLE_ROWS], len(errors))),
+    }
+
+
+def run_passes(sdtm_dir: Path, out_dir: Path, config: CoreConfig,
+               explanations: Explanations) -> tuple[list[tuple[str, CoreResult, Classification]], CoreResult | None]:
+    """Run the engine once per data format present in ``sdtm_dir``; write each report and the summary.
+
+    Returns the classified passes and the first failed run (None when every pass ran).
+    """
+    passes: list[tuple[str, CoreResult, Classification]] = []
+    files = {p.suffix.lower() for p in Path(sdtm_dir).iterdir() if p.is_file()} if Path(sdtm_dir).is_dir() else set()
+    for fmt, ext, report in PASSES:
+        if ext not in files:
+            continue
+        result = run_core(sdtm_dir, out_dir / report, config, data_format=fmt)
+        if result is None or result.error:
+            return passes, result
+        passes.append((fmt, result, classify(result, explanations)))
+    if not passes:
+        return passes, CoreResult(error=f"no XPT or Dataset-JSON datasets in {sdtm_dir}")
+    doc = summary_doc(passes, explanations)
+    io.write_text(out_dir / SUMMARY_PATH, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+    return passes, None
+
+
 @dg.asset_check(
     asset=SDTM_KEY,
     name=CHECK_NAME,
     blocking=False,
     description=(
         "CDISC CORE rules engine (open source, SDTMIG 3.4 published rules, CT 2025-03-28) on the SDTM package, "
-        "when .core-venv/.core-cache (or PIPELINE_CORE_PYTHON/PIPELINE_CORE_CACHE) are set up (`make core`); "
-        "otherwise skipped. Counts per rule and dataset; report in <out>/conformance/core_report.json."
+        "once on the XPT files and once on Dataset-JSON, when .core-venv/.core-cache (or "
+        "PIPELINE_CORE_PYTHON/PIPELINE_CORE_CACHE) are set up (`make core`); otherwise skipped. Each finding is "
+        "looked up in specs/conformance/explanations.yaml: the check warns on findings without an explanation "
+        "and on engine errors the file does not allow. Reports and conformance_summary.json in <out>/conformance/."
     ),
 )
 def core_conformance(context, paths: StudyPaths) -> dg.AssetCheckResult:
@@ -331,14 +396,17 @@ def core_conformance(context, paths: StudyPaths) -> dg.AssetCheckResult:
     if not config.enabled:
         return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN,
                                    metadata=skipped_metadata(config.reason or ""))
-    result = run_core(paths.out / "sdtm", paths.out / REPORT_PATH, config)
-    if result is None:  # not reached: config.enabled
-        return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN,
-                                   metadata=skipped_metadata(config.reason or ""))
-    if result.error:
-        context.log.warning(f"CORE conformance: {result.error}\n{result.log}")
-    return dg.AssetCheckResult(passed=result.passed, severity=dg.AssetCheckSeverity.WARN,
-                               metadata=check_metadata(result))
+    explanations = load_explanations()
+    passes, failed = run_passes(paths.out / "sdtm", paths.out, config, explanations)
+    if failed is not None:
+        context.log.warning(f"CORE conformance: {failed.error}\n{failed.log}")
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN, metadata=check_metadata(failed))
+    fmt, first, _ = passes[0]
+    metadata = {**check_metadata(first), **explanation_metadata(passes),
+                "passes": ", ".join(f for f, _, _ in passes),
+                "summary": dg.MetadataValue.path(str(paths.out / SUMMARY_PATH))}
+    passed = all(cls.passed for _, _, cls in passes)
+    return dg.AssetCheckResult(passed=passed, severity=dg.AssetCheckSeverity.WARN, metadata=metadata)
 
 
 core_asset_checks: list[dg.AssetChecksDefinition] = [core_conformance]
