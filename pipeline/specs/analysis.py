@@ -67,6 +67,7 @@ class Display:
     footnotes: tuple[str, ...]
     source: str
     orientation: str = "landscape"
+    arm: bool = False  # described in the ADaM define.xml's Analysis Results Metadata
 
 
 class AnalysisSpecError(ValueError):
@@ -140,5 +141,5 @@ def load_displays(root: Path = SPECS_DIR) -> tuple[Display, ...]:
             raise AnalysisSpecError(f"{where}: analyses not declared in analyses.yaml: {missing}")
         out.append(Display(d["id"], str(d["number"]), d["kind"], d["title"], d["population"],
                            tuple(d.get("analyses") or ()), tuple(" ".join(f.split()) for f in d.get("footnotes") or ()),
-                           d["source"], d.get("orientation", "landscape")))
+                           d["source"], d.get("orientation", "landscape"), bool(d.get("arm", False))))
     return tuple(out)
