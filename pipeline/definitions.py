@@ -2,7 +2,8 @@
 
 ``dagster dev -w workspace.yaml`` loads ``defs``; ``python -m pipeline run`` builds the
 same definitions with its own folders through :func:`build_definitions`.
-Layers, in order: raw -> sdtm -> adam -> analysis -> submission, plus ops (query listings).
+Layers, in order: raw -> sdtm -> adam -> analysis -> tlf (report displays, ARD, ARS) -> submission, plus
+ops (query listings).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pipeline.sdtm.assets import sdtm_assets
 from pipeline.storage import StudyIOManager
 from pipeline.submission.assets import build_submission_assets
 from pipeline.submission.core import core_asset_checks
+from pipeline.tlf.assets import tlf_assets
 
 
 def _keys(assets: list[dg.AssetsDefinition]) -> list[dg.AssetKey]:
@@ -33,9 +35,9 @@ def all_assets() -> list[dg.AssetsDefinition]:
     """Every asset of the study; the submission manifest comes after everything that writes outputs."""
     raw_keys, sdtm_keys, adam_keys = _keys(raw_assets), _keys(sdtm_assets), _keys(adam_assets)
     queries = build_query_listing_asset(raw_keys, sdtm_keys, adam_keys)
-    writers = [*sdtm_keys, *adam_keys, *_keys(analysis_assets), *queries.keys]
+    writers = [*sdtm_keys, *adam_keys, *_keys(analysis_assets), *_keys(tlf_assets), *queries.keys]
     submission = build_submission_assets(sdtm_keys, adam_keys, manifest_deps=writers)
-    return [*raw_assets, *sdtm_assets, *adam_assets, *analysis_assets, queries, *submission]
+    return [*raw_assets, *sdtm_assets, *adam_assets, *analysis_assets, *tlf_assets, queries, *submission]
 
 
 def build_definitions(raw_dir: str = "raw", out_dir: str = "outputs", work_dir: str = ".work") -> dg.Definitions:

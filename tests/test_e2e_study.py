@@ -171,3 +171,34 @@ def test_injected_problems_are_exactly_the_queries_of_the_listing(run):
     got = sorted(map(tuple, listed[["siteid", "subjid", "field", "value"]].fillna("").values.tolist()))
     want = sorted(map(tuple, injected[["siteid", "subjid", "field", "value"]].values.tolist()))
     assert got == want
+
+
+def test_report_displays_ard_ars_and_analysis_results_metadata(run):
+    """Every display is written as RTF and PDF; the ARS event and the ADaM define's ARM validate."""
+    import json
+
+    from lxml import etree
+
+    from pipeline.specs.analysis import load_displays
+    from pipeline.submission.define_arm import validate_arm
+    from pipeline.tlf import ars
+
+    for d in load_displays():
+        for ext in ("rtf", "pdf"):
+            assert (run / "tlf" / f"{d.id}.{ext}").is_file(), (d.id, ext)
+    ard = pd.read_parquet(run / "analysis" / "ard.parquet")
+    assert ard["ANALYSIS_ID"].nunique() > 40
+    event = json.loads((run / "analysis" / "ars" / "reporting_event.json").read_text(encoding="utf-8"))
+    assert ars.schema_errors(event) == [] and ars.reference_errors(event) == []
+    # the primary endpoint as printed: KM RFS at 2 years, sorafenib arm
+    assert "{\\f0 0.479 (0.363, 0.586)}\\cell" in (run / "tlf" / "t14_2_1_rfs.rtf").read_text(encoding="utf-8")
+    xml = (run / "adam" / "define.xml").read_bytes()
+    assert validate_arm(xml) == []
+    doc = etree.fromstring(xml)
+    ns = {"arm": "http://www.cdisc.org/ns/arm/v1.0", "def": "http://www.cdisc.org/ns/def/v2.1",
+          "xlink": "http://www.w3.org/1999/xlink"}
+    results = doc.xpath("//arm:ResultDisplay[@OID='RD.T14_2_1_RFS']/arm:AnalysisResult/@OID", namespaces=ns)
+    assert "AR.AN_RFS_KM" in results and "AR.AN_RFS_HR" in results
+    for leaf_id in doc.xpath("//arm:ResultDisplay/def:DocumentRef/@leafID", namespaces=ns):
+        (href,) = doc.xpath(f"//def:leaf[@ID='{leaf_id}']/@xlink:href", namespaces=ns)
+        assert (run / "adam" / href).resolve().is_file(), href

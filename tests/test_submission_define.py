@@ -4,6 +4,7 @@ problems in the specs reported, byte-identical on a second build, define.html re
 from __future__ import annotations
 
 import pytest
+from pathlib import Path
 from defineutils.validate import DefineSchemaValidationError, DefineSchemaValidator
 from lxml import etree
 from test_submission_common import (
@@ -30,9 +31,15 @@ NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3", "def": "http://www.cdisc.org/ns
 DEF = "{http://www.cdisc.org/ns/def/v2.1}"
 
 
-def _xsd_valid(path) -> None:
-    """Validate with defineutils (xmlschema), independent of the lxml check in the module."""
-    DefineSchemaValidator(path).validate_define_file()
+def _xsd_valid(path, arm: bool = False) -> None:
+    """Validate with defineutils (xmlschema), independent of the lxml check in the module.
+
+    ``arm``: against the ARM 1.0 schema (Define-XML 2.1 with Analysis Results Metadata), as the
+    ADaM define.xml carries it."""
+    import defineutils
+
+    xsd = Path(defineutils.__file__).parent / "validate" / "schema" / "cdisc-arm-1.0" / "arm1-0-0.xsd"
+    DefineSchemaValidator(path, xsd if arm else None).validate_define_file()
 
 
 @pytest.fixture
@@ -56,7 +63,7 @@ def test_sdtm_define_is_xsd_valid(sdtm_define):
 
 def test_adam_define_is_xsd_valid(adam_define):
     d, res, _ = adam_define
-    _xsd_valid(d / "define.xml")
+    _xsd_valid(d / "define.xml", arm=True)
     assert res.problems == []
 
 

@@ -626,7 +626,13 @@ def write_define(out_dir: Path, layer_name: str, specs: Sequence[DatasetSpec],
     """
     out_dir = Path(out_dir)
     res = build_define(layer_name, specs, frames, ct, data_cutoff, widths)
-    res.problems += [f"XSD: {e}" for e in validate_define(res.xml)]
+    if layer_name == "adam":
+        from pipeline.submission.define_arm import add_analysis_results, validate_arm
+
+        res.xml = add_analysis_results(res.xml)
+        res.problems += [f"XSD (ARM 1.0): {e}" for e in validate_arm(res.xml)]
+    else:
+        res.problems += [f"XSD: {e}" for e in validate_define(res.xml)]
     io.write_bytes(out_dir / "define.xml", res.xml)
     io.write_bytes(out_dir / "define.html", render_html(res.xml))
     io.write_bytes(out_dir / STYLESHEET, stylesheet_path().read_bytes())

@@ -1,0 +1,161 @@
+"""Dagster wiring of the report: the ARD, one asset per display (RTF + PDF + UI preview), the ARS
+reporting event, each with its blocking checks. Group ``tlf``; files under ``<out>/tlf/`` and
+``<out>/analysis/``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from pipeline import io
+from pipeline.adam.common import AdamResult
+from pipeline.analysis.plots import km_png
+from pipeline.resources import StudyPaths
+from pipeline.specs.analysis import load_displays
+from pipeline.storage import PARTS_KEY
+from pipeline.tlf import ars, pdf, rtf
+from pipeline.tlf.ard import build_ard
+from pipeline.tlf.check import compare
+from pipeline.tlf.display import Table, display
+from pipeline.tlf.registry import FIGURES, LISTINGS, TABLES
+
+GROUP = "tlf"
+ARD_KEY = dg.AssetKey(["tlf", "ard"])
+ARD_FILE = Path("analysis") / "ard.parquet"
+ADAM_INS = {k: dg.AssetIn(key=["adam", k], metadata={PARTS_KEY: ["data"]}) for k in ("adsl", "adtte", "adae", "adex")}
+
+
+def tlf_dir(paths: StudyPaths) -> Path:
+    return paths.out / "tlf"
+
+
+@dg.asset(key=ARD_KEY, group_name=GROUP, ins=ADAM_INS, kinds={"pandas", "parquet"},
+          description="**Analysis results dataset (ARD)**: every number of every report display, one row per "
+                      "statistic (analysis, operation, analysis set, group, subset, categories, time point, value, "
+                      "denominator), computed once from ADaM. outputs/analysis/ard.parquet|csv.")
+def ard(paths: StudyPaths, adsl: AdamResult, adtte: AdamResult, adae: AdamResult, adex: AdamResult) -> pd.DataFrame:
+    frame = build_ard(adsl.data, adtte.data, adae.data, adex.data)
+    io.write_parquet(frame, paths.out / ARD_FILE, "Analysis results dataset (ARD)")
+    io.write_text(paths.out / "analysis" / "ard.csv", frame.to_csv(index=False, lineterminator="\n"))
+    return frame
+
+
+def _written(table: Table, out: Path, png: Path | None = None) -> dict:
+    rtf_path, pdf_path = out / f"{table.display.id}.rtf", out / f"{table.display.id}.pdf"
+    if png is None:
+        rtf.write(table, rtf_path)
+    else:
+        rtf.write_figure(table, png, rtf_path)
+    pdf.write(table, pdf_path, png)
+    return {"rtf": dg.MetadataValue.path(str(rtf_path)), "pdf": dg.MetadataValue.path(str(pdf_path)),
+            "dagster/row_count": len(table.rows)}
+
+
+def _table_asset(display_id: str) -> dg.AssetsDefinition:
+    d = display(display_id)
+    key = dg.AssetKey(["tlf", display_id])
+
+    @dg.asset(key=key, group_name=GROUP, ins={"ard": dg.AssetIn(key=ARD_KEY)}, kinds={"rtf", "pdf"},
+              description=f"**{d.kind.capitalize()} {d.number}: {d.title}** ({d.population}). RTF and PDF in "
+                          f"outputs/tlf/; every printed cell is checked against the ARD.",
+              check_specs=[dg.AssetCheckSpec("rtf_matches_ard", asset=key, blocking=True,
+                                             description="Every cell printed in the RTF equals its ARD value")])
+    def _asset(paths: StudyPaths, ard: pd.DataFrame):
+        table = TABLES[display_id](ard)
+        meta = _written(table, tlf_dir(paths))
+        yield dg.MaterializeResult(metadata={**meta, "preview": dg.MetadataValue.md(table.markdown())})
+        # Re-read both files from disk: the check compares what was published, not what is in memory.
+        on_disk = TABLES[display_id](pd.read_parquet(paths.out / ARD_FILE))
+        bad = compare(on_disk, tlf_dir(paths) / f"{display_id}.rtf")
+        yield dg.AssetCheckResult(check_name="rtf_matches_ard", passed=not bad, metadata={
+            "cells compared": sum(len(r) for r in on_disk.rows) + len(on_disk.header),
+            "mismatches": len(bad),
+            "first mismatches": dg.MetadataValue.md(
+                "\n".join(f"- row {m.row}, column {m.column}: printed `{m.printed}`, ARD gives `{m.expected}`"
+                          for m in bad[:20]) or "none"),
+        })
+
+    return _asset
+
+
+def _figure_asset(display_id: str) -> dg.AssetsDefinition:
+    d = display(display_id)
+    paramcd = FIGURES[display_id]
+
+    @dg.asset(key=["tlf", display_id], group_name=GROUP,
+              ins={"adtte": ADAM_INS["adtte"], "ard": dg.AssetIn(key=ARD_KEY)}, kinds={"rtf", "pdf", "png"},
+              description=f"**Figure {d.number}: {d.title}** ({d.population}). PNG, RTF and PDF in outputs/tlf/.")
+    def _asset(paths: StudyPaths, adtte: AdamResult, ard: pd.DataFrame) -> dg.MaterializeResult:
+        t = adtte.data
+        fas = t[t["FASFL"].eq("Y") & t["PARAMCD"].eq(paramcd)].assign(ARM=lambda x: x["TRT01P"])
+        png = tlf_dir(paths) / f"{display_id}.png"
+        io.write_bytes(png, km_png(fas, d.title))
+        table = Table(d, (), (), ())
+        meta = _written(table, tlf_dir(paths), png)
+        return dg.MaterializeResult(metadata={**meta, "png": dg.MetadataValue.path(str(png))})
+
+    return _asset
+
+
+def _listing_asset(display_id: str) -> dg.AssetsDefinition:
+    d = display(display_id)
+    build, source = LISTINGS[display_id]
+
+    @dg.asset(key=["tlf", display_id], group_name=GROUP, ins={source: ADAM_INS[source]}, kinds={"rtf", "pdf"},
+              description=f"**Listing {d.number}: {d.title}** ({d.population}), by site. RTF and PDF in outputs/tlf/.")
+    def _asset(paths: StudyPaths, **data: AdamResult) -> dg.MaterializeResult:
+        table = build(data[source].data)
+        meta = _written(table, tlf_dir(paths))
+        return dg.MaterializeResult(metadata={**meta, "preview": dg.MetadataValue.md(table.markdown(30))})
+
+    return _asset
+
+
+@dg.asset(key=["tlf", "reporting_event"], group_name=GROUP, ins={"ard": dg.AssetIn(key=ARD_KEY)}, kinds={"json"},
+          deps=[dg.AssetKey(["tlf", d.id]) for d in load_displays()],
+          description="**CDISC ARS v1.0 reporting event**: analysis sets, groupings, data subsets, methods and "
+                      "operations, analyses with every result, outputs and the list of contents. "
+                      "outputs/analysis/ars/reporting_event.json; validated against the ARS JSON schema and for "
+                      "referential integrity.",
+          check_specs=[dg.AssetCheckSpec("ars_schema", asset=["tlf", "reporting_event"], blocking=True,
+                                         description="Valid against the CDISC ARS v1.0 JSON schema (ars_ldm.json)"),
+                       dg.AssetCheckSpec("ars_references", asset=["tlf", "reporting_event"], blocking=True,
+                                         description="Every id referenced resolves; every analysis is in a list of contents")])
+def reporting_event(paths: StudyPaths, ard: pd.DataFrame):
+    doc = ars.reporting_event(ard)
+    path = paths.out / "analysis" / "ars" / "reporting_event.json"
+    io.write_text(path, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+    yield dg.MaterializeResult(metadata={"file": dg.MetadataValue.path(str(path)), "analyses": len(doc["analyses"]),
+                                         "outputs": len(doc["outputs"]),
+                                         "results": sum(len(a.get("results", [])) for a in doc["analyses"])})
+    written = json.loads(path.read_text(encoding="utf-8"))
+    schema_errors = ars.schema_errors(written)
+    yield dg.AssetCheckResult(check_name="ars_schema", passed=not schema_errors,
+                              metadata={"errors": len(schema_errors),
+                                        "first errors": dg.MetadataValue.md("\n".join(f"- {e}" for e in schema_errors[:20]) or "none")})
+    ref_errors = ars.reference_errors(written)
+    yield dg.AssetCheckResult(check_name="ars_references", passed=not ref_errors,
+                              metadata={"errors": len(ref_errors),
+                                        "first errors": dg.MetadataValue.md("\n".join(f"- {e}" for e in ref_errors[:20]) or "none")})
+
+
+def build_tlf_assets() -> list[dg.AssetsDefinition]:
+    """The ARD, one asset per display of specs/analysis/displays.yaml, and the ARS reporting event."""
+    out: list[dg.AssetsDefinition] = [ard]
+    for d in load_displays():
+        if d.id in TABLES:
+            out.append(_table_asset(d.id))
+        elif d.id in FIGURES:
+            out.append(_figure_asset(d.id))
+        elif d.id in LISTINGS:
+            out.append(_listing_asset(d.id))
+        else:
+            raise ValueError(f"display {d.id} of displays.yaml has no module in pipeline/tlf/registry.py")
+    out.append(reporting_event)
+    return out
+
+
+tlf_assets = build_tlf_assets()
