@@ -87,14 +87,20 @@ def test_no_direct_identifier_in_any_output(run):
             # Initials are short: check them only against the subject's own records.
             if "USUBJID" in df.columns:
                 # Code columns (DOMAIN, --TESTCD, ...) hold CDISC codes that two-letter initials can equal by chance.
-                text = df[[c for c in df.columns if c not in ("DOMAIN", "RDOMAIN") and not c.endswith("CD")]]
-                for _, r in ids.iterrows():
-                    own = text[df["USUBJID"].fillna("").str.endswith("-" + r["subjid"])]
-                    if len(own) and (own.astype(str) == r["value"]).to_numpy().any():
-                        leaks.append((p.name, r["subjid"], "cell"))
+                cols = [c for c in df.columns if c not in ("DOMAIN", "RDOMAIN", "USUBJID") and not c.endswith("CD")]
+                # USUBJID = STUDYID-SITEID-SUBJID (SUBJID may itself hold a dash): each cell against its own subject
+                subj = df["USUBJID"].fillna("").str.split("-", n=2).str[2]
+                long = df[cols].astype(str).assign(subjid=subj.to_numpy()).melt(id_vars="subjid", value_name="value")
+                hits = long.merge(ids, on=["subjid", "value"])
+                leaks += [(p.name, s, "cell") for s in sorted(set(hits["subjid"]))]
             leaks += [(p.name, v, "cell") for v in names_and_dates & cells]
-        elif p.suffix in (".csv", ".json", ".xml", ".html", ".md"):
-            text = p.read_text(encoding="utf-8-sig")
+        elif p.suffix in (".csv", ".json", ".xml", ".html", ".md", ".rtf", ".txt", ".pdf"):
+            if p.suffix == ".pdf":
+                from pypdf import PdfReader
+
+                text = "\n".join(page.extract_text() or "" for page in PdfReader(p).pages)
+            else:
+                text = p.read_text(encoding="utf-8-sig")
             leaks += [(p.name, v, "text") for v in names_and_dates if v in text]
             if p.parent.name == "queries":
                 with p.open(encoding="utf-8-sig") as fh:
