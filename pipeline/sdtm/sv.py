@@ -47,8 +47,8 @@ def build(dm: DomainResult, **domains: DomainResult) -> DomainResult:
     # The domains of an unscheduled visit that is not only a survival contact (few: named one by one).
     only_ss = rec.groupby(["USUBJID", "VISITNUM"])["_ss"].transform("all")
     other = rec[~rec["VISITNUM"].isin(tv["VISITNUM"]) & ~only_ss].drop_duplicates(["USUBJID", "VISITNUM", "_dom"])
-    doms = other.groupby(["USUBJID", "VISITNUM"])["_dom"].agg(lambda s: ", ".join(sorted(s)))
-    doms = pd.Series(doms.to_numpy(), index=pd.MultiIndex.from_tuples(doms.index)).reindex(pd.MultiIndex.from_frame(out[["USUBJID", "VISITNUM"]]))
+    doms = other.sort_values("_dom").groupby(["USUBJID", "VISITNUM"], as_index=False)["_dom"].agg(", ".join)
+    doms = out[["USUBJID", "VISITNUM"]].merge(doms, on=["USUBJID", "VISITNUM"], how="left")["_dom"]
     out["STUDYID"] = dm.data["STUDYID"].iloc[0] if len(dm.data) else None
     out["DOMAIN"] = "SV"
     out["SVPRESP"] = np.where(planned, "Y", None)
