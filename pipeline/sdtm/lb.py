@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.columns import TEXT, stack
+from pipeline.columns import stack
 from pipeline.dates import complete_date, study_day
 from pipeline.raw.extract import FormExtract
 from pipeline.sdtm.common import (
