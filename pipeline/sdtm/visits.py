@@ -132,5 +132,6 @@ def assign_visits(usubjid: pd.Series, dtc: pd.Series, rfstdtc: pd.Series,
         rank = frame.groupby(["u", "b"])["d"].rank(method="dense").to_numpy()
         value = np.round(base + UNSCHEDULED_STEP * rank, 2)
         num[idx] = value
-        name[idx] = ["UNSCHEDULED " + f"{v:.2f}" for v in value]
+        uniq, inv = np.unique(value, return_inverse=True)  # the names are written once per distinct number
+        name[idx] = np.array(["UNSCHEDULED " + f"{v:.2f}" for v in uniq], dtype=object)[inv.reshape(-1)]
     return num, name.where(num.notna(), None).astype(object)
