@@ -24,7 +24,7 @@ from pipeline.sdtm import ae as ae_mod
 from pipeline.sdtm import dm as dm_mod
 from pipeline.sdtm import ex as ex_mod
 from pipeline.sdtm import se as se_mod
-from pipeline.sdtm.common import epoch_from_se
+from pipeline.sdtm.common import epoch_from_se, last_before_exposure
 from pipeline.schemas import validate_frame
 from pipeline.specs.datasets import load_dataset_spec
 
@@ -177,3 +177,32 @@ def test_epoch_from_se_follows_the_rule_even_for_overlapping_or_odd_elements(ele
     assert got.index.equals(dtc.index)
     plain = se.astype(object).where(se.notna(), None)
     assert listed(got) == [_epoch_by_rule(d, s, plain) for d, s in zip(listed(dtc), subj)]
+
+
+def test_epoch_before_the_first_element_only_when_asked() -> None:
+    """A date before the subject's first element has no EPOCH, or with ``before_first`` the first element's.
+
+    S1: SCRN [2018-01-10, 2018-01-25), SORA [2018-01-25, ...). 2018-01-05 is before SCRN; 2018-01-09 the day
+    before; 2018-01-10 is in SCRN either way; a partial date and a subject without elements never get one.
+    """
+    text = ["USUBJID", "SESTDTC", "SEENDTC", "EPOCH"]
+    se = pd.DataFrame({"USUBJID": ["S1", "S1"], "SESTDTC": ["2018-01-25", "2018-01-10"], "SEENDTC": [None, "2018-01-25"],
+                       "EPOCH": ["TREATMENT", "SCREENING"], "SESEQ": [2.0, 1.0]}).astype({c: TEXT for c in text})
+    dtc = pd.Series(["2018-01-05", "2018-01-09", "2018-01-10", "2018-01", "2018-01-05"], dtype=TEXT)
+    subj = pd.Series(["S1", "S1", "S1", "S1", "S2"], dtype=TEXT)
+    assert listed(epoch_from_se(dtc, subj, se)) == [None, None, "SCREENING", None, None]
+    assert listed(epoch_from_se(dtc, subj, se, before_first=True)) == ["SCREENING", "SCREENING", "SCREENING", None, None]
+
+
+def test_last_observation_before_exposure() -> None:
+    """Per subject and test, the latest eligible record (ties: the ``order`` column, then raw file and row)."""
+    df = pd.DataFrame({
+        "USUBJID": ["S1", "S1", "S1", "S1", "S2"],
+        "TESTCD": ["A", "A", "A", "B", "A"],
+        "_dated": [0, 1, 1, 1, 1],
+        "_file": ["f", "f", "f", "f", "f"], "_row": [2, 3, 4, 5, 6],
+    })
+    when = pd.to_datetime(pd.Series([None, "2018-01-05", "2018-01-05", "2018-01-01", "2018-01-01"]))
+    eligible = pd.Series([True, True, True, True, False])
+    # S1/A: rows 3 and 4 tie on the date and _dated, so the later raw row (4) wins; S1/B its only row; S2 none.
+    assert listed(last_before_exposure(df, ["TESTCD"], when, eligible, ["_dated"])) == [None, None, "Y", "Y", None]

@@ -4,7 +4,10 @@
 101-077: surgery record of a subject never enrolled (not in DM): a query.
 
 ISTESTCD = MBAB (Microbial-induced Antibody), ISBDAGNT = HEPATITIS C VIRUS, ISDTC null,
-ISTPT = PRE-OPERATIVE relative to ISTPTREF = HEPATECTOMY at ISRFTDTC = hepatectomy date.
+ISTPT = PRE-OPERATIVE (ISTPTNUM 1) relative to ISTPTREF = HEPATECTOMY at ISRFTDTC = hepatectomy date.
+The surgery form's visit: VISITNUM 0, HEPATECTOMY. EPOCH of the reference date: both subjects' SCRN
+element starts at the hepatectomy (101-001 to enrollment 2018-01-22), so SCREENING. ISDY null (no ISDTC);
+the result is qualitative: units, ranges, ISSTRESN and ISLLOQ null.
 The module is pipeline.sdtm.is_ (``is`` is a Python keyword); its dataset is IS.
 """
 
@@ -14,6 +17,7 @@ from sdtm_inputs import empty, extract
 from pipeline.schemas import validate_frame
 from pipeline.sdtm import dm as dm_mod
 from pipeline.sdtm import is_ as is_mod
+from pipeline.sdtm import se as se_mod
 from pipeline.specs.datasets import load_dataset_spec
 
 S1, S2 = "NCT02867280-101-101-001", "NCT02867280-101-101-002"
@@ -33,7 +37,7 @@ SURG = extract("surg", [
 @pytest.fixture(scope="module")
 def is_():
     dm = dm_mod.build(ENROL, DEMOG, SURG, empty("ex"), empty("ds"), empty("surv"), empty("ta"))
-    return is_mod.build(SURG, dm)
+    return is_mod.build(SURG, dm, se_mod.build(dm, ENROL))
 
 
 def test_is_module_declares_the_is_dataset():
@@ -52,6 +56,13 @@ def test_is_anti_hcv_antibody(is_):
         [S2, 1.0, "MBAB", "Microbial-induced Antibody", "HEPATITIS C VIRUS", "POSITIVE", "POSITIVE", "SERUM", "PRE-OPERATIVE", "HEPATECTOMY", "2018-02-01"],
     ]
     assert is_.data["ISDTC"].isna().all() and is_.data["DOMAIN"].eq("IS").all()
+
+
+def test_is_visit_epoch_time_point_and_empty_result_variables(is_):
+    cols = ["VISITNUM", "VISIT", "EPOCH", "ISTPTNUM"]
+    assert is_.data[cols].values.tolist() == [[0.0, "HEPATECTOMY", "SCREENING", 1.0]] * 2
+    for v in ["ISDY", "ISORRESU", "ISORNRLO", "ISORNRHI", "ISSTRESN", "ISSTRESU", "ISSTNRLO", "ISSTNRHI", "ISNRIND", "ISLLOQ"]:
+        assert is_.data[v].isna().all(), v
 
 
 def test_subject_not_in_dm_is_a_query(is_):

@@ -6,15 +6,19 @@
   BILI 0.8 mg/dL -> x17.1 = 13.68 umol/L; ALT 40 U/L; ALB 3.5 mg/dL: lb_units.csv has no
   (ALB, mg/dL) conversion -> query, record held back.
   Pre-operative AFP 25 ng/mL -> ug/L (CDISC synonym), factor 1: 25 ug/L; no date (LBTPT).
-  Follow-up AFP: Month 1 2018-01-24 30 ng/mL (day 15, SCREENING, before the first dose);
+  Follow-up AFP: Month 1 2018-01-24 30 ng/mL (day 15, SCREENING, before the first dose; month 1 is
+  not on the schedule, so an unscheduled visit after SCREENING (VISITNUM 1, from day 2) and
+  before MONTH 2 (day 62): VISITNUM 1.01, VISIT UNSCHEDULED 1.01);
   Month 2 2018-03-10 10 IU/mL -> x1.21 = 12.1 ug/L (day 31+28+1 = 60, TREATMENT);
   Month 4 without AFP (no record); Month 6 AFP 5 without unit -> query, held back.
   LBLOBXFL (last result on or before 2018-01-25, per test): every eligibility test, and for
   AFP the Month 1 result (later than the pre-operative one).
+  Visits by form: eligibility labs SCREENING (1), the pre-operative AFP HEPATECTOMY (0, LBTPTNUM 1,
+  EPOCH of its reference date 2018-01-10 = the first day of SCRN: SCREENING).
   LBSEQ: by LBTESTCD, pre-operative first, then LBDTC: AFP 1-3, ALT 4, BILI 5, CREAT 6,
   HGB 7, PLAT 8, WBC 9.
-101-002 CONTROL: hepatectomy 2018-02-01. WBC 6.0 on 2018-01-28: 4 days before, LBDY -4, no
-  EPOCH (before the first SE element). Pre-operative AFP 100 IU/mL -> 121 ug/L. Follow-up AFP
+101-002 CONTROL: hepatectomy 2018-02-01. WBC 6.0 on 2018-01-28: 4 days before, LBDY -4, before
+  the first SE element so its EPOCH (SCREENING); visit SCREENING by its form. Pre-operative AFP 100 IU/mL -> 121 ug/L. Follow-up AFP
   8 ug/L at 术后2个月 (VISIT = MONTH 2, one English name for every site) on 2018-04-01: day 28+31+1 = 60, FOLLOW-UP.
   Never dosed: no LBLOBXFL.
 101-009: an eligibility lab of a subject never enrolled -> query.
@@ -120,16 +124,17 @@ def test_lb_results_standardised(lb):
 
 
 def test_lb_timing_and_baseline_flag(lb):
-    cols = ["USUBJID", "LBTESTCD", "LBDTC", "LBDY", "EPOCH", "VISIT", "LBTPT", "LBTPTREF", "LBRFTDTC", "LBLOBXFL"]
-    pre = ["PRE-OPERATIVE", "HEPATECTOMY"]
+    cols = ["USUBJID", "LBTESTCD", "LBDTC", "LBDY", "EPOCH", "VISITNUM", "VISIT", "LBTPT", "LBTPTNUM", "LBTPTREF", "LBRFTDTC", "LBLOBXFL"]
+    pre = ["PRE-OPERATIVE", 1.0, "HEPATECTOMY"]
+    nt = [None, None, None]
     assert rows(lb.data, cols) == [
-        [S1, "AFP", None, None, None, None, *pre, "2018-01-10", None],
-        [S1, "AFP", "2018-01-24", 15.0, "SCREENING", "MONTH 1", None, None, None, "Y"],
-        [S1, "AFP", "2018-03-10", 60.0, "TREATMENT", "MONTH 2", None, None, None, None],
-        *[[S1, t, "2018-01-15", 6.0, "SCREENING", None, None, None, None, "Y"] for t in ["ALT", "BILI", "CREAT", "HGB", "PLAT", "WBC"]],
-        [S2, "AFP", None, None, None, None, *pre, "2018-02-01", None],
-        [S2, "AFP", "2018-04-01", 60.0, "FOLLOW-UP", "MONTH 2", None, None, None, None],
-        [S2, "WBC", "2018-01-28", -4.0, None, None, None, None, None, None],
+        [S1, "AFP", None, None, "SCREENING", 0.0, "HEPATECTOMY", *pre, "2018-01-10", None],
+        [S1, "AFP", "2018-01-24", 15.0, "SCREENING", 1.01, "UNSCHEDULED 1.01", *nt, None, "Y"],
+        [S1, "AFP", "2018-03-10", 60.0, "TREATMENT", 2.0, "MONTH 2", *nt, None, None],
+        *[[S1, t, "2018-01-15", 6.0, "SCREENING", 1.0, "SCREENING", *nt, None, "Y"] for t in ["ALT", "BILI", "CREAT", "HGB", "PLAT", "WBC"]],
+        [S2, "AFP", None, None, "SCREENING", 0.0, "HEPATECTOMY", *pre, "2018-02-01", None],
+        [S2, "AFP", "2018-04-01", 60.0, "FOLLOW-UP", 2.0, "MONTH 2", *nt, None, None],
+        [S2, "WBC", "2018-01-28", -4.0, "SCREENING", 1.0, "SCREENING", *nt, None, None],
     ]
 
 

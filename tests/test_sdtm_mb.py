@@ -15,6 +15,7 @@ from sdtm_inputs import empty, extract
 from pipeline.schemas import validate_frame
 from pipeline.sdtm import dm as dm_mod
 from pipeline.sdtm import mb as mb_mod
+from pipeline.sdtm import se as se_mod
 from pipeline.specs.datasets import load_dataset_spec
 
 S1, S2 = "NCT02867280-101-101-001", "NCT02867280-101-101-002"
@@ -35,7 +36,7 @@ SURG = extract("surg", [
 @pytest.fixture(scope="module")
 def mb():
     dm = dm_mod.build(ENROL, DEMOG, SURG, empty("ex"), empty("ds"), empty("surv"), empty("ta"))
-    return mb_mod.build(SURG, dm)
+    return mb_mod.build(SURG, dm, se_mod.build(dm, ENROL))
 
 
 def test_mb_conforms_to_its_spec(mb):
@@ -51,6 +52,12 @@ def test_mb_hbsag_timed_by_the_hepatectomy(mb):
     ]
     assert mb.data["MBDTC"].isna().all()
     assert mb.lineage["RAWROW"].tolist() == [2, 3]
+
+
+def test_mb_visit_epoch_time_point(mb):
+    # The surgery form's visit (0, HEPATECTOMY); EPOCH of the reference date, the first day of SCRN.
+    assert mb.data[["VISITNUM", "VISIT", "EPOCH", "MBTPTNUM"]].values.tolist() == [[0.0, "HEPATECTOMY", "SCREENING", 1.0]] * 2
+    assert mb.data["MBDY"].isna().all() and mb.data["MBMETHOD"].isna().all()
 
 
 def test_subject_not_in_dm_is_a_query(mb):

@@ -3,8 +3,9 @@
 101-001: cirrhosis Y -> MHOCCUR = Y. 101-002: cirrhosis N -> MHOCCUR = N (a pre-specified
 "no" is still a record). 101-003: question left blank -> no record. 101-077: not in DM -> query.
 
-Every record: MHTERM = LIVER CIRRHOSIS, MHDECOD = Hepatic cirrhosis, MHCAT = LIVER DISEASE,
-MHPRESP = Y, MHSEQ = 1; no onset date is collected.
+Every record: MHTERM = LIVER CIRRHOSIS, MHDECOD = Hepatic cirrhosis (no MHCAT: one value only),
+MHPRESP = Y, MHSEQ = 1; no onset date is collected. MHDTC = the hepatectomy (the assessment), so
+MHDY = 1 and EPOCH = SCREENING (the first day of SCRN).
 """
 
 import pytest
@@ -13,6 +14,7 @@ from sdtm_inputs import empty, extract
 from pipeline.schemas import validate_frame
 from pipeline.sdtm import dm as dm_mod
 from pipeline.sdtm import mh as mh_mod
+from pipeline.sdtm import se as se_mod
 from pipeline.specs.datasets import load_dataset_spec
 
 S1, S2 = "NCT02867280-101-101-001", "NCT02867280-101-101-002"
@@ -33,7 +35,7 @@ SURG = extract("surg", [
 @pytest.fixture(scope="module")
 def mh():
     dm = dm_mod.build(ENROL, DEMOG, SURG, empty("ex"), empty("ds"), empty("surv"), empty("ta"))
-    return mh_mod.build(SURG, dm)
+    return mh_mod.build(SURG, dm, se_mod.build(dm, ENROL))
 
 
 def test_mh_conforms_to_its_spec(mh):
@@ -42,11 +44,12 @@ def test_mh_conforms_to_its_spec(mh):
 
 
 def test_mh_cirrhosis_pre_specified(mh):
-    cols = ["USUBJID", "MHSEQ", "MHTERM", "MHDECOD", "MHCAT", "MHPRESP", "MHOCCUR"]
+    cols = ["USUBJID", "MHSEQ", "MHTERM", "MHDECOD", "MHPRESP", "MHOCCUR", "MHDTC", "MHDY", "EPOCH"]
     assert mh.data[cols].values.tolist() == [
-        [S1, 1.0, "LIVER CIRRHOSIS", "Hepatic cirrhosis", "LIVER DISEASE", "Y", "Y"],
-        [S2, 1.0, "LIVER CIRRHOSIS", "Hepatic cirrhosis", "LIVER DISEASE", "Y", "N"],
+        [S1, 1.0, "LIVER CIRRHOSIS", "Hepatic cirrhosis", "Y", "Y", "2018-01-10", 1.0, "SCREENING"],
+        [S2, 1.0, "LIVER CIRRHOSIS", "Hepatic cirrhosis", "Y", "N", "2018-02-01", 1.0, "SCREENING"],
     ]
+    assert "MHCAT" not in mh.data.columns  # one value only: not submitted
     assert mh.lineage["RAWROW"].tolist() == [2, 3]
 
 

@@ -8,7 +8,8 @@
 
 VASINV: Y -> PRESENT, N -> ABSENT (specs/ct/raw_to_sdtm.csv). LDIAM: MIORRES "4" (4.0
 without the spurious .0), MIORRESU = MISTRESU = cm, MISTRESN 4.0. TUMNUM: "2", MISTRESN 2.0,
-no unit. MIDTC = the hepatectomy date, so MIDY = 1 and EPOCH = SCREENING.
+no unit. MIDTC = the hepatectomy date, so MIDY = 1, EPOCH = SCREENING and VISITNUM 0 (HEPATECTOMY).
+MILOBXFL = Y on 101-001's four results (before its first dose 2018-01-25); 101-002 is a control: null.
 """
 
 import pandas as pd
@@ -71,6 +72,10 @@ def test_mi_timing_is_the_hepatectomy(mi):
     assert d["MIDTC"].tolist() == ["2018-01-10"] * 4 + ["2018-02-01"] * 3
     assert d["MIDY"].tolist() == [1.0] * 7 and d["EPOCH"].tolist() == ["SCREENING"] * 7
     assert d["MISPEC"].eq("TISSUE").all() and d["MILOC"].eq("LIVER").all()
+    # The surgery form's visit; the specimen precedes 101-001's first dose (2018-01-25): the last (only)
+    # result of each test before exposure. 101-002 is a control subject: no exposure, no flag.
+    assert set(d["VISITNUM"]) == {0.0} and set(d["VISIT"]) == {"HEPATECTOMY"} and d["MISPCCND"].isna().all()
+    assert rows(d, ["MILOBXFL"]) == [["Y"]] * 4 + [[None]] * 3
     # Lineage: every record of a subject points to its one surgery row.
     assert mi.lineage["RAWROW"].tolist() == [2, 2, 2, 2, 3, 3, 3]
 

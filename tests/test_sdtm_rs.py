@@ -14,11 +14,14 @@
 101-003 CONTROL: hepatectomy 2018-03-01, enrolled 2018-03-09, last assessment 2018-07-01.
         SE: SCRN [03-01, 03-09), FU [03-09, 07-01]. Surgery: ECOG 7 (out of 0-4: held back), Child-Pugh 5,
         BCLC A, T "T9" (no AJCCT7 term: held back), N0 M0 R0 -> 5 baseline records.
-        2018-02-20 NED at visit "Baseline" (not a month after surgery: VISIT blank, queried), before the
-        hepatectomy (day -9, no EPOCH), queried; 2018-05-02 recurrence confirmed 2018-05-09 (a
+        2018-02-20 NED at visit "Baseline" (not a month after surgery, queried: an unscheduled visit by its
+        date, before the hepatectomy so after visit 0: VISITNUM 0.01, UNSCHEDULED 0.01), before the
+        hepatectomy (day -9; before the first element, so its EPOCH SCREENING), queried; 2018-05-02 recurrence confirmed 2018-05-09 (a
         confirmatory scan: no query): RSDTC 2018-05-02 (day 63 = 31 + 30 + 1, +1);
         2018-07-01 recurrence without RECURDAT: kept, dated by its assessment (day 123), queried.
 101-009: a tumour assessment of a subject who is not in DM.
+Visits: the surgery-form records are HEPATECTOMY (VISITNUM 0); the pre-operative ones (no RSDTC) take the
+EPOCH of RSRFTDTC, the hepatectomy = the first day of SCRN: SCREENING; RSTPTNUM = 1. Month n -> VISITNUM n.
 """
 
 import pandas as pd
@@ -61,7 +64,8 @@ TA = extract("ta", [
     {"SUBJID": "101-009", "VISIT": "Month 2", "TADAT": "2018-07-01", "TAMETHOD": "CT SCAN", "RECUR": "N"},
 ])
 
-COLS = ["RSSEQ", "RSTESTCD", "RSCAT", "RSORRES", "RSSTRESC", "RSSTRESN", "VISIT", "RSDTC", "RSDY", "EPOCH"]
+COLS = ["RSSEQ", "RSTESTCD", "RSCAT", "RSORRES", "RSSTRESC", "RSSTRESN", "VISITNUM", "VISIT", "RSDTC", "RSDY", "EPOCH"]
+HEP = [0.0, "HEPATECTOMY"]
 
 
 @pytest.fixture(scope="module")
@@ -91,25 +95,25 @@ def test_rs_conforms_to_spec(rs):
 
 def test_sorafenib_subject_classifications_then_assessments(rs):
     assert rows(rs, S1) == [
-        [1, "ECOG101", "ECOG", "1", "1", 1.0, None, None, None, None],
-        [2, "CPS0106", "CHILD-PUGH CLASSIFICATION", "5", "5", 5.0, None, None, None, None],
-        [3, "BCLC101", "BCLC", "A", "A", None, None, None, None, None],
-        [4, "AJCC101", "AJCC V7", "T2", "T2", None, None, "2018-01-10", 1.0, "SCREENING"],
-        [5, "AJCC102", "AJCC V7", "N0", "N0", None, None, "2018-01-10", 1.0, "SCREENING"],
-        [6, "AJCC103", "AJCC V7", "M0", "M0", None, None, "2018-01-10", 1.0, "SCREENING"],
-        [7, "AJCC105", "AJCC V7", "R0", "R0", None, None, "2018-01-10", 1.0, "SCREENING"],
-        [8, "OVRLRESP", "PROTOCOL-DEFINED RECURRENCE", "NED", "NED", None, "MONTH 2", "2018-03-12", 62.0, "TREATMENT"],
-        [9, "OVRLRESP", "PROTOCOL-DEFINED RECURRENCE", "NED", "NED", None, "MONTH 4", "2018-05-10", 121.0, "TREATMENT"],
-        [10, "OVRLRESP", "PROTOCOL-DEFINED RECURRENCE", "RELAPSED DISEASE", "RELAPSED DISEASE", None, "MONTH 6", "2018-07-09", 181.0, "TREATMENT"],
+        [1, "ECOG101", "ECOG", "1", "1", 1.0, *HEP, None, None, "SCREENING"],
+        [2, "CPS0106", "CHILD-PUGH CLASSIFICATION", "5", "5", 5.0, *HEP, None, None, "SCREENING"],
+        [3, "BCLC101", "BCLC", "A", "A", None, *HEP, None, None, "SCREENING"],
+        [4, "AJCC101", "AJCC V7", "T2", "T2", None, *HEP, "2018-01-10", 1.0, "SCREENING"],
+        [5, "AJCC102", "AJCC V7", "N0", "N0", None, *HEP, "2018-01-10", 1.0, "SCREENING"],
+        [6, "AJCC103", "AJCC V7", "M0", "M0", None, *HEP, "2018-01-10", 1.0, "SCREENING"],
+        [7, "AJCC105", "AJCC V7", "R0", "R0", None, *HEP, "2018-01-10", 1.0, "SCREENING"],
+        [8, "OVRLRESP", "PROTOCOL-DEFINED RECURRENCE", "NED", "NED", None, 2.0, "MONTH 2", "2018-03-12", 62.0, "TREATMENT"],
+        [9, "OVRLRESP", "PROTOCOL-DEFINED RECURRENCE", "NED", "NED", None, 4.0, "MONTH 4", "2018-05-10", 121.0, "TREATMENT"],
+        [10, "OVRLRESP", "PROTOCOL-DEFINED RECURRENCE", "RELAPSED DISEASE", "RELAPSED DISEASE", None, 6.0, "MONTH 6", "2018-07-09", 181.0, "TREATMENT"],
     ]
 
 
 def test_pre_operative_timing_and_test_names(rs):
-    cols = ["RSTESTCD", "RSTEST", "RSTPT", "RSTPTREF", "RSRFTDTC", "RSEVAL"]
+    cols = ["RSTESTCD", "RSTEST", "RSTPT", "RSTPTREF", "RSRFTDTC", "RSEVAL", "RSTPTNUM"]
     got = rows(rs, S1, cols)
-    assert got[0] == ["ECOG101", "ECOG1-Performance Status", "PRE-OPERATIVE", "HEPATECTOMY", "2018-01-10", "INVESTIGATOR"]
+    assert got[0] == ["ECOG101", "ECOG1-Performance Status", "PRE-OPERATIVE", "HEPATECTOMY", "2018-01-10", "INVESTIGATOR", 1.0]
     assert got[1][:2] == ["CPS0106", "CPS01-Total Score"] and got[2][:2] == ["BCLC101", "BCLC1-Stage"]
-    assert got[3] == ["AJCC101", "AJCC1-Primary Tumor (T)", None, None, None, "INVESTIGATOR"]
+    assert got[3] == ["AJCC101", "AJCC1-Primary Tumor (T)", None, None, None, "INVESTIGATOR", None]
     assert got[6][:2] == ["AJCC105", "AJCC1-Residual Tumor (R)"]
     assert got[7][:2] == ["OVRLRESP", "Overall Response"]
 
@@ -125,16 +129,16 @@ def test_partial_recurrence_date_and_stray_recurdat(rs):
 
 
 def test_held_back_results_and_kept_inconsistent_assessments(rs):
-    got = rows(rs, S3, ["RSSEQ", "RSTESTCD", "RSORRES", "VISIT", "RSDTC", "RSDY", "EPOCH"])
+    got = rows(rs, S3, ["RSSEQ", "RSTESTCD", "RSORRES", "VISITNUM", "VISIT", "RSDTC", "RSDY", "EPOCH"])
     assert got == [
-        [1, "CPS0106", "5", None, None, None, None],
-        [2, "BCLC101", "A", None, None, None, None],
-        [3, "AJCC102", "N0", None, "2018-03-01", 1.0, "SCREENING"],
-        [4, "AJCC103", "M0", None, "2018-03-01", 1.0, "SCREENING"],
-        [5, "AJCC105", "R0", None, "2018-03-01", 1.0, "SCREENING"],
-        [6, "OVRLRESP", "NED", None, "2018-02-20", -9.0, None],
-        [7, "OVRLRESP", "RELAPSED DISEASE", "MONTH 2", "2018-05-02", 63.0, "FOLLOW-UP"],
-        [8, "OVRLRESP", "RELAPSED DISEASE", "MONTH 4", "2018-07-01", 123.0, "FOLLOW-UP"],
+        [1, "CPS0106", "5", *HEP, None, None, "SCREENING"],
+        [2, "BCLC101", "A", *HEP, None, None, "SCREENING"],
+        [3, "AJCC102", "N0", *HEP, "2018-03-01", 1.0, "SCREENING"],
+        [4, "AJCC103", "M0", *HEP, "2018-03-01", 1.0, "SCREENING"],
+        [5, "AJCC105", "R0", *HEP, "2018-03-01", 1.0, "SCREENING"],
+        [6, "OVRLRESP", "NED", 0.01, "UNSCHEDULED 0.01", "2018-02-20", -9.0, "SCREENING"],
+        [7, "OVRLRESP", "RELAPSED DISEASE", 2.0, "MONTH 2", "2018-05-02", 63.0, "FOLLOW-UP"],
+        [8, "OVRLRESP", "RELAPSED DISEASE", 4.0, "MONTH 4", "2018-07-01", 123.0, "FOLLOW-UP"],
     ]
     assert "T9" not in rs.data["RSORRES"].tolist() and "7" not in rs.data.loc[rs.data["RSTESTCD"].eq("ECOG101"), "RSORRES"].tolist()
 

@@ -9,6 +9,9 @@
         Contacts: 2018-05-01 ALIVE (day 90 = 28 + 31 + 30, +1), "2018-08" LOST TO FOLLOW-UP (-> UNKNOWN;
         partial: SSDY and EPOCH null), 2018-09-01 status "GONE" (no SSTATRS term: held back).
 101-009: a contact of a subject who is not in DM.
+Visits: a contact is unscheduled, after the last planned visit whose VISITDY is on or before its day (MONTH 2
+day 62, MONTH 4 day 123, MONTH 6 day 184, MONTH 8 day 245, MONTH 10 day 305): 101-001 day 91 -> 2.01, day 182 ->
+4.01 (two days before MONTH 6), days 269 and 284 -> 8.01 and 8.02; 101-002 day 90 -> 2.01, the partial date none.
 """
 
 import pytest
@@ -51,7 +54,7 @@ def ss():
 
 
 def rows(result, usubjid):
-    d = result.data[result.data["USUBJID"].eq(usubjid)][["SSSEQ", "SSORRES", "SSSTRESC", "SSDTC", "SSDY", "EPOCH"]]
+    d = result.data[result.data["USUBJID"].eq(usubjid)][["SSSEQ", "SSORRES", "SSSTRESC", "SSDTC", "SSDY", "EPOCH", "VISITNUM", "VISIT"]]
     return d.astype(object).where(d.notna(), None).values.tolist()
 
 
@@ -63,17 +66,17 @@ def test_ss_conforms_to_spec(ss):
 
 def test_contacts_of_a_subject_who_died(ss):
     assert rows(ss, S1) == [
-        [1, "ALIVE", "ALIVE", "2018-04-10", 91.0, "TREATMENT"],
-        [2, "ALIVE", "ALIVE", "2018-07-10", 182.0, "FOLLOW-UP"],
-        [3, "DEAD", "DEAD", "2018-10-05", 269.0, "FOLLOW-UP"],
-        [4, "ALIVE", "ALIVE", "2018-10-20", 284.0, "FOLLOW-UP"],
+        [1, "ALIVE", "ALIVE", "2018-04-10", 91.0, "TREATMENT", 2.01, "UNSCHEDULED 2.01"],
+        [2, "ALIVE", "ALIVE", "2018-07-10", 182.0, "FOLLOW-UP", 4.01, "UNSCHEDULED 4.01"],
+        [3, "DEAD", "DEAD", "2018-10-05", 269.0, "FOLLOW-UP", 8.01, "UNSCHEDULED 8.01"],
+        [4, "ALIVE", "ALIVE", "2018-10-20", 284.0, "FOLLOW-UP", 8.02, "UNSCHEDULED 8.02"],
     ]
 
 
 def test_lost_to_follow_up_is_unknown_and_unknown_status_held_back(ss):
     assert rows(ss, S2) == [
-        [1, "ALIVE", "ALIVE", "2018-05-01", 90.0, "FOLLOW-UP"],
-        [2, "LOST TO FOLLOW-UP", "UNKNOWN", "2018-08", None, None],
+        [1, "ALIVE", "ALIVE", "2018-05-01", 90.0, "FOLLOW-UP", 2.01, "UNSCHEDULED 2.01"],
+        [2, "LOST TO FOLLOW-UP", "UNKNOWN", "2018-08", None, None, None, None],
     ]
     assert "GONE" not in ss.data.astype(str).to_string()
     # Lineage: the lost-to-follow-up record is raw row 6 of 101/surv.csv.

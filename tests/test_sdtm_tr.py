@@ -2,7 +2,7 @@
 
 101-001: NL01 15 mm and NL02 12.5 mm on 2018-05-10 (MRI, MONTH 4, day 121, FOLLOW-UP): TRSEQ by TRLNKID.
 101-002: lesion "1" 9 mm on 2018-04-02 (CT SCAN, MONTH 2, day 61, FOLLOW-UP); "2" 20 mm on 2018-04-20 (day 79;
-         no assessment that day, so no method, visit or EPOCH in TU and TR); "3" measured 0 mm -> held back;
+         no assessment that day, so no method or EPOCH in TU and TR, and TU's unscheduled visit 2.01); "3" measured 0 mm -> held back;
          "4" is not in TU (held back there) -> held back.
 101-009: not in DM.
 """
@@ -15,7 +15,7 @@ from pipeline.schemas import validate_frame
 from pipeline.sdtm import tr as tr_mod
 from pipeline.specs.datasets import load_dataset_spec
 
-COLS = ["USUBJID", "TRSEQ", "TRLNKID", "TRORRES", "TRORRESU", "TRSTRESC", "TRSTRESN", "TRSTRESU", "TRMETHOD", "VISIT", "TRDTC", "TRDY", "EPOCH"]
+COLS = ["USUBJID", "TRSEQ", "TRLNKID", "TRORRES", "TRORRESU", "TRSTRESC", "TRSTRESN", "TRSTRESU", "TRMETHOD", "VISITNUM", "VISIT", "TRDTC", "TRDY", "EPOCH"]
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +33,12 @@ def test_tr_conforms_to_spec(tr):
 def test_one_longest_diameter_per_lesion(tr):
     d = tr.data[COLS]
     assert d.astype(object).where(d.notna(), None).values.tolist() == [
-        [S1, 1, "NL01", "15", "mm", "15", 15.0, "mm", "MRI", "MONTH 4", "2018-05-10", 121.0, "FOLLOW-UP"],
-        [S1, 2, "NL02", "12.5", "mm", "12.5", 12.5, "mm", "MRI", "MONTH 4", "2018-05-10", 121.0, "FOLLOW-UP"],
-        [S2, 1, "1", "9", "mm", "9", 9.0, "mm", "CT SCAN", "MONTH 2", "2018-04-02", 61.0, "FOLLOW-UP"],
-        [S2, 2, "2", "20", "mm", "20", 20.0, "mm", None, None, "2018-04-20", 79.0, None],
+        [S1, 1, "NL01", "15", "mm", "15", 15.0, "mm", "MRI", 4.0, "MONTH 4", "2018-05-10", 121.0, "FOLLOW-UP"],
+        [S1, 2, "NL02", "12.5", "mm", "12.5", 12.5, "mm", "MRI", 4.0, "MONTH 4", "2018-05-10", 121.0, "FOLLOW-UP"],
+        [S2, 1, "1", "9", "mm", "9", 9.0, "mm", "CT SCAN", 2.0, "MONTH 2", "2018-04-02", 61.0, "FOLLOW-UP"],
+        [S2, 2, "2", "20", "mm", "20", 20.0, "mm", None, 2.01, "UNSCHEDULED 2.01", "2018-04-20", 79.0, None],
     ]
+    assert tr.data["TRLOBXFL"].isna().all()  # control subjects: no exposure
     assert tr.lineage["RAWROW"].tolist() == [3, 2, 4, 5]
 
 

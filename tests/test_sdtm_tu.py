@@ -12,12 +12,14 @@ SE of a control subject: SCRN [hepatectomy, enrolment), FU [enrolment, RFPENDTC 
          "1" on 2018-04-02 (day 61 = 28 + 31 + 1, +1), S3 -> LIVER, LEFT LOBE ANTEROLATERAL SEGMENT: found at an
              assessment without recurrence -> queried, kept;
          "2" on 2018-04-20 (day 79), liver without segment -> TULOC LIVER: no assessment that day -> queried, kept
-             with TUMETHOD, VISIT null; after the last element -> EPOCH null;
+             with TUMETHOD null, an unscheduled visit by its date (day 79: after MONTH 2, day 62, before
+             MONTH 4, day 123 -> VISITNUM 2.01, UNSCHEDULED 2.01); after the last element -> EPOCH null;
          "3" on 2018-04-02, bone but with segment S2 and extrahepatic: the spec's TULOC is the segment's location
              (LIVER, LEFT LOBE POSTEROLATERAL SEGMENT) -> location queried, kept; size 0 (TR) and basis "GUESS" (SUPPTU);
          "4" on 2018-04-02 with LESSITE "BOTH" (no TUIDRS term) -> held back.
          By TUDTC then TULNKID: "1" (1-2), "3" (3-4), "2" (5-6).
 101-009: a lesion of a subject who is not in DM.
+Both subjects are controls (no exposure): TULOBXFL null everywhere.
 """
 
 import pytest
@@ -71,7 +73,7 @@ def rows(result, usubjid, cols):
     return d.astype(object).where(d.notna(), None).values.tolist()
 
 
-COLS = ["TUSEQ", "TULNKID", "TUTESTCD", "TUORRES", "TUSTRESC", "TULOC", "TUMETHOD", "VISIT", "TUDTC", "TUDY", "EPOCH"]
+COLS = ["TUSEQ", "TULNKID", "TUTESTCD", "TUORRES", "TUSTRESC", "TULOC", "TUMETHOD", "VISITNUM", "VISIT", "TUDTC", "TUDY", "EPOCH"]
 
 
 def test_tu_conforms_to_spec(tu):
@@ -83,10 +85,10 @@ def test_tu_conforms_to_spec(tu):
 
 def test_two_records_per_lesion_located_and_timed_by_the_assessment(tu):
     assert rows(tu, S1, COLS) == [
-        [1, "NL01", "TUMIDENT", "NEW", "NEW", "LUNG", "MRI", "MONTH 4", "2018-05-10", 121.0, "FOLLOW-UP"],
-        [2, "NL01", "DRCRLTLC", "EXTRAHEPATIC", "EXTRAHEPATIC", "LUNG", "MRI", "MONTH 4", "2018-05-10", 121.0, "FOLLOW-UP"],
-        [3, "NL02", "TUMIDENT", "NEW", "NEW", SEG8, "MRI", "MONTH 4", "2018-05-10", 121.0, "FOLLOW-UP"],
-        [4, "NL02", "DRCRLTLC", "INTRAHEPATIC", "INTRAHEPATIC", SEG8, "MRI", "MONTH 4", "2018-05-10", 121.0, "FOLLOW-UP"],
+        [1, "NL01", "TUMIDENT", "NEW", "NEW", "LUNG", "MRI", 4.0, "MONTH 4", "2018-05-10", 121.0, "FOLLOW-UP"],
+        [2, "NL01", "DRCRLTLC", "EXTRAHEPATIC", "EXTRAHEPATIC", "LUNG", "MRI", 4.0, "MONTH 4", "2018-05-10", 121.0, "FOLLOW-UP"],
+        [3, "NL02", "TUMIDENT", "NEW", "NEW", SEG8, "MRI", 4.0, "MONTH 4", "2018-05-10", 121.0, "FOLLOW-UP"],
+        [4, "NL02", "DRCRLTLC", "INTRAHEPATIC", "INTRAHEPATIC", SEG8, "MRI", 4.0, "MONTH 4", "2018-05-10", 121.0, "FOLLOW-UP"],
     ]
     lin = tu.lineage[tu.lineage["USUBJID"].eq(S1)]
     assert lin["RAWROW"].tolist() == [3, 3, 2, 2] and set(lin["RAWFILE"]) == {"101/nl.csv"}
@@ -94,14 +96,15 @@ def test_two_records_per_lesion_located_and_timed_by_the_assessment(tu):
 
 def test_inconsistent_lesions_kept_unmappable_held_back(tu):
     assert rows(tu, S2, COLS) == [
-        [1, "1", "TUMIDENT", "NEW", "NEW", SEG3, "CT SCAN", "MONTH 2", "2018-04-02", 61.0, "FOLLOW-UP"],
-        [2, "1", "DRCRLTLC", "INTRAHEPATIC", "INTRAHEPATIC", SEG3, "CT SCAN", "MONTH 2", "2018-04-02", 61.0, "FOLLOW-UP"],
-        [3, "3", "TUMIDENT", "NEW", "NEW", SEG2, "CT SCAN", "MONTH 2", "2018-04-02", 61.0, "FOLLOW-UP"],
-        [4, "3", "DRCRLTLC", "EXTRAHEPATIC", "EXTRAHEPATIC", SEG2, "CT SCAN", "MONTH 2", "2018-04-02", 61.0, "FOLLOW-UP"],
-        [5, "2", "TUMIDENT", "NEW", "NEW", "LIVER", None, None, "2018-04-20", 79.0, None],
-        [6, "2", "DRCRLTLC", "INTRAHEPATIC", "INTRAHEPATIC", "LIVER", None, None, "2018-04-20", 79.0, None],
+        [1, "1", "TUMIDENT", "NEW", "NEW", SEG3, "CT SCAN", 2.0, "MONTH 2", "2018-04-02", 61.0, "FOLLOW-UP"],
+        [2, "1", "DRCRLTLC", "INTRAHEPATIC", "INTRAHEPATIC", SEG3, "CT SCAN", 2.0, "MONTH 2", "2018-04-02", 61.0, "FOLLOW-UP"],
+        [3, "3", "TUMIDENT", "NEW", "NEW", SEG2, "CT SCAN", 2.0, "MONTH 2", "2018-04-02", 61.0, "FOLLOW-UP"],
+        [4, "3", "DRCRLTLC", "EXTRAHEPATIC", "EXTRAHEPATIC", SEG2, "CT SCAN", 2.0, "MONTH 2", "2018-04-02", 61.0, "FOLLOW-UP"],
+        [5, "2", "TUMIDENT", "NEW", "NEW", "LIVER", None, 2.01, "UNSCHEDULED 2.01", "2018-04-20", 79.0, None],
+        [6, "2", "DRCRLTLC", "INTRAHEPATIC", "INTRAHEPATIC", "LIVER", None, 2.01, "UNSCHEDULED 2.01", "2018-04-20", 79.0, None],
     ]
     assert "BOTH" not in tu.data.astype(str).to_string()
+    assert tu.data["TULOBXFL"].isna().all()
 
 
 def test_queries(tu):

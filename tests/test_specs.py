@@ -161,7 +161,8 @@ def test_epoch_and_study_day_derivations_use_se_and_dm(sdtm):
         if "EPOCH" in spec and spec.cls not in ("TRIAL DESIGN", "SPECIAL PURPOSE"):
             assert "SE.EPOCH" in spec.variable("EPOCH").sources, spec.name
         for v in spec.variables:
-            if v.name.endswith("DY") and v.type == "Num" and v.role == "Timing":
+            # VISITDY is the protocol's planned day (TV), not a study day counted from RFSTDTC.
+            if v.name.endswith("DY") and v.name != "VISITDY" and v.type == "Num" and v.role == "Timing":
                 assert "DM.RFSTDTC" in v.sources, f"{spec.name}.{v.name}"
 
 

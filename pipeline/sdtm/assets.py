@@ -27,6 +27,7 @@ DOMAIN_MODULES = [
     "ta",
     "te",
     "ti",
+    "tv",
     "ex",
     "ae",
     "pr",
@@ -45,6 +46,7 @@ DOMAIN_MODULES = [
     "supptu",
     "supprs",
     "relrec",
+    "sv",
 ]
 
 

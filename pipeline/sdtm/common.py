@@ -85,12 +85,14 @@ def derive_seq(df: pd.DataFrame, seq_var: str, order: list[str]) -> pd.DataFrame
     return out
 
 
-def epoch_from_se(dtc: pd.Series, usubjid: pd.Series, se: pd.DataFrame) -> pd.Series:
+def epoch_from_se(dtc: pd.Series, usubjid: pd.Series, se: pd.DataFrame, before_first: bool = False) -> pd.Series:
     """EPOCH of each observation date from the subject's elements in SE (rule in specs/sdtm/se.yaml).
 
     The element with SESTDTC <= date < SEENDTC gives the EPOCH; the subject's last element
     also includes its end date, and an element without an end is open. Null when the date
-    is partial or missing, or before the first element (earlier than RFSTDTC).
+    is partial or missing, or before the first element (earlier than RFSTDTC) unless
+    ``before_first``: then a date before the subject's first element takes that element's
+    EPOCH (a pre-operative assessment belongs to SCREENING).
     Several elements containing the date: the one with the highest SESEQ. Returns ``TEXT``.
     """
     d = complete_date(dtc).to_numpy()
@@ -114,6 +116,15 @@ def epoch_from_se(dtc: pd.Series, usubjid: pd.Series, se: pd.DataFrame) -> pd.Se
         inside = (dj >= st[el]) & (np.isnat(en[el]) | (dj < en[el]) | (last[el] & (dj <= en[el])))
         take = inside & (seq[el] >= best_seq[rows])  # equal SESEQ: the later element, as before
         best[rows[take]], best_seq[rows[take]] = el[take], seq[el[take]]
+    if before_first and len(se):
+        # The subject's first element: the earliest start (the lowest SESEQ among equal starts).
+        first_el = pd.DataFrame({"c": ec, "st": st, "seq": seq}).sort_values(["c", "st", "seq"], kind="mergesort").drop_duplicates("c")
+        lookup = pd.Series(first_el.index.to_numpy(), index=first_el["c"].to_numpy())
+        el0 = lookup.reindex(oc).to_numpy()
+        has = ~np.isnan(el0)
+        el0 = np.where(has, el0, 0).astype(np.int64)
+        early = (best < 0) & has & ~np.isnat(d) & (d < st[el0])
+        best[early] = el0[early]
     epochs = se["EPOCH"].to_numpy(dtype=object)
     return take_text(epochs, best, dtc.index) if len(epochs) else pd.Series(np.nan, index=dtc.index, dtype=TEXT)
 
@@ -166,3 +177,19 @@ def build_result(df: pd.DataFrame, domain: str, queries: pd.DataFrame | None = N
     spec = load_dataset_spec("sdtm", domain)
     data, lineage = finalize(df, spec, seq_var)
     return DomainResult(domain=spec.name, data=data, lineage=lineage, queries=queries if queries is not None else empty_queries())
+
+
+def last_before_exposure(df: pd.DataFrame, keys: list[str], when: pd.Series, eligible: pd.Series, order: list[str] | None = None) -> pd.Series:
+    """--LOBXFL: ``"Y"`` on the last ``eligible`` record per USUBJID and ``keys``, null elsewhere (``TEXT``).
+
+    ``eligible`` marks records with a result on or before the subject's first exposure (RFXSTDTC);
+    "last" is by ``when`` (datetime; NaT first), then the ``order`` columns, then raw file and row.
+    """
+    cols = ["USUBJID", *keys]
+    tie = [*(order or []), *[c for c in LINEAGE_COLS if c in df.columns]]
+    cand = pd.DataFrame({**{c: df[c].to_numpy() for c in cols}, "_when": when.fillna(pd.Timestamp.min).to_numpy(),
+                         **{c: df[c].to_numpy() for c in tie}})[eligible.to_numpy(dtype=bool)]
+    last = cand.sort_values([*cols, "_when", *tie], kind="mergesort").drop_duplicates(cols, keep="last")
+    flag = np.zeros(len(df), dtype=bool)
+    flag[last.index.to_numpy()] = True
+    return pd.Series(np.where(flag, "Y", None), index=df.index, dtype=TEXT)

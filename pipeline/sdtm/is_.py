@@ -13,15 +13,16 @@ from __future__ import annotations
 import pandas as pd
 
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result, derive_seq
-from pipeline.sdtm.subjects import keep_dm_subjects, with_usubjid
+from pipeline.sdtm.common import DomainResult, build_result, derive_seq, epoch_from_se
+from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
+from pipeline.sdtm.visits import assign_visits
 from pipeline.specs.ct import load_ct, paired_value
 
 DOMAIN = "IS"
-INPUTS = {"surg": ["raw", "surg"], "dm": ["sdtm", "dm"]}
+INPUTS = {"surg": ["raw", "surg"], "dm": ["sdtm", "dm"], "se": ["sdtm", "se"]}
 
 
-def build(surg: FormExtract, dm: DomainResult) -> DomainResult:
+def build(surg: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult:
     """IS from the anti-HCV result of the surgery form (a subject without a result has no record)."""
     raw = with_usubjid(surg.data)
     raw, queries = keep_dm_subjects(raw, dm, "surg")
@@ -41,6 +42,12 @@ def build(surg: FormExtract, dm: DomainResult) -> DomainResult:
     out["ISTPT"] = "PRE-OPERATIVE"
     out["ISTPTREF"] = "HEPATECTOMY"
     out["ISRFTDTC"] = raw["PRSTDAT"]
+    out["ISTPTNUM"] = 1.0
+    rfstdtc = dm_reference(dm).set_index("USUBJID")["RFSTDTC"].reindex(out["USUBJID"]).set_axis(out.index)
+    undated = pd.Series(None, index=out.index, dtype=object)  # ISDTC (and so ISDY) not collected
+    out["VISITNUM"], out["VISIT"] = assign_visits(out["USUBJID"], undated, rfstdtc, planned="HEPATECTOMY")
+    # Undated and pre-operative: the EPOCH of the reference date, the hepatectomy (SCREENING).
+    out["EPOCH"] = epoch_from_se(out["ISRFTDTC"], out["USUBJID"], se.data, before_first=True)
     out["_file"], out["_row"] = raw["_file"], raw["_row"]
     out = derive_seq(out, "ISSEQ", ["ISTESTCD"])
     return build_result(out, "is", queries, "ISSEQ")

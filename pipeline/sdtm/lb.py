@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.columns import TEXT, stack
+from pipeline.columns import stack
 from pipeline.dates import complete_date, study_day
 from pipeline.raw.extract import FormExtract
 from pipeline.sdtm.common import (
@@ -30,10 +30,11 @@ from pipeline.sdtm.common import (
     derive_seq,
     empty_queries,
     epoch_from_se,
+    last_before_exposure,
     make_queries,
 )
 from pipeline.sdtm.subjects import keep_dm_subjects, with_usubjid
-from pipeline.sdtm.visits import standard_visit
+from pipeline.sdtm.visits import assign_visits, standard_visit
 from pipeline.specs.ct import load_ct, load_lb_units, load_raw_to_sdtm, paired_value
 
 DOMAIN = "LB"
@@ -121,6 +122,7 @@ def build(lb: FormExtract, surg: FormExtract, ta: FormExtract, dm: DomainResult,
     e = e[e["LBORRES"].notna()]
     testcd = e["LBTESTCD"].map(load_raw_to_sdtm().get(("LBTEST", "LBTESTCD"), {})).fillna(e["LBTESTCD"])
     rec = _records(e, testcd, "LBORRES", "LBORRESU", e["LBDAT"])
+    rec["_planned"] = "SCREENING"  # the eligibility form is the post-operative screening visit
     rec, q = _standardise(rec, "lb", "LBORRESU")
     queries.append(q)
     parts.append(rec)
@@ -134,6 +136,7 @@ def build(lb: FormExtract, surg: FormExtract, ta: FormExtract, dm: DomainResult,
     rec["LBTPT"] = "PRE-OPERATIVE"
     rec["LBTPTREF"] = "HEPATECTOMY"
     rec["LBRFTDTC"] = s["PRSTDAT"]
+    rec["_planned"] = "HEPATECTOMY"
     rec, q = _standardise(rec, "surg", "AFPU")
     queries.append(q)
     parts.append(rec)
@@ -144,8 +147,9 @@ def build(lb: FormExtract, surg: FormExtract, ta: FormExtract, dm: DomainResult,
     t, q = keep_dm_subjects(t, dm, "ta")
     queries.append(q)
     rec = _records(t, "AFP", "AFP", "AFPU", t["TADAT"])
-    rec["VISIT"], _, unreadable = standard_visit(t["VISIT"])
-    queries.append(make_queries(t[unreadable], "ta", "VISIT", t.loc[unreadable, "VISIT"], "VISIT_UNKNOWN", "Visit name is not a month after surgery; VISIT left blank"))
+    rec["_visit"] = t["VISIT"]
+    _, _, unreadable = standard_visit(t["VISIT"])
+    queries.append(make_queries(t[unreadable], "ta", "VISIT", t.loc[unreadable, "VISIT"], "VISIT_UNKNOWN", "Visit name is not a month after surgery; the record is an unscheduled visit by its date"))
     rec, q = _standardise(rec, "ta", "AFPU")
     queries.append(q)
     parts.append(rec)
@@ -159,23 +163,21 @@ def build(lb: FormExtract, surg: FormExtract, ta: FormExtract, dm: DomainResult,
     out["LBORRES"] = number_text(out["_res"])
     out["LBSTRESC"] = number_text(out["LBSTRESN"])
     ref = dm.data.set_index("USUBJID")
-    out["EPOCH"] = epoch_from_se(out["LBDTC"], out["USUBJID"], se.data)
-    out["LBDY"] = study_day(out["LBDTC"], out["USUBJID"].map(ref["RFSTDTC"]))
+    rfstdtc = out["USUBJID"].map(ref["RFSTDTC"])
+    preop = out["LBTPT"].eq("PRE-OPERATIVE")
+    out["LBTPTNUM"] = np.where(preop, 1.0, np.nan)
+    out["VISITNUM"], out["VISIT"] = assign_visits(out["USUBJID"], out["LBDTC"], rfstdtc, out["_visit"], out["_planned"])
+    # An undated pre-operative record takes the EPOCH of its reference date, the hepatectomy (SCREENING).
+    out["EPOCH"] = epoch_from_se(out["LBDTC"].where(~preop, out["LBRFTDTC"]), out["USUBJID"], se.data, before_first=True)
+    out["LBDY"] = study_day(out["LBDTC"], rfstdtc)
 
     # Last observation before exposure: per subject and test, among results on or before RFXSTDTC.
-    preop = out["LBTPT"].eq("PRE-OPERATIVE")
     when = complete_date(out["LBDTC"])
     when[preop] = complete_date(out.loc[preop, "LBRFTDTC"])
     first_dose = out["USUBJID"].map(complete_date(ref["RFXSTDTC"]))
     before = out["LBSTRESN"].notna() & first_dose.notna() & (preop | (when <= first_dose))
-    # Only the ordering columns of the candidates are sorted (out has a 0..n-1 index).
-    cand = pd.DataFrame({"USUBJID": out["USUBJID"], "LBTESTCD": out["LBTESTCD"], "_when": when.fillna(pd.Timestamp.min),
-                         "_dated": (~preop).astype(int), "_file": out["_file"], "_row": out["_row"]})[before]
-    last = cand.sort_values(["USUBJID", "LBTESTCD", "_when", "_dated", "_file", "_row"], kind="mergesort").drop_duplicates(["USUBJID", "LBTESTCD"], keep="last")
-    flag = np.zeros(len(out), dtype=bool)
-    flag[last.index.to_numpy()] = True
-    out["LBLOBXFL"] = pd.Series(np.where(flag, "Y", None), index=out.index, dtype=TEXT)
-
     out["_dated"] = (~preop).astype(int)
+    out["LBLOBXFL"] = last_before_exposure(out, ["LBTESTCD"], when, before, ["_dated"])
+
     out = derive_seq(out, "LBSEQ", ["LBTESTCD", "_dated", "LBDTC"])
     return build_result(out, "lb", pd.concat(queries, ignore_index=True), "LBSEQ")

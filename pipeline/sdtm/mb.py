@@ -11,15 +11,16 @@ from __future__ import annotations
 import pandas as pd
 
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result, derive_seq
-from pipeline.sdtm.subjects import keep_dm_subjects, with_usubjid
+from pipeline.sdtm.common import DomainResult, build_result, derive_seq, epoch_from_se
+from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
+from pipeline.sdtm.visits import assign_visits
 from pipeline.specs.ct import load_ct, paired_value
 
 DOMAIN = "MB"
-INPUTS = {"surg": ["raw", "surg"], "dm": ["sdtm", "dm"]}
+INPUTS = {"surg": ["raw", "surg"], "dm": ["sdtm", "dm"], "se": ["sdtm", "se"]}
 
 
-def build(surg: FormExtract, dm: DomainResult) -> DomainResult:
+def build(surg: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult:
     """MB from the HBsAg result of the surgery form (a subject without a result has no record)."""
     raw = with_usubjid(surg.data)
     raw, queries = keep_dm_subjects(raw, dm, "surg")
@@ -38,6 +39,12 @@ def build(surg: FormExtract, dm: DomainResult) -> DomainResult:
     out["MBTPT"] = "PRE-OPERATIVE"
     out["MBTPTREF"] = "HEPATECTOMY"
     out["MBRFTDTC"] = raw["PRSTDAT"]
+    out["MBTPTNUM"] = 1.0
+    rfstdtc = dm_reference(dm).set_index("USUBJID")["RFSTDTC"].reindex(out["USUBJID"]).set_axis(out.index)
+    undated = pd.Series(None, index=out.index, dtype=object)  # MBDTC (and so MBDY) not collected
+    out["VISITNUM"], out["VISIT"] = assign_visits(out["USUBJID"], undated, rfstdtc, planned="HEPATECTOMY")
+    # Undated and pre-operative: the EPOCH of the reference date, the hepatectomy (SCREENING).
+    out["EPOCH"] = epoch_from_se(out["MBRFTDTC"], out["USUBJID"], se.data, before_first=True)
     out["_file"], out["_row"] = raw["_file"], raw["_row"]
     out = derive_seq(out, "MBSEQ", ["MBTESTCD"])
     return build_result(out, "mb", queries, "MBSEQ")

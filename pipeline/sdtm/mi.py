@@ -4,7 +4,9 @@ Sponsor choices (specs/sdtm/mi.yaml): microvascular invasion (VASINV, PRESENT/AB
 the CRF's Y/N through specs/ct/raw_to_sdtm.csv), Edmondson-Steiner grade (OVLTGRD with
 MITSTDTL = EDMONDSON-STEINER GRADE), largest tumour diameter (LDIAM, cm, the CRF's fixed
 unit) and number of tumours (TUMNUM); LDIAM and TUMNUM are sponsor extensions of MITSCD.
-The specimen is the resected tumour: MIDTC = the hepatectomy date (MIDY = 1, SCREENING).
+The specimen is the resected tumour: MIDTC = the hepatectomy date (MIDY = 1, SCREENING, visit
+HEPATECTOMY). MILOBXFL = Y on every result of a sorafenib-exposed subject (the specimen precedes
+the first dose); MISPCCND is not collected.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ import numpy as np
 import pandas as pd
 
 from pipeline.columns import stack
-from pipeline.dates import study_day
+from pipeline.dates import complete_date, study_day
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result, derive_seq, epoch_from_se
+from pipeline.sdtm.common import DomainResult, build_result, derive_seq, epoch_from_se, last_before_exposure
 from pipeline.sdtm.lb import number_text
 from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
+from pipeline.sdtm.visits import assign_visits
 from pipeline.specs.ct import load_ct, load_raw_to_sdtm, paired_value
 
 DOMAIN = "MI"
@@ -70,7 +73,10 @@ def build(surg: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult
     out["MISPEC"] = "TISSUE"
     out["MILOC"] = "LIVER"
     ref = dm_reference(dm).set_index("USUBJID").reindex(out["USUBJID"]).set_index(out.index)
-    out["EPOCH"] = epoch_from_se(out["MIDTC"], out["USUBJID"], se.data)
+    out["VISITNUM"], out["VISIT"] = assign_visits(out["USUBJID"], out["MIDTC"], ref["RFSTDTC"], planned="HEPATECTOMY")
+    out["EPOCH"] = epoch_from_se(out["MIDTC"], out["USUBJID"], se.data, before_first=True)
     out["MIDY"] = study_day(out["MIDTC"], ref["RFSTDTC"])
+    when, first_dose = complete_date(out["MIDTC"]), complete_date(ref["RFXSTDTC"])
+    out["MILOBXFL"] = last_before_exposure(out, ["MITESTCD"], when, out["MIORRES"].notna() & (when <= first_dose))
     out = derive_seq(out, "MISEQ", ["_order"])
     return build_result(out, "mi", queries, "MISEQ")

@@ -39,7 +39,7 @@ from pipeline.sdtm.common import (
     make_queries,
 )
 from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
-from pipeline.sdtm.visits import standard_visit
+from pipeline.sdtm.visits import assign_visits, standard_visit
 from pipeline.specs.ct import load_ct, load_raw_to_sdtm, paired_value
 from pipeline.specs.study import load_study
 
@@ -143,6 +143,8 @@ def _baseline(s: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
         rec["RSTPT"] = "PRE-OPERATIVE" if preop else None
         rec["RSTPTREF"] = "HEPATECTOMY" if preop else None
         rec["RSRFTDTC"] = hep if preop else None
+        rec["RSTPTNUM"] = 1.0 if preop else np.nan
+        rec["_planned"] = "HEPATECTOMY"  # the surgery form
         rec["_ord"] = order
         rec["_file"], rec["_row"] = s.loc[keep, "_file"], s.loc[keep, "_row"]
         parts.append(rec)
@@ -180,7 +182,7 @@ def _assessments(t: pd.DataFrame, hep: pd.Series) -> tuple[pd.DataFrame, list[pd
     )
     visit, _, unreadable = standard_visit(t["VISIT"])
     queries.append(
-        make_queries(t[unreadable], "ta", "VISIT", t.loc[unreadable, "VISIT"], "VISIT_UNKNOWN", "Visit name is not a month after surgery; VISIT left blank")
+        make_queries(t[unreadable], "ta", "VISIT", t.loc[unreadable, "VISIT"], "VISIT_UNKNOWN", "Visit name is not a month after surgery; the assessment is an unscheduled visit by its date")
     )
     keep = ~unmapped
     t = t[keep]
@@ -193,7 +195,8 @@ def _assessments(t: pd.DataFrame, hep: pd.Series) -> tuple[pd.DataFrame, list[pd
     out["RSSTRESC"] = result[keep]
     out["RSSTRESN"] = np.nan
     out["RSEVAL"] = "INVESTIGATOR"
-    out["VISIT"] = visit[keep]
+    out["VISIT"] = visit[keep]  # for the duplicate check; VISITNUM/VISIT are assigned after it
+    out["_visit"] = t["VISIT"]
     out["RSDTC"] = rsdtc[keep]
     out["_ord"] = len(BASELINE)
     out["_file"], out["_row"] = t["_file"], t["_row"]
@@ -233,7 +236,9 @@ def build(surg: FormExtract, ta: FormExtract, dm: DomainResult, se: DomainResult
     out["DOMAIN"] = "RS"
     r = ref.reindex(out["USUBJID"]).set_axis(out.index)
     out["RSDY"] = study_day(out["RSDTC"], r["RFSTDTC"])
-    out["EPOCH"] = epoch_from_se(out["RSDTC"], out["USUBJID"], se.data)
+    out["VISITNUM"], out["VISIT"] = assign_visits(out["USUBJID"], out["RSDTC"], r["RFSTDTC"], out["_visit"], out["_planned"])
+    # An undated pre-operative record takes the EPOCH of its reference date, the hepatectomy (SCREENING).
+    out["EPOCH"] = epoch_from_se(out["RSDTC"].where(out["RSDTC"].notna(), out["RSRFTDTC"]), out["USUBJID"], se.data, before_first=True)
     out = derive_seq(out, "RSSEQ", ["_ord", "RSDTC"])
     queries = pd.concat([q_s, q_t, *q_base, *q_follow, q_dup], ignore_index=True)
     return build_result(out, "rs", queries, "RSSEQ")

@@ -4,7 +4,8 @@ SSORRES is the collected status (ALIVE, DEAD, LOST TO FOLLOW-UP), SSSTRESC its C
 (LOST TO FOLLOW-UP -> UNKNOWN, specs/ct/raw_to_sdtm.csv), SSDTC the contact date: the last
 date a subject was known alive is an SDTM record. A status with no SSTATRS term is held back
 as a query; a contact reporting the subject alive after the death date the survival form
-records is queried but kept.
+records is queried but kept. Survival contacts are not visits of the schedule: each is an unscheduled
+visit by its date (VISIT UNSCHEDULED x.01, pipeline/sdtm/visits.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pipeline.raw.extract import FormExtract
 from pipeline.sdtm.common import DomainResult, build_result, derive_seq, epoch_from_se, make_queries
 from pipeline.sdtm.rs import date_bounds, to_ct
 from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
+from pipeline.sdtm.visits import assign_visits
 from pipeline.specs.ct import load_ct, paired_value
 
 DOMAIN = "SS"
@@ -57,7 +59,8 @@ def build(surv: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult
     out["SSSTRESC"] = std
     out["SSDTC"] = raw["CONTDAT"]
     ref = dm_reference(dm).set_index("USUBJID").reindex(raw["USUBJID"]).set_index(raw.index)
-    out["EPOCH"] = epoch_from_se(raw["CONTDAT"], raw["USUBJID"], se.data)
+    out["VISITNUM"], out["VISIT"] = assign_visits(raw["USUBJID"], raw["CONTDAT"], ref["RFSTDTC"])
+    out["EPOCH"] = epoch_from_se(raw["CONTDAT"], raw["USUBJID"], se.data, before_first=True)
     out["SSDY"] = study_day(raw["CONTDAT"], ref["RFSTDTC"])
     out["_file"], out["_row"] = raw["_file"], raw["_row"]
     out = derive_seq(out, "SSSEQ", ["SSDTC"])

@@ -1,7 +1,9 @@
 """TR — Tumor/Lesion Results: the longest diameter of each new lesion when found (specs/sdtm/tr.yaml).
 
 One LDIAM record per lesion of the new-lesion form, in mm (the CRF's fixed unit). TRLNKID =
-TULNKID links it to its TU lesion (RELREC); method, visit and date are those of the TU record.
+TULNKID links it to its TU lesion (RELREC); method, visit (VISITNUM/VISIT) and date are those of
+the TU record. TRLOBXFL = Y on the last measurement of a lesion on or before the first sorafenib
+dose (none is expected: lesions are found at follow-up).
 Held back as queries: a measurement whose lesion is not in TU (TU held it back), and a
 missing, zero or negative diameter.
 """
@@ -11,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.dates import study_day
+from pipeline.dates import complete_date, study_day
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result, derive_seq, epoch_from_se, make_queries
+from pipeline.sdtm.common import DomainResult, build_result, derive_seq, epoch_from_se, last_before_exposure, make_queries
 from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
 from pipeline.specs.ct import load_ct, paired_value
 from pipeline.terminology import on_distinct
@@ -33,7 +35,7 @@ def build(nl: FormExtract, tu: DomainResult, dm: DomainResult, se: DomainResult)
     raw, queries = keep_dm_subjects(raw, dm, "nl")
     raw = raw.assign(TRLNKID=raw["LESID"].astype("string").astype(object))
 
-    lesions = tu.data.loc[tu.data["TUTESTCD"].eq("TUMIDENT"), ["USUBJID", "TULNKID", "TUMETHOD", "VISIT"]]
+    lesions = tu.data.loc[tu.data["TUTESTCD"].eq("TUMIDENT"), ["USUBJID", "TULNKID", "TUMETHOD", "VISITNUM", "VISIT"]]
     linked = raw[["USUBJID", "TRLNKID"]].merge(lesions, left_on=["USUBJID", "TRLNKID"], right_on=["USUBJID", "TULNKID"], how="left", indicator=True).set_index(raw.index)
     orphan = linked["_merge"].eq("left_only")
     size = pd.to_numeric(raw["LESSZ"], errors="coerce")
@@ -59,11 +61,14 @@ def build(nl: FormExtract, tu: DomainResult, dm: DomainResult, se: DomainResult)
     out["TRSTRESU"] = "mm"
     out["TRMETHOD"] = linked["TUMETHOD"]
     out["TREVAL"] = "INVESTIGATOR"
+    out["VISITNUM"] = linked["VISITNUM"]
     out["VISIT"] = linked["VISIT"]
     out["TRDTC"] = raw["TADAT"]
     ref = dm_reference(dm).set_index("USUBJID").reindex(raw["USUBJID"]).set_index(raw.index)
-    out["EPOCH"] = epoch_from_se(raw["TADAT"], raw["USUBJID"], se.data)
+    out["EPOCH"] = epoch_from_se(raw["TADAT"], raw["USUBJID"], se.data, before_first=True)
     out["TRDY"] = study_day(raw["TADAT"], ref["RFSTDTC"])
+    when = complete_date(out["TRDTC"])
+    out["TRLOBXFL"] = last_before_exposure(out, ["TRTESTCD", "TRLNKID"], when, out["TRSTRESN"].notna() & (when <= complete_date(ref["RFXSTDTC"])))
     out["_file"], out["_row"] = raw["_file"], raw["_row"]
     out = derive_seq(out, "TRSEQ", ["TRDTC", "TRLNKID"])
     return build_result(out, "tr", pd.concat([queries, *problems], ignore_index=True), "TRSEQ")

@@ -4,8 +4,10 @@ Two records per lesion of the new-lesion form, linked by TULNKID (the CRF lesion
 TUMIDENT = NEW and DRCRLTLC = INTRAHEPATIC / EXTRAHEPATIC as collected. TULOC is the
 Couinaud segment as a CDISC location when LIVSEG is given (S1 -> LIVER, CAUDATE LOBE ...,
 specs/ct/raw_to_sdtm.csv), else the collected site. TUMETHOD and VISIT are those of the
-subject's tumour assessment on the lesion's date (VISIT as one English name, ``MONTH 6``:
-pipeline/sdtm/visits.py; a visit name it cannot read is queried by RS and left blank here).
+subject's tumour assessment on the lesion's date (VISITNUM/VISIT by the visit rule of
+pipeline/sdtm/visits.py: ``MONTH 6``; a visit name it cannot read, queried by RS, or a lesion
+without an assessment that day is an unscheduled visit by its date). TULOBXFL = Y on a lesion
+found on or before the first sorafenib dose (none is expected: the first assessment is at month 2).
 
 Held back as queries: a site, segment, intra/extrahepatic value or imaging method that is not
 a term of its codelist. Queried but kept: a lesion whose date matches no tumour assessment of
@@ -18,18 +20,19 @@ from __future__ import annotations
 import pandas as pd
 
 from pipeline.columns import stack
-from pipeline.dates import study_day
+from pipeline.dates import complete_date, study_day
 from pipeline.raw.extract import FormExtract
 from pipeline.sdtm.common import (
     DomainResult,
     build_result,
     derive_seq,
     epoch_from_se,
+    last_before_exposure,
     make_queries,
 )
 from pipeline.sdtm.rs import to_ct
 from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
-from pipeline.sdtm.visits import standard_visit
+from pipeline.sdtm.visits import assign_visits
 from pipeline.specs.ct import load_ct, paired_value
 
 DOMAIN = "TU"
@@ -86,10 +89,11 @@ def build(nl: FormExtract, ta: FormExtract, dm: DomainResult, se: DomainResult) 
     lesion["TULOC"] = seg[keep].where(seg[keep].notna(), loc[keep])
     lesion["TUMETHOD"] = method[keep]
     lesion["TUEVAL"] = "INVESTIGATOR"
-    lesion["VISIT"] = standard_visit(hit.loc[keep, "VISIT"])[0]  # an unreadable visit name is queried in RS
     lesion["TUDTC"] = raw["TADAT"]
     ref = dm_reference(dm).set_index("USUBJID").reindex(raw["USUBJID"]).set_index(raw.index)
-    lesion["EPOCH"] = epoch_from_se(raw["TADAT"], raw["USUBJID"], se.data)
+    # An unreadable visit name is queried in RS; here it makes the lesion an unscheduled visit.
+    lesion["VISITNUM"], lesion["VISIT"] = assign_visits(raw["USUBJID"], raw["TADAT"], ref["RFSTDTC"], hit.loc[keep, "VISIT"])
+    lesion["EPOCH"] = epoch_from_se(raw["TADAT"], raw["USUBJID"], se.data, before_first=True)
     lesion["TUDY"] = study_day(raw["TADAT"], ref["RFSTDTC"])
     lesion["_file"], lesion["_row"] = raw["_file"], raw["_row"]
 
@@ -105,6 +109,9 @@ def build(nl: FormExtract, ta: FormExtract, dm: DomainResult, se: DomainResult) 
         rec["_test"] = order
         parts.append(rec)
     out = stack(parts, ignore_index=True) if parts else lesion
+    when = complete_date(out["TUDTC"])
+    before = out["TUORRES"].notna() & (when <= complete_date(out["USUBJID"].map(dm_reference(dm).set_index("USUBJID")["RFXSTDTC"])))
+    out["TULOBXFL"] = last_before_exposure(out, ["TUTESTCD", "TULNKID"], when, before)
     out = derive_seq(out, "TUSEQ", ["TUDTC", "TULNKID", "_test"])
     return build_result(out, "tu", pd.concat([queries, *problems], ignore_index=True), "TUSEQ")
 
