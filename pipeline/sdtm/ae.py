@@ -36,6 +36,7 @@ def code_verbatim(verbatim: pd.Series) -> pd.DataFrame:
     coded = meddra.code_llt(pd.Series(ctcae.to_numpy(), index=verbatim.index))
     out = coded[meddra.AE_VARS].copy()
     out.insert(0, "AETERM", english.to_numpy())
+    out["ctcae_term"] = ctcae.to_numpy()
     out["in_dictionary"] = (~unknown).to_numpy()
     out["known"] = out["in_dictionary"] & coded["known"]
     out["current"] = coded["current"]
@@ -54,7 +55,7 @@ def build(ae: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult:
     end_first = complete_date(raw["AEENDAT"]) < complete_date(raw["AESTDAT"])
     problems = [
         make_queries(raw[~coded["in_dictionary"]], "ae", "AETERM", raw.loc[~coded["in_dictionary"], "AETERM"], "AE_TERM_UNKNOWN", "Verbatim term not in the AE dictionary (specs/terms/ae_verbatim.csv); cannot be coded"),
-        make_queries(raw[not_in_meddra], "ae", "AETERM", raw.loc[not_in_meddra, "AETERM"], "AE_LLT_NOT_IN_MEDDRA", "CTCAE v4.0 term " + coded.loc[not_in_meddra, "AELLT"].astype(str) + " is not a lowest level term of MedDRA " + meddra.dictionary_version() + "; cannot be coded"),
+        make_queries(raw[not_in_meddra], "ae", "AETERM", raw.loc[not_in_meddra, "AETERM"], "AE_LLT_NOT_IN_MEDDRA", "CTCAE v4.0 term " + coded.loc[not_in_meddra, "ctcae_term"].astype(str) + " is not a lowest level term of MedDRA " + meddra.dictionary_version() + "; cannot be coded"),
         make_queries(raw[noncurrent], "ae", "AETERM", raw.loc[noncurrent, "AETERM"], "AE_LLT_NOT_CURRENT", "Coded to a non-current MedDRA " + meddra.dictionary_version() + " lowest level term (" + coded.loc[noncurrent, "AELLT"].astype(str) + "); the coder should review it"),
         make_queries(raw[end_first], "ae", "AEENDAT", raw.loc[end_first, "AEENDAT"], "END_BEFORE_START", "AE ends before it starts (AESTDAT " + raw.loc[end_first, "AESTDAT"].astype(str) + ")"),
     ]
