@@ -176,6 +176,7 @@ def death_before_surgery(raw: Path) -> list[Row]:
     edit(raw, "104", "surv", 2, {"DTHDAT": "15-MAR-2018"})
     expect(raw, "104", "ae", 2, "1040001")
     ae_start = parse_date(str(record(raw, "104", "ae", 2)["AESTDAT"]), "DMY").iso
+    ae_end = parse_date(str(record(raw, "104", "ae", 2)["AEENDAT"]), "DMY").iso
     return [
         q("104", "1040001", "surv", 2, "DTHDAT", "2018-03-15", "DEATH_BEFORE_HEPATECTOMY", "Death date before the hepatectomy (2018-04-02)"),
         q("104", "1040001", "surv", 2, "DTHDAT", "2018-03-15", "DEATH_BEFORE_LAST_ASSESSMENT", "Death date before the last tumour assessment (2019-01-30)"),
@@ -183,6 +184,7 @@ def death_before_surgery(raw: Path) -> list[Row]:
         q("104", "1040001", "ds", 2, "DSSTDAT", "2019-03-18", "DEATH_INCONSISTENT", "End of study by death dated differently from the death date on the survival form (2018-03-15)"),
         # ... and the subject's AE, started after surgery, now starts after the (wrong) death date.
         q("104", "1040001", "ae", 2, "AESTDAT", ae_start, "AE_AFTER_DEATH", "AE starts after the death (2018-03-15)"),
+        q("104", "1040001", "ae", 2, "AEENDAT", ae_end, "AE_END_AFTER_DEATH", "AE ends after the death (2018-03-15)"),
     ]
 
 
@@ -231,6 +233,7 @@ def ae_after_end_of_study(raw: Path) -> list[Row]:
     return [
         q("104", "1040002", "ae", row, "AESTDAT", "2022-06-15", "AE_AFTER_END_OF_STUDY", "AE starts after the end of study (2022-05-26)"),
         q("104", "1040002", "ae", row, "AESTDAT", "2022-06-15", "AE_AFTER_DEATH", "AE starts after the death (2022-05-26)"),
+        q("104", "1040002", "ae", row, "AEENDAT", "2022-06-20", "AE_END_AFTER_DEATH", "AE ends after the death (2022-05-26)"),
     ]
 
 
@@ -481,7 +484,7 @@ def test_downstream_keeps_every_valid_record_and_no_held_one(value_run, last_nig
     run, expected = value_run
     got = listing(run)
     # Inconsistent dates are queried but the records kept (the site confirms or corrects them).
-    kept = got["rule"].isin(["DEATH_BEFORE_HEPATECTOMY", "DEATH_BEFORE_LAST_ASSESSMENT", "DEATH_INCONSISTENT", "AE_AFTER_DEATH", "AE_AFTER_END_OF_STUDY", "BIRTH_AFTER_CONSENT"])
+    kept = got["rule"].isin(["DEATH_BEFORE_HEPATECTOMY", "DEATH_BEFORE_LAST_ASSESSMENT", "DEATH_INCONSISTENT", "AE_AFTER_DEATH", "AE_AFTER_END_OF_STUDY", "AE_END_AFTER_DEATH", "BIRTH_AFTER_CONSENT"])
     held = set(zip(got.loc[~kept, "file"], got.loc[~kept, "row"]))
     assert not held & lineage(run)
     # AE: last night's records minus the held ones, plus the (valid) AE after the end of study.

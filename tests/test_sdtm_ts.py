@@ -37,7 +37,7 @@ def value(ts, parmcd):
 def test_ts_conforms_one_record_per_ts_csv_row(ts):
     ok, failures = validate_frame(ts.data, load_dataset_spec("sdtm", "ts"))
     assert ok, failures.to_string()
-    assert len(ts.data) == 53  # data rows of specs/trial/ts.csv
+    assert len(ts.data) == 55  # data rows of specs/trial/ts.csv
     assert set(ts.data["STUDYID"]) == {"NCT02867280"} and set(ts.data["DOMAIN"]) == {"TS"}
     assert ts.data["TSPARMCD"].is_monotonic_increasing
 

@@ -316,6 +316,8 @@ def test_ts_parameters_are_valid(ct):
         if d.startswith("study:"):
             key = d.split(":")[1]
             assert hasattr(study, key), d
+        elif d == "meddra:version":  # the MedDRA version AE coding used
+            assert r["TSPARMCD"] == "AEDICTV", r
         elif d:
             var, agg = d.split(":")
             ds, col = var.split(".")

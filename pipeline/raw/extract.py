@@ -81,7 +81,9 @@ def _conform_columns(df: pd.DataFrame, form: Form, rel: str) -> tuple[pd.DataFra
     absent = [c for c in form.field_names if c not in df.columns]
     if absent:
         warnings.append(f"{rel}: optional column(s) {', '.join(absent)} missing from the file; read as blank")
-    return df.reindex(columns=[*form.field_names, *LINEAGE], fill_value=""), warnings
+    # One column at a time: pandas' reindex with a fill value fails on Arrow text for several at once.
+    df = df.assign(**{c: "" for c in absent})
+    return df[[*form.field_names, *LINEAGE]], warnings
 
 
 def read_all_sites(raw_root: Path, form: Form, spec: RawSpec) -> tuple[pd.DataFrame, list[str]]:

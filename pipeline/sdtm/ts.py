@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline import meddra
 from pipeline.dates import complete_date
 from pipeline.sdtm.common import DomainResult, build_result
 from pipeline.specs.ct import load_ct, paired_value
@@ -72,6 +73,8 @@ def derive_value(derivation: str, study: Study, dm: pd.DataFrame, where: str) ->
     if derivation.startswith("DM."):
         var, _, op = derivation.removeprefix("DM.").partition(":")
         return _from_dm(dm, var, op, where)
+    if derivation == "meddra:version":  # the MedDRA version the AEs were coded with
+        return meddra.dictionary_version()
     raise ValueError(f"{where}: unknown derivation {derivation!r}")
 
 

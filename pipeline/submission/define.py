@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from lxml import etree
 
-from pipeline import io
+from pipeline import io, meddra
 from pipeline.columns import take_text
 from pipeline.specs.study import load_study
 from pipeline.submission.common import (
@@ -300,6 +300,8 @@ class _Codelists:
 
     def _write_external(self, mdv: etree._Element, oid: str, dictionary: str, dtype: str) -> None:
         name, version = _split_dictionary(dictionary)
+        if version is None and name == "MedDRA":  # the version of the release the AEs were coded with
+            version = meddra.dictionary_version()
         if version is None and name != "ISO 3166":
             self.problems.append(f"{oid}: external dictionary {dictionary!r} has no version in the spec (ExternalCodeList/@Version)")
         el = _sub(mdv, "CodeList", {"OID": oid, "Name": dictionary, "DataType": dtype})

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.specs.raw import load_raw_spec
+from pipeline.synth.adverse_events import CRITERIA, draw_seriousness_criteria
 from pipeline.synth.calibration import load_calibration
 from pipeline.synth.messiness import SiteStyle
 from pipeline.synth.outcomes import rfs_params
@@ -64,6 +65,9 @@ def generate_study(n_subjects: int, seed: int, out_dir: Path, truth_dir: Path | 
 
     rng = np.random.Generator(np.random.PCG64(seed))
     study = simulate_study(n_subjects, rng, cal, scenario)
+    # Values added later draw from streams of their own: every earlier value stays as it was.
+    crit_rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(1,))))
+    study.ae[CRITERIA] = draw_seriousness_criteria(study.ae, crit_rng, cal)
     plan = plan_problems(study, rng, rate, int(mcal["min_problems_per_kind"]) if rate > 0 else 0)
     if rate <= 0:
         plan.ae.clear(), plan.lb.clear(), plan.cm.clear()
@@ -74,7 +78,8 @@ def generate_study(n_subjects: int, seed: int, out_dir: Path, truth_dir: Path | 
     records: dict[str, int] = {}
     for siteid, site in spec.sites.items():
         style = SiteStyle(siteid, spec.codelists, mcal, rng)
-        forms, probs, sid = site_forms(study, siteid, style, spec, plan, mcal, cal["baseline"])
+        forms, probs, sid = site_forms(study, siteid, style, spec, plan, mcal, cal["baseline"],
+                                       crit_style=SiteStyle(siteid, spec.codelists, mcal, crit_rng))
         files += write_site(forms, site, out_dir, stamp)
         problems += probs
         ids.append(sid)

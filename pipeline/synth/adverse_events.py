@@ -104,3 +104,40 @@ def finalize_aes(ae: pd.DataFrame, cap_day: np.ndarray, dead: np.ndarray, droppe
     ae = ae.sort_values(["subj", "start", "term"], kind="stable").reset_index(drop=True)
     ae["aespid"] = ae.groupby("subj", sort=False).cumcount() + 1
     return ae
+
+
+# Seriousness criteria as the AE form writes them (SDTM variable names).
+CRITERIA = ["AESDTH", "AESLIFE", "AESHOSP", "AESDISAB", "AESCONG", "AESMIE"]
+
+
+def draw_seriousness_criteria(ae: pd.DataFrame, rng: np.random.Generator, cal: dict) -> pd.DataFrame:
+    """Seriousness criteria of the serious AEs (ICH E2A), drawn only for them.
+
+    ``ae`` is the finalized AE frame (serious, grade, outcome). ``rng`` must be a stream of
+    its own, so that adding the criteria leaves every other generated value as it was.
+    Returns one column per :data:`CRITERIA`: True/False for a serious AE, None otherwise.
+    A fatal AE results in death; a serious AE meets at least one criterion (hospitalisation
+    when none is drawn).
+    """
+    sc = cal["adverse_events"]["seriousness_criteria"]
+    serious = ae["serious"].to_numpy(dtype=bool)
+    idx = np.nonzero(serious)[0]
+    k = len(idx)
+    grade = ae["grade"].to_numpy()[idx]
+    u = rng.random((k, 4))
+    c = {
+        "AESDTH": ae["outcome"].to_numpy()[idx] == "FATAL",
+        "AESLIFE": u[:, 0] < np.array(sc["p_life_threatening_by_grade"], dtype=float)[grade - 1],
+        "AESHOSP": u[:, 1] < sc["p_hospitalisation"],
+        "AESDISAB": u[:, 2] < sc["p_disability"],
+        "AESCONG": np.zeros(k, dtype=bool) if sc["p_congenital_anomaly"] == 0 else rng.random(k) < sc["p_congenital_anomaly"],
+        "AESMIE": u[:, 3] < sc["p_medically_important"],
+    }
+    none = ~np.logical_or.reduce([c[x] for x in CRITERIA])
+    c["AESHOSP"] = c["AESHOSP"] | none
+    out = pd.DataFrame({x: pd.Series([None] * len(ae), dtype=object) for x in CRITERIA}, index=ae.index)
+    for x in CRITERIA:
+        col = np.full(len(ae), None, dtype=object)
+        col[idx] = c[x]
+        out[x] = col
+    return out

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.synth._util import NA, categorical
+from pipeline.synth.adverse_events import CRITERIA
 from pipeline.synth.cohort import LAB_TESTS
 from pipeline.synth.messiness import (
     AFP_UNITS,
@@ -92,7 +93,7 @@ def _frame(spec_form, cols: dict) -> pd.DataFrame:
     return pd.DataFrame({k: cols[k] for k in names})
 
 
-def site_forms(study, site: str, style: SiteStyle, spec, plan: ProblemPlan, mcal: dict, bcal: dict):
+def site_forms(study, site: str, style: SiteStyle, spec, plan: ProblemPlan, mcal: dict, bcal: dict, *, crit_style: SiteStyle):
     """Render every form of ``site``.
 
     Returns (forms, problems, subjids): forms = {form: DataFrame}, problems = list of dicts
@@ -204,6 +205,12 @@ def site_forms(study, site: str, style: SiteStyle, spec, plan: ProblemPlan, mcal
         "AEREL": T(style.codes(ae["rel"].to_numpy(), "AEREL")), "AEACN": T(style.codes(ae["action"].to_numpy(), "ACN")),
         "AEOUT": T(style.codes(ae["outcome"].to_numpy(), "OUT")),
     }
+    # Seriousness criteria: asked only for a serious AE; spelled with a stream of their own.
+    serious = ae["serious"].to_numpy(dtype=bool)
+    for fld in CRITERIA:
+        cells = np.full(m, "", dtype=object)
+        cells[serious] = crit_style.yes_no(ae[fld].to_numpy()[serious].astype(bool))
+        ae_cols[fld] = crit_style.trailing_spaces(cells)
     ae_rows = ae.index.to_numpy()
     for p, r in enumerate(ae_rows):
         if int(r) not in plan.ae:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.synth._util import DAYS_PER_MONTH, NA, iso
+from pipeline.synth.adverse_events import CRITERIA
 
 
 def _iso_partial(days: np.ndarray, prec: np.ndarray) -> np.ndarray:
@@ -141,7 +142,9 @@ def ae_truth(study, subjids: pd.Series, studyid: str, problems: pd.DataFrame) ->
         "siteid": sites, "subjid": ids, "usubjid": [f"{studyid}-{s}-{i}" for s, i in zip(sites, ids)],
         "aespid": ae["aespid"].to_numpy(), "verbatim": [str(v).strip() for v in ae["verbatim"]],
         "ctcae_term": ae["term"].to_numpy(), "grade": ae["grade"].to_numpy(),
-        "serious": np.where(ae["serious"], "Y", "N"), "aerel": rel,
+        "serious": np.where(ae["serious"], "Y", "N"),
+        **{c.lower(): [("Y" if v else "N") if v is not None else "" for v in ae[c]] for c in CRITERIA if c in ae.columns},
+        "aerel": rel,
         "related": np.where(np.isin(rel, ["RELATED", "POSSIBLY RELATED"]), "Y", "N"),
         "action": ae["action"].to_numpy(), "outcome": ae["outcome"].to_numpy(),
         "start_date": iso(ae["start"].to_numpy()), "start_precision": ae["start_prec"].map({3: "DAY", 2: "MONTH", 1: "YEAR"}).to_numpy(),
@@ -188,7 +191,8 @@ Dates are ISO 8601; `*_days` = date - hepatectomy date (no +1); months = days / 
   the cut have no END OF STUDY record), baseline characteristics (AFP in ng/mL)
 
 ## adverse_events.csv (one row per AE record, re-export duplicates not repeated)
-True CTCAE v4.0 term and grade, serious, aerel (canonical), related = Y for RELATED or POSSIBLY RELATED,
+True CTCAE v4.0 term and grade, serious, the seriousness criteria of a serious AE (aesdth, aeslife, aeshosp,
+aesdisab, aescong, aesmie: Y/N, blank when not serious), aerel (canonical), related = Y for RELATED or POSSIBLY RELATED,
 action, outcome, true start/end dates with the recorded precision, problem_kind when the record carries
 an injected problem (its raw value is then not a valid term, grade or date).
 
