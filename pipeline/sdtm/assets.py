@@ -44,6 +44,7 @@ DOMAIN_MODULES = [
     "tr",
     "supptu",
     "supprs",
+    "suppae",
     "relrec",
 ]
 
