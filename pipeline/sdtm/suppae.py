@@ -44,10 +44,6 @@ def build(ae: DomainResult, dm: DomainResult) -> DomainResult:
     out["QVAL"] = np.where(emergent[keep].to_numpy(dtype=bool), "Y", "N")
     out["QORIG"] = "Derived"
     out["QEVAL"] = None
-    # The AE record's raw origin (AE lineage, keyed by USUBJID and AESEQ).
-    if len(ae.lineage):
-        lin = ae.lineage.drop_duplicates(["USUBJID", "RECORD"]).set_index(["USUBJID", "RECORD"])
-        key = pd.MultiIndex.from_arrays([rows["USUBJID"], rows["AESEQ"].astype("float64")])
-        out["_file"] = lin["RAWFILE"].reindex(key).to_numpy()
-        out["_row"] = lin["RAWROW"].reindex(key).to_numpy()
+    # Derived from AE records, not from a raw row: the lineage names none (IDVAR/IDVARVAL name the AE record,
+    # whose own lineage gives its raw file and row).
     return build_result(out, "suppae")
