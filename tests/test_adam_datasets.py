@@ -162,6 +162,28 @@ def test_adae_treatment_emergence_and_flags():
     assert out.issues.empty
 
 
+def test_adae_occurrence_flags_by_hand():
+    # Treated subject S-T1 (first dose 2018-02-01, last 2018-06-30); ASTDT, PT, SOC, grade:
+    #  1 02-10 Diarrhoea GI 1 | 2 02-20 Diarrhoea GI 3 | 3 03-01 Nausea GI 3 | 4 02-05 Rash Skin 2 | 5 02-05 Rash Skin 2
+    #  6 01-20 Rash Skin 4 (before the first dose: not treatment-emergent, never flagged)
+    def occ(seq, st, pt, soc, grade):
+        return {**ae("S-T1", seq, st, grade=str(grade)), "AEDECOD": pt, "AEBODSYS": soc}
+    gi, skin = "Gastrointestinal disorders", "Skin and subcutaneous tissue disorders"
+    rows = [occ(1, "2018-02-10", "Diarrhoea", gi, 1), occ(2, "2018-02-20", "Diarrhoea", gi, 3), occ(3, "2018-03-01", "Nausea", gi, 3),
+            occ(4, "2018-02-05", "Rash", skin, 2), occ(5, "2018-02-05", "Rash", skin, 2), occ(6, "2018-01-20", "Rash", skin, 4)]
+    d = adae.build(ADSL_T, sdtm("ae", rows)).data.set_index("AESEQ").sort_index()
+    flagged = {f: [int(s) for s in d.index[d[f].eq("Y")]] for f in ["AOCCFL", "AOCCSFL", "AOCCPFL", "AOCCIFL", "AOCCSIFL", "AOCCPIFL"]}
+    assert flagged == {
+        "AOCCFL": [4],            # earliest TEAE (02-05; AESEQ 4 before 5)
+        "AOCCSFL": [1, 4],        # GI first 02-10, Skin first 02-05
+        "AOCCPFL": [1, 3, 4],     # Diarrhoea, Nausea, Rash
+        "AOCCIFL": [2],           # grade 3 first reached 02-20 (the grade 4 is not emergent)
+        "AOCCSIFL": [2, 4],       # GI worst 3 (02-20), Skin worst 2 (02-05, AESEQ 4)
+        "AOCCPIFL": [2, 3, 4],    # Diarrhoea worst 3, Nausea 3, Rash 2
+    }
+    assert d["TRTAN"].eq(1.0).all()
+
+
 def test_adae_grade5_without_fatal_outcome_is_an_issue():
     bad = sdtm("ae", [ae("S-C1", 1, "2018-03-01", grade="5", out="RECOVERED/RESOLVED")])
     out = adae.build(ADSL_T, bad)

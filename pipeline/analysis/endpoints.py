@@ -101,7 +101,8 @@ def safety_results(adae: pd.DataFrame, adsl: pd.DataFrame, adex: pd.DataFrame) -
 
 
 def ae_incidence(adae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
-    """TEAE subject incidence by arm, SOC and preferred term: any grade, grade >= 3, related, and worst grade."""
+    """TEAE subject incidence by arm, SOC and preferred term: any grade, grade >= 3, related, and worst grade
+    (subjects counted at their worst grade through ADAE.AOCCPIFL)."""
     saf = adsl[adsl["SAFFL"].eq("Y")]
     n_arm = saf.groupby("TRT01A")["USUBJID"].nunique()
     te = adae[adae["TRTEMFL"].eq("Y") & isin(adae["USUBJID"], saf["USUBJID"])]
@@ -113,7 +114,8 @@ def ae_incidence(adae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
         "N_REL": te[te["RELFL"].eq("Y")].groupby(keys)["USUBJID"].nunique(),
         "N_REL_GE3": te[te["RELFL"].eq("Y") & (te["ATOXGRN"] >= 3)].groupby(keys)["USUBJID"].nunique(),
     }).fillna(0)
-    worst = te.groupby(keys + ["USUBJID"])["ATOXGRN"].max().reset_index()
+    # By worst grade: ADAE's OCCDS flag marks each subject's one record of the highest grade per SOC and PT.
+    worst = te[te["AOCCPIFL"].eq("Y")]
     for gr in range(1, 6):
         out[f"N_WORST_G{gr}"] = worst[worst["ATOXGRN"].eq(gr)].groupby(keys)["USUBJID"].nunique()
     out = out.fillna(0).reset_index().rename(columns={"TRTA": "ARM"})
