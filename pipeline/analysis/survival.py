@@ -79,7 +79,7 @@ def competing_risks(ttr: pd.DataFrame, os_: pd.DataFrame) -> pd.DataFrame:
     competing = ttr["CNSR"].eq(COMPETING_CNSR)
     out = ttr.copy()
     out["EVENT"] = np.where(ttr["CNSR"].eq(0), 1, np.where(competing, 2, 0))
-    out["AVAL"] = ttr["AVAL"].where(~competing, ttr["USUBJID"].map(death))
+    out["AVAL"] = ttr["AVAL"].astype("float64").where(~competing, ttr["USUBJID"].map(death))
     if out.loc[competing, "AVAL"].isna().any():
         bad = out.loc[competing & out["AVAL"].isna(), "USUBJID"].tolist()
         raise ValueError(f"ADTTE: TTR CNSR {COMPETING_CNSR} (death without recurrence) without an OS death for {bad[:5]}")
