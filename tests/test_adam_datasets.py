@@ -31,7 +31,7 @@ def sdtm(name, rows):
 
 
 def adsl_frame(rows):
-    base = {"STUDYID": "S", "SUBJID": "x", "SITEID": "101", "TRT01P": "SORAFENIB", "TRT01A": "SORAFENIB", "FASFL": "Y", "SAFFL": "Y",
+    base = {"STUDYID": "S", "SUBJID": "x", "SITEID": "101", "TRT01P": "SORAFENIB", "TRT01A": "SORAFENIB", "TRT01AN": 1.0, "FASFL": "Y", "SAFFL": "Y",
             "HEPDT": ORIGIN, "TRTSDT": pd.NaT, "TRTEDT": pd.NaT, "DTHDT": pd.NaT, "DTHDTF": None, "LSTALVDT": pd.NaT}
     return AdamResult("ADSL", pd.DataFrame([{**base, **r} for r in rows]), issues_frame())
 
@@ -85,7 +85,15 @@ def test_tie_recurrence_and_death(tte):
 
 def test_death_without_recurrence(tte):
     assert row(tte, "S-2", "RFS", ["CNSR", "EVNTDESC", "SRCDOM", "SRCVAR", "AVAL"]) == [0, "DEATH", "ADSL", "DTHDT", 264]
-    assert row(tte, "S-2", "TTR", ["CNSR", "CNSDTDSC", "SRCSEQ", "AVAL"]) == [2, "LAST ASSESSMENT WITHOUT RECURRENCE", 7, 113]
+    # TTR: the competing event (CNSR 4, its own EVNTDESC), censored at the last NED 2018-05-02 as before (KM unchanged).
+    assert row(tte, "S-2", "TTR", ["CNSR", "EVNTDESC", "CNSDTDSC", "SRCSEQ", "AVAL"]) == [4, "DEATH WITHOUT RECURRENCE", "LAST ASSESSMENT WITHOUT RECURRENCE", 7, 113]
+
+
+def test_only_a_death_without_recurrence_competes(tte):
+    # S-1 died on the day of its recurrence: a TTR event, not competing. S-3..S-6 are alive: plain censorings or events.
+    assert row(tte, "S-1", "TTR", ["CNSR", "EVNTDESC"]) == [0, "RECURRENCE"]
+    assert tte.xs("TTR", level="PARAMCD")["CNSR"].tolist() == [0, 4, 1, 0, 0, 0]
+    assert tte.xs("RFS", level="PARAMCD")["CNSR"].max() < 4 and tte.xs("OS", level="PARAMCD")["CNSR"].max() < 4
 
 
 def test_no_assessment_after_surgery(tte):
@@ -154,6 +162,28 @@ def test_adae_treatment_emergence_and_flags():
     assert out.issues.empty
 
 
+def test_adae_occurrence_flags_by_hand():
+    # Treated subject S-T1 (first dose 2018-02-01, last 2018-06-30); ASTDT, PT, SOC, grade:
+    #  1 02-10 Diarrhoea GI 1 | 2 02-20 Diarrhoea GI 3 | 3 03-01 Nausea GI 3 | 4 02-05 Rash Skin 2 | 5 02-05 Rash Skin 2
+    #  6 01-20 Rash Skin 4 (before the first dose: not treatment-emergent, never flagged)
+    def occ(seq, st, pt, soc, grade):
+        return {**ae("S-T1", seq, st, grade=str(grade)), "AEDECOD": pt, "AEBODSYS": soc}
+    gi, skin = "Gastrointestinal disorders", "Skin and subcutaneous tissue disorders"
+    rows = [occ(1, "2018-02-10", "Diarrhoea", gi, 1), occ(2, "2018-02-20", "Diarrhoea", gi, 3), occ(3, "2018-03-01", "Nausea", gi, 3),
+            occ(4, "2018-02-05", "Rash", skin, 2), occ(5, "2018-02-05", "Rash", skin, 2), occ(6, "2018-01-20", "Rash", skin, 4)]
+    d = adae.build(ADSL_T, sdtm("ae", rows)).data.set_index("AESEQ").sort_index()
+    flagged = {f: [int(s) for s in d.index[d[f].eq("Y")]] for f in ["AOCCFL", "AOCCSFL", "AOCCPFL", "AOCCIFL", "AOCCSIFL", "AOCCPIFL"]}
+    assert flagged == {
+        "AOCCFL": [4],            # earliest TEAE (02-05; AESEQ 4 before 5)
+        "AOCCSFL": [1, 4],        # GI first 02-10, Skin first 02-05
+        "AOCCPFL": [1, 3, 4],     # Diarrhoea, Nausea, Rash
+        "AOCCIFL": [2],           # grade 3 first reached 02-20 (the grade 4 is not emergent)
+        "AOCCSIFL": [2, 4],       # GI worst 3 (02-20), Skin worst 2 (02-05, AESEQ 4)
+        "AOCCPIFL": [2, 3, 4],    # Diarrhoea worst 3, Nausea 3, Rash 2
+    }
+    assert d["TRTAN"].eq(1.0).all()
+
+
 def test_adae_grade5_without_fatal_outcome_is_an_issue():
     bad = sdtm("ae", [ae("S-C1", 1, "2018-03-01", grade="5", out="RECOVERED/RESOLVED")])
     out = adae.build(ADSL_T, bad)
@@ -175,8 +205,25 @@ def test_adex_total_dose_and_modification():
     v = out.data.set_index("PARAMCD")["AVAL"]
     assert set(out.data["USUBJID"]) == {"S-T1"}
     assert v["TDOSE"] == 36200 and v["TDURD"] == 157 and v["PDOSE"] == 292000
-    assert v["RDI"] == pytest.approx(36200 / 292000 * 100) and v["AVGDD"] == pytest.approx(36200 / 157)
+    assert v["AVGDD"] == pytest.approx(36200 / 157) and v["PDI"] == 400
+    # Dose intensity over the 157 days of exposure: 230.57 mg/day of the planned 400 = 57.64 %;
+    # share of the planned 2-year total: 36,200 / 292,000 = 12.40 %.
+    assert v["RDI"] == pytest.approx(36200 / 157 / 400 * 100) and v["PCTPDOSE"] == pytest.approx(36200 / 292000 * 100)
     assert v["DOSMODAE"] == 1
+    units = out.data.set_index("PARAMCD")["AVALU"]
+    assert listed(units[["TDOSE", "TDURD", "AVGDD", "PDOSE", "PDI", "RDI", "PCTPDOSE", "DOSMODAE"]]) == [
+        "mg", "DAYS", "mg/day", "mg", "mg/day", "%", "%", None]
+    assert out.data.set_index("PARAMCD").loc["RDI", "PARAM"] == "Relative Dose Intensity (%)"
+    assert out.data.set_index("PARAMCD").loc["PCTPDOSE", "PARAM"] == "Percent of Planned Total Dose (%)"
+
+
+def test_adex_full_dose_for_a_week_is_full_intensity():
+    # The review's 101-021: 400 mg/day for 7 days. RDI 100 %; 2,800 of 292,000 mg = 0.96 % of the planned total.
+    ex = sdtm("ex", [{"USUBJID": "S-T1", "EXDOSE": 400.0, "EXDOSFRQ": "QD", "EXSTDTC": "2018-02-01", "EXENDTC": "2018-02-07", "EXADJ": None}])
+    adsl = adsl_frame([{"USUBJID": "S-T1", "TRTSDT": D("2018-02-01"), "TRTEDT": D("2018-02-07")}])
+    v = adex.build(adsl, ex, sdtm("ae", [ae("S-T1", 1, "2018-02-03")])).data.set_index("PARAMCD")["AVAL"]
+    assert v["TDOSE"] == 2800 and v["TDURD"] == 7 and v["RDI"] == pytest.approx(100.0)
+    assert v["PCTPDOSE"] == pytest.approx(2800 / 292000 * 100)  # 0.959 %
 
 
 def test_adex_every_other_day_counts_dosing_days():

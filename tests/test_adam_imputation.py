@@ -4,7 +4,7 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.adam.imputation import _parts, impute_date, to_sas_date
+from pipeline.imputation import _parts, impute_date, to_sas_date
 from pipeline.columns import TEXT
 
 D = pd.Timestamp

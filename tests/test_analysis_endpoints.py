@@ -12,13 +12,13 @@ ADSL = pd.DataFrame({
 })
 
 
-def ae(u, arm, pt, grade, rel="N", te="Y", mod=None):
+def ae(u, arm, pt, grade, rel="N", te="Y", mod=None, worst="Y"):
     return {"USUBJID": u, "TRTA": arm, "AEBODSYS": "Skin", "AEDECOD": pt, "ATOXGRN": float(grade), "RELFL": "Y" if rel == "Y" else None,
-            "TRTEMFL": te, "AESER": "N", "DOSMODFL": mod, "DRUGWDFL": None}
+            "TRTEMFL": te, "AESER": "N", "DOSMODFL": mod, "DRUGWDFL": None, "AOCCPIFL": worst if te else None}
 
 
 ADAE = pd.DataFrame([
-    ae("A", "SORAFENIB", "HFS", 1, rel="Y"),
+    ae("A", "SORAFENIB", "HFS", 1, rel="Y", worst=None),
     ae("A", "SORAFENIB", "HFS", 3, rel="Y", mod="Y"),   # same subject, worse grade: counted once, worst grade 3
     ae("B", "SORAFENIB", "HFS", 2),
     ae("B", "SORAFENIB", "Rash", 1, te=None),          # not treatment-emergent: ignored
@@ -50,3 +50,14 @@ def test_safety_summary_rows():
     assert value("AE", "CONTROL", "Any TEAE: subjects (%)") == pytest.approx(100.0)
     assert value("DOSMODAE", "SORAFENIB", "Subjects (%)") == pytest.approx(50.0)
     assert (value("TDOSE", "SORAFENIB", "Mean"), value("TDOSE", "SORAFENIB", "Median"), value("TDOSE", "SORAFENIB", "Max")) == (200, 200, 300)
+
+
+def test_exposure_summary_reports_dose_intensity_and_share_of_plan_by_name():
+    adex = pd.DataFrame({
+        "USUBJID": ["A", "A", "B", "B"], "SAFFL": "Y", "PARAMCD": ["RDI", "PCTPDOSE", "RDI", "PCTPDOSE"], "AVAL": [100.0, 0.96, 80.0, 60.0],
+    })
+    r = safety_results(ADAE, ADSL, adex)
+    med = r[r["STATISTIC"].eq("Median")].set_index("PARAMCD")
+    assert med.loc["RDI", ["ENDPOINT", "VALUE"]].tolist() == ["Relative dose intensity (%)", 90.0]
+    assert med.loc["PCTPDOSE", ["ENDPOINT", "VALUE"]].tolist() == ["Percent of planned total dose (%)", pytest.approx(30.48)]
+    assert "ADEX RDI" in med.loc["RDI", "METHOD"]

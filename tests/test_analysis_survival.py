@@ -4,11 +4,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.analysis.survival import DAYS_PER_YEAR, compare_arms, cumulative_incidence, landmark_rates, median_time
+from pipeline.analysis.survival import DAYS_PER_YEAR, compare_arms, competing_risks, cumulative_incidence, landmark_rates, median_time
 
 
 def adtte(aval, cnsr, arm="A", desc=None):
     return pd.DataFrame({"AVAL": aval, "CNSR": cnsr, "ARM": arm, "EVNTDESC": desc or [None] * len(aval)})
+
+
+def cr(aval, event, arm="A"):
+    """Competing-risk rows: EVENT 1 recurrence, 2 death without recurrence, 0 censored."""
+    return pd.DataFrame({"AVAL": aval, "EVENT": event, "ARM": arm})
 
 
 def test_km_landmark_by_hand():
@@ -39,9 +44,28 @@ def test_cumulative_incidence_with_competing_death():
     # Recurrence at 100 d, death at 200 d, censored at 300 d, recurrence at 400 d; at 2 years:
     # AJ CIF(recurrence) = 1/4 + (S(200)=2/4 ... ) -> 1/4 at 100 d; death removes 1/4 of mass;
     # at 400 d: S(399) = 3/4 * 2/3 = 1/2, one at risk -> + 1/2 * 1/1 = 0.75.
-    d = adtte([100, 200, 300, 400], [0, 0, 1, 0], desc=["RECURRENCE", "DEATH", None, "RECURRENCE"])
-    (row,) = cumulative_incidence(d, "Recurrence rate", 2)
+    (row,) = cumulative_incidence(cr([100, 200, 300, 400], [1, 2, 0, 1]), "Recurrence rate", 2)
     assert row["VALUE"] == pytest.approx(0.75)
+
+
+def test_competing_risks_rebuilt_from_adtte_alone():
+    # TTR rows: S1 recurrence day 100; S2 died without recurrence (CNSR 4, censored at its last assessment day 150;
+    # OS: died day 350); S3 censored day 300 (CNSR 2); S4 recurrence day 400.
+    # With the death at OS's day 350: day 100 at risk 4 -> CIF 1/4, S = 3/4; day 300 censoring; day 350 death, at
+    # risk 2 -> S = 3/8; day 400 at risk 1 -> CIF = 1/4 + 3/8 = 0.625. (At TTR's day 150 it would be 0.75.)
+    ttr = pd.DataFrame({"USUBJID": ["S1", "S2", "S3", "S4"], "ARM": "A", "AVAL": [100, 150, 300, 400], "CNSR": [0, 4, 2, 0]})
+    os_ = pd.DataFrame({"USUBJID": ["S1", "S2", "S3", "S4"], "ARM": "A", "AVAL": [900, 350, 950, 990], "CNSR": [1, 0, 3, 3]})
+    got = competing_risks(ttr, os_)
+    assert got["EVENT"].tolist() == [1, 2, 0, 1] and got["AVAL"].tolist() == [100, 350, 300, 400]
+    (row,) = cumulative_incidence(got, "Recurrence rate", 2)
+    assert row["VALUE"] == pytest.approx(0.625)
+
+
+def test_competing_death_without_an_os_death_is_an_error():
+    ttr = pd.DataFrame({"USUBJID": ["S1"], "ARM": "A", "AVAL": [150], "CNSR": [4]})
+    os_ = pd.DataFrame({"USUBJID": ["S1"], "ARM": "A", "AVAL": [900], "CNSR": [3]})
+    with pytest.raises(ValueError, match="S1"):
+        competing_risks(ttr, os_)
 
 
 def test_hazard_ratio_direction():
@@ -58,7 +82,7 @@ def test_hazard_ratio_direction():
 
 def test_cumulative_incidence_with_tied_times_and_a_non_default_index():
     # Two recurrences on day 100 (a tie), one death on day 200; rows indexed 10..13 as a filtered frame is.
-    d = adtte([100, 100, 200, 300], [0, 0, 0, 1], desc=["RECURRENCE", "RECURRENCE", "DEATH", None])
+    d = cr([100, 100, 200, 300], [1, 1, 2, 0])
     d.index = [10, 11, 12, 13]
     (row,) = cumulative_incidence(d, "Recurrence rate", 2)
     # 2 of 4 recur by day 100; the death and the censoring add no recurrence: CIF = 0.5 (jitter moves ties by < 1 day).

@@ -9,20 +9,25 @@ from pipeline.adam.common import AdamResult, finalize_adam
 from pipeline.columns import isin, stack
 from pipeline.dates import complete_date
 from pipeline.sdtm.common import DomainResult
+from pipeline.specs.ct import load_ct, paired_value
+from pipeline.specs.datasets import load_dataset_spec
 from pipeline.specs.study import load_study
 
 NAME = "ADEX"
 INPUTS = {"adsl": ["adam", "adsl"], "ex": ["sdtm", "ex"], "ae": ["sdtm", "ae"]}
 MODIFYING_ACTIONS = ["DOSE REDUCED", "DRUG INTERRUPTED", "DRUG WITHDRAWN"]
 
-PARAMS = [
-    ("TDOSE", "Total Dose (mg)", "mg"),
-    ("TDURD", "Treatment Duration (days)", "DAYS"),
-    ("AVGDD", "Average Daily Dose (mg/day)", "mg/day"),
-    ("PDOSE", "Planned Total Dose (mg)", "mg"),
-    ("RDI", "Relative Dose Intensity (%)", "%"),
-    ("DOSMODAE", "Any Dose Modification Due to AE (1=Y)", ""),
-]
+
+def parameters() -> list[tuple[str, str, str | None]]:
+    """(PARAMCD, PARAM, AVALU) in spec order: codes and units from the AVAL value-level metadata of
+    specs/adam/adex.yaml, names from the PARAMCD_EX/PARAM_EX pairs of specs/ct/adam_ct.csv."""
+    ct = load_ct()
+    out = []
+    for vl in load_dataset_spec("adam", "adex").value_level:
+        if vl.variable == "AVAL":
+            code = dict(vl.where)["PARAMCD"]
+            out.append((code, paired_value(ct, "PARAMCD_EX", "PARAM_EX", code), vl.unit))
+    return out
 
 
 # Administrations per day by EXDOSFRQ: EXDOSE is the dose per administration.
@@ -50,20 +55,27 @@ def build(adsl: AdamResult, ex: DomainResult, ae: DomainResult) -> AdamResult:
     per = period_doses(ex.data[isin(ex.data["USUBJID"], s.index)], cutoff)
     tdose = per.groupby("USUBJID")["mg"].sum().reindex(s.index).fillna(0.0)
     tdurd = ((s["TRTEDT"] - s["TRTSDT"]).dt.days + 1).astype("float64")
-    pdose = float(study.planned_dose_mg_per_day * study.planned_duration_days)
+    pdi = float(study.planned_dose_mg_per_day)
+    pdose = pdi * study.planned_duration_days
     ae_mod = ae.data[ae.data["AEACN"].isin(MODIFYING_ACTIONS)]["USUBJID"].unique()
     ex_mod = per.loc[per["adj"].eq("ADVERSE EVENT"), "USUBJID"].unique()
+    avgdd = tdose / tdurd
     values = {
         "TDOSE": tdose,
         "TDURD": tdurd,
-        "AVGDD": tdose / tdurd,
+        "AVGDD": avgdd,
         "PDOSE": pd.Series(pdose, index=s.index),
-        "RDI": tdose / pdose * 100.0,
+        "PDI": pd.Series(pdi, index=s.index),
+        "RDI": avgdd / pdi * 100.0,
+        "PCTPDOSE": tdose / pdose * 100.0,
         "DOSMODAE": pd.Series(np.where(isin(s.index, ae_mod) | isin(s.index, ex_mod), 1.0, 0.0), index=s.index),
     }
+    params = parameters()
+    if {p[0] for p in params} != set(values) or any(p[1] is None for p in params):
+        raise ValueError(f"ADEX: parameters of specs/adam/adex.yaml {[p[:2] for p in params]} != those derived {sorted(values)}")
     frames = []
-    for code, label, unit in PARAMS:
-        f = pd.DataFrame({"USUBJID": s.index, "PARAMCD": code, "PARAM": label, "AVAL": values[code].to_numpy(), "AVALU": unit or None})
+    for code, label, unit in params:
+        f = pd.DataFrame({"USUBJID": s.index, "PARAMCD": code, "PARAM": label, "AVAL": values[code].to_numpy(), "AVALU": unit})
         frames.append(f)
     out = stack(frames, ignore_index=True)
     sub = s.reindex(out["USUBJID"])

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.adam.common import AdamResult, finalize_adam
-from pipeline.adam.imputation import impute_date
+from pipeline.imputation import impute_date
 from pipeline.dates import complete_date
 from pipeline.sdtm.common import DomainResult
 from pipeline.specs.study import load_study

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from pipeline.adam.common import AdamResult, finalize_adam
-from pipeline.adam.imputation import impute_date, possible_range
+from pipeline.imputation import impute_date, possible_range
 from pipeline.adam.tte import TTESource, derive_param_tte
 from pipeline.columns import stack
 from pipeline.dates import complete_date
@@ -23,6 +23,7 @@ NAME = "ADTTE"
 INPUTS = {"adsl": ["adam", "adsl"], "rs": ["sdtm", "rs"], "supprs": ["sdtm", "supprs"]}
 
 RECURRENCE = "RELAPSED DISEASE"
+COMPETING_CNSR = 4  # CNSR of a TTR record censored because the subject died without recurrence
 NO_DISEASE = "NED"
 
 
@@ -64,12 +65,14 @@ def build(adsl: AdamResult, rs: DomainResult, supprs: DomainResult) -> AdamResul
     origin = TTESource("adsl", "HEPDT", 1, "NO ASSESSMENT AFTER HEPATECTOMY", "ADSL", "HEPDT")
     last_ned = TTESource("ned", "ADT", 2, "LAST ASSESSMENT WITHOUT RECURRENCE", "RS", "RSDTC", seq="RSSEQ")
     alive = TTESource("adsl", "LSTALVDT", 3, "LAST KNOWN ALIVE", "ADSL", "LSTALVDT")
+    # TTR: a death without recurrence competes with recurrence (CNSR 4); its date is OS's ADT.
+    competing_death = TTESource("adsl", "DTHDT", COMPETING_CNSR, "DEATH WITHOUT RECURRENCE", "ADSL", "DTHDT")
     params = [
-        ("RFS", "Recurrence-Free Survival (days)", [recurrence, diagnosis, death], [origin, last_ned]),
-        ("TTR", "Time to Recurrence (days)", [recurrence, diagnosis], [origin, last_ned]),
-        ("OS", "Overall Survival (days)", [death], [origin, alive]),
+        ("RFS", "Recurrence-Free Survival (days)", [recurrence, diagnosis, death], [origin, last_ned], None),
+        ("TTR", "Time to Recurrence (days)", [recurrence, diagnosis], [origin, last_ned], [competing_death]),
+        ("OS", "Overall Survival (days)", [death], [origin, alive], None),
     ]
-    parts = [derive_param_tte(s, sources, ev, ce, code, label, start_date="HEPDT") for code, label, ev, ce in params]
+    parts = [derive_param_tte(s, sources, ev, ce, code, label, start_date="HEPDT", competing=cr) for code, label, ev, ce, cr in params]
     out = stack(parts, ignore_index=True)
     sub = s.set_index("USUBJID").reindex(out["USUBJID"])
     for c in ["SUBJID", "SITEID", "TRT01P", "TRT01A", "FASFL"]:

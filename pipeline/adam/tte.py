@@ -10,6 +10,10 @@ sources, it returns one ADTTE row per subject for one parameter:
 * a subject with an event gets the event, whatever its censoring dates;
 * a date before the origin is moved to the origin (ADT = max(ADT, STARTDT));
 * CNSR = 0 for an event, the source's positive code for a censoring;
+* a censored subject with a record of a competing-event source (a death without recurrence
+  for time to recurrence) takes that source's CNSR code and EVNTDESC, keeping the censoring's
+  ADT and CNSDTDSC: Kaplan-Meier still censors it there, and a competing-risk analysis finds
+  the competing event's kind in ADTTE and its date in the parameter of that event;
 * AVAL = ADT - STARTDT + 1 (days).
 
 The result does not depend on the order of input rows: every choice is made on
@@ -85,6 +89,7 @@ def derive_param_tte(
     paramcd: str,
     param: str,
     start_date: str = "STARTDT",
+    competing: list[TTESource] | None = None,
 ) -> pd.DataFrame:
     """One ADTTE parameter for every ADSL subject with at least one event or censoring.
 
@@ -117,6 +122,11 @@ def derive_param_tte(
                 }
             )
     chosen = chosen.merge(pd.DataFrame(meta), on=["_kind", "_order"], how="left")
+    for s in competing or []:
+        comp = _candidates(sources, [s], "competing")["USUBJID"]
+        hit = chosen["_kind"].eq("censor") & isin(chosen["USUBJID"], comp)
+        chosen.loc[hit, "CNSR"] = float(s.cnsr)
+        chosen.loc[hit, "EVNTDESC"] = s.evntdesc
 
     base = adsl[["STUDYID", "USUBJID", start_date]].rename(columns={start_date: "STARTDT"})
     out = base.merge(chosen, on="USUBJID", how="inner")

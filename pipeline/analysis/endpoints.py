@@ -13,6 +13,7 @@ from pipeline.analysis.survival import (
     RESULT_COLS,
     _row,
     compare_arms,
+    competing_risks,
     cumulative_incidence,
     landmark_rates,
     median_time,
@@ -29,6 +30,14 @@ COVARIATES = {
     "EDM_III_IV": ("EDMGR1", lambda s: s.eq("III-IV")),
     "CIRRHOSIS": ("CIRRHFL", lambda s: s.eq("Y")),
 }
+
+# Exposure summaries: ADEX PARAMCD, endpoint name, what the value is (definitions in specs/adam/adex.yaml).
+EXPOSURE = [
+    ("TDOSE", "Total dose (mg)", "actual total dose"),
+    ("RDI", "Relative dose intensity (%)", "average daily dose over the actual exposure / planned daily dose"),
+    ("PCTPDOSE", "Percent of planned total dose (%)", "actual total dose / planned 2-year total dose"),
+    ("TDURD", "Treatment duration (days)", "first to last dose"),
+]
 
 
 def covariate_frame(adtte: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
@@ -49,7 +58,7 @@ def efficacy_results(adtte: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     rows += landmark_rates(os_, "Overall survival", "OS", [1, 2, 3, 5])
     rows += median_time(ttr, "Time to recurrence", "TTR")
     rows += median_time(rfs, "Recurrence-free survival", "RFS")
-    rows += cumulative_incidence(rfs, "2-year recurrence rate", 2)
+    rows += cumulative_incidence(competing_risks(ttr, os_), "2-year recurrence rate", 2)
     for name, p, data in (("Recurrence-free survival", "RFS", rfs), ("Time to recurrence", "TTR", ttr), ("Overall survival", "OS", os_)):
         if data["ARM"].nunique() == 2 and data["CNSR"].eq(0).any():
             rows += compare_arms(data, covariate_frame(data, adsl), name, p, TREATED)
@@ -84,15 +93,16 @@ def safety_results(adae: pd.DataFrame, adsl: pd.DataFrame, adex: pd.DataFrame) -
     mod = ex[ex["PARAMCD"].eq("DOSMODAE") & ex["AVAL"].eq(1)]["USUBJID"].nunique()
     rows.append(_row("Dose modification due to AE", "DOSMODAE", TREATED, "Subjects (%)", "", _pct(mod, treated), n=mod,
                      method=f"Sorafenib subjects with a dose reduced, interrupted or withdrawn for an AE, N={treated}"))
-    for code, label in (("TDOSE", "Total dose (mg)"), ("RDI", "Relative dose intensity (%)"), ("TDURD", "Treatment duration (days)")):
+    for code, label, method in EXPOSURE:
         v = ex.loc[ex["PARAMCD"].eq(code), "AVAL"].dropna()
         for stat, val in (("Mean", v.mean()), ("SD", v.std()), ("Median", v.median()), ("Min", v.min()), ("Max", v.max())):
-            rows.append(_row(label, code, TREATED, stat, "", val if len(v) else np.nan, n=len(v), method="Per-subject actual total exposure (ADEX)"))
+            rows.append(_row(label, code, TREATED, stat, "", val if len(v) else np.nan, n=len(v), method=f"Per-subject {method} (ADEX {code})"))
     return pd.DataFrame(rows, columns=RESULT_COLS)
 
 
 def ae_incidence(adae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
-    """TEAE subject incidence by arm, SOC and preferred term: any grade, grade >= 3, related, and worst grade."""
+    """TEAE subject incidence by arm, SOC and preferred term: any grade, grade >= 3, related, and worst grade
+    (subjects counted at their worst grade through ADAE.AOCCPIFL)."""
     saf = adsl[adsl["SAFFL"].eq("Y")]
     n_arm = saf.groupby("TRT01A")["USUBJID"].nunique()
     te = adae[adae["TRTEMFL"].eq("Y") & isin(adae["USUBJID"], saf["USUBJID"])]
@@ -104,7 +114,8 @@ def ae_incidence(adae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
         "N_REL": te[te["RELFL"].eq("Y")].groupby(keys)["USUBJID"].nunique(),
         "N_REL_GE3": te[te["RELFL"].eq("Y") & (te["ATOXGRN"] >= 3)].groupby(keys)["USUBJID"].nunique(),
     }).fillna(0)
-    worst = te.groupby(keys + ["USUBJID"])["ATOXGRN"].max().reset_index()
+    # By worst grade: ADAE's OCCDS flag marks each subject's one record of the highest grade per SOC and PT.
+    worst = te[te["AOCCPIFL"].eq("Y")]
     for gr in range(1, 6):
         out[f"N_WORST_G{gr}"] = worst[worst["ATOXGRN"].eq(gr)].groupby(keys)["USUBJID"].nunique()
     out = out.fillna(0).reset_index().rename(columns={"TRTA": "ARM"})

@@ -15,6 +15,8 @@ from lifelines.exceptions import ConvergenceError
 from lifelines.statistics import logrank_test
 from lifelines.utils import median_survival_times
 
+from pipeline.adam.adtte import COMPETING_CNSR
+
 DAYS_PER_YEAR = 365.25
 RESULT_COLS = ["ENDPOINT", "PARAMCD", "ARM", "STATISTIC", "TIMEPOINT", "VALUE", "LCL", "UCL", "N", "METHOD"]
 
@@ -70,12 +72,26 @@ def median_time(adtte: pd.DataFrame, endpoint: str, paramcd: str) -> list[dict]:
     return rows
 
 
-def cumulative_incidence(rfs: pd.DataFrame, endpoint: str, years: float) -> list[dict]:
-    """Recurrence rate at ``years``: Aalen-Johansen cumulative incidence of recurrence,
-    death without recurrence as a competing event (from the RFS rows' EVNTDESC)."""
+def competing_risks(ttr: pd.DataFrame, os_: pd.DataFrame) -> pd.DataFrame:
+    """Competing-risk input rebuilt from ADTTE alone: the TTR rows with EVENT 1 = recurrence (CNSR 0),
+    2 = death without recurrence (CNSR 4, timed by the subject's OS event: AVAL of OS), 0 = censored (AVAL of TTR)."""
+    death = os_.loc[os_["CNSR"].eq(0)].set_index("USUBJID")["AVAL"]
+    competing = ttr["CNSR"].eq(COMPETING_CNSR)
+    out = ttr.copy()
+    out["EVENT"] = np.where(ttr["CNSR"].eq(0), 1, np.where(competing, 2, 0))
+    out["AVAL"] = ttr["AVAL"].astype("float64").where(~competing, ttr["USUBJID"].map(death))
+    if out.loc[competing, "AVAL"].isna().any():
+        bad = out.loc[competing & out["AVAL"].isna(), "USUBJID"].tolist()
+        raise ValueError(f"ADTTE: TTR CNSR {COMPETING_CNSR} (death without recurrence) without an OS death for {bad[:5]}")
+    return out
+
+
+def cumulative_incidence(cr: pd.DataFrame, endpoint: str, years: float) -> list[dict]:
+    """Recurrence rate at ``years`` per ARM: Aalen-Johansen cumulative incidence of EVENT 1 (recurrence),
+    EVENT 2 (death without recurrence) competing, 0 censored; ``cr`` as ``competing_risks`` gives it."""
     rows = []
-    for arm, g in rfs.groupby("ARM", sort=True):
-        event = np.where(g["CNSR"].ne(0), 0, np.where(g["EVNTDESC"].eq("RECURRENCE"), 1, 2))
+    for arm, g in cr.groupby("ARM", sort=True):
+        event = g["EVENT"].to_numpy(dtype=int)
         # lifelines breaks tied times by a seeded jitter (deterministic); plain arrays keep its indexing aligned.
         ajf = AalenJohansenFitter(calculate_variance=True, seed=0)
         with warnings.catch_warnings():

@@ -45,6 +45,7 @@ DOMAIN_MODULES = [
     "tr",
     "supptu",
     "supprs",
+    "suppae",
     "relrec",
     "sv",
 ]

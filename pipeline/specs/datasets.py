@@ -84,12 +84,13 @@ NAME_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,7}$")
 RAW_SOURCE_RE = re.compile(r"^([a-z][a-z0-9_]*)\.([A-Z][A-Z0-9_]*)$")
 DATASET_SOURCE_RE = re.compile(r"^([A-Z][A-Z0-9]*)\.([A-Z][A-Z0-9_]*)$")
 MAX_CHAR_LENGTH = 200  # SAS XPORT v5
-DATASET_KEYS = {"dataset", "label", "class", "structure", "keys", "sort", "comment", "variables", "value_level"}
+DATASET_KEYS = {"dataset", "label", "class", "structure", "keys", "sort", "comment", "variables", "value_level",
+                "subclass", "standard"}
 VARIABLE_KEYS = {
     "name", "label", "type", "length", "core", "role", "codelist", "dictionary",
     "origin", "sources", "derivation", "format",
 }
-VALUE_LEVEL_KEYS = {"variable", "where", "type", "length", "codelist", "origin", "sources", "derivation", "label"}
+VALUE_LEVEL_KEYS = {"variable", "where", "type", "length", "codelist", "origin", "sources", "derivation", "label", "unit"}
 
 
 class SpecError(ValueError):
@@ -137,6 +138,7 @@ class ValueLevelSpec:
     length: int | None = None
     label: str | None = None  # e.g. QLABEL of a supplemental qualifier
     derivation: str | None = None
+    unit: str | None = None  # unit of the value in this case (ADaM AVALU of a parameter)
 
     @property
     def codelists(self) -> tuple[str, ...]:
@@ -161,6 +163,8 @@ class DatasetSpec:
     variables: tuple[VariableSpec, ...]
     value_level: tuple[ValueLevelSpec, ...] = field(default=())
     layer: str = "sdtm"
+    subclass: str | None = None  # Define-XML def:SubClass (ADaM: TIME-TO-EVENT, ADVERSE EVENT)
+    standard: str | None = None  # "<Define-XML standard name> <version>" when not the layer's IG (ADaM-OCCDSIG 1.1)
 
     @property
     def variable_names(self) -> list[str]:
@@ -406,9 +410,10 @@ def _parse_value_level(path: Path, doc: Any, variables: dict[str, VariableSpec],
     derivation = _opt_text(where, doc.get("derivation"), "derivation")
     if origin == "Derived" and not derivation:
         raise SpecError(f"{where}: a Derived value needs a derivation")
+    unit = _opt_text(where, doc.get("unit"), "unit")
     return ValueLevelSpec(
         variable=var, where=tuple(conds), origin=origin, sources=sources, codelist=codelist,
-        type=typ, length=length, label=label, derivation=derivation,
+        type=typ, length=length, label=label, derivation=derivation, unit=unit,
     )
 
 
@@ -448,6 +453,10 @@ def _parse(path: Path, layer: str, root: Path) -> DatasetSpec:
     if not isinstance(structure, str) or not structure.strip():
         raise SpecError(f"{path}: structure missing")
     comment = _opt_text(str(path), doc.get("comment"), "comment")
+    subclass = _opt_text(str(path), doc.get("subclass"), "subclass")
+    standard = _opt_text(str(path), doc.get("standard"), "standard")
+    if standard is not None and not re.match(r"^\S+ \d+(\.\d+)*$", standard):
+        raise SpecError(f"{path}: standard {standard!r} is not '<name> <version>'")
 
     ct = load_ct(root)
     index = _source_index(root)
@@ -480,6 +489,7 @@ def _parse(path: Path, layer: str, root: Path) -> DatasetSpec:
     return DatasetSpec(
         name=name, label=label, cls=cls, structure=structure.strip(), keys=keys, sort=sort,
         comment=comment, variables=tuple(variables.values()), value_level=value_level, layer=layer,
+        subclass=subclass, standard=standard,
     )
 
 

@@ -25,6 +25,7 @@ class Study:
     planned_dose_mg_per_day: float
     planned_duration_days: int
     treatment_start_window_days: int
+    teae_window_days: int  # days after the last dose an AE is still treatment-emergent
     data_cutoff: str  # ISO 8601 date of the export freeze
     ct_version: str
 

@@ -454,7 +454,8 @@ def build_define(
                 length = char_width(sub) if sub is not None else (vl.length or pv.length)
             where_text = " and ".join(f"{k} = {val}" for k, val in where)
             it = _Item(f"{item_oid(spec.name, vl.variable)}.{suffix}", vl.variable,
-                       vl.label or f"{vl.variable} where {where_text}", dtype, length, digits, pv.format,
+                       (vl.label or f"{vl.variable} where {where_text}") + (f" ({vl.unit})" if getattr(vl, "unit", None) else ""),
+                       dtype, length, digits, pv.format,
                        vl.origin, tuple(vl.sources or ()), vl.derivation, f"{spec.name}.{vl.variable} [{where_text}]")
             vl_names = tuple(getattr(vl, "codelists", None) or ())
             if vl_names:
@@ -579,6 +580,8 @@ def build_define(
             _sub(el, "ValueListRef", {"ValueListOID": it.value_list}, ns=DEF_NS)
 
     codelists.write(mdv, ct_std)
+    if lay.name == "adam":
+        _adam_standards(mdv, stds, specs, study.ct_version, problems)
 
     # --- MethodDefs (derivations of the spec)
     for it in all_items:
@@ -600,6 +603,54 @@ def build_define(
     body = etree.tostring(doc, encoding="unicode", pretty_print=True)
     xml = ('<?xml version="1.0" encoding="UTF-8"?>\n' + body).encode("utf-8")
     return DefineResult(xml, problems)
+
+
+# --- ADaM additions: the dataset's own IG (ADaM-OCCDSIG for OCCDS) and ADaM controlled terminology
+
+
+def _adam_ct_codelists(root: Path | None = None) -> set[str]:
+    """Names of the CDISC ADaM CT codelists of ``specs/ct/adam_ct.csv`` (those with an NCI codelist code)."""
+    import csv
+
+    from pipeline.specs.paths import SPECS_DIR
+
+    path = (root or SPECS_DIR) / "ct" / "adam_ct.csv"
+    with path.open(encoding="utf-8", newline="") as fh:
+        return {r["codelist"] for r in csv.DictReader(fh) if r["codelist_code"]}
+
+
+def _adam_standards(mdv: etree._Element, stds: etree._Element, specs: Sequence[DatasetSpec], ct_version: str,
+                    problems: list[str]) -> None:
+    """def:Standard of each dataset-level IG a spec names (``standard: ADaM-OCCDSIG 1.1``) and of ADaM CT; the
+    ItemGroupDefs and CodeLists concerned point at them (def:StandardOID)."""
+    names = _enumeration("StandardName")
+    for spec in specs:
+        if not spec.standard:
+            continue
+        name, version = spec.standard.rsplit(" ", 1)
+        if name not in names:
+            problems.append(f"{spec.name}: standard {name!r} is not a Define-XML 2.1 standard name")
+            continue
+        oid = f"STD.{name}.{version}"
+        if stds.find(f"{{{DEF_NS}}}Standard[@OID='{oid}']") is None:
+            # An IG standard goes before the CT standards (Define-XML 2.1 lists IGs first).
+            ig = [e for e in stds if e.get("Type") == "IG"]
+            el = etree.Element(_q(DEF_NS, "Standard"), {"OID": oid, "Name": name, "Type": "IG", "Version": version, "Status": "Final"})
+            ig[-1].addnext(el) if ig else stds.insert(0, el)
+        mdv.find(f"{{{ODM_NS}}}ItemGroupDef[@OID='{itemgroup_oid(spec.name)}']").set(_q(DEF_NS, "StandardOID"), oid)
+    adam_ct = {codelist_oid(n) for n in _adam_ct_codelists()}
+    lists = [cl for cl in mdv.findall(f"{{{ODM_NS}}}CodeList") if cl.get("OID") in adam_ct]
+    if lists:
+        oid = f"STD.CT.ADaM.{ct_version}"
+        _sub(stds, "Standard", {"OID": oid, "Name": "CDISC/NCI", "Type": "CT", "PublishingSet": "ADaM",
+                                "Version": ct_version, "Status": "Final"}, ns=DEF_NS)
+        for cl in lists:
+            cl.set(_q(DEF_NS, "StandardOID"), oid)
+    sdtm_ct = f"STD.CT.SDTM.{ct_version}"
+    used = {e.get(_q(DEF_NS, "StandardOID")) for e in mdv.iter() if e.get(_q(DEF_NS, "StandardOID"))}
+    for std in stds.findall(f"{{{DEF_NS}}}Standard[@OID='{sdtm_ct}']"):
+        if sdtm_ct not in used:
+            stds.remove(std)  # no SDTM CT codelist left in this define
 
 
 def validate_define(xml: bytes) -> list[str]:

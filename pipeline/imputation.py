@@ -1,4 +1,4 @@
-"""Partial-date imputation for ADaM (admiral's derive_vars_dt rules, vectorised).
+"""Partial-date imputation (admiral's derive_vars_dt rules, vectorised; ADaM and the SDTM treatment-emergence rule).
 
 A partial ISO 8601 date (``2019-03``, ``2019``) becomes a complete date with a flag:
 ``D`` when the day was imputed, ``M`` when month and day were imputed. A missing year is

@@ -1,0 +1,49 @@
+"""SUPPAE — treatment emergence of each AE (QNAM = AETRTEM), as the FDA Technical Conformance Guide asks.
+
+The rule is ``pipeline.teae``'s, the one ADAE.TRTEMFL uses, applied to SDTM inputs: the reference
+period from DM (RFXSTDTC/RFXENDTC for the sorafenib arm, RFSTDTC for the control arm), the AE start
+imputed as ADAE.ASTDT is. Attached by IDVAR = AESEQ (specs/sdtm/suppae.yaml).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline.dates import complete_date
+from pipeline.sdtm.common import DomainResult, build_result
+from pipeline.sdtm.supptu import qlabel
+from pipeline.specs.study import load_study
+from pipeline.teae import analysis_start, reference_period, treatment_emergent
+
+DOMAIN = "SUPPAE"
+INPUTS = {"ae": ["sdtm", "ae"], "dm": ["sdtm", "dm"]}
+QNAM = "AETRTEM"
+
+
+def build(ae: DomainResult, dm: DomainResult) -> DomainResult:
+    """One AETRTEM qualifier (Y/N) per AE record with a start date."""
+    study = load_study()
+    a = ae.data
+    d = dm.data.set_index("USUBJID").reindex(a["USUBJID"])
+    armcd = pd.Series(d["ARMCD"].to_numpy(), index=a.index)
+    first, last, hep = (pd.Series(complete_date(d[c]).to_numpy(), index=a.index) for c in ("RFXSTDTC", "RFXENDTC", "RFSTDTC"))
+    ref_start, ref_end = reference_period(armcd, first, last, hep, study.data_cutoff)
+    astdt, _ = analysis_start(a["AESTDTC"], ref_start)
+    emergent = treatment_emergent(astdt, ref_start, ref_end, study.teae_window_days)
+    keep = emergent.notna().to_numpy()
+    rows = a.loc[keep]
+    out = pd.DataFrame(index=rows.index)
+    out["STUDYID"] = rows["STUDYID"]
+    out["RDOMAIN"] = "AE"
+    out["USUBJID"] = rows["USUBJID"]
+    out["IDVAR"] = "AESEQ"
+    out["IDVARVAL"] = rows["AESEQ"].astype(int).astype(str)
+    out["QNAM"] = QNAM
+    out["QLABEL"] = qlabel(QNAM, "suppae")
+    out["QVAL"] = np.where(emergent[keep].to_numpy(dtype=bool), "Y", "N")
+    out["QORIG"] = "Derived"
+    out["QEVAL"] = None
+    # Derived from AE records, not from a raw row: the lineage names none (IDVAR/IDVARVAL name the AE record,
+    # whose own lineage gives its raw file and row).
+    return build_result(out, "suppae")
