@@ -54,6 +54,9 @@ def _adtte(adsl: pd.DataFrame) -> pd.DataFrame:
             cnsr = c if p != "OS" else 1
             rows.append((u, p, float(t), cnsr, "RECURRENCE" if cnsr == 0 else None))
     t = pd.DataFrame(rows, columns=["USUBJID", "PARAMCD", "AVAL", "CNSR", "EVNTDESC"])
+    # S2 died without recurrence: the TTR competing event (CNSR 4), and an OS event at day 200
+    t.loc[t["USUBJID"].eq("S2") & t["PARAMCD"].eq("TTR"), ["CNSR", "EVNTDESC"]] = [4, "DEATH WITHOUT RECURRENCE"]
+    t.loc[t["USUBJID"].eq("S2") & t["PARAMCD"].eq("OS"), ["CNSR", "EVNTDESC"]] = [0, "DEATH"]
     return t.merge(adsl[["USUBJID", "TRT01P", "TRT01A", "FASFL"]], on="USUBJID")
 
 
@@ -73,7 +76,8 @@ def _adae() -> pd.DataFrame:
 
 def _adex() -> pd.DataFrame:
     rows = [(u, p, v) for u, d in (("S1", 100.0), ("S2", 200.0), ("S3", 300.0), ("S4", 401.0))
-            for p, v in (("TDURD", d), ("TDOSE", d * 400), ("AVGDD", 400.0), ("RDI", 100.0))]
+            for p, v in (("TDURD", d), ("TDOSE", d * 400), ("AVGDD", 400.0), ("RDI", 100.0),
+                         ("PCTPDOSE", 100.0 * d / 730))]
     return pd.DataFrame(rows, columns=["USUBJID", "PARAMCD", "AVAL"]).assign(SAFFL="Y", TRT01A=S)
 
 
@@ -110,6 +114,10 @@ def test_km_landmark_median_and_events_by_hand(study):
     assert math.isclose(v[("AN_RFS_MED", "est", S, "", "", "")], 300 / 30.4375)
     assert (v[("AN_RFS_EV", "n", S, "Any event", "", "")], v[("AN_RFS_EV", "n", S, "Censored", "", "")]) == (3, 1)
     assert v[("AN_RFS_EV", "pct", S, "Recurrence", "", "")] == 75.0
+    # TTR: the competing death is its own category, neither an event nor an ordinary censoring
+    assert v[("AN_TTR_EV", "n", S, "Any event", "", "")] == 3
+    assert v[("AN_TTR_EV", "n", S, "Death without recurrence", "", "")] == 1
+    assert v[("AN_TTR_EV", "n", S, "Censored", "", "")] == 0
 
 
 def test_adverse_events_counted_once_per_subject_at_worst_grade(study):
@@ -139,7 +147,7 @@ def test_the_ard_is_deterministic(study):
 
 @pytest.mark.parametrize(("x", "dp", "text"), [
     (0.0005, 3, "0.001"), (0.00049, 3, "0.000"), (2.5, 0, "3"), (-0.04, 1, "0.0"), (0.3745, 3, "0.375"),
-    (110800.0, 0, "110800"), (float("nan"), 1, ""), (None, 1, ""),
+    (110800.0, 0, "110800"), (float("nan"), 1, ""), (None, 1, ""), (float("inf"), 3, ""),
 ])
 def test_rounding_is_half_away_from_zero(x, dp, text):
     assert fmt.rnd(x, dp) == text
@@ -150,6 +158,7 @@ def test_cell_formats():
     assert fmt.n_pct(3, 75.0) == "3 (75.0)" and fmt.n_pct(0, 0.0) == "0"
     assert fmt.est_ci(0.4791, 0.36349, 0.5864) == "0.479 (0.363, 0.586)"
     assert fmt.est_ci(19.8, 12.3, float("nan"), 1) == "19.8 (12.3, NE)"
+    assert fmt.est_ci(2.5, 0.1, float("inf")) == "2.500 (0.100, NE)"
     assert fmt.pvalue(0.0004999) == "<0.001" and fmt.pvalue(0.0005) == "0.001" and fmt.pvalue(0.0277) == "0.028"
     assert fmt.mean_sd(61.0, math.sqrt(212 / 3)) == "61.0 (8.41)"
     assert fmt.header("Sorafenib", 79) == "Sorafenib (N=79)"

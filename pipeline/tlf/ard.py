@@ -150,10 +150,14 @@ def exposure(a: Analysis, pop: pd.DataFrame, adex: pd.DataFrame) -> list[dict]:
 
 
 def tte_events(a: Analysis, pop: pd.DataFrame, adtte: pd.DataFrame) -> list[dict]:
-    """Subjects by outcome of ``a.paramcd``: each event kind (EVNTDESC where CNSR = 0) and censored, n (%)."""
+    """Subjects by outcome of ``a.paramcd``: any event (CNSR = 0), each event or competing-event kind (its
+    EVNTDESC), and censored, n (%)."""
     t = adtte[adtte["PARAMCD"].eq(a.paramcd) & isin(adtte["USUBJID"], pop["USUBJID"])]
     t = t.merge(pop[["USUBJID", "_GROUP"]], on="USUBJID")
-    outcome = t["EVNTDESC"].astype("object").where(t["CNSR"].eq(0), "Censored").fillna("Event")
+    # CNSR 0: the event, named by EVNTDESC; a censoring with an EVNTDESC is a competing event (TTR: death
+    # without recurrence, CNSR 4); any other censoring is "Censored".
+    desc = t["EVNTDESC"].astype("object")
+    outcome = desc.where(t["CNSR"].eq(0) | desc.notna(), "Censored").fillna("Event")
     t = t.assign(_OUT=outcome.astype(str).str.capitalize())
     kinds = sorted(set(t["_OUT"]) - {"Censored"}) + ["Censored"]
     rows = []

@@ -16,7 +16,8 @@ NE = "NE"
 
 
 def _missing(x: float | None) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))
+    """None, NaN and infinite values (an unbounded confidence limit) print as not estimable."""
+    return x is None or (isinstance(x, float) and not math.isfinite(x))
 
 
 def rnd(x: float | None, dp: int, thousands: bool = False) -> str:

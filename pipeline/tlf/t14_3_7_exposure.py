@@ -14,6 +14,7 @@ BLOCKS = [
     ("AN_EX_TDOSE", "Total dose (mg)", 1, True),
     ("AN_EX_AVGDD", "Average daily dose (mg/day)", 1, False),
     ("AN_EX_RDI", "Relative dose intensity (%)", 1, False),
+    ("AN_EX_PCTPDOSE", "Percent of the planned total dose (%)", 1, False),
 ]
 
 
