@@ -91,8 +91,9 @@ def read_asc(path: Path) -> pd.DataFrame:
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         raise MeddraFormatError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[e.start]:02x})") from None
-    rows = [parse_line(ln, fields, f"{path}:{i}") for i, ln in enumerate(text.splitlines(), 1) if ln.strip()]
-    lines = [i for i, ln in enumerate(text.splitlines(), 1) if ln.strip()]
+    numbered = [(i, ln) for i, ln in enumerate(text.splitlines(), 1) if ln.strip()]
+    rows = [parse_line(ln, fields, f"{path}:{i}") for i, ln in numbered]
+    lines = [i for i, _ in numbered]
     if not rows:
         raise MeddraFormatError(f"{path}: empty file")
     df = pd.DataFrame(rows, columns=fields, dtype=object)

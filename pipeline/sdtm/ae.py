@@ -27,8 +27,9 @@ SERIOUS_CRITERIA = ["AESCONG", "AESDISAB", "AESDTH", "AESHOSP", "AESLIFE", "AESM
 
 def code_verbatim(verbatim: pd.Series) -> pd.DataFrame:
     """Code verbatims: returns AETERM (English), the MedDRA variables of
-    :data:`pipeline.meddra.AE_VARS` and ``known`` (verbatim in the AE dictionary and its
-    CTCAE v4.0 term, an LLT, in the MedDRA dictionary in use)."""
+    :data:`pipeline.meddra.AE_VARS`, ``ctcae_term``, ``in_dictionary`` (verbatim in
+    specs/terms/ae_verbatim.csv), ``known`` (and its CTCAE v4.0 term, an LLT, in the MedDRA
+    dictionary in use) and ``current`` (that LLT is current)."""
     vd = load_verbatim_dictionary()
     text = normalise_text(verbatim)
     ctcae, unknown = map_terms(text, dict(zip(vd["verbatim"], vd["ctcae_term"])))
