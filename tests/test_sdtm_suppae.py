@@ -8,7 +8,6 @@ Hepatectomy 2018-01-10 for every subject; data cut-off 2022-12-31 (specs/trial/s
 """
 
 import pandas as pd
-import pytest
 
 from listed import listed
 from test_adam_datasets import adsl_frame, ae

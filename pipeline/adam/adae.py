@@ -11,7 +11,6 @@ and PT, and the first record of the worst grade per subject, SOC and PT.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from pipeline.adam.common import AdamResult, finalize_adam, yn

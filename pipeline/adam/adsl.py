@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.adam.common import AdamResult, finalize_adam
-from pipeline.imputation import impute_date
 from pipeline.dates import complete_date
+from pipeline.imputation import impute_date
 from pipeline.sdtm.common import DomainResult
 from pipeline.specs.study import load_study
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 import pandas as pd
 
 from pipeline.adam.common import AdamResult, finalize_adam
-from pipeline.imputation import impute_date, possible_range
 from pipeline.adam.tte import TTESource, derive_param_tte
 from pipeline.columns import stack
 from pipeline.dates import complete_date
+from pipeline.imputation import impute_date, possible_range
 from pipeline.sdtm.common import DomainResult
 
 NAME = "ADTTE"

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.imputation import to_sas_date
 from pipeline.columns import char_values
+from pipeline.imputation import to_sas_date
 from pipeline.specs.datasets import DatasetSpec, load_dataset_spec
 
 
