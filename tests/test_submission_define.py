@@ -71,11 +71,18 @@ def test_xsd_check_is_live(sdtm_define, tmp_path):
     assert validate_define(bad.read_bytes())
 
 
+def test_creation_time_is_source_date_epoch_not_the_data_cut(monkeypatch, tmp_path):
+    # 1672574400 s after 1970-01-01 = 19,358.5 days = 2023-01-01 12:00:00 UTC.
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1672574400")
+    write_define(tmp_path, "sdtm", [sdtm_spec()], {"AE": sdtm_frame()}, ct=toy_ct(), data_cutoff=CUTOFF)
+    assert etree.parse(str(tmp_path / "define.xml")).getroot().get("CreationDateTime") == "2023-01-01T12:00:00"
+
+
 def test_header_standards_and_creation_time(sdtm_define, adam_define):
     _, _, sd = sdtm_define
     _, _, ad = adam_define
     root = sd.getroot()
-    assert root.get("CreationDateTime") == "2022-12-31T00:00:00"
+    assert root.get("CreationDateTime") != "2022-12-31T00:00:00"  # the data cut is not the creation time
     assert root.get("ODMVersion") == "1.3.2" and root.get(f"{DEF}Context") == "Submission"
     stds = {(s.get("Name"), s.get("Type"), s.get("Version")) for s in sd.iterfind(".//def:Standard", NS)}
     assert ("SDTMIG", "IG", "3.4") in stds
