@@ -21,6 +21,8 @@ Death:
   after the last day the death can be (2018-11-30): a query, and RFENDTC = the death date "2018-11".
 - 101-007 CONTROL died "2018-11", last ALIVE contact 2018-10-01: RFPENDTC = "2018-11" (the death, as
   collected); FU ends "2018-11", SEENDY null (partial).
+- 101-008 CONTROL "died" 2017-12-01, before its hepatectomy (a wrong death date, DD's query): it bounds
+  nothing, so RFPENDTC = the reporting contact 2018-03-01 (day 51) and no date is queried here.
 """
 
 import pandas as pd
@@ -32,7 +34,7 @@ from pipeline.sdtm import dm as dm_mod
 from pipeline.sdtm import se as se_mod
 from pipeline.specs.datasets import load_dataset_spec
 
-SUBJ = [f"101-00{i}" for i in range(1, 8)]
+SUBJ = [f"101-00{i}" for i in range(1, 9)]
 SORA = {"101-001", "101-002", "101-003", "101-005"}
 
 
@@ -64,6 +66,7 @@ SURV = extract("surv", [
     {"SUBJID": "101-006", "CONTDAT": "2018-12-20", "SURVSTAT": "DEAD", "DTHDAT": "2018-11", "DTHCAUS": "OTHER"},                 # row 6
     {"SUBJID": "101-007", "CONTDAT": "2018-10-01", "SURVSTAT": "ALIVE"},                                                        # row 7
     {"SUBJID": "101-007", "CONTDAT": "2018-12-20", "SURVSTAT": "DEAD", "DTHDAT": "2018-11", "DTHCAUS": "OTHER"},                 # row 8
+    {"SUBJID": "101-008", "CONTDAT": "2018-03-01", "SURVSTAT": "DEAD", "DTHDAT": "2017-12-01", "DTHCAUS": "OTHER"},              # row 9
 ])
 
 
@@ -93,6 +96,7 @@ def test_participation_ends_at_death_at_the_latest(dm):
         "101-005": ["2018-03-15", None, "2018-03-15"],
         "101-006": ["2018-11-05", "2018-11", "2018-11"],
         "101-007": ["2018-11", None, "2018-11"],
+        "101-008": ["2018-03-01", None, "2017-12-01"],
     }
 
 
@@ -124,4 +128,6 @@ def test_elements_end_with_participation(se):
         ["101-006", "FU", "2018-01-22", "2018-11-05", 13, 300],
         ["101-007", "SCRN", "2018-01-10", "2018-01-22", 1, 13],
         ["101-007", "FU", "2018-01-22", "2018-11", 13, None],
+        ["101-008", "SCRN", "2018-01-10", "2018-01-22", 1, 13],
+        ["101-008", "FU", "2018-01-22", "2018-03-01", 13, 51],
     ]

@@ -91,11 +91,15 @@ def build(enrol: FormExtract, demog: FormExtract, surg: FormExtract, ex: FormExt
     # it, so it counts at the death date, not its own. Any other date after the last day the
     # death can be (a partial death date spans its month or year) conflicts with the death: it
     # is a query and takes no part in RFPENDTC or RFENDTC.
+    # A death before the hepatectomy is itself the error (DD: DEATH_BEFORE_HEPATECTOMY): it bounds nothing.
     _, death_hi = date_bounds(out["DTHDTC"])
+    death_hi = death_hi.where(~(death_hi < complete_date(out["RFSTDTC"])))
+    bounding = death_hi.notna()
     dsr = with_usubjid(ds.data)
     tar = with_usubjid(ta.data)
+    reports = sv["SURVSTAT"].eq("DEAD") & isin(sv["USUBJID"], out.index[bounding])
     sources = [
-        (sv[sv["SURVSTAT"].ne("DEAD")], "surv", "CONTDAT"),
+        (sv[~reports], "surv", "CONTDAT"),
         (tar, "ta", "TADAT"),
         (dsr, "ds", "DSSTDAT"),
         (x, "ex", "EXSTDAT"),
@@ -119,7 +123,7 @@ def build(enrol: FormExtract, demog: FormExtract, surg: FormExtract, ex: FormExt
     last_seen = pd.concat([p for p in dates if len(p)] or [pd.Series(dtype="datetime64[ns]")]).groupby(level=0).max().reindex(out.index)
     # The death itself ends participation when nothing consistent with it is later (as collected: may be partial).
     death_lo, _ = date_bounds(out["DTHDTC"])
-    by_death = out["DTHDTC"].notna() & ~(last_seen >= death_lo)
+    by_death = bounding & ~(last_seen >= death_lo)
     out["RFPENDTC"] = last_seen.dt.strftime("%Y-%m-%d").where(~by_death, out["DTHDTC"])
 
     eos = dsr[dsr["DSCAT"] == "END OF STUDY"].drop_duplicates("USUBJID").set_index("USUBJID")
