@@ -60,9 +60,12 @@ def test_dd_conforms_to_spec(dd):
 
 def test_one_primary_cause_per_deceased_subject(dd):
     d = dd.data[["USUBJID", "DDSEQ", "DDTESTCD", "DDTEST", "DDORRES", "DDSTRESC", "DDDTC", "DDDY", "EPOCH"]]
+    d = d.astype(object).where(d.notna(), None)
     assert d.values.tolist() == [
-        ["NCT02867280-101-101-001", 1, "PRCDTH", "Primary Cause of Death", HCC, HCC, "2018-10-05", 269, "FOLLOW-UP"],
+        # Reported after the death, where participation and the last element end (DM, SE): no EPOCH.
+        ["NCT02867280-101-101-001", 1, "PRCDTH", "Primary Cause of Death", HCC, HCC, "2018-10-05", 269, None],
         ["NCT02867280-101-101-002", 1, "PRCDTH", "Primary Cause of Death", LF, LF, "2018-06-10", 130, "FOLLOW-UP"],
+        # A death before the hepatectomy is the error itself (queried): it does not end participation.
         ["NCT02867280-101-101-003", 1, "PRCDTH", "Primary Cause of Death", "OTHER", "OTHER", "2018-03-20", 20, "FOLLOW-UP"],
     ]
     assert dd.lineage["RAWROW"].tolist() == [3, 4, 6]

@@ -6,7 +6,7 @@
         epoch it closes). End of study 2018-09-30 lost to follow-up (day 264); its EPOCH is
         the last SE element's, FOLLOW-UP. Then reported dead on 2018-11-02 on the survival
         form: not the end-of-study reason, so an OTHER EVENT / DEATH record dated 2018-11-02
-        (day 297; inside the FU element, which runs to the last contact 2018-11-05).
+        (day 297; the last day of the FU element, which ends at the death: participation ends there).
 101-002 CONTROL: hepatectomy 2018-02-01, consent and entry the same day 2018-02-12 (day 12):
         the SCRN element ends there, so both milestones fall in FOLLOW-UP; consent is
         numbered before entry. End of study by death 2018-08-15 (day 196, FOLLOW-UP), the

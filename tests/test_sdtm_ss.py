@@ -1,7 +1,8 @@
 """SS from a hand-made two-subject survival form; every expected value worked out by hand.
 
 101-001 SORAFENIB: hepatectomy 2018-01-10, enrolled 2018-01-22, sorafenib 2018-01-25..2018-04-30, last contact
-        2018-10-20 (RFPENDTC). SE: SCRN [01-10, 01-25), SORA [01-25, 05-01), FU [05-01, 10-20].
+        2018-10-20; died 2018-10-01 = RFPENDTC (participation ends at death). SE: SCRN [01-10, 01-25),
+        SORA [01-25, 05-01), FU [05-01, 10-01]: the contacts after the death have no EPOCH.
         Contacts: 2018-04-10 ALIVE (day 91 = 31 + 28 + 31 days after Jan 10, +1; TREATMENT),
         2018-07-10 ALIVE (day 182 = 90 + 91, +1; FOLLOW-UP), 2018-10-05 DEAD, died 2018-10-01 (day 269),
         2018-10-20 ALIVE (day 284): alive after the recorded death -> queried, kept.
@@ -68,8 +69,8 @@ def test_contacts_of_a_subject_who_died(ss):
     assert rows(ss, S1) == [
         [1, "ALIVE", "ALIVE", "2018-04-10", 91.0, "TREATMENT", 2.01, "UNSCHEDULED 2.01"],
         [2, "ALIVE", "ALIVE", "2018-07-10", 182.0, "FOLLOW-UP", 4.01, "UNSCHEDULED 4.01"],
-        [3, "DEAD", "DEAD", "2018-10-05", 269.0, "FOLLOW-UP", 8.01, "UNSCHEDULED 8.01"],
-        [4, "ALIVE", "ALIVE", "2018-10-20", 284.0, "FOLLOW-UP", 8.02, "UNSCHEDULED 8.02"],
+        [3, "DEAD", "DEAD", "2018-10-05", 269.0, None, 8.01, "UNSCHEDULED 8.01"],
+        [4, "ALIVE", "ALIVE", "2018-10-20", 284.0, None, 8.02, "UNSCHEDULED 8.02"],
     ]
 
 

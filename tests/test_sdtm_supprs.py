@@ -27,3 +27,5 @@ def test_recurdat_qualifies_its_relapsed_disease_record():
         [S3, "RSSEQ", "7", "RECURDTC", "Date of Recurrence Diagnosis", "2018-05-09"],
     ]
     assert supp.lineage["RAWROW"].tolist() == [4, 7, 9]
+    # A collected date is objective: no evaluator (SDTMIG 3.4 8.4).
+    assert supp.data["QEVAL"].isna().all() and (supp.data["QORIG"] == "Collected").all()

@@ -37,7 +37,7 @@ def value(ts, parmcd):
 def test_ts_conforms_one_record_per_ts_csv_row(ts):
     ok, failures = validate_frame(ts.data, load_dataset_spec("sdtm", "ts"))
     assert ok, failures.to_string()
-    assert len(ts.data) == 55  # data rows of specs/trial/ts.csv
+    assert len(ts.data) == 58  # data rows of specs/trial/ts.csv
     assert set(ts.data["STUDYID"]) == {"NCT02867280"} and set(ts.data["DOMAIN"]) == {"TS"}
     assert ts.data["TSPARMCD"].is_monotonic_increasing
 
@@ -45,9 +45,9 @@ def test_ts_conforms_one_record_per_ts_csv_row(ts):
 def test_ts_sstdtc_is_first_complete_consent(ts):
     assert value(ts, "SSTDTC") == [[1.0, "2018-01-20", None, "ISO 8601", None]]
     assert value(ts, "ACTSUB") == [[1.0, "3", None, None, None]]
-    # Lineage: the ts.csv line the record comes from (SSTDTC is line 43).
+    # Lineage: the ts.csv line the record comes from (SSTDTC is line 45).
     lin = ts.lineage[ts.data["TSPARMCD"].eq("SSTDTC").to_numpy()]
-    assert lin[["RAWFILE", "RAWROW"]].values.tolist() == [["specs/trial/ts.csv", 43]]
+    assert lin[["RAWFILE", "RAWROW"]].values.tolist() == [["specs/trial/ts.csv", 45]]
 
 
 def test_ts_values_from_study_yaml(ts):
@@ -67,14 +67,27 @@ def test_ts_codes_versions_and_sequence(ts):
     assert value(ts, "ADAPT") == [[1.0, "N", "C49487", "CDISC CT", "2025-03-28"]]
     assert value(ts, "DOSFRQ") == [[1.0, "QD", "C25473", "CDISC CT", "2025-03-28"]]
     assert value(ts, "TTYPE") == [[1.0, "EFFICACY", "C49666", "CDISC CT", "2025-03-28"], [2.0, "SAFETY", "C49667", "CDISC CT", "2025-03-28"]]
-    # A sponsor extension of TCNTRL has no NCI code.
-    assert value(ts, "TCNTRL") == [[1.0, "NO TREATMENT", None, "CDISC CT", "2025-03-28"]]
+    # No adjuvant therapy in the control arm: the CT term NONE of codelist C66785, with its NCI code.
+    assert value(ts, "TCNTRL") == [[1.0, "NONE", "C41132", "CDISC CT", "2025-03-28"]]
+    # An interim cut of an ongoing study.
+    assert value(ts, "ONGOSIND") == [[1.0, "Y", "C49488", "CDISC CT", "2025-03-28"]]
     # Codes of non-CDISC references are those written in ts.csv (or left for the submission team).
     assert value(ts, "FCNTRY") == [[1.0, "CHN", "CHN", "ISO 3166", None]]
     assert value(ts, "REGID") == [[1.0, "NCT02867280", "NCT02867280", "CLINICALTRIALS.GOV", None]]
-    assert value(ts, "TRT") == [[1.0, "SORAFENIB", None, "UNII", None]]
+    assert value(ts, "TRT") == [[1.0, "SORAFENIB TOSYLATE", "5T62Q3B36J", "UNII", "2025-03"]]
+    assert value(ts, "INDIC") == [[1.0, "Hepatocellular Carcinoma", "109841003", "SNOMED", "2025-03-01"]]
+    assert value(ts, "TDIGRP") == [[1.0, "Hepatocellular Carcinoma", "109841003", "SNOMED", "2025-03-01"]]
+    assert value(ts, "PCLAS") == [[1.0, "Kinase Inhibitor", "N0000175605", "MED-RT", "2024AB"]]
+    assert value(ts, "NCOHORT") == [[1.0, "2", None, None, None]]
     assert [r[0] for r in value(ts, "OUTMSSEC")] == [1.0, 2.0, 3.0, 4.0]
     assert value(ts, "OUTMSSEC")[0][1] == "Time to recurrence"
+
+
+def test_ts_null_flavor_if_and_only_if_no_value(ts):
+    d = ts.data.set_index("TSPARMCD")
+    # The study has not ended: no end date, null flavor NAV (temporarily unavailable).
+    assert pd.isna(d.loc["SENDTC", "TSVAL"]) and d.loc["SENDTC", "TSVALNF"] == "NAV"
+    assert (ts.data["TSVAL"].isna() == ts.data["TSVALNF"].notna()).all()
 
 
 def test_ts_derive_value_rules():
@@ -97,6 +110,8 @@ def test_ts_derive_value_rules():
         ("STYPE", "TSVAL", "OBSERVATIONAL STUDY", "not a term"),
         ("TITLE", "TSPARM", "Title", "TSPARM is not the CDISC name"),
         ("ADAPT", "TSVCDREF", "", "must have TSVCDREF"),
+        ("SENDTC", "derivation", "nullflavor:NOTYET", "not an ISO 21090 null flavor"),
+        ("SPONSOR", "TSVAL", "", "no TSVAL, derivation or null flavor"),
     ],
 )
 def test_ts_inconsistent_spec_raises(monkeypatch, parmcd, column, new, message):

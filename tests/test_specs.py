@@ -299,7 +299,8 @@ def test_ts_parameters_are_valid(ct):
     # FDA technical rejection criterion 1734 and the parameters FDA expects in every TS
     for required in ("SSTDTC", "TITLE", "TPHASE", "TTYPE", "PLANSUB", "ACTSUB", "RANDOM", "TBLIND", "TCNTRL",
                      "INDIC", "TRT", "REGID", "SEXPOP", "AGEMIN", "AGEMAX", "STYPE", "INTMODEL", "INTTYPE",
-                     "NARMS", "SDTIGVER", "SDTMVER", "DCUTDTC", "FCNTRY", "HLTSUBJI", "ADDON"):
+                     "NARMS", "SDTIGVER", "SDTMVER", "DCUTDTC", "FCNTRY", "HLTSUBJI", "ADDON", "SENDTC", "TDIGRP",
+                     "NCOHORT", "ONGOSIND"):
         assert required in params, required
     for r in rows:
         assert r["TSPARMCD"] in ct["TSPARMCD"], r["TSPARMCD"]
@@ -318,6 +319,8 @@ def test_ts_parameters_are_valid(ct):
             assert hasattr(study, key), d
         elif d == "meddra:version":  # the MedDRA version AE coding used
             assert r["TSPARMCD"] == "AEDICTV", r
+        elif d.startswith("nullflavor:"):
+            assert d.removeprefix("nullflavor:") in ("NI", "NA", "UNK", "ASKU", "NAV", "NASK", "OTH", "PINF", "NINF", "MSK", "TRC", "QS", "INV", "DER", "UNC", "NP"), d
         elif d:
             var, agg = d.split(":")
             ds, col = var.split(".")

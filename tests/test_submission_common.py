@@ -194,3 +194,13 @@ def test_numeric_kind(values, kind, digits):
 
 def test_cutoff_datetime_is_midnight_of_the_data_cut():
     assert common.cutoff_datetime("2022-12-31") == "2022-12-31T00:00:00"
+
+
+def test_creation_datetime_sources_in_order(monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1672574400")  # 19,358.5 days: 2023-01-01 12:00:00 UTC
+    monkeypatch.setattr(common, "_commit_time", lambda: "2024-05-06T07:08:09")
+    assert common.creation_datetime("2022-12-31") == ("2023-01-01T12:00:00", "SOURCE_DATE_EPOCH")
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    assert common.creation_datetime("2022-12-31") == ("2024-05-06T07:08:09", "code commit time")
+    monkeypatch.setattr(common, "_commit_time", lambda: None)
+    assert common.creation_datetime("2022-12-31") == ("2022-12-31T00:00:00", "data cut-off")

@@ -53,10 +53,11 @@ def test_schema_check_is_live():
         _validate(doc)
 
 
-def test_creation_time_is_the_data_cut_not_the_clock():
+def test_creation_time_is_source_date_epoch_and_last_change_the_data_cut(monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1672574400")  # 2023-01-01 12:00:00 UTC
     doc = build_dataset_json(sdtm_frame(), sdtm_spec(), "sdtm", data_cutoff=CUTOFF)
-    assert doc["datasetJSONCreationDateTime"] == "2022-12-31T00:00:00"
-    assert doc["dbLastModifiedDateTime"] == "2022-12-31T00:00:00"
+    assert doc["datasetJSONCreationDateTime"] == "2023-01-01T12:00:00"
+    assert doc["dbLastModifiedDateTime"] == "2022-12-31T00:00:00"  # the EDC freeze
 
 
 def test_columns_from_the_spec():

@@ -78,11 +78,18 @@ def test_xsd_check_is_live(sdtm_define, tmp_path):
     assert validate_define(bad.read_bytes())
 
 
+def test_creation_time_is_source_date_epoch_not_the_data_cut(monkeypatch, tmp_path):
+    # 1672574400 s after 1970-01-01 = 19,358.5 days = 2023-01-01 12:00:00 UTC.
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1672574400")
+    write_define(tmp_path, "sdtm", [sdtm_spec()], {"AE": sdtm_frame()}, ct=toy_ct(), data_cutoff=CUTOFF)
+    assert etree.parse(str(tmp_path / "define.xml")).getroot().get("CreationDateTime") == "2023-01-01T12:00:00"
+
+
 def test_header_standards_and_creation_time(sdtm_define, adam_define):
     _, _, sd = sdtm_define
     _, _, ad = adam_define
     root = sd.getroot()
-    assert root.get("CreationDateTime") == "2022-12-31T00:00:00"
+    assert root.get("CreationDateTime") != "2022-12-31T00:00:00"  # the data cut is not the creation time
     assert root.get("ODMVersion") == "1.3.2" and root.get(f"{DEF}Context") == "Submission"
     stds = {(s.get("Name"), s.get("Type"), s.get("Version")) for s in sd.iterfind(".//def:Standard", NS)}
     assert ("SDTMIG", "IG", "3.4") in stds
@@ -226,3 +233,49 @@ def test_define_html_is_the_reviewer_rendering(sdtm_define):
     # The XML names the stylesheet written beside it, so it also opens in a browser.
     assert (d / "define.xml").read_bytes().splitlines()[1] == b'<?xml-stylesheet type="text/xsl" href="define2-1.xsl"?>'
     assert (d / "define2-1.xsl").exists()
+
+
+def _supp_dates(values):
+    from pipeline.specs.datasets import DatasetSpec, ValueLevelSpec
+
+    variables = (var("STUDYID", "Study Identifier", origin="Protocol", sources=()),
+                 var("USUBJID", "Unique Subject Identifier", length=40, origin="Protocol", sources=()),
+                 var("QNAM", "Qualifier Variable Name", length=8, role="Topic", origin="Assigned", sources=()),
+                 var("QVAL", "Data Value", length=40, role="Result Qualifier", sources=("ta.RECURDAT",)))
+    vl = (ValueLevelSpec(variable="QVAL", where=(("QNAM", "RECURDTC"),), origin="Collected", sources=("ta.RECURDAT",),
+                         type="Char", length=10, label="Date of Recurrence Diagnosis"),)
+    spec = DatasetSpec(name="SUPPRS", label="Supplemental Qualifiers for RS", cls="RELATIONSHIP",
+                       structure="One record per supplemental qualifier per related record per subject",
+                       keys=("STUDYID", "USUBJID", "QNAM"), sort=("STUDYID", "USUBJID"), comment=None,
+                       variables=variables, value_level=vl, layer="sdtm")
+    import pandas as pd
+
+    frame = pd.DataFrame({"STUDYID": "TOY01", "USUBJID": [f"TOY01-{i}" for i in range(len(values))],
+                          "QNAM": "RECURDTC", "QVAL": values})
+    doc = etree.fromstring(build_define("sdtm", [spec], {"SUPPRS": frame}, ct=toy_ct(), data_cutoff=CUTOFF).xml)
+    item = doc.find(".//odm:ItemDef[@OID='IT.SUPPRS.QVAL.RECURDTC']", NS)
+    return item.get("DataType"), item.get("Length"), doc
+
+
+@pytest.mark.parametrize("values, dtype", [
+    (["2018-07-09", "2018-05-09"], "date"),         # every value a complete date
+    (["2018-07-09", "2018-06"], "partialDate"),     # one without its day: ODM partialDate YYYY[-MM[-DD]]
+    (["2018-07-09T10:00", "2018-06"], "datetime"),  # a time: datetime (which admits partial values)
+])
+def test_supp_qualifier_named_dtc_is_a_date(values, dtype):
+    got, length, doc = _supp_dates(values)
+    assert (got, length) == (dtype, None)
+    assert validate_define(etree.tostring(doc, xml_declaration=True, encoding="UTF-8")) == []
+    assert doc.find(".//odm:ItemGroupDef", NS).get("Domain") == "RS"
+
+
+def test_merged_codelist_claims_no_ct_standard(tmp_path):
+    spec = sdtm_spec(variables=sdtm_spec().variables + (var("AESEVX", "Severity two lists", length=8, core="Perm", role="Record Qualifier", codelist=("AESEV", "NY")),))
+    frame = sdtm_frame().assign(AESEVX=["MILD", "Y", None])
+    doc = etree.fromstring(build_define("sdtm", [spec], {"AE": frame}, ct=toy_ct(), data_cutoff=CUTOFF).xml)
+    merged = doc.find(".//odm:CodeList[@OID='CL.AESEV.NY']", NS)
+    single = doc.find(".//odm:CodeList[@OID='CL.AESEV']", NS)
+    assert merged.get(f"{DEF}StandardOID") is None and merged.find("odm:Alias", NS) is None
+    assert single.get(f"{DEF}StandardOID") is not None and single.find("odm:Alias", NS).get("Name") == "C66769"
+    # The terms keep their own NCI codes.
+    assert [a.get("Name") for a in merged.iterfind("odm:EnumeratedItem/odm:Alias", NS)] == ["C41338", "C49488"]

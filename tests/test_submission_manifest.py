@@ -85,3 +85,16 @@ def test_code_version_without_environment_or_git(tmp_path, monkeypatch):
     monkeypatch.delenv("PIPELINE_CODE_VERSION", raising=False)
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
     assert mf.code_version(repo=tmp_path)["commit"] == "unknown"
+
+
+def test_manifest_names_datasets_not_submitted_and_the_creation_stamp(tmp_path, monkeypatch):
+    monkeypatch.setenv("PIPELINE_CODE_VERSION", "abc123")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1672574400")  # 2023-01-01 12:00:00 UTC
+    out, raw = _outputs(tmp_path)
+    # IE built with no record: its Parquet exists, the package left it out (no ie.xpt).
+    io.write_parquet(pd.DataFrame({"A": pd.Series([], dtype="float64")}), out / "sdtm" / "ie.parquet")
+    # An empty frame that is not a dataset of a layer folder is not named.
+    io.write_parquet(pd.DataFrame({"A": pd.Series([], dtype="float64")}), out / "sdtm" / "lineage" / "ie.parquet")
+    _, doc = mf.write_manifest(out, raw, _specs_copy(tmp_path))
+    assert doc["not_submitted"] == [{"layer": "sdtm", "dataset": "IE", "reason": "no records"}]
+    assert doc["creation_datetime"] == {"value": "2023-01-01T12:00:00", "source": "SOURCE_DATE_EPOCH"}

@@ -99,3 +99,24 @@ def test_threaded_writing_gives_the_bytes_of_one_dataset_at_a_time(tmp_path, mon
     assert one.files == two.files and one.rows == two.rows and len(one.files) > 3
     for name in one.files:
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+
+
+def test_a_dataset_without_records_is_not_submitted(tmp_path):
+    # First with a DS record, then DS has none (IE when every subject met every criterion).
+    write_package("sdtm", _frames(), _specs(), tmp_path, ct=toy_ct(), data_cutoff=CUTOFF)
+    frames = _frames()
+    frames["DS"] = frames["DS"].iloc[:0]
+    res = write_package("sdtm", frames, _specs(), tmp_path, ct=toy_ct(), data_cutoff=CUTOFF)
+    assert res.not_submitted == ["DS"] and res.xpt_problems == []
+    assert not (tmp_path / "ds.xpt").exists() and not (tmp_path / "ds.json").exists()
+    assert "ds.xpt" not in res.files and "DS" not in res.rows
+    define = etree.parse(str(tmp_path / "define.xml"))
+    assert [ig.get("Name") for ig in define.iterfind(".//odm:ItemGroupDef", NS)] == ["AE", "SUPPAE"]
+    assert define.find(".//odm:ItemDef[@OID='IT.DS.DSTERM']", NS) is None
+
+
+def test_supp_dataset_domain_is_its_parent(tmp_path):
+    write_package("sdtm", _frames(), _specs(), tmp_path, ct=toy_ct(), data_cutoff=CUTOFF)
+    define = etree.parse(str(tmp_path / "define.xml"))
+    # Define-XML 2.1: the Domain of SUPPAE is AE (the engine looks up name SUPPAE, domain AE).
+    assert {ig.get("Name"): ig.get("Domain") for ig in define.iterfind(".//odm:ItemGroupDef", NS)} == {"AE": "AE", "DS": "DS", "SUPPAE": "AE"}

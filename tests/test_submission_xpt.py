@@ -65,13 +65,14 @@ def test_adam_dates_are_sas_day_numbers_that_read_back_as_dates(tmp_path):
     assert str(dated["ADT"][0]) == "2020-01-05"
 
 
-def test_header_is_version_5_and_stamped_with_the_data_cut(tmp_path):
+def test_header_is_version_5_and_stamped_with_the_creation_time(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1672574400")  # 2023-01-01 12:00:00 UTC
     path = write_xpt(sdtm_frame(), sdtm_spec(), tmp_path, data_cutoff=CUTOFF)
     data = path.read_bytes()
     assert data[:80] == V5_HEADER
     assert b"LIBV8" not in data[:800]
-    # Library created/modified and member created/modified: the data cut, not the wall clock.
-    assert data[144:160] == data[160:176] == data[464:480] == data[480:496] == b"31DEC22:00:00:00"
+    # Library created/modified and member created/modified: the creation stamp, not the wall clock.
+    assert data[144:160] == data[160:176] == data[464:480] == data[480:496] == b"01JAN23:12:00:00"
 
 
 def test_two_writes_give_identical_bytes(tmp_path):

@@ -16,6 +16,7 @@ from pipeline.columns import isin
 from pipeline.dates import complete_date
 from pipeline.raw.extract import FormExtract
 from pipeline.sdtm.common import DomainResult, build_result, make_queries
+from pipeline.sdtm.rs import date_bounds
 from pipeline.sdtm.subjects import with_usubjid
 from pipeline.specs.raw import load_raw_spec
 from pipeline.specs.study import load_study
@@ -38,15 +39,6 @@ def age_at(birth: pd.Series, ref: pd.Series) -> pd.Series:
     years = r.dt.year - b.dt.year
     before_birthday = (r.dt.month < b.dt.month) | ((r.dt.month == b.dt.month) & (r.dt.day < b.dt.day))
     return (years - before_birthday.astype("float64")).where(b.notna() & r.notna())
-
-
-def _per_subject_max(frames: list[pd.Series]) -> pd.Series:
-    """Latest complete date per USUBJID over several (USUBJID-indexed) date series."""
-    parts = [complete_date(s) for s in frames if len(s)]
-    if not parts:
-        return pd.Series(dtype="datetime64[ns]")
-    allv = pd.concat(parts)
-    return allv.groupby(level=0).max()
 
 
 def build(enrol: FormExtract, demog: FormExtract, surg: FormExtract, ex: FormExtract, ds: FormExtract, surv: FormExtract, ta: FormExtract) -> DomainResult:
@@ -90,30 +82,55 @@ def build(enrol: FormExtract, demog: FormExtract, surg: FormExtract, ex: FormExt
     out["RFXSTDTC"] = first.reindex(out.index).dt.strftime("%Y-%m-%d")
     out["RFXENDTC"] = last.reindex(out.index).dt.strftime("%Y-%m-%d")
 
-    dsr = with_usubjid(ds.data)
-    eos = dsr[dsr["DSCAT"] == "END OF STUDY"].drop_duplicates("USUBJID").set_index("USUBJID")
-    out["RFENDTC"] = eos["DSSTDAT"].reindex(out.index)
-
     sv = with_usubjid(surv.data)
     dead = sv[(sv["SURVSTAT"] == "DEAD") & sv["DTHDAT"].notna()].drop_duplicates("USUBJID").set_index("USUBJID")
     out["DTHDTC"] = dead["DTHDAT"].reindex(out.index)
     out["DTHFL"] = np.where(out["DTHDTC"].notna(), "Y", None)
 
+    # Participation ends at death at the latest. A DEAD contact reports a death that came before
+    # it, so it counts at the death date, not its own. Any other date after the last day the
+    # death can be (a partial death date spans its month or year) conflicts with the death: it
+    # is a query and takes no part in RFPENDTC or RFENDTC.
+    # A death before the hepatectomy is itself the error (DD: DEATH_BEFORE_HEPATECTOMY): it bounds nothing.
+    _, death_hi = date_bounds(out["DTHDTC"])
+    death_hi = death_hi.where(~(death_hi < complete_date(out["RFSTDTC"])))
+    bounding = death_hi.notna()
+    dsr = with_usubjid(ds.data)
     tar = with_usubjid(ta.data)
-    last_seen = _per_subject_max(
-        [
-            sv.set_index("USUBJID")["CONTDAT"],
-            tar.set_index("USUBJID")["TADAT"],
-            dsr.set_index("USUBJID")["DSSTDAT"],
-            x.set_index("USUBJID")["EXSTDAT"],
-            x.set_index("USUBJID")["EXENDAT"].dropna(),
-            e.set_index("USUBJID")["RFICDAT"],
-            e.set_index("USUBJID")["ENRLDAT"],
-            out["DTHDTC"].dropna(),
-            out["RFSTDTC"],
-        ]
-    )
-    out["RFPENDTC"] = last_seen.reindex(out.index).dt.strftime("%Y-%m-%d")
+    reports = sv["SURVSTAT"].eq("DEAD") & isin(sv["USUBJID"], out.index[bounding])
+    sources = [
+        (sv[~reports], "surv", "CONTDAT"),
+        (tar, "ta", "TADAT"),
+        (dsr, "ds", "DSSTDAT"),
+        (x, "ex", "EXSTDAT"),
+        (x, "ex", "EXENDAT"),
+        (e, "enrol", "RFICDAT"),
+        (e, "enrol", "ENRLDAT"),
+    ]
+    dates, after_death = [], []
+    for frame, form, fld in sources:
+        when = complete_date(frame[fld]).set_axis(frame["USUBJID"].to_numpy())
+        late = (when > death_hi.reindex(when.index)).to_numpy()
+        # Queried elsewhere: an assessment after the death by DD (DEATH_BEFORE_LAST_ASSESSMENT), a
+        # contact by SS (ALIVE_AFTER_DEATH).
+        if form not in ("ta", "surv") and late.any():
+            rows = frame[late]
+            limit = rows["USUBJID"].map(out["DTHDTC"]).astype(str)
+            after_death.append(make_queries(rows, form, fld, rows[fld], "DATE_AFTER_DEATH",
+                                            "Date after the death (" + limit + "); not counted as participation"))
+        dates.append(when[~late].dropna())
+    dates.append(complete_date(out["RFSTDTC"]))
+    last_seen = pd.concat([p for p in dates if len(p)] or [pd.Series(dtype="datetime64[ns]")]).groupby(level=0).max().reindex(out.index)
+    # The death itself ends participation when nothing consistent with it is later (as collected: may be partial).
+    death_lo, _ = date_bounds(out["DTHDTC"])
+    by_death = bounding & ~(last_seen >= death_lo)
+    out["RFPENDTC"] = last_seen.dt.strftime("%Y-%m-%d").where(~by_death, out["DTHDTC"])
+
+    eos = dsr[dsr["DSCAT"] == "END OF STUDY"].drop_duplicates("USUBJID").set_index("USUBJID")
+    eos_date = eos["DSSTDAT"].reindex(out.index)
+    eos_late = complete_date(eos_date) > death_hi
+    out["RFENDTC"] = eos_date.where(~eos_late, out["DTHDTC"])
+    queries = pd.concat([queries, *after_death], ignore_index=True)
 
     age = age_at(d["BRTHDAT"].reindex(out.index), e["RFICDAT"])
     # A birth date after consent is an error: no negative AGE, a query instead (the date itself is never shown).

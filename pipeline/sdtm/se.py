@@ -12,6 +12,7 @@ import pandas as pd
 from pipeline.dates import complete_date, study_day
 from pipeline.raw.extract import FormExtract
 from pipeline.sdtm.common import DomainResult, build_result, derive_seq
+from pipeline.sdtm.rs import date_bounds
 from pipeline.sdtm.subjects import with_usubjid
 from pipeline.specs.paths import SPECS_DIR
 
@@ -33,10 +34,22 @@ def build(dm: DomainResult, enrol: FormExtract) -> DomainResult:
     lineage = with_usubjid(enrol.data).drop_duplicates("USUBJID").set_index("USUBJID")[["_file", "_row"]].reindex(d.index)
 
     scrn = pd.DataFrame({"ETCD": "SCRN", "SESTDTC": d["RFSTDTC"], "SEENDTC": d["RFXSTDTC"].where(dosed, enr)})
-    sora = pd.DataFrame({"ETCD": "SORA", "SESTDTC": d["RFXSTDTC"], "SEENDTC": _next_day(d["RFXENDTC"]).where(d["RFXENDTC"].notna(), None)})[dosed]
+    # An open last dosing period has no end, unless the subject died: then it ends with participation.
+    sora_end = _next_day(d["RFXENDTC"]).where(d["RFXENDTC"].notna(), d["RFPENDTC"].where(d["DTHDTC"].notna()))
+    sora = pd.DataFrame({"ETCD": "SORA", "SESTDTC": d["RFXSTDTC"], "SEENDTC": sora_end})[dosed]
     fu_start = pd.Series(np.where(dosed, _next_day(d["RFXENDTC"]), enr), index=d.index).where(~dosed | d["RFXENDTC"].notna())
     fu = pd.DataFrame({"ETCD": "FU", "SESTDTC": fu_start, "SEENDTC": d["RFPENDTC"]})[fu_start.notna()]
-    out = pd.concat([scrn, sora, fu]).rename_axis("USUBJID").reset_index()
+    elements = pd.concat([scrn, sora, fu])
+    # Nothing runs past the end of participation (which is never after death, see DM): an element
+    # starting after RFPENDTC is not created (participation ended on the last dose: no FU), and one
+    # ending after it ends at RFPENDTC (SORA then ends on the last dose day, not the day after).
+    end_part = elements.index.map(d["RFPENDTC"]).to_series(index=elements.index)
+    _, part_hi = date_bounds(end_part)
+    starts_after = (complete_date(elements["SESTDTC"]) > part_hi) & elements["ETCD"].ne("SCRN")
+    elements = elements[~starts_after]
+    end_part, part_hi = end_part[~starts_after], part_hi[~starts_after]
+    elements["SEENDTC"] = elements["SEENDTC"].where(~(complete_date(elements["SEENDTC"]) > part_hi), end_part)
+    out = elements.rename_axis("USUBJID").reset_index()
     out = out.join(lineage, on="USUBJID")
 
     arms = d["ARMCD"].reindex(out["USUBJID"]).to_numpy()
@@ -46,6 +59,8 @@ def build(dm: DomainResult, enrol: FormExtract) -> DomainResult:
     out["TAETORD"] = pd.to_numeric(out["TAETORD"])
     out["STUDYID"] = d["STUDYID"].iloc[0] if len(d) else None
     out["DOMAIN"] = "SE"
-    out["SESTDY"] = study_day(out["SESTDTC"], d["RFSTDTC"].reindex(out["USUBJID"]).set_axis(out.index))
+    ref = d["RFSTDTC"].reindex(out["USUBJID"]).set_axis(out.index)
+    out["SESTDY"] = study_day(out["SESTDTC"], ref)
+    out["SEENDY"] = study_day(out["SEENDTC"], ref)
     out = derive_seq(out, "SESEQ", ["SESTDTC", "TAETORD"])
     return build_result(out, "se", seq_var="SESEQ")

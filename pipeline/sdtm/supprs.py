@@ -37,6 +37,7 @@ def build(ta: FormExtract, rs: DomainResult, dm: DomainResult) -> DomainResult:
     out["QLABEL"] = qlabel(QNAM, "supprs")
     out["QVAL"] = linked["RECURDAT"]
     out["QORIG"] = "Collected"
-    out["QEVAL"] = "INVESTIGATOR"
+    # Objective data (the collected date of the recurrence diagnosis): SDTMIG 3.4 section 8.4 gives QEVAL to subjective data only.
+    out["QEVAL"] = None
     out["_file"], out["_row"] = linked["_file"], linked["_row"]
     return build_result(out, "supprs", queries)

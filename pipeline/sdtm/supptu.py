@@ -56,6 +56,7 @@ def build(nl: FormExtract, tu: DomainResult, dm: DomainResult) -> DomainResult:
     out["QLABEL"] = qlabel(QNAM)
     out["QVAL"] = value
     out["QORIG"] = "Collected"
-    out["QEVAL"] = "INVESTIGATOR"
+    # Objective data (the collected basis of the diagnosis): SDTMIG 3.4 section 8.4 gives QEVAL to subjective data only.
+    out["QEVAL"] = None
     out["_file"], out["_row"] = raw["_file"], raw["_row"]
     return build_result(out, "supptu", pd.concat([queries, *problems], ignore_index=True))

@@ -7,10 +7,13 @@ Nothing is written twice. A row with a ``derivation`` takes TSVAL from its sourc
   duration ``P<n>D``;
 - ``DM.<VAR>:min``: the earliest complete date of ``<VAR>`` in the built DM (SSTDTC, the
   FDA study start date = first informed consent; a partial date cannot be a study start);
-  ``DM.<VAR>:count`` the number of distinct non-blank values (ACTSUB = subjects in DM).
+  ``DM.<VAR>:count`` the number of distinct non-blank values (ACTSUB = subjects in DM);
+- ``nullflavor:<NF>``: no value, TSVALNF = ``<NF>``, an ISO 21090 null flavor (SDTMIG 3.4
+  section 7.4.2: TSVALNF is populated if and only if TSVAL is null), e.g. SENDTC = NAV
+  while the study is ongoing.
 
 TSVALCD of a row with a ``codelist`` is the NCI code of TSVAL in that codelist (none for a
-sponsor extension such as TCNTRL = NO TREATMENT); TSVCDVER of a CDISC CT row is the CT
+sponsor extension); TSVCDVER of a CDISC CT row is the CT
 version of study.yaml. A ts.csv that contradicts itself or the CT raises ``ValueError``:
 it is a specification error, not a data problem.
 """
@@ -31,6 +34,9 @@ DOMAIN = "TS"
 INPUTS = {"dm": ["sdtm", "dm"]}
 TS_FILE = "specs/trial/ts.csv"
 CDISC_CT = "CDISC CT"
+NULL_FLAVOR = "nullflavor:"
+# ISO 21090 NullFlavor enumeration (the terms TSVALNF may take).
+ISO21090_NULL_FLAVORS = frozenset({"NI", "INV", "DER", "OTH", "PINF", "NINF", "UNC", "MSK", "NA", "UNK", "ASKU", "NAV", "NASK", "QS", "TRC", "NP"})
 
 
 def _text(value: object) -> str:
@@ -101,10 +107,21 @@ def build(dm: DomainResult) -> DomainResult:
     if unpaired.any():
         raise ValueError(f"{', '.join(where[unpaired])}: TSPARM is not the CDISC name paired with TSPARMCD")
 
+    # No value: a null flavor says why (and only then is TSVAL null).
+    flavored = rows["derivation"].str.startswith(NULL_FLAVOR)
+    tsvalnf = rows["derivation"].where(flavored).str.removeprefix(NULL_FLAVOR).astype(object)
+    unknown_nf = flavored & ~tsvalnf.isin(ISO21090_NULL_FLAVORS)
+    if unknown_nf.any():
+        raise ValueError(f"{', '.join(where[unknown_nf])}: not an ISO 21090 null flavor")
+    no_value = rows["TSVAL"].eq("") & rows["derivation"].eq("")
+    if no_value.any():
+        raise ValueError(f"{', '.join(where[no_value])}: no TSVAL, derivation or null flavor (TSVAL is null only with TSVALNF)")
+
     # Derived values: a handful of rows, one source each.
-    derived = rows["derivation"].ne("")
+    derived = rows["derivation"].ne("") & ~flavored
     tsval = rows["TSVAL"].astype(object)
     tsval[derived] = [derive_value(d, study, dm.data, w) for d, w in zip(rows.loc[derived, "derivation"], where[derived])]
+    tsval[flavored] = None
 
     # Coded values: the NCI code of TSVAL in the row's codelist.
     coded = rows["codelist"].ne("")
@@ -125,6 +142,7 @@ def build(dm: DomainResult) -> DomainResult:
     out["TSPARMCD"] = rows["TSPARMCD"]
     out["TSPARM"] = rows["TSPARM"]
     out["TSVAL"] = tsval
+    out["TSVALNF"] = tsvalnf.where(flavored, None)
     out["TSVALCD"] = tsvalcd
     out["TSVCDREF"] = rows["TSVCDREF"]
     out["TSVCDVER"] = rows["TSVCDVER"].where(rows["TSVCDREF"].ne(CDISC_CT), study.ct_version)

@@ -7,7 +7,9 @@ formats need, so the three files always agree with each other.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -70,6 +72,39 @@ def cutoff_datetime(data_cutoff: str | None = None) -> str:
     """
     cut = data_cutoff or load_study().data_cutoff
     return pd.Timestamp(cut).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def creation_datetime(data_cutoff: str | None = None) -> tuple[str, str]:
+    """(ISO 8601 UTC date-time, its source) of the "created" stamp of every submission file.
+
+    The files are a pure function of the raw input, the specs and the code, so the stamp must not
+    be the wall clock (byte-identical outputs) and is not the data cut-off (that is when the data
+    were frozen, the Dataset-JSON dbLastModifiedDateTime). By the reproducible-builds convention
+    it is ``SOURCE_DATE_EPOCH`` (seconds since 1970, set by a release to its own time) when set;
+    otherwise the commit time of the code version (``git``); the data cut-off only when neither
+    is known. The source is recorded in the manifest.
+    """
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch:
+        return pd.Timestamp(int(epoch), unit="s").strftime("%Y-%m-%dT%H:%M:%S"), "SOURCE_DATE_EPOCH"
+    committed = _commit_time()
+    if committed:
+        return committed, "code commit time"
+    return cutoff_datetime(data_cutoff), "data cut-off"
+
+
+@lru_cache(maxsize=1)
+def _commit_time() -> str | None:
+    """UTC committer time of the checked-out commit, or None outside a git checkout."""
+    from pipeline.specs.paths import SPECS_DIR
+
+    try:
+        res = subprocess.run(["git", "log", "-1", "--format=%ct"], cwd=SPECS_DIR.parent,
+                             capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    out = res.stdout.strip()
+    return pd.Timestamp(int(out), unit="s").strftime("%Y-%m-%dT%H:%M:%S") if res.returncode == 0 and out.isdigit() else None
 
 
 # --- OIDs: one scheme for define.xml and Dataset-JSON so they cross-reference.

@@ -29,6 +29,7 @@ from pipeline.submission.common import (
     SAS_EPOCH,
     arrow_text,
     char_width,
+    creation_datetime,
     cutoff_datetime,
     item_oid,
     itemgroup_oid,
@@ -99,13 +100,12 @@ def _document(df: pd.DataFrame, spec: DatasetSpec, layer_name: str, data_cutoff:
     lay = layer(layer_name)
     frame = submission_frame(df, spec)
     columns = _column_meta(frame, spec, widths)
-    stamp = cutoff_datetime(data_cutoff)
     doc = {
-        "datasetJSONCreationDateTime": stamp,
+        "datasetJSONCreationDateTime": creation_datetime(data_cutoff)[0],
         "datasetJSONVersion": DATASET_JSON_VERSION,
         "fileOID": f"{study.studyid}.{lay.name.upper()}.{spec.name}",
         # The EDC export was frozen at the data cut: that is when the source last changed.
-        "dbLastModifiedDateTime": stamp,
+        "dbLastModifiedDateTime": cutoff_datetime(data_cutoff),
         "sourceSystem": {"name": PACKAGE, "version": package_version()},
         "studyOID": study.studyid,
         "metaDataVersionOID": mdv_oid(lay.name, study.studyid),

@@ -8,7 +8,7 @@ What comes from where:
   data when frames are given, so define.xml states the lengths the XPT files really have;
 - codelists: ``pipeline.specs.ct.load_ct()`` (NCI codes as ``Alias Context="nci:ExtCodeID"``);
 - standards: SDTMIG 3.4 / ADaMIG 1.3 and the CT version of ``specs/trial/study.yaml``;
-- CreationDateTime: the data cut, never the wall clock.
+- CreationDateTime: ``common.creation_datetime`` (SOURCE_DATE_EPOCH or the code's commit time), never the wall clock.
 
 The builder never writes a dangling reference or an XSD-invalid value: what the specs do not
 support (a codelist missing from CT, a Derived variable without a derivation, a class outside
@@ -41,7 +41,7 @@ from pipeline.submission.common import (
     char_width,
     codelist_oid,
     comment_oid,
-    cutoff_datetime,
+    creation_datetime,
     is_iso8601_char,
     is_iso8601_duration,
     item_oid,
@@ -205,6 +205,24 @@ class _Item:
     value_list: str | None = None  # ValueListDef OID (parent variables with value-level metadata)
 
 
+_DATE = r"\d{4}-\d{2}-\d{2}"
+_PARTIAL_DATE = r"\d{4}(-\d{2}(-\d{2})?)?"
+
+
+def _iso_date_type(values: pd.Series | None) -> str:
+    """Define-XML DataType of ISO 8601 date values: ``date`` when every value is a complete date,
+    ``partialDate`` when some lack the day or month (ODM 1.3.2: YYYY[-MM[-DD]]), ``datetime``
+    (which admits partial values) when any carries a time or the values are not known."""
+    if values is None:
+        return "datetime"
+    v = values.dropna().astype(str)
+    if len(v) and v.str.fullmatch(_DATE).all():
+        return "date"
+    if len(v) and v.str.fullmatch(_PARTIAL_DATE).all():
+        return "partialDate"
+    return "datetime"
+
+
 def _typing(name: str, typ: str, fmt: str | None, spec_length: int | None, col: pd.Series | None) -> tuple[str, int | None, int | None]:
     """(DataType, Length, SignificantDigits); Length and integer/float from the data when present."""
     if temporal_kind_of(typ, fmt):
@@ -274,7 +292,8 @@ class _Codelists:
                 "OID": oid,
                 "Name": " / ".join(c.label or c.name for c in parts),
                 "DataType": dtype,
-                _q(DEF_NS, "StandardOID"): ct_std if all_cdisc else None,
+                # A union of codelists is the sponsor's, not one CT codelist: no CT standard, no NCI code.
+                _q(DEF_NS, "StandardOID"): ct_std if all_cdisc and len(parts) == 1 else None,
             })
             decode = any(_use_decode(c) for c in parts)
             seen: set[str] = set()
@@ -395,7 +414,7 @@ def build_define(
     study = load_study()
     ct = load_ct() if ct is None else ct
     frames = frames or {}
-    stamp = cutoff_datetime(data_cutoff)
+    stamp, _ = creation_datetime(data_cutoff)
     problems: list[str] = []
     specs = sorted(specs, key=_dataset_sort_key)
     classes = _enumeration("ItemGroupClass")
@@ -452,6 +471,10 @@ def build_define(
             if pv.type == "Char" and dtype in ("integer", "float"):
                 # A number held in a character result (--ORRES): its length is the text's.
                 length = char_width(sub) if sub is not None else (vl.length or pv.length)
+            qnam = dict(where).get("QNAM")
+            if pv.type == "Char" and qnam and is_iso8601_char(qnam, "Char"):
+                # A supplemental qualifier named --DTC holds ISO 8601 dates (SUPPRS.QVAL of RECURDTC).
+                dtype, length, digits = _iso_date_type(sub), None, None
             where_text = " and ".join(f"{k} = {val}" for k, val in where)
             it = _Item(f"{item_oid(spec.name, vl.variable)}.{suffix}", vl.variable,
                        (vl.label or f"{vl.variable} where {where_text}") + (f" ({vl.unit})" if getattr(vl, "unit", None) else ""),
@@ -524,7 +547,8 @@ def build_define(
             "OID": itemgroup_oid(spec.name),
             "Name": spec.name,
             "SASDatasetName": spec.name,
-            "Domain": spec.name if lay.name == "sdtm" else None,
+            # Define-XML 2.1: a SUPP-- dataset's Domain is its parent domain (SUPPRS -> RS).
+            "Domain": (spec.name.removeprefix("SUPP") if spec.name.startswith("SUPP") else spec.name) if lay.name == "sdtm" else None,
             "Repeating": repeating,
             "IsReferenceData": "Yes" if cls == "TRIAL DESIGN" else "No",
             "Purpose": lay.purpose,

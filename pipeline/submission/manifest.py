@@ -2,8 +2,10 @@
 
 For every file under the output folder (except the manifest itself and hidden temporary
 files): its path, sha256, size and, for datasets, its row count; the sha256 of every raw
-input file; the spec version (one sha256 over the whole ``specs/`` tree); the code version.
-No time stamp: the same inputs, specs and code give a byte-identical manifest.
+input file; the spec version (one sha256 over the whole ``specs/`` tree); the code version; the
+"created" stamp the submission files carry and where it comes from (``common.creation_datetime``);
+the datasets built without records and therefore not submitted. No wall-clock time: the same
+inputs, specs and code give a byte-identical manifest.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import pyreadstat
 from pipeline import background, io
 from pipeline.specs.paths import SPECS_DIR
 from pipeline.specs.study import load_study
-from pipeline.submission.common import PACKAGE, package_version
+from pipeline.submission.common import PACKAGE, creation_datetime, package_version
 
 MANIFEST = "manifest.json"
 CHUNK = 1 << 20
@@ -150,14 +152,31 @@ def build_manifest(out_dir: Path, raw_dir: Path, specs_dir: Path = SPECS_DIR) ->
     raw = [{"path": p.relative_to(raw_dir).as_posix(), "sha256": digest, "size": p.stat().st_size}
            for p, digest in zip(raw_files, digests[len(out_files):])]
     study = load_study(specs_dir)
+    created, created_from = creation_datetime(study.data_cutoff)
     return {
         "study": study.studyid,
         "data_cutoff": study.data_cutoff,
+        "creation_datetime": {"value": created, "source": created_from},
+        "not_submitted": not_submitted(outputs),
         "code": code_version(),
         "spec_version": tree_sha256(specs_dir),
         "raw_inputs": raw,
         "outputs": outputs,
     }
+
+
+def not_submitted(outputs: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Datasets built without records and so left out of the submission package (package.py): a
+    ``<layer>/<name>.parquet`` of 0 rows with no ``<layer>/<name>.xpt`` beside it. For the reviewer's
+    guide: ``[{"layer": "sdtm", "dataset": "IE", "reason": "no records"}]``."""
+    paths = {o["path"] for o in outputs}
+    out = []
+    for o in outputs:
+        folder, _, name = o["path"].rpartition("/")
+        if name.endswith(".parquet") and folder and "/" not in folder and o.get("rows") == 0 \
+                and f"{folder}/{name.removesuffix('.parquet')}.xpt" not in paths:
+            out.append({"layer": folder, "dataset": name.removesuffix(".parquet").upper(), "reason": "no records"})
+    return out
 
 
 def dumps_manifest(manifest: dict[str, Any]) -> str:

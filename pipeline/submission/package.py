@@ -4,6 +4,12 @@
 A dataset that breaks an XPT rule is not delivered at all (no XPT, no JSON, no define entry,
 and a file left from an earlier run is removed), so the folder never mixes versions; its
 problems are returned for the asset check to show.
+
+A dataset without records (IE when every subject met every criterion) is not submitted either
+(FDA Technical Conformance Guide; CDISC CORE CG0408): no XPT, no JSON, no ItemGroupDef. It is
+named in ``PackageResult.not_submitted`` and, from the Parquet outputs, in the manifest, for the
+reviewer's guide. (Define-XML 2.1's def:HasNoData is not used: that documents a planned dataset
+that is part of the metadata, e.g. for analysis results, not one left out of the package.)
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ class PackageResult:
     files: dict[str, int] = field(default_factory=dict)  # file name -> size in bytes
     rows: dict[str, int] = field(default_factory=dict)  # dataset -> rows delivered
     xpt_problems: list[XptProblem] = field(default_factory=list)
+    not_submitted: list[str] = field(default_factory=list)  # datasets without records, left out
     define_problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -79,6 +86,11 @@ def _write_files(res: PackageResult, frames: Mapping[str, pd.DataFrame], specs: 
     own_widths: dict[str, dict[str, int]] = {}
     for name in sorted(frames):
         spec, df = specs[name], frames[name]
+        if df.empty:  # not submitted (see above); a file left from an earlier run is removed
+            res.not_submitted.append(spec.name)
+            for old in (out_dir / f"{spec.name.lower()}.xpt", out_dir / f"{spec.name.lower()}.json"):
+                old.unlink(missing_ok=True)
+            continue
         # Arrow conversions are shared within one dataset and dropped after it (memory).
         with arrow_cache():
             problems = check_for_xpt(df, spec)
@@ -117,3 +129,4 @@ def _write_files(res: PackageResult, frames: Mapping[str, pd.DataFrame], specs: 
             for p in paths:
                 res.files[p.name] = p.stat().st_size
             res.rows[name] = len(delivered[name])
+

@@ -33,7 +33,7 @@ from pipeline.submission.common import (
     TEXT,
     arrow_text,
     char_width,
-    cutoff_datetime,
+    creation_datetime,
     object_text,
     submission_frame,
     temporal_kind,
@@ -339,7 +339,7 @@ def write_xpt(df: pd.DataFrame, spec: DatasetSpec, path: Path, data_cutoff: str 
             raise XptError(pad_problems)
     labels = [v.label for v in spec.variables]
     formats = {v.name: v.format for v in spec.variables if v.format}
-    stamp = _sas_stamp(cutoff_datetime(data_cutoff))
+    stamp = _sas_stamp(creation_datetime(data_cutoff)[0])
     meta = {"file_label": spec.label, "column_labels": labels, "table_name": spec.name, "variable_format": formats}
     with atomic_path(path) as tmp:
         # pyreadstat's bytes with the records built by numpy (pyreadstat fills them a value at a time
