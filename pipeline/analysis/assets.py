@@ -59,4 +59,44 @@ def endpoints(paths: StudyPaths, adsl: AdamResult, adtte: AdamResult, adae: Adam
     return dg.MaterializeResult(metadata=meta)
 
 
-analysis_assets = [endpoints]
+class TraceConfig(dg.Config):
+    """Launchpad config of ``analysis/subject_trace``: one subject's USUBJID, or blank for every subject."""
+
+    usubjid: str = ""
+
+
+TRACE_DOMAINS = ("rs",)  # the SDTM domains ADTTE names in SRCDOM (specs/adam/adtte.yaml)
+TRACE_ROWS_SHOWN = 500
+
+
+@dg.asset(
+    key=["analysis", "subject_trace"],
+    group_name="analysis",
+    ins={
+        "adtte": dg.AssetIn(key=["adam", "adtte"], metadata={PARTS_KEY: ["data"]}),
+        **{d: dg.AssetIn(key=["sdtm", d], metadata={PARTS_KEY: ["data", "lineage"]}) for d in TRACE_DOMAINS},
+    },
+    description=(
+        "**Record trace** for a data manager: each ADTTE record (RFS, TTR, OS) back to the SDTM record it "
+        "takes its date from (SRCDOM/SRCSEQ) and on to the raw file and row (the SDTM record lineage). "
+        "Materialize with `usubjid` in the Launchpad config for one subject; blank traces everyone. "
+        "The table is in the materialization's metadata; nothing is written to the outputs."
+    ),
+    kinds={"pandas"},
+    code_version="1",
+)
+def subject_trace(config: TraceConfig, adtte: AdamResult, **sdtm) -> dg.MaterializeResult:
+    from pipeline.analysis.trace import adtte_trace
+
+    table = adtte_trace(adtte.data, {d.upper(): (r.data, r.lineage) for d, r in sdtm.items()}, config.usubjid.strip())
+    shown = table.head(TRACE_ROWS_SHOWN)
+    records = [dg.TableRecord({c: str(v) for c, v in zip(shown.columns, vals)}) for vals in shown.itertuples(index=False, name=None)]
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(table),
+        "subject": config.usubjid.strip() or "all subjects",
+        "trace": dg.MetadataValue.table(records=records, schema=dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in table.columns])),
+        **({"not shown": f"{len(table) - len(shown)} rows: materialize with a usubjid"} if len(table) > len(shown) else {}),
+    })
+
+
+analysis_assets = [endpoints, subject_trace]

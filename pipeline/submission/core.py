@@ -4,8 +4,8 @@ The open-source CORE rules engine (``cdisc-rules-engine==0.17.1``) needs Python 
 offline rules cache, neither of which the project requires: ``make core`` (``tools/core/setup.sh``)
 makes ``.core-venv/`` and ``.core-cache/``, and this module runs ``tools/core/run_core.py`` with
 that interpreter in a subprocess (the engine is never imported here). Without them the check
-passes at once with ``{"status": "skipped", "reason": ...}``, so a machine without the cache
-builds everything, no slower.
+yields no result, so Dagster shows it as Skipped (not as passed), the run's log says why
+(:func:`skip_reason`), and a machine without the cache builds everything, no slower.
 
 Configuration (environment, read by :func:`core_config_from_env`):
 
@@ -309,36 +309,45 @@ def check_metadata(result: CoreResult) -> dict[str, Any]:
     }
 
 
-def skipped_metadata(reason: str) -> dict[str, Any]:
-    return {"status": "skipped", "reason": reason}
+def skip_reason(config: CoreConfig | None = None) -> str | None:
+    """Why the check will be skipped (None: it runs)."""
+    config = core_config_from_env() if config is None else config
+    return config.reason
 
 
 # --------------------------------------------------------------------------- the check
 
 
-@dg.asset_check(
-    asset=SDTM_KEY,
+@dg.multi_asset_check(
     name=CHECK_NAME,
-    blocking=False,
-    description=(
-        "CDISC CORE rules engine (open source, SDTMIG 3.4 published rules, CT 2025-03-28) on the SDTM package, "
-        "when .core-venv/.core-cache (or PIPELINE_CORE_PYTHON/PIPELINE_CORE_CACHE) are set up (`make core`); "
-        "otherwise skipped. Counts per rule and dataset; report in <out>/conformance/core_report.json."
-    ),
+    specs=[
+        dg.AssetCheckSpec(
+            CHECK_NAME,
+            asset=SDTM_KEY,
+            blocking=False,
+            description=(
+                "CDISC CORE rules engine (open source, SDTMIG 3.4 published rules, CT 2025-03-28) on the SDTM package, "
+                "when .core-venv/.core-cache (or PIPELINE_CORE_PYTHON/PIPELINE_CORE_CACHE) are set up (`make core`); "
+                "otherwise Skipped (the run's log says why). Counts per rule and dataset; report in "
+                "<out>/conformance/core_report.json."
+            ),
+        )
+    ],
+    # Optional output: a check that yields no result is shown as Skipped, neither passed nor failed.
+    can_subset=True,
 )
-def core_conformance(context, paths: StudyPaths) -> dg.AssetCheckResult:
+def core_conformance(context, paths: StudyPaths):
     config = core_config_from_env()
-    if not config.enabled:
-        return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN,
-                                   metadata=skipped_metadata(config.reason or ""))
-    result = run_core(paths.out / "sdtm", paths.out / REPORT_PATH, config)
-    if result is None:  # not reached: config.enabled
-        return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN,
-                                   metadata=skipped_metadata(config.reason or ""))
+    result = run_core(paths.out / "sdtm", paths.out / REPORT_PATH, config) if config.enabled else None
+    if result is None:
+        # Not run: no evaluation at all, so the UI shows the check as Skipped (a passed result
+        # would claim conformance that nobody checked).
+        context.log.info(f"CORE conformance skipped: {config.reason}")
+        return
     if result.error:
         context.log.warning(f"CORE conformance: {result.error}\n{result.log}")
-    return dg.AssetCheckResult(passed=result.passed, severity=dg.AssetCheckSeverity.WARN,
-                               metadata=check_metadata(result))
+    yield dg.AssetCheckResult(asset_key=SDTM_KEY, check_name=CHECK_NAME, passed=result.passed,
+                              severity=dg.AssetCheckSeverity.WARN, metadata=check_metadata(result))
 
 
 core_asset_checks: list[dg.AssetChecksDefinition] = [core_conformance]
