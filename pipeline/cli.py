@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 
 
@@ -21,12 +22,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     work = Path(args.work) if args.work else None
     progress = RunProgress()
-    try:
-        report = run_study(raw, out, work_dir=work, progress=progress, verbose=args.verbose)
-    finally:
-        progress.close()
+    with warnings.catch_warnings(record=not args.verbose) as caught:
+        if not args.verbose:
+            warnings.simplefilter("always")
+        try:
+            report = run_study(raw, out, work_dir=work, progress=progress, verbose=args.verbose)
+        finally:
+            progress.close()
     summary.render(report, raw, out, work or default_work_dir(), time.perf_counter() - started, _console(),
-                   not_built=progress.not_built())
+                   not_built=progress.not_built(), warnings=[w for w in caught or [] if not issubclass(w.category, DeprecationWarning)])
     return 0 if report.success else 1
 
 

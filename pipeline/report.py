@@ -156,10 +156,22 @@ def headline(success: bool, probs: list[Problem], skipped: list[str], subjects: 
     return f"FAILED: {first.where}: {first.what}{rest}{stopped}."
 
 
+def warning_line(caught: list[Any]) -> str:
+    """``3 Python warnings (lifelines ConvergenceWarning 3): run with --verbose to see them``, '' for none."""
+    if not caught:
+        return ""
+    kinds: dict[str, int] = {}
+    for w in caught:
+        name = f"{w.category.__module__.split('.')[0]} {w.category.__name__}"
+        kinds[name] = kinds.get(name, 0) + 1
+    detail = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
+    return f"{len(caught)} Python warning(s) ({detail}): run with --verbose to see them"
+
+
 def render(report: Any, raw_dir: Path, out_dir: Path, work_dir: Path | None, elapsed: float, console: Console,
-           not_built: list[str] = ()) -> None:
+           not_built: list[str] = (), warnings: list[Any] = ()) -> None:
     """Print the end-of-run summary of ``report`` (a RunReport) to ``console``; ``not_built``: the
-    assets whose step never ran (RunProgress.not_built)."""
+    assets whose step never ran (RunProgress.not_built); ``warnings``: Python warnings the run raised."""
     events = report.events
     probs = problems(events)
     rows = rows_by_asset(events)
@@ -192,10 +204,12 @@ def render(report: Any, raw_dir: Path, out_dir: Path, work_dir: Path | None, ela
         console.print(_wrap("Open queries", [f"{total} total"] + [f"site {s} {n}" for s, n in by_site.items()]), markup=False, highlight=False)
     failed = [p.where for p in probs if " check " in p.where]
     console.print(f"{'Failed checks':<22}{', '.join(failed) if failed else 'none'}", markup=False, highlight=False)
+    if warnings:
+        console.print(f"{'Warnings':<22}{warning_line(list(warnings))}", markup=False, highlight=False)
 
     console.print("\nFiles")
     for label, path in file_locations(out_dir, raw_dir, work_dir):
-        console.print(f"  {label:<20}{path}", markup=False, highlight=False)
+        console.print(f"  {label:<21}{path}", markup=False, highlight=False)
 
 
 def _wrap(title: str, items: list[str], width: int = 100) -> str:
