@@ -134,6 +134,18 @@ def rows_by_asset(events: Iterable[dg.DagsterEvent]) -> dict[str, int | None]:
     return rows
 
 
+def quarantined_by_asset(events: Iterable[dg.DagsterEvent]) -> dict[str, int]:
+    """Records held back per raw form (``quarantined_records`` of its materialization)."""
+    out: dict[str, int] = {}
+    for ev in events:
+        if ev.is_step_materialization:
+            mat = ev.event_specific_data.materialization
+            n = mat.metadata.get("quarantined_records")
+            if n is not None:
+                out["/".join(mat.asset_key.path)] = int(n.value)
+    return out
+
+
 def materialization_metadata(events: Iterable[dg.DagsterEvent], key: str) -> Mapping[str, Any]:
     for ev in events:
         if ev.is_step_materialization:
@@ -193,10 +205,12 @@ def render(report: Any, raw_dir: Path, out_dir: Path, work_dir: Path | None, ela
 
     console.print()
     console.print(f"{'Subjects':<22}{subjects if subjects is not None else 'none (DM not built)'}", markup=False)
-    for layer, title in (("raw", "Raw records read"), ("sdtm", "SDTM records"), ("adam", "ADaM records")):
-        built = {k.split("/", 1)[1].upper(): n for k, n in rows.items() if k.startswith(layer + "/") and n is not None}
+    held = quarantined_by_asset(events)
+    for layer, title in (("raw", "Raw records passed"), ("sdtm", "SDTM records"), ("adam", "ADaM records")):
+        built = {k.split("/", 1)[1].upper(): (n, held.get(k, 0)) for k, n in rows.items() if k.startswith(layer + "/") and n is not None}
         if built:
-            console.print(_wrap(title, [f"{k} {n:,}" for k, n in sorted(built.items())]), markup=False, highlight=False)
+            items = [f"{k} {n:,}" + (f" (+{h} held back)" if h else "") for k, (n, h) in sorted(built.items())]
+            console.print(_wrap(title, items), markup=False, highlight=False)
     q = materialization_metadata(events, "ops/query_listing")
     if "queries by site" in q:
         by_site = q["queries by site"].value

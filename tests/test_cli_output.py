@@ -35,7 +35,7 @@ def test_good_drop_summary(small_drop, tmp_path):
     # Python warnings (lifelines on a small study) are counted in the summary, not dumped with their source lines.
     assert "warnings.warn(" not in proc.stderr
     assert "warnings.warn(" not in out
-    labels = ["Subjects", "Raw records read", "SDTM records", "ADaM records", "Open queries", "Failed checks", "Files"]
+    labels = ["Subjects", "Raw records passed", "SDTM records", "ADaM records", "Open queries", "Failed checks", "Files"]
     for label in labels:
         assert any(line.startswith(label) for line in out.splitlines()), label
     assert next(line for line in out.splitlines() if line.startswith("Subjects")).split() == ["Subjects", "24"]
