@@ -67,10 +67,9 @@ def run_study(raw_dir: Path, out_dir: Path, work_dir: Path | None = None,
     ``progress``: called with every Dagster event (pipeline/progress.py); Dagster's console
     then stays quiet unless ``verbose``.
     """
-    from pipeline.progress import console_logging
-
     from pipeline.definitions import build_definitions
     from pipeline.io import sweep_stale_temp
+    from pipeline.progress import console_logging
 
     # A run killed mid-write leaves only hidden temporary files; clear them first.
     sweep_stale_temp(out_dir)
