@@ -22,9 +22,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     work = Path(args.work) if args.work else None
     progress = RunProgress()
+    # The project's own warning filters (pipeline/__init__.py) still apply; what passes them is counted.
     with warnings.catch_warnings(record=not args.verbose) as caught:
-        if not args.verbose:
-            warnings.simplefilter("always")
         try:
             report = run_study(raw, out, work_dir=work, progress=progress, verbose=args.verbose)
         finally:

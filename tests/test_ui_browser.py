@@ -246,17 +246,17 @@ def test_ui_endpoints_and_failed_check(webserver, study, tmp_path):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1000})
-            page.set_default_timeout(30_000)
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.set_default_timeout(60_000)
 
             page.goto(f"{webserver}/assets/analysis/endpoints?view=events", wait_until="networkidle")
             page.get_by_text("N analysed", exact=True).first.wait_for(state="visible")
             page.get_by_text(dose, exact=True).first.wait_for(state="visible")  # e.g. 110,800, not 111000
             page.wait_for_timeout(500)
-            _save(page.screenshot(full_page=True), "ui-endpoints.png", tmp_path)
+            _save(page.screenshot(), "ui-endpoints.png", tmp_path)
             # A figure is markdown longer than the UI shows inline: one click opens it.
-            page.get_by_text("[Show Markdown]").first.click()
-            page.locator("img[alt^='KM']").first.wait_for(state="visible")
+            page.locator("tr", has_text="Kaplan-Meier RFS").get_by_text("[Show Markdown]").first.click()
+            page.locator("[role=dialog] img, .bp5-dialog img, .bp4-dialog img").first.wait_for(state="visible")
             page.wait_for_timeout(500)
             _save(page.screenshot(), "ui-endpoints-km.png", tmp_path)
 
@@ -265,7 +265,7 @@ def test_ui_endpoints_and_failed_check(webserver, study, tmp_path):
             page.get_by_text("raw row", exact=True).first.wait_for(state="visible")
             page.get_by_text("must be a term of codelist AETOXGR: 1, 2, 3, 4, 5").first.wait_for(state="visible")
             page.wait_for_timeout(500)
-            _save(page.screenshot(full_page=True), "ui-failed-check.png", tmp_path)
+            _save(page.screenshot(), "ui-failed-check.png", tmp_path)
         finally:
             browser.close()
     for name in ("ui-endpoints.png", "ui-endpoints-km.png", "ui-failed-check.png"):

@@ -17,9 +17,13 @@ from pipeline.storage import PARTS_KEY
 ENDPOINTS = [("RFS", "Recurrence-free survival"), ("TTR", "Time to recurrence (1 - cumulative recurrence)"), ("OS", "Overall survival")]
 
 
+# The UI table: the estimate next to its statistic (a wide table is cut at the screen's edge).
+UI_COLS = ["PARAMCD", "ARM", "STATISTIC", "TIMEPOINT", "estimate", "95% CI", "N analysed", "n at risk", "n events"]
+
+
 def endpoint_table(shown: pd.DataFrame) -> dg.TableMetadataValue:
     """The display table (pipeline.analysis.display) as Dagster table metadata: the UI shows it inline."""
-    cols = [c for c in shown.columns if c != "METHOD"]
+    cols = UI_COLS
     records = [dg.TableRecord({c: str(v) for c, v in zip(cols, vals)}) for vals in shown[cols].itertuples(index=False, name=None)]
     return dg.MetadataValue.table(records=records, schema=dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in cols]))
 
