@@ -24,10 +24,11 @@ def _listing(rows: list[tuple], raw_dir: Path | None = None) -> pd.DataFrame:
 
 def test_code_unknown_names_value_and_allowed_values_not_a_spec_file():
     r = _listing([_row()]).iloc[0]
-    assert r["message"] == "CTCAE v4.0 grade (AETOXGR) is “6”, which is not one of the agreed values. It should be one of: 1, 2, 3, 4, 5. Please correct it."
+    assert r["site_message"] == "CTCAE v4.0 grade (AETOXGR) is “6”, which is not one of the agreed values. It should be one of: 1, 2, 3, 4, 5. Please correct it."
     assert r["allowed"] == "one of: 1, 2, 3, 4, 5"
-    assert "specs/" not in r["message"] and "specs/" not in r["message_zh"]
-    assert r["message_zh"] == "CTCAE v4.0 grade（AETOXGR）填写为“6”，不在约定的取值范围内。应为以下之一：1、2、3、4、5。请更正。"
+    assert "specs/" not in r["site_message"] and "specs/" not in r["site_message_zh"]
+    assert r["message"].endswith("(specs/raw/codelists.csv)")  # the detecting layer's text, kept as it was
+    assert r["site_message_zh"] == "CTCAE v4.0 grade（AETOXGR）填写为“6”，不在约定的取值范围内。应为以下之一：1、2、3、4、5。请更正。"
 
 
 def test_date_format_follows_the_site_date_order():
@@ -35,8 +36,8 @@ def test_date_format_follows_the_site_date_order():
                          message="Start date (AESTDAT) is not a valid date: day does not exist in that month")]).iloc[0]
     dmy = _listing([_row(siteid="102", subjid="S102035", file="102/ae.csv", field="AESTDAT", value="31/09/2019", rule="DATE_INVALID",
                          message="Start date (AESTDAT) is not a valid date: day does not exist in that month")]).iloc[0]
-    assert "(day does not exist in that month)" in ymd["message"] and "e.g. 2019-03-05" in ymd["allowed"]
-    assert "day/month/year, e.g. 05/03/2019" in dmy["allowed"] and "日/月/年" in dmy["message_zh"]
+    assert "(day does not exist in that month)" in ymd["site_message"] and "e.g. 2019-03-05" in ymd["allowed"]
+    assert "day/month/year, e.g. 05/03/2019" in dmy["allowed"] and "日/月/年" in dmy["site_message_zh"]
 
 
 def test_range_from_the_dictionary():
@@ -54,8 +55,8 @@ def test_ae_term_unknown_suggests_nearest_dictionary_terms():
 
 def test_unknown_rule_keeps_upstream_text_and_asks_to_check():
     r = _listing([_row(field="DSDECOD", value="X", rule="SOMETHING_NEW", message="Disposition contradicts survival status")]).iloc[0]
-    assert r["message"] == "Disposition contradicts survival status. Please check the record and correct it."
-    assert "SOMETHING_NEW" in r["message_zh"] and "请核实" in r["message_zh"]
+    assert r["site_message"] == "Disposition contradicts survival status. Please check the record and correct it."
+    assert "SOMETHING_NEW" in r["site_message_zh"] and "请核实" in r["site_message_zh"]
 
 
 def test_no_chinese_for_a_site_outside_chinese_speaking_countries(monkeypatch):
@@ -64,7 +65,7 @@ def test_no_chinese_for_a_site_outside_chinese_speaking_countries(monkeypatch):
     spec = dataclasses.replace(SPEC, sites={**SPEC.sites, "101": dataclasses.replace(SPEC.sites["101"], country="FRA")})
     assert not sm.is_chinese_site(spec, "101") and sm.is_chinese_site(spec, "102")
     listing = q.build_listing([pd.DataFrame([_row()], columns=q.QUERY_COLS)], [], [], spec)
-    assert listing.iloc[0]["message_zh"] == "" and listing.iloc[0]["message"]
+    assert listing.iloc[0]["site_message_zh"] == "" and listing.iloc[0]["site_message"]
 
 
 def test_context_from_the_raw_row(tmp_path):

@@ -30,10 +30,11 @@ from pipeline.specs.raw import RawSpec, load_raw_spec
 
 QUERY_COLS = ["siteid", "subjid", "form", "file", "row", "field", "value", "rule", "message"]
 ADAM_ISSUE_COLS = ["USUBJID", "dataset", "variable", "value", "rule", "message"]
-LISTING_COLS = ["query_id", "siteid", "subjid", "form", "field", "value", "rule", "message", "message_zh", "allowed", "context",
-                "file", "row", "status"]
-# Filled after ids are assigned (pipeline/ops/site_messages.py); not part of a query's identity.
-SITE_TEXT_COLS = ["message_zh", "allowed", "context"]
+LISTING_COLS = ["query_id", "siteid", "subjid", "form", "field", "value", "rule", "site_message", "site_message_zh", "allowed",
+                "context", "message", "file", "row", "status"]
+# Written for the site after ids are assigned (pipeline/ops/site_messages.py); not part of a query's identity.
+# ``message`` stays the text of the layer that found the problem.
+SITE_TEXT_COLS = ["site_message", "site_message_zh", "allowed", "context"]
 REDACTED = "<redacted>"
 UNASSIGNED_SITE = "unassigned"
 # SDTM/ADaM names of identifier data, in case a later layer reports one (the raw dictionary
@@ -156,8 +157,8 @@ def assign_query_ids(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_for_sites(listing: pd.DataFrame, spec: RawSpec, raw_dir: Path | None = None) -> pd.DataFrame:
-    """Take a redacted listing; return it with ``message`` (English), ``message_zh`` (Chinese-speaking
-    sites), ``allowed`` and, when ``raw_dir`` is given, ``context`` written for the site."""
+    """Take a redacted listing; return it with ``site_message`` (English), ``site_message_zh`` (sites of a
+    Chinese-speaking country), ``allowed`` and, when ``raw_dir`` is given, ``context`` written for the site."""
     from pipeline.ops import site_messages as sm
     from pipeline.terms import load_verbatim_dictionary
 
@@ -172,7 +173,7 @@ def write_for_sites(listing: pd.DataFrame, spec: RawSpec, raw_dir: Path | None =
         en.append(m_en)
         zh.append(m_zh if sm.is_chinese_site(spec, r["siteid"]) else "")
         allowed.append(ok[0])
-    out["message"], out["message_zh"], out["allowed"] = en, zh, allowed
+    out["site_message"], out["site_message_zh"], out["allowed"] = en, zh, allowed
     if raw_dir is not None:
         out["context"] = sm.read_contexts(out, raw_dir, spec).to_numpy()
     # Templates quote ``value``, already redacted; context never shows identifier fields.
@@ -237,8 +238,8 @@ def listing_csv_bytes(listing: pd.DataFrame) -> bytes:
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
-_WIDTHS = {"query_id": 18, "siteid": 7, "subjid": 12, "form": 8, "field": 12, "value": 18, "rule": 20, "message": 70, "message_zh": 50,
-           "allowed": 40, "context": 50, "file": 16, "row": 6, "status": 8}
+_WIDTHS = {"query_id": 18, "siteid": 7, "subjid": 12, "form": 8, "field": 12, "value": 18, "rule": 20, "message": 50, "site_message": 70,
+           "site_message_zh": 50, "allowed": 40, "context": 50, "file": 16, "row": 6, "status": 8}
 
 
 def _xlsx_raw(listing: pd.DataFrame) -> bytes:

@@ -7,8 +7,8 @@ Each query of the listing gets
   dictionary's nearest terms), never a pointer to a spec file;
 * ``context``: the record the query is about, from the raw row (the form's keys, its dates,
   terms, tests and visit), so the site finds it without opening the export;
-* ``message`` in English and ``message_zh`` in Chinese for the sites of a Chinese-speaking
-  country (``country`` in specs/raw/sites.yaml).
+* ``site_message`` in English and ``site_message_zh`` in Chinese for the sites of a Chinese-speaking
+  country (``country`` in specs/raw/sites.yaml); ``message`` keeps the detecting layer's text.
 
 Rules without a template keep the message of the layer that raised them, followed by a request
 to check the record. Identifier values are redacted before this module sees them.
