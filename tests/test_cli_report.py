@@ -49,3 +49,28 @@ def test_summary_first_line_says_failed_and_why(tmp_path):
     assert lines[0] == "FAILED: sdtm/ae check schema: 1 value(s) fail; 1 asset(s) not built."
     assert sum("AETOXGR = '6'" in line for line in lines) == 1
     assert any(line.startswith("Failed checks") and line.endswith("sdtm/ae check schema") for line in lines)
+
+
+def test_instance_without_dagster_yaml_gets_the_project_one_with_a_note(tmp_path, monkeypatch, capsys):
+    from pipeline import cli
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    cli._instance_config_note()
+    assert "telemetry:\n  enabled: false" in (home / "dagster.yaml").read_text()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "had no dagster.yaml" in err
+    cli._instance_config_note()  # present now: nothing to say
+    assert capsys.readouterr().err == ""
+
+
+def test_warning_line_counts_by_kind():
+    import warnings as w
+
+    with w.catch_warnings(record=True) as caught:
+        w.simplefilter("always")
+        w.warn("a", FutureWarning)
+        w.warn("b", FutureWarning)
+        w.warn("c", UserWarning)
+    assert report.warning_line(caught) == "3 Python warning(s) (builtins FutureWarning 2, builtins UserWarning 1): run with --verbose to see them"
+    assert report.warning_line([]) == ""
