@@ -1,7 +1,7 @@
 """Does the pipeline recover the generator's truth? 2-year RFS per arm on a large generated cohort.
 
 Generates a study (default 4,000 subjects), runs every asset, and compares the pipeline's
-Kaplan-Meier 2-year RFS (with its 95% CI, from outputs/analysis/endpoints.csv) with
+Kaplan-Meier 2-year RFS (with its 95% CI, from outputs/analysis/endpoints.parquet) with
   * the generator's latent RFS curve S(24 months) = exp(-(24/scale)^shape) (calibration.yaml), and
   * the Kaplan-Meier estimate computed directly from the ground-truth file (observed event dates),
 and prints whether each truth lies inside the pipeline's CI. The latent curve is the biological
@@ -51,7 +51,7 @@ def main() -> int:
         "CONTROL": (flat["control_rfs_shape"]["value"], flat["control_rfs_scale"]["value"]),
         "SORAFENIB": tuple(flat["sorafenib_rfs_scenarios"]["value"][scenario][k] for k in ("shape", "scale")),
     }
-    res = pd.read_csv(tmp / "out" / "analysis" / "endpoints.csv")
+    res = pd.read_parquet(tmp / "out" / "analysis" / "endpoints.parquet")  # full precision (the CSV is rounded)
     est = res[res["PARAMCD"].eq("RFS") & res["STATISTIC"].eq("KM rate") & res["TIMEPOINT"].eq("2 y")].set_index("ARM")
     truth = pd.read_csv(tmp / "truth" / "subjects.csv")
     print(f"{'arm':<10} {'pipeline 2y RFS (95% CI)':<28} {'latent S(24)':>12} {'in CI':>6} {'truth-file KM':>14} {'in CI':>6}")

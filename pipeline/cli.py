@@ -5,21 +5,55 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from pipeline.runner import run_study
+    from pipeline import report as summary
+    from pipeline.progress import RunProgress
+    from pipeline.runner import default_work_dir, run_study
 
     raw, out = Path(args.raw), Path(args.out)
     if not raw.is_dir():
-        print(f"error: raw export folder {raw} does not exist", file=sys.stderr)
+        print(f"FAILED: the raw export folder {raw} does not exist. Pass the folder of site exports with --raw.", file=sys.stderr)
         return 2
+    _instance_config_note()
     started = time.perf_counter()
-    report = run_study(raw, out, work_dir=Path(args.work) if args.work else None)
-    print(report.summary())
-    print(f"elapsed: {time.perf_counter() - started:.1f} s")
+    work = Path(args.work) if args.work else None
+    progress = RunProgress()
+    # The project's own warning filters (pipeline/__init__.py) still apply; what passes them is counted.
+    with warnings.catch_warnings(record=not args.verbose) as caught:
+        try:
+            report = run_study(raw, out, work_dir=work, progress=progress, verbose=args.verbose)
+        finally:
+            progress.close()
+    summary.render(report, raw, out, work or default_work_dir(), time.perf_counter() - started, _console(),
+                   not_built=progress.not_built(), warnings=[w for w in caught or [] if not issubclass(w.category, DeprecationWarning)])
     return 0 if report.success else 1
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _instance_config_note() -> None:
+    """DAGSTER_HOME without a dagster.yaml: copy the project's (telemetry off), say so once.
+
+    Dagster would otherwise print its telemetry banner in the middle of the run.
+    """
+    import os
+    import shutil
+
+    home = os.environ.get("DAGSTER_HOME")
+    template = Path(__file__).resolve().parents[1] / "deploy" / "dagster.yaml"
+    if not home or (Path(home) / "dagster.yaml").exists() or not template.is_file():
+        return
+    Path(home).mkdir(parents=True, exist_ok=True)
+    shutil.copy(template, Path(home) / "dagster.yaml")
+    print(f"note: {home} had no dagster.yaml; copied deploy/dagster.yaml there (telemetry off).", file=sys.stderr)
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -33,8 +67,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         out_dir=Path(args.out),
         truth_dir=Path(args.truth) if args.truth else None,
     )
-    print(report)
-    print(f"elapsed: {time.perf_counter() - started:.1f} s")
+    from pipeline.report import generation_summary
+
+    print(generation_summary(report, time.perf_counter() - started))
     return 0
 
 
@@ -50,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="folder for intermediate asset values (default: $DAGSTER_HOME/storage or .work)",
     )
+    run.add_argument("--verbose", action="store_true", help="also print Dagster's warnings, errors and their stack traces")
     run.set_defaults(func=_cmd_run)
 
     gen = sub.add_parser("generate", help="write a synthetic export set with its ground truth")

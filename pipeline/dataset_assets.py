@@ -13,7 +13,14 @@ import pandas as pd
 
 from pipeline.metadata import md_table
 from pipeline.resources import StudyPaths
-from pipeline.schemas import column_lineage, dagster_column_schema, lineage_markdown, validate_frame
+from pipeline.schemas import (
+    column_lineage,
+    dagster_column_schema,
+    failing_rows,
+    failing_rows_table,
+    lineage_markdown,
+    validate_frame,
+)
 from pipeline.specs.datasets import DatasetSpec
 from pipeline.storage import PARTS_KEY
 
@@ -71,7 +78,9 @@ def dataset_asset(
             check_name="schema",
             passed=ok,
             severity=dg.AssetCheckSeverity.ERROR,
-            metadata={"num_failures": len(failures), "failures": md_table(failures)},
+            # By subject, --SEQ and raw file and row (the record lineage), with the rule in words.
+            metadata={"num_failures": len(failures),
+                      "failing rows": failing_rows_table(failing_rows(data, failures, spec, getattr(result, "lineage", None)))},
         )
 
     _asset.__name__ = f"{layer}_{name}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,8 @@ class RunReport:
     materialized: list[tuple[str, int | None]] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    # Every Dagster event of the run (pipeline/report.py reads problems and counts from them).
+    events: list[dg.DagsterEvent] = field(default_factory=list, repr=False)
 
     def summary(self) -> str:
         lines = [f"{'asset':<34} rows"]
@@ -57,10 +60,16 @@ def default_work_dir() -> Path:
     return Path(home) / "storage" if home else Path(".work")
 
 
-def run_study(raw_dir: Path, out_dir: Path, work_dir: Path | None = None) -> RunReport:
-    """Build every asset from ``raw_dir`` into ``out_dir``; return what was materialized."""
+def run_study(raw_dir: Path, out_dir: Path, work_dir: Path | None = None,
+              progress: Callable[[dg.DagsterEvent], None] | None = None, verbose: bool = False) -> RunReport:
+    """Build every asset from ``raw_dir`` into ``out_dir``; return what was materialized.
+
+    ``progress``: called with every Dagster event (pipeline/progress.py); Dagster's console
+    then stays quiet unless ``verbose``.
+    """
     from pipeline.definitions import build_definitions
     from pipeline.io import sweep_stale_temp
+    from pipeline.progress import console_logging
 
     # A run killed mid-write leaves only hidden temporary files; clear them first.
     sweep_stale_temp(out_dir)
@@ -69,10 +78,10 @@ def run_study(raw_dir: Path, out_dir: Path, work_dir: Path | None = None) -> Run
     job = defs.resolve_implicit_global_asset_job_def()
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     # Step-level debug events go to the run's event log (the UI); the console shows warnings only.
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    result = execute(job, instance, quiet)
+    job, log_config = console_logging(job, progress, verbose)
+    result = execute(job, instance, log_config)
 
-    report = RunReport(success=result.success)
+    report = RunReport(success=result.success, events=list(result.all_events))
     for ev in result.get_asset_materialization_events():
         mat = ev.event_specific_data.materialization
         rows = mat.metadata.get("dagster/row_count")

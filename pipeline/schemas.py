@@ -392,6 +392,107 @@ def validate_frame(df: pd.DataFrame, spec: DatasetSpec, max_failures: int = 1000
 
 
 # --------------------------------------------------------------------------------------------
+# failing rows as a data manager reads them
+
+MAX_TERMS_LISTED = 12
+_BUILTIN_RULES = {
+    "not_nullable": "required (core Req): must have a value",
+    "column_in_dataframe": "a variable of the spec is missing from the dataset",
+    "column_in_schema": "a variable not in the spec",
+    "column_ordered": "variables not in the spec's order",
+    "dtype": "wrong data type",
+}
+
+
+def rule_text(check: str, root: Path = SPECS_DIR) -> str:
+    """Take a check name of :func:`pandera_schema`; return the rule in plain words (allowed terms listed when few)."""
+    if check in _BUILTIN_RULES:
+        return _BUILTIN_RULES[check]
+    m = re.fullmatch(r"codelist ([^ ]+)( for .*)?", check)
+    if m:
+        names = tuple(m.group(1).split("|"))
+        try:
+            terms = sorted(_terms(load_ct(root), names))
+        except KeyError:
+            return f"must be a term of codelist {m.group(1)}{m.group(2) or ''}"
+        listed = ", ".join(terms) if len(terms) <= MAX_TERMS_LISTED else f"{len(terms)} terms"
+        return f"must be a term of codelist {m.group(1)}{m.group(2) or ''}: {listed}"
+    m = re.fullmatch(r"max (\d+) bytes", check)
+    if m:
+        return f"at most {m.group(1)} bytes in UTF-8 (a Chinese character counts 3)"
+    return {
+        "Req not blank": "required (core Req): must not be blank",
+        "type Char": "must be text",
+        "type Num": "must be a number",
+        "ISO 8601 date": "must be an ISO 8601 date (YYYY, YYYY-MM or YYYY-MM-DD, optional time), a real calendar date",
+    }.get(check, check)
+
+
+def _natural(s: str) -> str:
+    return re.sub(r"\d+", lambda m: m.group().zfill(12), s)
+
+
+def failing_rows(data: pd.DataFrame, failures: pd.DataFrame, spec: DatasetSpec, lineage: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Take the validated frame, :func:`validate_frame`'s failures, the spec and the record lineage
+    (USUBJID, RECORD = --SEQ or row number, RAWFILE, RAWROW; None for ADaM); return one row per
+    failing value with USUBJID, the --SEQ (column named after it, ``record`` without one), ``raw file``,
+    ``raw row``, ``variable``, ``value`` and ``rule`` (plain words), sorted by subject (natural order),
+    --SEQ as a number, variable; dataset-level problems first.
+    """
+    seq = spec.seq_variable
+    seq_col = seq or "record"
+    cols = ["USUBJID", seq_col, "raw file", "raw row", "variable", "value", "rule"]
+    if failures is None or failures.empty:
+        return pd.DataFrame(columns=cols)
+    where: dict[tuple, tuple[str, str]] = {}
+    if lineage is not None and not lineage.empty and "RAWFILE" in lineage:
+        lin = lineage.dropna(subset=["RECORD"])
+        subj = lin["USUBJID"].astype(str) if "USUBJID" in lin else pd.Series("", index=lin.index)
+        for u, rec, f, r in zip(subj, lin["RECORD"], lin["RAWFILE"], lin["RAWROW"]):
+            if f is None or (isinstance(f, float) and np.isnan(f)) or pd.isna(f):
+                continue
+            key = (u if seq else "", float(rec))
+            old = where.get(key)
+            row = "" if pd.isna(r) else str(int(r))
+            where[key] = (f"{old[0]}; {f}", f"{old[1]}; {row}") if old else (str(f), row)
+    labels = list(data.index)
+    position = {lab: i for i, lab in enumerate(labels)}
+    out = []
+    for r in failures.itertuples(index=False):
+        rec = {"USUBJID": None, seq_col: None, "raw file": None, "raw row": None,
+               "variable": r.column, "value": r.value, "rule": rule_text(str(r.check))}
+        if r.row is not None and r.row in position:
+            u = data.at[r.row, "USUBJID"] if "USUBJID" in data else None
+            rec["USUBJID"] = None if pd.isna(u) else str(u)
+            n = data.at[r.row, seq] if seq and seq in data else position[r.row] + 1
+            rec[seq_col] = None if pd.isna(n) else int(n)
+            hit = where.get(((rec["USUBJID"] or "") if seq else "", float(rec[seq_col]))) if rec[seq_col] is not None else None
+            if hit:
+                rec["raw file"], rec["raw row"] = hit
+        out.append(rec)
+    table = pd.DataFrame(out, columns=cols)
+    order = pd.DataFrame({
+        "has_row": table[seq_col].notna(),
+        "subj": table["USUBJID"].map(lambda u: _natural(u) if isinstance(u, str) else ""),
+        "seq": pd.to_numeric(table[seq_col], errors="coerce").fillna(-1),
+        "var": table["variable"].astype(str),
+        "rule": table["rule"].astype(str),
+    })
+    idx = order.sort_values(["has_row", "subj", "seq", "var", "rule"], kind="mergesort").index
+    table = table.loc[idx].reset_index(drop=True).astype(object)
+    return table.where(table.notna(), None)
+
+
+def failing_rows_table(rows: pd.DataFrame, max_rows: int = 100) -> dg.TableMetadataValue:
+    """:func:`failing_rows` as a Dagster table (the UI shows it inline on the check)."""
+    # Text throughout: raw row may hold several rows ("5; 9") when a record came from more than one raw record.
+    schema = dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in rows.columns])
+    records = [dg.TableRecord({c: (None if v is None else str(v)) for c, v in zip(rows.columns, vals)})
+               for vals in rows.head(max_rows).itertuples(index=False, name=None)]
+    return dg.MetadataValue.table(records=records, schema=schema)
+
+
+# --------------------------------------------------------------------------------------------
 # Dagster metadata
 
 

@@ -3,18 +3,64 @@
 Raw layer: ``raw_export`` is a copy of the hand-written export set in
 ``tests/fixtures/raw/export`` (sites 101, 102, 104 as CSV in their own encodings) plus
 site 103's Excel workbooks, built here with openpyxl because they hold real date cells.
+
+Dagster instance: the whole session runs against a temporary DAGSTER_HOME (with the
+project's deploy/dagster.yaml), set before any test module imports the pipeline, so
+``make test`` never records runs or materializations in the user's ``.dagster_home``
+(the UI would otherwise show pytest temp folders as every asset's latest value).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import openpyxl
 import pytest
 
 RAW_FIXTURES = Path(__file__).parent / "fixtures" / "raw" / "export"
+REPO = Path(__file__).resolve().parents[1]
+# The DAGSTER_HOME the session was started with (None: unset); the session's own one replaces it.
+USER_HOME_KEY = pytest.StashKey[str | None]()
+_SESSION_HOME: tempfile.TemporaryDirectory | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point DAGSTER_HOME (and the default work folder under it) at a fresh temporary instance.
+
+    A hook, not a fixture: pipeline.definitions reads DAGSTER_HOME when it is imported,
+    which happens while test modules are collected, before any fixture runs.
+    """
+    global _SESSION_HOME
+    if _SESSION_HOME is not None:
+        return
+    config.stash[USER_HOME_KEY] = os.environ.get("DAGSTER_HOME")
+    _SESSION_HOME = tempfile.TemporaryDirectory(prefix="pytest_dagster_home_")
+    home = Path(_SESSION_HOME.name)
+    shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    global _SESSION_HOME
+    if _SESSION_HOME is not None:
+        _SESSION_HOME.cleanup()
+        _SESSION_HOME = None
+    user = config.stash.get(USER_HOME_KEY, None)
+    if user is None:
+        os.environ.pop("DAGSTER_HOME", None)
+    else:
+        os.environ["DAGSTER_HOME"] = user
+
+
+@pytest.fixture(scope="session")
+def user_dagster_home(pytestconfig: pytest.Config) -> Path | None:
+    """The DAGSTER_HOME the session was started with (``make test`` sets .dagster_home), or None."""
+    user = pytestconfig.stash.get(USER_HOME_KEY, None)
+    return Path(user) if user else None
 
 D = dt.datetime  # an Excel date cell
 

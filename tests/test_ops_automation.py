@@ -8,6 +8,7 @@ import dagster as dg
 import pytest
 
 from pipeline.ops.automation import (
+    DIGEST_TAG,
     NIGHTLY_CRON,
     TIMEZONE,
     drop_digest,
@@ -16,15 +17,22 @@ from pipeline.ops.automation import (
     listing_after_failure,
     new_export_sensor,
     nightly_schedule,
+    published_digest,
     schedules,
     sensors,
 )
 from pipeline.resources import StudyPaths
+from pipeline.submission.manifest import write_manifest
 
 
-def _tick(raw: Path, cursor: str | None, instance: dg.DagsterInstance) -> tuple[list[dg.RunRequest], str | None]:
-    ctx = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"paths": StudyPaths(raw_dir=str(raw))})
-    result = new_export_sensor(ctx)
+def _evaluate(raw: Path, cursor: str | None, instance: dg.DagsterInstance, out: Path | None = None) -> dg.SensorResult:
+    out = out or raw.parent / "no_outputs"
+    ctx = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"paths": StudyPaths(raw_dir=str(raw), out_dir=str(out))})
+    return new_export_sensor(ctx)
+
+
+def _tick(raw: Path, cursor: str | None, instance: dg.DagsterInstance, out: Path | None = None) -> tuple[list[dg.RunRequest], str | None]:
+    result = _evaluate(raw, cursor, instance, out)
     return list(result.run_requests or []), result.cursor
 
 
@@ -159,3 +167,68 @@ def test_failed_build_requests_listing_run(instance):
     req = listing_after_failure(ctx)
     assert req.run_key == f"listing-after-{result.run_id}"
     assert req.tags["pipeline/failed_run"] == result.run_id
+
+
+def test_drop_published_by_any_build_is_not_rebuilt(raw, tmp_path, instance):
+    """`python -m pipeline run` (or a UI run) built this drop into the outputs: the sensor starts nothing."""
+    out = tmp_path / "outputs"
+    out.mkdir()
+    write_manifest(out, raw)  # what a complete build publishes, raw inputs' sha256 included
+    assert published_digest(out) == drop_digest(drop_manifest(raw)[0])
+    cursor = None
+    for tick in range(3):
+        result = _evaluate(raw, cursor, instance, out)
+        assert not result.run_requests
+        assert "already built" in result.skip_reason.skip_message
+        if tick == 0:
+            assert f"(published in {out / 'manifest.json'})" in result.skip_reason.skip_message
+        cursor = result.cursor
+    # A re-export changes the drop: it is built, once it has settled.
+    (raw / "101" / "enrol.csv").write_text("SITEID,SUBJID\n101,101-001\n101,101-002\n", encoding="utf-8")
+    reqs, cursor = _tick(raw, cursor, instance, out)
+    assert reqs == []
+    reqs, cursor = _tick(raw, cursor, instance, out)
+    assert len(reqs) == 1
+    # Changed back to the published content: already built again.
+    (raw / "101" / "enrol.csv").write_text("SITEID,SUBJID\n101,101-001\n", encoding="utf-8")
+    for _ in range(2):
+        reqs, cursor = _tick(raw, cursor, instance, out)
+        assert reqs == []
+
+
+def test_unreadable_manifest_is_not_a_build(raw, tmp_path):
+    out = tmp_path / "outputs"
+    out.mkdir()
+    assert published_digest(out) is None
+    (out / "manifest.json").write_text("{not json", encoding="utf-8")
+    assert published_digest(out) is None
+    (out / "manifest.json").write_text('{"raw_inputs": []}', encoding="utf-8")
+    assert published_digest(out) is None
+
+
+def test_drop_built_by_a_successful_tagged_run_is_not_rebuilt(raw, instance):
+    digest = drop_digest(drop_manifest(raw)[0])
+
+    @dg.asset
+    def built() -> int:
+        return 1
+
+    job = dg.define_asset_job("nightly_build", selection=dg.AssetSelection.all())
+    defs = dg.Definitions(assets=[built], jobs=[job])
+    # A failed run of the drop does not count as built.
+    @dg.asset(key="broken")
+    def broken() -> int:
+        raise ValueError("off spec")
+
+    bad = dg.Definitions(assets=[broken], jobs=[job]).resolve_job_def("nightly_build")
+    assert not bad.execute_in_process(instance=instance, tags={DIGEST_TAG: digest}, raise_on_error=False).success
+    _, cursor = _tick(raw, None, instance)
+    reqs, _ = _tick(raw, cursor, instance)
+    assert len(reqs) == 1
+
+    assert defs.resolve_job_def("nightly_build").execute_in_process(instance=instance, tags={DIGEST_TAG: digest}).success
+    result = _evaluate(raw, None, instance)
+    assert not result.run_requests
+    assert "already built (a successful run" in result.skip_reason.skip_message
+    reqs, _ = _tick(raw, result.cursor, instance)
+    assert reqs == []

@@ -80,7 +80,26 @@ def study(tmp_path_factory) -> dict[str, Path]:
     with dg.DagsterInstance.from_config(str(dirs["home"])) as instance:
         # Other layers may still be failing while they are being built: what did run is enough here.
         defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance, raise_on_error=False)
+        record_failed_ae_check(dirs["out"], instance)
     return dirs
+
+
+def record_failed_ae_check(out: Path, instance: dg.DagsterInstance) -> None:
+    """Materialize sdtm/ae once more with one grade off its codelist, so the UI has a failed schema
+    check to show (by subject, AESEQ, raw file and row). Nothing is written: the check fails."""
+    import pandas as pd
+
+    from pipeline.dataset_assets import dataset_asset
+    from pipeline.resources import StudyPaths
+    from pipeline.sdtm.common import DomainResult
+    from pipeline.specs.datasets import load_dataset_spec
+
+    data = pd.read_parquet(out / "sdtm" / "ae.parquet")
+    lineage = pd.read_parquet(out / "sdtm" / "lineage" / "ae.parquet")
+    data.loc[0, "AETOXGR"] = "6"
+    bad = DomainResult("AE", data, lineage, pd.DataFrame())
+    asset = dataset_asset(load_dataset_spec("sdtm", "ae"), {}, lambda: bad, lambda r: r.data, lambda r, p: None, lambda r: {})
+    dg.materialize([asset], instance=instance, resources={"paths": StudyPaths(out_dir=str(out / "unused"))}, raise_on_error=False)
 
 
 @pytest.fixture(scope="module")
@@ -213,3 +232,41 @@ def test_ui_pages(webserver, graph, tmp_path):
         finally:
             browser.close()
     assert (tmp_path / "ui-asset-groups.png").stat().st_size > 10_000
+
+
+def test_ui_endpoints_and_failed_check(webserver, study, tmp_path):
+    """The endpoints page with its table (display values) and a KM figure; a failed check by subject and raw row."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: run .ci/install-browser.sh (apt-get install chromium) to enable the browser test")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[dev]')")
+    import pandas as pd
+
+    shown = pd.read_csv(study["out"] / "analysis" / "endpoints.csv", dtype=str, keep_default_na=False)
+    dose = shown.loc[shown["PARAMCD"].eq("TDOSE") & shown["STATISTIC"].eq("Median"), "estimate"].iloc[0]
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.set_default_timeout(60_000)
+
+            page.goto(f"{webserver}/assets/analysis/endpoints?view=events", wait_until="networkidle")
+            page.get_by_text("N analysed", exact=True).first.wait_for(state="visible")
+            page.get_by_text(dose, exact=True).first.wait_for(state="visible")  # e.g. 110,800, not 111000
+            page.wait_for_timeout(500)
+            _save(page.screenshot(), "ui-endpoints.png", tmp_path)
+            # A figure is markdown longer than the UI shows inline: one click opens it.
+            page.locator("tr", has_text="Kaplan-Meier RFS").get_by_text("[Show Markdown]").first.click()
+            page.locator("[role=dialog] img, .bp5-dialog img, .bp4-dialog img").first.wait_for(state="visible")
+            page.wait_for_timeout(500)
+            _save(page.screenshot(), "ui-endpoints-km.png", tmp_path)
+
+            page.goto(f"{webserver}/assets/sdtm/ae?view=checks", wait_until="networkidle")
+            page.get_by_text("schema", exact=True).first.click()
+            page.get_by_text("raw row", exact=True).first.wait_for(state="visible")
+            page.get_by_text("must be a term of codelist AETOXGR: 1, 2, 3, 4, 5").first.wait_for(state="visible")
+            page.wait_for_timeout(500)
+            _save(page.screenshot(), "ui-failed-check.png", tmp_path)
+        finally:
+            browser.close()
+    for name in ("ui-endpoints.png", "ui-endpoints-km.png", "ui-failed-check.png"):
+        assert (tmp_path / name).stat().st_size > 10_000, name

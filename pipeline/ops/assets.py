@@ -78,7 +78,7 @@ def build_query_listing_asset(
     def query_listing(context: dg.AssetExecutionContext, paths: StudyPaths, **inputs) -> dg.MaterializeResult:
         spec = load_raw_spec()
         by_layer = {a: [_problems(inputs[n], a) for n in sorted(inputs) if attr_of[n] == a] for a in layers}
-        listing = q.build_listing(by_layer["quarantine"], by_layer["queries"], by_layer["issues"], spec)
+        listing = q.build_listing(by_layer["quarantine"], by_layer["queries"], by_layer["issues"], spec, raw_dir=paths.raw)
         written = write_site_files(paths.out / "queries", q.site_files(listing, spec.sites))
         info = q.summary(listing, spec.sites, SAMPLE_ROWS)
         context.log.info(f"{info['total']} open queries: {info['by_site']}")

@@ -6,6 +6,13 @@ hashes into one digest of the whole drop. A drop triggers a run only once its di
 has been seen unchanged on two consecutive ticks, so a drop still being copied (its
 digest moves between ticks) never starts a build. The digest is the run key: Dagster
 never starts two runs for one drop, however often the sensor ticks.
+
+A drop already built is never built again, whichever path built it (``python -m pipeline
+run``, a sensor run, a run launched in the UI): every complete build publishes
+``<out>/manifest.json`` with the sha256 of each raw input, the same per-file hashes this
+sensor folds into its digest, so the sensor compares the drop with the published one. A
+successful run tagged with the digest in the instance counts as built too (a build whose
+outputs went elsewhere).
 """
 
 # No `from __future__ import annotations`: Dagster reads the resource annotation at runtime.
@@ -13,12 +20,14 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
 
 from pipeline.resources import StudyPaths
 from pipeline.specs.raw import load_raw_spec
+from pipeline.submission.manifest import MANIFEST
 
 JOB_NAME = "nightly_build"
 NIGHTLY_CRON = "0 2 * * *"
@@ -26,6 +35,7 @@ TIMEZONE = "Asia/Shanghai"
 SENSOR_INTERVAL_SECONDS = 120
 # One build at a time per study: deploy/*/dagster.yaml limits runs on this tag to 1.
 STUDY_TAG = {"pipeline/study": load_raw_spec().study}
+DIGEST_TAG = "pipeline/raw_digest"
 # Files a copy tool writes while it transfers (browsers, WinSCP/FileZilla, atomic writers):
 # their presence alone means "not finished yet".
 _IN_FLIGHT_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".filepart")
@@ -94,6 +104,27 @@ def drop_digest(manifest: dict[str, str]) -> str:
     return h.hexdigest()
 
 
+def published_digest(out_dir: Path) -> str | None:
+    """Take the output folder; return the digest of the drop its ``manifest.json`` was built from.
+
+    None when there is no readable manifest (nothing published yet, or a manifest of another format).
+    """
+    try:
+        doc = json.loads((Path(out_dir) / MANIFEST).read_text(encoding="utf-8"))
+        files = {str(r["path"]): str(r["sha256"]) for r in doc["raw_inputs"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return drop_digest(files) if files else None
+
+
+def built_in_instance(instance: dg.DagsterInstance, digest: str) -> bool:
+    """True when a run tagged with ``digest`` (DIGEST_TAG) succeeded in ``instance``."""
+    runs = instance.get_run_records(
+        filters=dg.RunsFilter(tags={DIGEST_TAG: digest}, statuses=[dg.DagsterRunStatus.SUCCESS]), limit=1
+    )
+    return bool(runs)
+
+
 def raw_dir_for_sensor(paths: StudyPaths | None) -> Path:
     """The folder the runs read (the ``paths`` resource); PIPELINE_RAW_DIR or ``raw`` without one."""
     if paths is not None:
@@ -101,11 +132,14 @@ def raw_dir_for_sensor(paths: StudyPaths | None) -> Path:
     return Path(os.environ.get("PIPELINE_RAW_DIR", "raw"))
 
 
-def evaluate_drop(cursor: str | None, manifest: dict[str, str], in_flight: bool) -> tuple[str | None, str, str]:
-    """Decide one tick. Take the cursor and the current manifest; return (digest to run or None, new cursor, reason).
+def evaluate_drop(
+    cursor: str | None, manifest: dict[str, str], in_flight: bool, already_built: Callable[[str], str | None] = lambda d: None
+) -> tuple[str | None, str, str]:
+    """Decide one tick. Take the cursor, the current manifest and ``already_built`` (digest ->
+    where it was built, or None); return (digest to run or None, new cursor, reason).
 
     The cursor holds ``seen`` (the digest at the previous tick) and ``built`` (the last digest a
-    run was requested for).
+    run was requested for, or found built elsewhere).
     """
     state = json.loads(cursor) if cursor else {}
     seen, built = state.get("seen"), state.get("built")
@@ -118,6 +152,9 @@ def evaluate_drop(cursor: str | None, manifest: dict[str, str], in_flight: bool)
         return None, json.dumps({"seen": None, "built": built}, sort_keys=True), "a file transfer is still in progress"
     if digest == built:
         return None, new_cursor, f"drop {digest[:12]} already built"
+    where = already_built(digest)
+    if where:
+        return None, json.dumps({"seen": digest, "built": digest}, sort_keys=True), f"drop {digest[:12]} already built ({where})"
     if digest != seen:
         return None, new_cursor, f"drop {digest[:12]} is new or still changing; waiting one interval for it to settle"
     return digest, json.dumps({"seen": digest, "built": digest}, sort_keys=True), f"drop {digest[:12]} unchanged for one interval"
@@ -134,13 +171,22 @@ def new_export_sensor(context: dg.SensorEvaluationContext, paths: StudyPaths) ->
     """Request one run per settled export drop (run key = digest of the whole drop)."""
     raw_dir = raw_dir_for_sensor(paths)
     manifest, in_flight = drop_manifest(raw_dir)
-    digest, cursor, reason = evaluate_drop(context.cursor, manifest, in_flight)
+    out_dir = paths.out if paths is not None else Path(os.environ.get("PIPELINE_OUT_DIR", "outputs"))
+
+    def already_built(digest: str) -> str | None:
+        if published_digest(out_dir) == digest:
+            return f"published in {out_dir / MANIFEST}"
+        if built_in_instance(context.instance, digest):
+            return "a successful run of this instance"
+        return None
+
+    digest, cursor, reason = evaluate_drop(context.cursor, manifest, in_flight, already_built)
     if digest is None:
         return dg.SensorResult(skip_reason=dg.SkipReason(f"{raw_dir}: {reason}"), cursor=cursor)
     context.log.info(f"{raw_dir}: {reason}; {len(manifest)} files; requesting a build")
     request = dg.RunRequest(
         run_key=digest,
-        tags={**STUDY_TAG, "pipeline/trigger": "new_export_drop", "pipeline/raw_digest": digest},
+        tags={**STUDY_TAG, "pipeline/trigger": "new_export_drop", DIGEST_TAG: digest},
     )
     return dg.SensorResult(run_requests=[request], cursor=cursor)
 

@@ -20,6 +20,7 @@ import io
 import re
 import zipfile
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 import pandas as pd
 from openpyxl import Workbook
@@ -29,7 +30,11 @@ from pipeline.specs.raw import RawSpec, load_raw_spec
 
 QUERY_COLS = ["siteid", "subjid", "form", "file", "row", "field", "value", "rule", "message"]
 ADAM_ISSUE_COLS = ["USUBJID", "dataset", "variable", "value", "rule", "message"]
-LISTING_COLS = ["query_id", "siteid", "subjid", "form", "field", "value", "rule", "message", "file", "row", "status"]
+LISTING_COLS = ["query_id", "siteid", "subjid", "form", "field", "value", "rule", "site_message", "site_message_zh", "allowed",
+                "context", "message", "file", "row", "status"]
+# Written for the site after ids are assigned (pipeline/ops/site_messages.py); not part of a query's identity.
+# ``message`` stays the text of the layer that found the problem.
+SITE_TEXT_COLS = ["site_message", "site_message_zh", "allowed", "context"]
 REDACTED = "<redacted>"
 UNASSIGNED_SITE = "unassigned"
 # SDTM/ADaM names of identifier data, in case a later layer reports one (the raw dictionary
@@ -142,10 +147,37 @@ def assign_query_ids(df: pd.DataFrame) -> pd.DataFrame:
     if out["query_id"].duplicated().any():  # 40 bits per site: a clash would be a bug, not bad luck
         raise ValueError("query id collision: " + ", ".join(out.loc[out["query_id"].duplicated(), "query_id"]))
     out["status"] = "OPEN"
+    for c in SITE_TEXT_COLS:
+        if c not in out:
+            out[c] = ""
     # Subjects in natural order (GZ3-2 before GZ3-10), as a site lists them.
     out["_subj"] = out["subjid"].map(lambda s: re.sub(r"\d+", lambda m: m.group().zfill(12), s))
     out = out.sort_values(["siteid", "_subj", "form", "file", "row", "field", "rule", "query_id"], kind="mergesort", na_position="last")
     return out[LISTING_COLS].reset_index(drop=True)
+
+
+def write_for_sites(listing: pd.DataFrame, spec: RawSpec, raw_dir: Path | None = None) -> pd.DataFrame:
+    """Take a redacted listing; return it with ``site_message`` (English), ``site_message_zh`` (sites of a
+    Chinese-speaking country), ``allowed`` and, when ``raw_dir`` is given, ``context`` written for the site."""
+    from pipeline.ops import site_messages as sm
+    from pipeline.terms import load_verbatim_dictionary
+
+    if listing.empty:
+        return listing
+    out = listing.copy()
+    ae_terms = tuple(sorted(set(load_verbatim_dictionary()["verbatim"])))
+    en, zh, allowed = [], [], []
+    for r in out.to_dict("records"):
+        ok = sm.allowed_text(spec, r["form"], r["field"], r["rule"], r["siteid"], ae_terms, r["value"])
+        m_en, m_zh = sm.site_messages(r, spec, ok)
+        en.append(m_en)
+        zh.append(m_zh if sm.is_chinese_site(spec, r["siteid"]) else "")
+        allowed.append(ok[0])
+    out["site_message"], out["site_message_zh"], out["allowed"] = en, zh, allowed
+    if raw_dir is not None:
+        out["context"] = sm.read_contexts(out, raw_dir, spec).to_numpy()
+    # Templates quote ``value``, already redacted; context never shows identifier fields.
+    return out
 
 
 def build_listing(
@@ -153,8 +185,10 @@ def build_listing(
     sdtm_queries: Iterable[pd.DataFrame],
     adam_issues: Iterable[pd.DataFrame],
     spec: RawSpec | None = None,
+    raw_dir: Path | None = None,
 ) -> pd.DataFrame:
-    """Take the raw quarantines, SDTM queries (QUERY_COLS) and ADaM issues; return one redacted listing (LISTING_COLS)."""
+    """Take the raw quarantines, SDTM queries (QUERY_COLS) and ADaM issues; return one redacted listing
+    (LISTING_COLS) with its messages written for the sites (``raw_dir``: where to read each record's context)."""
     spec = spec or load_raw_spec()
     frames = [f for f in [*raw_quarantines, *sdtm_queries] if f is not None and not f.empty]
     frames += [adam_issues_as_queries(i, spec.study, spec.sites) for i in adam_issues if i is not None and not i.empty]
@@ -163,7 +197,7 @@ def build_listing(
     rows = _normalise(pd.concat([f.reindex(columns=QUERY_COLS) for f in frames], ignore_index=True))
     # The same problem reported twice (e.g. by two SDTM domains reading one raw record) is one query.
     rows = rows.drop_duplicates(QUERY_COLS)
-    return assign_query_ids(redact(rows, identifier_fields(spec)))
+    return write_for_sites(assign_query_ids(redact(rows, identifier_fields(spec))), spec, raw_dir)
 
 
 def site_file_stem(siteid: str) -> str:
@@ -204,7 +238,8 @@ def listing_csv_bytes(listing: pd.DataFrame) -> bytes:
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
-_WIDTHS = {"query_id": 18, "siteid": 7, "subjid": 12, "form": 8, "field": 12, "value": 18, "rule": 20, "message": 70, "file": 16, "row": 6, "status": 8}
+_WIDTHS = {"query_id": 18, "siteid": 7, "subjid": 12, "form": 8, "field": 12, "value": 18, "rule": 20, "message": 50, "site_message": 70,
+           "site_message_zh": 50, "allowed": 40, "context": 50, "file": 16, "row": 6, "status": 8}
 
 
 def _xlsx_raw(listing: pd.DataFrame) -> bytes:

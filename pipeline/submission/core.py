@@ -4,8 +4,8 @@ The open-source CORE rules engine (``cdisc-rules-engine==0.17.1``) needs Python 
 offline rules cache, neither of which the project requires: ``make core`` (``tools/core/setup.sh``)
 makes ``.core-venv/`` and ``.core-cache/``, and this module runs ``tools/core/run_core.py`` with
 that interpreter in a subprocess (the engine is never imported here). Without them the check
-passes at once with ``{"status": "skipped", "reason": ...}``, so a machine without the cache
-builds everything, no slower.
+yields no result, so Dagster shows it as Skipped (not as passed), the run's log says why
+(:func:`skip_reason`), and a machine without the cache builds everything, no slower.
 
 Configuration (environment, read by :func:`core_config_from_env`):
 
@@ -322,8 +322,10 @@ def check_metadata(result: CoreResult) -> dict[str, Any]:
     }
 
 
-def skipped_metadata(reason: str) -> dict[str, Any]:
-    return {"status": "skipped", "reason": reason}
+def skip_reason(config: CoreConfig | None = None) -> str | None:
+    """Why the check will be skipped (None: it runs)."""
+    config = core_config_from_env() if config is None else config
+    return config.reason
 
 
 # --------------------------------------------------------------------------- the check
@@ -379,34 +381,47 @@ def run_passes(sdtm_dir: Path, out_dir: Path, config: CoreConfig,
     return passes, None
 
 
-@dg.asset_check(
-    asset=SDTM_KEY,
+@dg.multi_asset_check(
     name=CHECK_NAME,
-    blocking=False,
-    description=(
-        "CDISC CORE rules engine (open source, SDTMIG 3.4 published rules, CT 2025-03-28) on the SDTM package, "
-        "once on the XPT files and once on Dataset-JSON, when .core-venv/.core-cache (or "
-        "PIPELINE_CORE_PYTHON/PIPELINE_CORE_CACHE) are set up (`make core`); otherwise skipped. Each finding is "
-        "looked up in specs/conformance/explanations.yaml: the check warns on findings without an explanation "
-        "and on engine errors the file does not allow. Reports and conformance_summary.json in <out>/conformance/."
-    ),
+    specs=[
+        dg.AssetCheckSpec(
+            CHECK_NAME,
+            asset=SDTM_KEY,
+            blocking=False,
+            description=(
+                "CDISC CORE rules engine (open source, SDTMIG 3.4 published rules, CT 2025-03-28) on the SDTM "
+                "package, once on the XPT files and once on Dataset-JSON, when .core-venv/.core-cache (or "
+                "PIPELINE_CORE_PYTHON/PIPELINE_CORE_CACHE) are set up (`make core`); otherwise Skipped (the run's "
+                "log says why). Each finding is looked up in specs/conformance/explanations.yaml: the check warns "
+                "on findings without an explanation and on engine errors the file does not allow. Reports and "
+                "conformance_summary.json in <out>/conformance/."
+            ),
+        )
+    ],
+    # Optional output: a check that yields no result is shown as Skipped, neither passed nor failed.
+    can_subset=True,
 )
-def core_conformance(context, paths: StudyPaths) -> dg.AssetCheckResult:
+def core_conformance(context, paths: StudyPaths):
     config = core_config_from_env()
     if not config.enabled:
-        return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN,
-                                   metadata=skipped_metadata(config.reason or ""))
+        # Not run: no evaluation at all, so the UI shows the check as Skipped (a passed result
+        # would claim conformance that nobody checked).
+        context.log.info(f"CORE conformance skipped: {config.reason}")
+        return
     explanations = load_explanations()
     passes, failed = run_passes(paths.out / "sdtm", paths.out, config, explanations)
     if failed is not None:
         context.log.warning(f"CORE conformance: {failed.error}\n{failed.log}")
-        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN, metadata=check_metadata(failed))
+        yield dg.AssetCheckResult(asset_key=SDTM_KEY, check_name=CHECK_NAME, passed=False,
+                                  severity=dg.AssetCheckSeverity.WARN, metadata=check_metadata(failed))
+        return
     fmt, first, _ = passes[0]
     metadata = {**check_metadata(first), **explanation_metadata(passes),
                 "passes": ", ".join(f for f, _, _ in passes),
                 "summary": dg.MetadataValue.path(str(paths.out / SUMMARY_PATH))}
     passed = all(cls.passed for _, _, cls in passes)
-    return dg.AssetCheckResult(passed=passed, severity=dg.AssetCheckSeverity.WARN, metadata=metadata)
+    yield dg.AssetCheckResult(asset_key=SDTM_KEY, check_name=CHECK_NAME, passed=passed,
+                              severity=dg.AssetCheckSeverity.WARN, metadata=metadata)
 
 
 core_asset_checks: list[dg.AssetChecksDefinition] = [core_conformance]
