@@ -9,14 +9,15 @@ from pathlib import Path
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from pipeline.runner import run_study
+    from pipeline.runner import RunRefused, run_study
 
     raw, out = Path(args.raw), Path(args.out)
-    if not raw.is_dir():
-        print(f"error: raw export folder {raw} does not exist", file=sys.stderr)
-        return 2
     started = time.perf_counter()
-    report = run_study(raw, out, work_dir=Path(args.work) if args.work else None)
+    try:
+        report = run_study(raw, out, work_dir=Path(args.work) if args.work else None)
+    except RunRefused as e:  # bad folder layout (2) or another run holds the lock (3); nothing written
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
     print(report.summary())
     print(f"elapsed: {time.perf_counter() - started:.1f} s")
     return 0 if report.success else 1
