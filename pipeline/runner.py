@@ -126,6 +126,9 @@ def _run_locked(raw_dir: Path, out_dir: Path, work_dir: Path, run_id: str) -> Ru
     for ev in result.get_asset_check_evaluations():
         if not ev.passed:
             report.failed_checks.append(f"{'/'.join(ev.asset_key.path)}:{ev.check_name}")
+            if ev.check_name == "drop_as_agreed":  # a partial drop or drifted files: said in the first lines
+                note = ev.metadata.get("summary")
+                report.notices.append(f"drop not as agreed ({'/'.join(ev.asset_key.path)}): {note.value if note else ''}")
     for ev in result.all_events:
         if ev.is_step_failure:
             # Dagster wraps the asset's exception; the cause holds the message naming file and problem.
