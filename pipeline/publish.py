@@ -19,6 +19,7 @@ import ctypes.util
 import errno
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 STAGING_MARK = ".staging-"
@@ -68,17 +69,28 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-def open_staging(out_dir: Path, run_id: str) -> Path:
+def live_staging(out_dir: Path, is_live: Callable[[str], bool], keep: str | None = None) -> list[str]:
+    """Run ids of other runs whose staging folder of ``out_dir`` exists and that ``is_live`` says are running."""
+    ids = [p.name.rsplit(STAGING_MARK, 1)[-1] for p in stale_staging(out_dir, keep) if STAGING_MARK in p.name]
+    return [i for i in ids if "." not in i and is_live(i)]
+
+
+def open_staging(out_dir: Path, run_id: str, is_live: Callable[[str], bool] | None = None) -> Path:
     """The staging folder of run ``run_id``, created on first use as a copy of the published package.
 
     Safe to call from every step process of a run: the copy is made under a private name and
     renamed into place, and a process that finds it already made uses it. Stale staging
-    folders of other runs are removed when the folder is first made.
+    folders of other runs are removed when the folder is first made; ``is_live(run_id)``
+    tells whether another run is still going (Dagster's run status), and then this run stops
+    (PublishError) before writing anything: one run of a study writes ``out_dir`` at a time.
     """
     out = published_dir(out_dir)
     stage = staging_dir(out, run_id)
     if stage.is_dir():
         return stage
+    busy = live_staging(out, is_live, keep=run_id) if is_live else []
+    if busy:
+        raise PublishError(f"run {busy[0]} is writing {out_dir}; this run ({run_id}) stopped before writing anything")
     remove_stale_staging(out, keep=run_id)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = stage.with_name(f"{stage.name}.{os.getpid()}")

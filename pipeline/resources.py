@@ -29,7 +29,13 @@ class StudyPaths(dg.ConfigurableResource):
             from pipeline.publish import open_staging
 
             check_unlocked(self.published)  # a command-line run of this study is writing
-            self._stage = open_staging(self.published, context.run_id)
+            instance = context.instance
+
+            def is_live(run_id: str) -> bool:  # another run (UI, schedule, sensor) still writing its staging folder
+                run = instance.get_run_by_id(run_id) if instance is not None else None
+                return run is not None and not run.is_finished
+
+            self._stage = open_staging(self.published, context.run_id, is_live)
 
     @property
     def raw(self) -> Path:

@@ -101,15 +101,18 @@ def _run_locked(raw_dir: Path, out_dir: Path, work_dir: Path, run_id: str) -> Ru
     from pipeline.definitions import build_definitions
     from pipeline.io import sweep_stale_temp
     from pipeline.ops.automation import STUDY_TAG
-    from pipeline.publish import remove_stale_staging, staging_dir
+    from pipeline.publish import live_staging, remove_stale_staging, staging_dir
 
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    busy = live_staging(out_dir, lambda rid: (r := instance.get_run_by_id(rid)) is not None and not r.is_finished)
+    if busy:  # a run from the UI, the schedule or the sensor is writing this folder
+        raise RunRefused(f"Dagster run {busy[0]} is writing {out_dir}; this run refused before writing anything: wait for it to finish", 3)
     # A run killed mid-write leaves hidden temporary files and its staging folder; clear them first.
     sweep_stale_temp(out_dir)
     remove_stale_staging(out_dir)
 
     defs = build_definitions(raw_dir=str(raw_dir), out_dir=str(out_dir), work_dir=str(work_dir))
     job = defs.resolve_implicit_global_asset_job_def()
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     # Step-level debug events go to the run's event log (the UI); the console shows warnings only.
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     try:
@@ -123,12 +126,14 @@ def _run_locked(raw_dir: Path, out_dir: Path, work_dir: Path, run_id: str) -> Ru
         mat = ev.event_specific_data.materialization
         rows = mat.metadata.get("dagster/row_count")
         report.materialized.append(("/".join(mat.asset_key.path), rows.value if rows is not None else None))
+    drift = []
     for ev in result.get_asset_check_evaluations():
         if not ev.passed:
             report.failed_checks.append(f"{'/'.join(ev.asset_key.path)}:{ev.check_name}")
             if ev.check_name == "drop_as_agreed":  # a partial drop or drifted files: said in the first lines
                 note = ev.metadata.get("summary")
-                report.notices.append(f"drop not as agreed ({'/'.join(ev.asset_key.path)}): {note.value if note else ''}")
+                drift.append(f"drop not as agreed ({'/'.join(ev.asset_key.path)}): {note.value if note else ''}")
+    report.notices += sorted(drift)
     for ev in result.all_events:
         if ev.is_step_failure:
             # Dagster wraps the asset's exception; the cause holds the message naming file and problem.

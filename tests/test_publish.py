@@ -166,3 +166,29 @@ def test_second_run_is_refused_naming_the_holder(tmp_path: Path) -> None:
     assert lock_path(out).read_text() == ""  # released
     with study_lock(out) as stale:
         assert stale is None
+
+
+def test_a_live_run_of_the_same_folder_stops_a_new_one(tmp_path: Path) -> None:
+    """Dagster runs (UI "Materialize all", schedule, sensor): a staging folder of a run still going means busy."""
+    out = make(tmp_path / "out", {"a": "1"})
+    publish.staging_dir(out, "running").mkdir()
+    publish.staging_dir(out, "killed").mkdir()
+    live = {"running"}
+    with pytest.raises(publish.PublishError) as err:
+        publish.open_staging(out, "new", lambda rid: rid in live)
+    assert str(err.value) == f"run running is writing {out}; this run (new) stopped before writing anything"
+    live.clear()  # it finished (or died): its folder is stale and goes
+    publish.open_staging(out, "new", lambda rid: rid in live)
+    assert [p.name for p in publish.stale_staging(out, keep="new")] == []
+
+
+def test_manifest_lists_files_read_through_a_link_with_their_resolved_path(tmp_path: Path) -> None:
+    from pipeline.submission.manifest import build_manifest
+
+    raw = make(tmp_path / "raw", {"101/ae.csv": "a\n"})
+    make(tmp_path / "site104", {"ae.csv": "b\n", "dm.csv": "c\n"})
+    (raw / "104").symlink_to(tmp_path / "site104")
+    doc = build_manifest(make(tmp_path / "out", {"x.txt": "x"}), raw)
+    assert [(e["path"], e.get("resolved")) for e in doc["raw_inputs"]] == [
+        ("101/ae.csv", None), ("104/ae.csv", str((tmp_path / "site104" / "ae.csv").resolve())),
+        ("104/dm.csv", str((tmp_path / "site104" / "dm.csv").resolve()))]
