@@ -328,3 +328,14 @@ def test_no_workbook_content_raises_anything_but_raw_file_error(tmp_path_factory
         read_form_file(p, SPEC.sites["103"], SPEC.forms["ae"])
     except RawFileError:
         pass
+
+
+def test_a_sheet_named_with_an_entity_and_a_formatted_empty_sheet(raw_copy: Path) -> None:
+    """Names are compared unescaped (R&D); a sheet holding formats but no value is no record to report."""
+    p = raw_copy / "103" / "ae.xlsx"
+    wb = openpyxl.load_workbook(p)
+    wb.create_sheet("R&D")["B2"].number_format = "0.00"  # a formatted cell without a value
+    wb.save(p)
+    sheets = inspect_workbook(p, "103/ae.xlsx", limits_mod.load_limits())
+    assert list(sheets) == ["ae", "R&D"] and sheets["R&D"].values == 0
+    assert extract_form(raw_copy, "ae").drops.empty

@@ -254,7 +254,7 @@ def _xlsx_grid(path: Path, form: Form, rel: str) -> tuple[pd.DataFrame, list[tup
         raise RawFileError(_unreadable(rel, e)) from None
     finally:
         wb.close()
-    unread = [(n, i.rows) for n, i in (sheets or {}).items() if n != sheet and i.cells]
+    unread = [(n, i.rows) for n, i in (sheets or {}).items() if n != sheet and i.values]
     if not rows:
         raise RawFileError(f"{rel}: sheet {sheet!r} is empty (no header row)")
     grid = pd.DataFrame(rows, dtype=object)

@@ -11,6 +11,7 @@ within the bounds is handed to calamine.
 
 from __future__ import annotations
 
+import html
 import re
 import zipfile
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ _ATTR = re.compile(rb'([\w:]+)="([^"]*)"')
 _REL = re.compile(rb"<(?:\w+:)?Relationship\b[^>]*>")
 _CELL_REF = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,4})(\d{1,9})"')
 _CELL = re.compile(rb"<(?:\w+:)?c[\s/>]")
+_VALUE = re.compile(rb"<(?:\w+:)?(?:v|is)>")  # a cell with a value, not only a format
 _ROW_REF = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="(\d{1,9})"')
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\bref="([A-Z]{1,4})?(\d{1,9})?(?::([A-Z]{1,4})(\d{1,9}))?"')
 _OVERLAP = 256  # a tag cut by a chunk boundary is seen whole in the next window
@@ -45,6 +47,7 @@ class SheetInfo:
     rows: int
     cols: int
     cells: int
+    values: int = 0  # cells holding a value
 
     @property
     def area(self) -> int:
@@ -68,7 +71,7 @@ def column_letters(n: int) -> str:
 
 
 def _attrs(tag: bytes) -> dict[str, str]:
-    return {k.decode().split(":")[-1] if k != b"r:id" else "r:id": v.decode("utf-8", "replace") for k, v in _ATTR.findall(tag)}
+    return {k.decode().split(":")[-1] if k != b"r:id" else "r:id": html.unescape(v.decode("utf-8", "replace")) for k, v in _ATTR.findall(tag)}
 
 
 def _stream(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, rel: str, what: str):
@@ -119,7 +122,7 @@ def _scan_sheet(zf: zipfile.ZipFile, name: str, member: str, cap: int, rel: str)
         info = zf.getinfo(member)
     except KeyError:
         return SheetInfo(name, member, 0, 0, 0), 0
-    rows = cols = cells = 0
+    rows = cols = cells = values = 0
     declared: tuple[int, int] | None = None
     tail = b""
     read = 0
@@ -128,6 +131,7 @@ def _scan_sheet(zf: zipfile.ZipFile, name: str, member: str, cap: int, rel: str)
         window = tail + block
         # A tag ending within the tail was whole in the previous window and counted there.
         cells += sum(1 for m in _CELL.finditer(window) if m.end() > len(tail))
+        values += sum(1 for m in _VALUE.finditer(window) if m.end() > len(tail))
         for m in _CELL_REF.finditer(window):
             cols = max(cols, column_number(m.group(1).decode()))
             rows = max(rows, int(m.group(2)))
@@ -141,7 +145,7 @@ def _scan_sheet(zf: zipfile.ZipFile, name: str, member: str, cap: int, rel: str)
         tail = window[-_OVERLAP:]
     if declared:
         rows, cols = max(rows, declared[0]), max(cols, declared[1])
-    return SheetInfo(name, member, rows, cols, cells), read
+    return SheetInfo(name, member, rows, cols, cells, values), read
 
 
 def inspect_workbook(path: Path, rel: str, limits: RawLimits) -> dict[str, SheetInfo] | None:
