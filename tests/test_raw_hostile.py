@@ -339,3 +339,14 @@ def test_a_sheet_named_with_an_entity_and_a_formatted_empty_sheet(raw_copy: Path
     sheets = inspect_workbook(p, "103/ae.xlsx", limits_mod.load_limits())
     assert list(sheets) == ["ae", "R&D"] and sheets["R&D"].values == 0
     assert extract_form(raw_copy, "ae").drops.empty
+
+
+def test_drop_queries_reach_the_listing_with_a_blank_row() -> None:
+    from pipeline.ops import queries as q
+
+    listing = q.build_listing([q.drop_queries([("FORM_MISSING", "101", "ae", "101/ae.csv", "", "")])], [], [])
+    assert listing[["siteid", "form", "file", "rule"]].values.tolist() == [["101", "ae", "101/ae.csv", "FORM_MISSING"]]
+    assert listing["row"].isna().all()
+    assert q.listing_csv_bytes(listing).endswith(
+        b",101,,ae,,,FORM_MISSING,Site 101 sent no 'ae' file in this drop; none of its ae records are in this build,101/ae.csv,,OPEN\r\n")
+    assert "| 101/ae.csv |  | OPEN |" in q.summary(listing, ["101"])["sample_md"]

@@ -311,7 +311,8 @@ def markdown_table(df: pd.DataFrame) -> str:
     """Take a small frame; return a markdown table (pipes in values escaped)."""
     if df.empty:
         return "_none_"
-    cells = df.astype(str).apply(lambda c: c.str.replace("|", "\\|", regex=False).str.replace("\n", " ", regex=False))
+    # A drop query has no row: blank, not "nan".
+    cells = df.astype(object).where(df.notna(), "").astype(str).apply(lambda c: c.str.replace("|", "\\|", regex=False).str.replace("\n", " ", regex=False))
     lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
     lines += ["| " + " | ".join(r) + " |" for r in cells.itertuples(index=False, name=None)]
     return "\n".join(lines)
