@@ -12,7 +12,7 @@ from pathlib import Path
 def _cmd_run(args: argparse.Namespace) -> int:
     from pipeline import report as summary
     from pipeline.progress import RunProgress
-    from pipeline.runner import default_work_dir, run_study
+    from pipeline.runner import RunRefused, default_work_dir, run_study
 
     raw, out = Path(args.raw), Path(args.out)
     if not raw.is_dir():
@@ -26,8 +26,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=not args.verbose) as caught:
         try:
             report = run_study(raw, out, work_dir=work, progress=progress, verbose=args.verbose)
-        finally:
-            progress.close()
+        except RunRefused as e:  # bad folder layout (2) or another run holds the lock (3); nothing written
+            print(f"error: {e}", file=sys.stderr)
+            return e.exit_code
+        progress.close()
     summary.render(report, raw, out, work or default_work_dir(), time.perf_counter() - started, _console(),
                    not_built=progress.not_built(), warnings=[w for w in caught or [] if not issubclass(w.category, DeprecationWarning)])
     return 0 if report.success else 1

@@ -40,12 +40,13 @@ def all_assets() -> list[dg.AssetsDefinition]:
     return [*raw_assets, *sdtm_assets, *adam_assets, *analysis_assets, *tlf_assets, queries, *submission]
 
 
-def build_definitions(raw_dir: str = "raw", out_dir: str = "outputs", work_dir: str = ".work") -> dg.Definitions:
+def build_definitions(raw_dir: str = "raw", out_dir: str = "outputs", work_dir: str = ".work", staged: bool = True) -> dg.Definitions:
     """Definitions reading site exports from ``raw_dir`` and writing deliverables to ``out_dir``.
 
     Intermediate asset values (which may hold raw identifiers) are pickled under
     ``work_dir``, never under ``out_dir``. The executor comes from the environment
-    (``executor_from_env``; the default multiprocess executor when unset).
+    (``executor_from_env``; the default multiprocess executor when unset). ``staged``: each run
+    writes into its own staging folder and the manifest publishes it whole (pipeline/publish.py).
     """
     executor = executor_from_env()
     return dg.Definitions(
@@ -55,7 +56,7 @@ def build_definitions(raw_dir: str = "raw", out_dir: str = "outputs", work_dir: 
         schedules=schedules,
         sensors=sensors,
         resources={
-            "paths": StudyPaths(raw_dir=raw_dir, out_dir=out_dir),
+            "paths": StudyPaths(raw_dir=raw_dir, out_dir=out_dir, staged=staged),
             "io_manager": StudyIOManager(base_dir=work_dir),
         },
         **({"executor": executor} if executor is not None else {}),

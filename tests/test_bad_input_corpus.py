@@ -21,7 +21,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import shutil
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -327,12 +331,71 @@ def unknown_form(raw: Path) -> tuple[str, str]:
     return "*", f"101/vs.csv: file for an unknown form 'vs' (forms in specs/raw/forms.yaml: {', '.join(SPEC.forms)})"
 
 
+# Issue 16: a failed or hostile drop never damages the package.
+
+
+def empty_ae_and_changed_sex(raw: Path) -> tuple[str, str]:
+    """The run fails on 101/ae.csv; DM would change (101-001 SEX M -> F) but nothing is published."""
+    expect(raw, "101", "dm", 2, "101-001")
+    assert record(raw, "101", "dm", 2)["SEX"] == "M"
+    edit(raw, "101", "dm", 2, {"SEX": "F"})
+    (raw / "101" / "ae.csv").write_bytes(b"")
+    return "ae", "101/ae.csv: the file is empty (no header row)"
+
+
+def site_folder_missing(raw: Path) -> tuple[str, str]:
+    shutil.rmtree(raw / "104")
+    return "*", ("104/: site(s) 104 of specs/raw/sites.yaml sent nothing in this drop; a drop holds every site's export, "
+                 "so nothing is built from it (drop.partial_drops in specs/raw/sites.yaml accepts a partial drop)")
+
+
+def file_linked_from_outside(raw: Path) -> tuple[str, str]:
+    outside = raw.parent / "elsewhere" / "ae.csv"
+    outside.parent.mkdir(exist_ok=True)
+    shutil.move(raw / "101" / "ae.csv", outside)
+    (raw / "101" / "ae.csv").symlink_to(outside)
+    return "*", (f"101/ae.csv: a link to the file {outside.resolve()}, outside the raw folder; exports are copied into the raw folder, "
+                 "not linked (drop.follow_links in specs/raw/sites.yaml)")
+
+
+def folder_linked_from_outside(raw: Path) -> tuple[str, str]:
+    outside = raw.parent / "site104"
+    shutil.move(raw / "104", outside)
+    (raw / "104").symlink_to(outside)
+    return "*", (f"104/: a link to the folder {outside.resolve()}, outside the raw folder; exports are copied into the raw folder, "
+                 "not linked (drop.follow_links in specs/raw/sites.yaml)")
+
+
+def cell_at_xfd1048576(raw: Path) -> tuple[str, str]:
+    """calamine would build a 16384 x 1048576 grid and abort the process (signal 6)."""
+    p = raw / "103" / "ae.xlsx"
+    wb = openpyxl.load_workbook(p)
+    ws = wb["ae"]
+    used = sum(c.value is not None for row in ws.iter_rows() for c in row)
+    ws["XFD1048576"] = "x"
+    wb.save(p)
+    return "ae", (f"103/ae.xlsx: sheet 'ae' reaches cell XFD1048576 (1048576 rows x 16384 columns = 17179869184 cells, {used + 1} cells written), "
+                  "beyond limits.rows (1048576) or limits.cells (20000000) in specs/raw/sites.yaml; a cell typed far outside the table? not read")
+
+
+def zip_bomb_workbook(raw: Path) -> tuple[str, str]:
+    from tests.test_raw_hostile import zip_bomb
+
+    p = raw / "103" / "lb.xlsx"
+    total = zip_bomb(p, 1_700_000_000)
+    return "lb", (f"103/lb.xlsx: the workbook expands from {p.stat().st_size} to {total} bytes, more than limits.xlsx_expanded_bytes "
+                  "(1073741824) in specs/raw/sites.yaml; a zip bomb or not an export; not read")
+
+
 FILE_CASES: dict[str, Callable[[Path], tuple[str, str]]] = {
-    f.__name__: f for f in [missing_required_column, unexpected_encoding, truncated_csv, empty_file, sheet_renamed, unreadable_workbook, unknown_site, unknown_form]
+    f.__name__: f for f in [missing_required_column, unexpected_encoding, truncated_csv, empty_file, sheet_renamed, unreadable_workbook, unknown_site, unknown_form,
+                            empty_ae_and_changed_sex, site_folder_missing, file_linked_from_outside, folder_linked_from_outside, cell_at_xfd1048576, zip_bomb_workbook]
 }
 # Cases on forms DM does not read share one run; the others stop DM (or every raw asset).
 SHARED_RUN = ["missing_required_column", "unexpected_encoding", "truncated_csv", "empty_file", "sheet_renamed"]
-OWN_RUN = ["unreadable_workbook", "unknown_site", "unknown_form"]
+OWN_RUN = ["unreadable_workbook", "unknown_site", "unknown_form", "empty_ae_and_changed_sex", "site_folder_missing", "file_linked_from_outside"]
+HOSTILE_RUN = ["cell_at_xfd1048576", "zip_bomb_workbook"]  # two hostile workbooks on forms DM does not read
+RUN_CASES = [*SHARED_RUN, *OWN_RUN, *HOSTILE_RUN]  # folder_linked_from_outside: extract only (the same refusal as a linked file)
 
 
 # --- runs ------------------------------------------------------------------------------------------------------
@@ -417,8 +480,18 @@ def value_run(clean_raw: Path, last_night: Run, runner, tmp_path_factory: pytest
 def listing(run: Run) -> pd.DataFrame:
     frames = [pd.read_csv(p, dtype=str, encoding="utf-8-sig", keep_default_na=False) for p in sorted((run.out / "queries").glob("*.csv"))]
     out = pd.concat(frames, ignore_index=True)
-    out["row"] = out["row"].astype(int)
+    out["row"] = [int(r) if r else None for r in out["row"]]  # blank for a drop query (a whole file or column)
     return out
+
+
+def assert_consistent_with_manifest(out: Path) -> None:
+    """Every file of the published package is in its manifest with the same sha256, and nothing else."""
+    import json
+
+    doc = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    listed = {e["path"]: e["sha256"] for e in doc["outputs"]}
+    found = {k: v for k, v in tree_digest(out).items() if k != "manifest.json" and not k.startswith("conformance/")}
+    assert found == listed
 
 
 def rows_of(df: pd.DataFrame) -> set[Row]:
@@ -541,7 +614,7 @@ def test_extract_fails_with_one_message_naming_file_and_problem(clean_raw: Path,
 def file_runs(clean_raw: Path, last_night: Run, runner, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Run, dict[str, tuple[str, str]], dict[str, str]]]:
     """Each run starts from a copy of last night's outputs; returns {case: (run, expected {step: message}, digest before)}."""
     out: dict = {}
-    for group in [SHARED_RUN, *[[c] for c in OWN_RUN]]:
+    for group in [SHARED_RUN, *[[c] for c in OWN_RUN], HOSTILE_RUN]:
         base = tmp_path_factory.mktemp("bad_files")
         raw, outputs = base / "raw", base / "outputs"
         shutil.copytree(clean_raw, raw)
@@ -558,13 +631,25 @@ def file_runs(clean_raw: Path, last_night: Run, runner, tmp_path_factory: pytest
     return out
 
 
-@pytest.mark.parametrize("case", list(FILE_CASES))
+@pytest.mark.parametrize("case", RUN_CASES)
 def test_file_problem_fails_its_raw_asset_and_leaves_outputs_untouched(file_runs, case: str) -> None:
     run, expected, before = file_runs[case]
     assert not run.report.success
     # Exactly the affected raw assets fail, each with one message naming the file and the problem.
     assert run.failures == {step: ("RawFileError", msg) for step, msg in expected.items()}
+    # Nothing is published: every deliverable and the manifest are last night's; no staging folder is left.
     assert tree_digest(run.out) == before
+    assert sorted(p.name for p in run.out.parent.iterdir()) == sorted([".outputs.lock", "outputs", "raw", *(["elsewhere"] if case == "file_linked_from_outside" else [])])
+
+
+def test_a_failed_run_keeps_the_previous_dm_everywhere(file_runs) -> None:
+    """101-001's SEX changed in the failed drop: SDTM Parquet, XPT and ADSL all still say M, as the manifest does."""
+    run, _, _ = file_runs["empty_ae_and_changed_sex"]
+    dm = pd.read_parquet(run.out / "sdtm" / "dm.parquet")
+    adsl = pd.read_parquet(run.out / "adam" / "adsl.parquet")
+    assert dm.loc[dm["SUBJID"] == "101-001", "SEX"].item() == "M"
+    assert adsl.loc[adsl["SUBJID"] == "101-001", "SEX"].item() == "M"
+    assert_consistent_with_manifest(run.out)
 
 
 def test_dm_side_was_rebuilt_in_the_shared_file_run(file_runs) -> None:
@@ -621,3 +706,195 @@ def test_subjects_check_definition() -> None:
     (spec,) = check.check_specs
     assert spec.key == dg.AssetCheckKey(dg.AssetKey(["sdtm", "dm"]), CHECK_NAME) and not spec.blocking
     assert {dg.AssetKey(["raw", f]) for f in SPEC.forms} <= {d.asset_key for d in spec.additional_deps}
+
+
+# --- issue 16: refused before anything is written ------------------------------------------------------------
+
+
+def _good_build(last_night: Run, base: Path) -> Path:
+    out = base / "outputs"
+    shutil.copytree(last_night.out, out)
+    return out
+
+
+def test_an_empty_raw_folder_is_refused_and_the_package_untouched(last_night: Run, tmp_path: Path) -> None:
+    from pipeline.runner import RunRefused
+
+    out = _good_build(last_night, tmp_path)
+    before = tree_digest(out)
+    (tmp_path / "raw").mkdir()
+    with pytest.raises(RunRefused) as err:
+        run_study(tmp_path / "raw", out, work_dir=tmp_path / "work")
+    assert err.value.exit_code == 2
+    assert str(err.value) == (f"the raw folder {tmp_path / 'raw'} holds no export (no <siteid>/<form>.csv|xlsx of a site in "
+                              f"specs/raw/sites.yaml); nothing was run and {out} is untouched")
+    assert tree_digest(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["outputs", "raw"]
+
+
+def test_work_inside_out_is_refused(clean_raw: Path, last_night: Run, tmp_path: Path) -> None:
+    from pipeline.runner import RunRefused
+
+    out = _good_build(last_night, tmp_path)
+    before = tree_digest(out)
+    with pytest.raises(RunRefused) as err:
+        run_study(clean_raw, out, work_dir=out / "work")
+    assert err.value.exit_code == 2
+    assert str(err.value) == (f"--work {out / 'work'} lies inside --out {out}: intermediate values hold raw identifiers "
+                              "(names, initials, birth dates) and must never be part of the deliverables")
+    assert tree_digest(out) == before
+
+
+def test_out_inside_raw_is_refused(clean_raw: Path, tmp_path: Path) -> None:
+    from pipeline.runner import RunRefused
+
+    raw = tmp_path / "raw"
+    shutil.copytree(clean_raw, raw)
+    before = tree_digest(raw)
+    with pytest.raises(RunRefused) as err:
+        run_study(raw, raw / "out", work_dir=tmp_path / "work")
+    assert err.value.exit_code == 2
+    assert str(err.value) == f"--out {raw / 'out'} lies inside the raw folder {raw}: deliverables must not be written into the site exports"
+    assert tree_digest(raw) == before and not (raw / "out").exists()
+
+
+# --- issue 16: drift that is not a failure is a query, a WARN check and the summary's first lines -------------
+
+
+@pytest.fixture(scope="module")
+def drift_run(clean_raw: Path, last_night: Run, runner, tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, list[Row]]:
+    base = tmp_path_factory.mktemp("drift")
+    raw = base / "raw"
+    shutil.copytree(clean_raw, raw)
+    (raw / "101" / "ae.csv").unlink()  # site 101 sends no AE file this time
+    dm = raw / "101" / "dm.csv"
+    dm.write_bytes(dm.read_bytes().replace(b",RACE", b",RACE_DESC", 1))  # an optional column renamed
+    wb = openpyxl.load_workbook(raw / "103" / "ae.xlsx")  # a second sheet with 3 AE records
+    extra = wb.create_sheet("Sheet2")
+    for row in wb["ae"].iter_rows(min_row=1, max_row=4, values_only=True):
+        extra.append(row)
+    wb.save(raw / "103" / "ae.xlsx")
+    expect(raw, "104", "ae", 3, "1040002")
+    term = str(record(raw, "104", "ae", 3)["AETERM"])
+    edit(raw, "104", "ae", 3, {"AETERM": term[:4] + "\x00" + term[4:]})  # one NUL byte
+    expect(raw, "104", "ae", 2, "1040001")
+    edit(raw, "104", "ae", 2, {"AETERM": "x" * 10_000_000})  # one 10 MB field
+    expected = [
+        ("101", "", "ae", "101/ae.csv", None, "", "", "FORM_MISSING", "Site 101 sent no 'ae' file in this drop; none of its ae records are in this build"),
+        ("101", "", "dm", "101/dm.csv", None, "RACE_DESC", "", "COLUMN_UNKNOWN", "Column RACE_DESC in 101/dm.csv is not in the dictionary for form 'dm' (specs/raw/dictionary.csv); its values are not read"),
+        ("101", "", "dm", "101/dm.csv", None, "RACE", "", "COLUMN_MISSING", "Column RACE of form 'dm' is missing from 101/dm.csv; read as blank for every record of the file"),
+        ("103", "", "ae", "103/ae.xlsx", None, "Sheet2", "4", "SHEET_UNREAD", "Sheet 'Sheet2' in 103/ae.xlsx holds 4 row(s) but only the sheet named 'ae' is read; move its records there or remove it"),
+        q("104", "1040001", "ae", 2, "AETERM", "x" * 40 + "... (10000000 characters)", "FIELD_TOO_LONG",
+          "Adverse event (verbatim) (AETERM) is 10000000 characters long, more than limits.field_chars (32767) in specs/raw/sites.yaml; record held back"),
+        q("104", "1040002", "ae", 3, "AETERM", term[:4] + "\\x00" + term[4:], "CONTROL_CHARACTER",
+          "Adverse event (verbatim) (AETERM) holds a control character (NUL or another non-printing byte) that no EDC writes; record held back"),
+    ]
+    return runner(raw, base / "outputs"), expected
+
+
+def test_drift_is_queried_exactly_and_nothing_else(drift_run) -> None:
+    run, expected = drift_run
+    assert run.report.success, run.report.summary()
+    assert rows_of(listing(run)) == set(expected)
+
+
+def test_drift_fails_the_warn_checks_and_opens_the_summary(drift_run) -> None:
+    run, _ = drift_run
+    drop = {k[0]: v for k, v in run.checks.items() if k[1] == "drop_as_agreed"}
+    assert {k for k, v in drop.items() if not v.passed} == {"raw/ae", "raw/dm"}
+    assert all(v.severity == dg.AssetCheckSeverity.WARN for v in drop.values())
+    assert run.report.summary().splitlines()[:2] == [
+        "WARNING: drop not as agreed (raw/ae): FORM_MISSING 101/ae.csv; SHEET_UNREAD 103/ae.xlsx Sheet2",
+        "WARNING: drop not as agreed (raw/dm): COLUMN_UNKNOWN 101/dm.csv RACE_DESC; COLUMN_MISSING 101/dm.csv RACE",
+    ]
+    # The rest of 104/ae.csv is read; site 101 has no AE this time, RACE is blank for its subjects.
+    ae = pd.read_parquet(run.out / "sdtm" / "ae.parquet")
+    assert not (ae["USUBJID"].str.contains("-101-")).any()
+    dm = pd.read_parquet(run.out / "sdtm" / "dm.parquet")
+    assert (dm.loc[dm["SITEID"] == "101", "RACE"].fillna("") == "").all() and (dm.loc[dm["SITEID"] != "101", "RACE"].fillna("") != "").all()
+    assert_consistent_with_manifest(run.out)
+
+
+# --- issue 16: a full disk or a kill at any point leaves the published package consistent ------------------
+
+
+@pytest.mark.parametrize("target", ["sdtm/define.xml", "queries/103.xlsx", "manifest.json"])
+def test_enospc_publishes_nothing(clean_raw: Path, last_night: Run, runner, tmp_path: Path, target: str) -> None:
+    """The disk fills while one file is written (early, in the middle, the manifest last): the run fails, the
+    package readers see is last night's, consistent with its manifest, and no staging folder is left."""
+    import errno
+
+    from pipeline import io as pio
+    from pipeline.submission import xpt
+
+    out = _good_build(last_night, tmp_path)
+    before = tree_digest(out)
+    real = pio.atomic_path
+
+    def full_disk(path: Path):
+        p = Path(path)
+        if p.relative_to(p.parents[len(Path(target).parts) - 1]).as_posix() == target:
+            raise OSError(errno.ENOSPC, "No space left on device", str(p))
+        return real(path)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pio, "atomic_path", full_disk)
+        mp.setattr(xpt, "atomic_path", full_disk)
+        run = runner(clean_raw, out)
+    assert not run.report.success
+    assert any("No space left on device" in f for f in run.report.failures), run.report.failures
+    assert tree_digest(out) == before
+    assert_consistent_with_manifest(out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".outputs.lock", "outputs"]
+
+
+def _cli(raw: Path, out: Path, work: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    env.pop("DAGSTER_HOME", None)
+    return subprocess.Popen([sys.executable, "-m", "pipeline", "run", "--raw", str(raw), "--out", str(out), "--work", str(work)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).parents[1])
+
+
+def _wait_for(cond: Callable[[], bool], proc: subprocess.Popen, timeout: float = 600) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.05)
+    return False
+
+
+def test_sigkill_at_several_points_and_a_second_run_refused(clean_raw: Path, last_night: Run, tmp_path: Path) -> None:
+    """Runs killed (SIGKILL) while the staging folder holds SDTM, ADaM or the submission package: each time the
+    published package is last night's, consistent with its manifest. A second run while one runs is refused
+    (exit 3, naming the holder); the run after the kills takes over the stale lock and cleans the staging."""
+    out = _good_build(last_night, tmp_path)
+    before = tree_digest(out)
+    stage = lambda: [p for p in tmp_path.iterdir() if p.name.startswith(".outputs.staging-")]  # noqa: E731
+    points = {"sdtm": "sdtm/dm.parquet", "adam": "adam/adsl.parquet", "package": "sdtm/define.xml"}
+    for i, (name, marker) in enumerate(points.items()):
+        proc = _cli(clean_raw, out, tmp_path / "work")
+        try:
+            if i == 0:
+                assert _wait_for(lambda: bool(stage()), proc)
+                second = _cli(clean_raw, out, tmp_path / "work2")
+                _, err = second.communicate(timeout=600)
+                assert second.returncode == 3
+                assert err.strip().startswith(f"error: another run is writing {out} (pid {proc.pid} on ")
+                assert err.strip().endswith("this run refused before writing anything: wait for it to finish")
+            # The staging folder starts as links to the published files: a rewritten file has a new inode.
+            reached = _wait_for(lambda: any((s / marker).exists() and (s / marker).stat().st_ino != (out / marker).stat().st_ino for s in stage()), proc)
+            assert reached, f"the run ended before reaching {name}"
+        finally:
+            proc.kill()
+            proc.wait()
+        assert tree_digest(out) == before, name
+        assert_consistent_with_manifest(out)
+    proc = _cli(clean_raw, out, tmp_path / "work")
+    stdout, stderr = proc.communicate(timeout=900)
+    assert proc.returncode == 0, stderr
+    assert stdout.splitlines()[0].startswith("WARNING: took over the lock left by a run that ended without releasing it (pid ")
+    assert tree_digest(out) == before  # the same drop gives the same bytes
+    assert_consistent_with_manifest(out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".outputs.lock", "outputs", "work"]

@@ -49,7 +49,7 @@ def test_definitions_with_ops_objects_load(tmp_path):
     dg.Definitions.validate_loadable(defs)
     nightly = defs.resolve_job_def("nightly_build")
     assert KEY in nightly.asset_layer.executable_asset_keys
-    assert defs.resolve_job_def("query_listing_only").asset_layer.executable_asset_keys == {KEY}
+    assert defs.resolve_job_def("query_listing_only").asset_layer.executable_asset_keys == {KEY, dg.AssetKey(["submission", "manifest"])}
     assert defs.resolve_schedule_def("nightly_build_0200_shanghai").execution_timezone == "Asia/Shanghai"
     assert {s.name for s in defs.sensors} >= {"new_export_drop", "query_listing_after_failed_build"}
     listing_deps = defs.resolve_asset_graph().get(KEY).parent_keys

@@ -25,7 +25,7 @@ def test_one_asset_and_one_check_per_form() -> None:
     assert keys == {dg.AssetKey(["raw", f]) for f in SPEC.forms}
     assert all(a.group_names_by_key[k] == "raw" for a in raw_assets for k in a.keys)
     checks = {k for a in raw_assets for k in a.check_keys}
-    assert checks == {dg.AssetCheckKey(dg.AssetKey(["raw", f]), "records_accounted_for") for f in SPEC.forms}
+    assert checks == {dg.AssetCheckKey(dg.AssetKey(["raw", f]), c) for f in SPEC.forms for c in ("records_accounted_for", "drop_as_agreed")}
     assert all(not spec.blocking for a in raw_assets for spec in a.check_specs)
     ae = next(a for a in raw_assets if dg.AssetKey(["raw", "ae"]) in a.keys)
     assert ae.descriptions_by_key[dg.AssetKey(["raw", "ae"])].startswith("Adverse events:")
@@ -37,11 +37,19 @@ def test_materialize_on_the_fixture_export(result: dg.ExecuteInProcessResult) ->
     assert isinstance(value, FormExtract) and len(value.data) == 7
 
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == len(SPEC.forms)
-    assert all(e.passed for e in evaluations)
-    ae_check = next(e for e in evaluations if e.asset_key == dg.AssetKey(["raw", "ae"]))
+    accounted = [e for e in evaluations if e.check_name == "records_accounted_for"]
+    assert len(accounted) == len(SPEC.forms)
+    assert all(e.passed for e in accounted)
+    ae_check = next(e for e in accounted if e.asset_key == dg.AssetKey(["raw", "ae"]))
     table = ae_check.metadata["per_site"].value
     assert "| 101 | 6 | 1 | 3 | 2 | True |" in table
+    # The fixture export is partial on purpose (site 104 sends no dm.csv, 104/enrol.csv has a COMMENT column):
+    # a WARN check per form says what the drop lacks.
+    drop = {e.asset_key.path[1]: e for e in evaluations if e.check_name == "drop_as_agreed"}
+    assert len(drop) == len(SPEC.forms) and all(e.severity == dg.AssetCheckSeverity.WARN for e in drop.values())
+    assert drop["ae"].passed and drop["ae"].metadata["summary"].value == "none"
+    assert not drop["dm"].passed and drop["dm"].metadata["summary"].value == "FORM_MISSING 104/dm.csv"
+    assert drop["enrol"].metadata["summary"].value == "COLUMN_UNKNOWN 104/enrol.csv COMMENT"
 
 
 def test_asset_metadata(result: dg.ExecuteInProcessResult) -> None:

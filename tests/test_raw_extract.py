@@ -16,6 +16,7 @@ import pytest
 
 from listed import listed, rows
 from pipeline.raw import extract as extract_module
+from pipeline.raw.reader import RawFileError
 from pipeline.raw.extract import COUNT_COLS, QUARANTINE_COLS, REDACTED, FormExtract, extract_form
 from pipeline.raw.schema import form_schema, form_schemas
 from pipeline.specs.raw import load_raw_spec
@@ -343,11 +344,32 @@ def test_schema_rejects_a_value_that_is_not_text() -> None:
     assert hit[["column", "index", "failure_case"]].values.tolist() == [["DSSTDAT", 1, 43529]]
 
 
-def test_a_raw_folder_with_only_some_sites(tmp_path: Path, raw_export: Path) -> None:
+def test_a_raw_folder_with_only_some_sites_fails_the_drop(tmp_path: Path, raw_export: Path) -> None:
     shutil.copytree(raw_export / "102", tmp_path / "raw" / "102")
+    with pytest.raises(RawFileError) as err:
+        extract_form(tmp_path / "raw", "ae")
+    assert str(err.value) == (
+        "101/, 103/, 104/: site(s) 101, 103, 104 of specs/raw/sites.yaml sent nothing in this drop; a drop holds every "
+        "site's export, so nothing is built from it (drop.partial_drops in specs/raw/sites.yaml accepts a partial drop)")
+
+
+def test_a_partial_drop_when_allowed_is_a_site_missing_query(tmp_path: Path, raw_export: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from pipeline.raw import extract, limits, reader
+
+    allowed = dataclasses.replace(limits.load_limits(), partial_drops=True)
+    monkeypatch.setattr(extract, "load_limits", lambda: allowed)
+    shutil.copytree(raw_export / "102", tmp_path / "raw" / "102")
+    (tmp_path / "raw" / "104").mkdir()  # a folder with no file is a site that sent nothing
     x = extract_form(tmp_path / "raw", "ae")
     assert x.counts["rows_read"].tolist() == [0, 3, 0, 0]
     assert len(x.data) == 2
+    assert x.drops[["siteid", "form", "file", "rule", "message"]].values.tolist() == [
+        [s, "ae", f"{s}/", "SITE_MISSING", f"Site {s} sent nothing in this drop (drop.partial_drops allows it); none of its records are in this build"]
+        for s in ("101", "103", "104")
+    ]
+    assert reader.scan_raw_root(tmp_path / "raw", SPEC, allowed) == ["101", "103", "104"]
 
 
 # --- value rules from the dictionary (min, max, required_if) and the data cut-off ----------------------------

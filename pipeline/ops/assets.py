@@ -32,7 +32,11 @@ def _problems(value: object, attr: str) -> pd.DataFrame | None:
     """The problem frame of an upstream value (FormExtract.quarantine, DomainResult.queries, AdamResult.issues)."""
     if isinstance(value, pd.DataFrame):
         return value
-    return getattr(value, attr, None)
+    frame = getattr(value, attr, None)
+    drops = getattr(value, "drops", None) if attr == "quarantine" else None  # FormExtract's drop-level queries
+    if drops is not None and not drops.empty:
+        return drops if frame is None or frame.empty else pd.concat([frame, drops], ignore_index=True)
+    return frame
 
 
 def write_site_files(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
@@ -60,7 +64,8 @@ def build_query_listing_asset(
         for k in keys:
             key = k if isinstance(k, dg.AssetKey) else dg.AssetKey(list(k))
             # Only the problem frame of each upstream value is loaded (pipeline/storage.py).
-            ins[_arg_name(key)] = dg.AssetIn(key=key, metadata={PARTS_KEY: [attr]})
+            parts = [attr, "drops"] if attr == "quarantine" else [attr]
+            ins[_arg_name(key)] = dg.AssetIn(key=key, metadata={PARTS_KEY: parts})
             attr_of[_arg_name(key)] = attr
 
     @dg.asset(

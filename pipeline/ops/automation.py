@@ -50,10 +50,11 @@ nightly_job = dg.define_asset_job(
 )
 
 
-# Rebuilds only the query listings from the stored upstream values (see the failure sensor).
+# Rebuilds only the query listings from the stored upstream values (see the failure sensor);
+# the manifest publishes them with the rest of the last package (pipeline/publish.py).
 listing_job = dg.define_asset_job(
     "query_listing_only",
-    selection=dg.AssetSelection.groups("ops"),
+    selection=dg.AssetSelection.groups("ops") | dg.AssetSelection.assets(dg.AssetKey(["submission", "manifest"])),
     description="Rewrite the site query listings from the latest stored raw/SDTM/ADaM values.",
     tags=STUDY_TAG,
 )

@@ -94,6 +94,28 @@ def adam_issues_as_queries(issues: pd.DataFrame, studyid: str, siteids: Iterable
     )[QUERY_COLS]
 
 
+# --- drop rules: a whole site, file, sheet or column missing or unexpected (raised by the raw layer) ---
+# rule -> message template ({siteid}, {form}, {file}, {field}, {value}); one query per site and item.
+DROP_RULES: dict[str, str] = {
+    "SITE_MISSING": "Site {siteid} sent nothing in this drop (drop.partial_drops allows it); none of its records are in this build",
+    "FORM_MISSING": "Site {siteid} sent no {form!r} file in this drop; none of its {form} records are in this build",
+    "COLUMN_MISSING": "Column {field} of form {form!r} is missing from {file}; read as blank for every record of the file",
+    "COLUMN_UNKNOWN": "Column {field} in {file} is not in the dictionary for form {form!r} (specs/raw/dictionary.csv); its values are not read",
+    "SHEET_UNREAD": "Sheet {field!r} in {file} holds {value} row(s) but only the sheet named {form!r} is read; move its records there or remove it",
+}
+
+
+def drop_queries(events: Iterable[tuple[str, str, str, str, str, str]]) -> pd.DataFrame:
+    """Take (rule, siteid, form, file, field, value) events; return query rows (QUERY_COLS, row blank)
+    with the messages of DROP_RULES."""
+    rows = [
+        {"siteid": site, "subjid": "", "form": form, "file": file, "row": pd.NA, "field": field, "value": value,
+         "rule": rule, "message": DROP_RULES[rule].format(siteid=site, form=form, file=file, field=field, value=value)}
+        for rule, site, form, file, field, value in events
+    ]
+    return pd.DataFrame(rows, columns=QUERY_COLS) if rows else _empty(QUERY_COLS)
+
+
 def _normalise(df: pd.DataFrame) -> pd.DataFrame:
     """Query rows with every column a plain string except ``row`` (nullable Int64)."""
     out = df.reindex(columns=QUERY_COLS).copy()
@@ -324,7 +346,8 @@ def markdown_table(df: pd.DataFrame) -> str:
     """Take a small frame; return a markdown table (pipes in values escaped)."""
     if df.empty:
         return "_none_"
-    cells = df.astype(str).apply(lambda c: c.str.replace("|", "\\|", regex=False).str.replace("\n", " ", regex=False))
+    # A drop query has no row: blank, not "nan".
+    cells = df.astype(object).where(df.notna(), "").astype(str).apply(lambda c: c.str.replace("|", "\\|", regex=False).str.replace("\n", " ", regex=False))
     lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
     lines += ["| " + " | ".join(r) + " |" for r in cells.itertuples(index=False, name=None)]
     return "\n".join(lines)

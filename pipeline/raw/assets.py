@@ -11,6 +11,7 @@ accounted for.
 import dagster as dg
 import pandas as pd
 
+from pipeline.ops.queries import DROP_RULES
 from pipeline.raw.extract import FormExtract, extract_form
 from pipeline.resources import StudyPaths
 from pipeline.specs.raw import Form, load_raw_spec
@@ -22,7 +23,7 @@ def _markdown(df: pd.DataFrame) -> str:
     """A small frame as a markdown table (no index); pipes in values escaped."""
     if df.empty:
         return "_none_"
-    cells = df.astype(str).apply(lambda c: c.str.replace("|", "\\|", regex=False))
+    cells = df.astype(object).where(df.notna(), "").astype(str).apply(lambda c: c.str.replace("|", "\\|", regex=False))
     lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
     lines += ["| " + " | ".join(row) + " |" for row in cells.itertuples(index=False, name=None)]
     return "\n".join(lines)
@@ -69,6 +70,20 @@ def accounting_check(extract: FormExtract) -> dg.AssetCheckResult:
     )
 
 
+def drop_check(extract: FormExtract) -> dg.AssetCheckResult:
+    """drop_as_agreed (WARN): every site sent the form's file, sheet and columns as agreed
+    (no SITE_MISSING, FORM_MISSING, COLUMN_MISSING, COLUMN_UNKNOWN or SHEET_UNREAD query)."""
+    drops = extract.drops
+    summary = "; ".join(dict.fromkeys(f"{r.rule} {r.file}{' ' + r.field if r.field else ''}" for r in drops.itertuples()))
+    return dg.AssetCheckResult(
+        check_name="drop_as_agreed",
+        passed=drops.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"queries": len(drops), "summary": summary or "none",
+                  "by_site": dg.MetadataValue.md(_markdown(drops[["siteid", "file", "field", "rule", "message"]]))},
+    )
+
+
 def build_raw_asset(form: Form) -> dg.AssetsDefinition:
     """The asset of one form, with its non-blocking check ``records_accounted_for`` evaluated in
     the same step (the counts are at hand: a separate step would load the whole extract again)."""
@@ -80,7 +95,10 @@ def build_raw_asset(form: Form) -> dg.AssetsDefinition:
         description=_description(form),
         kinds={"pandas"},
         check_specs=[dg.AssetCheckSpec("records_accounted_for", asset=key, blocking=False,
-                                       description="Per site: rows read = passed + quarantined + exact duplicates.")],
+                                       description="Per site: rows read = passed + quarantined + exact duplicates."),
+                     dg.AssetCheckSpec("drop_as_agreed", asset=key, blocking=False,
+                                       description="Every site sent this form's file, sheet and columns as agreed (drop queries: "
+                                                   + ", ".join(DROP_RULES) + ").")],
     )
     def _asset(context: dg.AssetExecutionContext, paths: StudyPaths):
         extract = extract_form(paths.raw, form.name)
@@ -88,6 +106,7 @@ def build_raw_asset(form: Form) -> dg.AssetsDefinition:
             context.log.warning(w)
         yield dg.Output(extract, metadata=extract_metadata(extract))
         yield accounting_check(extract)
+        yield drop_check(extract)
 
     return _asset
 

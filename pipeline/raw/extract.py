@@ -21,7 +21,13 @@ specs/raw/dictionary.csv; the cut-off is data_cutoff in specs/trial/study.yaml):
   SITE_MISMATCH        SITEID differs from the site folder the file came in
   SUBJID_FORMAT        SUBJID does not follow the site's subject-number pattern
   DUPLICATE_KEY        records with the same keys (forms.yaml) but different values
+  FIELD_TOO_LONG       a field longer than limits.field_chars (specs/raw/sites.yaml)
+  CONTROL_CHARACTER    a field holding NUL or another control character (tab and line breaks allowed)
   SCHEMA_<check>       anything else the schema rejects
+
+Drop rules (pipeline.ops.queries.DROP_RULES; no record held back, ``row`` blank): SITE_MISSING
+(partial drops only), FORM_MISSING, COLUMN_MISSING (an optional column), COLUMN_UNKNOWN,
+SHEET_UNREAD (a workbook sheet holding cells that is not the form's).
 
 Messages never quote the value (the quarantine's ``value`` column holds it, redacted for
 identifier fields), so a message is safe to send whatever the field.
@@ -29,7 +35,7 @@ identifier fields), so a message is safe to send whatever the field.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +44,8 @@ import pandera.pandas as pa
 
 from pipeline.columns import TEXT
 from pipeline.dates import to_iso8601
+from pipeline.ops.queries import drop_queries
+from pipeline.raw.limits import load_limits
 from pipeline.raw.reader import LINEAGE, form_path, read_form_file, relative_name, scan_raw_root
 from pipeline.raw.schema import form_schema
 from pipeline.specs.raw import Form, RawField, RawSpec, load_raw_spec
@@ -60,6 +68,8 @@ class FormExtract:
     quarantine: one row per problem (QUARANTINE_COLS); its records are not in ``data``.
     counts: per site (COUNT_COLS): rows_read = passed + quarantined + exact_duplicates.
     warnings: problems that did not stop reading (missing file, unknown columns).
+    drops: drop-level queries (QUARANTINE_COLS, ``row`` blank): a site, file, sheet or column
+        missing or unknown (pipeline.ops.queries.DROP_RULES); no record is held back by them.
     """
 
     form: str
@@ -67,42 +77,60 @@ class FormExtract:
     quarantine: pd.DataFrame
     counts: pd.DataFrame
     warnings: tuple[str, ...]
+    drops: pd.DataFrame = field(default_factory=lambda: drop_queries([]))
 
 
 # --- reading ---------------------------------------------------------------------------
 
 
-def _conform_columns(df: pd.DataFrame, form: Form, rel: str) -> tuple[pd.DataFrame, list[str]]:
-    """Keep the dictionary's columns (optional ones missing are added blank); warn about the rest."""
-    warnings = []
+Event = tuple[str, str, str, str, str, str]  # (rule, siteid, form, file, field, value): a drop-level query
+
+
+def _conform_columns(df: pd.DataFrame, form: Form, rel: str, siteid: str) -> tuple[pd.DataFrame, list[str], list[Event]]:
+    """Keep the dictionary's columns (optional ones missing are added blank); warn about and query the rest."""
+    warnings, events = [], []
     extra = [c for c in df.columns if c not in form.field_names and c not in LINEAGE]
     if extra:
         warnings.append(f"{rel}: column(s) {', '.join(extra)} are not in the dictionary for form {form.name!r}; ignored")
+        events += [("COLUMN_UNKNOWN", siteid, form.name, rel, c, "") for c in extra]
     absent = [c for c in form.field_names if c not in df.columns]
     if absent:
         warnings.append(f"{rel}: optional column(s) {', '.join(absent)} missing from the file; read as blank")
-    # One column at a time: pandas' reindex with a fill value fails on Arrow text for several at once.
+        events += [("COLUMN_MISSING", siteid, form.name, rel, c, "") for c in absent]
+    for name, rows in df.attrs.get("unread_sheets", []):
+        warnings.append(f"{rel}: sheet {name!r} holds {rows} row(s) and is not read (only sheet {form.name!r} is)")
+        events.append(("SHEET_UNREAD", siteid, form.name, rel, name, str(rows)))
+    # Added with assign: pandas' reindex with a fill value fails on Arrow text for several columns at once.
     df = df.assign(**{c: "" for c in absent})
-    return df[[*form.field_names, *LINEAGE]], warnings
+    return df[[*form.field_names, *LINEAGE]], warnings, events
 
 
-def read_all_sites(raw_root: Path, form: Form, spec: RawSpec) -> tuple[pd.DataFrame, list[str]]:
-    """Every site's file of ``form`` as strings (dictionary columns + lineage), and warnings."""
-    frames, warnings = [], []
+def read_all_sites(raw_root: Path, form: Form, spec: RawSpec, silent: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[str], list[Event]]:
+    """Every site's file of ``form`` as strings (dictionary columns + lineage), warnings and drop events.
+
+    ``silent``: sites that sent nothing at all (a partial drop; queried once as SITE_MISSING).
+    """
+    frames, warnings, events = [], [], []
     for siteid in sorted(spec.sites):
         site = spec.sites[siteid]
         path = form_path(raw_root, site, form)
+        if siteid in silent:
+            warnings.append(f"{siteid}/: site {siteid} sent nothing in this drop; no {form.name!r} records read")
+            events.append(("SITE_MISSING", siteid, form.name, f"{siteid}/", "", ""))
+            continue
         if not path.exists():
             warnings.append(f"{relative_name(path)}: site {siteid} has sent no {form.name!r} file; no records read")
+            events.append(("FORM_MISSING", siteid, form.name, relative_name(path), "", ""))
             continue
-        df, w = _conform_columns(read_form_file(path, site, form), form, relative_name(path))
+        df, w, e = _conform_columns(read_form_file(path, site, form), form, relative_name(path), siteid)
         frames.append(df)
         warnings.extend(w)
+        events.extend(e)
     if not frames:
         empty = pd.DataFrame({c: pd.Series(dtype=TEXT) for c in [*form.field_names, "_site", "_file"]})
-        return empty.assign(_row=pd.Series(dtype="int64")), warnings
+        return empty.assign(_row=pd.Series(dtype="int64")), warnings, events
     out = pd.concat(frames, ignore_index=True)
-    return out.sort_values(["_site", "_row"], kind="mergesort").reset_index(drop=True), warnings
+    return out.sort_values(["_site", "_row"], kind="mergesort").reset_index(drop=True), warnings, events
 
 
 # --- problems ----------------------------------------------------------------------------
@@ -190,6 +218,36 @@ def _convert_field(
         problems.append(_problems(unknown, f.name, "CODE_UNKNOWN", message))
         return mapped, problems
     return text, problems
+
+
+_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+_VALUE_SHOWN = 40  # characters of a too-long value shown in the listing
+
+
+def _hostile_text(raw: pd.DataFrame, form: Form, field_chars: int) -> list[pd.DataFrame]:
+    """FIELD_TOO_LONG and CONTROL_CHARACTER: a field no EDC writes; the record is held back."""
+    problems = []
+    for f in form.fields:
+        col = raw[f.name]
+        n = col.str.len()
+        long = n.gt(field_chars).fillna(False)
+        if long.any():
+            msg = (f"{_what(f)} is " + n[long].astype(int).astype(str)
+                   + f" characters long, more than limits.field_chars ({field_chars}) in specs/raw/sites.yaml; record held back")
+            problems.append(_problems(long, f.name, "FIELD_TOO_LONG", msg.reindex(col.index)))
+        ctrl = on_distinct(col, lambda u: u.str.contains(_CONTROL, regex=True)).eq(True)
+        problems.append(_problems(ctrl, f.name, "CONTROL_CHARACTER",
+                                  f"{_what(f)} holds a control character (NUL or another non-printing byte) that no EDC writes; record held back"))
+    return problems
+
+
+def _shown_value(q: pd.DataFrame) -> pd.DataFrame:
+    """The listing's ``value`` of a hostile field: a too-long one cut, control characters as \\xNN."""
+    long = q["rule"].eq("FIELD_TOO_LONG") & q["value"].ne(REDACTED)
+    q.loc[long, "value"] = [f"{v[:_VALUE_SHOWN]}... ({len(v)} characters)" for v in q.loc[long, "value"]]
+    ctrl = q["rule"].eq("CONTROL_CHARACTER") & q["value"].ne(REDACTED)
+    q.loc[ctrl, "value"] = q.loc[ctrl, "value"].str.replace(_CONTROL, lambda m: f"\\x{ord(m.group()):02x}", regex=True)
+    return q
 
 
 def _conditional_rules(typed: pd.DataFrame, text: pd.DataFrame, form: Form) -> list[pd.DataFrame]:
@@ -353,8 +411,9 @@ def extract_form(raw_root: Path, form_name: str, spec: RawSpec | None = None, da
     spec = spec or load_raw_spec()
     cutoff = data_cutoff or load_study().data_cutoff
     form = spec.forms[form_name]
-    scan_raw_root(Path(raw_root), spec)
-    raw, warnings = read_all_sites(Path(raw_root), form, spec)
+    limits = load_limits()
+    silent = scan_raw_root(Path(raw_root), spec, limits)
+    raw, warnings, events = read_all_sites(Path(raw_root), form, spec, tuple(silent))
     fields = form.field_names
 
     text = pd.DataFrame({c: normalise_text(raw[c]) for c in fields}, index=raw.index)
@@ -371,6 +430,7 @@ def extract_form(raw_root: Path, form_name: str, spec: RawSpec | None = None, da
         problems.extend(found)
     problems.extend(_conditional_rules(typed, kept, form))
     problems.extend(_site_rules(kept, spec))
+    problems.extend(_hostile_text(raw.loc[kept.index], form, limits.field_chars))
     for c in LINEAGE:
         typed[c] = raw.loc[kept.index, c]
 
@@ -385,10 +445,12 @@ def extract_form(raw_root: Path, form_name: str, spec: RawSpec | None = None, da
 
     held = pd.Series(raw.index.isin(found["record"]), index=raw.index)
     data = typed[~typed.index.isin(found["record"])].reset_index(drop=True)
+    drops = drop_queries(events).astype({"row": "Int64", **{c: TEXT for c in QUARANTINE_COLS if c != "row"}})
     return FormExtract(
         form=form.name,
         data=data,
-        quarantine=_quarantine(found, raw, text, form),
+        quarantine=_shown_value(_quarantine(found, raw, text, form)),
         counts=_counts(raw, dup, held, spec),
         warnings=tuple(warnings),
+        drops=drops,
     )

@@ -22,6 +22,8 @@ import pyarrow.csv as pacsv
 from python_calamine import CalamineError, CalamineWorkbook, ZipError
 
 from pipeline.columns import TEXT
+from pipeline.raw.limits import RawLimits, load_limits
+from pipeline.raw.workbook import WorkbookLimitError, check_sheet, inspect_workbook
 from pipeline.specs.raw import Form, RawSpec, Site
 
 LINEAGE = ("_site", "_file", "_row")
@@ -41,19 +43,44 @@ def form_path(raw_root: Path, site: Site, form: Form) -> Path:
     return Path(raw_root) / site.siteid / f"{form.name}.{site.file_format}"
 
 
-def scan_raw_root(raw_root: Path, spec: RawSpec) -> None:
-    """Check the raw folder holds only known site folders and known form files.
+def _outside_link(entry: Path, root: Path) -> Path | None:
+    """Where a link leads when it leaves ``root`` (resolved); None for anything else."""
+    if not entry.is_symlink():
+        return None
+    target = entry.resolve()
+    return None if target == root or target.is_relative_to(root) else target
 
-    Raises RawFileError for a folder that is not a site in sites.yaml, a file that is
-    not ``<form>.<format>`` for a form in forms.yaml, or a file in the wrong format for
-    its site. Hidden files (``.DS_Store``) are ignored.
+
+def _refuse_link(entry: Path, root: Path, limits: RawLimits) -> None:
+    target = _outside_link(entry, root)
+    if target is not None and not limits.follow_links:
+        what = "folder" if entry.is_dir() else "file"
+        rel = relative_name(entry) if entry.parent != root else f"{entry.name}/"
+        raise RawFileError(
+            f"{rel}: a link to the {what} {target}, outside the raw folder; exports are copied into the raw folder, "
+            f"not linked (drop.follow_links in specs/raw/sites.yaml)")
+
+
+def scan_raw_root(raw_root: Path, spec: RawSpec, limits: RawLimits | None = None) -> list[str]:
+    """Check the raw folder holds a whole drop: known site folders and known form files only.
+
+    Raises RawFileError for a folder holding no export, a folder that is not a site in
+    sites.yaml, a file that is not ``<form>.<format>`` for a form in forms.yaml, a file in
+    the wrong format for its site, a link leading out of the raw folder (unless
+    drop.follow_links) and a declared site that sent nothing (unless drop.partial_drops).
+    Returns the sites that sent nothing when partial drops are allowed. Hidden files
+    (``.DS_Store``) are ignored.
     """
+    limits = limits or load_limits()
     raw_root = Path(raw_root)
     if not raw_root.is_dir():
         raise RawFileError(f"{raw_root}: the raw export folder does not exist")
+    root = raw_root.resolve()
+    sent: set[str] = set()
     for entry in sorted(raw_root.iterdir()):
         if entry.name.startswith("."):
             continue
+        _refuse_link(entry, root, limits)
         if not entry.is_dir():
             raise RawFileError(f"{entry.name}: a file directly in the raw folder; exports belong in <siteid>/<form>.csv|xlsx")
         site = spec.sites.get(entry.name)
@@ -63,10 +90,20 @@ def scan_raw_root(raw_root: Path, spec: RawSpec) -> None:
             if f.name.startswith("."):
                 continue
             rel = relative_name(f)
+            _refuse_link(f, root, limits)
             if f.stem not in spec.forms:
                 raise RawFileError(f"{rel}: file for an unknown form {f.stem!r} (forms in specs/raw/forms.yaml: {', '.join(spec.forms)})")
             if f.suffix.lower() != f".{site.file_format}":
                 raise RawFileError(f"{rel}: site {site.siteid} delivers {site.file_format} files (specs/raw/sites.yaml), not {f.suffix or 'files without extension'}")
+            sent.add(site.siteid)
+    if not sent:
+        raise RawFileError(f"{raw_root}: the raw folder holds no export (no <siteid>/<form>.csv|xlsx of a site in specs/raw/sites.yaml)")
+    silent = [s for s in sorted(spec.sites) if s not in sent]
+    if silent and not limits.partial_drops:
+        raise RawFileError(
+            f"{', '.join(s + '/' for s in silent)}: site(s) {', '.join(silent)} of specs/raw/sites.yaml sent nothing in this drop; "
+            f"a drop holds every site's export, so nothing is built from it (drop.partial_drops in specs/raw/sites.yaml accepts a partial drop)")
+    return silent
 
 
 def _decode(data: bytes, site: Site, rel: str) -> str:
@@ -85,12 +122,20 @@ def _decode(data: bytes, site: Site, rel: str) -> str:
 
 def _csv_grid(path: Path, site: Site, rel: str) -> pd.DataFrame:
     """The CSV as a grid of str/None (None = field absent from a short record); row 0 is the header."""
+    limits = load_limits()
+    size = path.stat().st_size
+    if size > limits.file_bytes:
+        raise RawFileError(f"{rel}: {size} bytes on disk, more than limits.file_bytes ({limits.file_bytes}) in specs/raw/sites.yaml; not read")
     text = _decode(path.read_bytes(), site, rel)
     if not text.strip():
         raise RawFileError(f"{rel}: the file is empty (no header row)")
+    if text.count("\n") > limits.rows + 1:
+        raise RawFileError(f"{rel}: more than limits.rows ({limits.rows}) lines in specs/raw/sites.yaml; not read")
     fast = _plain_csv_grid(text)
     if fast is not None:
         return fast
+    # A field of any length is read (the file's size is bounded); one too long is quarantined (FIELD_TOO_LONG).
+    csv.field_size_limit(max(csv.field_size_limit(), limits.file_bytes))
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         rows = list(reader)
@@ -173,10 +218,16 @@ def _unreadable(rel: str, e: Exception) -> str:
     return f"{rel}: not a readable Excel workbook; {what} ({type(e).__name__}: {e})"
 
 
-def _xlsx_grid(path: Path, form: Form, rel: str) -> pd.DataFrame:
-    """The form's sheet as a grid of str/None; row 0 is the header (Excel row 1)."""
+def _xlsx_grid(path: Path, form: Form, rel: str) -> tuple[pd.DataFrame, list[tuple[str, int]]]:
+    """The form's sheet as a grid of str/None (row 0 is the header, Excel row 1), and the other
+    sheets that hold cells, as (sheet name, rows used): never read, so they are reported."""
     if path.stat().st_size == 0:
         raise RawFileError(f"{rel}: the file is empty (no header row)")
+    limits = load_limits()
+    try:
+        sheets = inspect_workbook(path, rel, limits)  # sizes and used areas bounded before calamine sees the file
+    except WorkbookLimitError as e:
+        raise RawFileError(str(e)) from None
     # calamine (Rust) reads a sheet ~10x faster than openpyxl and gives the same typed cells:
     # cached formula values, dates as date/datetime, numbers as int/float, "" for an empty cell.
     try:
@@ -189,19 +240,28 @@ def _xlsx_grid(path: Path, form: Form, rel: str) -> pd.DataFrame:
         if sheet is None:
             found = ", ".join(repr(n) for n in wb.sheet_names)
             raise RawFileError(f"{rel}: the workbook has no sheet named {form.name!r} (sheets found: {found})")
+        info = (sheets or {}).get(sheet)
+        if sheets is not None and info is None:
+            raise RawFileError(f"{rel}: sheet {sheet!r} is not where the workbook's own index says; the file looks damaged")
+        if info is not None:
+            try:
+                check_sheet(info, rel, limits)
+            except WorkbookLimitError as e:
+                raise RawFileError(str(e)) from None
         # skip_empty_area=False: the grid starts at A1, so row numbers are the ones Excel shows.
         rows = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
     except CalamineError as e:
         raise RawFileError(_unreadable(rel, e)) from None
     finally:
         wb.close()
+    unread = [(n, i.rows) for n, i in (sheets or {}).items() if n != sheet and i.values]
     if not rows:
         raise RawFileError(f"{rel}: sheet {sheet!r} is empty (no header row)")
     grid = pd.DataFrame(rows, dtype=object)
     # Each distinct cell value is turned into its text once.
     grid = grid.apply(_column_text)
     # Excel has no short records: an empty cell is an empty value.
-    return grid.where(grid.notna(), "")
+    return grid.where(grid.notna(), ""), unread
 
 
 def _non_blank(col: pd.Series) -> pd.Series:
@@ -235,10 +295,23 @@ def read_form_file(path: Path, site: Site, form: Form) -> pd.DataFrame:
     ``str`` (empty cells are ``""``), header names normalised (NFKC, upper case), plus the
     lineage columns ``_site`` (the site folder), ``_file`` (``102/ae.csv``) and ``_row``
     (the row number as Excel shows it: header row 1, first record row 2). Unknown extra
-    columns are kept. Raises RawFileError for any problem with the file as a whole.
+    columns are kept. ``attrs["unread_sheets"]``: other sheets of a workbook that hold cells,
+    as (name, rows used). Raises RawFileError for any problem with the file as a whole, and
+    for nothing else: whatever the bytes, no other exception leaves this function.
     """
     path = Path(path)
     rel = relative_name(path)
+    try:
+        return _read_form_file(path, site, form, rel)
+    except RawFileError:
+        raise
+    except BaseException as e:  # a parser's own failure on hostile bytes (a Rust panic is a BaseException)
+        if isinstance(e, (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError)):
+            raise
+        raise RawFileError(f"{rel}: the file cannot be read ({type(e).__name__}: {str(e)[:200]})") from None
+
+
+def _read_form_file(path: Path, site: Site, form: Form, rel: str) -> pd.DataFrame:
     if path.parent.name != site.siteid:
         raise RawFileError(f"{rel}: read as site {site.siteid} but it sits in folder {path.parent.name!r}")
     if path.suffix.lower() != f".{site.file_format}":
@@ -248,7 +321,7 @@ def read_form_file(path: Path, site: Site, form: Form) -> pd.DataFrame:
     if not path.is_file():
         raise RawFileError(f"{rel}: file not found")
 
-    grid = _csv_grid(path, site, rel) if site.file_format == "csv" else _xlsx_grid(path, form, rel)
+    grid, unread = (_csv_grid(path, site, rel), []) if site.file_format == "csv" else _xlsx_grid(path, form, rel)
     # The header's own length (a CSV header row is padded with None when a record is longer).
     width = int(grid.iloc[0].notna().to_numpy().nonzero()[0].max(initial=-1)) + 1
     body = grid.iloc[1:].copy()
@@ -280,4 +353,6 @@ def read_form_file(path: Path, site: Site, form: Form) -> pd.DataFrame:
     out.insert(0, "_site", site.siteid)
     out.insert(1, "_file", rel)
     out.insert(2, "_row", body["_row"].to_numpy())
-    return out.reset_index(drop=True)
+    out = out.reset_index(drop=True)
+    out.attrs["unread_sheets"] = unread
+    return out

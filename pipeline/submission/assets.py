@@ -133,7 +133,8 @@ def _manifest_asset(deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
         group_name=GROUP,
         deps=deps,
         description="`<out>/manifest.json`: sha256, size and rows of every output file, sha256 of every raw "
-                    "input, the spec version (sha256 of specs/) and the code version.",
+                    "input, the spec version (sha256 of specs/) and the code version. Written last, then the "
+                    "run's staging folder is published as `<out>` in one atomic switch.",
         kinds={"json"},
     )
     def manifest(context, paths: StudyPaths) -> dg.MaterializeResult:
@@ -141,8 +142,10 @@ def _manifest_asset(deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
 
         t0 = time.perf_counter()
         path, doc = write_manifest(paths.out, paths.raw)
+        # The package is complete and hashed: switch it in as one unit (pipeline/publish.py).
+        published = paths.publish()
         return dg.MaterializeResult(metadata={
-            "path": str(path),
+            "path": str(published / path.name),
             "output files": len(doc["outputs"]),
             "raw files": len(doc["raw_inputs"]),
             "spec version": doc["spec_version"],

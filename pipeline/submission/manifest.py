@@ -2,10 +2,11 @@
 
 For every file under the output folder (except the manifest itself and hidden temporary
 files): its path, sha256, size and, for datasets, its row count; the sha256 of every raw
-input file; the spec version (one sha256 over the whole ``specs/`` tree); the code version; the
-"created" stamp the submission files carry and where it comes from (``common.creation_datetime``);
-the datasets built without records and therefore not submitted. No wall-clock time: the same
-inputs, specs and code give a byte-identical manifest.
+input file actually read (with its resolved path when it was reached through a link); the spec
+version (one sha256 over the whole ``specs/`` tree); the code version; the "created" stamp the
+submission files carry and where it comes from (``common.creation_datetime``); the datasets built
+without records and therefore not submitted. No wall-clock time: the same inputs, specs and code
+give a byte-identical manifest.
 """
 
 from __future__ import annotations
@@ -54,6 +55,26 @@ def _files(root: Path) -> list[Path]:
             if not f.startswith("."):
                 out.append(Path(dirpath) / f)
     return sorted(out, key=lambda p: p.relative_to(root).as_posix())
+
+
+def _raw_files(root: Path) -> list[Path]:
+    """The raw files a run reads: as ``_files``, but following links (drop.follow_links lets a
+    site folder or file be a link; the reader follows them, so the manifest must list them too)."""
+    if not root.is_dir():
+        return []
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        out += [Path(dirpath) / f for f in filenames if not f.startswith(".")]
+    return sorted(out, key=lambda p: p.relative_to(root).as_posix())
+
+
+def _raw_entry(p: Path, root: Path, digest: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {"path": p.relative_to(root).as_posix(), "sha256": digest, "size": p.stat().st_size}
+    real = p.resolve()
+    if not real.is_relative_to(root.resolve()):  # reached through a link: where the bytes really are
+        entry["resolved"] = str(real)
+    return entry
 
 
 def tree_sha256(root: Path) -> str:
@@ -138,7 +159,7 @@ def build_manifest(out_dir: Path, raw_dir: Path, specs_dir: Path = SPECS_DIR) ->
     background.wait_all()  # every deliverable complete before it is hashed
     out_dir, raw_dir = Path(out_dir), Path(raw_dir)
     out_files = [p for p in _files(out_dir) if p.relative_to(out_dir).as_posix() != MANIFEST]
-    raw_files = _files(raw_dir)
+    raw_files = _raw_files(raw_dir)
     # Two files hashed at a time: hashlib works without the GIL (3 GB of outputs at 100,000 subjects).
     with ThreadPoolExecutor(max_workers=HASH_THREADS) as pool:
         digests = list(pool.map(sha256_file, [*out_files, *raw_files]))
@@ -149,8 +170,7 @@ def build_manifest(out_dir: Path, raw_dir: Path, specs_dir: Path = SPECS_DIR) ->
         if rows is not None:
             entry["rows"] = rows
         outputs.append(entry)
-    raw = [{"path": p.relative_to(raw_dir).as_posix(), "sha256": digest, "size": p.stat().st_size}
-           for p, digest in zip(raw_files, digests[len(out_files):])]
+    raw = [_raw_entry(p, raw_dir, digest) for p, digest in zip(raw_files, digests[len(out_files):])]
     study = load_study(specs_dir)
     created, created_from = creation_datetime(study.data_cutoff)
     return {
