@@ -6,7 +6,9 @@ PIPELINE_EXECUTOR (set in the deployment's environment: Helm values, systemd uni
   multiprocess   one process per step on the run's machine (forkserver; PIPELINE_MAX_CONCURRENT
                  steps at once, default 0 = one per CPU)
   k8s            one Kubernetes Job per step (dagster-k8s; with K8sRunLauncher)
-  celery         steps as Celery tasks on a worker pool (dagster-celery)
+  celery         steps as Celery tasks on a worker pool (dagster-celery); broker and result
+                 backend from DAGSTER_CELERY_BROKER_URL / DAGSTER_CELERY_BACKEND_URL, the same
+                 variables the workers' deploy/celery/worker.yaml reads
   celery_k8s     Celery queues, each step a Kubernetes Job (dagster-celery-k8s; with CeleryK8sRunLauncher)
 
 The integration libraries are imported only when asked for, so a local install needs none
@@ -21,6 +23,12 @@ from collections.abc import Mapping
 import dagster as dg
 
 EXECUTORS = ("in_process", "multiprocess", "k8s", "celery", "celery_k8s")
+# Celery executor config read from the environment of the run's process; the workers read the
+# same variables through deploy/celery/worker.yaml, so both sides name one broker.
+CELERY_CONFIG = {
+    "broker": {"env": "DAGSTER_CELERY_BROKER_URL"},
+    "backend": {"env": "DAGSTER_CELERY_BACKEND_URL"},
+}
 
 
 def executor_from_env(env: Mapping[str, str] | None = None) -> dg.ExecutorDefinition | None:
@@ -42,9 +50,10 @@ def executor_from_env(env: Mapping[str, str] | None = None) -> dg.ExecutorDefini
     if kind == "celery":
         from dagster_celery import celery_executor
 
-        return celery_executor
+        return celery_executor.configured(CELERY_CONFIG, name="celery")
     if kind == "celery_k8s":
         from dagster_celery_k8s import celery_k8s_job_executor
 
         return celery_k8s_job_executor
     raise ValueError(f"PIPELINE_EXECUTOR={kind!r}: expected one of {', '.join(EXECUTORS)} (or unset)")
+
