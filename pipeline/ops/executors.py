@@ -41,7 +41,10 @@ def executor_from_env(env: Mapping[str, str] | None = None) -> dg.ExecutorDefini
         return dg.in_process_executor
     if kind == "multiprocess":
         # forkserver: each step forks from a warm server instead of re-importing dagster and pandas (~2 s a step).
-        config = {"max_concurrent": int(env.get("PIPELINE_MAX_CONCURRENT", "0")), "start_method": {"forkserver": {}}}
+        start = env.get("PIPELINE_START_METHOD", "forkserver").strip().lower()
+        if start not in ("forkserver", "spawn"):
+            raise ValueError(f"PIPELINE_START_METHOD={start!r}: expected forkserver or spawn")
+        config = {"max_concurrent": int(env.get("PIPELINE_MAX_CONCURRENT", "0")), "start_method": {start: {}}}
         return dg.multiprocess_executor.configured(config, name="multiprocess")
     if kind == "k8s":
         from dagster_k8s import k8s_job_executor
