@@ -43,7 +43,7 @@ def build_definitions(raw_dir: str = "raw", out_dir: str = "outputs", work_dir: 
 
     Intermediate asset values (which may hold raw identifiers) are pickled under
     ``work_dir``, never under ``out_dir``. The executor comes from the environment
-    (``executor_from_env``; the default multiprocess executor when unset).
+    (``executor_from_env``: in-process when PIPELINE_EXECUTOR is unset).
     """
     executor = executor_from_env()
     return dg.Definitions(
@@ -56,7 +56,7 @@ def build_definitions(raw_dir: str = "raw", out_dir: str = "outputs", work_dir: 
             "paths": StudyPaths(raw_dir=raw_dir, out_dir=out_dir),
             "io_manager": StudyIOManager(base_dir=work_dir),
         },
-        **({"executor": executor} if executor is not None else {}),
+        executor=executor,
     )
 
 

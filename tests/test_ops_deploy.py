@@ -161,7 +161,9 @@ def test_celery_plain_machines_config():
 
 
 def test_executor_from_env():
-    assert executor_from_env({}) is None
+    # unset: in-process, the UI's and the daemon's default (deploy/README.md: a process per step cost more than the steps)
+    assert executor_from_env({}) is dg.in_process_executor
+    assert executor_from_env({"PIPELINE_EXECUTOR": " "}) is dg.in_process_executor
     assert executor_from_env({"PIPELINE_EXECUTOR": "in_process"}) is dg.in_process_executor
     multi = executor_from_env({"PIPELINE_EXECUTOR": "multiprocess", "PIPELINE_MAX_CONCURRENT": "2"})
     assert multi.name == "multiprocess"
@@ -175,6 +177,15 @@ def test_executor_from_env():
         assert executor_from_env({"PIPELINE_EXECUTOR": "k8s"}).name == "k8s"
     if importlib.util.find_spec("dagster_celery") is not None:
         assert executor_from_env({"PIPELINE_EXECUTOR": "celery"}).name == "celery"
+
+
+def test_project_jobs_default_to_in_process(monkeypatch):
+    from pipeline.definitions import build_definitions
+
+    monkeypatch.delenv("PIPELINE_EXECUTOR", raising=False)
+    defs = build_definitions()
+    assert defs.resolve_job_def("nightly_build").executor_def is dg.in_process_executor
+    assert defs.resolve_implicit_global_asset_job_def().executor_def is dg.in_process_executor  # "Materialize all"
 
 
 def test_executor_runs_a_job():

@@ -1,8 +1,9 @@
 """Which executor runs the steps of a run, picked by the deployment, not by a code edit.
 
 PIPELINE_EXECUTOR (set in the deployment's environment: Helm values, systemd unit, CI):
-  unset          Dagster's default (multiprocess; in-process under ``python -m pipeline run``)
-  in_process     every step in the run's own process (tests, small machines)
+  unset          in_process: what the UI's "Materialize all", the schedule and the sensors get
+                 (deploy/README.md gives the figures: a process per step cost 3-15x the steps' work)
+  in_process     every step in the run's own process
   multiprocess   one process per step on the run's machine (forkserver; PIPELINE_MAX_CONCURRENT
                  steps at once, default 0 = one per CPU)
   k8s            one Kubernetes Job per step (dagster-k8s; with K8sRunLauncher)
@@ -31,12 +32,10 @@ CELERY_CONFIG = {
 }
 
 
-def executor_from_env(env: Mapping[str, str] | None = None) -> dg.ExecutorDefinition | None:
-    """Take the environment; return the executor it names, or None for Dagster's default."""
+def executor_from_env(env: Mapping[str, str] | None = None) -> dg.ExecutorDefinition:
+    """Take the environment; return the executor it names (in-process when PIPELINE_EXECUTOR is unset)."""
     env = env if env is not None else os.environ
-    kind = env.get("PIPELINE_EXECUTOR", "").strip().lower()
-    if not kind:
-        return None
+    kind = env.get("PIPELINE_EXECUTOR", "").strip().lower() or "in_process"
     if kind == "in_process":
         return dg.in_process_executor
     if kind == "multiprocess":
@@ -58,5 +57,5 @@ def executor_from_env(env: Mapping[str, str] | None = None) -> dg.ExecutorDefini
         from dagster_celery_k8s import celery_k8s_job_executor
 
         return celery_k8s_job_executor
-    raise ValueError(f"PIPELINE_EXECUTOR={kind!r}: expected one of {', '.join(EXECUTORS)} (or unset)")
+    raise ValueError(f"PIPELINE_EXECUTOR={kind!r}: expected one of {', '.join(EXECUTORS)} (or unset: in_process)")
 
