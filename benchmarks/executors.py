@@ -91,7 +91,8 @@ def through_daemon(raw: Path, tmp: Path, executor: dict[str, str]) -> dict:
             while True:
                 if daemon.poll() is not None:
                     raise RuntimeError(f"dagster-daemon stopped: {(tmp / 'daemon.log').read_text()[-2000:]}")
-                runs = instance.get_runs(limit=1)
+                # the run this launch queued, not one the drop sensor may have started meanwhile
+                runs = [r for r in instance.get_runs(limit=10) if "dagster/sensor_name" not in r.tags][:1]
                 if runs and runs[0].status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED):
                     break
                 if time.time() - t0 > 3600:
