@@ -255,9 +255,12 @@ def cluster():
     c = Cluster(base)
     raw, out, work = base / "raw", base / "out", base / "work"
     shutil.copytree(REPO / "raw", raw)
-    env = c.env(raw, out, work)
+    # manifest.json records the commit: one value for every run, whatever is committed meanwhile
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip() or "unknown"
+    env = c.env(raw, out, work, PIPELINE_CODE_VERSION=head)
     # The in-process reference run works while the services and workers start.
     ref_env = {k: v for k, v in env.items() if not k.startswith(("DAGSTER_", "PIPELINE_"))}
+    ref_env["PIPELINE_CODE_VERSION"] = head
     ref = subprocess.Popen([sys.executable, "-m", "pipeline", "run", "--raw", str(raw), "--out", str(base / "ref"),
                             "--work", str(base / "ref_work")], env=ref_env, cwd=REPO, stdout=(base / "ref.log").open("w"),
                            stderr=subprocess.STDOUT)
