@@ -341,8 +341,10 @@ def test_worker_killed_mid_step_fails_the_run_clearly(cluster, celery_run):
     lb.write_text(text.replace("101,101-001,2016-10-23,WBC,7.3,", "101,101-001,2016-10-23,WBC,7.4,", 1))
     last_id = cluster.pg.query("SELECT coalesce(max(id), 0) FROM event_logs")[0][0]
 
+    # its output goes to a file: a pipe nobody reads while the test waits would fill and block the run
+    log = cluster.base / "run2.log"
     proc = subprocess.Popen([str(BIN / "dagster"), "job", "execute", "-m", "pipeline.definitions", "-j", "nightly_build"],
-                            env=cluster.env_run, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            env=cluster.env_run, cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT)
     killed = []
     try:
         def started():
@@ -354,11 +356,12 @@ def test_worker_killed_mid_step_fails_the_run_clearly(cluster, celery_run):
         for pid in cluster.pool_children(worker):
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
-        out, _ = proc.communicate(timeout=600)
+        proc.wait(timeout=600)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert killed, "no pool process found for the worker"
+    out = log.read_text(errors="replace")
     assert proc.returncode != 0
     assert "WorkerLostError" in out and KILLED_STEP in out, out[-3000:]
 
