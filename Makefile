@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install run test dev bench generate clean
+.PHONY: install run test dev bench generate clean worker
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 
 dev: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# A Celery worker of the distributed setup (deploy/README.md "With Celery"): PYTHON names the venv
+# so worker.sh can put its bin on PATH (dagster-celery starts `celery` by name).
+worker: $(STAMP)
+	PYTHON=$(CURDIR)/$(PY) deploy/celery/worker.sh $(or $(NAME),dagster) $(or $(CONCURRENCY),1)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

@@ -45,7 +45,7 @@ def build_definitions(raw_dir: str = "raw", out_dir: str = "outputs", work_dir: 
 
     Intermediate asset values (which may hold raw identifiers) are pickled under
     ``work_dir``, never under ``out_dir``. The executor comes from the environment
-    (``executor_from_env``; the default multiprocess executor when unset). ``staged``: each run
+    (``executor_from_env``: in-process when PIPELINE_EXECUTOR is unset). ``staged``: each run
     writes into its own staging folder and the manifest publishes it whole (pipeline/publish.py).
     """
     executor = executor_from_env()
@@ -59,7 +59,7 @@ def build_definitions(raw_dir: str = "raw", out_dir: str = "outputs", work_dir: 
             "paths": StudyPaths(raw_dir=raw_dir, out_dir=out_dir, staged=staged),
             "io_manager": StudyIOManager(base_dir=work_dir),
         },
-        **({"executor": executor} if executor is not None else {}),
+        executor=executor,
     )
 
 
