@@ -150,7 +150,7 @@ def build_manifest(out_dir: Path, raw_dir: Path, specs_dir: Path = SPECS_DIR) ->
     raw = [{"path": p.relative_to(raw_dir).as_posix(), "sha256": digest, "size": p.stat().st_size}
            for p, digest in zip(raw_files, digests[len(out_files):])]
     study = load_study(specs_dir)
-    return {
+    doc = {
         "study": study.studyid,
         "data_cutoff": study.data_cutoff,
         "code": code_version(),
@@ -158,6 +158,13 @@ def build_manifest(out_dir: Path, raw_dir: Path, specs_dir: Path = SPECS_DIR) ->
         "raw_inputs": raw,
         "outputs": outputs,
     }
+    # The eCTD Module 5 tree (its files are also listed above): one sha256 for the package as sent,
+    # computed as tree_sha256 of that folder would be, from the digests already taken.
+    m5 = f"m5/datasets/{study.studyid.lower()}/"
+    lines = [f"{o['sha256']}  {o['path'][len(m5):]}\n" for o in outputs if o["path"].startswith(m5)]
+    if lines:
+        doc["m5"] = {"path": m5.rstrip("/"), "sha256": hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()}
+    return doc
 
 
 def dumps_manifest(manifest: dict[str, Any]) -> str:
