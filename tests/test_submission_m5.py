@@ -233,3 +233,18 @@ def test_manifest_fingerprints_the_tree(tree):
     doc = mf.build_manifest(out, raw)
     assert doc["m5"] == {"path": f"m5/datasets/{STUDY}", "sha256": mf.tree_sha256(root)}
     assert any(o["path"] == f"m5/datasets/{STUDY}/tabulations/sdtm/define.xml" for o in doc["outputs"])
+
+
+def test_a_dataset_the_package_did_not_deliver_is_left_out_with_its_reason(tmp_path, defines):
+    import pandas as pd
+
+    from pipeline import io
+
+    out = tmp_path / "out"
+    out.mkdir()
+    pkg = _package(out, "sdtm", defines["sdtm"], {"DM": 3, "TS": 2})
+    io.write_parquet(pd.DataFrame({"A": pd.Series([], dtype="float64")}), pkg / "ie.parquet")
+    io.write_parquet(pd.DataFrame({"A": [1.0]}), pkg / "lb.parquet")
+    t = m5.assemble_layer("sdtm", pkg, {"DM": 3, "TS": 2}, m5.tree_root(out, STUDY), ["DM", "TS", "IE", "LB", "AE"])
+    assert t.left_out == {"IE": "no records", "LB": "not delivered by the package", "AE": "not delivered by the package"}
+    assert t.submitted == {"DM": 3, "TS": 2}

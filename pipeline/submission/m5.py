@@ -18,10 +18,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow.parquet as pq
 from lxml import etree
 
 from pipeline import io
@@ -66,15 +67,25 @@ def _place(src: Path, dst: Path) -> None:
             shutil.copyfile(src, tmp)
 
 
-def assemble_layer(layer_name: str, package_dir: Path, rows: Mapping[str, int], root: Path) -> LayerTree:
+def _parquet_rows(path: Path) -> int | None:
+    return int(pq.ParquetFile(path).metadata.num_rows) if path.is_file() else None
+
+
+def assemble_layer(layer_name: str, package_dir: Path, rows: Mapping[str, int], root: Path,
+                   specified: Iterable[str] = ()) -> LayerTree:
     """Put one layer's datasets and define.xml into the tree under ``root``.
 
     ``rows``: dataset name -> records delivered by the package (its asset's output); a dataset
-    with 0 records is left out. XPT files of an earlier run that are not submitted now are removed.
+    with 0 records is left out. ``specified``: the layer's datasets; one the package did not deliver
+    at all is left out too, as "no records" when its Parquet file has none (a package that drops
+    empty datasets itself). XPT files of an earlier run that are not submitted now are removed.
     """
     folder = root / LAYER_DIRS[layer_name]
     folder.mkdir(parents=True, exist_ok=True)
     res = LayerTree(layer_name, folder)
+    for name in sorted(set(specified) - set(rows)):
+        n = _parquet_rows(Path(package_dir) / f"{name.lower()}.parquet")
+        res.left_out[name] = "no records" if n == 0 else "not delivered by the package"
     for name in sorted(rows):
         if rows[name] == 0:
             res.left_out[name] = "no records"

@@ -72,7 +72,7 @@ def m5_tree(context, paths: StudyPaths, sdtm_package: dict, adam_package: dict) 
     out: dict[str, dict] = {}
     errors: list[str] = []
     for lay, pkg in (("sdtm", sdtm_package), ("adam", adam_package)):
-        t = m5.assemble_layer(lay, paths.out / lay, pkg.get("rows", {}), root)
+        t = m5.assemble_layer(lay, paths.out / lay, pkg.get("rows", {}), root, load_layer(lay))
         out[lay] = {"submitted": t.submitted, "left_out": t.left_out}
         errors += [f"{lay} define.xml: {e}" for e in t.define_errors]
     if errors:

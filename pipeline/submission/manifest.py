@@ -131,6 +131,17 @@ def code_version(repo: Path | None = None) -> dict[str, str]:
     return {"package": PACKAGE, "version": package_version(), "commit": commit or "unknown"}
 
 
+def m5_entry(outputs: list[dict[str, Any]], studyid: str) -> dict[str, Any]:
+    """``{"m5": {"path", "sha256"}}``: one sha256 for the eCTD Module 5 tree as sent (its files are
+    listed among ``outputs`` too), as ``tree_sha256`` of that folder gives it, from the digests already
+    taken; empty when there is no tree."""
+    m5 = f"m5/datasets/{studyid.lower()}/"
+    lines = [f"{o['sha256']}  {o['path'][len(m5):]}\n" for o in outputs if o["path"].startswith(m5)]
+    if not lines:
+        return {}
+    return {"m5": {"path": m5.rstrip("/"), "sha256": hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()}}
+
+
 def build_manifest(out_dir: Path, raw_dir: Path, specs_dir: Path = SPECS_DIR) -> dict[str, Any]:
     """The manifest of ``out_dir`` (every file but the manifest) and the raw inputs of ``raw_dir``."""
     background.wait_all()  # every deliverable complete before it is hashed
@@ -150,21 +161,15 @@ def build_manifest(out_dir: Path, raw_dir: Path, specs_dir: Path = SPECS_DIR) ->
     raw = [{"path": p.relative_to(raw_dir).as_posix(), "sha256": digest, "size": p.stat().st_size}
            for p, digest in zip(raw_files, digests[len(out_files):])]
     study = load_study(specs_dir)
-    doc = {
+    return {
         "study": study.studyid,
         "data_cutoff": study.data_cutoff,
         "code": code_version(),
         "spec_version": tree_sha256(specs_dir),
         "raw_inputs": raw,
         "outputs": outputs,
+        **m5_entry(outputs, study.studyid),
     }
-    # The eCTD Module 5 tree (its files are also listed above): one sha256 for the package as sent,
-    # computed as tree_sha256 of that folder would be, from the digests already taken.
-    m5 = f"m5/datasets/{study.studyid.lower()}/"
-    lines = [f"{o['sha256']}  {o['path'][len(m5):]}\n" for o in outputs if o["path"].startswith(m5)]
-    if lines:
-        doc["m5"] = {"path": m5.rstrip("/"), "sha256": hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()}
-    return doc
 
 
 def dumps_manifest(manifest: dict[str, Any]) -> str:
