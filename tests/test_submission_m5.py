@@ -212,6 +212,7 @@ def test_programs_are_ascii_and_give_the_sources_back(tree):
         assert programs.restore(text) == (programs.PROJECT_ROOT / prog.source).read_text(encoding="utf-8")
     unpacked = programs.unpack((folder / programs.PACK).read_text(encoding="ascii"))
     assert "pipeline/adam/adtte.py" in unpacked and "specs/sdtm/dm.yaml" in unpacked and "pyproject.toml" in unpacked
+    assert not [p for p in unpacked if p.startswith("pipeline/synth/")]
     for path, text in unpacked.items():
         assert text == (programs.PROJECT_ROOT / path).read_text(encoding="utf-8"), path
     readme = (folder / programs.README).read_text(encoding="ascii")

@@ -109,7 +109,7 @@ def _standards_table(doc: Doc, ts: pd.DataFrame, specs: Mapping[str, Any], ig_ro
     doc.table(["Standard or dictionary", "Version", "Where it applies"], rows, widths=[2, 1, 4])
 
 
-def _protocol(doc: Doc, ts: pd.DataFrame, h: int) -> None:
+def _protocol(doc: Doc, ts: pd.DataFrame) -> None:
     """Protocol number, title, objectives and outcome measures, from TS."""
     doc.table(["", ""], [
         ["Protocol number (TS.REGID)", _one(ts, "REGID")],
@@ -153,7 +153,7 @@ def csdrg(studyid: str, specs: Mapping[str, Any], inventory: Inventory, ts: pd.D
 
     doc.h(1, "2 Protocol Description")
     doc.h(2, "2.1 Protocol Number and Title")
-    _protocol(doc, ts, 2)
+    _protocol(doc, ts)
     doc.h(2, "2.2 Protocol Design in Relation to Trial Design Datasets")
     design = ["STYPE", "TTYPE", "INTMODEL", "INTTYPE", "RANDOM", "TBLIND", "TCNTRL", "NARMS", "PLANSUB", "ACTSUB",
               "TRT", "DOSE", "DOSU", "DOSFRQ", "ROUTE", "PTRTDUR", "SSTDTC", "DCUTDTC", "ONGOSIND"]
@@ -305,7 +305,7 @@ def adrg(studyid: str, specs: Mapping[str, Any], inventory: Inventory, ts: pd.Da
     _standards_table(doc, ts, specs, [[adam.ig_name, adam.ig_version, "define.xml standard of the analysis datasets"],
                                       ["SDTMIG (source data)", _one(ts, "SDTIGVER"), "TS.SDTIGVER"]])
     doc.h(1, "2 Protocol Description")
-    _protocol(doc, ts, 2)
+    _protocol(doc, ts)
     doc.p(f"Design (TS): {_one(ts, 'STYPE')}, {_one(ts, 'INTMODEL')}, randomized: {_one(ts, 'RANDOM')}, blinding: "
           f"{_one(ts, 'TBLIND')}, control: {_one(ts, 'TCNTRL')}; planned subjects {_one(ts, 'PLANSUB')}, actual {_one(ts, 'ACTSUB')}.")
 

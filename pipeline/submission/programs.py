@@ -70,9 +70,12 @@ def restore(text: str) -> str:
 
 
 def _sources() -> list[Path]:
-    """pyproject.toml, constraints.txt, every file of the package and of specs/ (the pipeline reads them)."""
+    """pyproject.toml, constraints.txt, every file of the package and of specs/ (the pipeline reads them),
+    except the synthetic-study generator (``pipeline/synth``: no part of a run, and its name lists are no
+    reviewer's business)."""
     files = sorted(p for d in (PACKAGE_DIR, PROJECT_ROOT / "specs") for p in d.rglob("*")
-                   if p.is_file() and "__pycache__" not in p.parts and not p.name.startswith("."))
+                   if p.is_file() and "__pycache__" not in p.parts and not p.name.startswith(".")
+                   and p.parent != PACKAGE_DIR / "synth" and PACKAGE_DIR / "synth" not in p.parents)
     return [PROJECT_ROOT / "pyproject.toml", PROJECT_ROOT / "constraints.txt", *files]
 
 
