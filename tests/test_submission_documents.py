@@ -29,6 +29,9 @@ TS = pd.DataFrame([
     ("TBLIND", "Trial Blinding Schema", "OPEN LABEL", "CDISC CT", "2099-01-01"),
     ("OBJSEC", "Trial Secondary Objective", "Second objective A", None, None),
     ("OBJSEC", "Trial Secondary Objective", "Second objective B", None, None),
+    ("AEDICT", "Adverse Event Dictionary", "MedDRA", None, None),
+    ("AEDICTV", "Adverse Event Dictionary Version", "26.1", None, None),
+    ("PCLAS", "Pharmacologic Class", "Kinase Inhibitor", "MED-RT", "2099-02"),
 ], columns=["TSPARMCD", "TSPARM", "TSVAL", "TSVCDREF", "TSVCDVER"])
 TA = pd.DataFrame({"ARMCD": ["SORAFENIB", "CONTROL"], "TAETORD": [1, 1], "ETCD": ["SCRN", "SCRN"],
                    "EPOCH": ["SCREENING", "SCREENING"], "TABRANCH": ["Chosen at enrollment", None]})
@@ -102,7 +105,9 @@ def test_csdrg_sections_datasets_findings_and_criteria(sdtm_specs):
         assert s in outline, s
         assert _squash(s) in flat, s
     # inventory: from the TS fixture and the specs' dictionaries, not typed in the guide
-    assert _squash("SDTMIG 3.4") in flat and "2099-01-01" in flat and _squash("MedDRA v12.0") in flat
+    assert _squash("SDTMIG 3.4") in flat and "2099-01-01" in flat
+    assert _squash("MedDRA 12.0 AE.AELLT") in flat  # the specs' dictionary of the coded variables
+    assert _squash("MedDRA 26.1 TS.AEDICTV") in flat and _squash("MED-RT 2099-02 TS.TSVCDVER of PCLAS") in flat
     for name in INVENTORY.submitted:
         assert _squash(sdtm_specs[name].label) in flat, name
     # one note per submitted subject domain, from its spec comment

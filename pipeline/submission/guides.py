@@ -20,7 +20,7 @@ import pandas as pd
 
 from pipeline.specs.conformance import Explanations
 from pipeline.submission.common import layer
-from pipeline.submission.define import DEFINE_VERSION, STYLESHEET
+from pipeline.submission.define import DEFINE_VERSION, STYLESHEET, _split_dictionary
 from pipeline.submission.pdf import Doc
 
 CSDRG_SECTIONS = (
@@ -90,6 +90,21 @@ def ct_versions(ts: pd.DataFrame) -> list[str]:
     return sorted({str(v) for v in rows["TSVCDVER"].dropna()})
 
 
+def ts_dictionaries(ts: pd.DataFrame) -> list[list[str]]:
+    """Dictionary versions TS states: each ``<X>DICTV`` parameter with the name in ``<X>DICT``
+    (AEDICT/AEDICTV), and each code system other than CDISC CT that TS values cite with a version
+    (TSVCDREF/TSVCDVER)."""
+    rows = []
+    for p in sorted(ts["TSPARMCD"].dropna().unique()):
+        if p.endswith("DICTV"):
+            rows.append([_one(ts, p[:-1], p[:-1]), _one(ts, p), f"TS.{p}"])
+    if {"TSVCDREF", "TSVCDVER"} <= set(ts.columns):
+        cited = ts[ts["TSVCDREF"].notna() & ts["TSVCDVER"].notna() & (ts["TSVCDREF"] != "CDISC CT")]
+        for (ref, ver), g in cited.groupby(["TSVCDREF", "TSVCDVER"], sort=True):
+            rows.append([str(ref), str(ver), "TS.TSVCDVER of " + ", ".join(dict.fromkeys(g["TSPARMCD"]))])
+    return rows
+
+
 def dictionaries(specs: Mapping[str, Any]) -> dict[str, list[str]]:
     """External dictionary (as the specs name it, with its version) -> the variables coded with it."""
     out: dict[str, list[str]] = {}
@@ -104,8 +119,10 @@ def _standards_table(doc: Doc, ts: pd.DataFrame, specs: Mapping[str, Any], ig_ro
     rows = list(ig_rows)
     rows += [["CDISC Controlled Terminology", v, "TS.TSVCDVER of the coded TS values; define.xml CT standard"] for v in ct_versions(ts)]
     rows.append(["Define-XML", DEFINE_VERSION, f"define.xml (stylesheet {STYLESHEET})"])
+    rows += ts_dictionaries(ts)
     for d, used in dictionaries(specs).items():
-        rows.append([d, "(in the name)", ", ".join(used[:8]) + (f" and {len(used) - 8} more" if len(used) > 8 else "")])
+        name, version = _split_dictionary(d)  # as define.xml's ExternalCodeList states it
+        rows.append([name, version or "-", ", ".join(used[:8]) + (f" and {len(used) - 8} more" if len(used) > 8 else "")])
     doc.table(["Standard or dictionary", "Version", "Where it applies"], rows, widths=[2, 1, 4])
 
 
