@@ -24,6 +24,7 @@ from pipeline.sdtm.assets import sdtm_assets
 from pipeline.storage import StudyIOManager
 from pipeline.submission.assets import build_submission_assets
 from pipeline.submission.core import core_asset_checks
+from pipeline.submission.m5_assets import m5_assets, m5_checks
 from pipeline.tlf.assets import tlf_assets
 
 
@@ -35,9 +36,9 @@ def all_assets() -> list[dg.AssetsDefinition]:
     """Every asset of the study; the submission manifest comes after everything that writes outputs."""
     raw_keys, sdtm_keys, adam_keys = _keys(raw_assets), _keys(sdtm_assets), _keys(adam_assets)
     queries = build_query_listing_asset(raw_keys, sdtm_keys, adam_keys)
-    writers = [*sdtm_keys, *adam_keys, *_keys(analysis_assets), *_keys(tlf_assets), *queries.keys]
+    writers = [*sdtm_keys, *adam_keys, *_keys(analysis_assets), *_keys(tlf_assets), *queries.keys, *_keys(m5_assets)]
     submission = build_submission_assets(sdtm_keys, adam_keys, manifest_deps=writers)
-    return [*raw_assets, *sdtm_assets, *adam_assets, *analysis_assets, *tlf_assets, queries, *submission]
+    return [*raw_assets, *sdtm_assets, *adam_assets, *analysis_assets, *tlf_assets, queries, *submission, *m5_assets]
 
 
 def build_definitions(raw_dir: str = "raw", out_dir: str = "outputs", work_dir: str = ".work", staged: bool = True) -> dg.Definitions:
@@ -51,7 +52,7 @@ def build_definitions(raw_dir: str = "raw", out_dir: str = "outputs", work_dir: 
     executor = executor_from_env()
     return dg.Definitions(
         assets=all_assets(),
-        asset_checks=[*ops_asset_checks, *core_asset_checks],
+        asset_checks=[*ops_asset_checks, *core_asset_checks, *m5_checks],
         jobs=jobs,
         schedules=schedules,
         sensors=sensors,

@@ -622,6 +622,8 @@ def build_define(
             c = _sub(mdv, "CommentDef", {"OID": comment_oid(spec.name)}, ns=DEF_NS)
             _description(c, " ".join(spec.comment.split()))
 
+    _documents(mdv, lay.name, all_items)
+
     doc = etree.ElementTree(root)
     root.addprevious(etree.ProcessingInstruction("xml-stylesheet", f'type="text/xsl" href="{STYLESHEET}"'))
     body = etree.tostring(doc, encoding="unicode", pretty_print=True)
@@ -675,6 +677,49 @@ def _adam_standards(mdv: etree._Element, stds: etree._Element, specs: Sequence[D
     for std in stds.findall(f"{{{DEF_NS}}}Standard[@OID='{sdtm_ct}']"):
         if sdtm_ct not in used:
             stds.remove(std)  # no SDTM CT codelist left in this define
+
+
+# --- The documents define.xml links to (the m5 tree puts them beside it): leaf ID, file, title.
+DOCUMENTS = {
+    "sdtm": (("LF.ACRF", "acrf.pdf", "Annotated Case Report Form"),
+             ("LF.CSDRG", "csdrg.pdf", "Clinical Study Data Reviewer's Guide")),
+    "adam": (("LF.ADRG", "adrg.pdf", "Analysis Data Reviewer's Guide"),),
+}
+
+
+def _documents(mdv: etree._Element, layer_name: str, items: Sequence[_Item]) -> None:
+    """``def:AnnotatedCRF`` (SDTM) and ``def:SupplementalDoc`` after ``def:Standards``, the aCRF pages
+    on every Collected origin (``def:DocumentRef`` + ``def:PDFPageRef``), and a ``def:leaf`` per
+    document at the end of the MetaDataVersion."""
+    docs = DOCUMENTS.get(layer_name, ())
+    if not docs:
+        return
+    anchor = mdv.find(_q(DEF_NS, "Standards"))
+    crf = [d for d in docs if d[1] == "acrf.pdf"]
+    supp = [d for d in docs if d[1] != "acrf.pdf"]
+    for tag, group in (("SupplementalDoc", supp), ("AnnotatedCRF", crf)):
+        if group:
+            el = etree.Element(_q(DEF_NS, tag))
+            for leaf, _f, _t in group:
+                _sub(el, "DocumentRef", {"leafID": leaf}, ns=DEF_NS)
+            anchor.addnext(el)  # AnnotatedCRF ends up first, then SupplementalDoc
+    if crf:
+        from pipeline.submission.acrf import page_map
+
+        pages = page_map()
+        where = {it.oid: it.where for it in items}
+        for item_def in mdv.iter(_q(ODM_NS, "ItemDef")):
+            o = item_def.find(_q(DEF_NS, "Origin"))
+            if o is None or o.get("Type") != "Collected":
+                continue
+            w = where.get(item_def.get("OID"), "")
+            if not pages.get(w):
+                continue  # no raw source in specs/raw (test specs); tests/test_submission_m5.py requires one for the study
+            ref = _sub(o, "DocumentRef", {"leafID": crf[0][0]}, ns=DEF_NS)
+            _sub(ref, "PDFPageRef", {"PageRefs": " ".join(map(str, pages[w])), "Type": "PhysicalRef"}, ns=DEF_NS)
+    for leaf, href, title in docs:
+        el = _sub(mdv, "leaf", {"ID": leaf, _q(XLINK_NS, "href"): href}, ns=DEF_NS)
+        _sub(el, "title", ns=DEF_NS).text = title
 
 
 def validate_define(xml: bytes) -> list[str]:

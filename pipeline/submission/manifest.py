@@ -154,6 +154,17 @@ def code_version(repo: Path | None = None) -> dict[str, str]:
     return {"package": PACKAGE, "version": package_version(), "commit": commit or "unknown"}
 
 
+def m5_entry(outputs: list[dict[str, Any]], studyid: str) -> dict[str, Any]:
+    """``{"m5": {"path", "sha256"}}``: one sha256 for the eCTD Module 5 tree as sent (its files are
+    listed among ``outputs`` too), as ``tree_sha256`` of that folder gives it, from the digests already
+    taken; empty when there is no tree."""
+    m5 = f"m5/datasets/{studyid.lower()}/"
+    lines = [f"{o['sha256']}  {o['path'][len(m5):]}\n" for o in outputs if o["path"].startswith(m5)]
+    if not lines:
+        return {}
+    return {"m5": {"path": m5.rstrip("/"), "sha256": hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()}}
+
+
 def build_manifest(out_dir: Path, raw_dir: Path, specs_dir: Path = SPECS_DIR) -> dict[str, Any]:
     """The manifest of ``out_dir`` (every file but the manifest) and the raw inputs of ``raw_dir``."""
     background.wait_all()  # every deliverable complete before it is hashed
@@ -182,6 +193,7 @@ def build_manifest(out_dir: Path, raw_dir: Path, specs_dir: Path = SPECS_DIR) ->
         "spec_version": tree_sha256(specs_dir),
         "raw_inputs": raw,
         "outputs": outputs,
+        **m5_entry(outputs, study.studyid),
     }
 
 
