@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 # Layers in the order a build reaches them; a step of no layer (a multi-asset check) is "checks".
-LAYERS = ("raw", "sdtm", "adam", "analysis", "ops", "submission", "checks")
+LAYERS = ("raw", "sdtm", "adam", "analysis", "tlf", "ops", "submission", "checks")
 STEP_EVENTS = ("STEP_START", "STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED", "STEP_UP_FOR_RETRY")
 
 

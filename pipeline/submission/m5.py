@@ -103,10 +103,17 @@ def assemble_layer(layer_name: str, package_dir: Path, rows: Mapping[str, int], 
     define = Path(package_dir) / "define.xml"
     if define.is_file():
         xml = prune_define(define.read_bytes(), set(res.left_out))
-        res.define_errors = validate_define(xml)
+        res.define_errors = _validate(xml)
         io.write_bytes(folder / "define.xml", xml)
         _place(Path(package_dir) / STYLESHEET, folder / STYLESHEET)
     return res
+
+
+def _validate(xml: bytes) -> list[str]:
+    """XSD errors of a tree define: against ARM 1.0 when it carries Analysis Results Metadata."""
+    from pipeline.submission.define_arm import ARM_NS, validate_arm
+
+    return validate_arm(xml) if ARM_NS.encode() in xml else validate_define(xml)
 
 
 def _q(ns: str, tag: str) -> str:
@@ -139,6 +146,8 @@ def prune_define(xml: bytes, datasets: set[str]) -> bytes:
         items |= {r.get("ItemOID") for oid in new_lists if oid in value_lists for r in value_lists[oid].findall(_q(ODM_NS, "ItemRef"))}
     kept = [e for oid, e in item_defs.items() if oid in items] + [e for oid, e in value_lists.items() if oid in lists]
     kept += list(mdv.findall(_q(ODM_NS, "ItemGroupDef")))
+    # Analysis Results Metadata refers to where clauses of its own (pipeline/submission/define_arm.py).
+    kept += list(mdv.iter("{http://www.cdisc.org/ns/arm/v1.0}AnalysisResultDisplays"))
     refs = {"clauses": set(), "codelists": set(), "methods": set(), "comments": set()}
     for e in kept:
         for r in e.iter(_q(DEF_NS, "WhereClauseRef")):

@@ -35,13 +35,21 @@ PROGRAMS: tuple[tuple[str, str], ...] = (
     ("adam/adex.py", "ADEX: total dose, duration, dose intensity, dose modification due to an AE"),
     ("adam/adtte.py", "ADTTE: RFS, TTR and OS parameters from their event and censoring sources"),
     ("adam/tte.py", "The time-to-event engine ADTTE uses (event and censoring selection, AVAL)"),
-    ("adam/imputation.py", "Partial-date imputation rules (ADAE, ADTTE)"),
+    ("imputation.py", "Partial-date imputation rules (ADAE, ADTTE)"),
+    ("teae.py", "The treatment-emergence rule of ADAE.TRTEMFL and SUPPAE.AETRTEM (both arms)"),
     ("adam/common.py", "Helpers shared by the ADaM datasets"),
     ("adam/assets.py", "The Dagster assets that run the ADaM builders on SDTM"),
     ("analysis/survival.py", "Kaplan-Meier (log(-log) CIs), Aalen-Johansen, Cox, log-rank (lifelines)"),
     ("analysis/endpoints.py", "The primary and secondary endpoint results table"),
     ("analysis/plots.py", "Kaplan-Meier figures"),
     ("analysis/assets.py", "The Dagster assets of the results"),
+    ("tlf/ard.py", "The analysis results dataset: every number of the report displays, from ADaM"),
+    ("tlf/ars.py", "The CDISC ARS v1.0 reporting event of the analyses and its checks"),
+    ("tlf/t14_2_1_rfs.py", "Table 14.2.1: recurrence-free survival, the primary endpoint"),
+    ("tlf/t14_2_2_ttr.py", "Table 14.2.2: time to recurrence and the Aalen-Johansen recurrence rate"),
+    ("tlf/t14_2_3_os.py", "Table 14.2.3: overall survival"),
+    ("tlf/t14_3_1_ae_overview.py", "Table 14.3.1: overview of treatment-emergent adverse events"),
+    ("tlf/t14_3_7_exposure.py", "Table 14.3.7: exposure to sorafenib (total dose, dose intensity)"),
 )
 PACK = "pipeline_source.txt"
 README = "readme.txt"
