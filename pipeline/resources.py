@@ -24,7 +24,8 @@ class StudyPaths(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Sensors and schedules have no run and write nothing.
-        if self.staged and context.run_id:
+        run = context.dagster_run
+        if self.staged and run is not None:
             from pipeline.lock import check_unlocked
             from pipeline.publish import open_staging
 
@@ -35,7 +36,7 @@ class StudyPaths(dg.ConfigurableResource):
                 run = instance.get_run_by_id(run_id) if instance is not None else None
                 return run is not None and not run.is_finished
 
-            self._stage = open_staging(self.published, context.run_id, is_live)
+            self._stage = open_staging(self.published, run.run_id, is_live)
 
     @property
     def raw(self) -> Path:
