@@ -197,7 +197,7 @@ def test_report_displays_ard_ars_and_analysis_results_metadata(run):
     event = json.loads((run / "analysis" / "ars" / "reporting_event.json").read_text(encoding="utf-8"))
     assert ars.schema_errors(event) == [] and ars.reference_errors(event) == []
     # the primary endpoint as printed: KM RFS at 2 years, sorafenib arm
-    assert "{\\f0 0.479 (0.363, 0.586)}\\cell" in (run / "tlf" / "t14_2_1_rfs.rtf").read_text(encoding="utf-8")
+    assert "{\\f0 47.9 (36.3, 58.6)}\\cell" in (run / "tlf" / "t14_2_1_rfs.rtf").read_text(encoding="utf-8")
     xml = (run / "adam" / "define.xml").read_bytes()
     assert validate_arm(xml) == []
     doc = etree.fromstring(xml)

@@ -154,7 +154,10 @@ def test_rounding_is_half_away_from_zero(x, dp, text):
 
 
 def test_cell_formats():
-    assert fmt.rnd(110800.0, 0, thousands=True) == "110,800"
+    assert fmt.rnd(110800.0, 0, thousands=True) == "110,800" and fmt.mg(110800.4) == "110,800"
+    assert fmt.rate(0.47905) == "47.9" and fmt.rate_ci(0.4791, 0.36349, 0.58645) == "47.9 (36.3, 58.6)"
+    assert fmt.hr_ci(0.6655, 0.462, 0.959) == "0.67 (0.46, 0.96)"
+    assert fmt.pvalue(0.9995) == ">0.999" and fmt.pvalue(0.99949) == "0.999"
     assert fmt.n_pct(3, 75.0) == "3 (75.0)" and fmt.n_pct(0, 0.0) == "0"
     assert fmt.est_ci(0.4791, 0.36349, 0.5864) == "0.479 (0.363, 0.586)"
     assert fmt.est_ci(19.8, 12.3, float("nan"), 1) == "19.8 (12.3, NE)"
@@ -170,7 +173,7 @@ def test_cell_formats():
 def test_rfs_table_prints_the_hand_worked_numbers(study):
     t = TABLES["t14_2_1_rfs"](study["ard"])
     rows = {r[0].strip(): r[1:] for r in t.rows}
-    assert rows["1 year"][0] == "0.375 (" + rows["1 year"][0].split("(")[1]
+    assert rows["1 year"][0].startswith("37.5 (")  # 0.375 as per cent
     assert rows["Median RFS, months (95% CI)"][0].startswith("9.9 (")
     assert rows["Any event"] == ("3 (75.0)", "3 (75.0)")
     assert t.header[1].endswith("(N=4)")
@@ -236,8 +239,8 @@ def test_reporting_event_is_valid_and_every_reference_resolves(study):
     est = [r for r in rfs["results"] if r["operationId"] == "MTH_KM_RATE_est"
            and {"groupingId": "GF_TIMEPOINT", "groupValue": "1 y"} in r["resultGroups"]
            and {"groupingId": "GF_TRT01P", "groupId": "GF_TRT01P_SORAFENIB"} in r["resultGroups"]]
-    # raw: lifelines' value at full precision (0.375 up to the last bit); formatted by the pattern X.XXX
-    assert [(round(float(r["rawValue"]), 12), r["formattedValue"]) for r in est] == [(0.375, "0.375")]
+    # raw: lifelines' value at full precision (0.375 up to the last bit); formatted as the table prints it
+    assert [(round(float(r["rawValue"]), 12), r["formattedValue"]) for r in est] == [(0.375, "37.5")]
 
 
 def test_schema_check_catches_a_misspelled_key_and_a_bad_term(study):

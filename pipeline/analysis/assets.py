@@ -7,8 +7,7 @@ import pandas as pd
 
 from pipeline import io
 from pipeline.adam.common import AdamResult
-from pipeline.analysis.display import display_table, plot_annotation, with_counts
-from pipeline.analysis.endpoints import ae_incidence, efficacy_results, safety_results
+from pipeline.analysis.display import display_table, plot_annotation
 from pipeline.analysis.plots import km_figures
 from pipeline.metadata import md_table
 from pipeline.resources import StudyPaths
@@ -31,25 +30,27 @@ def endpoint_table(shown: pd.DataFrame) -> dg.TableMetadataValue:
 @dg.asset(
     key=["analysis", "endpoints"],
     group_name="analysis",
-    ins={k: dg.AssetIn(key=["adam", k], metadata={PARTS_KEY: ["data"]}) for k in ("adsl", "adtte", "adae", "adex")},
+    ins={
+        "adtte": dg.AssetIn(key=["adam", "adtte"], metadata={PARTS_KEY: ["data"]}),
+        # computed once, with the ARD (pipeline/tlf/assets.py): this asset publishes the endpoint view
+        "results": dg.AssetIn(key=["tlf", "ard"], metadata={PARTS_KEY: ["endpoints", "incidence"]}),
+    },
     description=(
         "**Endpoint results** of the protocol: KM recurrence-free survival at 1/2/3/5 years (primary: 2 years), "
         "OS at 3/5 years, median time to recurrence, 2-year recurrence rate (Aalen-Johansen), log-rank tests and "
         "Cox hazard ratios (unadjusted and adjusted), AE incidence, dose modification due to AE, total dose. "
+        "The protocol-endpoint view of the analysis results computed once with the ARD (tlf/ard). "
         "Written to outputs/analysis/: endpoints.parquet (full precision), endpoints.csv (rounded for reading, "
         "N analysed / n at risk / n events), KM figures as PNG, SVG and PDF."
     ),
     kinds={"pandas", "lifelines"},
     code_version="1",
 )
-def endpoints(paths: StudyPaths, adsl: AdamResult, adtte: AdamResult, adae: AdamResult, adex: AdamResult) -> dg.MaterializeResult:
-    results = pd.concat(
-        [efficacy_results(adtte.data, adsl.data), safety_results(adae.data, adsl.data, adex.data)], ignore_index=True
-    )
-    incidence = ae_incidence(adae.data, adsl.data)
+def endpoints(paths: StudyPaths, adtte: AdamResult, results) -> dg.MaterializeResult:
+    incidence = results.incidence
+    results = results.endpoints
     out = paths.out / "analysis"
     fas = adtte.data[adtte.data["FASFL"].eq("Y")].assign(ARM=lambda d: d["TRT01P"])
-    results = with_counts(results, fas, adsl.data, adex.data)
     shown = display_table(results)
     io.write_parquet(results, out / "endpoints.parquet", "Analysis results: protocol endpoints")
     io.write_text(out / "endpoints.csv", shown.to_csv(index=False, lineterminator="\n"))

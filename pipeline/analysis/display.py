@@ -17,13 +17,13 @@ separators; other means and medians 1 decimal, SDs 2, minima and maxima as measu
 
 from __future__ import annotations
 
-import math
 import re
 
 import numpy as np
 import pandas as pd
 
 from pipeline.analysis.survival import DAYS_PER_YEAR
+from pipeline.tlf import fmt  # the study's one set of rounding conventions
 
 COUNT_COLS = ["N_ANALYSED", "N_AT_RISK", "N_EVENTS"]
 DISPLAY_COLS = ["ENDPOINT", "PARAMCD", "ARM", "STATISTIC", "TIMEPOINT", "N analysed", "n at risk", "n events", "estimate", "95% CI", "METHOD"]
@@ -79,22 +79,16 @@ def with_counts(results: pd.DataFrame, adtte_fas: pd.DataFrame, adsl: pd.DataFra
 
 
 def _fixed(x: float, dp: int) -> str:
-    # Half away from zero, as tables are rounded by hand (Python's round() is half to even).
-    q = math.floor(abs(x) * 10**dp + 0.5) / 10**dp
-    return f"{math.copysign(q, x) if q else 0.0:.{dp}f}"
+    return fmt.rnd(x, dp)
 
 
 def _int(x: float) -> str:
-    return f"{int(math.floor(abs(x) + 0.5)) * (1 if x >= 0 else -1):,}"
+    return fmt.mg(x)
 
 
 def p_value(p: float) -> str:
     """3 decimals; ``<0.001`` below 0.0005 (what would print as 0.000), ``>0.999`` from 0.9995 (1.000)."""
-    if p < 0.0005:
-        return "<0.001"
-    if p >= 0.9995:
-        return ">0.999"
-    return _fixed(p, 3)
+    return fmt.pvalue(p)
 
 
 def formatter(endpoint: str, statistic: str):
@@ -103,9 +97,9 @@ def formatter(endpoint: str, statistic: str):
     if stat.startswith("log-rank p") or stat.endswith("p-value"):
         return p_value
     if stat.startswith("hazard ratio"):
-        return lambda x: _fixed(x, 2)
+        return lambda x: _fixed(x, 2)  # as fmt.hr_ci
     if stat in ("km rate", "cumulative incidence"):
-        return lambda x: _fixed(100 * x, 1) + "%"
+        return lambda x: fmt.rate(x) + "%"
     if stat.endswith("(%)"):
         return lambda x: _fixed(x, 1) + "%"
     if stat.startswith("median (months)"):

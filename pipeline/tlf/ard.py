@@ -191,32 +191,38 @@ _EFFICACY_STATS = {
 }
 
 
-def efficacy(analyses: Iterable[Analysis], adtte: pd.DataFrame, adsl: pd.DataFrame) -> list[dict]:
+def efficacy(analyses: Iterable[Analysis], results: pd.DataFrame, adsl: pd.DataFrame) -> list[dict]:
     """The survival analyses' rows: KM landmarks, medians, cumulative incidence, log-rank, Cox HRs.
 
-    One run of the endpoint engine; each of its rows is mapped to the analysis declaring its
-    PARAMCD and statistic. Group = the arm (TRT01P), or ``SORAFENIB vs CONTROL`` for comparisons.
+    ``results``: the endpoint engine's rows (pipeline/analysis/endpoints.py, one run for the study),
+    each mapped to the analysis declaring its PARAMCD and statistic. Group = the arm (TRT01P), or
+    ``SORAFENIB vs CONTROL`` for comparisons.
     """
-    res = efficacy_results(adtte, adsl)
     by_key = {(a.paramcd, a.statistic): a for a in analyses}
     fas = adsl[adsl["FASFL"].eq("Y")]
     n_by_arm = fas.groupby("TRT01P")["USUBJID"].nunique()
+    at_risk = "N_AT_RISK" if "N_AT_RISK" in results.columns else "N"
     rows = []
-    for r in res.itertuples(index=False):
-        a = by_key.get((r.PARAMCD, r.STATISTIC))
+    for r in results.to_dict("records"):
+        a = by_key.get((r["PARAMCD"], r["STATISTIC"]))
         if a is None:
             continue
-        ops = _EFFICACY_STATS[r.STATISTIC]
-        vals = dict(zip(ops, (r.VALUE, r.LCL, r.UCL), strict=False))
-        denom = float(n_by_arm.get(r.ARM, len(fas)))
-        if r.STATISTIC == "KM rate":
-            vals["n_at_risk"] = r.N
-        rows += _rows(a, str(r.ARM), vals, denom, timepoint=str(r.TIMEPOINT or ""))
+        ops = _EFFICACY_STATS[r["STATISTIC"]]
+        vals = dict(zip(ops, (r["VALUE"], r["LCL"], r["UCL"]), strict=False))
+        denom = float(n_by_arm.get(r["ARM"], len(fas)))
+        if r["STATISTIC"] == "KM rate":
+            vals["n_at_risk"] = r[at_risk]
+        tp = r["TIMEPOINT"]
+        rows += _rows(a, str(r["ARM"]), vals, denom, timepoint="" if pd.isna(tp) else str(tp))
     return rows
 
 
-def build_ard(adsl: pd.DataFrame, adtte: pd.DataFrame, adae: pd.DataFrame, adex: pd.DataFrame) -> pd.DataFrame:
+def build_ard(adsl: pd.DataFrame, adtte: pd.DataFrame, adae: pd.DataFrame, adex: pd.DataFrame,
+              endpoint_results: pd.DataFrame | None = None) -> pd.DataFrame:
     """The ARD of the study: every analysis of ``specs/analysis/analyses.yaml`` on the ADaM datasets.
+
+    ``endpoint_results``: the endpoint engine's rows when already computed (the ``tlf/ard`` asset
+    computes them once and publishes endpoints.csv from the same frame); else computed here.
 
     Rows in analysis order (as declared), then in the order each analysis produces them (groups
     sorted, categories in their declared or sorted order), so the bytes are stable.
@@ -248,7 +254,9 @@ def build_ard(adsl: pd.DataFrame, adtte: pd.DataFrame, adae: pd.DataFrame, adex:
             rows += tte_events(a, pop, adtte)
         else:  # pragma: no cover - the spec loader refuses unknown kinds
             raise ValueError(f"analysis {a.id}: unknown kind {a.kind!r}")
-    rows += efficacy(eff, adtte, adsl)
+    if endpoint_results is None:
+        endpoint_results = efficacy_results(adtte, adsl)
+    rows += efficacy(eff, endpoint_results, adsl)
     ard = pd.DataFrame(rows, columns=ARD_COLS)
     order = {a.id: i for i, a in enumerate(analyses)}
     ard["_o"] = ard["ANALYSIS_ID"].map(order)

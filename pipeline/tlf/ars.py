@@ -71,6 +71,18 @@ def _decimals(pattern: str) -> int:
     return len(m.group(1)) if m else 0
 
 
+PERCENT_METHODS = {"MTH_KM_RATE", "MTH_AJ"}  # proportions printed as per cent (pipeline/tlf/fmt.py rate)
+
+
+def _formatted(method: str, op: str, value: float, pattern: str) -> str:
+    """The value as the displays print it: the same fmt functions, the operation's pattern's decimals."""
+    if op == "p":
+        return fmt.pvalue(value)
+    if method in PERCENT_METHODS and op in ("est", "lcl", "ucl"):
+        return fmt.rate(value)
+    return fmt.rnd(value, _decimals(pattern))
+
+
 def _is_comparison(group: str) -> bool:
     return COMPARISON in group
 
@@ -146,7 +158,7 @@ def _analyses(ard: pd.DataFrame, subsets: dict[str, str]) -> list[dict]:
                 continue
             results.append({"operationId": f"{a.method}_{r.OPERATION_ID}", "resultGroups": _result_groups(a, r),
                             "rawValue": repr(float(r.VALUE)),
-                            "formattedValue": fmt.rnd(r.VALUE, _decimals(ops[r.OPERATION_ID].pattern))})
+                            "formattedValue": _formatted(a.method, r.OPERATION_ID, r.VALUE, ops[r.OPERATION_ID].pattern)})
         reason, purpose = _purpose(a)
         doc = {"id": a.id, "name": a.label, "reason": {"controlledTerm": reason}, "purpose": {"controlledTerm": purpose},
                "dataset": DATASET[a.kind], "analysisSetId": f"AS_{a.analysis_set}", "orderedGroupings": ordered,

@@ -5,6 +5,7 @@ reporting event, each with its blocking checks. Group ``tlf``; files under ``<ou
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -12,6 +13,8 @@ import pandas as pd
 
 from pipeline import io
 from pipeline.adam.common import AdamResult
+from pipeline.analysis.display import with_counts
+from pipeline.analysis.endpoints import ae_incidence, efficacy_results, safety_results
 from pipeline.analysis.plots import km_png
 from pipeline.resources import StudyPaths
 from pipeline.specs.analysis import load_displays
@@ -32,15 +35,33 @@ def tlf_dir(paths: StudyPaths) -> Path:
     return paths.out / "tlf"
 
 
-@dg.asset(key=ARD_KEY, group_name=GROUP, ins=ADAM_INS, kinds={"pandas", "parquet"},
+@dataclass(frozen=True)
+class AnalysisResults:
+    """The study's analysis results, computed once: the ARD, the endpoint engine's rows (the
+    protocol-endpoint view published as analysis/endpoints.csv) and the TEAE incidence by SOC/PT."""
+
+    ard: pd.DataFrame
+    endpoints: pd.DataFrame
+    incidence: pd.DataFrame
+
+
+@dg.asset(key=ARD_KEY, group_name=GROUP, ins=ADAM_INS, kinds={"pandas", "parquet", "lifelines"},
           description="**Analysis results dataset (ARD)**: every number of every report display, one row per "
                       "statistic (analysis, operation, analysis set, group, subset, categories, time point, value, "
-                      "denominator), computed once from ADaM. outputs/analysis/ard.parquet|csv.")
-def ard(paths: StudyPaths, adsl: AdamResult, adtte: AdamResult, adae: AdamResult, adex: AdamResult) -> pd.DataFrame:
-    frame = build_ard(adsl.data, adtte.data, adae.data, adex.data)
+                      "denominator), computed once from ADaM; the endpoint results (analysis/endpoints) are a view "
+                      "of the same computation. outputs/analysis/ard.parquet|csv.")
+def ard(paths: StudyPaths, adsl: AdamResult, adtte: AdamResult, adae: AdamResult, adex: AdamResult) -> AnalysisResults:
+    results = pd.concat([efficacy_results(adtte.data, adsl.data), safety_results(adae.data, adsl.data, adex.data)],
+                        ignore_index=True)
+    fas = adtte.data[adtte.data["FASFL"].eq("Y")].assign(ARM=lambda d: d["TRT01P"])
+    results = with_counts(results, fas, adsl.data, adex.data)
+    frame = build_ard(adsl.data, adtte.data, adae.data, adex.data, endpoint_results=results)
     io.write_parquet(frame, paths.out / ARD_FILE, "Analysis results dataset (ARD)")
     io.write_text(paths.out / "analysis" / "ard.csv", frame.to_csv(index=False, lineterminator="\n"))
-    return frame
+    return AnalysisResults(frame, results, ae_incidence(adae.data, adsl.data))
+
+
+ARD_IN = dg.AssetIn(key=ARD_KEY, metadata={PARTS_KEY: ["ard"]})
 
 
 def _written(table: Table, out: Path, png: Path | None = None) -> dict:
@@ -58,13 +79,13 @@ def _table_asset(display_id: str) -> dg.AssetsDefinition:
     d = display(display_id)
     key = dg.AssetKey(["tlf", display_id])
 
-    @dg.asset(key=key, group_name=GROUP, ins={"ard": dg.AssetIn(key=ARD_KEY)}, kinds={"rtf", "pdf"},
+    @dg.asset(key=key, group_name=GROUP, ins={"ard": ARD_IN}, kinds={"rtf", "pdf"},
               description=f"**{d.kind.capitalize()} {d.number}: {d.title}** ({d.population}). RTF and PDF in "
                           f"outputs/tlf/; every printed cell is checked against the ARD.",
               check_specs=[dg.AssetCheckSpec("rtf_matches_ard", asset=key, blocking=True,
                                              description="Every cell printed in the RTF equals its ARD value")])
-    def _asset(paths: StudyPaths, ard: pd.DataFrame):
-        table = TABLES[display_id](ard)
+    def _asset(paths: StudyPaths, ard: AnalysisResults):
+        table = TABLES[display_id](ard.ard)
         meta = _written(table, tlf_dir(paths))
         yield dg.MaterializeResult(metadata={**meta, "preview": dg.MetadataValue.md(table.markdown())})
         # Re-read both files from disk: the check compares what was published, not what is in memory.
@@ -86,9 +107,9 @@ def _figure_asset(display_id: str) -> dg.AssetsDefinition:
     paramcd = FIGURES[display_id]
 
     @dg.asset(key=["tlf", display_id], group_name=GROUP,
-              ins={"adtte": ADAM_INS["adtte"], "ard": dg.AssetIn(key=ARD_KEY)}, kinds={"rtf", "pdf", "png"},
+              ins={"adtte": ADAM_INS["adtte"], "ard": ARD_IN}, kinds={"rtf", "pdf", "png"},
               description=f"**Figure {d.number}: {d.title}** ({d.population}). PNG, RTF and PDF in outputs/tlf/.")
-    def _asset(paths: StudyPaths, adtte: AdamResult, ard: pd.DataFrame) -> dg.MaterializeResult:
+    def _asset(paths: StudyPaths, adtte: AdamResult, ard: AnalysisResults) -> dg.MaterializeResult:
         t = adtte.data
         fas = t[t["FASFL"].eq("Y") & t["PARAMCD"].eq(paramcd)].assign(ARM=lambda x: x["TRT01P"])
         png = tlf_dir(paths) / f"{display_id}.png"
@@ -114,7 +135,7 @@ def _listing_asset(display_id: str) -> dg.AssetsDefinition:
     return _asset
 
 
-@dg.asset(key=["tlf", "reporting_event"], group_name=GROUP, ins={"ard": dg.AssetIn(key=ARD_KEY)}, kinds={"json"},
+@dg.asset(key=["tlf", "reporting_event"], group_name=GROUP, ins={"ard": ARD_IN}, kinds={"json"},
           deps=[dg.AssetKey(["tlf", d.id]) for d in load_displays()],
           description="**CDISC ARS v1.0 reporting event**: analysis sets, groupings, data subsets, methods and "
                       "operations, analyses with every result, outputs and the list of contents. "
@@ -124,8 +145,8 @@ def _listing_asset(display_id: str) -> dg.AssetsDefinition:
                                          description="Valid against the CDISC ARS v1.0 JSON schema (ars_ldm.json)"),
                        dg.AssetCheckSpec("ars_references", asset=["tlf", "reporting_event"], blocking=True,
                                          description="Every id referenced resolves; every analysis is in a list of contents")])
-def reporting_event(paths: StudyPaths, ard: pd.DataFrame):
-    doc = ars.reporting_event(ard)
+def reporting_event(paths: StudyPaths, ard: AnalysisResults):
+    doc = ars.reporting_event(ard.ard)
     path = paths.out / "analysis" / "ars" / "reporting_event.json"
     io.write_text(path, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
     yield dg.MaterializeResult(metadata={"file": dg.MetadataValue.path(str(path)), "analyses": len(doc["analyses"]),

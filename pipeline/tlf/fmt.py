@@ -1,10 +1,13 @@
-"""How the report prints a number: one function per kind of cell, one rounding convention each.
+"""How the study prints a number: one function per kind of value, one rounding convention each.
 
-Counts are integers; percentages one decimal; means and medians one decimal more than the data
-(here: one), SDs two; survival probabilities, cumulative incidences and hazard ratios three
-decimals; p-values three decimals, ``<0.001`` below; doses and durations with thousands
-separators. A missing value prints as ``NE`` (not estimable) inside an estimate, or blank.
-Values are rounded half away from zero, as SAS does, not to even.
+The single source of the conventions for the report displays (pipeline/tlf), the endpoint table
+(pipeline/analysis/display.py) and the ARS formatted values: counts are integers; percentages of
+subjects one decimal; Kaplan-Meier rates and cumulative incidences as per cent with one decimal;
+medians in months one decimal; hazard ratios two decimals; p-values three decimals, ``<0.001``
+below 0.0005 and ``>0.999`` from 0.9995; means and medians one decimal, SDs two; doses in mg as
+integers with thousands separators. A missing value prints as ``NE`` (not estimable) inside an
+estimate, or blank. Values are rounded half away from zero (as tables are rounded by hand, and as
+SAS does), on the value's shortest decimal representation, never half to even.
 """
 
 from __future__ import annotations
@@ -69,9 +72,33 @@ def est_ci(est: float | None, lcl: float | None, ucl: float | None, dp: int = 3)
 
 
 def pvalue(p: float | None) -> str:
+    """Three decimals; ``<0.001`` below 0.0005 (what would print 0.000), ``>0.999`` from 0.9995 (1.000)."""
     if _missing(p):
         return NE
-    return "<0.001" if p < 0.0005 else rnd(p, 3)
+    if p < 0.0005:
+        return "<0.001"
+    return ">0.999" if p >= 0.9995 else rnd(p, 3)
+
+
+def rate(x: float | None) -> str:
+    """A Kaplan-Meier rate or cumulative incidence (a proportion) as per cent, one decimal: 0.4791 -> 47.9."""
+    return "" if _missing(x) else rnd(100.0 * float(x), 1)
+
+
+def rate_ci(est: float | None, lcl: float | None, ucl: float | None) -> str:
+    """``47.9 (36.3, 58.6)``: a rate and its 95% CI as per cent."""
+    scale = lambda v: None if _missing(v) else 100.0 * float(v)  # noqa: E731
+    return est_ci(scale(est), scale(lcl), scale(ucl), 1)
+
+
+def hr_ci(est: float | None, lcl: float | None, ucl: float | None) -> str:
+    """``0.67 (0.46, 0.96)``: a hazard ratio and its 95% CI, two decimals."""
+    return est_ci(est, lcl, ucl, 2)
+
+
+def mg(x: float | None) -> str:
+    """A dose in mg: an integer with thousands separators (110,800)."""
+    return rnd(x, 0, thousands=True)
 
 
 def header(label: str, n: float | None) -> str:

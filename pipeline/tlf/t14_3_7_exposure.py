@@ -11,7 +11,7 @@ ID = "t14_3_7_exposure"
 # (analysis, label, decimals of mean/median, thousands separators)
 BLOCKS = [
     ("AN_EX_TRTDURD", "Treatment duration (days)", 1, True),
-    ("AN_EX_TDOSE", "Total dose (mg)", 1, True),
+    ("AN_EX_TDOSE", "Total dose (mg)", 0, True),
     ("AN_EX_AVGDD", "Average daily dose (mg/day)", 1, False),
     ("AN_EX_RDI", "Relative dose intensity (%)", 1, False),
     ("AN_EX_PCTPDOSE", "Percent of the planned total dose (%)", 1, False),
