@@ -29,6 +29,8 @@ EXECUTORS = ("in_process", "multiprocess", "k8s", "celery", "celery_k8s")
 CELERY_CONFIG = {
     "broker": {"env": "DAGSTER_CELERY_BROKER_URL"},
     "backend": {"env": "DAGSTER_CELERY_BACKEND_URL"},
+    # as deploy/celery/worker.yaml: a step whose worker process dies goes back on the queue
+    "config_source": {"worker_prefetch_multiplier": 1, "task_acks_late": True, "task_reject_on_worker_lost": True},
 }
 
 
