@@ -261,3 +261,14 @@ def test_reference_check_catches_what_the_schema_does_not(study):
     assert f"analysis {doc['analyses'][0]['id']}: methodId MTH_NOPE is not a method" in errors
     assert f"analysis {doc['analyses'][1]['id']}: analysisSetId AS_NOPE is not an analysis set" in errors
     assert any(e.startswith("output ") and e.endswith("is in no list of contents") for e in errors)
+
+
+def test_cumulative_incidence_figure_is_reproducible(study):
+    from pipeline.analysis.plots import cif_figures
+    from pipeline.analysis.survival import competing_risks
+
+    t = study["adtte"].assign(ARM=lambda d: d["TRT01P"])
+    cr = competing_risks(t[t["PARAMCD"].eq("TTR")], t[t["PARAMCD"].eq("OS")])
+    assert (cr.loc[cr["USUBJID"].eq("S2"), ["EVENT", "AVAL"]].to_numpy().tolist()) == [[2, 200.0]]
+    a, b = cif_figures(cr, "CIF"), cif_figures(cr, "CIF")
+    assert a == b and a["png"][:8] == b"\x89PNG\r\n\x1a\n" and a["pdf"][:5] == b"%PDF-"

@@ -15,7 +15,8 @@ from pipeline import io
 from pipeline.adam.common import AdamResult
 from pipeline.analysis.display import with_counts
 from pipeline.analysis.endpoints import ae_incidence, efficacy_results, safety_results
-from pipeline.analysis.plots import km_png
+from pipeline.analysis.plots import cif_figures, km_png
+from pipeline.analysis.survival import competing_risks
 from pipeline.resources import StudyPaths
 from pipeline.specs.analysis import load_displays
 from pipeline.storage import PARTS_KEY
@@ -110,10 +111,13 @@ def _figure_asset(display_id: str) -> dg.AssetsDefinition:
               ins={"adtte": ADAM_INS["adtte"], "ard": ARD_IN}, kinds={"rtf", "pdf", "png"},
               description=f"**Figure {d.number}: {d.title}** ({d.population}). PNG, RTF and PDF in outputs/tlf/.")
     def _asset(paths: StudyPaths, adtte: AdamResult, ard: AnalysisResults) -> dg.MaterializeResult:
-        t = adtte.data
-        fas = t[t["FASFL"].eq("Y") & t["PARAMCD"].eq(paramcd)].assign(ARM=lambda x: x["TRT01P"])
+        t = adtte.data[adtte.data["FASFL"].eq("Y")].assign(ARM=lambda x: x["TRT01P"])
         png = tlf_dir(paths) / f"{display_id}.png"
-        io.write_bytes(png, km_png(fas, d.title))
+        if paramcd == "CIF":  # the recurrence rate's curves: TTR with its competing death (OS), from ADTTE alone
+            cr = competing_risks(t[t["PARAMCD"].eq("TTR")], t[t["PARAMCD"].eq("OS")])
+            io.write_bytes(png, cif_figures(cr, d.title)["png"])
+        else:
+            io.write_bytes(png, km_png(t[t["PARAMCD"].eq(paramcd)], d.title))
         table = Table(d, (), (), ())
         meta = _written(table, tlf_dir(paths), png)
         return dg.MaterializeResult(metadata={**meta, "png": dg.MetadataValue.path(str(png))})
