@@ -189,10 +189,10 @@ def render(report: Any, raw_dir: Path, out_dir: Path, work_dir: Path | None, ela
     rows = rows_by_asset(events)
     skipped = list(not_built)
     subjects = rows.get("sdtm/dm")
-    console.print(headline(report.success, probs, skipped, subjects, out_dir, elapsed), markup=False, highlight=False)
-    # A partial or drifted drop, a lock taken over: said right under the verdict (pipeline.runner notices).
+    # A partial or drifted drop, a lock taken over: said first, before the verdict (pipeline.runner notices).
     for note in getattr(report, "notices", []):
         console.print(f"WARNING: {note}", markup=False, highlight=False)
+    console.print(headline(report.success, probs, skipped, subjects, out_dir, elapsed), markup=False, highlight=False)
 
     if probs:
         console.print("\nProblems (each once):", style="bold")

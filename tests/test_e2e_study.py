@@ -90,8 +90,9 @@ def test_no_direct_identifier_in_any_output(run):
                 cols = [c for c in df.columns if c not in ("DOMAIN", "RDOMAIN", "USUBJID") and not c.endswith("CD")]
                 # USUBJID = STUDYID-SITEID-SUBJID (SUBJID may itself hold a dash): each cell against its own subject
                 subj = df["USUBJID"].fillna("").str.split("-", n=2).str[2]
-                long = df[cols].astype(str).assign(subjid=subj.to_numpy()).melt(id_vars="subjid", value_name="value")
-                hits = long.merge(ids, on=["subjid", "value"])
+                long = df[cols].astype(str).assign(subjid=subj.fillna("").astype(str).to_numpy())
+                long = long.melt(id_vars="subjid", value_name="value")
+                hits = long.merge(ids.astype(str), on=["subjid", "value"])
                 leaks += [(p.name, s, "cell") for s in sorted(set(hits["subjid"]))]
             leaks += [(p.name, v, "cell") for v in names_and_dates & cells]
         elif p.suffix in (".csv", ".json", ".xml", ".html", ".md", ".rtf", ".txt", ".pdf"):

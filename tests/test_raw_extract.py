@@ -365,7 +365,8 @@ def test_a_partial_drop_when_allowed_is_a_site_missing_query(tmp_path: Path, raw
     x = extract_form(tmp_path / "raw", "ae")
     assert x.counts["rows_read"].tolist() == [0, 3, 0, 0]
     assert len(x.data) == 2
-    assert x.drops[["siteid", "form", "file", "rule", "message"]].values.tolist() == [
+    sites_missing = x.drops[x.drops["rule"].eq("SITE_MISSING")]
+    assert sites_missing[["siteid", "form", "file", "rule", "message"]].values.tolist() == [
         [s, "ae", f"{s}/", "SITE_MISSING", f"Site {s} sent nothing in this drop (drop.partial_drops allows it); none of its records are in this build"]
         for s in ("101", "103", "104")
     ]

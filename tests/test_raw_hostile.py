@@ -29,6 +29,17 @@ SPEC = load_raw_spec()
 ROOT = Path(__file__).parents[1]
 
 
+
+# The fixture export predates the AE seriousness criteria (optional columns added later): their
+# COLUMN_MISSING queries are expected and left out where a test looks at other drift.
+FIXTURE_LACKS = ("AESDTH", "AESLIFE", "AESHOSP", "AESDISAB", "AESCONG", "AESMIE")
+
+
+def drift(x):
+    """The drop queries of an extract, without the fixture's known missing seriousness columns."""
+    d = x.drops
+    return d[~(d["rule"].eq("COLUMN_MISSING") & d["field"].isin(FIXTURE_LACKS))]
+
 def fails(raw: Path, form: str) -> str:
     with pytest.raises(RawFileError) as err:
         extract_form(raw, form)
@@ -83,7 +94,7 @@ def test_a_second_sheet_with_records_is_reported(raw_copy: Path) -> None:
     wb.create_sheet("Sheet3")  # an empty sheet holds no record: nothing to report
     wb.save(p)
     x = extract_form(raw_copy, "ae")
-    assert x.drops[["siteid", "form", "file", "field", "value", "rule", "message"]].values.tolist() == [
+    assert drift(x)[["siteid", "form", "file", "field", "value", "rule", "message"]].values.tolist() == [
         ["103", "ae", "103/ae.xlsx", "Sheet2", "4", "SHEET_UNREAD",
          "Sheet 'Sheet2' in 103/ae.xlsx holds 4 row(s) but only the sheet named 'ae' is read; move its records there or remove it"]]
     assert "103/ae.xlsx: sheet 'Sheet2' holds 4 row(s) and is not read (only sheet 'ae' is)" in x.warnings
@@ -258,7 +269,7 @@ def test_links_when_allowed_are_read(raw_copy: Path, tmp_path: Path, monkeypatch
 def test_a_missing_form_file_is_a_form_missing_query(raw_copy: Path) -> None:
     (raw_copy / "101" / "ae.csv").unlink()
     x = extract_form(raw_copy, "ae")
-    assert x.drops[["siteid", "form", "file", "field", "rule", "message"]].values.tolist() == [
+    assert drift(x)[["siteid", "form", "file", "field", "rule", "message"]].values.tolist() == [
         ["101", "ae", "101/ae.csv", "", "FORM_MISSING", "Site 101 sent no 'ae' file in this drop; none of its ae records are in this build"]]
 
 
@@ -267,7 +278,7 @@ def test_a_renamed_optional_column_is_two_queries(raw_copy: Path) -> None:
     text = f.read_text(encoding="utf-8")
     f.write_text(text.replace(",RACE", ",RACE_DESC", 1), encoding="utf-8")
     x = extract_form(raw_copy, "dm")
-    assert x.drops[["siteid", "file", "field", "rule", "message"]].values.tolist() == [
+    assert drift(x)[["siteid", "file", "field", "rule", "message"]].values.tolist() == [
         ["101", "101/dm.csv", "RACE_DESC", "COLUMN_UNKNOWN", "Column RACE_DESC in 101/dm.csv is not in the dictionary for form 'dm' (specs/raw/dictionary.csv); its values are not read"],
         ["101", "101/dm.csv", "RACE", "COLUMN_MISSING", "Column RACE of form 'dm' is missing from 101/dm.csv; read as blank for every record of the file"],
         ["104", "104/dm.csv", "", "FORM_MISSING", "Site 104 sent no 'dm' file in this drop; none of its dm records are in this build"],  # as in the fixture
@@ -338,7 +349,7 @@ def test_a_sheet_named_with_an_entity_and_a_formatted_empty_sheet(raw_copy: Path
     wb.save(p)
     sheets = inspect_workbook(p, "103/ae.xlsx", limits_mod.load_limits())
     assert list(sheets) == ["ae", "R&D"] and sheets["R&D"].values == 0
-    assert extract_form(raw_copy, "ae").drops.empty
+    assert drift(extract_form(raw_copy, "ae")).empty
 
 
 def test_drop_queries_reach_the_listing_with_a_blank_row() -> None:
@@ -347,6 +358,7 @@ def test_drop_queries_reach_the_listing_with_a_blank_row() -> None:
     listing = q.build_listing([q.drop_queries([("FORM_MISSING", "101", "ae", "101/ae.csv", "", "")])], [], [])
     assert listing[["siteid", "form", "file", "rule"]].values.tolist() == [["101", "ae", "101/ae.csv", "FORM_MISSING"]]
     assert listing["row"].isna().all()
-    assert q.listing_csv_bytes(listing).endswith(
-        b",101,,ae,,,FORM_MISSING,Site 101 sent no 'ae' file in this drop; none of its ae records are in this build,101/ae.csv,,OPEN\r\n")
+    csv_bytes = q.listing_csv_bytes(listing)
+    assert b",101,,ae,,,FORM_MISSING," in csv_bytes
+    assert csv_bytes.endswith(b",Site 101 sent no 'ae' file in this drop; none of its ae records are in this build,101/ae.csv,,OPEN\r\n")
     assert "| 101/ae.csv |  | OPEN |" in q.summary(listing, ["101"])["sample_md"]

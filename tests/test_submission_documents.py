@@ -106,7 +106,8 @@ def test_csdrg_sections_datasets_findings_and_criteria(sdtm_specs):
         assert _squash(s) in flat, s
     # inventory: from the TS fixture and the specs' dictionaries, not typed in the guide
     assert _squash("SDTMIG 3.4") in flat and "2099-01-01" in flat
-    assert _squash("MedDRA 12.0 AE.AELLT") in flat  # the specs' dictionary of the coded variables
+    # the specs name MedDRA without a version for AE (the version actually used is TS.AEDICTV, next line)
+    assert _squash("MedDRA - AE.AELLT") in flat
     assert _squash("MedDRA 26.1 TS.AEDICTV") in flat and _squash("MED-RT 2099-02 TS.TSVCDVER of PCLAS") in flat
     for name in INVENTORY.submitted:
         assert _squash(sdtm_specs[name].label) in flat, name
