@@ -30,6 +30,17 @@ _METADATA = {
 _STYLE = {"svg.hashsalt": "nct02867280-km", "svg.fonttype": "path", "pdf.fonttype": 42, "font.size": 9}
 
 
+def _save(fig) -> dict[str, bytes]:
+    """The figure as {"png" | "svg" | "pdf": bytes}, without the metadata that would vary; closes it."""
+    out = {}
+    for fmt in FORMATS:
+        buf = io.BytesIO()
+        fig.savefig(buf, format=fmt, dpi=PNG_DPI if fmt == "png" else None, metadata=_METADATA[fmt])
+        out[fmt] = buf.getvalue()
+    plt.close(fig)
+    return out
+
+
 def km_figures(adtte: pd.DataFrame, title: str, annotation: str = "") -> dict[str, bytes]:
     """Take one parameter's ADTTE rows (AVAL days, CNSR 0 = event, ARM), a title and the text to
     print on the plot (HR with CI, log-rank p); return {"png" | "svg" | "pdf": bytes}."""
@@ -58,12 +69,7 @@ def km_figures(adtte: pd.DataFrame, title: str, annotation: str = "") -> dict[st
         # Fixed margins (room for the at-risk rows below the axis): tight_layout measured every
         # text box, a third of the plot's time.
         fig.subplots_adjust(left=0.17, right=0.97, top=0.93, bottom=0.27)
-        out = {}
-        for fmt in FORMATS:
-            buf = io.BytesIO()
-            fig.savefig(buf, format=fmt, dpi=PNG_DPI if fmt == "png" else None, metadata=_METADATA[fmt])
-            out[fmt] = buf.getvalue()
-        plt.close(fig)
+        out = _save(fig)
     return out
 
 
@@ -100,10 +106,5 @@ def cif_figures(cr: pd.DataFrame, title: str) -> dict[str, bytes]:
                 ha="right", va="bottom", fontsize=8)
         ax.legend(loc="upper left", fontsize=8, frameon=False)
         fig.subplots_adjust(left=0.12, right=0.97, top=0.93, bottom=0.12)
-        out = {}
-        for fmt in FORMATS:
-            buf = io.BytesIO()
-            fig.savefig(buf, format=fmt, dpi=PNG_DPI if fmt == "png" else None, metadata=_METADATA[fmt])
-            out[fmt] = buf.getvalue()
-        plt.close(fig)
+        out = _save(fig)
     return out

@@ -58,9 +58,9 @@ def _description(parent, text: str) -> None:
 
 
 def _purpose(a: Analysis) -> tuple[str, str]:
-    from pipeline.tlf.ars import _purpose as ars_purpose  # one rule for ARS and ARM
+    from pipeline.tlf.ars import purpose  # one rule for ARS and ARM
 
-    return ars_purpose(a)
+    return purpose(a)
 
 
 def _where(a: Analysis) -> tuple[str, str, str] | None:

@@ -87,7 +87,7 @@ def _is_comparison(group: str) -> bool:
     return COMPARISON in group
 
 
-def _purpose(a: Analysis) -> tuple[str, str]:
+def purpose(a: Analysis) -> tuple[str, str]:
     """(reason, purpose): the protocol's endpoints are specified in the protocol, the rest in the SAP."""
     code = a.paramcd if a.kind in ("survival", "tte_events") else None
     reason = "SPECIFIED IN PROTOCOL" if code in PROTOCOL_ENDPOINTS or a.id.startswith("AN_TEAE") else "SPECIFIED IN SAP"
@@ -159,8 +159,8 @@ def _analyses(ard: pd.DataFrame, subsets: dict[str, str]) -> list[dict]:
             results.append({"operationId": f"{a.method}_{r.OPERATION_ID}", "resultGroups": _result_groups(a, r),
                             "rawValue": repr(float(r.VALUE)),
                             "formattedValue": _formatted(a.method, r.OPERATION_ID, r.VALUE, ops[r.OPERATION_ID].pattern)})
-        reason, purpose = _purpose(a)
-        doc = {"id": a.id, "name": a.label, "reason": {"controlledTerm": reason}, "purpose": {"controlledTerm": purpose},
+        reason, purp = purpose(a)
+        doc = {"id": a.id, "name": a.label, "reason": {"controlledTerm": reason}, "purpose": {"controlledTerm": purp},
                "dataset": DATASET[a.kind], "analysisSetId": f"AS_{a.analysis_set}", "orderedGroupings": ordered,
                "methodId": a.method, "results": results}
         variable = a.variable or ("AVAL" if a.kind in ("survival", "exposure") else None)
