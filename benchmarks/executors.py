@@ -30,8 +30,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-SETTINGS = {"default": {}, "spawn": {"PIPELINE_EXECUTOR": "multiprocess", "PIPELINE_START_METHOD": "spawn"},
-            "forkserver": {"PIPELINE_EXECUTOR": "multiprocess"}, "in_process": {"PIPELINE_EXECUTOR": "in_process"}}
+SETTINGS = {
+    "default": {},
+    "spawn": {"PIPELINE_EXECUTOR": "multiprocess", "PIPELINE_START_METHOD": "spawn"},
+    "forkserver": {"PIPELINE_EXECUTOR": "multiprocess"},
+    "in_process": {"PIPELINE_EXECUTOR": "in_process"},
+}
 
 
 def _study(size: str, tmp: Path) -> Path:
@@ -39,15 +43,25 @@ def _study(size: str, tmp: Path) -> Path:
         return ROOT / "raw"
     raw = tmp / f"raw_{size}"
     if not raw.exists():
-        subprocess.run([sys.executable, "-m", "pipeline", "generate", "--subjects", size, "--seed", "20160901", "--out", str(raw)],
-                       cwd=ROOT, check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        subprocess.run(
+            [sys.executable, "-m", "pipeline", "generate", "--subjects", size, "--seed", "20160901", "--out", str(raw)],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
     return raw
 
 
 def _env(home: Path, raw: Path, tmp: Path, executor: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPELINE_", "DAGSTER_"))}
-    env.update(PYTHONPATH=str(ROOT), DAGSTER_HOME=str(home), PIPELINE_RAW_DIR=str(raw), PIPELINE_OUT_DIR=str(tmp / "out"),
-               PIPELINE_WORK_DIR=str(tmp / "work"))
+    env.update(
+        PYTHONPATH=str(ROOT),
+        DAGSTER_HOME=str(home),
+        PIPELINE_RAW_DIR=str(raw),
+        PIPELINE_OUT_DIR=str(tmp / "out"),
+        PIPELINE_WORK_DIR=str(tmp / "work"),
+    )
     env.update(executor)
     return env
 
@@ -57,8 +71,13 @@ def in_process_cli(raw: Path, tmp: Path) -> float:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPELINE_", "DAGSTER_"))}
     env["PYTHONPATH"] = str(ROOT)
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pipeline", "run", "--raw", str(raw), "--out", str(tmp / "out"), "--work", str(tmp / "work")],
-                   cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pipeline", "run", "--raw", str(raw), "--out", str(tmp / "out"), "--work", str(tmp / "work")],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - t
 
 
@@ -74,8 +93,14 @@ def through_daemon(raw: Path, tmp: Path, executor: dict[str, str]) -> dict:
     os.environ["DAGSTER_HOME"] = str(home)
     with dg.DagsterInstance.from_config(str(home)):
         pass  # the sqlite schema exists before the daemon and the launch both look for it
-    daemon = subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], cwd=ROOT, env=env,
-                              stdout=(tmp / "daemon.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    daemon = subprocess.Popen(
+        [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+        cwd=ROOT,
+        env=env,
+        stdout=(tmp / "daemon.log").open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         # As in the UI, the daemon is up (code location loaded, coordinator ticking) before the run is queued.
         with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -85,8 +110,13 @@ def through_daemon(raw: Path, tmp: Path, executor: dict[str, str]) -> dict:
                     raise RuntimeError(f"dagster-daemon stopped: {(tmp / 'daemon.log').read_text()[-2000:]}")
                 time.sleep(0.5)
         t0 = time.time()
-        subprocess.run([str(BIN / "dagster"), "job", "launch", "-w", "workspace.yaml", "-j", "nightly_build"], cwd=ROOT, env=env,
-                       check=True, capture_output=True)
+        subprocess.run(
+            [str(BIN / "dagster"), "job", "launch", "-w", "workspace.yaml", "-j", "nightly_build"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         with dg.DagsterInstance.from_config(str(home)) as instance:
             while True:
                 if daemon.poll() is not None:
@@ -110,9 +140,14 @@ def through_daemon(raw: Path, tmp: Path, executor: dict[str, str]) -> dict:
                     starts[ev.step_key] = rec.timestamp
                 elif ev.event_type_value == "STEP_SUCCESS" and ev.step_key in starts:
                     steps += rec.timestamp - starts[ev.step_key]
-        return {"status": run.status.value, "wall_s": stats.end_time - queued, "cli_s": queued - t0,
-                "run_s": stats.end_time - stats.start_time,
-                "steps_s": steps, "n_steps": len(starts)}
+        return {
+            "status": run.status.value,
+            "wall_s": stats.end_time - queued,
+            "cli_s": queued - t0,
+            "run_s": stats.end_time - stats.start_time,
+            "steps_s": steps,
+            "n_steps": len(starts),
+        }
     finally:
         os.killpg(daemon.pid, 15)
         daemon.wait(timeout=60)
@@ -124,24 +159,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    with tempfile.TemporaryDirectory(prefix="bench-exec-") as base:
-        base = Path(base)
+    with tempfile.TemporaryDirectory(prefix="bench-exec-") as scratch:
+        base = Path(scratch)
         for size in args.sizes:
             raw = _study(size, base)
             tmp = base / f"{size}_cli"
             tmp.mkdir()
             cli = in_process_cli(raw, tmp)
             print(f"\n## {size}: make run (python -m pipeline run, in-process) {cli:.1f} s", flush=True)
-            print(f"{'setting':<12}{'environment':<50}{'status':<9}{'queued->end s':>14}{'run s':>8}{'steps s':>9}{'steps':>7}{'x make run':>11}")
+            print(
+                f"{'setting':<12}{'environment':<50}{'status':<9}{'queued->end s':>14}{'run s':>8}{'steps s':>9}{'steps':>7}{'x make run':>11}"
+            )
             for name in args.settings:
                 tmp = base / f"{size}_{name}"
                 tmp.mkdir()
                 r = through_daemon(raw, tmp, SETTINGS[name])
                 envs = " ".join(f"{k}={v}" for k, v in SETTINGS[name].items()) or "PIPELINE_EXECUTOR unset"
-                print(f"{name:<12}{envs:<50}{r['status']:<9}{r['wall_s']:>14.1f}{r['run_s']:>8.1f}{r['steps_s']:>9.1f}"
-                      f"{r['n_steps']:>7}{r['wall_s'] / cli:>11.2f}", flush=True)
+                print(
+                    f"{name:<12}{envs:<50}{r['status']:<9}{r['wall_s']:>14.1f}{r['run_s']:>8.1f}{r['steps_s']:>9.1f}"
+                    f"{r['n_steps']:>7}{r['wall_s'] / cli:>11.2f}",
+                    flush=True,
+                )
                 shutil.rmtree(tmp, ignore_errors=True)
-    print(f"\nload average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (other work on the machine inflates every figure)")
+    print(
+        f"\nload average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (other work on the machine inflates every figure)"
+    )
     return 0
 
 

@@ -42,7 +42,9 @@ def main() -> int:
     generate_study(n_subjects=args.subjects, seed=args.seed, out_dir=tmp / "raw", truth_dir=tmp / "truth")
     t0 = time.perf_counter()
     report = run_study(tmp / "raw", tmp / "out", work_dir=tmp / "work")
-    print(f"{args.subjects:,} subjects, seed {args.seed}: pipeline {'success' if report.success else 'FAILED'} in {time.perf_counter() - t0:.0f} s")
+    print(
+        f"{args.subjects:,} subjects, seed {args.seed}: pipeline {'success' if report.success else 'FAILED'} in {time.perf_counter() - t0:.0f} s"
+    )
 
     cal = yaml.safe_load((ROOT / "pipeline" / "synth" / "calibration.yaml").read_text())
     flat = {k: v for sec in cal.values() if isinstance(sec, dict) for k, v in sec.items()}
@@ -64,7 +66,7 @@ def main() -> int:
         obs = float(km.predict(2 * 365.25))
         in_lat, in_obs = s.LCL <= s24 <= s.UCL, s.LCL <= obs <= s.UCL
         ok &= in_obs
-        print(f"{arm:<10} {s.VALUE:.3f} ({s.LCL:.3f}-{s.UCL:.3f}){'':<9} {s24:>12.3f} {str(in_lat):>6} {obs:>14.3f} {str(in_obs):>6}")
+        print(f"{arm:<10} {s.VALUE:.3f} ({s.LCL:.3f}-{s.UCL:.3f}){'':<9} {s24:>12.3f} {in_lat!s:>6} {obs:>14.3f} {in_obs!s:>6}")
     return 0 if ok and report.success else 1
 
 

@@ -35,8 +35,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-TARGETS = {"total_100k_s": 120.0, "rss_100k_mb": 4096.0, "ratio_10k_100k": 11.0, "embedded_s": 10.0,
-           "pandera_share": 0.25, "xpt_vs_floor": 1.5}
+TARGETS = {
+    "total_100k_s": 120.0,
+    "rss_100k_mb": 4096.0,
+    "ratio_10k_100k": 11.0,
+    "embedded_s": 10.0,
+    "pandera_share": 0.25,
+    "xpt_vs_floor": 1.5,
+}
+
 
 def _rss_mb() -> float:
     with open("/proc/self/statm") as fh:
@@ -175,12 +182,29 @@ def run_one(raw: Path, tmp: Path, label: str) -> dict:
         else:
             rows_in = None  # an asset check step
         end = ends.get(key, starts[key])
-        steps.append({"asset": "/".join(akey.path) + ("" if is_asset else " (check)"), "seconds": end - starts[key],
-                      "peak_rss_mb": sampler.peak_between(starts[key], end), "rows_in": rows_in, "rows_out": rows.get(key)})
+        steps.append(
+            {
+                "asset": "/".join(akey.path) + ("" if is_asset else " (check)"),
+                "seconds": end - starts[key],
+                "peak_rss_mb": sampler.peak_between(starts[key], end),
+                "rows_in": rows_in,
+                "rows_out": rows.get(key),
+            }
+        )
     stages = {k: round(v, 3) for k, v in timers.seconds.items()}
-    return {"label": label, "imports_s": imports_s, "definitions_s": defs_s, "total_s": total_s,
-            "success": result.success, "failures": failures, "failed_checks": failed_checks,
-            "peak_rss_mb": peak, "steps": steps, "stages": stages, "floors": {} if os.environ.get("BENCH_NO_FLOORS") else floors(raw, tmp)}
+    return {
+        "label": label,
+        "imports_s": imports_s,
+        "definitions_s": defs_s,
+        "total_s": total_s,
+        "success": result.success,
+        "failures": failures,
+        "failed_checks": failed_checks,
+        "peak_rss_mb": peak,
+        "steps": steps,
+        "stages": stages,
+        "floors": {} if os.environ.get("BENCH_NO_FLOORS") else floors(raw, tmp),
+    }
 
 
 def floors(raw: Path, tmp: Path) -> dict:
@@ -209,7 +233,7 @@ def floors(raw: Path, tmp: Path) -> dict:
     out = tmp / "out"
     frames = {p: pd.read_parquet(p) for p in sorted(out.glob("*/*.parquet"))}
     t = time.perf_counter()
-    for p, df in frames.items():
+    for df in frames.values():
         df.to_parquet(tmp / "floor.parquet", index=False, compression="zstd")
     write_s = time.perf_counter() - t
     # The XPT stage writes the delivered datasets of sdtm/ and adam/: the same frames, as XPT holds them
@@ -218,13 +242,17 @@ def floors(raw: Path, tmp: Path) -> dict:
     for p, df in frames.items():
         if p.parent.name in ("sdtm", "adam") and (p.parent / f"{p.stem}.xpt").exists():
             spec = load_dataset_spec(p.parent.name, p.stem)
-            meta = {"file_label": spec.label, "column_labels": [v.label for v in spec.variables], "table_name": spec.name,
-                    "variable_format": {v.name: v.format for v in spec.variables if v.format}}
+            meta = {
+                "file_label": spec.label,
+                "column_labels": [v.label for v in spec.variables],
+                "table_name": spec.name,
+                "variable_format": {v.name: v.format for v in spec.variables if v.format},
+            }
             frame = submission_frame(df, spec)
             xframes.append((spec.name, frame, object_text(frame), meta))
     xpt_s = fast_s = 0.0
     same = covered_n = 0
-    for name, df, obj, meta in xframes:
+    for _name, df, obj, meta in xframes:
         t = time.perf_counter()
         pyreadstat.write_xport(obj, str(tmp / "floor.xpt"), file_format_version=5, **meta)
         xpt_s += time.perf_counter() - t
@@ -234,23 +262,32 @@ def floors(raw: Path, tmp: Path) -> dict:
         fast_s += time.perf_counter() - t
         covered_n += bool(covered)
         same += bool(covered) and _unstamped(tmp / "fast.xpt") == _unstamped(tmp / "floor.xpt")
-    return {"read_raw_s": read_s, "write_parquet_s": write_s, "read_write_s": read_s + write_s, "xpt_s": xpt_s,
-            "xpt_datasets": len(xframes), "xpt_fast_s": fast_s, "xpt_fast_identical": same,
-            "xpt_fast_covered": covered_n}
+    return {
+        "read_raw_s": read_s,
+        "write_parquet_s": write_s,
+        "read_write_s": read_s + write_s,
+        "xpt_s": xpt_s,
+        "xpt_datasets": len(xframes),
+        "xpt_fast_s": fast_s,
+        "xpt_fast_identical": same,
+        "xpt_fast_covered": covered_n,
+    }
 
 
 def _unstamped(path: Path) -> bytes:
     data = bytearray(path.read_bytes())
     for off in (144, 160, 464, 480):  # the four header time stamps (wall clock of each write)
-        data[off:off + 16] = b"X" * 16
+        data[off : off + 16] = b"X" * 16
     return bytes(data)
 
 
 def print_report(r: dict, top: int | None = None) -> None:
     ok = "success" if r["success"] else "FAILED"
     gen = f", generation {r['generate_s']:.1f} s" if r.get("generate_s") is not None else ""
-    print(f"\n## {r['label']} — total {r['total_s']:.1f} s (definitions {r['definitions_s']:.1f} s, imports "
-          f"{r['imports_s']:.1f} s not counted), peak RSS {r['peak_rss_mb']:.0f} MB{gen}, {ok}")
+    print(
+        f"\n## {r['label']} — total {r['total_s']:.1f} s (definitions {r['definitions_s']:.1f} s, imports "
+        f"{r['imports_s']:.1f} s not counted), peak RSS {r['peak_rss_mb']:.0f} MB{gen}, {ok}"
+    )
     for x in r["failures"]:
         print(f"  FAILED step {x}")
     if r["failed_checks"]:
@@ -270,12 +307,16 @@ def print_report(r: dict, top: int | None = None) -> None:
     if not f:  # BENCH_NO_FLOORS=1: a quick look at the pipeline alone
         return
     xpt = st.get("xpt check", 0) + st.get("xpt write", 0)
-    print(f"floor: read raw {f['read_raw_s']:.2f} s + write final Parquet {f['write_parquet_s']:.2f} s = {f['read_write_s']:.2f} s; "
-          f"bare pyreadstat XPT {f['xpt_s']:.2f} s ({f['xpt_datasets']} datasets) vs XPT stage {xpt:.2f} s "
-          f"(check {st.get('xpt check', 0):.2f} + write {st.get('xpt write', 0):.2f}) = x{xpt / f['xpt_s'] if f['xpt_s'] else float('nan'):.2f}")
-    print(f"pipeline XPT writer (xpt_fast) on the same frames: {f['xpt_fast_s']:.2f} s, bytes identical to pyreadstat's "
-          f"for {f['xpt_fast_identical']} of {f['xpt_fast_covered']} datasets it wrote "
-          f"({f['xpt_datasets'] - f['xpt_fast_covered']} empty, left to pyreadstat)")
+    print(
+        f"floor: read raw {f['read_raw_s']:.2f} s + write final Parquet {f['write_parquet_s']:.2f} s = {f['read_write_s']:.2f} s; "
+        f"bare pyreadstat XPT {f['xpt_s']:.2f} s ({f['xpt_datasets']} datasets) vs XPT stage {xpt:.2f} s "
+        f"(check {st.get('xpt check', 0):.2f} + write {st.get('xpt write', 0):.2f}) = x{xpt / f['xpt_s'] if f['xpt_s'] else float('nan'):.2f}"
+    )
+    print(
+        f"pipeline XPT writer (xpt_fast) on the same frames: {f['xpt_fast_s']:.2f} s, bytes identical to pyreadstat's "
+        f"for {f['xpt_fast_identical']} of {f['xpt_fast_covered']} datasets it wrote "
+        f"({f['xpt_datasets'] - f['xpt_fast_covered']} empty, left to pyreadstat)"
+    )
 
 
 def print_targets(results: list[dict]) -> None:
@@ -301,8 +342,14 @@ def print_targets(results: list[dict]) -> None:
 
 
 def _child(args: list[str], env: dict[str, str] | None = None) -> dict:
-    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, cwd=ROOT, check=False,
-                         env={**os.environ, **(env or {})})
+    out = subprocess.run(
+        [sys.executable, __file__, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -310,14 +357,21 @@ def _child(args: list[str], env: dict[str, str] | None = None) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", nargs="+", default=["embedded", "1000", "10000", "100000"],
-                    help="'embedded' (raw/, 154 subjects) and/or numbers of subjects")
+    ap.add_argument(
+        "--sizes",
+        nargs="+",
+        default=["embedded", "1000", "10000", "100000"],
+        help="'embedded' (raw/, 154 subjects) and/or numbers of subjects",
+    )
     ap.add_argument("--seed", type=int, default=20160901)
     ap.add_argument("--data", type=Path, help="keep generated studies here and reuse them (default: a temporary folder)")
     ap.add_argument("--top", type=int, default=0, help="show only the N slowest steps per size")
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
-    ap.add_argument("--core", action="store_true",
-                    help="also run the optional CDISC CORE conformance check (an external engine; off by default: PIPELINE_CORE=0)")
+    ap.add_argument(
+        "--core",
+        action="store_true",
+        help="also run the optional CDISC CORE conformance check (an external engine; off by default: PIPELINE_CORE=0)",
+    )
     ap.add_argument("--generate", nargs=2, metavar=("N", "DIR"), help=argparse.SUPPRESS)
     ap.add_argument("--run", nargs=3, metavar=("RAW", "TMP", "LABEL"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -334,9 +388,11 @@ def main() -> int:
         print(json.dumps(run_one(Path(args.run[0]), Path(args.run[1]), args.run[2])))
         return 0
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-          f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GB RAM, "
-          f"{platform.processor() or platform.platform()}, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GB RAM, "
+        f"{platform.processor() or platform.platform()}, Python {platform.python_version()}"
+    )
     if not args.core:
         print("the optional CDISC CORE conformance check is off (PIPELINE_CORE=0; --core runs it)")
     results = []

@@ -14,22 +14,46 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from pipeline.submission.common import object_text
 from pipeline.submission import xpt_fast
+from pipeline.submission.common import object_text
 
 STAMPS = (144, 160, 464, 480)  # header time stamps: the wall clock of each write
 
-SPECIALS = np.array([
-    0.0, -0.0, np.nan, np.inf, -np.inf, 5e-324, -5e-324, 2.2250738585072014e-308, 1e-300, 5.3e-79, 5.4e-79,
-    16.0**-65, 16.0**-64, 1.0, -1.0, 0.1, 1 / 3, -2.5, 123456789.123456789, 7.2e75, 7.3e75, 16.0**62 * 15.9, 16.0**63,
-    np.finfo(float).max, -np.finfo(float).max,
-])
+SPECIALS = np.array(
+    [
+        0.0,
+        -0.0,
+        np.nan,
+        np.inf,
+        -np.inf,
+        5e-324,
+        -5e-324,
+        2.2250738585072014e-308,
+        1e-300,
+        5.3e-79,
+        5.4e-79,
+        16.0**-65,
+        16.0**-64,
+        1.0,
+        -1.0,
+        0.1,
+        1 / 3,
+        -2.5,
+        123456789.123456789,
+        7.2e75,
+        7.3e75,
+        16.0**62 * 15.9,
+        16.0**63,
+        np.finfo(float).max,
+        -np.finfo(float).max,
+    ]
+)
 
 
 def unstamped(path: Path) -> bytes:
     data = bytearray(path.read_bytes())
     for off in STAMPS:
-        data[off:off + 16] = b"X" * 16
+        data[off : off + 16] = b"X" * 16
     return bytes(data)
 
 
@@ -68,8 +92,12 @@ def test_random_frames_give_pyreadstats_bytes(seed, tmp_path):
     rng = np.random.default_rng(seed)
     for _ in range(10):
         f = random_frame(rng)
-        meta = {"table_name": "T", "file_label": "A label", "column_labels": [f"Label of {c}" for c in f.columns],
-                "variable_format": {c: "DATE9." for c in f.columns if c.startswith("N") and rng.random() < 0.3}}
+        meta = {
+            "table_name": "T",
+            "file_label": "A label",
+            "column_labels": [f"Label of {c}" for c in f.columns],
+            "variable_format": {c: "DATE9." for c in f.columns if c.startswith("N") and rng.random() < 0.3},
+        }
         assert same_bytes(f, tmp_path, **meta) is True
 
 
@@ -92,5 +120,10 @@ def test_frames_it_does_not_cover_are_left_to_pyreadstat(tmp_path):
 def test_ibm_doubles_of_known_values():
     got = xpt_fast.ibm_doubles(np.array([1.0, -1.0, 0.5, 100.0, 0.0, np.nan]))
     assert [bytes(r).hex() for r in got] == [
-        "4110000000000000", "c110000000000000", "4080000000000000", "4264000000000000", "0000000000000000", "2e00000000000000",
+        "4110000000000000",
+        "c110000000000000",
+        "4080000000000000",
+        "4264000000000000",
+        "0000000000000000",
+        "2e00000000000000",
     ]

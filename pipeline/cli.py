@@ -30,8 +30,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(f"error: {e}", file=sys.stderr)
             return e.exit_code
         progress.close()
-    summary.render(report, raw, out, work or default_work_dir(), time.perf_counter() - started, _console(),
-                   not_built=progress.not_built(), warnings=[w for w in caught or [] if not issubclass(w.category, DeprecationWarning)])
+    summary.render(
+        report,
+        raw,
+        out,
+        work or default_work_dir(),
+        time.perf_counter() - started,
+        _console(),
+        not_built=progress.not_built(),
+        warnings=[w for w in caught or [] if not issubclass(w.category, DeprecationWarning)],
+    )
     return 0 if report.success else 1
 
 

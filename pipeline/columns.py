@@ -125,7 +125,7 @@ def utf8_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     if len(arr) == 0:
         return np.zeros(1, dtype=np.int64), empty
     width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-    offsets = np.frombuffer(arr.buffers()[1], dtype=width)[arr.offset:arr.offset + len(arr) + 1]
+    offsets = np.frombuffer(arr.buffers()[1], dtype=width)[arr.offset : arr.offset + len(arr) + 1]
     data = arr.buffers()[2]
     return offsets, (np.frombuffer(data, dtype=np.uint8) if data is not None else empty)
 
@@ -145,8 +145,11 @@ def isin(col: pd.Series | pd.Index, values) -> np.ndarray:
     """
     if not (isinstance(col.dtype, pd.StringDtype) and col.dtype.storage == "pyarrow"):
         return np.asarray(col.isin(values), dtype=bool)
-    if isinstance(values, (pd.Series, pd.Index)) and isinstance(values.dtype, pd.StringDtype) \
-            and values.dtype.storage == "pyarrow":
+    if (
+        isinstance(values, (pd.Series, pd.Index))
+        and isinstance(values.dtype, pd.StringDtype)
+        and values.dtype.storage == "pyarrow"
+    ):
         value_set = pa.chunked_array(values.array.__arrow_array__()).combine_chunks()
     else:
         items = values if isinstance(values, (pd.Series, pd.Index, np.ndarray)) else list(values)

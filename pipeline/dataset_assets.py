@@ -79,8 +79,10 @@ def dataset_asset(
             passed=ok,
             severity=dg.AssetCheckSeverity.ERROR,
             # By subject, --SEQ and raw file and row (the record lineage), with the rule in words.
-            metadata={"num_failures": len(failures),
-                      "failing rows": failing_rows_table(failing_rows(data, failures, spec, getattr(result, "lineage", None)))},
+            metadata={
+                "num_failures": len(failures),
+                "failing rows": failing_rows_table(failing_rows(data, failures, spec, getattr(result, "lineage", None))),
+            },
         )
 
     _asset.__name__ = f"{layer}_{name}"

@@ -60,10 +60,7 @@ R_MONTH_NAME = "unknown month name"
 R_MONTH_RANGE = "month is not between 1 and 12"
 R_DAY_RANGE = "day does not exist in that month"
 R_DAY_NO_MONTH = "day is given but the month is unknown"
-R_ORDER = (
-    "day and month cannot be told apart: the site's declared date order is year-month-day "
-    "but this date puts the year last"
-)
+R_ORDER = "day and month cannot be told apart: the site's declared date order is year-month-day but this date puts the year last"
 
 
 class ParsedDate(NamedTuple):
@@ -78,7 +75,7 @@ def _clean(text: str) -> str:
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().upper()
 
 
-def _part(tok: str | None) -> int | None | str:
+def _part(tok: str | None) -> int | str | None:
     """A numeric token as int, an unknown marker as None, anything else returned as is."""
     if tok is None or tok in UNKNOWN_TOKENS:
         return None
@@ -102,7 +99,7 @@ def _assemble(year: int | None, month: int | None, day: int | None) -> ParsedDat
     return ParsedDate(f"{year:04d}-{month:02d}-{day:02d}", None)
 
 
-def _month(tok: str | None) -> int | None | str:
+def _month(tok: str | None) -> int | str | None:
     """A month token (number, English name or unknown marker) as int/None, or a reason."""
     if tok is None or tok in UNKNOWN_TOKENS:
         return None
@@ -111,7 +108,7 @@ def _month(tok: str | None) -> int | None | str:
     return MONTHS.get(tok, R_MONTH_NAME)
 
 
-def _day(tok: str | None) -> int | None | str:
+def _day(tok: str | None) -> int | str | None:
     if tok is None or tok in UNKNOWN_TOKENS:
         return None
     return int(tok) if tok.isdigit() and len(tok) <= 2 else R_FORMAT
@@ -163,9 +160,9 @@ def _parse_clean(s: str, date_order: str) -> ParsedDate:
     years = [i for i, t in enumerate(toks) if _is_year4(t)]
     if not years:
         # No 4-digit year: say why when the shape is otherwise a date.
-        if toks[-1] in UNKNOWN_TOKENS or toks[0] in UNKNOWN_TOKENS and len(toks) == 3:
+        if toks[-1] in UNKNOWN_TOKENS or (toks[0] in UNKNOWN_TOKENS and len(toks) == 3):
             return ParsedDate(None, R_YEAR_UNKNOWN)
-        if len(toks) == 3 and all(t.isdigit() and len(t) <= 2 or t in MONTHS or t in UNKNOWN_TOKENS for t in toks):
+        if len(toks) == 3 and all((t.isdigit() and len(t) <= 2) or t in MONTHS or t in UNKNOWN_TOKENS for t in toks):
             return ParsedDate(None, R_TWO_DIGIT_YEAR)
         return ParsedDate(None, R_FORMAT)
     if len(years) > 1:
@@ -217,7 +214,7 @@ def to_iso8601(values: pd.Series, date_order: str = "YMD") -> tuple[pd.Series, p
     )
 
 
-def iso_precision(iso: str | pd.Series | None) -> str | None | pd.Series:
+def iso_precision(iso: str | pd.Series | None) -> str | pd.Series | None:
     """Precision of an ISO 8601 date: "year", "month" or "day" (None when blank or not ISO).
 
     Accepts a scalar or a Series (returns a ``TEXT`` Series on the same index).

@@ -41,7 +41,9 @@ def all_assets() -> list[dg.AssetsDefinition]:
     return [*raw_assets, *sdtm_assets, *adam_assets, *analysis_assets, *tlf_assets, queries, *submission, *m5_assets]
 
 
-def build_definitions(raw_dir: str = "raw", out_dir: str = "outputs", work_dir: str = ".work", staged: bool = True) -> dg.Definitions:
+def build_definitions(
+    raw_dir: str = "raw", out_dir: str = "outputs", work_dir: str = ".work", staged: bool = True
+) -> dg.Definitions:
     """Definitions reading site exports from ``raw_dir`` and writing deliverables to ``out_dir``.
 
     Intermediate asset values (which may hold raw identifiers) are pickled under

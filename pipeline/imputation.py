@@ -20,7 +20,8 @@ def _parts(dtc: pd.Series) -> pd.DataFrame:
     distinct value (pandas' extract on Arrow text is a Python loop over every row)."""
     codes, uniques = pd.factorize(dtc.astype(TEXT).str.slice(0, 10))
     found = pd.Series(np.asarray(uniques, dtype=object), dtype=object).str.extract(
-        r"^(?P<y>\d{4})(?:-(?P<m>\d{2}))?(?:-(?P<d>\d{2}))?$")
+        r"^(?P<y>\d{4})(?:-(?P<m>\d{2}))?(?:-(?P<d>\d{2}))?$"
+    )
     return pd.DataFrame({c: take_text(found[c].to_numpy(dtype=object), codes, dtc.index) for c in ("y", "m", "d")})
 
 

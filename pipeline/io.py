@@ -72,8 +72,13 @@ def write_parquet(
     background.submit(path, _write_parquet_now, df, path, dataset_label, column_labels, extra)
 
 
-def _write_parquet_now(df: pd.DataFrame, path: Path, dataset_label: str | None,
-                       column_labels: Mapping[str, str] | None, extra: Mapping[str, str] | None) -> None:
+def _write_parquet_now(
+    df: pd.DataFrame,
+    path: Path,
+    dataset_label: str | None,
+    column_labels: Mapping[str, str] | None,
+    extra: Mapping[str, str] | None,
+) -> None:
     table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
     labels = column_labels or {}
     # Text as Parquet's plain UTF-8 string (pandas' TEXT columns are Arrow large_string in memory).

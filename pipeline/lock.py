@@ -53,8 +53,10 @@ def _holder(text: str) -> Holder:
 
 
 def _message(path: Path, out_dir: Path, h: Holder) -> str:
-    return (f"another run is writing {out_dir} ({h.describe()}; lock {path}); "
-            f"this run refused before writing anything: wait for it to finish")
+    return (
+        f"another run is writing {out_dir} ({h.describe()}; lock {path}); "
+        f"this run refused before writing anything: wait for it to finish"
+    )
 
 
 @contextlib.contextmanager
@@ -73,9 +75,12 @@ def study_lock(out_dir: Path, command: str | None = None) -> Iterator[Holder | N
             raise LockHeld(_message(path, out_dir, _holder(os.pread(fd, 65536, 0).decode("utf-8", "replace")))) from None
         previous = os.pread(fd, 65536, 0).decode("utf-8", "replace")
         stale = _holder(previous) if previous.strip() else None
-        me = {"pid": os.getpid(), "host": socket.gethostname(),
-              "started": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-              "command": command or " ".join(sys.argv)}
+        me = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "command": command or " ".join(sys.argv),
+        }
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(me).encode(), 0)
         try:

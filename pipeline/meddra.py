@@ -41,8 +41,20 @@ LAYOUT: dict[str, list[str]] = {
     "hlt_pt.asc": ["hlt_code", "pt_code"],
     "hlgt_hlt.asc": ["hlgt_code", "hlt_code"],
     "soc_hlgt.asc": ["soc_code", "hlgt_code"],
-    "mdhier.asc": ["pt_code", "hlt_code", "hlgt_code", "soc_code", "pt_name", "hlt_name", "hlgt_name", "soc_name",
-                   "soc_abbrev", "null_field", "pt_soc_code", "primary_soc_fg"],
+    "mdhier.asc": [
+        "pt_code",
+        "hlt_code",
+        "hlgt_code",
+        "soc_code",
+        "pt_name",
+        "hlt_name",
+        "hlgt_name",
+        "soc_name",
+        "soc_abbrev",
+        "null_field",
+        "pt_soc_code",
+        "primary_soc_fg",
+    ],
 }
 # Fields that must hold a MedDRA code (8 digits); others may be blank.
 CODE_FIELDS = {"llt_code", "pt_code", "hlt_code", "hlgt_code", "soc_code", "pt_soc_code"}
@@ -50,8 +62,20 @@ REQUIRED_FIELDS = CODE_FIELDS | {"llt_name", "pt_name", "hlt_name", "hlgt_name",
 OPTIONAL_CODES = {"pt_soc_code"}  # blank allowed in pt.asc (the primary SOC is in mdhier)
 
 # The AE variables the coder returns, in SDTMIG order.
-AE_VARS = ["AELLT", "AELLTCD", "AEDECOD", "AEPTCD", "AEHLT", "AEHLTCD", "AEHLGT", "AEHLGTCD",
-           "AEBODSYS", "AEBDSYCD", "AESOC", "AESOCCD"]
+AE_VARS = [
+    "AELLT",
+    "AELLTCD",
+    "AEDECOD",
+    "AEPTCD",
+    "AEHLT",
+    "AEHLTCD",
+    "AEHLGT",
+    "AEHLGTCD",
+    "AEBODSYS",
+    "AEBDSYCD",
+    "AESOC",
+    "AESOCCD",
+]
 
 
 class MeddraFormatError(ValueError):
@@ -72,7 +96,11 @@ def parse_line(line: str, fields: list[str], where: str) -> list[str]:
         raise MeddraFormatError(f"{where}: {len(parts)} fields, expected {len(fields)} ({'$'.join(fields)}$)")
     values = [p.strip() for p in parts]
     for name, value in zip(fields, values):
-        if name in CODE_FIELDS and not (value == "" and name in OPTIONAL_CODES) and not (value.isascii() and value.isdigit() and len(value) == 8):
+        if (
+            name in CODE_FIELDS
+            and not (value == "" and name in OPTIONAL_CODES)
+            and not (value.isascii() and value.isdigit() and len(value) == 8)
+        ):
             raise MeddraFormatError(f"{where}: field {name} = {value!r} is not an 8-digit MedDRA code")
         if name in REQUIRED_FIELDS - CODE_FIELDS and value == "":
             raise MeddraFormatError(f"{where}: field {name} is blank")
@@ -154,11 +182,15 @@ def _check_links(t: dict[str, pd.DataFrame], folder: Path) -> None:
     bad_flag = ~md["primary_soc_fg"].isin(["Y", "N"])
     if bad_flag.any():
         r = md[bad_flag].iloc[0]
-        raise MeddraFormatError(f"{folder / 'mdhier.asc'}:{r['_line']}: field primary_soc_fg = {r['primary_soc_fg']!r}, expected Y or N")
+        raise MeddraFormatError(
+            f"{folder / 'mdhier.asc'}:{r['_line']}: field primary_soc_fg = {r['primary_soc_fg']!r}, expected Y or N"
+        )
     primaries = md[md["primary_soc_fg"].eq("Y")].groupby("pt_code")["_line"].agg(list)
     twice = primaries[primaries.map(len) > 1]
     if len(twice):
-        raise MeddraFormatError(f"{folder / 'mdhier.asc'}:{twice.iloc[0][1]}: PT {twice.index[0]} has a second primary SOC path (first on line {twice.iloc[0][0]})")
+        raise MeddraFormatError(
+            f"{folder / 'mdhier.asc'}:{twice.iloc[0][1]}: PT {twice.index[0]} has a second primary SOC path (first on line {twice.iloc[0][0]})"
+        )
     none = sorted(set(t["pt"]["pt_code"]) - set(primaries.index))
     if none:
         line = t["pt"].loc[t["pt"]["pt_code"].eq(none[0]), "_line"].iloc[0]
@@ -179,7 +211,9 @@ def read_release(folder: Path) -> Release:
         dup = tables[name][f"{name}_code"].duplicated()
         if dup.any():
             r = tables[name][dup].iloc[0]
-            raise MeddraFormatError(f"{folder / (name + '.asc')}:{r['_line']}: field {name}_code = {r[name + '_code']} appears twice")
+            raise MeddraFormatError(
+                f"{folder / (name + '.asc')}:{r['_line']}: field {name}_code = {r[name + '_code']} appears twice"
+            )
     _check_links(tables, folder)
     return Release(folder=folder, version=_release_version(folder), tables=tables)
 
@@ -220,11 +254,21 @@ def hierarchy(release: Release) -> pd.DataFrame:
 def _fallback() -> pd.DataFrame:
     m = load_ctcae_meddra()
     blank = lambda s: s.where(s != "", None)  # noqa: E731 — an empty code stays null, never invented
-    return pd.DataFrame({
-        "llt_name": m["ctcae_term"], "llt_code": blank(m["meddra_llt_code"]), "pt_name": m["meddra_pt"],
-        "pt_code": blank(m["meddra_pt_code"]), "hlt_name": None, "hlt_code": None, "hlgt_name": None,
-        "hlgt_code": None, "soc_name": m["soc"], "soc_code": blank(m["soc_code"]), "llt_currency": "Y",
-    })
+    return pd.DataFrame(
+        {
+            "llt_name": m["ctcae_term"],
+            "llt_code": blank(m["meddra_llt_code"]),
+            "pt_name": m["meddra_pt"],
+            "pt_code": blank(m["meddra_pt_code"]),
+            "hlt_name": None,
+            "hlt_code": None,
+            "hlgt_name": None,
+            "hlgt_code": None,
+            "soc_name": m["soc"],
+            "soc_code": blank(m["soc_code"]),
+            "llt_currency": "Y",
+        }
+    )
 
 
 def code_llt(llt: pd.Series, release: Release | None = None) -> pd.DataFrame:
@@ -241,14 +285,24 @@ def code_llt(llt: pd.Series, release: Release | None = None) -> pd.DataFrame:
     h = h.drop_duplicates("llt_name").set_index("llt_name")
     m = h.reindex(llt.to_numpy())
     known = llt.notna().to_numpy() & m["pt_name"].notna().to_numpy()
-    out = pd.DataFrame({
-        "AELLT": llt.where(known, None).to_numpy(), "AELLTCD": m["llt_code"].to_numpy(),
-        "AEDECOD": m["pt_name"].to_numpy(), "AEPTCD": m["pt_code"].to_numpy(),
-        "AEHLT": m["hlt_name"].to_numpy(), "AEHLTCD": m["hlt_code"].to_numpy(),
-        "AEHLGT": m["hlgt_name"].to_numpy(), "AEHLGTCD": m["hlgt_code"].to_numpy(),
-        "AEBODSYS": m["soc_name"].to_numpy(), "AEBDSYCD": m["soc_code"].to_numpy(),
-        "AESOC": m["soc_name"].to_numpy(), "AESOCCD": m["soc_code"].to_numpy(),
-    }, index=llt.index, dtype=object)
+    out = pd.DataFrame(
+        {
+            "AELLT": llt.where(known, None).to_numpy(),
+            "AELLTCD": m["llt_code"].to_numpy(),
+            "AEDECOD": m["pt_name"].to_numpy(),
+            "AEPTCD": m["pt_code"].to_numpy(),
+            "AEHLT": m["hlt_name"].to_numpy(),
+            "AEHLTCD": m["hlt_code"].to_numpy(),
+            "AEHLGT": m["hlgt_name"].to_numpy(),
+            "AEHLGTCD": m["hlgt_code"].to_numpy(),
+            "AEBODSYS": m["soc_name"].to_numpy(),
+            "AEBDSYCD": m["soc_code"].to_numpy(),
+            "AESOC": m["soc_name"].to_numpy(),
+            "AESOCCD": m["soc_code"].to_numpy(),
+        },
+        index=llt.index,
+        dtype=object,
+    )
     out = out.where(out.notna(), None)
     out["known"] = known
     out["current"] = ~known | m["llt_currency"].eq("Y").to_numpy()

@@ -10,6 +10,7 @@ errors and traces) beside it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -98,7 +99,7 @@ class RunProgress:
         if kind not in STEP_EVENTS or not step:
             return
         layer = layer_of(step)
-        if kind != "STEP_START" and kind != "STEP_UP_FOR_RETRY":
+        if kind not in {"STEP_START", "STEP_UP_FOR_RETRY"}:
             if step in self.finished:
                 return
             self.finished.add(step)
@@ -151,17 +152,16 @@ class _EventHandler(logging.Handler):
         event = meta.get("dagster_event") if isinstance(meta, dict) else None
         if event is None:
             return
-        try:
+        with contextlib.suppress(Exception):  # progress display must never fail a build
             self.on_event(event)
-        except Exception:  # progress display must never fail a build
-            pass
 
 
 def event_logger(on_event: Callable[[dg.DagsterEvent], None]) -> dg.LoggerDefinition:
     """A Dagster logger that passes every Dagster event (step start, success, failure...) to ``on_event``."""
 
     def init(_context) -> logging.Logger:
-        log = logging.Logger("pipeline.progress", level=logging.DEBUG)
+        # a private logger per run: getLogger would share handlers between runs of one process
+        log = logging.Logger("pipeline.progress", level=logging.DEBUG)  # noqa: LOG001
         log.addHandler(_EventHandler(on_event))
         return log
 

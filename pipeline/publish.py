@@ -183,8 +183,10 @@ def refusal(raw_dir: Path, out_dir: Path, work_dir: Path | None) -> str | None:
         return f"the raw export folder {raw_dir} does not exist"
     spec = load_raw_spec()
     if not holds_export(raw, spec.sites, {s: v.file_format for s, v in spec.sites.items()}, spec.forms):
-        return (f"the raw folder {raw_dir} holds no export (no <siteid>/<form>.csv|xlsx of a site in "
-                f"specs/raw/sites.yaml); nothing was run and {out_dir} is untouched")
+        return (
+            f"the raw folder {raw_dir} holds no export (no <siteid>/<form>.csv|xlsx of a site in "
+            f"specs/raw/sites.yaml); nothing was run and {out_dir} is untouched"
+        )
     if _inside(out, raw):
         return f"--out {out_dir} lies inside the raw folder {raw_dir}: deliverables must not be written into the site exports"
     if _inside(raw, out):
@@ -192,8 +194,10 @@ def refusal(raw_dir: Path, out_dir: Path, work_dir: Path | None) -> str | None:
     if work_dir is not None:
         work = Path(work_dir).resolve()
         if _inside(work, out):
-            return (f"--work {work_dir} lies inside --out {out_dir}: intermediate values hold raw identifiers "
-                    f"(names, initials, birth dates) and must never be part of the deliverables")
+            return (
+                f"--work {work_dir} lies inside --out {out_dir}: intermediate values hold raw identifiers "
+                f"(names, initials, birth dates) and must never be part of the deliverables"
+            )
         if _inside(work, raw):
             return f"--work {work_dir} lies inside the raw folder {raw_dir}: intermediates would be read as part of the export"
     return None

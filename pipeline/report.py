@@ -81,11 +81,15 @@ def failing_row_lines(table: dg.TableMetadataValue) -> tuple[list[str], int]:
     lines = []
     for r in records[:MAX_ROWS_SHOWN]:
         d = r.data
-        subject = ", ".join(f"{k} {_cell(d[k])}" for k in d if k not in ("raw file", "raw row", "variable", "value", "rule") and _cell(d[k]))
+        subject = ", ".join(
+            f"{k} {_cell(d[k])}" for k in d if k not in ("raw file", "raw row", "variable", "value", "rule") and _cell(d[k])
+        )
         raw = f"{_cell(d.get('raw file'))} row {_cell(d.get('raw row'))}" if _cell(d.get("raw file")) else ""
         where = "; ".join(x for x in (subject, raw) if x)
         value = d.get("value")
-        lines.append(f"{where + ': ' if where else ''}{_cell(d.get('variable'))} = {value!r} breaks the rule: {_cell(d.get('rule'))}")
+        lines.append(
+            f"{where + ': ' if where else ''}{_cell(d.get('variable'))} = {value!r} breaks the rule: {_cell(d.get('rule'))}"
+        )
     return lines, max(0, len(records) - MAX_ROWS_SHOWN)
 
 
@@ -115,7 +119,9 @@ def problems(events: Iterable[dg.DagsterEvent]) -> list[Problem]:
             what = f"{n.value} value(s) fail" if n is not None else "the check failed"
             if "reason" in meta:
                 what += f": {meta['reason'].value}"
-            p = Problem(where=key, what=what, todo=CHECK_ADVICE.get(ce.check_name, "See the check in the UI (make dev) for its details."))
+            p = Problem(
+                where=key, what=what, todo=CHECK_ADVICE.get(ce.check_name, "See the check in the UI (make dev) for its details.")
+            )
             rows = meta.get("failing rows")
             if isinstance(rows, dg.TableMetadataValue):
                 p.details, p.more = failing_row_lines(rows)
@@ -161,7 +167,9 @@ def headline(success: bool, probs: list[Problem], skipped: list[str], subjects: 
         who = f"{subjects} subjects" if subjects is not None else "the study"
         return f"SUCCESS: {who} built into {out_dir}/ in {elapsed:.1f} s; no check failed."
     if success:
-        return f"SUCCESS with {len(probs)} warning(s): the build finished in {elapsed:.1f} s, but {probs[0].where}: {probs[0].what}."
+        return (
+            f"SUCCESS with {len(probs)} warning(s): the build finished in {elapsed:.1f} s, but {probs[0].where}: {probs[0].what}."
+        )
     first = probs[0] if probs else Problem(where="the run", what="failed without a message", todo=UNEXPECTED)
     rest = f" and {len(probs) - 1} more problem(s)" if len(probs) > 1 else ""
     stopped = f"; {len(skipped)} asset(s) not built" if skipped else ""
@@ -180,8 +188,16 @@ def warning_line(caught: list[Any]) -> str:
     return f"{len(caught)} Python warning(s) ({detail}): run with --verbose to see them"
 
 
-def render(report: Any, raw_dir: Path, out_dir: Path, work_dir: Path | None, elapsed: float, console: Console,
-           not_built: list[str] = (), warnings: list[Any] = ()) -> None:
+def render(
+    report: Any,
+    raw_dir: Path,
+    out_dir: Path,
+    work_dir: Path | None,
+    elapsed: float,
+    console: Console,
+    not_built: list[str] = (),
+    warnings: list[Any] = (),
+) -> None:
     """Print the end-of-run summary of ``report`` (a RunReport) to ``console``; ``not_built``: the
     assets whose step never ran (RunProgress.not_built); ``warnings``: Python warnings the run raised."""
     events = report.events
@@ -210,7 +226,11 @@ def render(report: Any, raw_dir: Path, out_dir: Path, work_dir: Path | None, ela
     console.print(f"{'Subjects':<22}{subjects if subjects is not None else 'none (DM not built)'}", markup=False)
     held = quarantined_by_asset(events)
     for layer, title in (("raw", "Raw records passed"), ("sdtm", "SDTM records"), ("adam", "ADaM records")):
-        built = {k.split("/", 1)[1].upper(): (n, held.get(k, 0)) for k, n in rows.items() if k.startswith(layer + "/") and n is not None}
+        built = {
+            k.split("/", 1)[1].upper(): (n, held.get(k, 0))
+            for k, n in rows.items()
+            if k.startswith(layer + "/") and n is not None
+        }
         if built:
             items = [f"{k} {n:,}" + (f" (+{h} held back)" if h else "") for k, (n, h) in sorted(built.items())]
             console.print(_wrap(title, items), markup=False, highlight=False)
@@ -218,7 +238,11 @@ def render(report: Any, raw_dir: Path, out_dir: Path, work_dir: Path | None, ela
     if "queries by site" in q:
         by_site = q["queries by site"].value
         total = sum(by_site.values())
-        console.print(_wrap("Open queries", [f"{total} total"] + [f"site {s} {n}" for s, n in by_site.items()]), markup=False, highlight=False)
+        console.print(
+            _wrap("Open queries", [f"{total} total"] + [f"site {s} {n}" for s, n in by_site.items()]),
+            markup=False,
+            highlight=False,
+        )
     failed = [p.where for p in probs if " check " in p.where]
     console.print(f"{'Failed checks':<22}{', '.join(failed) if failed else 'none'}", markup=False, highlight=False)
     if warnings:
@@ -268,7 +292,7 @@ def generation_summary(report: Any, elapsed: float) -> str:
         f"SUCCESS: generated {report.n_subjects} subjects (seed {report.seed}, scenario {report.scenario}) in {elapsed:.1f} s.",
         "",
         _wrap("Subjects by arm", [arms]),
-        _wrap("Raw records by form", [x for x in records.split(", ")]),
+        _wrap("Raw records by form", list(records.split(", "))),
         f"{'Planted problems':<22}{report.n_problems}",
         f"{'Export files':<22}{files} under {report.out_dir}/",
         f"{'Ground truth':<22}{report.truth_dir}/ (the pipeline never reads it)",

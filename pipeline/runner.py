@@ -35,8 +35,13 @@ class RunReport:
         return "\n".join(lines)
 
 
-def execute(job: dg.JobDefinition, instance: dg.DagsterInstance, run_config: dict | None = None,
-            run_id: str | None = None, tags: dict[str, str] | None = None) -> dg.ExecuteInProcessResult:
+def execute(
+    job: dg.JobDefinition,
+    instance: dg.DagsterInstance,
+    run_config: dict | None = None,
+    run_id: str | None = None,
+    tags: dict[str, str] | None = None,
+) -> dg.ExecuteInProcessResult:
     """Run ``job`` in this process without keeping its outputs in memory.
 
     ``JobDefinition.execute_in_process`` holds a reference to every step's output until the
@@ -52,11 +57,20 @@ def execute(job: dg.JobDefinition, instance: dg.DagsterInstance, run_config: dic
                 core_execute_in_process,
             )
         except ImportError:  # a Dagster without this internal entry point: the public one
-            return job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config, run_id=run_id, tags=tags)
+            return job.execute_in_process(
+                instance=instance, raise_on_error=False, run_config=run_config, run_id=run_id, tags=tags
+            )
         # as execute_in_process prepares it: the in-process executor, the job's own resources
         ephemeral = job.as_ephemeral_job(resource_defs={}, input_values={})
-        return core_execute_in_process(run_config=run_config or {}, job=InMemoryJob(job_def=ephemeral), instance=instance,
-                                       output_capturing_enabled=False, raise_on_error=False, run_tags=tags, run_id=run_id)
+        return core_execute_in_process(
+            run_config=run_config or {},
+            job=InMemoryJob(job_def=ephemeral),
+            instance=instance,
+            output_capturing_enabled=False,
+            raise_on_error=False,
+            run_tags=tags,
+            run_id=run_id,
+        )
 
 
 def default_work_dir() -> Path:
@@ -73,8 +87,13 @@ class RunRefused(RuntimeError):
         self.exit_code = exit_code
 
 
-def run_study(raw_dir: Path, out_dir: Path, work_dir: Path | None = None,
-              progress: Callable[[dg.DagsterEvent], None] | None = None, verbose: bool = False) -> RunReport:
+def run_study(
+    raw_dir: Path,
+    out_dir: Path,
+    work_dir: Path | None = None,
+    progress: Callable[[dg.DagsterEvent], None] | None = None,
+    verbose: bool = False,
+) -> RunReport:
     """Build every asset from ``raw_dir`` into ``out_dir``; return what was materialized.
 
     ``progress``: called with every Dagster event (pipeline/progress.py); Dagster's console
@@ -104,8 +123,14 @@ def run_study(raw_dir: Path, out_dir: Path, work_dir: Path | None = None,
         raise RunRefused(str(e), 3) from None
 
 
-def _run_locked(raw_dir: Path, out_dir: Path, work_dir: Path, run_id: str,
-                progress: Callable[[dg.DagsterEvent], None] | None = None, verbose: bool = False) -> RunReport:
+def _run_locked(
+    raw_dir: Path,
+    out_dir: Path,
+    work_dir: Path,
+    run_id: str,
+    progress: Callable[[dg.DagsterEvent], None] | None = None,
+    verbose: bool = False,
+) -> RunReport:
     from pipeline.definitions import build_definitions
     from pipeline.io import sweep_stale_temp
     from pipeline.ops.automation import STUDY_TAG
@@ -115,7 +140,9 @@ def _run_locked(raw_dir: Path, out_dir: Path, work_dir: Path, run_id: str,
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     busy = live_staging(out_dir, lambda rid: (r := instance.get_run_by_id(rid)) is not None and not r.is_finished)
     if busy:  # a run from the UI, the schedule or the sensor is writing this folder
-        raise RunRefused(f"Dagster run {busy[0]} is writing {out_dir}; this run refused before writing anything: wait for it to finish", 3)
+        raise RunRefused(
+            f"Dagster run {busy[0]} is writing {out_dir}; this run refused before writing anything: wait for it to finish", 3
+        )
     # A run killed mid-write leaves hidden temporary files and its staging folder; clear them first.
     sweep_stale_temp(out_dir)
     remove_stale_staging(out_dir)

@@ -226,7 +226,9 @@ def _usubjid_consistent(is_dm: bool) -> Callable[[pd.DataFrame], pd.Series]:
     return check
 
 
-def _value_level_terms(variable: str, where: tuple[tuple[str, str], ...], values: frozenset[str]) -> Callable[[pd.DataFrame], pd.Series]:
+def _value_level_terms(
+    variable: str, where: tuple[tuple[str, str], ...], values: frozenset[str]
+) -> Callable[[pd.DataFrame], pd.Series]:
     allowed = list(values)
 
     def check(df: pd.DataFrame) -> pd.Series:
@@ -272,9 +274,7 @@ def _column(v: VariableSpec, ct: dict[str, Codelist]) -> pa.Column:
         if v.core == "Req":
             checks.append(pa.Check(_not_blank, name="Req not blank", ignore_na=False))
         if v.codelists:
-            checks.append(
-                pa.Check(_in_terms(_terms(ct, v.codelists)), name=f"codelist {'|'.join(v.codelists)}", ignore_na=False)
-            )
+            checks.append(pa.Check(_in_terms(_terms(ct, v.codelists)), name=f"codelist {'|'.join(v.codelists)}", ignore_na=False))
         if v.is_date:
             checks.append(pa.Check(_iso8601, name="ISO 8601 date", ignore_na=False))
     else:
@@ -432,7 +432,9 @@ def _natural(s: str) -> str:
     return re.sub(r"\d+", lambda m: m.group().zfill(12), s)
 
 
-def failing_rows(data: pd.DataFrame, failures: pd.DataFrame, spec: DatasetSpec, lineage: pd.DataFrame | None = None) -> pd.DataFrame:
+def failing_rows(
+    data: pd.DataFrame, failures: pd.DataFrame, spec: DatasetSpec, lineage: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Take the validated frame, :func:`validate_frame`'s failures, the spec and the record lineage
     (USUBJID, RECORD = --SEQ or row number, RAWFILE, RAWROW; None for ADaM); return one row per
     failing value with USUBJID, the --SEQ (column named after it, ``record`` without one), ``raw file``,
@@ -459,8 +461,15 @@ def failing_rows(data: pd.DataFrame, failures: pd.DataFrame, spec: DatasetSpec, 
     position = {lab: i for i, lab in enumerate(labels)}
     out = []
     for r in failures.itertuples(index=False):
-        rec = {"USUBJID": None, seq_col: None, "raw file": None, "raw row": None,
-               "variable": r.column, "value": r.value, "rule": rule_text(str(r.check))}
+        rec = {
+            "USUBJID": None,
+            seq_col: None,
+            "raw file": None,
+            "raw row": None,
+            "variable": r.column,
+            "value": r.value,
+            "rule": rule_text(str(r.check)),
+        }
         if r.row is not None and r.row in position:
             u = data.at[r.row, "USUBJID"] if "USUBJID" in data else None
             rec["USUBJID"] = None if pd.isna(u) else str(u)
@@ -471,13 +480,15 @@ def failing_rows(data: pd.DataFrame, failures: pd.DataFrame, spec: DatasetSpec, 
                 rec["raw file"], rec["raw row"] = hit
         out.append(rec)
     table = pd.DataFrame(out, columns=cols)
-    order = pd.DataFrame({
-        "has_row": table[seq_col].notna(),
-        "subj": table["USUBJID"].map(lambda u: _natural(u) if isinstance(u, str) else ""),
-        "seq": pd.to_numeric(table[seq_col], errors="coerce").fillna(-1),
-        "var": table["variable"].astype(str),
-        "rule": table["rule"].astype(str),
-    })
+    order = pd.DataFrame(
+        {
+            "has_row": table[seq_col].notna(),
+            "subj": table["USUBJID"].map(lambda u: _natural(u) if isinstance(u, str) else ""),
+            "seq": pd.to_numeric(table[seq_col], errors="coerce").fillna(-1),
+            "var": table["variable"].astype(str),
+            "rule": table["rule"].astype(str),
+        }
+    )
     idx = order.sort_values(["has_row", "subj", "seq", "var", "rule"], kind="mergesort").index
     table = table.loc[idx].reset_index(drop=True).astype(object)
     return table.where(table.notna(), None)
@@ -487,8 +498,10 @@ def failing_rows_table(rows: pd.DataFrame, max_rows: int = 100) -> dg.TableMetad
     """:func:`failing_rows` as a Dagster table (the UI shows it inline on the check)."""
     # Text throughout: raw row may hold several rows ("5; 9") when a record came from more than one raw record.
     schema = dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in rows.columns])
-    records = [dg.TableRecord({c: (None if v is None else str(v)) for c, v in zip(rows.columns, vals)})
-               for vals in rows.head(max_rows).itertuples(index=False, name=None)]
+    records = [
+        dg.TableRecord({c: (None if v is None else str(v)) for c, v in zip(rows.columns, vals)})
+        for vals in rows.head(max_rows).itertuples(index=False, name=None)
+    ]
     return dg.MetadataValue.table(records=records, schema=schema)
 
 
@@ -564,9 +577,7 @@ def lineage_markdown(spec: DatasetSpec) -> str:
     ]
     for v in spec.variables:
         cl = f" [{', '.join(v.codelists)}]" if v.codelists else ""
-        lines.append(
-            f"| {v.name} | {_md(v.label)}{cl} | {v.origin} | {_md(', '.join(v.sources))} | {_md(v.derivation)} |"
-        )
+        lines.append(f"| {v.name} | {_md(v.label)}{cl} | {v.origin} | {_md(', '.join(v.sources))} | {_md(v.derivation)} |")
     if spec.value_level:
         lines += ["", "| Variable | Where | Origin | Sources | Derivation |", "|---|---|---|---|---|"]
         for vl in spec.value_level:

@@ -156,9 +156,9 @@ def load_parts(source, parts: list[str] | None = None) -> Any:
         source.seek(0)
         data = pa.py_buffer(source.read())
     if data[: len(MAGIC)].to_pybytes() == MAGIC_V1:
-        return _load_parts_v1(io.BytesIO(data.to_pybytes()[len(MAGIC_V1):]), parts)
+        return _load_parts_v1(io.BytesIO(data.to_pybytes()[len(MAGIC_V1) :]), parts)
     (n,) = struct.unpack("<Q", data[-8:].to_pybytes())
-    header = pickle.loads(data[-8 - n:-8].to_pybytes())
+    header = pickle.loads(data[-8 - n : -8].to_pybytes())
     module, qualname = header["class"]
     cls = getattr(importlib.import_module(module), qualname)
     wanted = list(header["parts"]) if parts is None else parts

@@ -62,6 +62,7 @@ def user_dagster_home(pytestconfig: pytest.Config) -> Path | None:
     user = pytestconfig.stash.get(USER_HOME_KEY, None)
     return Path(user) if user else None
 
+
 D = dt.datetime  # an Excel date cell
 
 # Site 103: one workbook per form, one sheet named after the form, header in row 1.

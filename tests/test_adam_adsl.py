@@ -9,9 +9,9 @@ import pytest
 from sdtm_inputs import empty, extract
 
 from pipeline.adam import adsl as adsl_mod
+from pipeline.adam.common import as_submission
 from pipeline.analysis.endpoints import covariate_frame
 from pipeline.schemas import validate_frame
-from pipeline.adam.common import as_submission
 from pipeline.sdtm import ae as ae_mod
 from pipeline.sdtm import dm as dm_mod
 from pipeline.sdtm.common import DomainResult, empty_queries
@@ -22,10 +22,18 @@ D = pd.Timestamp
 
 def U(name):
     return f"S-{name}"
+
+
 COLS = {
-    "ds": ["DSSTDTC", "DSSCAT", "DSCAT", "DSDECOD"], "ex": ["EXSTDTC", "EXENDTC"], "ae": ["AESTDTC", "AEENDTC"],
-    "lb": ["LBDTC", "LBTESTCD", "LBTPT", "LBSTRESN"], "rs": ["RSDTC", "RSTESTCD", "RSSTRESC", "RSSTRESN"],
-    "ss": ["SSDTC", "SSSTRESC"], "mi": ["MITESTCD", "MISTRESN", "MISTRESC"], "mb": ["MBTESTCD", "MBSTRESC"], "mh": ["MHOCCUR"],
+    "ds": ["DSSTDTC", "DSSCAT", "DSCAT", "DSDECOD"],
+    "ex": ["EXSTDTC", "EXENDTC"],
+    "ae": ["AESTDTC", "AEENDTC"],
+    "lb": ["LBDTC", "LBTESTCD", "LBTPT", "LBSTRESN"],
+    "rs": ["RSDTC", "RSTESTCD", "RSSTRESC", "RSSTRESN"],
+    "ss": ["SSDTC", "SSSTRESC"],
+    "mi": ["MITESTCD", "MISTRESN", "MISTRESC"],
+    "mb": ["MBTESTCD", "MBSTRESC"],
+    "mh": ["MHOCCUR"],
 }
 
 
@@ -35,10 +43,29 @@ def sdtm(name, rows):
 
 
 def dm_row(usubjid, age=60.0, dthdtc=None):
-    return {"STUDYID": "S", "USUBJID": U(usubjid), "SUBJID": usubjid, "SITEID": "101", "AGE": age, "AGEU": "YEARS", "SEX": "M",
-            "RACE": "ASIAN", "ETHNIC": None, "COUNTRY": "CHN", "ARMCD": "CONTROL", "ARM": "No adjuvant therapy",
-            "ACTARMCD": "CONTROL", "ACTARM": "No adjuvant therapy", "DTHFL": "Y" if dthdtc else None, "DTHDTC": dthdtc,
-            "RFICDTC": "2018-01-20", "RFSTDTC": "2018-01-10", "RFXSTDTC": None, "RFXENDTC": None, "RFPENDTC": "2018-12-01"}
+    return {
+        "STUDYID": "S",
+        "USUBJID": U(usubjid),
+        "SUBJID": usubjid,
+        "SITEID": "101",
+        "AGE": age,
+        "AGEU": "YEARS",
+        "SEX": "M",
+        "RACE": "ASIAN",
+        "ETHNIC": None,
+        "COUNTRY": "CHN",
+        "ARMCD": "CONTROL",
+        "ARM": "No adjuvant therapy",
+        "ACTARMCD": "CONTROL",
+        "ACTARM": "No adjuvant therapy",
+        "DTHFL": "Y" if dthdtc else None,
+        "DTHDTC": dthdtc,
+        "RFICDTC": "2018-01-20",
+        "RFSTDTC": "2018-01-10",
+        "RFXSTDTC": None,
+        "RFXENDTC": None,
+        "RFPENDTC": "2018-12-01",
+    }
 
 
 def build_adsl(dm_rows, **domains):
@@ -79,11 +106,16 @@ def test_groupings_at_their_boundaries():
 def test_last_known_alive_takes_ae_end_dates_and_stops_at_death():
     a = build_adsl(
         [dm_row("ALIVE"), dm_row("DEAD", dthdtc="2018-07-10")],
-        rs=[{"USUBJID": u, "RSDTC": "2018-06-01", "RSTESTCD": "OVRLRESP", "RSSTRESC": "NED", "RSSTRESN": None} for u in ("ALIVE", "DEAD")],
+        rs=[
+            {"USUBJID": u, "RSDTC": "2018-06-01", "RSTESTCD": "OVRLRESP", "RSSTRESC": "NED", "RSSTRESN": None}
+            for u in ("ALIVE", "DEAD")
+        ],
         ss=[{"USUBJID": "ALIVE", "SSDTC": "2018-08-01", "SSSTRESC": "ALIVE"}],
         # ALIVE: the AE end 2018-09-15 is the latest date alive. DEAD: an AE end recorded after the death date.
-        ae=[{"USUBJID": "ALIVE", "AESTDTC": "2018-07-01", "AEENDTC": "2018-09-15"},
-            {"USUBJID": "DEAD", "AESTDTC": "2018-07-01", "AEENDTC": "2018-07-20"}],
+        ae=[
+            {"USUBJID": "ALIVE", "AESTDTC": "2018-07-01", "AEENDTC": "2018-09-15"},
+            {"USUBJID": "DEAD", "AESTDTC": "2018-07-01", "AEENDTC": "2018-07-20"},
+        ],
     )
     assert a.loc["ALIVE", "LSTALVDT"] == D("2018-09-15")
     assert a.loc["DEAD", ["DTHDT", "LSTALVDT"]].tolist() == [D("2018-07-10"), D("2018-07-10")]
@@ -99,21 +131,42 @@ def test_baseline_lab_flag_includes_the_first_dose_day():
     from test_sdtm_lb import S1, build, visit
 
     # First dose 2018-01-25: an AFP drawn that day is the baseline (on or before), not the pre-operative one.
-    lb = build(extract("ta", [visit("101-001", "Month 1", "2018-01-25", 30.0, "ng/mL"),
-                              visit("101-001", "Month 2", "2018-01-26", 10.0, "ng/mL")]))
+    lb = build(
+        extract(
+            "ta",
+            [visit("101-001", "Month 1", "2018-01-25", 30.0, "ng/mL"), visit("101-001", "Month 2", "2018-01-26", 10.0, "ng/mL")],
+        )
+    )
     afp_rows = lb.data[(lb.data["USUBJID"] == S1) & (lb.data["LBTESTCD"] == "AFP")]
     got = afp_rows[["LBDTC", "LBLOBXFL"]].astype(object).where(afp_rows[["LBDTC", "LBLOBXFL"]].notna(), None).values.tolist()
     assert got == [[None, None], ["2018-01-25", "Y"], ["2018-01-26", None]]
 
 
-@pytest.mark.parametrize("aerel, queried", [("NOT RELATED", False), ("NOT APPLICABLE", False), ("POSSIBLY RELATED", True), ("RELATED", True)])
+@pytest.mark.parametrize(
+    "aerel, queried", [("NOT RELATED", False), ("NOT APPLICABLE", False), ("POSSIBLY RELATED", True), ("RELATED", True)]
+)
 def test_control_arm_causality_is_not_applicable_or_not_related(aerel, queried):
     from test_sdtm_core import DEMOG, ENROL, EX, SURG
+
     from pipeline.sdtm import se as se_mod
 
     dm = dm_mod.build(ENROL, DEMOG, SURG, EX, empty("ds"), empty("surv"), empty("ta"))
-    ae = extract("ae", [{"SUBJID": "101-002", "AESPID": 1, "AETERM": "腹泻", "AESTDAT": "2018-04-02", "AETOXGR": "1", "AESER": "N",
-                         "AEREL": aerel, "AEACN": "NOT APPLICABLE", "AEOUT": "RECOVERED/RESOLVED"}])
+    ae = extract(
+        "ae",
+        [
+            {
+                "SUBJID": "101-002",
+                "AESPID": 1,
+                "AETERM": "腹泻",
+                "AESTDAT": "2018-04-02",
+                "AETOXGR": "1",
+                "AESER": "N",
+                "AEREL": aerel,
+                "AEACN": "NOT APPLICABLE",
+                "AEOUT": "RECOVERED/RESOLVED",
+            }
+        ],
+    )
     out = ae_mod.build(ae, dm, se_mod.build(dm, ENROL))
     rules = out.queries["rule"].tolist()
     assert ("CONTROL_ARM_AEREL" in rules) is queried

@@ -19,8 +19,10 @@ def _doc():
 def test_standards_and_classes():
     doc, problems = _doc()
     assert not [p for p in problems if "standard" in p or "subclass" in p]
-    stds = {s.get("OID"): (s.get("Name"), s.get("Type"), s.get("PublishingSet"), s.get("Version"))
-            for s in doc.iterfind(".//def:Standard", NS)}
+    stds = {
+        s.get("OID"): (s.get("Name"), s.get("Type"), s.get("PublishingSet"), s.get("Version"))
+        for s in doc.iterfind(".//def:Standard", NS)
+    }
     assert stds["STD.ADaM-OCCDSIG.1.1"] == ("ADaM-OCCDSIG", "IG", None, "1.1")
     assert stds["STD.CT.ADaM.2025-03-28"] == ("CDISC/NCI", "CT", "ADaM", "2025-03-28")
     ig = {g.get("Name"): g for g in doc.iterfind(".//odm:ItemGroupDef", NS)}
@@ -47,8 +49,12 @@ def test_adex_aval_value_level_metadata_per_parameter_with_its_unit():
     vl = doc.find(".//def:ValueListDef[@OID='VL.ADEX.AVAL']", NS)
     oids = [r.get("ItemOID") for r in vl.iterfind("odm:ItemRef", NS)]
     assert [o.rsplit(".", 1)[1] for o in oids] == ["TDOSE", "TDURD", "AVGDD", "PDOSE", "PDI", "RDI", "PCTPDOSE", "DOSMODAE"]
-    text = {o.rsplit(".", 1)[1]: doc.find(f".//odm:ItemDef[@OID='{o}']/odm:Description/odm:TranslatedText", NS).text for o in oids}
-    assert text["RDI"] == "AVAL where PARAMCD = RDI (%)" and text["AVGDD"].endswith("(mg/day)") and text["TDURD"].endswith("(DAYS)")
+    text = {
+        o.rsplit(".", 1)[1]: doc.find(f".//odm:ItemDef[@OID='{o}']/odm:Description/odm:TranslatedText", NS).text for o in oids
+    }
+    assert (
+        text["RDI"] == "AVAL where PARAMCD = RDI (%)" and text["AVGDD"].endswith("(mg/day)") and text["TDURD"].endswith("(DAYS)")
+    )
     assert text["DOSMODAE"] == "AVAL where PARAMCD = DOSMODAE"
     methods = {m.get("OID"): m.find("odm:Description/odm:TranslatedText", NS).text for m in doc.iterfind(".//odm:MethodDef", NS)}
     rdi = next(v for k, v in methods.items() if k.endswith("ADEX.AVAL.RDI"))

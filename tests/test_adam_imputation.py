@@ -4,8 +4,8 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.imputation import _parts, impute_date, to_sas_date
 from pipeline.columns import TEXT
+from pipeline.imputation import _parts, impute_date, to_sas_date
 
 D = pd.Timestamp
 

@@ -59,23 +59,23 @@ def test_death_without_recurrence_is_an_rfs_event_and_censors_ttr():
 
 def test_no_assessment_after_surgery_is_censored_at_the_origin():
     r = rfs().loc["S-3"]
-    assert (r.CNSR, r.AVAL, r.ADT) == (1, 1, D("2018-01-10"))
+    assert (1, 1, D("2018-01-10")) == (r.CNSR, r.AVAL, r.ADT)
 
 
 def test_event_before_origin_moves_to_origin():
     r = rfs().loc["S-4"]
-    assert (r.CNSR, r.ADT, r.AVAL) == (0, D("2018-01-10"), 1)
+    assert (0, D("2018-01-10"), 1) == (r.CNSR, r.ADT, r.AVAL)
 
 
 def test_censoring_takes_the_last_assessment():
     r = rfs().loc["S-5"]
-    assert (r.CNSR, r.ADT, r.SRCSEQ, r.AVAL) == (2, D("2018-06-10"), 2.0, 152)
+    assert (2, D("2018-06-10"), 2.0, 152) == (r.CNSR, r.ADT, r.SRCSEQ, r.AVAL)
 
 
 def test_an_event_beats_a_later_censoring():
     later = pd.concat([ASSESS, pd.DataFrame({"USUBJID": ["S-1"], "RSDT": [D("2020-01-01")], "RSSEQ": [9.0]})])
     r = rfs({**SOURCES, "assess": later}).loc["S-1"]
-    assert (r.CNSR, r.ADT) == (0, D("2019-03-01"))
+    assert (0, D("2019-03-01")) == (r.CNSR, r.ADT)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])

@@ -4,7 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.analysis.survival import DAYS_PER_YEAR, compare_arms, competing_risks, cumulative_incidence, landmark_rates, median_time
+from pipeline.analysis.survival import (
+    DAYS_PER_YEAR,
+    compare_arms,
+    competing_risks,
+    cumulative_incidence,
+    landmark_rates,
+    median_time,
+)
 
 
 def adtte(aval, cnsr, arm="A", desc=None):

@@ -13,25 +13,41 @@ S1, S2 = "NCT02867280-101-101-001", "NCT02867280-101-101-002"
 
 
 def _adtte() -> pd.DataFrame:
-    return pd.DataFrame({
-        "USUBJID": [S1, S1, S2],
-        "PARAMCD": ["RFS", "OS", "RFS"],
-        "AVAL": [115.0, 2267.0, 1275.0],
-        "CNSR": [0.0, 3.0, 0.0],
-        "ADT": pd.to_datetime(["2017-06-30", "2023-02-01", "2020-01-15"]),
-        "EVNTDESC": ["RECURRENCE", "LAST KNOWN ALIVE", "RECURRENCE"],
-        "SRCDOM": ["RS", "ADSL", "RS"],
-        "SRCVAR": ["RSDTC", "LSTALVDT", "RSDTC"],
-        "SRCSEQ": [9.0, np.nan, 24.0],
-    })
+    return pd.DataFrame(
+        {
+            "USUBJID": [S1, S1, S2],
+            "PARAMCD": ["RFS", "OS", "RFS"],
+            "AVAL": [115.0, 2267.0, 1275.0],
+            "CNSR": [0.0, 3.0, 0.0],
+            "ADT": pd.to_datetime(["2017-06-30", "2023-02-01", "2020-01-15"]),
+            "EVNTDESC": ["RECURRENCE", "LAST KNOWN ALIVE", "RECURRENCE"],
+            "SRCDOM": ["RS", "ADSL", "RS"],
+            "SRCVAR": ["RSDTC", "LSTALVDT", "RSDTC"],
+            "SRCSEQ": [9.0, np.nan, 24.0],
+        }
+    )
 
 
 def _rs() -> tuple[pd.DataFrame, pd.DataFrame]:
-    data = pd.DataFrame({"USUBJID": [S1, S2, S2], "RSSEQ": [9.0, 9.0, 24.0], "RSTESTCD": ["OVRLRESP"] * 3,
-                         "VISIT": ["MONTH 3", "MONTH 3", "MONTH 24"], "RSSTRESC": ["RELAPSED DISEASE", "NED", "RELAPSED DISEASE"],
-                         "RSDTC": ["2017-06-30", "2017-07-01", "2020-01-15"]})
-    lineage = pd.DataFrame({"DOMAIN": "RS", "USUBJID": [S1, S2, S2], "RECORD": [9.0, 9.0, 24.0],
-                            "RAWFILE": ["101/ta.csv"] * 3, "RAWROW": [12, 40, 77]})
+    data = pd.DataFrame(
+        {
+            "USUBJID": [S1, S2, S2],
+            "RSSEQ": [9.0, 9.0, 24.0],
+            "RSTESTCD": ["OVRLRESP"] * 3,
+            "VISIT": ["MONTH 3", "MONTH 3", "MONTH 24"],
+            "RSSTRESC": ["RELAPSED DISEASE", "NED", "RELAPSED DISEASE"],
+            "RSDTC": ["2017-06-30", "2017-07-01", "2020-01-15"],
+        }
+    )
+    lineage = pd.DataFrame(
+        {
+            "DOMAIN": "RS",
+            "USUBJID": [S1, S2, S2],
+            "RECORD": [9.0, 9.0, 24.0],
+            "RAWFILE": ["101/ta.csv"] * 3,
+            "RAWROW": [12, 40, 77],
+        }
+    )
     return data, lineage
 
 

@@ -105,7 +105,9 @@ def copy_record(raw: Path, site: str, form: str, row: int, **changes: object) ->
 
 def expect(raw: Path, site: str, form: str, row: int, subjid: str) -> None:
     """Guard: the generated study still has ``subjid`` at ``row`` (the cases below rely on it)."""
-    assert str(record(raw, site, form, row)["SUBJID"]) == subjid, f"{site}/{form} row {row} is no longer {subjid}: regenerate the corpus"
+    assert str(record(raw, site, form, row)["SUBJID"]) == subjid, (
+        f"{site}/{form} row {row} is no longer {subjid}: regenerate the corpus"
+    )
 
 
 def q(site: str, subjid: str, form: str, row: int, field: str, value: str, rule: str, message: str) -> Row:
@@ -118,13 +120,35 @@ def q(site: str, subjid: str, form: str, row: int, field: str, value: str, rule:
 def impossible_date_iso(raw: Path) -> list[Row]:
     expect(raw, "101", "ae", 2, "101-001")
     edit(raw, "101", "ae", 2, {"AESTDAT": "2020-02-30"})
-    return [q("101", "101-001", "ae", 2, "AESTDAT", "2020-02-30", "DATE_INVALID", "Start date (AESTDAT) is not a valid date: day does not exist in that month")]
+    return [
+        q(
+            "101",
+            "101-001",
+            "ae",
+            2,
+            "AESTDAT",
+            "2020-02-30",
+            "DATE_INVALID",
+            "Start date (AESTDAT) is not a valid date: day does not exist in that month",
+        )
+    ]
 
 
 def impossible_date_dmy(raw: Path) -> list[Row]:
     expect(raw, "102", "lb", 2, "S102001")
     edit(raw, "102", "lb", 2, {"LBDAT": "31/04/2019"})
-    return [q("102", "S102001", "lb", 2, "LBDAT", "31/04/2019", "DATE_INVALID", "Date of specimen collection (LBDAT) is not a valid date: day does not exist in that month")]
+    return [
+        q(
+            "102",
+            "S102001",
+            "lb",
+            2,
+            "LBDAT",
+            "31/04/2019",
+            "DATE_INVALID",
+            "Date of specimen collection (LBDAT) is not a valid date: day does not exist in that month",
+        )
+    ]
 
 
 def date_after_cutoff(raw: Path) -> list[Row]:
@@ -142,19 +166,52 @@ def partial_date_after_cutoff_xlsx(raw: Path) -> list[Row]:
 def unknown_codelist_term(raw: Path) -> list[Row]:
     expect(raw, "101", "ae", 5, "101-005")
     edit(raw, "101", "ae", 5, {"AEOUT": "Gone away"})
-    return [q("101", "101-005", "ae", 5, "AEOUT", "Gone away", "CODE_UNKNOWN", "Outcome (AEOUT): the term is not one of the agreed values of codelist OUT (specs/raw/codelists.csv)")]
+    return [
+        q(
+            "101",
+            "101-005",
+            "ae",
+            5,
+            "AEOUT",
+            "Gone away",
+            "CODE_UNKNOWN",
+            "Outcome (AEOUT): the term is not one of the agreed values of codelist OUT (specs/raw/codelists.csv)",
+        )
+    ]
 
 
 def ctcae_grade_6(raw: Path) -> list[Row]:
     expect(raw, "102", "ae", 3, "S102001")
     edit(raw, "102", "ae", 3, {"AETOXGR": "6级"})
-    return [q("102", "S102001", "ae", 3, "AETOXGR", "6级", "CODE_UNKNOWN", "CTCAE v4.0 grade (AETOXGR): the term is not one of the agreed values of codelist GRADE (specs/raw/codelists.csv)")]
+    return [
+        q(
+            "102",
+            "S102001",
+            "ae",
+            3,
+            "AETOXGR",
+            "6级",
+            "CODE_UNKNOWN",
+            "CTCAE v4.0 grade (AETOXGR): the term is not one of the agreed values of codelist GRADE (specs/raw/codelists.csv)",
+        )
+    ]
 
 
 def negative_dose(raw: Path) -> list[Row]:
     expect(raw, "101", "ex", 4, "101-004")
     edit(raw, "101", "ex", 4, {"EXDOSE": "-400"})
-    return [q("101", "101-004", "ex", 4, "EXDOSE", "-400", "OUT_OF_RANGE", "Daily dose (EXDOSE) should be 0 or more (specs/raw/dictionary.csv)")]
+    return [
+        q(
+            "101",
+            "101-004",
+            "ex",
+            4,
+            "EXDOSE",
+            "-400",
+            "OUT_OF_RANGE",
+            "Daily dose (EXDOSE) should be 0 or more (specs/raw/dictionary.csv)",
+        )
+    ]
 
 
 def text_in_numeric_field(raw: Path) -> list[Row]:
@@ -166,13 +223,35 @@ def text_in_numeric_field(raw: Path) -> list[Row]:
 def unknown_unit(raw: Path) -> list[Row]:
     expect(raw, "101", "lb", 4, "101-001")
     edit(raw, "101", "lb", 4, {"LBORRESU": "furlongs"})
-    return [q("101", "101-001", "lb", 4, "LBORRESU", "furlongs", "CODE_UNKNOWN", "Unit (LBORRESU): the term is not one of the agreed values of codelist UNIT (specs/raw/codelists.csv)")]
+    return [
+        q(
+            "101",
+            "101-001",
+            "lb",
+            4,
+            "LBORRESU",
+            "furlongs",
+            "CODE_UNKNOWN",
+            "Unit (LBORRESU): the term is not one of the agreed values of codelist UNIT (specs/raw/codelists.csv)",
+        )
+    ]
 
 
 def subject_not_enrolled(raw: Path) -> list[Row]:
     expect(raw, "101", "ae", 4, "101-004")
     row = copy_record(raw, "101", "ae", 4, SUBJID="101-099")
-    return [q("101", "101-099", "ae", row, "SUBJID", "101-099", "SUBJECT_NOT_IN_DM", "Subject 101-099 is not an enrolled subject in DM; record held back")]
+    return [
+        q(
+            "101",
+            "101-099",
+            "ae",
+            row,
+            "SUBJID",
+            "101-099",
+            "SUBJECT_NOT_IN_DM",
+            "Subject 101-099 is not an enrolled subject in DM; record held back",
+        )
+    ]
 
 
 def death_before_surgery(raw: Path) -> list[Row]:
@@ -182,10 +261,37 @@ def death_before_surgery(raw: Path) -> list[Row]:
     ae_start = parse_date(str(record(raw, "104", "ae", 2)["AESTDAT"]), "DMY").iso
     ae_end = parse_date(str(record(raw, "104", "ae", 2)["AEENDAT"]), "DMY").iso
     return [
-        q("104", "1040001", "surv", 2, "DTHDAT", "2018-03-15", "DEATH_BEFORE_HEPATECTOMY", "Death date before the hepatectomy (2018-04-02)"),
-        q("104", "1040001", "surv", 2, "DTHDAT", "2018-03-15", "DEATH_BEFORE_LAST_ASSESSMENT", "Death date before the last tumour assessment (2019-01-30)"),
+        q(
+            "104",
+            "1040001",
+            "surv",
+            2,
+            "DTHDAT",
+            "2018-03-15",
+            "DEATH_BEFORE_HEPATECTOMY",
+            "Death date before the hepatectomy (2018-04-02)",
+        ),
+        q(
+            "104",
+            "1040001",
+            "surv",
+            2,
+            "DTHDAT",
+            "2018-03-15",
+            "DEATH_BEFORE_LAST_ASSESSMENT",
+            "Death date before the last tumour assessment (2019-01-30)",
+        ),
         # The end-of-study record (reason DEATH, 18-MAR-2019) now disagrees with the survival form.
-        q("104", "1040001", "ds", 2, "DSSTDAT", "2019-03-18", "DEATH_INCONSISTENT", "End of study by death dated differently from the death date on the survival form (2018-03-15)"),
+        q(
+            "104",
+            "1040001",
+            "ds",
+            2,
+            "DSSTDAT",
+            "2019-03-18",
+            "DEATH_INCONSISTENT",
+            "End of study by death dated differently from the death date on the survival form (2018-03-15)",
+        ),
         # ... and the subject's AE, started after surgery, now starts after the (wrong) death date.
         q("104", "1040001", "ae", 2, "AESTDAT", ae_start, "AE_AFTER_DEATH", "AE starts after the death (2018-03-15)"),
         q("104", "1040001", "ae", 2, "AEENDAT", ae_end, "AE_END_AFTER_DEATH", "AE ends after the death (2018-03-15)"),
@@ -208,7 +314,18 @@ def exact_duplicate(raw: Path) -> list[Row]:
 def required_if_missing(raw: Path) -> list[Row]:
     expect(raw, "102", "ae", 2, "S102001")  # AEONGO 否 (= N)
     edit(raw, "102", "ae", 2, {"AEENDAT": ""})
-    return [q("102", "S102001", "ae", 2, "AEENDAT", "", "REQUIRED_IF_MISSING", "End date (AEENDAT) is required when Ongoing (AEONGO) is N, but it is blank")]
+    return [
+        q(
+            "102",
+            "S102001",
+            "ae",
+            2,
+            "AEENDAT",
+            "",
+            "REQUIRED_IF_MISSING",
+            "End date (AEENDAT) is required when Ongoing (AEONGO) is N, but it is blank",
+        )
+    ]
 
 
 def score_out_of_range(raw: Path) -> list[Row]:
@@ -216,8 +333,26 @@ def score_out_of_range(raw: Path) -> list[Row]:
     expect(raw, "103", "surg", 3, "GZ3-2")
     edit(raw, "103", "surg", 3, {"ECOG": 7})
     return [
-        q("103", "GZ3-2", "surg", 3, "ECOG", "7", "OUT_OF_RANGE", "ECOG performance status (ECOG) should be from 0 to 4 (specs/raw/dictionary.csv)"),
-        q("103", "GZ3-2", "enrol", 3, "SUBJID", "GZ3-2", "DM_SOURCE_MISSING", "Enrolled subject has no valid surgery (surg) record; held back from DM"),
+        q(
+            "103",
+            "GZ3-2",
+            "surg",
+            3,
+            "ECOG",
+            "7",
+            "OUT_OF_RANGE",
+            "ECOG performance status (ECOG) should be from 0 to 4 (specs/raw/dictionary.csv)",
+        ),
+        q(
+            "103",
+            "GZ3-2",
+            "enrol",
+            3,
+            "SUBJID",
+            "GZ3-2",
+            "DM_SOURCE_MISSING",
+            "Enrolled subject has no valid surgery (surg) record; held back from DM",
+        ),
     ]
 
 
@@ -228,14 +363,34 @@ def score_out_of_range(raw: Path) -> list[Row]:
 def date_before_birth(raw: Path) -> list[Row]:
     expect(raw, "101", "dm", 3, "101-002")  # consent 2018-09-09: AGE would be -1
     edit(raw, "101", "dm", 3, {"BRTHDAT": "2019-01-01"})
-    return [q("101", "101-002", "dm", 3, "BRTHDAT", "<redacted>", "BIRTH_AFTER_CONSENT", "Birth date is after the informed consent date; AGE not derived")]
+    return [
+        q(
+            "101",
+            "101-002",
+            "dm",
+            3,
+            "BRTHDAT",
+            "<redacted>",
+            "BIRTH_AFTER_CONSENT",
+            "Birth date is after the informed consent date; AGE not derived",
+        )
+    ]
 
 
 def ae_after_end_of_study(raw: Path) -> list[Row]:
     expect(raw, "104", "ae", 3, "1040002")  # end of study (death) 26-MAY-2022
     row = copy_record(raw, "104", "ae", 3, AESPID="2", AESTDAT="15-JUN-2022", AEENDAT="20-JUN-2022")
     return [
-        q("104", "1040002", "ae", row, "AESTDAT", "2022-06-15", "AE_AFTER_END_OF_STUDY", "AE starts after the end of study (2022-05-26)"),
+        q(
+            "104",
+            "1040002",
+            "ae",
+            row,
+            "AESTDAT",
+            "2022-06-15",
+            "AE_AFTER_END_OF_STUDY",
+            "AE starts after the end of study (2022-05-26)",
+        ),
         q("104", "1040002", "ae", row, "AESTDAT", "2022-06-15", "AE_AFTER_DEATH", "AE starts after the death (2022-05-26)"),
         q("104", "1040002", "ae", row, "AEENDAT", "2022-06-20", "AE_END_AFTER_DEATH", "AE ends after the death (2022-05-26)"),
     ]
@@ -244,7 +399,18 @@ def ae_after_end_of_study(raw: Path) -> list[Row]:
 def demographics_of_unknown_subject(raw: Path) -> list[Row]:
     expect(raw, "101", "dm", 2, "101-001")
     row = copy_record(raw, "101", "dm", 2, SUBJID="101-098")
-    return [q("101", "101-098", "dm", row, "SUBJID", "101-098", "SUBJECT_NOT_ENROLLED", "Demographics record of a subject with no enrollment record; not in DM")]
+    return [
+        q(
+            "101",
+            "101-098",
+            "dm",
+            row,
+            "SUBJID",
+            "101-098",
+            "SUBJECT_NOT_ENROLLED",
+            "Demographics record of a subject with no enrollment record; not in DM",
+        )
+    ]
 
 
 VALUE_CASES: dict[str, Callable[[Path], list[Row]]] = {
@@ -279,15 +445,19 @@ CASCADE_SUBJECT = ("103", "GZ3-2")
 def missing_required_column(raw: Path) -> tuple[str, str]:
     p = raw / "101" / "lb.csv"
     lines = p.read_text(encoding="utf-8").splitlines()
-    p.write_text("\n".join(",".join(c for i, c in enumerate(line.split(",")) if i != 3) for line in lines) + "\n", encoding="utf-8")
+    p.write_text(
+        "\n".join(",".join(c for i, c in enumerate(line.split(",")) if i != 3) for line in lines) + "\n", encoding="utf-8"
+    )
     return "lb", "101/lb.csv: required column(s) missing from the header: LBTESTCD"
 
 
 def unexpected_encoding(raw: Path) -> tuple[str, str]:
     p = raw / "102" / "ae.csv"  # site 102 agreed on GBK; Excel's "Unicode text" is UTF-16
     p.write_bytes(p.read_bytes().decode("gbk").encode("utf-16"))
-    return "ae", ("102/ae.csv: cannot be decoded as gbk (the encoding agreed for site 102 in sites.yaml): invalid byte 0xff at byte offset 0 (line 1); "
-                  "was the file saved in another encoding?")
+    return "ae", (
+        "102/ae.csv: cannot be decoded as gbk (the encoding agreed for site 102 in sites.yaml): invalid byte 0xff at byte offset 0 (line 1); "
+        "was the file saved in another encoding?"
+    )
 
 
 def truncated_csv(raw: Path) -> tuple[str, str]:
@@ -345,8 +515,10 @@ def empty_ae_and_changed_sex(raw: Path) -> tuple[str, str]:
 
 def site_folder_missing(raw: Path) -> tuple[str, str]:
     shutil.rmtree(raw / "104")
-    return "*", ("104/: site(s) 104 of specs/raw/sites.yaml sent nothing in this drop; a drop holds every site's export, "
-                 "so nothing is built from it (drop.partial_drops in specs/raw/sites.yaml accepts a partial drop)")
+    return "*", (
+        "104/: site(s) 104 of specs/raw/sites.yaml sent nothing in this drop; a drop holds every site's export, "
+        "so nothing is built from it (drop.partial_drops in specs/raw/sites.yaml accepts a partial drop)"
+    )
 
 
 def file_linked_from_outside(raw: Path) -> tuple[str, str]:
@@ -354,16 +526,20 @@ def file_linked_from_outside(raw: Path) -> tuple[str, str]:
     outside.parent.mkdir(exist_ok=True)
     shutil.move(raw / "101" / "ae.csv", outside)
     (raw / "101" / "ae.csv").symlink_to(outside)
-    return "*", (f"101/ae.csv: a link to the file {outside.resolve()}, outside the raw folder; exports are copied into the raw folder, "
-                 "not linked (drop.follow_links in specs/raw/sites.yaml)")
+    return "*", (
+        f"101/ae.csv: a link to the file {outside.resolve()}, outside the raw folder; exports are copied into the raw folder, "
+        "not linked (drop.follow_links in specs/raw/sites.yaml)"
+    )
 
 
 def folder_linked_from_outside(raw: Path) -> tuple[str, str]:
     outside = raw.parent / "site104"
     shutil.move(raw / "104", outside)
     (raw / "104").symlink_to(outside)
-    return "*", (f"104/: a link to the folder {outside.resolve()}, outside the raw folder; exports are copied into the raw folder, "
-                 "not linked (drop.follow_links in specs/raw/sites.yaml)")
+    return "*", (
+        f"104/: a link to the folder {outside.resolve()}, outside the raw folder; exports are copied into the raw folder, "
+        "not linked (drop.follow_links in specs/raw/sites.yaml)"
+    )
 
 
 def cell_at_xfd1048576(raw: Path) -> tuple[str, str]:
@@ -374,8 +550,10 @@ def cell_at_xfd1048576(raw: Path) -> tuple[str, str]:
     used = sum(c.value is not None for row in ws.iter_rows() for c in row)
     ws["XFD1048576"] = "x"
     wb.save(p)
-    return "ae", (f"103/ae.xlsx: sheet 'ae' reaches cell XFD1048576 (1048576 rows x 16384 columns = 17179869184 cells, {used + 1} cells written), "
-                  "beyond limits.rows (1048576) or limits.cells (20000000) in specs/raw/sites.yaml; a cell typed far outside the table? not read")
+    return "ae", (
+        f"103/ae.xlsx: sheet 'ae' reaches cell XFD1048576 (1048576 rows x 16384 columns = 17179869184 cells, {used + 1} cells written), "
+        "beyond limits.rows (1048576) or limits.cells (20000000) in specs/raw/sites.yaml; a cell typed far outside the table? not read"
+    )
 
 
 def zip_bomb_workbook(raw: Path) -> tuple[str, str]:
@@ -383,17 +561,41 @@ def zip_bomb_workbook(raw: Path) -> tuple[str, str]:
 
     p = raw / "103" / "lb.xlsx"
     total = zip_bomb(p, 1_700_000_000)
-    return "lb", (f"103/lb.xlsx: the workbook expands from {p.stat().st_size} to {total} bytes, more than limits.xlsx_expanded_bytes "
-                  "(1073741824) in specs/raw/sites.yaml; a zip bomb or not an export; not read")
+    return "lb", (
+        f"103/lb.xlsx: the workbook expands from {p.stat().st_size} to {total} bytes, more than limits.xlsx_expanded_bytes "
+        "(1073741824) in specs/raw/sites.yaml; a zip bomb or not an export; not read"
+    )
 
 
 FILE_CASES: dict[str, Callable[[Path], tuple[str, str]]] = {
-    f.__name__: f for f in [missing_required_column, unexpected_encoding, truncated_csv, empty_file, sheet_renamed, unreadable_workbook, unknown_site, unknown_form,
-                            empty_ae_and_changed_sex, site_folder_missing, file_linked_from_outside, folder_linked_from_outside, cell_at_xfd1048576, zip_bomb_workbook]
+    f.__name__: f
+    for f in [
+        missing_required_column,
+        unexpected_encoding,
+        truncated_csv,
+        empty_file,
+        sheet_renamed,
+        unreadable_workbook,
+        unknown_site,
+        unknown_form,
+        empty_ae_and_changed_sex,
+        site_folder_missing,
+        file_linked_from_outside,
+        folder_linked_from_outside,
+        cell_at_xfd1048576,
+        zip_bomb_workbook,
+    ]
 }
 # Cases on forms DM does not read share one run; the others stop DM (or every raw asset).
 SHARED_RUN = ["missing_required_column", "unexpected_encoding", "truncated_csv", "empty_file", "sheet_renamed"]
-OWN_RUN = ["unreadable_workbook", "unknown_site", "unknown_form", "empty_ae_and_changed_sex", "site_folder_missing", "file_linked_from_outside"]
+OWN_RUN = [
+    "unreadable_workbook",
+    "unknown_site",
+    "unknown_form",
+    "empty_ae_and_changed_sex",
+    "site_folder_missing",
+    "file_linked_from_outside",
+]
 HOSTILE_RUN = ["cell_at_xfd1048576", "zip_bomb_workbook"]  # two hostile workbooks on forms DM does not read
 RUN_CASES = [*SHARED_RUN, *OWN_RUN, *HOSTILE_RUN]  # folder_linked_from_outside: extract only (the same refusal as a linked file)
 
@@ -417,7 +619,7 @@ class Run:
 @pytest.fixture(scope="module")
 def runner(tmp_path_factory: pytest.TempPathFactory):
     """run(raw, out) -> Run, on a private Dagster instance, with the ops checks in the definitions."""
-    import pipeline.definitions as definitions
+    from pipeline import definitions
 
     home = tmp_path_factory.mktemp("work")
     original = definitions.build_definitions
@@ -470,7 +672,9 @@ def last_night(clean_raw: Path, runner, tmp_path_factory: pytest.TempPathFactory
 
 
 @pytest.fixture(scope="module")
-def value_run(clean_raw: Path, last_night: Run, runner, tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, dict[str, list[Row]]]:
+def value_run(
+    clean_raw: Path, last_night: Run, runner, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Run, dict[str, list[Row]]]:
     raw = tmp_path_factory.mktemp("bad_values") / "raw"
     shutil.copytree(clean_raw, raw)
     expected = {name: case(raw) for name, case in VALUE_CASES.items()}
@@ -478,7 +682,10 @@ def value_run(clean_raw: Path, last_night: Run, runner, tmp_path_factory: pytest
 
 
 def listing(run: Run) -> pd.DataFrame:
-    frames = [pd.read_csv(p, dtype=str, encoding="utf-8-sig", keep_default_na=False) for p in sorted((run.out / "queries").glob("*.csv"))]
+    frames = [
+        pd.read_csv(p, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+        for p in sorted((run.out / "queries").glob("*.csv"))
+    ]
     out = pd.concat(frames, ignore_index=True)
     out["row"] = pd.Series([int(r) if r else None for r in out["row"]], index=out.index, dtype=object)  # blank: a drop query
     return out
@@ -499,7 +706,11 @@ def rows_of(df: pd.DataFrame) -> set[Row]:
 
 
 def lineage(run: Run, domain: str | None = None) -> set[tuple[str, int]]:
-    paths = [run.out / "sdtm" / "lineage" / f"{domain}.parquet"] if domain else sorted((run.out / "sdtm" / "lineage").glob("*.parquet"))
+    paths = (
+        [run.out / "sdtm" / "lineage" / f"{domain}.parquet"]
+        if domain
+        else sorted((run.out / "sdtm" / "lineage").glob("*.parquet"))
+    )
     frames = [pd.read_parquet(p, columns=["RAWFILE", "RAWROW"]).dropna() for p in paths]
     both = pd.concat(frames, ignore_index=True)
     return set(zip(both["RAWFILE"].astype(str), both["RAWROW"].astype(int)))
@@ -557,7 +768,17 @@ def test_downstream_keeps_every_valid_record_and_no_held_one(value_run, last_nig
     run, expected = value_run
     got = listing(run)
     # Inconsistent dates are queried but the records kept (the site confirms or corrects them).
-    kept = got["rule"].isin(["DEATH_BEFORE_HEPATECTOMY", "DEATH_BEFORE_LAST_ASSESSMENT", "DEATH_INCONSISTENT", "AE_AFTER_DEATH", "AE_AFTER_END_OF_STUDY", "AE_END_AFTER_DEATH", "BIRTH_AFTER_CONSENT"])
+    kept = got["rule"].isin(
+        [
+            "DEATH_BEFORE_HEPATECTOMY",
+            "DEATH_BEFORE_LAST_ASSESSMENT",
+            "DEATH_INCONSISTENT",
+            "AE_AFTER_DEATH",
+            "AE_AFTER_END_OF_STUDY",
+            "AE_END_AFTER_DEATH",
+            "BIRTH_AFTER_CONSENT",
+        ]
+    )
     held = set(zip(got.loc[~kept, "file"], got.loc[~kept, "row"]))
     assert not held & lineage(run)
     # AE: last night's records minus the held ones, plus the (valid) AE after the end of study.
@@ -611,7 +832,9 @@ def test_extract_fails_with_one_message_naming_file_and_problem(clean_raw: Path,
 
 
 @pytest.fixture(scope="module")
-def file_runs(clean_raw: Path, last_night: Run, runner, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Run, dict[str, tuple[str, str]], dict[str, str]]]:
+def file_runs(
+    clean_raw: Path, last_night: Run, runner, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[Run, dict[str, tuple[str, str]], dict[str, str]]]:
     """Each run starts from a copy of last night's outputs; returns {case: (run, expected {step: message}, digest before)}."""
     out: dict = {}
     for group in [SHARED_RUN, *[[c] for c in OWN_RUN], HOSTILE_RUN]:
@@ -639,7 +862,9 @@ def test_file_problem_fails_its_raw_asset_and_leaves_outputs_untouched(file_runs
     assert run.failures == {step: ("RawFileError", msg) for step, msg in expected.items()}
     # Nothing is published: every deliverable and the manifest are last night's; no staging folder is left.
     assert tree_digest(run.out) == before
-    assert sorted(p.name for p in run.out.parent.iterdir()) == sorted([".outputs.lock", "outputs", "raw", *(["elsewhere"] if case == "file_linked_from_outside" else [])])
+    assert sorted(p.name for p in run.out.parent.iterdir()) == sorted(
+        [".outputs.lock", "outputs", "raw", *(["elsewhere"] if case == "file_linked_from_outside" else [])]
+    )
 
 
 def test_a_failed_run_keeps_the_previous_dm_everywhere(file_runs) -> None:
@@ -678,7 +903,14 @@ def test_subject_accounting_finds_a_lost_subject() -> None:
 
     enrol = FormExtract(
         "enrol",
-        pd.DataFrame({"SUBJID": ["101-001", "101-002", "101-003", "101-004"], "_site": "101", "_file": "101/enrol.csv", "_row": [2, 3, 4, 5]}),
+        pd.DataFrame(
+            {
+                "SUBJID": ["101-001", "101-002", "101-003", "101-004"],
+                "_site": "101",
+                "_file": "101/enrol.csv",
+                "_row": [2, 3, 4, 5],
+            }
+        ),
         quarantine([("102", "S102009", "enrol", "102/enrol.csv", 2, "RFICDAT", "31/02/2019", "DATE_INVALID", "...")]),
         pd.DataFrame(),
         (),
@@ -726,8 +958,10 @@ def test_an_empty_raw_folder_is_refused_and_the_package_untouched(last_night: Ru
     with pytest.raises(RunRefused) as err:
         run_study(tmp_path / "raw", out, work_dir=tmp_path / "work")
     assert err.value.exit_code == 2
-    assert str(err.value) == (f"the raw folder {tmp_path / 'raw'} holds no export (no <siteid>/<form>.csv|xlsx of a site in "
-                              f"specs/raw/sites.yaml); nothing was run and {out} is untouched")
+    assert str(err.value) == (
+        f"the raw folder {tmp_path / 'raw'} holds no export (no <siteid>/<form>.csv|xlsx of a site in "
+        f"specs/raw/sites.yaml); nothing was run and {out} is untouched"
+    )
     assert tree_digest(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["outputs", "raw"]
 
 
@@ -739,8 +973,10 @@ def test_work_inside_out_is_refused(clean_raw: Path, last_night: Run, tmp_path: 
     with pytest.raises(RunRefused) as err:
         run_study(clean_raw, out, work_dir=out / "work")
     assert err.value.exit_code == 2
-    assert str(err.value) == (f"--work {out / 'work'} lies inside --out {out}: intermediate values hold raw identifiers "
-                              "(names, initials, birth dates) and must never be part of the deliverables")
+    assert str(err.value) == (
+        f"--work {out / 'work'} lies inside --out {out}: intermediate values hold raw identifiers "
+        "(names, initials, birth dates) and must never be part of the deliverables"
+    )
     assert tree_digest(out) == before
 
 
@@ -753,7 +989,10 @@ def test_out_inside_raw_is_refused(clean_raw: Path, tmp_path: Path) -> None:
     with pytest.raises(RunRefused) as err:
         run_study(raw, raw / "out", work_dir=tmp_path / "work")
     assert err.value.exit_code == 2
-    assert str(err.value) == f"--out {raw / 'out'} lies inside the raw folder {raw}: deliverables must not be written into the site exports"
+    assert (
+        str(err.value)
+        == f"--out {raw / 'out'} lies inside the raw folder {raw}: deliverables must not be written into the site exports"
+    )
     assert tree_digest(raw) == before and not (raw / "out").exists()
 
 
@@ -779,14 +1018,70 @@ def drift_run(clean_raw: Path, last_night: Run, runner, tmp_path_factory: pytest
     expect(raw, "104", "ae", 2, "1040001")
     edit(raw, "104", "ae", 2, {"AETERM": "x" * 10_000_000})  # one 10 MB field
     expected = [
-        ("101", "", "ae", "101/ae.csv", None, "", "", "FORM_MISSING", "Site 101 sent no 'ae' file in this drop; none of its ae records are in this build"),
-        ("101", "", "dm", "101/dm.csv", None, "RACE_DESC", "", "COLUMN_UNKNOWN", "Column RACE_DESC in 101/dm.csv is not in the dictionary for form 'dm' (specs/raw/dictionary.csv); its values are not read"),
-        ("101", "", "dm", "101/dm.csv", None, "RACE", "", "COLUMN_MISSING", "Column RACE of form 'dm' is missing from 101/dm.csv; read as blank for every record of the file"),
-        ("103", "", "ae", "103/ae.xlsx", None, "Sheet2", "4", "SHEET_UNREAD", "Sheet 'Sheet2' in 103/ae.xlsx holds 4 row(s) but only the sheet named 'ae' is read; move its records there or remove it"),
-        q("104", "1040001", "ae", 2, "AETERM", "x" * 40 + "... (10000000 characters)", "FIELD_TOO_LONG",
-          "Adverse event (verbatim) (AETERM) is 10000000 characters long, more than limits.field_chars (32767) in specs/raw/sites.yaml; record held back"),
-        q("104", "1040002", "ae", 3, "AETERM", term[:4] + "\\x00" + term[4:], "CONTROL_CHARACTER",
-          "Adverse event (verbatim) (AETERM) holds a control character (NUL or another non-printing byte) that no EDC writes; record held back"),
+        (
+            "101",
+            "",
+            "ae",
+            "101/ae.csv",
+            None,
+            "",
+            "",
+            "FORM_MISSING",
+            "Site 101 sent no 'ae' file in this drop; none of its ae records are in this build",
+        ),
+        (
+            "101",
+            "",
+            "dm",
+            "101/dm.csv",
+            None,
+            "RACE_DESC",
+            "",
+            "COLUMN_UNKNOWN",
+            "Column RACE_DESC in 101/dm.csv is not in the dictionary for form 'dm' (specs/raw/dictionary.csv); its values are not read",
+        ),
+        (
+            "101",
+            "",
+            "dm",
+            "101/dm.csv",
+            None,
+            "RACE",
+            "",
+            "COLUMN_MISSING",
+            "Column RACE of form 'dm' is missing from 101/dm.csv; read as blank for every record of the file",
+        ),
+        (
+            "103",
+            "",
+            "ae",
+            "103/ae.xlsx",
+            None,
+            "Sheet2",
+            "4",
+            "SHEET_UNREAD",
+            "Sheet 'Sheet2' in 103/ae.xlsx holds 4 row(s) but only the sheet named 'ae' is read; move its records there or remove it",
+        ),
+        q(
+            "104",
+            "1040001",
+            "ae",
+            2,
+            "AETERM",
+            "x" * 40 + "... (10000000 characters)",
+            "FIELD_TOO_LONG",
+            "Adverse event (verbatim) (AETERM) is 10000000 characters long, more than limits.field_chars (32767) in specs/raw/sites.yaml; record held back",
+        ),
+        q(
+            "104",
+            "1040002",
+            "ae",
+            3,
+            "AETERM",
+            term[:4] + "\\x00" + term[4:],
+            "CONTROL_CHARACTER",
+            "Adverse event (verbatim) (AETERM) holds a control character (NUL or another non-printing byte) that no EDC writes; record held back",
+        ),
     ]
     return runner(raw, base / "outputs"), expected
 
@@ -853,8 +1148,14 @@ def test_enospc_publishes_nothing(clean_raw: Path, last_night: Run, runner, tmp_
 def _cli(raw: Path, out: Path, work: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
     env.pop("DAGSTER_HOME", None)
-    return subprocess.Popen([sys.executable, "-m", "pipeline", "run", "--raw", str(raw), "--out", str(out), "--work", str(work)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).parents[1])
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "run", "--raw", str(raw), "--out", str(out), "--work", str(work)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=Path(__file__).parents[1],
+    )
 
 
 def _wait_for(cond: Callable[[], bool], proc: subprocess.Popen, timeout: float = 600) -> bool:
@@ -887,7 +1188,12 @@ def test_sigkill_at_several_points_and_a_second_run_refused(clean_raw: Path, las
                 assert err.strip().startswith(f"error: another run is writing {out} (pid {proc.pid} on ")
                 assert err.strip().endswith("this run refused before writing anything: wait for it to finish")
             # The staging folder starts as links to the published files: a rewritten file has a new inode.
-            reached = _wait_for(lambda: any((s / marker).exists() and (s / marker).stat().st_ino != (out / marker).stat().st_ino for s in stage()), proc)
+            reached = _wait_for(
+                lambda marker=marker: any(
+                    (s / marker).exists() and (s / marker).stat().st_ino != (out / marker).stat().st_ino for s in stage()
+                ),
+                proc,
+            )
             assert reached, f"the run ended before reaching {name}"
         finally:
             proc.kill()

@@ -17,8 +17,9 @@ from tests.test_schemas import STUDY, ae_frame
 def _failed_ae_run(tmp_path) -> dg.ExecuteInProcessResult:
     data = ae_frame()
     data.loc[1, "AETOXGR"] = "6"
-    lineage = pd.DataFrame({"DOMAIN": "AE", "USUBJID": data["USUBJID"], "RECORD": data["AESEQ"],
-                            "RAWFILE": "101/ae.csv", "RAWROW": [4, 7]})
+    lineage = pd.DataFrame(
+        {"DOMAIN": "AE", "USUBJID": data["USUBJID"], "RECORD": data["AESEQ"], "RAWFILE": "101/ae.csv", "RAWROW": [4, 7]}
+    )
     result = DomainResult("AE", data, lineage, pd.DataFrame())
     asset = dataset_asset(load_dataset_spec("sdtm", "ae"), {}, lambda: result, lambda r: r.data, lambda r, p: None, lambda r: {})
     return dg.materialize([asset], resources={"paths": StudyPaths(out_dir=str(tmp_path))}, raise_on_error=False)
@@ -31,8 +32,10 @@ def test_failed_schema_check_is_one_problem_with_subject_seq_and_raw_row(tmp_pat
     assert len(probs) == 1  # the step failure it causes is not a second problem
     p = probs[0]
     assert p.where == "sdtm/ae check schema" and p.what == "1 value(s) fail"
-    assert p.details == [f"USUBJID {STUDY}-101-101-007, AESEQ 2; 101/ae.csv row 7: AETOXGR = '6' breaks the rule: "
-                         "must be a term of codelist AETOXGR: 1, 2, 3, 4, 5"]
+    assert p.details == [
+        f"USUBJID {STUDY}-101-101-007, AESEQ 2; 101/ae.csv row 7: AETOXGR = '6' breaks the rule: "
+        "must be a term of codelist AETOXGR: 1, 2, 3, 4, 5"
+    ]
     assert p.todo.startswith("The dataset does not conform to its spec")
 
 
@@ -72,5 +75,8 @@ def test_warning_line_counts_by_kind():
         w.warn("a", FutureWarning)
         w.warn("b", FutureWarning)
         w.warn("c", UserWarning)
-    assert report.warning_line(caught) == "3 Python warning(s) (builtins FutureWarning 2, builtins UserWarning 1): run with --verbose to see them"
+    assert (
+        report.warning_line(caught)
+        == "3 Python warning(s) (builtins FutureWarning 2, builtins UserWarning 1): run with --verbose to see them"
+    )
     assert report.warning_line([]) == ""

@@ -8,8 +8,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from hypothesis import given
 from hypothesis import strategies as st
-
 from listed import listed
+
 from pipeline.columns import TEXT, arrow_text, isin, stack, take_text
 from pipeline.io import write_parquet
 from pipeline.terminology import on_distinct
@@ -18,7 +18,7 @@ from pipeline.terminology import on_distinct
 def test_text_is_inferred_as_the_arrow_str_dtype() -> None:
     # Importing the package switches pandas to its pandas-3 string inference.
     assert pd.Series(["a", None]).dtype == TEXT
-    assert TEXT.storage == "pyarrow" and TEXT.na_value is np.nan
+    assert TEXT.storage == "pyarrow" and TEXT.na_value is np.nan  # noqa: PLW0177 - identity with the NaN singleton is the point
 
 
 def test_take_text_spreads_distinct_values_back_with_missing_for_minus_one() -> None:
@@ -77,8 +77,7 @@ _ids = st.one_of(st.none(), st.sampled_from(["CN-101-001", "CN-101-002", "CN-102
 @given(st.lists(_ids, max_size=20), st.lists(_ids, max_size=20), st.sampled_from(["text", "list", "object"]))
 def test_isin_answers_as_pandas_does(values, allowed, kind) -> None:
     col = pd.Series(values, dtype=TEXT)
-    given_as = {"text": pd.Series(allowed, dtype=TEXT), "list": list(allowed),
-                "object": np.array(allowed, dtype=object)}[kind]
+    given_as = {"text": pd.Series(allowed, dtype=TEXT), "list": list(allowed), "object": np.array(allowed, dtype=object)}[kind]
     assert isin(col, given_as).tolist() == col.isin(given_as).tolist()
 
 
@@ -105,7 +104,7 @@ def test_utf8_buffers_give_each_values_bytes_also_for_a_slice() -> None:
     arr = pa.array(["SORAFENIB", None, "肝", ""], type=pa.large_string()).slice(1, 3)
     offsets, data = utf8_buffers(arr)
     assert len(offsets) == 4
-    values = [bytes(data[offsets[i]:offsets[i + 1]]) for i in range(3)]
+    values = [bytes(data[offsets[i] : offsets[i + 1]]) for i in range(3)]
     assert values == [b"", "肝".encode(), b""]
     assert len(utf8_buffers(pa.array([], type=pa.string()))[0]) == 1
     offsets, data = utf8_buffers(pa.array([None, None], type=pa.string()))

@@ -27,17 +27,26 @@ DATA = Path(__file__).parent / "data" / "core"
 
 
 def _result(results, findings=(), rules=()) -> CoreResult:
-    return CoreResult(summary={"findings": sum(r.get("findings", 0) for r in results)}, results=list(results),
-                      findings=list(findings), rules=list(rules), engine="cdisc-rules-engine 0.17.1",
-                      standard="SDTMIG 3.4")
+    return CoreResult(
+        summary={"findings": sum(r.get("findings", 0) for r in results)},
+        results=list(results),
+        findings=list(findings),
+        rules=list(rules),
+        engine="cdisc-rules-engine 0.17.1",
+        standard="SDTMIG 3.4",
+    )
 
 
 def _expl(findings=(), engine_errors=()):
     return parse_explanations({"findings": list(findings), "engine_errors": list(engine_errors)}, Path("x.yaml"))
 
 
-DM_CHOICE = {"rule": "CORE-000713", "datasets": ["DM"], "kind": "sponsor choice",
-             "explanation": "RFSTDTC is the hepatectomy, which precedes consent by design."}
+DM_CHOICE = {
+    "rule": "CORE-000713",
+    "datasets": ["DM"],
+    "kind": "sponsor choice",
+    "explanation": "RFSTDTC is the hepatectomy, which precedes consent by design.",
+}
 
 
 # --------------------------------------------------------------------------- the file
@@ -90,15 +99,19 @@ def test_dataset_names_are_upper_cased_and_one_name_may_be_given_as_text():
 
 
 def test_a_whole_pair_is_explained_and_another_is_not():
-    res = _result([
-        {"rule_id": "CORE-000713", "dataset": "DM", "status": "issues", "findings": 154},
-        {"rule_id": "CORE-000553", "dataset": "SE", "status": "issues", "findings": 387},
-        {"rule_id": "CORE-000713", "dataset": "AE", "status": "passed", "findings": 0},
-    ], rules=[{"rule_id": "CORE-000553", "cdisc_ids": "CG0222", "message": "SEENDY missing"}])
+    res = _result(
+        [
+            {"rule_id": "CORE-000713", "dataset": "DM", "status": "issues", "findings": 154},
+            {"rule_id": "CORE-000553", "dataset": "SE", "status": "issues", "findings": 387},
+            {"rule_id": "CORE-000713", "dataset": "AE", "status": "passed", "findings": 0},
+        ],
+        rules=[{"rule_id": "CORE-000553", "cdisc_ids": "CG0222", "message": "SEENDY missing"}],
+    )
     cls = classify(res, _expl([DM_CHOICE]))
     assert [(r.rule, r.dataset, r.findings, r.kind) for r in cls.explained] == [("CORE-000713", "DM", 154, "sponsor choice")]
     assert [(r.rule, r.dataset, r.findings, r.cdisc_ids, r.message) for r in cls.unexplained] == [
-        ("CORE-000553", "SE", 387, "CG0222", "SEENDY missing")]
+        ("CORE-000553", "SE", 387, "CG0222", "SEENDY missing")
+    ]
     assert (cls.explained_findings, cls.unexplained_findings, cls.passed) == (154, 387, False)
 
 
@@ -110,8 +123,17 @@ def test_where_explains_only_the_matching_listed_findings():
         {"rule_id": "CORE-000701", "dataset": "RS", "row": 3, "values": {"EPOCH": None, "RSDTC": "2019-03-05"}},
     ]
     res = _result([{"rule_id": "CORE-000701", "dataset": "RS", "status": "issues", "findings": 4}], findings)
-    ex = _expl([{"rule": "CORE-000701", "datasets": ["RS"], "kind": "sponsor choice",
-                 "explanation": "Undated pre-operative assessments have no element.", "where": {"RSDTC": None}}])
+    ex = _expl(
+        [
+            {
+                "rule": "CORE-000701",
+                "datasets": ["RS"],
+                "kind": "sponsor choice",
+                "explanation": "Undated pre-operative assessments have no element.",
+                "where": {"RSDTC": None},
+            }
+        ]
+    )
     cls = classify(res, ex)
     assert [(r.dataset, r.findings) for r in cls.explained] == [("RS", 2)]
     # row 3 does not match, and the 4th finding was never listed (report cap): both unexplained
@@ -119,23 +141,48 @@ def test_where_explains_only_the_matching_listed_findings():
 
 
 def test_where_with_a_list_matches_any_of_its_values():
-    findings = [{"rule_id": "CORE-000885", "dataset": "DM", "row": i, "values": {"ARMCD": a}}
-                for i, a in enumerate(["CONTROL", "SORA", "CONTROL"], start=1)]
+    findings = [
+        {"rule_id": "CORE-000885", "dataset": "DM", "row": i, "values": {"ARMCD": a}}
+        for i, a in enumerate(["CONTROL", "SORA", "CONTROL"], start=1)
+    ]
     res = _result([{"rule_id": "CORE-000885", "dataset": "DM", "status": "issues", "findings": 3}], findings)
-    ex = _expl([{"rule": "CORE-000885", "datasets": "DM", "kind": "sponsor choice",
-                 "explanation": "Control subjects take no study drug, so they have no EX record.",
-                 "where": {"ARMCD": ["CONTROL", "OBS"]}}])
+    ex = _expl(
+        [
+            {
+                "rule": "CORE-000885",
+                "datasets": "DM",
+                "kind": "sponsor choice",
+                "explanation": "Control subjects take no study drug, so they have no EX record.",
+                "where": {"ARMCD": ["CONTROL", "OBS"]},
+            }
+        ]
+    )
     cls = classify(res, ex)
     assert (cls.explained_findings, cls.unexplained_findings) == (2, 1)
 
 
 def test_engine_errors_are_allowed_only_with_their_message():
-    res = _result([
-        {"rule_id": "CORE-000685", "dataset": "LB", "status": "error", "message": "rule execution error: No group keys passed!"},
-        {"rule_id": "CORE-000685", "dataset": "RS", "status": "error", "message": "rule execution error: something else"},
-    ])
-    ex = _expl(engine_errors=[{"rule": "CORE-000685", "datasets": "*", "message": "No group keys passed!",
-                               "reason": "The engine groups by variables that do not exist in these datasets."}])
+    res = _result(
+        [
+            {
+                "rule_id": "CORE-000685",
+                "dataset": "LB",
+                "status": "error",
+                "message": "rule execution error: No group keys passed!",
+            },
+            {"rule_id": "CORE-000685", "dataset": "RS", "status": "error", "message": "rule execution error: something else"},
+        ]
+    )
+    ex = _expl(
+        engine_errors=[
+            {
+                "rule": "CORE-000685",
+                "datasets": "*",
+                "message": "No group keys passed!",
+                "reason": "The engine groups by variables that do not exist in these datasets.",
+            }
+        ]
+    )
     cls = classify(res, ex)
     assert [(r.dataset, r.reason is not None) for r in cls.errors_explained] == [("LB", True)]
     assert [r.dataset for r in cls.errors_unexplained] == ["RS"]
@@ -185,16 +232,23 @@ def test_the_check_runs_one_pass_per_format_and_warns_on_unexplained(tmp_path, m
     )
     cfg = CoreConfig(python=Path(__import__("sys").executable), cache=tmp_path, runner=runner, timeout=30)
     monkeypatch.setattr(core, "core_config_from_env", lambda: cfg)
-    ex = _expl([{"rule": "CORE-000024", "datasets": ["AE"], "kind": "engine false positive",
-                 "explanation": "A stand-in explanation for the test fixture's AE finding."}])
+    ex = _expl(
+        [
+            {
+                "rule": "CORE-000024",
+                "datasets": ["AE"],
+                "kind": "engine false positive",
+                "explanation": "A stand-in explanation for the test fixture's AE finding.",
+            }
+        ]
+    )
     monkeypatch.setattr(core, "load_explanations", lambda: ex)
 
     @dg.asset(key=["submission", "sdtm"])
     def sdtm_package():
         return None
 
-    res = dg.materialize([sdtm_package, *core.core_asset_checks],
-                         resources={"paths": StudyPaths(out_dir=str(tmp_path / "out"))})
+    res = dg.materialize([sdtm_package, *core.core_asset_checks], resources={"paths": StudyPaths(out_dir=str(tmp_path / "out"))})
     (ev,) = res.get_asset_check_evaluations()
     md = ev.metadata
     assert md["passes"].value == "xpt, json"

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from listed import listed
+
 from pipeline import dates as dates_module
 from pipeline.dates import DATE_ORDERS, ParsedDate, iso_precision, parse_date, study_day, to_iso8601
 
@@ -272,7 +272,9 @@ def test_impossible_dates_are_always_rejected(ymd: tuple[int, int, int]) -> None
         assert parse_date(text.translate(FULL_WIDTH), order).iso is None
 
 
-values = st.lists(st.one_of(st.none(), st.text(max_size=12), date_like, st.sampled_from(["2019-03-05", "05/03/2019"])), max_size=30)
+values = st.lists(
+    st.one_of(st.none(), st.text(max_size=12), date_like, st.sampled_from(["2019-03-05", "05/03/2019"])), max_size=30
+)
 
 
 @SETTINGS
@@ -298,7 +300,12 @@ def test_vectorised_handles_empty_and_string_dtype() -> None:
 
 def test_iso_precision() -> None:
     assert [iso_precision(v) for v in ["2019", "2019-03", "2019-03-05", "2019-03-05T10:00", None, "05/03/2019"]] == [
-        "year", "month", "day", "day", None, None,
+        "year",
+        "month",
+        "day",
+        "day",
+        None,
+        None,
     ]
     s = pd.Series(["2019", None, "2019-03-05", "2019-03"], index=[5, 6, 7, 8])
     assert listed(iso_precision(s)) == ["year", None, "day", "month"]
@@ -344,4 +351,11 @@ def test_complete_date_of_known_values() -> None:
     s = pd.Series(["2019-03-05", "2019-03", None, "2019-02-30", "2019-03-05T08:00", "2019-03-05"], index=[5, 6, 7, 8, 9, 10])
     got = dates_module.complete_date(s)
     assert list(got.index) == [5, 6, 7, 8, 9, 10]
-    assert [None if pd.isna(x) else x.date().isoformat() for x in got] == ["2019-03-05", None, None, None, "2019-03-05", "2019-03-05"]
+    assert [None if pd.isna(x) else x.date().isoformat() for x in got] == [
+        "2019-03-05",
+        None,
+        None,
+        None,
+        "2019-03-05",
+        "2019-03-05",
+    ]

@@ -91,8 +91,11 @@ def _sha(path: Path) -> str:
 
 def _tree(root: Path) -> dict[str, str]:
     """Every visible file under ``root`` (relative posix path -> sha256); hidden temp files apart."""
-    return {p.relative_to(root).as_posix(): _sha(p) for p in sorted(root.rglob("*"))
-            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)}
+    return {
+        p.relative_to(root).as_posix(): _sha(p)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    }
 
 
 class Postgres:
@@ -114,11 +117,33 @@ class Postgres:
         if self.as_user:
             pw = pwd.getpwnam("postgres")
             os.chown(self.data, pw.pw_uid, pw.pw_gid)
-        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "dagster", "-E", "UTF8",
-                  "--locale=C", "--no-sync")
+        self._run(
+            str(self.bin / "initdb"),
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "dagster",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
         opts = f"-h 127.0.0.1 -p {self.port} -k {self.data} -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.data / "server.log"), "-w", "-t", "60",
-                  "-o", opts, "start")
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.data / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            opts,
+            "start",
+        )
         import psycopg2
 
         conn = psycopg2.connect(host="127.0.0.1", port=self.port, user="dagster", dbname="postgres")
@@ -140,8 +165,11 @@ class Postgres:
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
-            subprocess.run([*self.as_user, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"],
-                           capture_output=True, timeout=60)
+            subprocess.run(
+                [*self.as_user, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"],
+                capture_output=True,
+                timeout=60,
+            )
 
 
 class Cluster:
@@ -157,18 +185,45 @@ class Cluster:
 
     def env(self, raw: Path, out: Path, work: Path, **extra: str) -> dict[str, str]:
         redis = f"redis://127.0.0.1:{self.redis_port}"
-        return {**os.environ, "PYTHONPATH": str(REPO), "PYTHON": sys.executable, "DAGSTER_HOME": str(self.home),
-                "DAGSTER_PG_URL": self.pg.url, "DAGSTER_CELERY_BROKER_URL": f"{redis}/0",
-                "DAGSTER_CELERY_BACKEND_URL": f"{redis}/1", "PIPELINE_EXECUTOR": "celery",
-                "PIPELINE_RAW_DIR": str(raw), "PIPELINE_OUT_DIR": str(out), "PIPELINE_WORK_DIR": str(work), **extra}
+        return {
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "PYTHON": sys.executable,
+            "DAGSTER_HOME": str(self.home),
+            "DAGSTER_PG_URL": self.pg.url,
+            "DAGSTER_CELERY_BROKER_URL": f"{redis}/0",
+            "DAGSTER_CELERY_BACKEND_URL": f"{redis}/1",
+            "PIPELINE_EXECUTOR": "celery",
+            "PIPELINE_RAW_DIR": str(raw),
+            "PIPELINE_OUT_DIR": str(out),
+            "PIPELINE_WORK_DIR": str(work),
+            **extra,
+        }
 
     def start(self, env: dict[str, str]) -> None:
         self.home.mkdir()
         shutil.copy(DEPLOY / "celery" / "dagster.yaml", self.home / "dagster.yaml")  # the shipped instance config
         self.pg.start()
         log = (self.base / "redis.log").open("w")
-        self.procs.append(subprocess.Popen(["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
-                                            "--appendonly", "no", "--dir", str(self.base)], stdout=log, stderr=subprocess.STDOUT))
+        self.procs.append(
+            subprocess.Popen(
+                [
+                    "redis-server",
+                    "--port",
+                    str(self.redis_port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self.base),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
         import redis
 
         client = redis.Redis(host="127.0.0.1", port=self.redis_port)
@@ -177,8 +232,14 @@ class Cluster:
         wenv = {**env, "PATH": "/usr/local/bin:/usr/bin:/bin"}
         for name in ("w1", "w2"):
             wlog = (self.base / f"{name}.log").open("w")
-            self.workers[name] = subprocess.Popen(["bash", str(DEPLOY / "celery" / "worker.sh"), name, "1"], env=wenv, cwd=REPO,
-                                                  stdout=wlog, stderr=subprocess.STDOUT, start_new_session=True)
+            self.workers[name] = subprocess.Popen(
+                ["bash", str(DEPLOY / "celery" / "worker.sh"), name, "1"],
+                env=wenv,
+                cwd=REPO,
+                stdout=wlog,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         from dagster_celery.make_app import make_app
 
         app = make_app({"broker": env["DAGSTER_CELERY_BROKER_URL"], "backend": env["DAGSTER_CELERY_BACKEND_URL"]})
@@ -212,7 +273,9 @@ class _suppress:
         return self
 
     def __exit__(self, *exc):
-        return exc[0] is not None and issubclass(exc[0], (ProcessLookupError, PermissionError, subprocess.TimeoutExpired, OSError))
+        return exc[0] is not None and issubclass(
+            exc[0], (ProcessLookupError, PermissionError, subprocess.TimeoutExpired, OSError)
+        )
 
 
 def _ping(client) -> bool:
@@ -238,8 +301,14 @@ def _children(pid: int) -> list[int]:
 
 def _dagster_execute(env: dict[str, str], log: Path, timeout: float = 600) -> subprocess.CompletedProcess:
     """``dagster job execute``: the run's orchestration in this process, its steps on the Celery queue."""
-    res = subprocess.run([str(BIN / "dagster"), "job", "execute", "-m", "pipeline.definitions", "-j", "nightly_build"],
-                         env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    res = subprocess.run(
+        [str(BIN / "dagster"), "job", "execute", "-m", "pipeline.definitions", "-j", "nightly_build"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     log.write_text(res.stdout + res.stderr)
     return res
 
@@ -260,9 +329,24 @@ def cluster():
     # The in-process reference run works while the services and workers start.
     ref_env = {k: v for k, v in env.items() if not k.startswith(("DAGSTER_", "PIPELINE_"))}
     ref_env["PIPELINE_CODE_VERSION"] = head
-    ref = subprocess.Popen([sys.executable, "-m", "pipeline", "run", "--raw", str(raw), "--out", str(base / "ref"),
-                            "--work", str(base / "ref_work")], env=ref_env, cwd=REPO, stdout=(base / "ref.log").open("w"),
-                           stderr=subprocess.STDOUT)
+    ref = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "run",
+            "--raw",
+            str(raw),
+            "--out",
+            str(base / "ref"),
+            "--work",
+            str(base / "ref_work"),
+        ],
+        env=ref_env,
+        cwd=REPO,
+        stdout=(base / "ref.log").open("w"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         c.start(env)
         assert ref.wait(timeout=600) == 0, (base / "ref.log").read_text()[-3000:]
@@ -309,17 +393,25 @@ def test_steps_ran_on_both_workers_and_history_reads_back_from_postgres(cluster,
         records = instance.get_records_for_run(run.run_id, limit=100000).records
         events = [r.event_log_entry for r in records if r.event_log_entry.dagster_event]
         # every step as a Celery task, spread over the two workers
-        hosts = {str(e.dagster_event.engine_event_data.metadata["Celery worker"].value).split("@")[0]
-                 for e in events if e.dagster_event.event_type_value == "ENGINE_EVENT" and e.dagster_event.engine_event_data
-                 and "Celery worker" in (e.dagster_event.engine_event_data.metadata or {})}
+        hosts = {
+            str(e.dagster_event.engine_event_data.metadata["Celery worker"].value).split("@")[0]
+            for e in events
+            if e.dagster_event.event_type_value == "ENGINE_EVENT"
+            and e.dagster_event.engine_event_data
+            and "Celery worker" in (e.dagster_event.engine_event_data.metadata or {})
+        }
         assert hosts == {"w1", "w2"}
         steps = {e.step_key for e in events if e.dagster_event.event_type_value == "STEP_SUCCESS"}
         assert {"raw__dm", "sdtm__dm", "adam__adsl", KILLED_STEP, "submission__manifest"} <= steps
-        materialized = {tuple(e.dagster_event.asset_key.path) for e in events if e.dagster_event.event_type_value == "ASSET_MATERIALIZATION"}
+        materialized = {
+            tuple(e.dagster_event.asset_key.path) for e in events if e.dagster_event.event_type_value == "ASSET_MATERIALIZATION"
+        }
         assert {("sdtm", "dm"), ("adam", "adtte"), ("submission", "manifest")} <= materialized
         assert instance.get_latest_materialization_event(dg.AssetKey(["adam", "adsl"])).run_id == run.run_id
         # asset checks: each evaluation of the run is in Postgres's check history
-        evaluations = [e.dagster_event.event_specific_data for e in events if e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"]
+        evaluations = [
+            e.dagster_event.event_specific_data for e in events if e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
+        ]
         assert len(evaluations) >= 3
         for ev in evaluations:
             history = instance.event_log_storage.get_asset_check_execution_history(ev.asset_check_key, limit=5)
@@ -338,13 +430,22 @@ def test_worker_killed_mid_step_is_retried_on_another_process(cluster, celery_ru
     last_id = cluster.pg.query("SELECT coalesce(max(id), 0) FROM event_logs")[0][0]
     # its output goes to a file: a pipe nobody reads while the test waits could fill and block the run
     log = cluster.base / "run2.log"
-    proc = subprocess.Popen([str(BIN / "dagster"), "job", "execute", "-m", "pipeline.definitions", "-j", "nightly_build"],
-                            env=cluster.env_run, cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [str(BIN / "dagster"), "job", "execute", "-m", "pipeline.definitions", "-j", "nightly_build"],
+        env=cluster.env_run,
+        cwd=REPO,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
     killed = []
     try:
+
         def started():
-            rows = cluster.pg.query("SELECT event FROM event_logs WHERE id > %s AND step_key = %s AND dagster_event_type = 'ENGINE_EVENT'",
-                                    last_id, KILLED_STEP)
+            rows = cluster.pg.query(
+                "SELECT event FROM event_logs WHERE id > %s AND step_key = %s AND dagster_event_type = 'ENGINE_EVENT'",
+                last_id,
+                KILLED_STEP,
+            )
             return next((name for (ev,) in rows for name in ("w1", "w2") if f'"{name}@' in ev and "in celery worker" in ev), None)
 
         worker = _wait(started, f"{KILLED_STEP} running on a worker", 600, proc, every=0.05)
@@ -358,11 +459,19 @@ def test_worker_killed_mid_step_is_retried_on_another_process(cluster, celery_ru
     assert killed, "no pool process found for the worker"
     assert proc.returncode == 0, log.read_text(errors="replace")[-3000:]
     assert "WorkerLostError" in (cluster.base / f"{worker}.log").read_text(errors="replace")
-    executions = cluster.pg.query("SELECT count(*) FROM event_logs WHERE id > %s AND step_key = %s AND dagster_event_type = 'ENGINE_EVENT'"
-                                  " AND event LIKE %s", last_id, KILLED_STEP, "%in celery worker%")[0][0]
+    executions = cluster.pg.query(
+        "SELECT count(*) FROM event_logs WHERE id > %s AND step_key = %s AND dagster_event_type = 'ENGINE_EVENT'"
+        " AND event LIKE %s",
+        last_id,
+        KILLED_STEP,
+        "%in celery worker%",
+    )[0][0]
     assert executions == 2  # the killed attempt and the retry
-    successes = cluster.pg.query("SELECT count(*) FROM event_logs WHERE id > %s AND step_key = %s AND dagster_event_type = 'STEP_SUCCESS'",
-                                 last_id, KILLED_STEP)[0][0]
+    successes = cluster.pg.query(
+        "SELECT count(*) FROM event_logs WHERE id > %s AND step_key = %s AND dagster_event_type = 'STEP_SUCCESS'",
+        last_id,
+        KILLED_STEP,
+    )[0][0]
     assert successes == 1
     assert cluster.pg.query("SELECT status FROM runs ORDER BY create_timestamp DESC LIMIT 1") == [("SUCCESS",)]
     # Deliverables are written to hidden temporary names and renamed: the killed attempt left no
@@ -376,8 +485,9 @@ def test_postgres_unavailable_at_start_names_the_setting(cluster, tmp_path):
     dead = f"postgresql+psycopg2://dagster:secret@127.0.0.1:{_free_port()}/dagster"
     env = {**cluster.env_run, "DAGSTER_PG_URL": dead, "PATH": "/usr/bin:/bin"}
     t = time.monotonic()
-    res = subprocess.run(["bash", str(DEPLOY / "celery" / "worker.sh"), "w9", "1"], env=env, cwd=REPO,
-                         capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        ["bash", str(DEPLOY / "celery" / "worker.sh"), "w9", "1"], env=env, cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert res.returncode != 0
     assert "storage.postgres.postgres_url ($DAGSTER_PG_URL)" in res.stderr, res.stderr
     assert str(cluster.home / "dagster.yaml") in res.stderr

@@ -29,8 +29,14 @@ def tree_digest(root: Path) -> dict[str, str]:
 def cli_run(out: Path, work: Path) -> subprocess.Popen:
     env = {**os.environ, "DAGSTER_HOME": ""}
     env.pop("DAGSTER_HOME")
-    return subprocess.Popen([sys.executable, "-m", "pipeline", "run", "--raw", str(RAW), "--out", str(out), "--work", str(work)],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "run", "--raw", str(RAW), "--out", str(out), "--work", str(work)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +68,16 @@ def raw_identifiers() -> pd.DataFrame:
 
 
 def test_every_layer_is_written(run):
-    for path in ["sdtm/dm.parquet", "sdtm/ae.parquet", "sdtm/rs.parquet", "sdtm/ts.parquet", "adam/adsl.parquet", "adam/adtte.parquet",
-                 "analysis/endpoints.csv", "analysis/km_rfs.png"]:
+    for path in [
+        "sdtm/dm.parquet",
+        "sdtm/ae.parquet",
+        "sdtm/rs.parquet",
+        "sdtm/ts.parquet",
+        "adam/adsl.parquet",
+        "adam/adtte.parquet",
+        "analysis/endpoints.csv",
+        "analysis/km_rfs.png",
+    ]:
         assert (run / path).is_file(), path
 
 
@@ -202,8 +216,11 @@ def test_report_displays_ard_ars_and_analysis_results_metadata(run):
     xml = (run / "adam" / "define.xml").read_bytes()
     assert validate_arm(xml) == []
     doc = etree.fromstring(xml)
-    ns = {"arm": "http://www.cdisc.org/ns/arm/v1.0", "def": "http://www.cdisc.org/ns/def/v2.1",
-          "xlink": "http://www.w3.org/1999/xlink"}
+    ns = {
+        "arm": "http://www.cdisc.org/ns/arm/v1.0",
+        "def": "http://www.cdisc.org/ns/def/v2.1",
+        "xlink": "http://www.w3.org/1999/xlink",
+    }
     results = doc.xpath("//arm:ResultDisplay[@OID='RD.T14_2_1_RFS']/arm:AnalysisResult/@OID", namespaces=ns)
     assert "AR.AN_RFS_KM" in results and "AR.AN_RFS_HR" in results
     for leaf_id in doc.xpath("//arm:ResultDisplay/def:DocumentRef/@leafID", namespaces=ns):

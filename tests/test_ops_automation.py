@@ -27,11 +27,15 @@ from pipeline.submission.manifest import write_manifest
 
 def _evaluate(raw: Path, cursor: str | None, instance: dg.DagsterInstance, out: Path | None = None) -> dg.SensorResult:
     out = out or raw.parent / "no_outputs"
-    ctx = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"paths": StudyPaths(raw_dir=str(raw), out_dir=str(out))})
+    ctx = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"paths": StudyPaths(raw_dir=str(raw), out_dir=str(out))}
+    )
     return new_export_sensor(ctx)
 
 
-def _tick(raw: Path, cursor: str | None, instance: dg.DagsterInstance, out: Path | None = None) -> tuple[list[dg.RunRequest], str | None]:
+def _tick(
+    raw: Path, cursor: str | None, instance: dg.DagsterInstance, out: Path | None = None
+) -> tuple[list[dg.RunRequest], str | None]:
     result = _evaluate(raw, cursor, instance, out)
     return list(result.run_requests or []), result.cursor
 
@@ -215,6 +219,7 @@ def test_drop_built_by_a_successful_tagged_run_is_not_rebuilt(raw, instance):
 
     job = dg.define_asset_job("nightly_build", selection=dg.AssetSelection.all())
     defs = dg.Definitions(assets=[built], jobs=[job])
+
     # A failed run of the drop does not count as built.
     @dg.asset(key="broken")
     def broken() -> int:

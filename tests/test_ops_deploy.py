@@ -46,11 +46,16 @@ def _with_ops(defs: dg.Definitions) -> dg.Definitions:
 def test_definitions_with_ops_objects_load(tmp_path):
     from pipeline.definitions import build_definitions
 
-    defs = _with_ops(build_definitions(raw_dir=str(tmp_path / "raw"), out_dir=str(tmp_path / "out"), work_dir=str(tmp_path / "work")))
+    defs = _with_ops(
+        build_definitions(raw_dir=str(tmp_path / "raw"), out_dir=str(tmp_path / "out"), work_dir=str(tmp_path / "work"))
+    )
     dg.Definitions.validate_loadable(defs)
     nightly = defs.resolve_job_def("nightly_build")
     assert KEY in nightly.asset_layer.executable_asset_keys
-    assert defs.resolve_job_def("query_listing_only").asset_layer.executable_asset_keys == {KEY, dg.AssetKey(["submission", "manifest"])}
+    assert defs.resolve_job_def("query_listing_only").asset_layer.executable_asset_keys == {
+        KEY,
+        dg.AssetKey(["submission", "manifest"]),
+    }
     assert defs.resolve_schedule_def("nightly_build_0200_shanghai").execution_timezone == "Asia/Shanghai"
     assert {s.name for s in defs.sensors} >= {"new_export_drop", "query_listing_after_failed_build"}
     listing_deps = defs.resolve_asset_graph().get(KEY).parent_keys
@@ -64,7 +69,14 @@ def test_workspace_loads_with_dagster_cli(tmp_path):
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     env = {**os.environ, "DAGSTER_HOME": str(home), "PIPELINE_WORK_DIR": str(tmp_path / "work")}
-    res = subprocess.run([str(exe), "definitions", "validate", "-w", "workspace.yaml"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [str(exe), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
 
 
@@ -108,8 +120,10 @@ def test_instance_classes_and_their_config(kind, monkeypatch):
     monkeypatch.setenv("DAGSTER_CELERY_BACKEND_URL", "redis://127.0.0.1:9/1")
     ref = InstanceRef.from_dir(str(DEPLOY / kind))
     assert ref.storage_data.class_name == "DagsterPostgresStorage"
-    assert ref.run_launcher_data.class_name == {"k8s": "K8sRunLauncher", "celery": "DefaultRunLauncher",
-                                                "celery-k8s": "CeleryK8sRunLauncher"}[kind]
+    assert (
+        ref.run_launcher_data.class_name
+        == {"k8s": "K8sRunLauncher", "celery": "DefaultRunLauncher", "celery-k8s": "CeleryK8sRunLauncher"}[kind]
+    )
     for data in (ref.storage_data, ref.run_launcher_data):
         cls = getattr(importlib.import_module(data.module_name), data.class_name)
         result = validate_config(cls.config_type(), yaml.safe_load(data.config_yaml))
@@ -238,9 +252,14 @@ def k8s_render(tmp_path, monkeypatch):
     config = {**processed.value, "load_incluster_config": False, "kubeconfig_file": str(tmp_path / "kubeconfig")}
     fake = _FakeBatchApi()
     launcher = K8sRunLauncher(**config, k8s_client_batch_api=fake)
-    origin = JobPythonOrigin("nightly_build", RepositoryPythonOrigin(
-        executable_path="/usr/local/bin/python", code_pointer=ModuleCodePointer("pipeline.definitions", "defs", "/app"),
-        container_image=IMAGE))
+    origin = JobPythonOrigin(
+        "nightly_build",
+        RepositoryPythonOrigin(
+            executable_path="/usr/local/bin/python",
+            code_pointer=ModuleCodePointer("pipeline.definitions", "defs", "/app"),
+            container_image=IMAGE,
+        ),
+    )
     with dg.instance_for_test() as instance:
         launcher.register_instance(instance)
         run = instance.add_run(DagsterRun(job_name="nightly_build", job_code_origin=origin, tags=dict(automation.STUDY_TAG)))
@@ -306,16 +325,25 @@ def test_k8s_step_job_spec(k8s_render, monkeypatch):
     from kubernetes.client import ApiClient
 
     launcher, fake, run, instance = k8s_render
-    handler = k8s_executor.K8sStepHandler(image=None, container_context=K8sContainerContext(), load_incluster_config=False,
-                                          kubeconfig_file=launcher.kubeconfig_file, k8s_client_batch_api=fake)
+    handler = k8s_executor.K8sStepHandler(
+        image=None,
+        container_context=K8sContainerContext(),
+        load_incluster_config=False,
+        kubeconfig_file=launcher.kubeconfig_file,
+        k8s_client_batch_api=fake,
+    )
     # the STEP_WORKER_STARTING event needs a live step context; the Job body does not
     monkeypatch.setattr(k8s_executor.DagsterEvent, "step_worker_starting", staticmethod(lambda *a, **k: None))
     step = "sdtm__dm"
     context = SimpleNamespace(
-        execute_step_args=ExecuteStepArgs(job_origin=run.job_code_origin, run_id=run.run_id, step_keys_to_execute=[step],
-                                          instance_ref=instance.get_ref()),
-        dagster_run=run, instance=SimpleNamespace(run_launcher=launcher), step_tags={step: {}},
-        get_step_context=lambda key: SimpleNamespace(step=SimpleNamespace(op_name=key)))
+        execute_step_args=ExecuteStepArgs(
+            job_origin=run.job_code_origin, run_id=run.run_id, step_keys_to_execute=[step], instance_ref=instance.get_ref()
+        ),
+        dagster_run=run,
+        instance=SimpleNamespace(run_launcher=launcher),
+        step_tags={step: {}},
+        get_step_context=lambda key: SimpleNamespace(step=SimpleNamespace(op_name=key)),
+    )
     list(handler.launch_step(context))
     [(namespace, body)] = fake.created
     job = ApiClient().sanitize_for_serialization(body)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-import pytest
 
 from pipeline.adam.common import AdamResult
 from pipeline.ops import queries as q
@@ -28,7 +27,17 @@ def extract(form: str, rows: list[tuple]) -> FormExtract:
 
 
 NIGHT1 = [
-    ("101", "101-001", "vs", "101/vs.csv", 5, "VSDAT", "2019-02-30", "DATE_INVALID", "Visit date (VSDAT) is not a valid date: no 30 February"),
+    (
+        "101",
+        "101-001",
+        "vs",
+        "101/vs.csv",
+        5,
+        "VSDAT",
+        "2019-02-30",
+        "DATE_INVALID",
+        "Visit date (VSDAT) is not a valid date: no 30 February",
+    ),
     ("101", "101-003", "vs", "101/vs.csv", 9, "WEIGHT", "sixty", "NOT_NUMERIC", "Weight (WEIGHT) is not a number"),
     # Two identical problems of one subject (same field, rule and value in two visits).
     ("102", "S102004", "lb", "102/lb.csv", 3, "LBORRES", "pos", "NOT_NUMERIC", "Result (LBORRES) is not a number"),
@@ -39,7 +48,17 @@ NIGHT1 = [
 def night2() -> list[tuple]:
     """The sites re-exported: new rows above moved every row number, one problem was fixed, one is new."""
     shifted = [(*r[:4], r[4] + 6, *r[5:]) for r in NIGHT1 if r[1] != "101-003"]
-    new = ("103", "GZ3-12", "surg", "103/surg.xlsx", 2, "TUMSZ", "4,5", "NOT_NUMERIC", "Largest tumour diameter (TUMSZ) is not a number")
+    new = (
+        "103",
+        "GZ3-12",
+        "surg",
+        "103/surg.xlsx",
+        2,
+        "TUMSZ",
+        "4,5",
+        "NOT_NUMERIC",
+        "Largest tumour diameter (TUMSZ) is not a number",
+    )
     return [new, *reversed(shifted)]
 
 
@@ -76,8 +95,33 @@ def test_identifier_values_redacted_even_if_upstream_forgot():
         ("101", "101-002", "enrol", "101/enrol.csv", 4, "SUBJINIT", "ZWL", "SCHEMA_str_length", "Initials ZWL too long"),
         ("102", "S102009", "dm", "102/dm.csv", 7, "PTNAME", "张伟", "SCHEMA_x", "Name 张伟 has digits"),
     ]
-    sdtm_q = quarantine([("104", "1040002", "dm", "104/dm.csv", 2, "BRTHDAT,RFICDAT", "1961-07-14,2017-03-02", "CONSENT_BEFORE_BIRTH", "Consent 2017-03-02 before birth 1961-07-14")])
-    adam_i = pd.DataFrame([{"USUBJID": "NCT02867280-103-GZ3-5", "dataset": "ADSL", "variable": "BRTHDTC", "value": "1955-01-02", "rule": "AGE_RANGE", "message": "born 1955-01-02: age out of range"}])
+    sdtm_q = quarantine(
+        [
+            (
+                "104",
+                "1040002",
+                "dm",
+                "104/dm.csv",
+                2,
+                "BRTHDAT,RFICDAT",
+                "1961-07-14,2017-03-02",
+                "CONSENT_BEFORE_BIRTH",
+                "Consent 2017-03-02 before birth 1961-07-14",
+            )
+        ]
+    )
+    adam_i = pd.DataFrame(
+        [
+            {
+                "USUBJID": "NCT02867280-103-GZ3-5",
+                "dataset": "ADSL",
+                "variable": "BRTHDTC",
+                "value": "1955-01-02",
+                "rule": "AGE_RANGE",
+                "message": "born 1955-01-02: age out of range",
+            }
+        ]
+    )
     out = listing(leaky, [sdtm_q], [adam_i])
     assert (out["value"] == q.REDACTED).all()
     text = out.to_csv()
@@ -85,7 +129,11 @@ def test_identifier_values_redacted_even_if_upstream_forgot():
         assert secret not in text
     files = q.site_files(out, SITES)
     for name, data in files.items():
-        blob = data if name.endswith(".csv") else b"".join(zipfile.ZipFile(io.BytesIO(data)).read(n) for n in zipfile.ZipFile(io.BytesIO(data)).namelist())
+        blob = (
+            data
+            if name.endswith(".csv")
+            else b"".join(zipfile.ZipFile(io.BytesIO(data)).read(n) for n in zipfile.ZipFile(io.BytesIO(data)).namelist())
+        )
         for secret in ["ZWL", "张伟", "1961-07-14", "1955-01-02"]:
             assert secret.encode("utf-8") not in blob, (name, secret)
 
@@ -93,8 +141,22 @@ def test_identifier_values_redacted_even_if_upstream_forgot():
 def test_adam_issue_goes_to_its_site_by_usubjid():
     issues = pd.DataFrame(
         [
-            {"USUBJID": "NCT02867280-101-101-007", "dataset": "ADAE", "variable": "ATOXGR", "value": "7", "rule": "GRADE_RANGE", "message": "CTCAE grade is not 1-5"},
-            {"USUBJID": "NCT02867280-103-GZ3-7", "dataset": "ADAE", "variable": "AEOUT", "value": "RECOVERED", "rule": "GRADE5_FATAL", "message": "Grade 5 and a FATAL outcome must go together"},
+            {
+                "USUBJID": "NCT02867280-101-101-007",
+                "dataset": "ADAE",
+                "variable": "ATOXGR",
+                "value": "7",
+                "rule": "GRADE_RANGE",
+                "message": "CTCAE grade is not 1-5",
+            },
+            {
+                "USUBJID": "NCT02867280-103-GZ3-7",
+                "dataset": "ADAE",
+                "variable": "AEOUT",
+                "value": "RECOVERED",
+                "rule": "GRADE5_FATAL",
+                "message": "Grade 5 and a FATAL outcome must go together",
+            },
             {"USUBJID": "garbage", "dataset": "ADAE", "variable": "AEOUT", "value": "X", "rule": "R", "message": "m"},
         ]
     )
@@ -107,8 +169,11 @@ def test_adam_issue_goes_to_its_site_by_usubjid():
 
 
 def test_one_file_per_site_with_chinese_text_and_bom():
-    rows = [*NIGHT1, ("102", "S102005", "ae", "102/ae.csv", 4, "AETERM", "肝功能异常?", "CODE_UNKNOWN", "不良事件术语不在字典中"),
-            ("104", "1040001", "ae", "104/ae.csv", 2, "AETERM", "=HYPERLINK(\"x\")", "CODE_UNKNOWN", "term unknown")]
+    rows = [
+        *NIGHT1,
+        ("102", "S102005", "ae", "102/ae.csv", 4, "AETERM", "肝功能异常?", "CODE_UNKNOWN", "不良事件术语不在字典中"),
+        ("104", "1040001", "ae", "104/ae.csv", 2, "AETERM", '=HYPERLINK("x")', "CODE_UNKNOWN", "term unknown"),
+    ]
     files = q.site_files(listing(rows), SITES)
     assert sorted(files) == [f"{s}.{e}" for s in SITES for e in ("csv", "xlsx")]
     csv102 = files["102.csv"]
@@ -163,13 +228,21 @@ def _stub(key: list[str], value: object) -> dg.AssetsDefinition:
 
 
 def _materialize(tmp_path: Path, rows: list[tuple]) -> dg.ExecuteInProcessResult:
-    sdtm = DomainResult("DM", pd.DataFrame(), pd.DataFrame(), quarantine([("101", "101-001", "dm", "101/dm.csv", 2, "SEX", "X", "CT_UNMAPPED", "Sex X not in codelist")]))
+    sdtm = DomainResult(
+        "DM",
+        pd.DataFrame(),
+        pd.DataFrame(),
+        quarantine([("101", "101-001", "dm", "101/dm.csv", 2, "SEX", "X", "CT_UNMAPPED", "Sex X not in codelist")]),
+    )
     adam = AdamResult("ADAE", pd.DataFrame(), pd.DataFrame(columns=q.ADAM_ISSUE_COLS))
     stubs = [_stub(["raw", "vs"], extract("vs", rows)), _stub(["sdtm", "dm"], sdtm), _stub(["adam", "adae"], adam)]
     listing_asset = build_query_listing_asset([["raw", "vs"]], [dg.AssetKey(["sdtm", "dm"])], [["adam", "adae"]])
     return dg.materialize(
         [*stubs, listing_asset],
-        resources={"paths": StudyPaths(raw_dir=str(tmp_path / "raw"), out_dir=str(tmp_path / "out")), "io_manager": dg.mem_io_manager},
+        resources={
+            "paths": StudyPaths(raw_dir=str(tmp_path / "raw"), out_dir=str(tmp_path / "out")),
+            "io_manager": dg.mem_io_manager,
+        },
     )
 
 
@@ -182,7 +255,7 @@ def test_asset_writes_per_site_listings(tmp_path):
     folder = tmp_path / "out" / "queries"
     assert sorted(p.name for p in folder.iterdir()) == sorted(f"{s}.{e}" for s in SITES for e in ("csv", "xlsx"))
     first = {p.name: p.read_bytes() for p in folder.iterdir()}
-    mat = [m for m in res.get_asset_materialization_events() if m.asset_key == KEY][0].materialization
+    mat = next(m for m in res.get_asset_materialization_events() if m.asset_key == KEY).materialization
     assert mat.metadata["dagster/row_count"].value == 5
     assert mat.metadata["queries by site"].value == {"101": 3, "102": 2, "103": 0, "104": 0}
     assert "NOT_NUMERIC" in mat.metadata["counts by rule and site"].value

@@ -93,7 +93,8 @@ def test_empty_raw_folder_is_refused(tmp_path: Path) -> None:
     (tmp_path / "empty" / "101" / "notes.txt").write_text("x")
     assert publish.refusal(tmp_path / "empty", tmp_path / "out", tmp_path / "work") == (
         f"the raw folder {tmp_path / 'empty'} holds no export (no <siteid>/<form>.csv|xlsx of a site in specs/raw/sites.yaml); "
-        f"nothing was run and {tmp_path / 'out'} is untouched")
+        f"nothing was run and {tmp_path / 'out'} is untouched"
+    )
 
 
 def test_missing_raw_folder_is_refused(tmp_path: Path) -> None:
@@ -104,12 +105,14 @@ def test_work_inside_out_is_refused(raw: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert publish.refusal(raw, out, out / "work") == (
         f"--work {out / 'work'} lies inside --out {out}: intermediate values hold raw identifiers "
-        "(names, initials, birth dates) and must never be part of the deliverables")
+        "(names, initials, birth dates) and must never be part of the deliverables"
+    )
 
 
 def test_out_inside_raw_and_raw_inside_out_are_refused(raw: Path, tmp_path: Path) -> None:
     assert publish.refusal(raw, raw / "out", tmp_path / "w") == (
-        f"--out {raw / 'out'} lies inside the raw folder {raw}: deliverables must not be written into the site exports")
+        f"--out {raw / 'out'} lies inside the raw folder {raw}: deliverables must not be written into the site exports"
+    )
     assert publish.refusal(raw, tmp_path, tmp_path.parent / "w").startswith(f"--raw {raw} lies inside --out {tmp_path}")
     assert publish.refusal(raw, tmp_path / "out", raw / "work").startswith(f"--work {raw / 'work'} lies inside the raw folder")
 
@@ -120,12 +123,29 @@ def test_a_good_layout_passes(raw: Path, tmp_path: Path) -> None:
 
 def test_cli_refuses_before_writing(tmp_path: Path) -> None:
     (tmp_path / "raw").mkdir()
-    res = subprocess.run([sys.executable, "-m", "pipeline", "run", "--raw", str(tmp_path / "raw"), "--out", str(tmp_path / "out"),
-                          "--work", str(tmp_path / "work")], capture_output=True, text=True, cwd=Path(__file__).parents[1],
-                         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "run",
+            "--raw",
+            str(tmp_path / "raw"),
+            "--out",
+            str(tmp_path / "out"),
+            "--work",
+            str(tmp_path / "work"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parents[1],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+    )
     assert res.returncode == 2
-    assert res.stderr.strip() == (f"error: the raw folder {tmp_path / 'raw'} holds no export (no <siteid>/<form>.csv|xlsx of a site in "
-                                  f"specs/raw/sites.yaml); nothing was run and {tmp_path / 'out'} is untouched")
+    assert res.stderr.strip() == (
+        f"error: the raw folder {tmp_path / 'raw'} holds no export (no <siteid>/<form>.csv|xlsx of a site in "
+        f"specs/raw/sites.yaml); nothing was run and {tmp_path / 'out'} is untouched"
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["raw"]
 
 
@@ -146,12 +166,13 @@ def test_second_run_is_refused_naming_the_holder(tmp_path: Path) -> None:
     holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(out)], stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(LockHeld) as err:
-            with study_lock(out):
-                pass
+        with pytest.raises(LockHeld) as err, study_lock(out):
+            pass
         msg = str(err.value)
         assert msg.startswith(f"another run is writing {out} (pid {holder.pid} on ")
-        assert msg.endswith(f": python -m pipeline run --out demo; lock {lock_path(out)}); this run refused before writing anything: wait for it to finish")
+        assert msg.endswith(
+            f": python -m pipeline run --out demo; lock {lock_path(out)}); this run refused before writing anything: wait for it to finish"
+        )
         with pytest.raises(LockHeld):
             check_unlocked(out)  # what a Dagster run checks before it writes
     finally:
@@ -190,5 +211,7 @@ def test_manifest_lists_files_read_through_a_link_with_their_resolved_path(tmp_p
     (raw / "104").symlink_to(tmp_path / "site104")
     doc = build_manifest(make(tmp_path / "out", {"x.txt": "x"}), raw)
     assert [(e["path"], e.get("resolved")) for e in doc["raw_inputs"]] == [
-        ("101/ae.csv", None), ("104/ae.csv", str((tmp_path / "site104" / "ae.csv").resolve())),
-        ("104/dm.csv", str((tmp_path / "site104" / "dm.csv").resolve()))]
+        ("101/ae.csv", None),
+        ("104/ae.csv", str((tmp_path / "site104" / "ae.csv").resolve())),
+        ("104/dm.csv", str((tmp_path / "site104" / "dm.csv").resolve())),
+    ]

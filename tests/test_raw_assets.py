@@ -25,7 +25,9 @@ def test_one_asset_and_one_check_per_form() -> None:
     assert keys == {dg.AssetKey(["raw", f]) for f in SPEC.forms}
     assert all(a.group_names_by_key[k] == "raw" for a in raw_assets for k in a.keys)
     checks = {k for a in raw_assets for k in a.check_keys}
-    assert checks == {dg.AssetCheckKey(dg.AssetKey(["raw", f]), c) for f in SPEC.forms for c in ("records_accounted_for", "drop_as_agreed")}
+    assert checks == {
+        dg.AssetCheckKey(dg.AssetKey(["raw", f]), c) for f in SPEC.forms for c in ("records_accounted_for", "drop_as_agreed")
+    }
     assert all(not spec.blocking for a in raw_assets for spec in a.check_specs)
     ae = next(a for a in raw_assets if dg.AssetKey(["raw", "ae"]) in a.keys)
     assert ae.descriptions_by_key[dg.AssetKey(["raw", "ae"])].startswith("Adverse events:")

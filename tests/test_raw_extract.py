@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pytest
-
 from listed import listed, rows
+
 from pipeline.raw import extract as extract_module
-from pipeline.raw.reader import RawFileError
 from pipeline.raw.extract import COUNT_COLS, QUARANTINE_COLS, REDACTED, FormExtract, extract_form
+from pipeline.raw.reader import RawFileError
 from pipeline.raw.schema import form_schema, form_schemas
 from pipeline.specs.raw import load_raw_spec
 
@@ -36,7 +36,7 @@ def frame(rows: list[tuple], columns: list[str]) -> pd.DataFrame:
 
 
 def counts(rows: list[tuple]) -> pd.DataFrame:
-    return frame(rows, COUNT_COLS).astype({c: "int64" for c in COUNT_COLS[1:]})
+    return frame(rows, COUNT_COLS).astype(dict.fromkeys(COUNT_COLS[1:], "int64"))
 
 
 # --- enrol ------------------------------------------------------------------------------------
@@ -46,10 +46,54 @@ def test_enrol_data(extracts: dict[str, FormExtract]) -> None:
     expected = frame(
         [
             ("101", "101-001", "ZWL", "2019-03-05", "2019-03-12", "SORAFENIB", "Y", "101", "101/enrol.csv", 2),
-            ("101", "101-002", "LXM", "2019-04-02", "2019-04-09", "CONTROL", "Y", "101", "101/enrol.csv", 3),  # full-width date, 对照组, 是
-            ("102", "S102001", "王五", "2019-03-05", "2019-03-12", "SORAFENIB", "Y", "102", "102/enrol.csv", 2),  # GBK, dd/mm/yyyy
-            ("102", "S102003", "赵六", "2019-06", "2019-06-10", "CONTROL", "Y", "102", "102/enrol.csv", 4),  # UN/06/2019 kept partial
-            ("103", "GZ3-7", "ABC", "2019-03-05", "2019-03-12", "SORAFENIB", "Y", "103", "103/enrol.xlsx", 2),  # Excel date cell, 2019年3月12日
+            (
+                "101",
+                "101-002",
+                "LXM",
+                "2019-04-02",
+                "2019-04-09",
+                "CONTROL",
+                "Y",
+                "101",
+                "101/enrol.csv",
+                3,
+            ),  # full-width date, 对照组, 是
+            (
+                "102",
+                "S102001",
+                "王五",
+                "2019-03-05",
+                "2019-03-12",
+                "SORAFENIB",
+                "Y",
+                "102",
+                "102/enrol.csv",
+                2,
+            ),  # GBK, dd/mm/yyyy
+            (
+                "102",
+                "S102003",
+                "赵六",
+                "2019-06",
+                "2019-06-10",
+                "CONTROL",
+                "Y",
+                "102",
+                "102/enrol.csv",
+                4,
+            ),  # UN/06/2019 kept partial
+            (
+                "103",
+                "GZ3-7",
+                "ABC",
+                "2019-03-05",
+                "2019-03-12",
+                "SORAFENIB",
+                "Y",
+                "103",
+                "103/enrol.xlsx",
+                2,
+            ),  # Excel date cell, 2019年3月12日
             ("103", "GZ3-12", "DEF", "2019-04", "2019-04-20", "CONTROL", "Y", "103", "103/enrol.xlsx", 3),  # 2019年4月
             ("104", "1040001", "MLH", "2019-03-05", "2019-03-12", "SORAFENIB", "Y", "104", "104/enrol.csv", 2),  # 05-MAR-2019
             ("104", "1040002", "QQ", "2019-03", "2019", "CONTROL", "N", "104", "104/enrol.csv", 3),  # UN-MAR-2019, UNK-UNK-2019
@@ -83,7 +127,9 @@ def test_enrol_quarantine(extracts: dict[str, FormExtract]) -> None:
 
 
 def test_enrol_counts_and_warnings(extracts: dict[str, FormExtract]) -> None:
-    pd.testing.assert_frame_equal(extracts["enrol"].counts, counts([("101", 4, 0, 2, 2), ("102", 3, 0, 1, 2), ("103", 3, 0, 1, 2), ("104", 3, 0, 1, 2)]))
+    pd.testing.assert_frame_equal(
+        extracts["enrol"].counts, counts([("101", 4, 0, 2, 2), ("102", 3, 0, 1, 2), ("103", 3, 0, 1, 2), ("104", 3, 0, 1, 2)])
+    )
     assert extracts["enrol"].warnings == ("104/enrol.csv: column(s) COMMENT are not in the dictionary for form 'enrol'; ignored",)
 
 
@@ -92,18 +138,47 @@ def test_enrol_counts_and_warnings(extracts: dict[str, FormExtract]) -> None:
 
 def test_ae_data(extracts: dict[str, FormExtract]) -> None:
     d = extracts["ae"].data
-    assert d[["_site", "_row"]].apply(tuple, axis=1).tolist() == [("101", 2), ("101", 3), ("102", 2), ("102", 3), ("103", 2), ("103", 3), ("104", 2)]
+    assert d[["_site", "_row"]].apply(tuple, axis=1).tolist() == [
+        ("101", 2),
+        ("101", 3),
+        ("102", 2),
+        ("102", 3),
+        ("103", 2),
+        ("103", 3),
+        ("104", 2),
+    ]
     assert d["AETOXGR"].tolist() == ["3", "3", "3", "2", "3", "3", "3"]  # 3, III, 3级, 2级, Gr3, III, G3
     assert d["AETERM"].tolist() == ["Hand-foot skin reaction", "腹泻", "皮疹", "乏力", "高血压", "Rash", "Hand foot syndrome"]
     assert d["AESTDAT"].tolist() == ["2019-04-01", "2019-04", "2019-04-01", "2019-04-15", "2019-04-02", "2019-04", "2019-04-05"]
     assert listed(d["AEENDAT"]) == ["2019-04-20", None, "2019-05", None, "2019-04-30", None, "2019-05"]
     assert d["AEONGO"].tolist() == ["N", "Y", "N", "Y", "N", "Y", "N"]
     assert d["AESER"].tolist() == ["N"] * 7
-    assert d["AEREL"].tolist() == ["RELATED", "POSSIBLY RELATED", "RELATED", "UNLIKELY RELATED", "POSSIBLY RELATED", "RELATED", "RELATED"]
-    assert d["AEACN"].tolist() == ["DOSE REDUCED", "DOSE NOT CHANGED", "DRUG INTERRUPTED", "DOSE NOT CHANGED", "DOSE REDUCED", "DOSE NOT CHANGED", "DOSE REDUCED"]
+    assert d["AEREL"].tolist() == [
+        "RELATED",
+        "POSSIBLY RELATED",
+        "RELATED",
+        "UNLIKELY RELATED",
+        "POSSIBLY RELATED",
+        "RELATED",
+        "RELATED",
+    ]
+    assert d["AEACN"].tolist() == [
+        "DOSE REDUCED",
+        "DOSE NOT CHANGED",
+        "DRUG INTERRUPTED",
+        "DOSE NOT CHANGED",
+        "DOSE REDUCED",
+        "DOSE NOT CHANGED",
+        "DOSE REDUCED",
+    ]
     assert d["AEOUT"].tolist() == [
-        "RECOVERED/RESOLVED", "RECOVERING/RESOLVING", "RECOVERED/RESOLVED", "NOT RECOVERED/NOT RESOLVED",
-        "RECOVERED/RESOLVED", "RECOVERING/RESOLVING", "RECOVERED/RESOLVED",
+        "RECOVERED/RESOLVED",
+        "RECOVERING/RESOLVING",
+        "RECOVERED/RESOLVED",
+        "NOT RECOVERED/NOT RESOLVED",
+        "RECOVERED/RESOLVED",
+        "RECOVERING/RESOLVING",
+        "RECOVERED/RESOLVED",
     ]
     assert d["AESPID"].dtype == "Int64" and d["AESPID"].tolist() == [1, 2, 1, 2, 1, 1, 1]
 
@@ -125,22 +200,31 @@ def test_ae_quarantine(extracts: dict[str, FormExtract]) -> None:
     q = extracts["ae"].quarantine
     pd.testing.assert_frame_equal(q[Q], expected)
     dup = q.loc[q["rule"] == "DUPLICATE_KEY", "message"]
-    assert (dup == "Records with the same SUBJID, AESPID but different values (rows 5, 6 of 101/ae.csv); the site must say which is right. All are held back").all()
+    assert (
+        dup
+        == "Records with the same SUBJID, AESPID but different values (rows 5, 6 of 101/ae.csv); the site must say which is right. All are held back"
+    ).all()
     assert q.loc[q["rule"] == "DATE_INVALID", "message"].tolist() == [
         "Start date (AESTDAT) is not a valid date: month is not between 1 and 12",
         "Start date (AESTDAT) is not a valid date: day does not exist in that month",
     ]
     assert q.loc[q["rule"] == "NOT_INTEGER", "message"].item() == "AE number on the CRF (AESPID) should be a whole number"
-    assert q.loc[q["rule"] == "REQUIRED_MISSING", "message"].item() == "Adverse event (verbatim) (AETERM) is required but is blank"
+    assert (
+        q.loc[q["rule"] == "REQUIRED_MISSING", "message"].item() == "Adverse event (verbatim) (AETERM) is required but is blank"
+    )
 
 
 def test_ae_counts_exact_duplicate_and_warnings(extracts: dict[str, FormExtract]) -> None:
     # 101: row 4 repeats row 3 (a re-export): counted once as a duplicate, row 3 passes.
-    pd.testing.assert_frame_equal(extracts["ae"].counts, counts([("101", 6, 1, 3, 2), ("102", 3, 0, 1, 2), ("103", 3, 0, 1, 2), ("104", 3, 0, 2, 1)]))
+    pd.testing.assert_frame_equal(
+        extracts["ae"].counts, counts([("101", 6, 1, 3, 2), ("102", 3, 0, 1, 2), ("103", 3, 0, 1, 2), ("104", 3, 0, 2, 1)])
+    )
     # The fixture predates the seriousness criteria: optional columns, read as blank with a warning.
     crit = "AESDTH, AESLIFE, AESHOSP, AESDISAB, AESCONG, AESMIE"
-    assert extracts["ae"].warnings == tuple(f"{f}: optional column(s) {crit} missing from the file; read as blank"
-                                            for f in ("101/ae.csv", "102/ae.csv", "103/ae.xlsx", "104/ae.csv"))
+    assert extracts["ae"].warnings == tuple(
+        f"{f}: optional column(s) {crit} missing from the file; read as blank"
+        for f in ("101/ae.csv", "102/ae.csv", "103/ae.xlsx", "104/ae.csv")
+    )
 
 
 # --- dm (identifiers) and lb (units, numbers) -----------------------------------------------------
@@ -163,7 +247,9 @@ def test_dm(extracts: dict[str, FormExtract]) -> None:
         Q,
     )
     pd.testing.assert_frame_equal(x.quarantine[Q], expected)
-    pd.testing.assert_frame_equal(x.counts, counts([("101", 3, 0, 2, 1), ("102", 2, 0, 1, 1), ("103", 2, 0, 1, 1), ("104", 0, 0, 0, 0)]))
+    pd.testing.assert_frame_equal(
+        x.counts, counts([("101", 3, 0, 2, 1), ("102", 2, 0, 1, 1), ("103", 2, 0, 1, 1), ("104", 0, 0, 0, 0)])
+    )
     assert x.warnings == ("104/dm.csv: site 104 has sent no 'dm' file; no records read",)
 
 
@@ -191,7 +277,9 @@ def test_lb_units_and_numbers(extracts: dict[str, FormExtract]) -> None:
         "Result (LBORRES) should be a number",
         "Unit (LBORRESU): the term matches more than one agreed value of codelist UNIT when letter case is ignored; write it exactly",
     ]
-    pd.testing.assert_frame_equal(x.counts, counts([("101", 3, 0, 1, 2), ("102", 2, 0, 0, 2), ("103", 0, 0, 0, 0), ("104", 4, 0, 1, 3)]))
+    pd.testing.assert_frame_equal(
+        x.counts, counts([("101", 3, 0, 1, 2), ("102", 2, 0, 0, 2), ("103", 0, 0, 0, 0), ("104", 4, 0, 1, 3)])
+    )
 
 
 # --- invariants over every form ---------------------------------------------------------------------
@@ -255,7 +343,7 @@ def test_extract_is_deterministic(raw_export: Path, extracts: dict[str, FormExtr
 
 def test_whitespace_only_difference_is_an_exact_duplicate(raw_copy: Path) -> None:
     f = raw_copy / "104" / "lb.csv"
-    f.write_bytes(f.read_bytes() + "104,1040001, 01-MAR-2019 ,CREAT,80,umol/L \r\n".encode("utf-8"))
+    f.write_bytes(f.read_bytes() + b"104,1040001, 01-MAR-2019 ,CREAT,80,umol/L \r\n")
     x = extract_form(raw_copy, "lb")
     assert x.counts.set_index("siteid").loc["104"].tolist() == [5, 1, 1, 3]
 
@@ -271,7 +359,9 @@ def test_same_record_written_two_ways_is_a_conflict_not_a_duplicate(raw_copy: Pa
 def test_missing_optional_column_is_a_warning(raw_copy: Path) -> None:
     f = raw_copy / "101" / "dm.csv"
     lines = f.read_text(encoding="utf-8").splitlines()
-    f.write_text("\n".join(line.rsplit(",", 2)[0] + "," + line.rsplit(",", 1)[1] for line in lines) + "\n", encoding="utf-8")  # drop ETHNIC
+    f.write_text(
+        "\n".join(line.rsplit(",", 2)[0] + "," + line.rsplit(",", 1)[1] for line in lines) + "\n", encoding="utf-8"
+    )  # drop ETHNIC
     x = extract_form(raw_copy, "dm")
     assert "101/dm.csv: optional column(s) ETHNIC missing from the file; read as blank" in x.warnings
     assert x.data.loc[x.data["_site"] == "101", "ETHNIC"].isna().all()
@@ -287,7 +377,10 @@ def test_schema_failures_that_slip_past_conversion_are_quarantined(raw_export: P
     monkeypatch.setattr(extract_module, "form_schema", stricter)
     x = extract_form(raw_export, "lb")
     gate = x.quarantine[x.quarantine["rule"] == "SCHEMA_BELOW_100"]
-    assert gate[["file", "row", "field", "value"]].values.tolist() == [["102/lb.csv", 3, "LBORRES", "１５６"], ["104/lb.csv", 4, "LBORRES", "135"]]
+    assert gate[["file", "row", "field", "value"]].values.tolist() == [
+        ["102/lb.csv", 3, "LBORRES", "１５６"],
+        ["104/lb.csv", 4, "LBORRES", "135"],
+    ]
     assert gate["message"].tolist() == ["Failed the check below_100 on LBORRES"] * 2
     assert (x.data["LBORRES"] < 100).all()
     c = x.counts
@@ -329,8 +422,14 @@ def test_schema_accepts_the_valid_frame() -> None:
 
 
 def test_schema_rejects_what_the_contract_forbids() -> None:
-    fc = _failures(_ds_frame(SITEID=["101", "102"], SUBJID=["101-001", None], DSCAT=["END OF TREATMENT", "End of study"],
-                             DSSTDAT=["2019-03-05", "05/03/2019"]))
+    fc = _failures(
+        _ds_frame(
+            SITEID=["101", "102"],
+            SUBJID=["101-001", None],
+            DSCAT=["END OF TREATMENT", "End of study"],
+            DSSTDAT=["2019-03-05", "05/03/2019"],
+        )
+    )
     assert set(fc["index"]) == {1}
     checks = " ".join(fc["check"].astype(str))
     for what in ["not_nullable", "iso8601_date", "isin(['END OF TREATMENT'", "siteid_matches_folder"]:
@@ -350,10 +449,13 @@ def test_a_raw_folder_with_only_some_sites_fails_the_drop(tmp_path: Path, raw_ex
         extract_form(tmp_path / "raw", "ae")
     assert str(err.value) == (
         "101/, 103/, 104/: site(s) 101, 103, 104 of specs/raw/sites.yaml sent nothing in this drop; a drop holds every "
-        "site's export, so nothing is built from it (drop.partial_drops in specs/raw/sites.yaml accepts a partial drop)")
+        "site's export, so nothing is built from it (drop.partial_drops in specs/raw/sites.yaml accepts a partial drop)"
+    )
 
 
-def test_a_partial_drop_when_allowed_is_a_site_missing_query(tmp_path: Path, raw_export: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_partial_drop_when_allowed_is_a_site_missing_query(
+    tmp_path: Path, raw_export: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import dataclasses
 
     from pipeline.raw import extract, limits, reader
@@ -367,7 +469,13 @@ def test_a_partial_drop_when_allowed_is_a_site_missing_query(tmp_path: Path, raw
     assert len(x.data) == 2
     sites_missing = x.drops[x.drops["rule"].eq("SITE_MISSING")]
     assert sites_missing[["siteid", "form", "file", "rule", "message"]].values.tolist() == [
-        [s, "ae", f"{s}/", "SITE_MISSING", f"Site {s} sent nothing in this drop (drop.partial_drops allows it); none of its records are in this build"]
+        [
+            s,
+            "ae",
+            f"{s}/",
+            "SITE_MISSING",
+            f"Site {s} sent nothing in this drop (drop.partial_drops allows it); none of its records are in this build",
+        ]
         for s in ("101", "103", "104")
     ]
     assert reader.scan_raw_root(tmp_path / "raw", SPEC, allowed) == ["101", "103", "104"]
@@ -375,7 +483,9 @@ def test_a_partial_drop_when_allowed_is_a_site_missing_query(tmp_path: Path, raw
 
 # --- value rules from the dictionary (min, max, required_if) and the data cut-off ----------------------------
 
-SURG_HEADER = "SITEID,SUBJID,PRSTDAT,PRTRT,RESECT,MVI,TUMSZ,TUMNUM,EDMGRD,BCLC,TNMT,TNMN,TNMM,CIRRH,HBSAG,ANTIHCV,AFP,AFPU,CHILDPGH,ECOG"
+SURG_HEADER = (
+    "SITEID,SUBJID,PRSTDAT,PRTRT,RESECT,MVI,TUMSZ,TUMNUM,EDMGRD,BCLC,TNMT,TNMN,TNMM,CIRRH,HBSAG,ANTIHCV,AFP,AFPU,CHILDPGH,ECOG"
+)
 SURG_OK = "2019-03-01,ANATOMICAL HEPATECTOMY,R0,Y,3.5,1,II,A,T2,N0,M0,N,POSITIVE,NEGATIVE,12.5,ng/mL"
 
 
@@ -422,7 +532,7 @@ def test_out_of_range_numbers_are_quarantined(raw_copy: Path) -> None:
 
 def test_negative_lab_result_is_out_of_range(raw_copy: Path) -> None:
     f = raw_copy / "104" / "lb.csv"
-    f.write_bytes(f.read_bytes() + "104,1040003,01-MAR-2019,CREAT,-68,umol/L\r\n".encode("utf-8"))
+    f.write_bytes(f.read_bytes() + b"104,1040003,01-MAR-2019,CREAT,-68,umol/L\r\n")
     q = extract_form(raw_copy, "lb").quarantine
     assert q.loc[q["rule"] == "OUT_OF_RANGE", ["file", "row", "field", "value", "message"]].values.tolist() == [
         ["104/lb.csv", 6, "LBORRES", "-68", "Result (LBORRES) should be 0 or more (specs/raw/dictionary.csv)"]
@@ -455,7 +565,10 @@ def test_birth_date_after_the_cutoff_is_redacted(raw_copy: Path) -> None:
     q = extract_form(raw_copy, "dm").quarantine
     row = q[q["rule"] == "DATE_IN_FUTURE"]
     assert row[["row", "field", "value"]].values.tolist() == [[5, "BRTHDAT", REDACTED]]
-    assert row["message"].item() == "Date of birth (BRTHDAT) is after the data cut-off of 2022-12-31; a date cannot be later than the export"
+    assert (
+        row["message"].item()
+        == "Date of birth (BRTHDAT) is after the data cut-off of 2022-12-31; a date cannot be later than the export"
+    )
     assert "2030" not in " ".join(q.astype(str).to_numpy().ravel())
 
 
@@ -486,19 +599,33 @@ def test_schema_gates_the_value_rules() -> None:
     assert "AEENDAT_required_if_AEONGO" in {c.name for c in ae.checks}
     bad = pd.DataFrame(
         {
-            "SITEID": ["101"] * 3, "SUBJID": ["101-001"] * 3, "AESPID": pd.array([1, 2, 0], dtype="Int64"),
-            "AETERM": ["Rash"] * 3, "AESTDAT": ["2019-04-01", "2023-02", "2019-04-01"], "AEENDAT": [None, None, "2019-05-01"],
-            "AEONGO": ["N", "Y", "N"], "AETOXGR": ["1"] * 3, "AESER": ["N"] * 3, "AEREL": ["RELATED"] * 3,
-            "AEACN": ["DOSE NOT CHANGED"] * 3, "AEOUT": ["RECOVERED/RESOLVED"] * 3,
+            "SITEID": ["101"] * 3,
+            "SUBJID": ["101-001"] * 3,
+            "AESPID": pd.array([1, 2, 0], dtype="Int64"),
+            "AETERM": ["Rash"] * 3,
+            "AESTDAT": ["2019-04-01", "2023-02", "2019-04-01"],
+            "AEENDAT": [None, None, "2019-05-01"],
+            "AEONGO": ["N", "Y", "N"],
+            "AETOXGR": ["1"] * 3,
+            "AESER": ["N"] * 3,
+            "AEREL": ["RELATED"] * 3,
+            "AEACN": ["DOSE NOT CHANGED"] * 3,
+            "AEOUT": ["RECOVERED/RESOLVED"] * 3,
             **{c: [None] * 3 for c in ("AESDTH", "AESLIFE", "AESHOSP", "AESDISAB", "AESCONG", "AESMIE")},
-            "_site": ["101"] * 3, "_file": ["101/ae.csv"] * 3, "_row": np.array([2, 3, 4], dtype="int64"),
+            "_site": ["101"] * 3,
+            "_file": ["101/ae.csv"] * 3,
+            "_row": np.array([2, 3, 4], dtype="int64"),
         }
     )
     with pytest.raises(pa.errors.SchemaErrors) as err:
         ae.validate(bad, lazy=True)
     fc = err.value.failure_cases
     got = {(int(i), str(c)) for i, c in zip(fc["index"], fc["check"])}
-    assert {(0, "AEENDAT_required_if_AEONGO"), (1, "not_after_cutoff"), (2, "greater_than_or_equal_to(1.0)")} <= got  # min_1, by its repr
+    assert {
+        (0, "AEENDAT_required_if_AEONGO"),
+        (1, "not_after_cutoff"),
+        (2, "greater_than_or_equal_to(1.0)"),
+    } <= got  # min_1, by its repr
 
 
 @pytest.mark.parametrize(
@@ -508,8 +635,16 @@ def test_schema_gates_the_value_rules() -> None:
         ("AESPID", {"min": "5", "max": "1"}, "ae.AESPID: min 5 is greater than max 1"),
         ("AESPID", {"max": "many"}, "ae.AESPID: max 'many' is not a number"),
         ("AEENDAT", {"required_if": "AEONGO"}, "ae.AEENDAT: required_if 'AEONGO' is not FIELD=VALUE or FIELD=VALUE1|VALUE2"),
-        ("AEENDAT", {"required_if": "ONGOING=N"}, "ae.AEENDAT: required_if names 'ONGOING', which is not another field of form 'ae'"),
-        ("AEENDAT", {"required_if": "AETERM=Rash"}, "ae.AEENDAT: required_if field AETERM must be a code field (not an identifier)"),
+        (
+            "AEENDAT",
+            {"required_if": "ONGOING=N"},
+            "ae.AEENDAT: required_if names 'ONGOING', which is not another field of form 'ae'",
+        ),
+        (
+            "AEENDAT",
+            {"required_if": "AETERM=Rash"},
+            "ae.AEENDAT: required_if field AETERM must be a code field (not an identifier)",
+        ),
         ("AEENDAT", {"required_if": "AEONGO=N|No"}, "ae.AEENDAT: required_if value(s) No not in codelist NY"),
         ("AESTDAT", {"required_if": "AEONGO=N"}, "ae.AESTDAT: required_if on a field that is always required"),
     ],

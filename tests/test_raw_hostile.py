@@ -3,6 +3,7 @@ and a property test that no file content makes the reader raise anything but Raw
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import os
@@ -29,7 +30,6 @@ SPEC = load_raw_spec()
 ROOT = Path(__file__).parents[1]
 
 
-
 # The fixture export predates the AE seriousness criteria (optional columns added later): their
 # COLUMN_MISSING queries are expected and left out where a test looks at other drift.
 FIXTURE_LACKS = ("AESDTH", "AESLIFE", "AESHOSP", "AESDISAB", "AESCONG", "AESMIE")
@@ -39,6 +39,7 @@ def drift(x):
     """The drop queries of an extract, without the fixture's known missing seriousness columns."""
     d = x.drops
     return d[~(d["rule"].eq("COLUMN_MISSING") & d["field"].isin(FIXTURE_LACKS))]
+
 
 def fails(raw: Path, form: str) -> str:
     with pytest.raises(RawFileError) as err:
@@ -63,7 +64,8 @@ def test_one_cell_at_xfd1048576_fails_the_file_with_its_name(raw_copy: Path) -> 
     assert p.stat().st_size < 8000  # 46 cells of the fixture (two blank end dates) + 1
     assert fails(raw_copy, "ae") == (
         "103/ae.xlsx: sheet 'ae' reaches cell XFD1048576 (1048576 rows x 16384 columns = 17179869184 cells, 47 cells written), "
-        "beyond limits.rows (1048576) or limits.cells (20000000) in specs/raw/sites.yaml; a cell typed far outside the table? not read")
+        "beyond limits.rows (1048576) or limits.cells (20000000) in specs/raw/sites.yaml; a cell typed far outside the table? not read"
+    )
 
 
 def test_a_lying_dimension_is_caught_too(raw_copy: Path) -> None:
@@ -72,7 +74,9 @@ def test_a_lying_dimension_is_caught_too(raw_copy: Path) -> None:
     wb = openpyxl.load_workbook(p)
     wb["ae"]["XFD1048576"] = "x"
     wb.save(p)
-    _rewrite_member(p, "xl/worksheets/sheet1.xml", lambda x: x.replace(b'<dimension ref="A1:XFD1048576"/>', b'<dimension ref="A1:L4"/>'))
+    _rewrite_member(
+        p, "xl/worksheets/sheet1.xml", lambda x: x.replace(b'<dimension ref="A1:XFD1048576"/>', b'<dimension ref="A1:L4"/>')
+    )
     assert "reaches cell XFD1048576" in fails(raw_copy, "ae")
 
 
@@ -95,8 +99,16 @@ def test_a_second_sheet_with_records_is_reported(raw_copy: Path) -> None:
     wb.save(p)
     x = extract_form(raw_copy, "ae")
     assert drift(x)[["siteid", "form", "file", "field", "value", "rule", "message"]].values.tolist() == [
-        ["103", "ae", "103/ae.xlsx", "Sheet2", "4", "SHEET_UNREAD",
-         "Sheet 'Sheet2' in 103/ae.xlsx holds 4 row(s) but only the sheet named 'ae' is read; move its records there or remove it"]]
+        [
+            "103",
+            "ae",
+            "103/ae.xlsx",
+            "Sheet2",
+            "4",
+            "SHEET_UNREAD",
+            "Sheet 'Sheet2' in 103/ae.xlsx holds 4 row(s) but only the sheet named 'ae' is read; move its records there or remove it",
+        ]
+    ]
     assert "103/ae.xlsx: sheet 'Sheet2' holds 4 row(s) and is not read (only sheet 'ae' is)" in x.warnings
     assert x.counts.set_index("siteid").loc["103", "rows_read"] == 3  # the form's own sheet is read as before
 
@@ -104,7 +116,10 @@ def test_a_second_sheet_with_records_is_reported(raw_copy: Path) -> None:
 def test_entities_in_a_workbook_part_are_refused(raw_copy: Path) -> None:
     p = raw_copy / "103" / "ae.xlsx"
     _rewrite_member(p, "xl/workbook.xml", lambda x: b'<!DOCTYPE x [<!ENTITY a "b">]>' + x)
-    assert fails(raw_copy, "ae") == "103/ae.xlsx: xl/workbook.xml declares a DOCTYPE or entities, which a workbook never needs; refused"
+    assert (
+        fails(raw_copy, "ae")
+        == "103/ae.xlsx: xl/workbook.xml declares a DOCTYPE or entities, which a workbook never needs; refused"
+    )
 
 
 def _deflate_repeated(block: bytes, times: int) -> bytes:
@@ -122,7 +137,10 @@ def _zip(path: Path, members: list[tuple[str, bytes, int, int]]) -> None:
         at = out.tell()
         n = name.encode()
         out.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc, len(data), size, len(n), 0) + n + data)
-        central.write(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0x21, crc, len(data), size, len(n), 0, 0, 0, 0, 0, at) + n)
+        central.write(
+            struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0x21, crc, len(data), size, len(n), 0, 0, 0, 0, 0, at)
+            + n
+        )
     cd = central.getvalue()
     start = out.tell()
     out.write(cd + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(cd), start, 0))
@@ -167,12 +185,19 @@ def test_zip_bomb_fails_with_bounded_memory(raw_copy: Path) -> None:
             print(e)
         print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     """)
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=600)
+    res = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=600,
+    )
     message, rss_kib = res.stdout.strip().splitlines()
     assert message == (
         f"103/ae.xlsx: the workbook expands from {on_disk} to {total} bytes, "
-        "more than limits.xlsx_expanded_bytes (1073741824) in specs/raw/sites.yaml; a zip bomb or not an export; not read")
+        "more than limits.xlsx_expanded_bytes (1073741824) in specs/raw/sites.yaml; a zip bomb or not an export; not read"
+    )
     assert int(rss_kib) < 1_000_000  # peak RSS under 1 GB
 
 
@@ -186,7 +211,13 @@ def test_high_ratio_member_within_the_size_bound_fails(raw_copy: Path) -> None:
 def test_the_bounds_are_read_from_the_spec() -> None:
     lim = limits_mod.load_limits()
     assert (lim.partial_drops, lim.follow_links, lim.xlsx_expanded_bytes, lim.xlsx_ratio, lim.cells, lim.field_chars) == (
-        False, False, 1 << 30, 200, 20_000_000, 32767)
+        False,
+        False,
+        1 << 30,
+        200,
+        20_000_000,
+        32767,
+    )
 
 
 def test_inspect_lists_every_sheet_with_its_used_area(raw_copy: Path) -> None:
@@ -209,8 +240,13 @@ def test_a_ten_megabyte_field_quarantines_its_row_only(raw_copy: Path) -> None:
     f.write_text("\n".join(lines) + "\n", encoding="utf-8")
     x = extract_form(raw_copy, "ae")
     q = x.quarantine[x.quarantine["rule"] == "FIELD_TOO_LONG"]
-    assert q[["file", "row", "field", "value"]].values.tolist() == [["101/ae.csv", 2, "AETERM", "x" * 40 + "... (10000000 characters)"]]
-    assert q["message"].item() == "Adverse event (verbatim) (AETERM) is 10000000 characters long, more than limits.field_chars (32767) in specs/raw/sites.yaml; record held back"
+    assert q[["file", "row", "field", "value"]].values.tolist() == [
+        ["101/ae.csv", 2, "AETERM", "x" * 40 + "... (10000000 characters)"]
+    ]
+    assert (
+        q["message"].item()
+        == "Adverse event (verbatim) (AETERM) is 10000000 characters long, more than limits.field_chars (32767) in specs/raw/sites.yaml; record held back"
+    )
     # The rest of the file is read as before.
     assert set(zip(x.data["_file"], x.data["_row"])) == set(zip(before.data["_file"], before.data["_row"])) - {("101/ae.csv", 2)}
 
@@ -227,9 +263,15 @@ def test_a_nul_byte_quarantines_its_row_only(raw_copy: Path) -> None:
     x = extract_form(raw_copy, "ae")
     q = x.quarantine[x.quarantine["rule"] == "CONTROL_CHARACTER"]
     assert q[["file", "row", "field", "value"]].values.tolist() == [["101/ae.csv", 2, "AETERM", term[:2] + "\\x00" + term[2:]]]
-    assert q["message"].item() == "Adverse event (verbatim) (AETERM) holds a control character (NUL or another non-printing byte) that no EDC writes; record held back"
+    assert (
+        q["message"].item()
+        == "Adverse event (verbatim) (AETERM) holds a control character (NUL or another non-printing byte) that no EDC writes; record held back"
+    )
     assert ("101/ae.csv", 2) not in set(zip(x.data["_file"], x.data["_row"]))
-    assert x.counts["rows_read"].sum() == x.counts["passed"].sum() + x.counts["quarantined"].sum() + x.counts["exact_duplicates"].sum()
+    assert (
+        x.counts["rows_read"].sum()
+        == x.counts["passed"].sum() + x.counts["quarantined"].sum() + x.counts["exact_duplicates"].sum()
+    )
 
 
 # --- links -------------------------------------------------------------------------------------------------------
@@ -242,7 +284,8 @@ def test_a_file_linked_from_outside_is_refused(raw_copy: Path, tmp_path: Path) -
     (raw_copy / "101" / "ae.csv").symlink_to(outside)
     assert fails(raw_copy, "dm") == (
         f"101/ae.csv: a link to the file {outside.resolve()}, outside the raw folder; exports are copied into the raw folder, "
-        "not linked (drop.follow_links in specs/raw/sites.yaml)")
+        "not linked (drop.follow_links in specs/raw/sites.yaml)"
+    )
 
 
 def test_a_folder_linked_from_outside_is_refused(raw_copy: Path, tmp_path: Path) -> None:
@@ -250,7 +293,8 @@ def test_a_folder_linked_from_outside_is_refused(raw_copy: Path, tmp_path: Path)
     (raw_copy / "104").symlink_to(tmp_path / "site104")
     assert fails(raw_copy, "ae") == (
         f"104/: a link to the folder {(tmp_path / 'site104').resolve()}, outside the raw folder; exports are copied into the raw folder, "
-        "not linked (drop.follow_links in specs/raw/sites.yaml)")
+        "not linked (drop.follow_links in specs/raw/sites.yaml)"
+    )
 
 
 def test_links_when_allowed_are_read(raw_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -270,7 +314,15 @@ def test_a_missing_form_file_is_a_form_missing_query(raw_copy: Path) -> None:
     (raw_copy / "101" / "ae.csv").unlink()
     x = extract_form(raw_copy, "ae")
     assert drift(x)[["siteid", "form", "file", "field", "rule", "message"]].values.tolist() == [
-        ["101", "ae", "101/ae.csv", "", "FORM_MISSING", "Site 101 sent no 'ae' file in this drop; none of its ae records are in this build"]]
+        [
+            "101",
+            "ae",
+            "101/ae.csv",
+            "",
+            "FORM_MISSING",
+            "Site 101 sent no 'ae' file in this drop; none of its ae records are in this build",
+        ]
+    ]
 
 
 def test_a_renamed_optional_column_is_two_queries(raw_copy: Path) -> None:
@@ -279,27 +331,50 @@ def test_a_renamed_optional_column_is_two_queries(raw_copy: Path) -> None:
     f.write_text(text.replace(",RACE", ",RACE_DESC", 1), encoding="utf-8")
     x = extract_form(raw_copy, "dm")
     assert drift(x)[["siteid", "file", "field", "rule", "message"]].values.tolist() == [
-        ["101", "101/dm.csv", "RACE_DESC", "COLUMN_UNKNOWN", "Column RACE_DESC in 101/dm.csv is not in the dictionary for form 'dm' (specs/raw/dictionary.csv); its values are not read"],
-        ["101", "101/dm.csv", "RACE", "COLUMN_MISSING", "Column RACE of form 'dm' is missing from 101/dm.csv; read as blank for every record of the file"],
-        ["104", "104/dm.csv", "", "FORM_MISSING", "Site 104 sent no 'dm' file in this drop; none of its dm records are in this build"],  # as in the fixture
+        [
+            "101",
+            "101/dm.csv",
+            "RACE_DESC",
+            "COLUMN_UNKNOWN",
+            "Column RACE_DESC in 101/dm.csv is not in the dictionary for form 'dm' (specs/raw/dictionary.csv); its values are not read",
+        ],
+        [
+            "101",
+            "101/dm.csv",
+            "RACE",
+            "COLUMN_MISSING",
+            "Column RACE of form 'dm' is missing from 101/dm.csv; read as blank for every record of the file",
+        ],
+        [
+            "104",
+            "104/dm.csv",
+            "",
+            "FORM_MISSING",
+            "Site 104 sent no 'dm' file in this drop; none of its dm records are in this build",
+        ],  # as in the fixture
     ]
 
 
 # --- no content makes the reader raise anything but RawFileError ---------------------------------------------
 
-_CSV_ALPHABET = st.sampled_from(list('ab1,,"\n\r\x00 -\u00e9\u4e2d\t') + ["SITEID", "SUBJID", "AETERM", "2019-03-05", "101", "101-001"])
+_CSV_ALPHABET = st.sampled_from(
+    list('ab1,,"\n\r\x00 -\u00e9\u4e2d\t') + ["SITEID", "SUBJID", "AETERM", "2019-03-05", "101", "101-001"]
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.one_of(st.lists(_CSV_ALPHABET, max_size=60).map("".join).map(lambda s: s.encode("utf-8")), st.binary(max_size=300)), st.booleans())
-def test_no_csv_content_raises_anything_but_raw_file_error(tmp_path_factory: pytest.TempPathFactory, data: bytes, header: bool) -> None:
+@given(
+    st.one_of(st.lists(_CSV_ALPHABET, max_size=60).map("".join).map(lambda s: s.encode("utf-8")), st.binary(max_size=300)),
+    st.booleans(),
+)
+def test_no_csv_content_raises_anything_but_raw_file_error(
+    tmp_path_factory: pytest.TempPathFactory, data: bytes, header: bool
+) -> None:
     p = tmp_path_factory.mktemp("csv") / "101" / "ae.csv"
     p.parent.mkdir(parents=True)
     p.write_bytes((b"SITEID,SUBJID,AESPID,AETERM\n" if header else b"") + data)
-    try:
+    with contextlib.suppress(RawFileError):
         read_form_file(p, SPEC.sites["101"], SPEC.forms["ae"])
-    except RawFileError:
-        pass
 
 
 _WORKBOOK = (
@@ -317,14 +392,32 @@ _TYPES = (
     b'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>'
 )
 _SHEET_HEAD = b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
-_XML_PIECES = st.sampled_from([b'<row r="1">', b"</row>", b'<c r="A1" t="inlineStr"><is><t>SITEID</t></is></c>', b'<c r="B2"><v>1</v></c>',
-                               b'<c r="ZZ9" t="s"><v>0</v></c>', b'<c t="e"><v>#N/A</v></c>', b"<c", b">", b"&amp;", b"\x00", b"</sheetData></worksheet>",
-                               b'<dimension ref="A1:C3"/>', b'<row r="99999999999">', b'<c r="XFD1048576"><v>1</v></c>', b"\xff\xfe"])
+_XML_PIECES = st.sampled_from(
+    [
+        b'<row r="1">',
+        b"</row>",
+        b'<c r="A1" t="inlineStr"><is><t>SITEID</t></is></c>',
+        b'<c r="B2"><v>1</v></c>',
+        b'<c r="ZZ9" t="s"><v>0</v></c>',
+        b'<c t="e"><v>#N/A</v></c>',
+        b"<c",
+        b">",
+        b"&amp;",
+        b"\x00",
+        b"</sheetData></worksheet>",
+        b'<dimension ref="A1:C3"/>',
+        b'<row r="99999999999">',
+        b'<c r="XFD1048576"><v>1</v></c>',
+        b"\xff\xfe",
+    ]
+)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(_XML_PIECES, max_size=25).map(b"".join), st.booleans(), st.binary(max_size=40))
-def test_no_workbook_content_raises_anything_but_raw_file_error(tmp_path_factory: pytest.TempPathFactory, sheet: bytes, closed: bool, junk: bytes) -> None:
+def test_no_workbook_content_raises_anything_but_raw_file_error(
+    tmp_path_factory: pytest.TempPathFactory, sheet: bytes, closed: bool, junk: bytes
+) -> None:
     p = tmp_path_factory.mktemp("xlsx") / "103" / "ae.xlsx"
     p.parent.mkdir(parents=True)
     buf = io.BytesIO()
@@ -335,10 +428,8 @@ def test_no_workbook_content_raises_anything_but_raw_file_error(tmp_path_factory
         z.writestr("xl/worksheets/sheet1.xml", _SHEET_HEAD + sheet + (b"</sheetData></worksheet>" if closed else b""))
     data = buf.getvalue()
     p.write_bytes(data if not junk else data[: len(data) - len(junk) % 50] + junk)
-    try:
+    with contextlib.suppress(RawFileError):
         read_form_file(p, SPEC.sites["103"], SPEC.forms["ae"])
-    except RawFileError:
-        pass
 
 
 def test_a_sheet_named_with_an_entity_and_a_formatted_empty_sheet(raw_copy: Path) -> None:
@@ -360,5 +451,7 @@ def test_drop_queries_reach_the_listing_with_a_blank_row() -> None:
     assert listing["row"].isna().all()
     csv_bytes = q.listing_csv_bytes(listing)
     assert b",101,,ae,,,FORM_MISSING," in csv_bytes
-    assert csv_bytes.endswith(b",Site 101 sent no 'ae' file in this drop; none of its ae records are in this build,101/ae.csv,,OPEN\r\n")
+    assert csv_bytes.endswith(
+        b",Site 101 sent no 'ae' file in this drop; none of its ae records are in this build,101/ae.csv,,OPEN\r\n"
+    )
     assert "| 101/ae.csv |  | OPEN |" in q.summary(listing, ["101"])["sample_md"]

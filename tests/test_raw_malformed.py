@@ -53,7 +53,7 @@ def test_utf8_file_at_the_gbk_site(raw_copy: Path) -> None:
 
 def test_unterminated_quote_is_a_truncated_file(raw_copy: Path) -> None:
     f = raw_copy / "104" / "ae.csv"
-    f.write_bytes(f.read_bytes() + '104,1040003,1,"Rash, generalised,05-APR-2019'.encode("utf-8"))
+    f.write_bytes(f.read_bytes() + b'104,1040003,1,"Rash, generalised,05-APR-2019')
     fails(raw_copy, "ae", "104/ae.csv", "quoted value", "never closed", "truncated")
 
 

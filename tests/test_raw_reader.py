@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from listed import listed
+
 from pipeline.columns import TEXT
 from pipeline.raw.reader import _plain_csv_grid, read_form_file
 from pipeline.specs.raw import load_raw_spec
@@ -36,7 +36,19 @@ def test_gbk_file_is_decoded_with_the_site_encoding(raw_export: Path) -> None:
 
 def test_bom_is_not_part_of_the_first_column_name_and_extra_columns_are_kept(raw_export: Path) -> None:
     df = read(raw_export, "104", "enrol")
-    assert list(df.columns) == ["_site", "_file", "_row", "SITEID", "SUBJID", "SUBJINIT", "RFICDAT", "ENRLDAT", "TRTGRP", "IEYN", "COMMENT"]
+    assert list(df.columns) == [
+        "_site",
+        "_file",
+        "_row",
+        "SITEID",
+        "SUBJID",
+        "SUBJINIT",
+        "RFICDAT",
+        "ENRLDAT",
+        "TRTGRP",
+        "IEYN",
+        "COMMENT",
+    ]
     assert df["COMMENT"].tolist() == ["", "re-consented", ""]
 
 
@@ -65,12 +77,19 @@ def test_strings_that_look_like_missing_or_numbers_stay_strings(tmp_path: Path) 
     f = tmp_path / "101" / "cm.csv"
     f.parent.mkdir()
     f.write_text(
-        "SITEID,SUBJID,CMSPID,CMTRT,CMDOSE,CMDOSU,CMDOSFRQ,CMSTDAT,CMENDAT,CMONGO\n"
-        "101,101-007,007,NA,None,NULL,nan,,,N/A\n",
+        "SITEID,SUBJID,CMSPID,CMTRT,CMDOSE,CMDOSU,CMDOSFRQ,CMSTDAT,CMENDAT,CMONGO\n101,101-007,007,NA,None,NULL,nan,,,N/A\n",
         encoding="utf-8",
     )
     df = read(tmp_path, "101", "cm")
-    assert listed(df.loc[0, ["CMSPID", "CMTRT", "CMDOSE", "CMDOSU", "CMDOSFRQ", "CMSTDAT", "CMONGO"]]) == ["007", "NA", "None", "NULL", "nan", "", "N/A"]
+    assert listed(df.loc[0, ["CMSPID", "CMTRT", "CMDOSE", "CMDOSU", "CMDOSFRQ", "CMSTDAT", "CMONGO"]]) == [
+        "007",
+        "NA",
+        "None",
+        "NULL",
+        "nan",
+        "",
+        "N/A",
+    ]
 
 
 def test_row_numbers_match_excel_with_blank_lines_and_multiline_cells(tmp_path: Path) -> None:
@@ -114,7 +133,11 @@ def test_header_only_file_has_no_records(tmp_path: Path) -> None:
 
 
 def test_sheet_name_is_matched_ignoring_case(tmp_path: Path, workbook) -> None:
-    workbook(tmp_path / "103" / "ds.xlsx", "DS", [["SITEID", "SUBJID", "DSCAT", "DSSTDAT", "DSDECOD"], [103, "GZ3-1", "EOT", None, "完成"]])
+    workbook(
+        tmp_path / "103" / "ds.xlsx",
+        "DS",
+        [["SITEID", "SUBJID", "DSCAT", "DSSTDAT", "DSDECOD"], [103, "GZ3-1", "EOT", None, "完成"]],
+    )
     df = read(tmp_path, "103", "ds")
     assert df.loc[0, ["SITEID", "DSSTDAT"]].tolist() == ["103", ""]
 

@@ -24,12 +24,31 @@ STUDY = "NCT02867280"
 
 def dm_row(**over) -> dict:
     row = {
-        "STUDYID": STUDY, "DOMAIN": "DM", "USUBJID": f"{STUDY}-101-101-007", "SUBJID": "101-007",
-        "RFSTDTC": "2017-03-05", "RFENDTC": None, "RFXSTDTC": "2017-03-20", "RFXENDTC": "2019-03-19",
-        "RFICDTC": "2017-03-10", "RFPENDTC": "2020-01-02", "DTHDTC": None, "DTHFL": None, "SITEID": "101",
-        "AGE": 52.0, "AGEU": "YEARS", "SEX": "M", "RACE": "ASIAN", "ETHNIC": "NOT HISPANIC OR LATINO",
-        "ARMCD": "SORAFENIB", "ARM": "Sorafenib 400 mg QD for 2 years", "ACTARMCD": "SORAFENIB",
-        "ACTARM": "Sorafenib 400 mg QD for 2 years", "ARMNRS": None, "ACTARMUD": None, "COUNTRY": "CHN",
+        "STUDYID": STUDY,
+        "DOMAIN": "DM",
+        "USUBJID": f"{STUDY}-101-101-007",
+        "SUBJID": "101-007",
+        "RFSTDTC": "2017-03-05",
+        "RFENDTC": None,
+        "RFXSTDTC": "2017-03-20",
+        "RFXENDTC": "2019-03-19",
+        "RFICDTC": "2017-03-10",
+        "RFPENDTC": "2020-01-02",
+        "DTHDTC": None,
+        "DTHFL": None,
+        "SITEID": "101",
+        "AGE": 52.0,
+        "AGEU": "YEARS",
+        "SEX": "M",
+        "RACE": "ASIAN",
+        "ETHNIC": "NOT HISPANIC OR LATINO",
+        "ARMCD": "SORAFENIB",
+        "ARM": "Sorafenib 400 mg QD for 2 years",
+        "ACTARMCD": "SORAFENIB",
+        "ACTARM": "Sorafenib 400 mg QD for 2 years",
+        "ARMNRS": None,
+        "ACTARMUD": None,
+        "COUNTRY": "CHN",
     }
     row.update(over)
     return row
@@ -44,27 +63,68 @@ def valid_dm() -> pd.DataFrame:
     return dm_frame(
         dm_row(),
         dm_row(
-            USUBJID=f"{STUDY}-103-GZ3-12", SUBJID="GZ3-12", SITEID="103", RFXSTDTC=None, RFXENDTC=None,
-            ARMCD="CONTROL", ARM="No adjuvant therapy", ACTARMCD="CONTROL", ACTARM="No adjuvant therapy",
-            SEX="F", DTHDTC="2019-06", DTHFL="Y", RFENDTC="2019-06-20", AGE=np.nan, AGEU=None, ETHNIC=None,
+            USUBJID=f"{STUDY}-103-GZ3-12",
+            SUBJID="GZ3-12",
+            SITEID="103",
+            RFXSTDTC=None,
+            RFXENDTC=None,
+            ARMCD="CONTROL",
+            ARM="No adjuvant therapy",
+            ACTARMCD="CONTROL",
+            ACTARM="No adjuvant therapy",
+            SEX="F",
+            DTHDTC="2019-06",
+            DTHFL="Y",
+            RFENDTC="2019-06-20",
+            AGE=np.nan,
+            AGEU=None,
+            ETHNIC=None,
         ),
     )
 
 
 def ae_frame() -> pd.DataFrame:
     spec = load_dataset_spec("sdtm", "ae")
-    base = {v: None for v in spec.variable_names}
+    base = dict.fromkeys(spec.variable_names)
     base.update(
-        STUDYID=STUDY, DOMAIN="AE", USUBJID=f"{STUDY}-101-101-007", AESPID="1", AETERM="Hand foot syndrome",
-        AELLT="Palmar-plantar erythrodysesthesia syndrome", AELLTCD=10054524.0,
-        AEDECOD="Palmar-plantar erythrodysaesthesia syndrome", AEPTCD=10054524.0,
-        AEBODSYS="Skin and subcutaneous tissue disorders", AEBDSYCD=10040785.0,
-        AESOC="Skin and subcutaneous tissue disorders", AESOCCD=10040785.0, AESER="N",
-        AEACN="DOSE REDUCED", AEREL="RELATED", AEOUT="RECOVERED/RESOLVED", AETOXGR="2", EPOCH="TREATMENT",
-        AESTDTC="2017-04-02", AEENDTC="2017-05", AESTDY=29.0, AEENDY=np.nan,
+        STUDYID=STUDY,
+        DOMAIN="AE",
+        USUBJID=f"{STUDY}-101-101-007",
+        AESPID="1",
+        AETERM="Hand foot syndrome",
+        AELLT="Palmar-plantar erythrodysesthesia syndrome",
+        AELLTCD=10054524.0,
+        AEDECOD="Palmar-plantar erythrodysaesthesia syndrome",
+        AEPTCD=10054524.0,
+        AEBODSYS="Skin and subcutaneous tissue disorders",
+        AEBDSYCD=10040785.0,
+        AESOC="Skin and subcutaneous tissue disorders",
+        AESOCCD=10040785.0,
+        AESER="N",
+        AEACN="DOSE REDUCED",
+        AEREL="RELATED",
+        AEOUT="RECOVERED/RESOLVED",
+        AETOXGR="2",
+        EPOCH="TREATMENT",
+        AESTDTC="2017-04-02",
+        AEENDTC="2017-05",
+        AESTDY=29.0,
+        AEENDY=np.nan,
     )
-    rows = [dict(base, AESEQ=1.0), dict(base, AESEQ=2.0, AESPID="2", AETERM="Diarrhoea", AELLT="Diarrhea",
-                                         AEDECOD="Diarrhoea", AESTDTC="2017-06", AESTDY=np.nan, AETOXGR="1")]
+    rows = [
+        dict(base, AESEQ=1.0),
+        dict(
+            base,
+            AESEQ=2.0,
+            AESPID="2",
+            AETERM="Diarrhoea",
+            AELLT="Diarrhea",
+            AEDECOD="Diarrhoea",
+            AESTDTC="2017-06",
+            AESTDY=np.nan,
+            AETOXGR="1",
+        ),
+    ]
     return pd.DataFrame(rows, columns=spec.variable_names)
 
 
@@ -119,10 +179,23 @@ def test_term_outside_codelist_fails():
 def test_extensible_codelist_accepts_only_the_study_terms():
     """UNIT is extensible and huge: only the units specs/ct lists for the study are accepted."""
     spec = load_dataset_spec("sdtm", "ex")
-    base = {v: None for v in spec.variable_names}
-    base.update(STUDYID=STUDY, DOMAIN="EX", USUBJID=f"{STUDY}-101-101-007", EXSEQ=1.0, EXTRT="SORAFENIB",
-                EXDOSE=400.0, EXDOSU="mg", EXDOSFRM="TABLET, FILM COATED", EXDOSFRQ="QD", EXDOSTOT=400.0,
-                EXROUTE="ORAL", EPOCH="TREATMENT", EXSTDTC="2017-03-20", EXSTDY=16.0)
+    base = dict.fromkeys(spec.variable_names)
+    base.update(
+        STUDYID=STUDY,
+        DOMAIN="EX",
+        USUBJID=f"{STUDY}-101-101-007",
+        EXSEQ=1.0,
+        EXTRT="SORAFENIB",
+        EXDOSE=400.0,
+        EXDOSU="mg",
+        EXDOSFRM="TABLET, FILM COATED",
+        EXDOSFRQ="QD",
+        EXDOSTOT=400.0,
+        EXROUTE="ORAL",
+        EPOCH="TREATMENT",
+        EXSTDTC="2017-03-20",
+        EXSTDY=16.0,
+    )
     df = pd.DataFrame([base], columns=spec.variable_names)
     ok, failures = validate_frame(df, spec)
     assert ok, failures.to_string()
@@ -145,7 +218,9 @@ def test_too_long_value_counts_utf8_bytes():
     assert (f["row"], f["column"], f["value"]) == (0, "SUBJID", "肝" * 7)
 
 
-@pytest.mark.parametrize("bad", ["2017-13-01", "2017-02-30", "05/03/2019", "2019-3-5", "2019-03-05T25:00", "UN-UNK-2019", "20190305"])
+@pytest.mark.parametrize(
+    "bad", ["2017-13-01", "2017-02-30", "05/03/2019", "2019-3-5", "2019-03-05T25:00", "UN-UNK-2019", "20190305"]
+)
 def test_malformed_dtc_fails(bad):
     df = valid_dm()
     df.loc[0, "RFICDTC"] = bad
@@ -234,15 +309,47 @@ def test_missing_extra_and_misordered_columns_fail():
 
 def test_value_level_codelist_fails_only_where_it_applies():
     spec = load_dataset_spec("sdtm", "rs")
-    base = {v: None for v in spec.variable_names}
+    base = dict.fromkeys(spec.variable_names)
     base.update(STUDYID=STUDY, DOMAIN="RS", USUBJID=f"{STUDY}-101-101-007", RSEVAL="INVESTIGATOR")
     rows = [
-        dict(base, RSSEQ=1.0, RSTESTCD="ECOG101", RSTEST="ECOG1-Performance Status", RSCAT="ECOG", RSORRES="1",
-             RSSTRESC="1", RSSTRESN=1.0, RSTPT="PRE-OPERATIVE", RSTPTREF="HEPATECTOMY", RSRFTDTC="2017-03-05"),
-        dict(base, RSSEQ=2.0, RSTESTCD="AJCC101", RSTEST="AJCC1-Primary Tumor (T)", RSCAT="AJCC V7", RSORRES="T3a",
-             RSSTRESC="T3a", RSDTC="2017-03-05", RSDY=1.0, EPOCH="SCREENING"),
-        dict(base, RSSEQ=3.0, RSTESTCD="OVRLRESP", RSTEST="Overall Response", RSCAT="PROTOCOL-DEFINED RECURRENCE",
-             RSORRES="NED", RSSTRESC="NED", VISIT="Month 3", RSDTC="2017-06-01", RSDY=89.0, EPOCH="TREATMENT"),
+        dict(
+            base,
+            RSSEQ=1.0,
+            RSTESTCD="ECOG101",
+            RSTEST="ECOG1-Performance Status",
+            RSCAT="ECOG",
+            RSORRES="1",
+            RSSTRESC="1",
+            RSSTRESN=1.0,
+            RSTPT="PRE-OPERATIVE",
+            RSTPTREF="HEPATECTOMY",
+            RSRFTDTC="2017-03-05",
+        ),
+        dict(
+            base,
+            RSSEQ=2.0,
+            RSTESTCD="AJCC101",
+            RSTEST="AJCC1-Primary Tumor (T)",
+            RSCAT="AJCC V7",
+            RSORRES="T3a",
+            RSSTRESC="T3a",
+            RSDTC="2017-03-05",
+            RSDY=1.0,
+            EPOCH="SCREENING",
+        ),
+        dict(
+            base,
+            RSSEQ=3.0,
+            RSTESTCD="OVRLRESP",
+            RSTEST="Overall Response",
+            RSCAT="PROTOCOL-DEFINED RECURRENCE",
+            RSORRES="NED",
+            RSSTRESC="NED",
+            VISIT="Month 3",
+            RSDTC="2017-06-01",
+            RSDY=89.0,
+            EPOCH="TREATMENT",
+        ),
     ]
     df = pd.DataFrame(rows, columns=spec.variable_names)
     ok, failures = validate_frame(df, spec)

@@ -16,13 +16,15 @@ def _ae_with_problems() -> tuple[pd.DataFrame, pd.DataFrame]:
         dict(base, USUBJID=f"{STUDY}-101-101-002", AESEQ=2.0, AETOXGR="1", AESTDTC="2017-02-30"),
     ]
     data = pd.DataFrame(rows, columns=ae_frame().columns)
-    lineage = pd.DataFrame({
-        "DOMAIN": "AE",
-        "USUBJID": [f"{STUDY}-101-101-010", f"{STUDY}-101-101-002", f"{STUDY}-101-101-002"],
-        "RECORD": [10.0, 9.0, 2.0],
-        "RAWFILE": ["101/ae.csv"] * 3,
-        "RAWROW": [31, 14, 7],
-    })
+    lineage = pd.DataFrame(
+        {
+            "DOMAIN": "AE",
+            "USUBJID": [f"{STUDY}-101-101-010", f"{STUDY}-101-101-002", f"{STUDY}-101-101-002"],
+            "RECORD": [10.0, 9.0, 2.0],
+            "RAWFILE": ["101/ae.csv"] * 3,
+            "RAWROW": [31, 14, 7],
+        }
+    )
     return data, lineage
 
 
@@ -49,7 +51,7 @@ def test_failing_rows_by_subject_seq_and_raw_row():
 def test_failing_rows_without_lineage_and_dataset_level_first():
     spec = load_dataset_spec("sdtm", "ae")
     data, _ = _ae_with_problems()
-    ok, failures = validate_frame(data.drop(columns=["AEOUT"]), spec)
+    _ok, failures = validate_frame(data.drop(columns=["AEOUT"]), spec)
     rows = failing_rows(data.drop(columns=["AEOUT"]), failures, spec, None)
     assert rows.iloc[0]["AESEQ"] is None and rows.iloc[0]["rule"] == "a variable of the spec is missing from the dataset"
     assert rows.iloc[0]["variable"] == "AEOUT"

@@ -21,44 +21,73 @@ from pipeline.specs.datasets import load_dataset_spec
 
 S1, S2 = "NCT02867280-101-101-001", "NCT02867280-101-101-002"
 FIXTURE = Path(__file__).parent / "fixtures" / "meddra_ascii"
-NOCRIT = {c: "N" for c in ae_mod.SERIOUS_CRITERIA}
+NOCRIT = dict.fromkeys(ae_mod.SERIOUS_CRITERIA, "N")
 
-ENROL = extract("enrol", [
-    {"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
-    {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
-])
-DEMOG = extract("dm", [
-    {"SUBJID": "101-001", "BRTHDAT": "1960-05-15", "SEX": "M", "RACE": "ASIAN", "ETHNIC": "NOT HISPANIC OR LATINO"},
-    {"SUBJID": "101-002", "BRTHDAT": "1970-12-31", "SEX": "F", "RACE": "ASIAN", "ETHNIC": "NOT HISPANIC OR LATINO"},
-])
-SURG = extract("surg", [
-    {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY"},
-    {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "NON-ANATOMICAL HEPATECTOMY"},
-])
-EX = extract("ex", [
-    {"SUBJID": "101-001", "EXTRT": "SORAFENIB", "EXSTDAT": "2018-01-25", "EXDOSE": 400.0, "EXDOSU": "mg", "EXDOSFRQ": "QD"},
-])
-SURV = extract("surv", [
-    {"SUBJID": "101-002", "CONTDAT": "2018-06-10", "SURVSTAT": "DEAD", "DTHDAT": "2018-06-10", "DTHCAUS": "OTHER"},
-])
+ENROL = extract(
+    "enrol",
+    [
+        {"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
+        {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
+    ],
+)
+DEMOG = extract(
+    "dm",
+    [
+        {"SUBJID": "101-001", "BRTHDAT": "1960-05-15", "SEX": "M", "RACE": "ASIAN", "ETHNIC": "NOT HISPANIC OR LATINO"},
+        {"SUBJID": "101-002", "BRTHDAT": "1970-12-31", "SEX": "F", "RACE": "ASIAN", "ETHNIC": "NOT HISPANIC OR LATINO"},
+    ],
+)
+SURG = extract(
+    "surg",
+    [
+        {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY"},
+        {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "NON-ANATOMICAL HEPATECTOMY"},
+    ],
+)
+EX = extract(
+    "ex",
+    [
+        {"SUBJID": "101-001", "EXTRT": "SORAFENIB", "EXSTDAT": "2018-01-25", "EXDOSE": 400.0, "EXDOSU": "mg", "EXDOSFRQ": "QD"},
+    ],
+)
+SURV = extract(
+    "surv",
+    [
+        {"SUBJID": "101-002", "CONTDAT": "2018-06-10", "SURVSTAT": "DEAD", "DTHDAT": "2018-06-10", "DTHCAUS": "OTHER"},
+    ],
+)
 
 
 def row(subj, spid, term, start, ser, end=None, ongo=None, arm="SORAFENIB", **crit):
     control = arm == "CONTROL"
-    return {"SUBJID": subj, "AESPID": spid, "AETERM": term, "AESTDAT": start, "AEENDAT": end, "AEONGO": ongo,
-            "AETOXGR": "2", "AESER": ser, "AEREL": "NOT RELATED" if control else "RELATED",
-            "AEACN": "NOT APPLICABLE" if control else "DOSE NOT CHANGED", "AEOUT": "RECOVERED/RESOLVED", **crit}
+    return {
+        "SUBJID": subj,
+        "AESPID": spid,
+        "AETERM": term,
+        "AESTDAT": start,
+        "AEENDAT": end,
+        "AEONGO": ongo,
+        "AETOXGR": "2",
+        "AESER": ser,
+        "AEREL": "NOT RELATED" if control else "RELATED",
+        "AEACN": "NOT APPLICABLE" if control else "DOSE NOT CHANGED",
+        "AEOUT": "RECOVERED/RESOLVED",
+        **crit,
+    }
 
 
-AE = extract("ae", [
-    row("101-001", 1, "手足综合征", "2018-03-05", "Y", end="2018-03-25", **{**NOCRIT, "AESHOSP": "Y"}),
-    row("101-001", 2, "腹泻", "2018-03-06", "Y", end="2018-03-26", **NOCRIT),              # serious, no criterion
-    row("101-001", 3, "Fatigue", "2018-03-07", "N", end="2018-03-27", AESMIE="Y"),        # not serious, with one
-    row("101-001", 4, "Fatigue", "2018-03-08", "N", end="2018-03-28"),                    # not serious, none asked
-    row("101-002", 1, "Anorexia", "2018-05-01", "N", ongo="Y", arm="CONTROL"),            # ongoing at death
-    row("101-002", 2, "Weight loss", "2018-05-02", "N", end="2018-06-10", arm="CONTROL"),  # ends on the death day
-    row("101-002", 3, "Diarrhea", "2018-05-03", "N", end="2018-06-11", arm="CONTROL"),     # ends the day after
-])
+AE = extract(
+    "ae",
+    [
+        row("101-001", 1, "手足综合征", "2018-03-05", "Y", end="2018-03-25", **{**NOCRIT, "AESHOSP": "Y"}),
+        row("101-001", 2, "腹泻", "2018-03-06", "Y", end="2018-03-26", **NOCRIT),  # serious, no criterion
+        row("101-001", 3, "Fatigue", "2018-03-07", "N", end="2018-03-27", AESMIE="Y"),  # not serious, with one
+        row("101-001", 4, "Fatigue", "2018-03-08", "N", end="2018-03-28"),  # not serious, none asked
+        row("101-002", 1, "Anorexia", "2018-05-01", "N", ongo="Y", arm="CONTROL"),  # ongoing at death
+        row("101-002", 2, "Weight loss", "2018-05-02", "N", end="2018-06-10", arm="CONTROL"),  # ends on the death day
+        row("101-002", 3, "Diarrhea", "2018-05-03", "N", end="2018-06-11", arm="CONTROL"),  # ends the day after
+    ],
+)
 
 
 @pytest.fixture(scope="module")
@@ -86,12 +115,25 @@ def test_ae_conforms_and_keeps_every_coded_record(built):
 def test_fallback_codes_from_the_ctcae_mapping(built):
     hfs = rec(built, S1, 1)
     assert (hfs.AELLT, hfs.AELLTCD, hfs.AEDECOD, hfs.AEPTCD) == (
-        "Palmar-plantar erythrodysesthesia syndrome", 10054524, "Palmar-plantar erythrodysaesthesia syndrome", 10054524)
+        "Palmar-plantar erythrodysesthesia syndrome",
+        10054524,
+        "Palmar-plantar erythrodysaesthesia syndrome",
+        10054524,
+    )
     assert (hfs.AEBODSYS, hfs.AEBDSYCD, hfs.AESOC, hfs.AESOCCD) == (
-        "Skin and subcutaneous tissue disorders", 10040785, "Skin and subcutaneous tissue disorders", 10040785)
+        "Skin and subcutaneous tissue disorders",
+        10040785,
+        "Skin and subcutaneous tissue disorders",
+        10040785,
+    )
     anorexia = rec(built, S2, 1)
     # Filled from CTCAE v4.0 / the public MedDRA SOC list: PT Decreased appetite, SOC Metabolism and nutrition.
-    assert (anorexia.AEDECOD, anorexia.AEPTCD, anorexia.AEBDSYCD, anorexia.AESOCCD) == ("Decreased appetite", 10061428, 10027433, 10027433)
+    assert (anorexia.AEDECOD, anorexia.AEPTCD, anorexia.AEBDSYCD, anorexia.AESOCCD) == (
+        "Decreased appetite",
+        10061428,
+        10027433,
+        10027433,
+    )
     weight = rec(built, S2, 2)
     assert pd.isna(weight.AELLTCD) and weight.AEPTCD == 10047895 and weight.AESOCCD == 10022891
     # The CTCAE mapping has no HLT or HLGT: null, never invented.
@@ -131,7 +173,10 @@ def test_with_a_release_configured_terms_outside_it_are_coding_queries(dm, monke
     assert res.data.empty
     q = res.queries[res.queries["rule"].eq("AE_LLT_NOT_IN_MEDDRA")]
     assert len(q) == 7
-    assert q["message"].iloc[0] == "CTCAE v4.0 term Palmar-plantar erythrodysesthesia syndrome is not a lowest level term of MedDRA 99.0; cannot be coded"
+    assert (
+        q["message"].iloc[0]
+        == "CTCAE v4.0 term Palmar-plantar erythrodysesthesia syndrome is not a lowest level term of MedDRA 99.0; cannot be coded"
+    )
     assert ts_mod.derive_value("meddra:version", None, None, "ts.csv") == "99.0"
 
 

@@ -6,7 +6,7 @@ import io
 import numpy as np
 import pandas as pd
 
-import pipeline.synth as synth
+from pipeline import synth
 from pipeline.synth.adverse_events import CRITERIA, draw_seriousness_criteria
 from pipeline.synth.calibration import load_calibration
 
@@ -14,11 +14,13 @@ CAL = load_calibration()
 
 
 def test_criteria_only_for_serious_aes_and_at_least_one():
-    ae = pd.DataFrame({
-        "serious": [False, True, True, True],
-        "grade": [2, 5, 1, 3],
-        "outcome": ["RECOVERED/RESOLVED", "FATAL", "RECOVERED/RESOLVED", "RECOVERED/RESOLVED"],
-    })
+    ae = pd.DataFrame(
+        {
+            "serious": [False, True, True, True],
+            "grade": [2, 5, 1, 3],
+            "outcome": ["RECOVERED/RESOLVED", "FATAL", "RECOVERED/RESOLVED", "RECOVERED/RESOLVED"],
+        }
+    )
     got = draw_seriousness_criteria(ae, np.random.default_rng(1), CAL)
     assert list(got.columns) == CRITERIA
     assert got.loc[0].isna().all()  # not serious: nothing asked

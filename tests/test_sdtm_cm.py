@@ -27,39 +27,71 @@ from pipeline.specs.datasets import load_dataset_spec
 
 S1, S2 = "NCT02867280-101-101-001", "NCT02867280-101-101-002"
 
-ENROL = extract("enrol", [
-    {"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
-    {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
-])
+ENROL = extract(
+    "enrol",
+    [
+        {"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
+        {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
+    ],
+)
 DEMOG = extract("dm", [{"SUBJID": s, "BRTHDAT": "1960-05-15", "SEX": "M"} for s in ["101-001", "101-002"]])
-SURG = extract("surg", [
-    {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY"},
-    {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "ANATOMICAL HEPATECTOMY"},
-])
-EX = extract("ex", [
-    {"SUBJID": "101-001", "EXTRT": "SORAFENIB", "EXSTDAT": "2018-01-25", "EXENDAT": "2018-06-30", "EXDOSE": 400.0, "EXDOSU": "mg", "EXDOSFRQ": "QD"},
-])
-SURV = extract("surv", [
-    {"SUBJID": "101-001", "CONTDAT": "2018-09-30", "SURVSTAT": "ALIVE"},
-    {"SUBJID": "101-002", "CONTDAT": "2018-10-15", "SURVSTAT": "ALIVE"},
-])
+SURG = extract(
+    "surg",
+    [
+        {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY"},
+        {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "ANATOMICAL HEPATECTOMY"},
+    ],
+)
+EX = extract(
+    "ex",
+    [
+        {
+            "SUBJID": "101-001",
+            "EXTRT": "SORAFENIB",
+            "EXSTDAT": "2018-01-25",
+            "EXENDAT": "2018-06-30",
+            "EXDOSE": 400.0,
+            "EXDOSU": "mg",
+            "EXDOSFRQ": "QD",
+        },
+    ],
+)
+SURV = extract(
+    "surv",
+    [
+        {"SUBJID": "101-001", "CONTDAT": "2018-09-30", "SURVSTAT": "ALIVE"},
+        {"SUBJID": "101-002", "CONTDAT": "2018-10-15", "SURVSTAT": "ALIVE"},
+    ],
+)
 
 
 def med(subjid, spid, trt, dose, start, end=None, ongoing="N"):
-    return {"SUBJID": subjid, "CMSPID": spid, "CMTRT": trt, "CMDOSE": dose, "CMDOSU": "mg", "CMDOSFRQ": "QD",
-            "CMSTDAT": start, "CMENDAT": end, "CMONGO": ongoing}
+    return {
+        "SUBJID": subjid,
+        "CMSPID": spid,
+        "CMTRT": trt,
+        "CMDOSE": dose,
+        "CMDOSU": "mg",
+        "CMDOSFRQ": "QD",
+        "CMSTDAT": start,
+        "CMENDAT": end,
+        "CMONGO": ongoing,
+    }
 
 
-CM = extract("cm", [
-    med("101-001", 1, "ENTECAVIR", 0.5, "2017-06", "2018-03-31"),                 # row 2
-    med("101-001", 2, "TENOFOVIR ALAFENAMIDE", 25.0, "2018-04-01", ongoing="Y"),  # row 3
-    med("101-002", 10, "TENOFOVIR DISOPROXIL", 300.0, "2018-01-05", ongoing="Y"),  # row 4
-    med("101-002", 1, "ENTECAVIR", 0.5, "2018-01-05", ongoing="Y"),               # row 5
-    med("101-002", 2, "ADEFOVIR", 10.0, "2018-05-01", "2018-04-01"),              # row 6
-    med("101-002", 3, "ENTECAVIR", 0.5, "2018-01-05", ongoing="Y"),               # row 7
-    med("101-002", 9, "LAMIVUDINE", 100.0, "2018-01-05", ongoing="Y"),            # row 8
-    med("101-009", 1, "ENTECAVIR", 0.5, "2018-01-05", ongoing="Y"),               # row 9
-])
+CM = extract(
+    "cm",
+    [
+        med("101-001", 1, "ENTECAVIR", 0.5, "2017-06", "2018-03-31"),  # row 2
+        med("101-001", 2, "TENOFOVIR ALAFENAMIDE", 25.0, "2018-04-01", ongoing="Y"),  # row 3
+        med("101-002", 10, "TENOFOVIR DISOPROXIL", 300.0, "2018-01-05", ongoing="Y"),  # row 4
+        med("101-002", 1, "ENTECAVIR", 0.5, "2018-01-05", ongoing="Y"),  # row 5
+        med("101-002", 2, "ADEFOVIR", 10.0, "2018-05-01", "2018-04-01"),  # row 6
+        med("101-002", 3, "ENTECAVIR", 0.5, "2018-01-05", ongoing="Y"),  # row 7
+        med("101-002", 9, "LAMIVUDINE", 100.0, "2018-01-05", ongoing="Y"),  # row 8
+        med("101-009", 1, "ENTECAVIR", 0.5, "2018-01-05", ongoing="Y"),  # row 9
+    ],
+)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +110,20 @@ def test_cm_conforms_to_its_spec(cm):
 
 
 def test_cm_records_timing_and_ongoing(cm):
-    cols = ["USUBJID", "CMSEQ", "CMSPID", "CMTRT", "CMDOSE", "EPOCH", "CMSTDTC", "CMENDTC", "CMSTDY", "CMENDY", "CMENRTPT", "CMENTPT"]
+    cols = [
+        "USUBJID",
+        "CMSEQ",
+        "CMSPID",
+        "CMTRT",
+        "CMDOSE",
+        "EPOCH",
+        "CMSTDTC",
+        "CMENDTC",
+        "CMSTDY",
+        "CMENDY",
+        "CMENRTPT",
+        "CMENTPT",
+    ]
     assert rows(cm.data, cols) == [
         [S1, 1.0, "1", "ENTECAVIR", 0.5, None, "2017-06", "2018-03-31", None, 81.0, None, None],
         [S1, 2.0, "2", "TENOFOVIR ALAFENAMIDE", 25.0, "TREATMENT", "2018-04-01", None, 82.0, None, "ONGOING", "2018-09-30"],

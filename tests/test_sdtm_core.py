@@ -20,39 +20,139 @@ from listed import listed
 from sdtm_inputs import empty, extract
 
 from pipeline.columns import TEXT
+from pipeline.schemas import validate_frame
 from pipeline.sdtm import ae as ae_mod
 from pipeline.sdtm import dm as dm_mod
 from pipeline.sdtm import ex as ex_mod
 from pipeline.sdtm import se as se_mod
 from pipeline.sdtm.common import epoch_from_se, last_before_exposure
-from pipeline.schemas import validate_frame
 from pipeline.specs.datasets import load_dataset_spec
 
 S1, S2 = "NCT02867280-101-101-001", "NCT02867280-101-101-002"
 
-ENROL = extract("enrol", [
-    {"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y", "SUBJINIT": "ZW"},
-    {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y", "SUBJINIT": "LM"},
-])
-DEMOG = extract("dm", [
-    {"SUBJID": "101-001", "BRTHDAT": "1960-05-15", "SEX": "M", "RACE": "ASIAN", "ETHNIC": "NOT HISPANIC OR LATINO", "PTNAME": "Zhang Wei"},
-    {"SUBJID": "101-002", "BRTHDAT": "1970-12-31", "SEX": "F", "RACE": "ASIAN", "ETHNIC": "NOT HISPANIC OR LATINO", "PTNAME": "Li Mei"},
-    {"SUBJID": "101-009", "BRTHDAT": "1955-01-01", "SEX": "M", "RACE": "ASIAN"},
-])
-SURG = extract("surg", [
-    {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY"},
-    {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "NON-ANATOMICAL HEPATECTOMY"},
-])
-EX = extract("ex", [
-    {"SUBJID": "101-001", "EXTRT": "SORAFENIB", "EXSTDAT": "2018-01-25", "EXENDAT": "2018-03-10", "EXDOSE": 400.0, "EXDOSU": "mg", "EXDOSFRQ": "QD"},
-    {"SUBJID": "101-001", "EXTRT": "SORAFENIB", "EXSTDAT": "2018-03-11", "EXENDAT": "2018-03-20", "EXDOSE": 0.0, "EXDOSU": "mg", "EXDOSFRQ": "QD", "EXADJ": "ADVERSE EVENT"},
-    {"SUBJID": "101-001", "EXTRT": "SORAFENIB", "EXSTDAT": "2018-03-21", "EXDOSE": 200.0, "EXDOSU": "mg", "EXDOSFRQ": "QD", "EXADJ": "AE RESOLVED"},
-])
-AE = extract("ae", [
-    {"SUBJID": "101-001", "AESPID": 1, "AETERM": "手足综合征", "AESTDAT": "2018-03-05", "AEENDAT": "2018-03-25", "AETOXGR": "3", "AESER": "N", "AEREL": "RELATED", "AEACN": "DRUG INTERRUPTED", "AEOUT": "RECOVERED/RESOLVED"},
-    {"SUBJID": "101-002", "AESPID": 1, "AETERM": "腹泻", "AESTDAT": "2018-04", "AETOXGR": "1", "AESER": "N", "AEREL": "NOT APPLICABLE", "AEACN": "NOT APPLICABLE", "AEOUT": "RECOVERING/RESOLVING", "AEONGO": "Y"},
-    {"SUBJID": "101-002", "AESPID": 2, "AETERM": "xyzzy pain thing", "AESTDAT": "2018-05-02", "AETOXGR": "1", "AESER": "N", "AEREL": "NOT APPLICABLE", "AEACN": "NOT APPLICABLE", "AEOUT": "UNKNOWN"},
-])
+ENROL = extract(
+    "enrol",
+    [
+        {
+            "SUBJID": "101-001",
+            "RFICDAT": "2018-01-20",
+            "ENRLDAT": "2018-01-22",
+            "TRTGRP": "SORAFENIB",
+            "IEYN": "Y",
+            "SUBJINIT": "ZW",
+        },
+        {
+            "SUBJID": "101-002",
+            "RFICDAT": "2018-02-10",
+            "ENRLDAT": "2018-02-12",
+            "TRTGRP": "CONTROL",
+            "IEYN": "Y",
+            "SUBJINIT": "LM",
+        },
+    ],
+)
+DEMOG = extract(
+    "dm",
+    [
+        {
+            "SUBJID": "101-001",
+            "BRTHDAT": "1960-05-15",
+            "SEX": "M",
+            "RACE": "ASIAN",
+            "ETHNIC": "NOT HISPANIC OR LATINO",
+            "PTNAME": "Zhang Wei",
+        },
+        {
+            "SUBJID": "101-002",
+            "BRTHDAT": "1970-12-31",
+            "SEX": "F",
+            "RACE": "ASIAN",
+            "ETHNIC": "NOT HISPANIC OR LATINO",
+            "PTNAME": "Li Mei",
+        },
+        {"SUBJID": "101-009", "BRTHDAT": "1955-01-01", "SEX": "M", "RACE": "ASIAN"},
+    ],
+)
+SURG = extract(
+    "surg",
+    [
+        {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY"},
+        {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "NON-ANATOMICAL HEPATECTOMY"},
+    ],
+)
+EX = extract(
+    "ex",
+    [
+        {
+            "SUBJID": "101-001",
+            "EXTRT": "SORAFENIB",
+            "EXSTDAT": "2018-01-25",
+            "EXENDAT": "2018-03-10",
+            "EXDOSE": 400.0,
+            "EXDOSU": "mg",
+            "EXDOSFRQ": "QD",
+        },
+        {
+            "SUBJID": "101-001",
+            "EXTRT": "SORAFENIB",
+            "EXSTDAT": "2018-03-11",
+            "EXENDAT": "2018-03-20",
+            "EXDOSE": 0.0,
+            "EXDOSU": "mg",
+            "EXDOSFRQ": "QD",
+            "EXADJ": "ADVERSE EVENT",
+        },
+        {
+            "SUBJID": "101-001",
+            "EXTRT": "SORAFENIB",
+            "EXSTDAT": "2018-03-21",
+            "EXDOSE": 200.0,
+            "EXDOSU": "mg",
+            "EXDOSFRQ": "QD",
+            "EXADJ": "AE RESOLVED",
+        },
+    ],
+)
+AE = extract(
+    "ae",
+    [
+        {
+            "SUBJID": "101-001",
+            "AESPID": 1,
+            "AETERM": "手足综合征",
+            "AESTDAT": "2018-03-05",
+            "AEENDAT": "2018-03-25",
+            "AETOXGR": "3",
+            "AESER": "N",
+            "AEREL": "RELATED",
+            "AEACN": "DRUG INTERRUPTED",
+            "AEOUT": "RECOVERED/RESOLVED",
+        },
+        {
+            "SUBJID": "101-002",
+            "AESPID": 1,
+            "AETERM": "腹泻",
+            "AESTDAT": "2018-04",
+            "AETOXGR": "1",
+            "AESER": "N",
+            "AEREL": "NOT APPLICABLE",
+            "AEACN": "NOT APPLICABLE",
+            "AEOUT": "RECOVERING/RESOLVING",
+            "AEONGO": "Y",
+        },
+        {
+            "SUBJID": "101-002",
+            "AESPID": 2,
+            "AETERM": "xyzzy pain thing",
+            "AESTDAT": "2018-05-02",
+            "AETOXGR": "1",
+            "AESER": "N",
+            "AEREL": "NOT APPLICABLE",
+            "AEACN": "NOT APPLICABLE",
+            "AEOUT": "UNKNOWN",
+        },
+    ],
+)
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +174,13 @@ def test_dm_reference_dates_age_and_arms(dm):
     assert_conforms(dm, "dm")
     d = dm.data.set_index("USUBJID")
     assert list(d.index) == [S1, S2]
-    assert d.loc[S1, ["RFSTDTC", "RFICDTC", "RFXSTDTC", "AGE", "ACTARMCD"]].tolist() == ["2018-01-10", "2018-01-20", "2018-01-25", 57.0, "SORAFENIB"]
+    assert d.loc[S1, ["RFSTDTC", "RFICDTC", "RFXSTDTC", "AGE", "ACTARMCD"]].tolist() == [
+        "2018-01-10",
+        "2018-01-20",
+        "2018-01-25",
+        57.0,
+        "SORAFENIB",
+    ]
     # Still on 200 mg at the cut-off: no last dose date yet; participation last seen at that period's start.
     assert pd.isna(d.loc[S1, "RFXENDTC"]) and d.loc[S1, "RFPENDTC"] == "2018-03-21"
     assert d.loc[S2, ["AGE", "ARMCD", "ACTARMCD", "COUNTRY"]].tolist() == [47.0, "CONTROL", "CONTROL", "CHN"]
@@ -115,7 +221,11 @@ def test_ae_coding_epoch_and_unknown_verbatim(dm, se):
     assert_conforms(ae, "ae")
     d = ae.data.set_index("USUBJID")
     hfs = d.loc[S1]
-    assert (hfs.AETERM, hfs.AEDECOD, hfs.AEBODSYS) == ("Hand-foot syndrome", "Palmar-plantar erythrodysaesthesia syndrome", "Skin and subcutaneous tissue disorders")
+    assert (hfs.AETERM, hfs.AEDECOD, hfs.AEBODSYS) == (
+        "Hand-foot syndrome",
+        "Palmar-plantar erythrodysaesthesia syndrome",
+        "Skin and subcutaneous tissue disorders",
+    )
     assert (hfs.AESTDY, hfs.AEENDY, hfs.EPOCH, hfs.AETOXGR) == (55, 75, "TREATMENT", "3")
     diarrhoea = d.loc[S2]
     assert diarrhoea.AESTDTC == "2018-04" and pd.isna(diarrhoea.AESTDY) and pd.isna(diarrhoea.EPOCH)
@@ -123,12 +233,29 @@ def test_ae_coding_epoch_and_unknown_verbatim(dm, se):
     # The unknown verbatim is a coding query, not an output record, and never upper-cased into AE.
     assert len(ae.data) == 2
     q = ae.queries
-    assert q[["subjid", "field", "value", "rule"]].values.tolist() == [["101-002", "AETERM", "xyzzy pain thing", "AE_TERM_UNKNOWN"]]
+    assert q[["subjid", "field", "value", "rule"]].values.tolist() == [
+        ["101-002", "AETERM", "xyzzy pain thing", "AE_TERM_UNKNOWN"]
+    ]
     assert "XYZZY" not in ae.data.astype(str).to_string()
 
 
 def test_records_of_unenrolled_subjects_become_queries(dm, se):
-    stray = extract("ae", [{"SUBJID": "101-009", "AESPID": 1, "AETERM": "腹泻", "AESTDAT": "2018-04-01", "AETOXGR": "1", "AESER": "N", "AEREL": "NOT APPLICABLE", "AEACN": "NOT APPLICABLE", "AEOUT": "UNKNOWN"}])
+    stray = extract(
+        "ae",
+        [
+            {
+                "SUBJID": "101-009",
+                "AESPID": 1,
+                "AETERM": "腹泻",
+                "AESTDAT": "2018-04-01",
+                "AETOXGR": "1",
+                "AESER": "N",
+                "AEREL": "NOT APPLICABLE",
+                "AEACN": "NOT APPLICABLE",
+                "AEOUT": "UNKNOWN",
+            }
+        ],
+    )
     ae = ae_mod.build(stray, dm, se)
     assert ae.data.empty and ae.queries["rule"].tolist() == ["SUBJECT_NOT_IN_DM"]
 
@@ -153,24 +280,37 @@ def _epoch_by_rule(d: str | None, subject: str, se: pd.DataFrame) -> str | None:
     for r in own.itertuples():
         if r.SESTDTC is None or len(r.SESTDTC) < 10 or d < r.SESTDTC:
             continue
-        last = r.SESEQ == own["SESEQ"].max()
+        last = own["SESEQ"].max() == r.SESEQ
         end_ok = r.SEENDTC is None or len(r.SEENDTC) < 10 or d < r.SEENDTC or (last and d <= r.SEENDTC)
-        if end_ok and (best is None or r.SESEQ >= best[0]):
+        if end_ok and (best is None or best[0] <= r.SESEQ):
             best = (r.SESEQ, r.EPOCH)
     return None if best is None else best[1]
 
 
 @settings(max_examples=150, deadline=None)
 @given(
-    elements=st.lists(st.tuples(st.sampled_from(["S1", "S2"]), _DAYS, _DAYS, st.booleans(), st.sampled_from(["SCREENING", "TREATMENT", "FOLLOW-UP"])), max_size=6),
+    elements=st.lists(
+        st.tuples(
+            st.sampled_from(["S1", "S2"]), _DAYS, _DAYS, st.booleans(), st.sampled_from(["SCREENING", "TREATMENT", "FOLLOW-UP"])
+        ),
+        max_size=6,
+    ),
     obs=st.lists(st.tuples(st.sampled_from(["S1", "S2", "S3"]), _DAYS, st.booleans()), max_size=12),
 )
 def test_epoch_from_se_follows_the_rule_even_for_overlapping_or_odd_elements(elements, obs) -> None:
     rows = []
     for i, (subject, start, end, partial, epoch) in enumerate(elements):
-        rows.append({"USUBJID": subject, "SESTDTC": _iso(start, False), "SEENDTC": _iso(end, partial), "EPOCH": epoch, "SESEQ": float(i + 1)})
+        rows.append(
+            {
+                "USUBJID": subject,
+                "SESTDTC": _iso(start, False),
+                "SEENDTC": _iso(end, partial),
+                "EPOCH": epoch,
+                "SESEQ": float(i + 1),
+            }
+        )
     text = ["USUBJID", "SESTDTC", "SEENDTC", "EPOCH"]
-    se = pd.DataFrame(rows, columns=[*text, "SESEQ"]).astype({c: TEXT for c in text})
+    se = pd.DataFrame(rows, columns=[*text, "SESEQ"]).astype(dict.fromkeys(text, TEXT))
     dtc = pd.Series([_iso(day, partial) for _, day, partial in obs], index=np.arange(len(obs)) * 2, dtype=TEXT)
     subj = pd.Series([s for s, _, _ in obs], index=dtc.index, dtype=TEXT)
     got = epoch_from_se(dtc, subj, se)
@@ -186,8 +326,15 @@ def test_epoch_before_the_first_element_only_when_asked() -> None:
     before; 2018-01-10 is in SCRN either way; a partial date and a subject without elements never get one.
     """
     text = ["USUBJID", "SESTDTC", "SEENDTC", "EPOCH"]
-    se = pd.DataFrame({"USUBJID": ["S1", "S1"], "SESTDTC": ["2018-01-25", "2018-01-10"], "SEENDTC": [None, "2018-01-25"],
-                       "EPOCH": ["TREATMENT", "SCREENING"], "SESEQ": [2.0, 1.0]}).astype({c: TEXT for c in text})
+    se = pd.DataFrame(
+        {
+            "USUBJID": ["S1", "S1"],
+            "SESTDTC": ["2018-01-25", "2018-01-10"],
+            "SEENDTC": [None, "2018-01-25"],
+            "EPOCH": ["TREATMENT", "SCREENING"],
+            "SESEQ": [2.0, 1.0],
+        }
+    ).astype(dict.fromkeys(text, TEXT))
     dtc = pd.Series(["2018-01-05", "2018-01-09", "2018-01-10", "2018-01", "2018-01-05"], dtype=TEXT)
     subj = pd.Series(["S1", "S1", "S1", "S1", "S2"], dtype=TEXT)
     assert listed(epoch_from_se(dtc, subj, se)) == [None, None, "SCREENING", None, None]
@@ -196,12 +343,15 @@ def test_epoch_before_the_first_element_only_when_asked() -> None:
 
 def test_last_observation_before_exposure() -> None:
     """Per subject and test, the latest eligible record (ties: the ``order`` column, then raw file and row)."""
-    df = pd.DataFrame({
-        "USUBJID": ["S1", "S1", "S1", "S1", "S2"],
-        "TESTCD": ["A", "A", "A", "B", "A"],
-        "_dated": [0, 1, 1, 1, 1],
-        "_file": ["f", "f", "f", "f", "f"], "_row": [2, 3, 4, 5, 6],
-    })
+    df = pd.DataFrame(
+        {
+            "USUBJID": ["S1", "S1", "S1", "S1", "S2"],
+            "TESTCD": ["A", "A", "A", "B", "A"],
+            "_dated": [0, 1, 1, 1, 1],
+            "_file": ["f", "f", "f", "f", "f"],
+            "_row": [2, 3, 4, 5, 6],
+        }
+    )
     when = pd.to_datetime(pd.Series([None, "2018-01-05", "2018-01-05", "2018-01-01", "2018-01-01"]))
     eligible = pd.Series([True, True, True, True, False])
     # S1/A: rows 3 and 4 tie on the date and _dated, so the later raw row (4) wins; S1/B its only row; S2 none.

@@ -25,25 +25,42 @@ from pipeline.sdtm import dm as dm_mod
 from pipeline.sdtm import se as se_mod
 from pipeline.specs.datasets import load_dataset_spec
 
-SUBJ = {"101-001": "2018-01-10", "101-002": "2018-02-01", "101-003": "2018-03-01", "101-004": "2018-04-02", "101-005": "2018-04-02"}
-ENROL_DATES = {"101-001": "2018-01-22", "101-002": "2018-02-12", "101-003": "2018-03-09", "101-004": "2018-04-10", "101-005": "2018-04-10"}
+SUBJ = {
+    "101-001": "2018-01-10",
+    "101-002": "2018-02-01",
+    "101-003": "2018-03-01",
+    "101-004": "2018-04-02",
+    "101-005": "2018-04-02",
+}
+ENROL_DATES = {
+    "101-001": "2018-01-22",
+    "101-002": "2018-02-12",
+    "101-003": "2018-03-09",
+    "101-004": "2018-04-10",
+    "101-005": "2018-04-10",
+}
 
-ENROL = extract("enrol", [{"SUBJID": s, "RFICDAT": d, "ENRLDAT": d, "TRTGRP": "CONTROL", "IEYN": "Y"} for s, d in ENROL_DATES.items()])
+ENROL = extract(
+    "enrol", [{"SUBJID": s, "RFICDAT": d, "ENRLDAT": d, "TRTGRP": "CONTROL", "IEYN": "Y"} for s, d in ENROL_DATES.items()]
+)
 DEMOG = extract("dm", [{"SUBJID": s, "BRTHDAT": "1960-01-01", "SEX": "M", "RACE": "ASIAN"} for s in SUBJ])
 SURG = extract("surg", [{"SUBJID": s, "PRSTDAT": d} for s, d in SUBJ.items()])
 TA = extract("ta", [{"SUBJID": "101-002", "VISIT": "Month 4", "TADAT": "2018-06-01", "TAMETHOD": "CT SCAN", "RECUR": "N"}])
 HCC, LF = "HEPATOCELLULAR CARCINOMA", "LIVER FAILURE"
-SURV = extract("surv", [
-    {"SUBJID": "101-001", "CONTDAT": "2018-04-10", "SURVSTAT": "ALIVE"},
-    {"SUBJID": "101-001", "CONTDAT": "2018-10-05", "SURVSTAT": "DEAD", "DTHDAT": "2018-10-01", "DTHCAUS": HCC},
-    {"SUBJID": "101-002", "CONTDAT": "2018-06-10", "SURVSTAT": "DEAD", "DTHDAT": "2018-05", "DTHCAUS": LF},
-    {"SUBJID": "101-002", "CONTDAT": "2018-07-01", "SURVSTAT": "DEAD", "DTHDAT": "2018-05-20", "DTHCAUS": LF},
-    {"SUBJID": "101-003", "CONTDAT": "2018-03-20", "SURVSTAT": "DEAD", "DTHDAT": "2018-02-25", "DTHCAUS": "OTHER"},
-    {"SUBJID": "101-004", "CONTDAT": "2018-05-01", "SURVSTAT": "ALIVE", "DTHCAUS": "OTHER"},
-    {"SUBJID": "101-004", "CONTDAT": "2018-06-01", "SURVSTAT": "DEAD", "DTHDAT": "2018-06-03", "DTHCAUS": "HEART ATTACK"},
-    {"SUBJID": "101-005", "CONTDAT": "2018-06-15", "SURVSTAT": "DEAD"},
-    {"SUBJID": "101-009", "CONTDAT": "2018-06-01", "SURVSTAT": "DEAD", "DTHDAT": "2018-06-01", "DTHCAUS": HCC},
-])
+SURV = extract(
+    "surv",
+    [
+        {"SUBJID": "101-001", "CONTDAT": "2018-04-10", "SURVSTAT": "ALIVE"},
+        {"SUBJID": "101-001", "CONTDAT": "2018-10-05", "SURVSTAT": "DEAD", "DTHDAT": "2018-10-01", "DTHCAUS": HCC},
+        {"SUBJID": "101-002", "CONTDAT": "2018-06-10", "SURVSTAT": "DEAD", "DTHDAT": "2018-05", "DTHCAUS": LF},
+        {"SUBJID": "101-002", "CONTDAT": "2018-07-01", "SURVSTAT": "DEAD", "DTHDAT": "2018-05-20", "DTHCAUS": LF},
+        {"SUBJID": "101-003", "CONTDAT": "2018-03-20", "SURVSTAT": "DEAD", "DTHDAT": "2018-02-25", "DTHCAUS": "OTHER"},
+        {"SUBJID": "101-004", "CONTDAT": "2018-05-01", "SURVSTAT": "ALIVE", "DTHCAUS": "OTHER"},
+        {"SUBJID": "101-004", "CONTDAT": "2018-06-01", "SURVSTAT": "DEAD", "DTHDAT": "2018-06-03", "DTHCAUS": "HEART ATTACK"},
+        {"SUBJID": "101-005", "CONTDAT": "2018-06-15", "SURVSTAT": "DEAD"},
+        {"SUBJID": "101-009", "CONTDAT": "2018-06-01", "SURVSTAT": "DEAD", "DTHDAT": "2018-06-01", "DTHCAUS": HCC},
+    ],
+)
 
 
 @pytest.fixture(scope="module")

@@ -42,32 +42,61 @@ def U(s):
     return f"NCT02867280-101-{s}"
 
 
-ENROL = extract("enrol", [
-    {"SUBJID": s, "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB" if s in SORA else "CONTROL", "IEYN": "Y"} for s in SUBJ
-])
+ENROL = extract(
+    "enrol",
+    [
+        {
+            "SUBJID": s,
+            "RFICDAT": "2018-01-20",
+            "ENRLDAT": "2018-01-22",
+            "TRTGRP": "SORAFENIB" if s in SORA else "CONTROL",
+            "IEYN": "Y",
+        }
+        for s in SUBJ
+    ],
+)
 DEMOG = extract("dm", [{"SUBJID": s, "BRTHDAT": "1960-05-15", "SEX": "M"} for s in SUBJ])
 SURG = extract("surg", [{"SUBJID": s, "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY"} for s in SUBJ])
-EX = extract("ex", [
-    *({"SUBJID": s, "EXTRT": "SORAFENIB", "EXSTDAT": "2018-01-25", "EXENDAT": "2018-06-30", "EXDOSE": 400.0, "EXDOSU": "mg", "EXDOSFRQ": "QD"}
-      for s in ("101-001", "101-002", "101-003")),
-    {"SUBJID": "101-005", "EXTRT": "SORAFENIB", "EXSTDAT": "2018-01-25", "EXDOSE": 400.0, "EXDOSU": "mg", "EXDOSFRQ": "QD"},
-])
-DS = extract("ds", [
-    {"SUBJID": "101-001", "DSCAT": "END OF STUDY", "DSSTDAT": "2018-06-30", "DSDECOD": "WITHDRAWAL BY SUBJECT"},  # row 2
-    {"SUBJID": "101-002", "DSCAT": "END OF STUDY", "DSSTDAT": "2018-07-01", "DSDECOD": "WITHDRAWAL BY SUBJECT"},  # row 3
-    {"SUBJID": "101-003", "DSCAT": "END OF STUDY", "DSSTDAT": "2018-07-02", "DSDECOD": "WITHDRAWAL BY SUBJECT"},  # row 4
-    {"SUBJID": "101-006", "DSCAT": "END OF STUDY", "DSSTDAT": "2018-12-20", "DSDECOD": "DEATH"},                  # row 5
-])
-SURV = extract("surv", [
-    {"SUBJID": "101-004", "CONTDAT": "2018-11-20", "SURVSTAT": "ALIVE"},                                                        # row 2
-    {"SUBJID": "101-004", "CONTDAT": "2018-12-01", "SURVSTAT": "DEAD", "DTHDAT": "2018-11-10", "DTHCAUS": "OTHER"},              # row 3
-    {"SUBJID": "101-005", "CONTDAT": "2018-04-02", "SURVSTAT": "DEAD", "DTHDAT": "2018-03-15", "DTHCAUS": "OTHER"},              # row 4
-    {"SUBJID": "101-006", "CONTDAT": "2018-11-05", "SURVSTAT": "ALIVE"},                                                        # row 5
-    {"SUBJID": "101-006", "CONTDAT": "2018-12-20", "SURVSTAT": "DEAD", "DTHDAT": "2018-11", "DTHCAUS": "OTHER"},                 # row 6
-    {"SUBJID": "101-007", "CONTDAT": "2018-10-01", "SURVSTAT": "ALIVE"},                                                        # row 7
-    {"SUBJID": "101-007", "CONTDAT": "2018-12-20", "SURVSTAT": "DEAD", "DTHDAT": "2018-11", "DTHCAUS": "OTHER"},                 # row 8
-    {"SUBJID": "101-008", "CONTDAT": "2018-03-01", "SURVSTAT": "DEAD", "DTHDAT": "2017-12-01", "DTHCAUS": "OTHER"},              # row 9
-])
+EX = extract(
+    "ex",
+    [
+        *(
+            {
+                "SUBJID": s,
+                "EXTRT": "SORAFENIB",
+                "EXSTDAT": "2018-01-25",
+                "EXENDAT": "2018-06-30",
+                "EXDOSE": 400.0,
+                "EXDOSU": "mg",
+                "EXDOSFRQ": "QD",
+            }
+            for s in ("101-001", "101-002", "101-003")
+        ),
+        {"SUBJID": "101-005", "EXTRT": "SORAFENIB", "EXSTDAT": "2018-01-25", "EXDOSE": 400.0, "EXDOSU": "mg", "EXDOSFRQ": "QD"},
+    ],
+)
+DS = extract(
+    "ds",
+    [
+        {"SUBJID": "101-001", "DSCAT": "END OF STUDY", "DSSTDAT": "2018-06-30", "DSDECOD": "WITHDRAWAL BY SUBJECT"},  # row 2
+        {"SUBJID": "101-002", "DSCAT": "END OF STUDY", "DSSTDAT": "2018-07-01", "DSDECOD": "WITHDRAWAL BY SUBJECT"},  # row 3
+        {"SUBJID": "101-003", "DSCAT": "END OF STUDY", "DSSTDAT": "2018-07-02", "DSDECOD": "WITHDRAWAL BY SUBJECT"},  # row 4
+        {"SUBJID": "101-006", "DSCAT": "END OF STUDY", "DSSTDAT": "2018-12-20", "DSDECOD": "DEATH"},  # row 5
+    ],
+)
+SURV = extract(
+    "surv",
+    [
+        {"SUBJID": "101-004", "CONTDAT": "2018-11-20", "SURVSTAT": "ALIVE"},  # row 2
+        {"SUBJID": "101-004", "CONTDAT": "2018-12-01", "SURVSTAT": "DEAD", "DTHDAT": "2018-11-10", "DTHCAUS": "OTHER"},  # row 3
+        {"SUBJID": "101-005", "CONTDAT": "2018-04-02", "SURVSTAT": "DEAD", "DTHDAT": "2018-03-15", "DTHCAUS": "OTHER"},  # row 4
+        {"SUBJID": "101-006", "CONTDAT": "2018-11-05", "SURVSTAT": "ALIVE"},  # row 5
+        {"SUBJID": "101-006", "CONTDAT": "2018-12-20", "SURVSTAT": "DEAD", "DTHDAT": "2018-11", "DTHCAUS": "OTHER"},  # row 6
+        {"SUBJID": "101-007", "CONTDAT": "2018-10-01", "SURVSTAT": "ALIVE"},  # row 7
+        {"SUBJID": "101-007", "CONTDAT": "2018-12-20", "SURVSTAT": "DEAD", "DTHDAT": "2018-11", "DTHCAUS": "OTHER"},  # row 8
+        {"SUBJID": "101-008", "CONTDAT": "2018-03-01", "SURVSTAT": "DEAD", "DTHDAT": "2017-12-01", "DTHCAUS": "OTHER"},  # row 9
+    ],
+)
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +133,15 @@ def test_dates_after_death_are_queries(dm):
     # The end-of-study record after the death; the ALIVE contact after it is SS's query, not DM's.
     got = sorted(map(tuple, dm.queries[["subjid", "form", "row", "field", "value", "rule", "message"]].values.tolist()))
     assert got == [
-        ("101-006", "ds", 5, "DSSTDAT", "2018-12-20", "DATE_AFTER_DEATH", "Date after the death (2018-11); not counted as participation"),
+        (
+            "101-006",
+            "ds",
+            5,
+            "DSSTDAT",
+            "2018-12-20",
+            "DATE_AFTER_DEATH",
+            "Date after the death (2018-11); not counted as participation",
+        ),
     ]
 
 

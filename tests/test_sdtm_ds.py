@@ -26,34 +26,66 @@ from pipeline.specs.datasets import load_dataset_spec
 
 S1, S2 = "NCT02867280-101-101-001", "NCT02867280-101-101-002"
 
-ENROL = extract("enrol", [
-    {"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
-    {"SUBJID": "101-002", "RFICDAT": "2018-02-12", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
-])
+ENROL = extract(
+    "enrol",
+    [
+        {"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
+        {"SUBJID": "101-002", "RFICDAT": "2018-02-12", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
+    ],
+)
 DEMOG = extract("dm", [{"SUBJID": s, "BRTHDAT": "1960-05-15", "SEX": "M"} for s in ["101-001", "101-002"]])
-SURG = extract("surg", [
-    {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY"},
-    {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "ANATOMICAL HEPATECTOMY"},
-])
-EX = extract("ex", [
-    {"SUBJID": "101-001", "EXTRT": "SORAFENIB", "EXSTDAT": "2018-01-25", "EXENDAT": "2018-06-30", "EXDOSE": 400.0, "EXDOSU": "mg", "EXDOSFRQ": "QD"},
-])
-DS = extract("ds", [
-    {"SUBJID": "101-001", "DSCAT": "END OF TREATMENT", "DSSTDAT": "2018-06-30", "DSDECOD": "ADVERSE EVENT"},    # row 2
-    {"SUBJID": "101-001", "DSCAT": "END OF STUDY", "DSSTDAT": "2018-09-30", "DSDECOD": "LOST TO FOLLOW-UP"},    # row 3
-    {"SUBJID": "101-002", "DSCAT": "END OF TREATMENT", "DSSTDAT": "2018-03-01", "DSDECOD": "COMPLETED"},        # row 4
-    {"SUBJID": "101-002", "DSCAT": "END OF STUDY", "DSSTDAT": "2018-08-15", "DSDECOD": "DEATH"},                # row 5
-    {"SUBJID": "101-009", "DSCAT": "END OF STUDY", "DSSTDAT": "2018-08-15", "DSDECOD": "WITHDRAWAL BY SUBJECT"},  # row 6
-])
+SURG = extract(
+    "surg",
+    [
+        {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY"},
+        {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "ANATOMICAL HEPATECTOMY"},
+    ],
+)
+EX = extract(
+    "ex",
+    [
+        {
+            "SUBJID": "101-001",
+            "EXTRT": "SORAFENIB",
+            "EXSTDAT": "2018-01-25",
+            "EXENDAT": "2018-06-30",
+            "EXDOSE": 400.0,
+            "EXDOSU": "mg",
+            "EXDOSFRQ": "QD",
+        },
+    ],
+)
+DS = extract(
+    "ds",
+    [
+        {"SUBJID": "101-001", "DSCAT": "END OF TREATMENT", "DSSTDAT": "2018-06-30", "DSDECOD": "ADVERSE EVENT"},  # row 2
+        {"SUBJID": "101-001", "DSCAT": "END OF STUDY", "DSSTDAT": "2018-09-30", "DSDECOD": "LOST TO FOLLOW-UP"},  # row 3
+        {"SUBJID": "101-002", "DSCAT": "END OF TREATMENT", "DSSTDAT": "2018-03-01", "DSDECOD": "COMPLETED"},  # row 4
+        {"SUBJID": "101-002", "DSCAT": "END OF STUDY", "DSSTDAT": "2018-08-15", "DSDECOD": "DEATH"},  # row 5
+        {"SUBJID": "101-009", "DSCAT": "END OF STUDY", "DSSTDAT": "2018-08-15", "DSDECOD": "WITHDRAWAL BY SUBJECT"},  # row 6
+    ],
+)
 
 
 def survival(s2_death="2018-08-15"):
-    return extract("surv", [
-        {"SUBJID": "101-001", "CONTDAT": "2018-09-30", "SURVSTAT": "LOST TO FOLLOW-UP"},
-        {"SUBJID": "101-001", "CONTDAT": "2018-11-05", "SURVSTAT": "DEAD", "DTHDAT": "2018-11-02", "DTHCAUS": "HEPATOCELLULAR CARCINOMA"},
-        *([{"SUBJID": "101-002", "CONTDAT": s2_death, "SURVSTAT": "DEAD", "DTHDAT": s2_death}] if s2_death else
-          [{"SUBJID": "101-002", "CONTDAT": "2018-08-15", "SURVSTAT": "ALIVE"}]),
-    ])
+    return extract(
+        "surv",
+        [
+            {"SUBJID": "101-001", "CONTDAT": "2018-09-30", "SURVSTAT": "LOST TO FOLLOW-UP"},
+            {
+                "SUBJID": "101-001",
+                "CONTDAT": "2018-11-05",
+                "SURVSTAT": "DEAD",
+                "DTHDAT": "2018-11-02",
+                "DTHCAUS": "HEPATOCELLULAR CARCINOMA",
+            },
+            *(
+                [{"SUBJID": "101-002", "CONTDAT": s2_death, "SURVSTAT": "DEAD", "DTHDAT": s2_death}]
+                if s2_death
+                else [{"SUBJID": "101-002", "CONTDAT": "2018-08-15", "SURVSTAT": "ALIVE"}]
+            ),
+        ],
+    )
 
 
 def build(surv):
@@ -90,9 +122,14 @@ def test_ds_milestones_disposition_and_later_death(ds):
     ]
     # Lineage: milestones point to the enrollment row, the later death to the survival row.
     assert ds.lineage[["USUBJID", "RECORD", "RAWFILE", "RAWROW"]].values.tolist() == [
-        [S1, 1.0, "101/enrol.csv", 2], [S1, 2.0, "101/enrol.csv", 2], [S1, 3.0, "101/ds.csv", 2],
-        [S1, 4.0, "101/ds.csv", 3], [S1, 5.0, "101/surv.csv", 3],
-        [S2, 1.0, "101/enrol.csv", 3], [S2, 2.0, "101/enrol.csv", 3], [S2, 3.0, "101/ds.csv", 5],
+        [S1, 1.0, "101/enrol.csv", 2],
+        [S1, 2.0, "101/enrol.csv", 2],
+        [S1, 3.0, "101/ds.csv", 2],
+        [S1, 4.0, "101/ds.csv", 3],
+        [S1, 5.0, "101/surv.csv", 3],
+        [S2, 1.0, "101/enrol.csv", 3],
+        [S2, 2.0, "101/enrol.csv", 3],
+        [S2, 3.0, "101/ds.csv", 5],
     ]
 
 

@@ -26,34 +26,46 @@ from pipeline.specs.datasets import load_dataset_spec
 
 S1, S3 = "NCT02867280-101-101-001", "NCT02867280-101-101-003"
 
-ENROL = extract("enrol", [
-    {"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
-    {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "N"},
-    {"SUBJID": "101-003", "RFICDAT": "2018-03-05", "ENRLDAT": "2018-03-08", "TRTGRP": "CONTROL", "IEYN": "N"},
-])
-DEMOG = extract("dm", [
-    {"SUBJID": s, "BRTHDAT": "1960-05-15", "SEX": "M", "RACE": "ASIAN"} for s in ("101-001", "101-002", "101-003")
-])
-SURG = extract("surg", [
-    {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY"},
-    {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "ANATOMICAL HEPATECTOMY"},
-    {"SUBJID": "101-003", "PRSTDAT": "2018-03-01", "PRTRT": "ANATOMICAL HEPATECTOMY"},
-])
-EX = extract("ex", [
-    {"SUBJID": "101-001", "EXTRT": "SORAFENIB", "EXSTDAT": "2018-01-25", "EXDOSE": 400.0, "EXDOSU": "mg", "EXDOSFRQ": "QD"},
-])
-IE = extract("ie", [
-    {"SUBJID": "101-001", "IETESTCD": "IN01", "IEORRES": "Y"},  # row 2
-    {"SUBJID": "101-001", "IETESTCD": "IN04", "IEORRES": "N"},  # row 3
-    {"SUBJID": "101-001", "IETESTCD": "EX01", "IEORRES": "Y"},  # row 4
-    {"SUBJID": "101-001", "IETESTCD": "EX04", "IEORRES": "N"},  # row 5
-    {"SUBJID": "101-002", "IETESTCD": "IN01", "IEORRES": "Y"},  # row 6
-    {"SUBJID": "101-002", "IETESTCD": "EX01", "IEORRES": "Y"},  # row 7
-    {"SUBJID": "101-002", "IETESTCD": "IN99", "IEORRES": "N"},  # row 8
-    {"SUBJID": "101-003", "IETESTCD": "IN06", "IEORRES": "N"},  # row 9
-    {"SUBJID": "101-003", "IETESTCD": "IN02"},                  # row 10
-    {"SUBJID": "101-077", "IETESTCD": "IN01", "IEORRES": "N"},  # row 11
-])
+ENROL = extract(
+    "enrol",
+    [
+        {"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
+        {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "N"},
+        {"SUBJID": "101-003", "RFICDAT": "2018-03-05", "ENRLDAT": "2018-03-08", "TRTGRP": "CONTROL", "IEYN": "N"},
+    ],
+)
+DEMOG = extract(
+    "dm", [{"SUBJID": s, "BRTHDAT": "1960-05-15", "SEX": "M", "RACE": "ASIAN"} for s in ("101-001", "101-002", "101-003")]
+)
+SURG = extract(
+    "surg",
+    [
+        {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY"},
+        {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "ANATOMICAL HEPATECTOMY"},
+        {"SUBJID": "101-003", "PRSTDAT": "2018-03-01", "PRTRT": "ANATOMICAL HEPATECTOMY"},
+    ],
+)
+EX = extract(
+    "ex",
+    [
+        {"SUBJID": "101-001", "EXTRT": "SORAFENIB", "EXSTDAT": "2018-01-25", "EXDOSE": 400.0, "EXDOSU": "mg", "EXDOSFRQ": "QD"},
+    ],
+)
+IE = extract(
+    "ie",
+    [
+        {"SUBJID": "101-001", "IETESTCD": "IN01", "IEORRES": "Y"},  # row 2
+        {"SUBJID": "101-001", "IETESTCD": "IN04", "IEORRES": "N"},  # row 3
+        {"SUBJID": "101-001", "IETESTCD": "EX01", "IEORRES": "Y"},  # row 4
+        {"SUBJID": "101-001", "IETESTCD": "EX04", "IEORRES": "N"},  # row 5
+        {"SUBJID": "101-002", "IETESTCD": "IN01", "IEORRES": "Y"},  # row 6
+        {"SUBJID": "101-002", "IETESTCD": "EX01", "IEORRES": "Y"},  # row 7
+        {"SUBJID": "101-002", "IETESTCD": "IN99", "IEORRES": "N"},  # row 8
+        {"SUBJID": "101-003", "IETESTCD": "IN06", "IEORRES": "N"},  # row 9
+        {"SUBJID": "101-003", "IETESTCD": "IN02"},  # row 10
+        {"SUBJID": "101-077", "IETESTCD": "IN01", "IEORRES": "N"},  # row 11
+    ],
+)
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +88,15 @@ def test_ie_holds_only_criteria_not_met(ie):
         [S3, 1.0, "IN06", "INCLUSION", "N", "N", "2018-03-08", 8.0, "FOLLOW-UP"],
     ]
     assert ie.data["IETEST"].tolist() == [
-        "Known hypersensitivity to sorafenib", "Microvascular invasion on pathology", "Child-Pugh class A liver function",
+        "Known hypersensitivity to sorafenib",
+        "Microvascular invasion on pathology",
+        "Child-Pugh class A liver function",
     ]
     assert set(ie.data["STUDYID"]) == {"NCT02867280"} and set(ie.data["DOMAIN"]) == {"IE"}
     assert ie.lineage[["USUBJID", "RECORD", "RAWFILE", "RAWROW"]].values.tolist() == [
-        [S1, 1.0, "101/ie.csv", 5], [S1, 2.0, "101/ie.csv", 3], [S3, 1.0, "101/ie.csv", 9],
+        [S1, 1.0, "101/ie.csv", 5],
+        [S1, 2.0, "101/ie.csv", 3],
+        [S3, 1.0, "101/ie.csv", 9],
     ]
 
 
@@ -97,13 +113,18 @@ def test_ie_queries(ie):
         ["101-002", "enrol", "IEYN", "N", "IEYN_CONTRADICTS_IE", 3],
     ]
     msg = ie.queries["message"].tolist()
-    assert msg[4] == "Enrolled subject with exclusion criterion present: EX04 (Known hypersensitivity to sorafenib); protocol deviation"
+    assert (
+        msg[4]
+        == "Enrolled subject with exclusion criterion present: EX04 (Known hypersensitivity to sorafenib); protocol deviation"
+    )
     assert msg[6].endswith("criteria not met: EX04, IN04")
 
 
 def test_ie_all_met_is_empty(dm):
     ie = extract("ie", [{"SUBJID": "101-001", "IETESTCD": c, "IEORRES": "Y"} for c in ("IN01", "EX01")])
-    enrol = extract("enrol", [{"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"}])
+    enrol = extract(
+        "enrol", [{"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"}]
+    )
     res = ie_mod.build(ie, enrol, dm, se_mod.build(dm, ENROL))
     assert res.data.empty and res.queries.empty
     assert list(res.data.columns) == [v.name for v in load_dataset_spec("sdtm", "ie").variables]

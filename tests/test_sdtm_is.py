@@ -22,16 +22,22 @@ from pipeline.specs.datasets import load_dataset_spec
 
 S1, S2 = "NCT02867280-101-101-001", "NCT02867280-101-101-002"
 
-ENROL = extract("enrol", [
-    {"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
-    {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
-])
+ENROL = extract(
+    "enrol",
+    [
+        {"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
+        {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
+    ],
+)
 DEMOG = extract("dm", [{"SUBJID": s, "BRTHDAT": "1960-05-15", "SEX": "M"} for s in ["101-001", "101-002"]])
-SURG = extract("surg", [
-    {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY", "ANTIHCV": "NEGATIVE"},
-    {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "ANATOMICAL HEPATECTOMY", "ANTIHCV": "POSITIVE"},
-    {"SUBJID": "101-077", "PRSTDAT": "2018-03-05", "PRTRT": "ANATOMICAL HEPATECTOMY", "ANTIHCV": "NEGATIVE"},
-])
+SURG = extract(
+    "surg",
+    [
+        {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY", "ANTIHCV": "NEGATIVE"},
+        {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "ANATOMICAL HEPATECTOMY", "ANTIHCV": "POSITIVE"},
+        {"SUBJID": "101-077", "PRSTDAT": "2018-03-05", "PRTRT": "ANATOMICAL HEPATECTOMY", "ANTIHCV": "NEGATIVE"},
+    ],
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +56,46 @@ def test_is_conforms_to_its_spec(is_):
 
 
 def test_is_anti_hcv_antibody(is_):
-    cols = ["USUBJID", "ISSEQ", "ISTESTCD", "ISTEST", "ISBDAGNT", "ISORRES", "ISSTRESC", "ISSPEC", "ISTPT", "ISTPTREF", "ISRFTDTC"]
+    cols = [
+        "USUBJID",
+        "ISSEQ",
+        "ISTESTCD",
+        "ISTEST",
+        "ISBDAGNT",
+        "ISORRES",
+        "ISSTRESC",
+        "ISSPEC",
+        "ISTPT",
+        "ISTPTREF",
+        "ISRFTDTC",
+    ]
     assert is_.data[cols].values.tolist() == [
-        [S1, 1.0, "MBAB", "Microbial-induced Antibody", "HEPATITIS C VIRUS", "NEGATIVE", "NEGATIVE", "SERUM", "PRE-OPERATIVE", "HEPATECTOMY", "2018-01-10"],
-        [S2, 1.0, "MBAB", "Microbial-induced Antibody", "HEPATITIS C VIRUS", "POSITIVE", "POSITIVE", "SERUM", "PRE-OPERATIVE", "HEPATECTOMY", "2018-02-01"],
+        [
+            S1,
+            1.0,
+            "MBAB",
+            "Microbial-induced Antibody",
+            "HEPATITIS C VIRUS",
+            "NEGATIVE",
+            "NEGATIVE",
+            "SERUM",
+            "PRE-OPERATIVE",
+            "HEPATECTOMY",
+            "2018-01-10",
+        ],
+        [
+            S2,
+            1.0,
+            "MBAB",
+            "Microbial-induced Antibody",
+            "HEPATITIS C VIRUS",
+            "POSITIVE",
+            "POSITIVE",
+            "SERUM",
+            "PRE-OPERATIVE",
+            "HEPATECTOMY",
+            "2018-02-01",
+        ],
     ]
     assert is_.data["ISDTC"].isna().all() and is_.data["DOMAIN"].eq("IS").all()
 

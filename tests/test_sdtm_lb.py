@@ -35,52 +35,78 @@ from pipeline.specs.datasets import load_dataset_spec
 
 S1, S2 = "NCT02867280-101-101-001", "NCT02867280-101-101-002"
 
-ENROL = extract("enrol", [
-    {"SUBJID": "101-001", "RFICDAT": "2018-01-12", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
-    {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
-])
+ENROL = extract(
+    "enrol",
+    [
+        {"SUBJID": "101-001", "RFICDAT": "2018-01-12", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
+        {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
+    ],
+)
 DEMOG = extract("dm", [{"SUBJID": s, "BRTHDAT": "1960-05-15", "SEX": "M"} for s in ["101-001", "101-002"]])
-SURG = extract("surg", [
-    {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY", "AFP": 25.0, "AFPU": "ng/mL"},
-    {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "ANATOMICAL HEPATECTOMY", "AFP": 100.0, "AFPU": "IU/mL"},
-])
-EX = extract("ex", [
-    {"SUBJID": "101-001", "EXTRT": "SORAFENIB", "EXSTDAT": "2018-01-25", "EXENDAT": "2018-06-30", "EXDOSE": 400.0, "EXDOSU": "mg", "EXDOSFRQ": "QD"},
-])
-SURV = extract("surv", [
-    {"SUBJID": "101-001", "CONTDAT": "2018-09-30", "SURVSTAT": "ALIVE"},
-    {"SUBJID": "101-002", "CONTDAT": "2018-10-15", "SURVSTAT": "ALIVE"},
-])
+SURG = extract(
+    "surg",
+    [
+        {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY", "AFP": 25.0, "AFPU": "ng/mL"},
+        {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "ANATOMICAL HEPATECTOMY", "AFP": 100.0, "AFPU": "IU/mL"},
+    ],
+)
+EX = extract(
+    "ex",
+    [
+        {
+            "SUBJID": "101-001",
+            "EXTRT": "SORAFENIB",
+            "EXSTDAT": "2018-01-25",
+            "EXENDAT": "2018-06-30",
+            "EXDOSE": 400.0,
+            "EXDOSU": "mg",
+            "EXDOSFRQ": "QD",
+        },
+    ],
+)
+SURV = extract(
+    "surv",
+    [
+        {"SUBJID": "101-001", "CONTDAT": "2018-09-30", "SURVSTAT": "ALIVE"},
+        {"SUBJID": "101-002", "CONTDAT": "2018-10-15", "SURVSTAT": "ALIVE"},
+    ],
+)
 
 
 def lab(subjid, dat, test, res, unit):
     return {"SUBJID": subjid, "LBDAT": dat, "LBTESTCD": test, "LBORRES": res, "LBORRESU": unit}
 
 
-LB = extract("lb", [
-    lab("101-001", "2018-01-15", "WBC", 5.2, "10^9/L"),    # row 2
-    lab("101-001", "2018-01-15", "HGB", 13.5, "g/dL"),     # row 3
-    lab("101-001", "2018-01-15", "PLT", 180.0, "10^9/L"),  # row 4
-    lab("101-001", "2018-01-15", "CREAT", 1.0, "mg/dL"),   # row 5
-    lab("101-001", "2018-01-15", "BILI", 0.8, "mg/dL"),    # row 6
-    lab("101-001", "2018-01-15", "ALT", 40.0, "U/L"),      # row 7
-    lab("101-001", "2018-01-15", "ALB", 3.5, "mg/dL"),     # row 8: no (ALB, mg/dL) conversion
-    lab("101-002", "2018-01-28", "WBC", 6.0, "10^9/L"),    # row 9
-    lab("101-009", "2018-01-28", "WBC", 6.0, "10^9/L"),    # row 10: not in DM
-])
+LB = extract(
+    "lb",
+    [
+        lab("101-001", "2018-01-15", "WBC", 5.2, "10^9/L"),  # row 2
+        lab("101-001", "2018-01-15", "HGB", 13.5, "g/dL"),  # row 3
+        lab("101-001", "2018-01-15", "PLT", 180.0, "10^9/L"),  # row 4
+        lab("101-001", "2018-01-15", "CREAT", 1.0, "mg/dL"),  # row 5
+        lab("101-001", "2018-01-15", "BILI", 0.8, "mg/dL"),  # row 6
+        lab("101-001", "2018-01-15", "ALT", 40.0, "U/L"),  # row 7
+        lab("101-001", "2018-01-15", "ALB", 3.5, "mg/dL"),  # row 8: no (ALB, mg/dL) conversion
+        lab("101-002", "2018-01-28", "WBC", 6.0, "10^9/L"),  # row 9
+        lab("101-009", "2018-01-28", "WBC", 6.0, "10^9/L"),  # row 10: not in DM
+    ],
+)
 
 
 def visit(subjid, name, dat, afp=None, unit=None):
     return {"SUBJID": subjid, "VISIT": name, "TADAT": dat, "TAMETHOD": "CT SCAN", "AFP": afp, "AFPU": unit, "RECUR": "N"}
 
 
-TA = extract("ta", [
-    visit("101-001", "Month 1", "2018-01-24", 30.0, "ng/mL"),  # row 2
-    visit("101-001", "Month 2", "2018-03-10", 10.0, "IU/mL"),  # row 3
-    visit("101-001", "Month 4", "2018-05-10"),                 # row 4: no AFP
-    visit("101-001", "Month 6", "2018-07-10", 5.0),            # row 5: no unit
-    visit("101-002", "术后2个月", "2018-04-01", 8.0, "ug/L"),    # row 6
-])
+TA = extract(
+    "ta",
+    [
+        visit("101-001", "Month 1", "2018-01-24", 30.0, "ng/mL"),  # row 2
+        visit("101-001", "Month 2", "2018-03-10", 10.0, "IU/mL"),  # row 3
+        visit("101-001", "Month 4", "2018-05-10"),  # row 4: no AFP
+        visit("101-001", "Month 6", "2018-07-10", 5.0),  # row 5: no unit
+        visit("101-002", "术后2个月", "2018-04-01", 8.0, "ug/L"),  # row 6
+    ],
+)
 
 
 def build(ta=TA):
@@ -103,7 +129,19 @@ def test_lb_conforms_to_its_spec(lb):
 
 
 def test_lb_results_standardised(lb):
-    cols = ["USUBJID", "LBSEQ", "LBTESTCD", "LBTEST", "LBCAT", "LBORRES", "LBORRESU", "LBSTRESC", "LBSTRESN", "LBSTRESU", "LBSPEC"]
+    cols = [
+        "USUBJID",
+        "LBSEQ",
+        "LBTESTCD",
+        "LBTEST",
+        "LBCAT",
+        "LBORRES",
+        "LBORRESU",
+        "LBSTRESC",
+        "LBSTRESN",
+        "LBSTRESU",
+        "LBSPEC",
+    ]
     tm, ch, he = "TUMOR MARKERS", "CHEMISTRY", "HEMATOLOGY"
     assert rows(lb.data, cols) == [
         [S1, 1.0, "AFP", "Alpha Fetoprotein", tm, "25", "ug/L", "25", 25.0, "ug/L", "SERUM"],
@@ -124,14 +162,30 @@ def test_lb_results_standardised(lb):
 
 
 def test_lb_timing_and_baseline_flag(lb):
-    cols = ["USUBJID", "LBTESTCD", "LBDTC", "LBDY", "EPOCH", "VISITNUM", "VISIT", "LBTPT", "LBTPTNUM", "LBTPTREF", "LBRFTDTC", "LBLOBXFL"]
+    cols = [
+        "USUBJID",
+        "LBTESTCD",
+        "LBDTC",
+        "LBDY",
+        "EPOCH",
+        "VISITNUM",
+        "VISIT",
+        "LBTPT",
+        "LBTPTNUM",
+        "LBTPTREF",
+        "LBRFTDTC",
+        "LBLOBXFL",
+    ]
     pre = ["PRE-OPERATIVE", 1.0, "HEPATECTOMY"]
     nt = [None, None, None]
     assert rows(lb.data, cols) == [
         [S1, "AFP", None, None, "SCREENING", 0.0, "HEPATECTOMY", *pre, "2018-01-10", None],
         [S1, "AFP", "2018-01-24", 15.0, "SCREENING", 1.01, "UNSCHEDULED 1.01", *nt, None, "Y"],
         [S1, "AFP", "2018-03-10", 60.0, "TREATMENT", 2.0, "MONTH 2", *nt, None, None],
-        *[[S1, t, "2018-01-15", 6.0, "SCREENING", 1.0, "SCREENING", *nt, None, "Y"] for t in ["ALT", "BILI", "CREAT", "HGB", "PLAT", "WBC"]],
+        *[
+            [S1, t, "2018-01-15", 6.0, "SCREENING", 1.0, "SCREENING", *nt, None, "Y"]
+            for t in ["ALT", "BILI", "CREAT", "HGB", "PLAT", "WBC"]
+        ],
         [S2, "AFP", None, None, "SCREENING", 0.0, "HEPATECTOMY", *pre, "2018-02-01", None],
         [S2, "AFP", "2018-04-01", 60.0, "FOLLOW-UP", 2.0, "MONTH 2", *nt, None, None],
         [S2, "WBC", "2018-01-28", -4.0, "SCREENING", 1.0, "SCREENING", *nt, None, None],

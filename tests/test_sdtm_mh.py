@@ -19,17 +19,23 @@ from pipeline.specs.datasets import load_dataset_spec
 
 S1, S2 = "NCT02867280-101-101-001", "NCT02867280-101-101-002"
 
-ENROL = extract("enrol", [
-    {"SUBJID": s, "RFICDAT": d, "ENRLDAT": d, "TRTGRP": "CONTROL", "IEYN": "Y"}
-    for s, d in [("101-001", "2018-01-20"), ("101-002", "2018-02-10"), ("101-003", "2018-03-10")]
-])
+ENROL = extract(
+    "enrol",
+    [
+        {"SUBJID": s, "RFICDAT": d, "ENRLDAT": d, "TRTGRP": "CONTROL", "IEYN": "Y"}
+        for s, d in [("101-001", "2018-01-20"), ("101-002", "2018-02-10"), ("101-003", "2018-03-10")]
+    ],
+)
 DEMOG = extract("dm", [{"SUBJID": s, "BRTHDAT": "1960-05-15", "SEX": "M"} for s in ["101-001", "101-002", "101-003"]])
-SURG = extract("surg", [
-    {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY", "CIRRH": "Y"},
-    {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "ANATOMICAL HEPATECTOMY", "CIRRH": "N"},
-    {"SUBJID": "101-003", "PRSTDAT": "2018-03-01", "PRTRT": "ANATOMICAL HEPATECTOMY"},
-    {"SUBJID": "101-077", "PRSTDAT": "2018-03-05", "PRTRT": "ANATOMICAL HEPATECTOMY", "CIRRH": "Y"},
-])
+SURG = extract(
+    "surg",
+    [
+        {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY", "CIRRH": "Y"},
+        {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "ANATOMICAL HEPATECTOMY", "CIRRH": "N"},
+        {"SUBJID": "101-003", "PRSTDAT": "2018-03-01", "PRTRT": "ANATOMICAL HEPATECTOMY"},
+        {"SUBJID": "101-077", "PRSTDAT": "2018-03-05", "PRTRT": "ANATOMICAL HEPATECTOMY", "CIRRH": "Y"},
+    ],
+)
 
 
 @pytest.fixture(scope="module")

@@ -24,19 +24,52 @@ from pipeline.specs.datasets import load_dataset_spec
 
 S1, S2 = "NCT02867280-101-101-001", "NCT02867280-101-101-002"
 
-ENROL = extract("enrol", [
-    {"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
-    {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
-])
+ENROL = extract(
+    "enrol",
+    [
+        {"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
+        {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
+    ],
+)
 DEMOG = extract("dm", [{"SUBJID": s, "BRTHDAT": "1960-05-15", "SEX": "M"} for s in ["101-001", "101-002"]])
-SURG = extract("surg", [
-    {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY", "MVI": "Y", "EDMGRD": "III", "TUMSZ": 4.0, "TUMNUM": 2},
-    {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "ANATOMICAL HEPATECTOMY", "MVI": "N", "TUMSZ": 2.35, "TUMNUM": 1},
-    {"SUBJID": "101-077", "PRSTDAT": "2018-03-05", "PRTRT": "ANATOMICAL HEPATECTOMY", "MVI": "Y", "EDMGRD": "II", "TUMSZ": 3.0, "TUMNUM": 1},
-])
-EX = extract("ex", [
-    {"SUBJID": "101-001", "EXTRT": "SORAFENIB", "EXSTDAT": "2018-01-25", "EXENDAT": "2018-06-30", "EXDOSE": 400.0, "EXDOSU": "mg", "EXDOSFRQ": "QD"},
-])
+SURG = extract(
+    "surg",
+    [
+        {
+            "SUBJID": "101-001",
+            "PRSTDAT": "2018-01-10",
+            "PRTRT": "ANATOMICAL HEPATECTOMY",
+            "MVI": "Y",
+            "EDMGRD": "III",
+            "TUMSZ": 4.0,
+            "TUMNUM": 2,
+        },
+        {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "ANATOMICAL HEPATECTOMY", "MVI": "N", "TUMSZ": 2.35, "TUMNUM": 1},
+        {
+            "SUBJID": "101-077",
+            "PRSTDAT": "2018-03-05",
+            "PRTRT": "ANATOMICAL HEPATECTOMY",
+            "MVI": "Y",
+            "EDMGRD": "II",
+            "TUMSZ": 3.0,
+            "TUMNUM": 1,
+        },
+    ],
+)
+EX = extract(
+    "ex",
+    [
+        {
+            "SUBJID": "101-001",
+            "EXTRT": "SORAFENIB",
+            "EXSTDAT": "2018-01-25",
+            "EXENDAT": "2018-06-30",
+            "EXDOSE": 400.0,
+            "EXDOSU": "mg",
+            "EXDOSFRQ": "QD",
+        },
+    ],
+)
 
 
 @pytest.fixture(scope="module")

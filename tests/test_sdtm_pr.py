@@ -19,22 +19,42 @@ from pipeline.specs.datasets import load_dataset_spec
 
 S1, S2 = "NCT02867280-101-101-001", "NCT02867280-101-101-002"
 
-ENROL = extract("enrol", [
-    {"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
-    {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
-])
-DEMOG = extract("dm", [
-    {"SUBJID": "101-001", "BRTHDAT": "1960-05-15", "SEX": "M", "RACE": "ASIAN"},
-    {"SUBJID": "101-002", "BRTHDAT": "1970-12-31", "SEX": "F", "RACE": "ASIAN"},
-])
-SURG = extract("surg", [
-    {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY"},
-    {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "NON-ANATOMICAL HEPATECTOMY"},
-    {"SUBJID": "101-077", "PRSTDAT": "2018-03-01", "PRTRT": "ANATOMICAL HEPATECTOMY"},
-])
-EX = extract("ex", [
-    {"SUBJID": "101-001", "EXTRT": "SORAFENIB", "EXSTDAT": "2018-01-25", "EXENDAT": "2018-06-30", "EXDOSE": 400.0, "EXDOSU": "mg", "EXDOSFRQ": "QD"},
-])
+ENROL = extract(
+    "enrol",
+    [
+        {"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
+        {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
+    ],
+)
+DEMOG = extract(
+    "dm",
+    [
+        {"SUBJID": "101-001", "BRTHDAT": "1960-05-15", "SEX": "M", "RACE": "ASIAN"},
+        {"SUBJID": "101-002", "BRTHDAT": "1970-12-31", "SEX": "F", "RACE": "ASIAN"},
+    ],
+)
+SURG = extract(
+    "surg",
+    [
+        {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY"},
+        {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "NON-ANATOMICAL HEPATECTOMY"},
+        {"SUBJID": "101-077", "PRSTDAT": "2018-03-01", "PRTRT": "ANATOMICAL HEPATECTOMY"},
+    ],
+)
+EX = extract(
+    "ex",
+    [
+        {
+            "SUBJID": "101-001",
+            "EXTRT": "SORAFENIB",
+            "EXSTDAT": "2018-01-25",
+            "EXENDAT": "2018-06-30",
+            "EXDOSE": 400.0,
+            "EXDOSU": "mg",
+            "EXDOSFRQ": "QD",
+        },
+    ],
+)
 
 
 @pytest.fixture(scope="module")
@@ -59,11 +79,16 @@ def test_pr_one_hepatectomy_per_subject(pr):
         [S2, 1.0, "NON-ANATOMICAL HEPATECTOMY", "SURGERY", "HEPATOCELLULAR CARCINOMA", "LIVER", "SCREENING", "2018-02-01", 1.0],
     ]
     assert pr.data["STUDYID"].eq("NCT02867280").all() and pr.data["DOMAIN"].eq("PR").all()
-    assert pr.lineage[["USUBJID", "RECORD", "RAWFILE", "RAWROW"]].values.tolist() == [[S1, 1.0, "101/surg.csv", 2], [S2, 1.0, "101/surg.csv", 3]]
+    assert pr.lineage[["USUBJID", "RECORD", "RAWFILE", "RAWROW"]].values.tolist() == [
+        [S1, 1.0, "101/surg.csv", 2],
+        [S2, 1.0, "101/surg.csv", 3],
+    ]
 
 
 def test_surgery_of_a_subject_not_in_dm_is_a_query(pr):
-    assert pr.queries[["subjid", "form", "field", "row", "rule"]].values.tolist() == [["101-077", "surg", "SUBJID", 4, "SUBJECT_NOT_IN_DM"]]
+    assert pr.queries[["subjid", "form", "field", "row", "rule"]].values.tolist() == [
+        ["101-077", "surg", "SUBJID", 4, "SUBJECT_NOT_IN_DM"]
+    ]
     assert "101-077" not in pr.data["USUBJID"].str.cat()
 
 

@@ -36,33 +36,106 @@ from pipeline.specs.datasets import load_dataset_spec
 
 S1, S2, S3 = (f"NCT02867280-101-101-00{i}" for i in (1, 2, 3))
 
-ENROL = extract("enrol", [
-    {"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
-    {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
-    {"SUBJID": "101-003", "RFICDAT": "2018-03-08", "ENRLDAT": "2018-03-09", "TRTGRP": "CONTROL", "IEYN": "Y"},
-])
-DEMOG = extract("dm", [{"SUBJID": s, "BRTHDAT": "1960-01-01", "SEX": "M", "RACE": "ASIAN"} for s in ("101-001", "101-002", "101-003")])
-SURG = extract("surg", [
-    {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "ECOG": 1, "CHILDPGH": 5, "BCLC": "A", "TNMT": "T2", "TNMN": "N0", "TNMM": "M0", "RESECT": "R0"},
-    {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "ECOG": 0, "CHILDPGH": 6, "BCLC": "B", "TNMT": "T3a", "TNMN": "N0", "TNMM": "M0", "RESECT": "R1"},
-    {"SUBJID": "101-003", "PRSTDAT": "2018-03-01", "ECOG": 7, "CHILDPGH": 5, "BCLC": "A", "TNMT": "T9", "TNMN": "N0", "TNMM": "M0", "RESECT": "R0"},
-])
-EX = extract("ex", [
-    {"SUBJID": "101-001", "EXTRT": "SORAFENIB", "EXSTDAT": "2018-01-25", "EXENDAT": "2018-07-24", "EXDOSE": 800.0, "EXDOSU": "mg", "EXDOSFRQ": "BID"},
-])
+ENROL = extract(
+    "enrol",
+    [
+        {"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
+        {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
+        {"SUBJID": "101-003", "RFICDAT": "2018-03-08", "ENRLDAT": "2018-03-09", "TRTGRP": "CONTROL", "IEYN": "Y"},
+    ],
+)
+DEMOG = extract(
+    "dm", [{"SUBJID": s, "BRTHDAT": "1960-01-01", "SEX": "M", "RACE": "ASIAN"} for s in ("101-001", "101-002", "101-003")]
+)
+SURG = extract(
+    "surg",
+    [
+        {
+            "SUBJID": "101-001",
+            "PRSTDAT": "2018-01-10",
+            "ECOG": 1,
+            "CHILDPGH": 5,
+            "BCLC": "A",
+            "TNMT": "T2",
+            "TNMN": "N0",
+            "TNMM": "M0",
+            "RESECT": "R0",
+        },
+        {
+            "SUBJID": "101-002",
+            "PRSTDAT": "2018-02-01",
+            "ECOG": 0,
+            "CHILDPGH": 6,
+            "BCLC": "B",
+            "TNMT": "T3a",
+            "TNMN": "N0",
+            "TNMM": "M0",
+            "RESECT": "R1",
+        },
+        {
+            "SUBJID": "101-003",
+            "PRSTDAT": "2018-03-01",
+            "ECOG": 7,
+            "CHILDPGH": 5,
+            "BCLC": "A",
+            "TNMT": "T9",
+            "TNMN": "N0",
+            "TNMM": "M0",
+            "RESECT": "R0",
+        },
+    ],
+)
+EX = extract(
+    "ex",
+    [
+        {
+            "SUBJID": "101-001",
+            "EXTRT": "SORAFENIB",
+            "EXSTDAT": "2018-01-25",
+            "EXENDAT": "2018-07-24",
+            "EXDOSE": 800.0,
+            "EXDOSU": "mg",
+            "EXDOSFRQ": "BID",
+        },
+    ],
+)
 SURV = extract("surv", [{"SUBJID": "101-001", "CONTDAT": "2018-10-01", "SURVSTAT": "ALIVE"}])
-TA = extract("ta", [
-    {"SUBJID": "101-001", "VISIT": "Month 2", "TADAT": "2018-03-12", "TAMETHOD": "ULTRASOUND", "RECUR": "N"},
-    {"SUBJID": "101-001", "VISIT": "Month 4", "TADAT": "2018-05-10", "TAMETHOD": "CT SCAN", "RECUR": "N"},
-    {"SUBJID": "101-001", "VISIT": "Month 6", "TADAT": "2018-07-09", "TAMETHOD": "MRI", "RECUR": "Y", "RECURDAT": "2018-07-09"},
-    {"SUBJID": "101-002", "VISIT": "术后2个月", "TADAT": "2018-04-02", "TAMETHOD": "CT SCAN", "RECUR": "N", "RECURDAT": "2018-03-30"},
-    {"SUBJID": "101-002", "VISIT": "Month 3", "TADAT": "2018-05-01", "TAMETHOD": "CT SCAN", "RECUR": "U"},
-    {"SUBJID": "101-002", "VISIT": "Month 4", "TADAT": "2018-06-01", "TAMETHOD": "MRI", "RECUR": "Y", "RECURDAT": "2018-06"},
-    {"SUBJID": "101-003", "VISIT": "Baseline", "TADAT": "2018-02-20", "TAMETHOD": "CT SCAN", "RECUR": "N"},
-    {"SUBJID": "101-003", "VISIT": "Month 2", "TADAT": "2018-05-02", "TAMETHOD": "CT SCAN", "RECUR": "Y", "RECURDAT": "2018-05-09"},
-    {"SUBJID": "101-003", "VISIT": "Month 4", "TADAT": "2018-07-01", "TAMETHOD": "CT SCAN", "RECUR": "Y"},
-    {"SUBJID": "101-009", "VISIT": "Month 2", "TADAT": "2018-07-01", "TAMETHOD": "CT SCAN", "RECUR": "N"},
-])
+TA = extract(
+    "ta",
+    [
+        {"SUBJID": "101-001", "VISIT": "Month 2", "TADAT": "2018-03-12", "TAMETHOD": "ULTRASOUND", "RECUR": "N"},
+        {"SUBJID": "101-001", "VISIT": "Month 4", "TADAT": "2018-05-10", "TAMETHOD": "CT SCAN", "RECUR": "N"},
+        {
+            "SUBJID": "101-001",
+            "VISIT": "Month 6",
+            "TADAT": "2018-07-09",
+            "TAMETHOD": "MRI",
+            "RECUR": "Y",
+            "RECURDAT": "2018-07-09",
+        },
+        {
+            "SUBJID": "101-002",
+            "VISIT": "术后2个月",
+            "TADAT": "2018-04-02",
+            "TAMETHOD": "CT SCAN",
+            "RECUR": "N",
+            "RECURDAT": "2018-03-30",
+        },
+        {"SUBJID": "101-002", "VISIT": "Month 3", "TADAT": "2018-05-01", "TAMETHOD": "CT SCAN", "RECUR": "U"},
+        {"SUBJID": "101-002", "VISIT": "Month 4", "TADAT": "2018-06-01", "TAMETHOD": "MRI", "RECUR": "Y", "RECURDAT": "2018-06"},
+        {"SUBJID": "101-003", "VISIT": "Baseline", "TADAT": "2018-02-20", "TAMETHOD": "CT SCAN", "RECUR": "N"},
+        {
+            "SUBJID": "101-003",
+            "VISIT": "Month 2",
+            "TADAT": "2018-05-02",
+            "TAMETHOD": "CT SCAN",
+            "RECUR": "Y",
+            "RECURDAT": "2018-05-09",
+        },
+        {"SUBJID": "101-003", "VISIT": "Month 4", "TADAT": "2018-07-01", "TAMETHOD": "CT SCAN", "RECUR": "Y"},
+        {"SUBJID": "101-009", "VISIT": "Month 2", "TADAT": "2018-07-01", "TAMETHOD": "CT SCAN", "RECUR": "N"},
+    ],
+)
 
 COLS = ["RSSEQ", "RSTESTCD", "RSCAT", "RSORRES", "RSSTRESC", "RSSTRESN", "VISITNUM", "VISIT", "RSDTC", "RSDY", "EPOCH"]
 HEP = [0.0, "HEPATECTOMY"]
@@ -104,7 +177,19 @@ def test_sorafenib_subject_classifications_then_assessments(rs):
         [7, "AJCC105", "AJCC V7", "R0", "R0", None, *HEP, "2018-01-10", 1.0, "SCREENING"],
         [8, "OVRLRESP", "PROTOCOL-DEFINED RECURRENCE", "NED", "NED", None, 2.0, "MONTH 2", "2018-03-12", 62.0, "TREATMENT"],
         [9, "OVRLRESP", "PROTOCOL-DEFINED RECURRENCE", "NED", "NED", None, 4.0, "MONTH 4", "2018-05-10", 121.0, "TREATMENT"],
-        [10, "OVRLRESP", "PROTOCOL-DEFINED RECURRENCE", "RELAPSED DISEASE", "RELAPSED DISEASE", None, 6.0, "MONTH 6", "2018-07-09", 181.0, "TREATMENT"],
+        [
+            10,
+            "OVRLRESP",
+            "PROTOCOL-DEFINED RECURRENCE",
+            "RELAPSED DISEASE",
+            "RELAPSED DISEASE",
+            None,
+            6.0,
+            "MONTH 6",
+            "2018-07-09",
+            181.0,
+            "TREATMENT",
+        ],
     ]
 
 
@@ -140,22 +225,26 @@ def test_held_back_results_and_kept_inconsistent_assessments(rs):
         [7, "OVRLRESP", "RELAPSED DISEASE", 2.0, "MONTH 2", "2018-05-02", 63.0, "FOLLOW-UP"],
         [8, "OVRLRESP", "RELAPSED DISEASE", 4.0, "MONTH 4", "2018-07-01", 123.0, "FOLLOW-UP"],
     ]
-    assert "T9" not in rs.data["RSORRES"].tolist() and "7" not in rs.data.loc[rs.data["RSTESTCD"].eq("ECOG101"), "RSORRES"].tolist()
+    assert (
+        "T9" not in rs.data["RSORRES"].tolist() and "7" not in rs.data.loc[rs.data["RSTESTCD"].eq("ECOG101"), "RSORRES"].tolist()
+    )
 
 
 def test_queries(rs):
     q = rs.queries
     got = sorted(map(tuple, q[["form", "subjid", "field", "value", "rule"]].values.tolist()))
-    assert got == sorted([
-        ("ta", "101-009", "SUBJID", "101-009", "SUBJECT_NOT_IN_DM"),
-        ("surg", "101-003", "ECOG", "7", "SCORE_OUT_OF_RANGE"),
-        ("surg", "101-003", "TNMT", "T9", "RESULT_NOT_IN_CT"),
-        ("ta", "101-002", "RECUR", "U", "RECUR_UNMAPPED"),
-        ("ta", "101-002", "RECURDAT", "2018-03-30", "RECURDAT_WITHOUT_RECURRENCE"),
-        ("ta", "101-003", "RECURDAT", "", "RECURDAT_MISSING"),
-        ("ta", "101-003", "TADAT", "2018-02-20", "BEFORE_HEPATECTOMY"),
-        ("ta", "101-003", "VISIT", "Baseline", "VISIT_UNKNOWN"),
-    ])
+    assert got == sorted(
+        [
+            ("ta", "101-009", "SUBJID", "101-009", "SUBJECT_NOT_IN_DM"),
+            ("surg", "101-003", "ECOG", "7", "SCORE_OUT_OF_RANGE"),
+            ("surg", "101-003", "TNMT", "T9", "RESULT_NOT_IN_CT"),
+            ("ta", "101-002", "RECUR", "U", "RECUR_UNMAPPED"),
+            ("ta", "101-002", "RECURDAT", "2018-03-30", "RECURDAT_WITHOUT_RECURRENCE"),
+            ("ta", "101-003", "RECURDAT", "", "RECURDAT_MISSING"),
+            ("ta", "101-003", "TADAT", "2018-02-20", "BEFORE_HEPATECTOMY"),
+            ("ta", "101-003", "VISIT", "Baseline", "VISIT_UNKNOWN"),
+        ]
+    )
     # Each query points at its raw record.
     missing = q[q["rule"].eq("RECURDAT_MISSING")].iloc[0]
     assert (missing["file"], missing["row"]) == ("101/ta.csv", 10)
@@ -168,10 +257,27 @@ def test_lineage_keeps_each_records_own_raw_file(rs):
 
 
 def test_duplicate_visit_and_date_is_held_back(dm, se):
-    ta = extract("ta", [
-        {"SUBJID": "101-001", "VISIT": "Month 6", "TADAT": "2018-07-09", "TAMETHOD": "MRI", "RECUR": "Y", "RECURDAT": "2018-07"},
-        {"SUBJID": "101-001", "VISIT": "Month 6", "TADAT": "2018-07-09", "TAMETHOD": "CT SCAN", "RECUR": "Y", "RECURDAT": "2018-07"},
-    ])
+    ta = extract(
+        "ta",
+        [
+            {
+                "SUBJID": "101-001",
+                "VISIT": "Month 6",
+                "TADAT": "2018-07-09",
+                "TAMETHOD": "MRI",
+                "RECUR": "Y",
+                "RECURDAT": "2018-07",
+            },
+            {
+                "SUBJID": "101-001",
+                "VISIT": "Month 6",
+                "TADAT": "2018-07-09",
+                "TAMETHOD": "CT SCAN",
+                "RECUR": "Y",
+                "RECURDAT": "2018-07",
+            },
+        ],
+    )
     rs = rs_mod.build(empty("surg"), ta, dm, se)
     assert rs.data["RSDTC"].tolist() == ["2018-07-09"]
     assert rs.queries["rule"].tolist() == ["DUPLICATE_ASSESSMENT"] and rs.queries["row"].tolist() == [3]

@@ -26,25 +26,48 @@ from pipeline.specs.datasets import load_dataset_spec
 
 S1, S2 = "NCT02867280-101-101-001", "NCT02867280-101-101-002"
 
-ENROL = extract("enrol", [
-    {"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
-    {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
-])
+ENROL = extract(
+    "enrol",
+    [
+        {"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
+        {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
+    ],
+)
 DEMOG = extract("dm", [{"SUBJID": s, "BRTHDAT": "1960-01-01", "SEX": "F", "RACE": "ASIAN"} for s in ("101-001", "101-002")])
 SURG = extract("surg", [{"SUBJID": "101-001", "PRSTDAT": "2018-01-10"}, {"SUBJID": "101-002", "PRSTDAT": "2018-02-01"}])
-EX = extract("ex", [
-    {"SUBJID": "101-001", "EXTRT": "SORAFENIB", "EXSTDAT": "2018-01-25", "EXENDAT": "2018-04-30", "EXDOSE": 800.0, "EXDOSU": "mg", "EXDOSFRQ": "BID"},
-])
-SURV = extract("surv", [
-    {"SUBJID": "101-001", "CONTDAT": "2018-04-10", "SURVSTAT": "ALIVE"},
-    {"SUBJID": "101-001", "CONTDAT": "2018-07-10", "SURVSTAT": "ALIVE"},
-    {"SUBJID": "101-001", "CONTDAT": "2018-10-05", "SURVSTAT": "DEAD", "DTHDAT": "2018-10-01", "DTHCAUS": "HEPATOCELLULAR CARCINOMA"},
-    {"SUBJID": "101-001", "CONTDAT": "2018-10-20", "SURVSTAT": "ALIVE"},
-    {"SUBJID": "101-002", "CONTDAT": "2018-08", "SURVSTAT": "LOST TO FOLLOW-UP"},
-    {"SUBJID": "101-002", "CONTDAT": "2018-05-01", "SURVSTAT": "ALIVE"},
-    {"SUBJID": "101-002", "CONTDAT": "2018-09-01", "SURVSTAT": "GONE"},
-    {"SUBJID": "101-009", "CONTDAT": "2018-09-01", "SURVSTAT": "ALIVE"},
-])
+EX = extract(
+    "ex",
+    [
+        {
+            "SUBJID": "101-001",
+            "EXTRT": "SORAFENIB",
+            "EXSTDAT": "2018-01-25",
+            "EXENDAT": "2018-04-30",
+            "EXDOSE": 800.0,
+            "EXDOSU": "mg",
+            "EXDOSFRQ": "BID",
+        },
+    ],
+)
+SURV = extract(
+    "surv",
+    [
+        {"SUBJID": "101-001", "CONTDAT": "2018-04-10", "SURVSTAT": "ALIVE"},
+        {"SUBJID": "101-001", "CONTDAT": "2018-07-10", "SURVSTAT": "ALIVE"},
+        {
+            "SUBJID": "101-001",
+            "CONTDAT": "2018-10-05",
+            "SURVSTAT": "DEAD",
+            "DTHDAT": "2018-10-01",
+            "DTHCAUS": "HEPATOCELLULAR CARCINOMA",
+        },
+        {"SUBJID": "101-001", "CONTDAT": "2018-10-20", "SURVSTAT": "ALIVE"},
+        {"SUBJID": "101-002", "CONTDAT": "2018-08", "SURVSTAT": "LOST TO FOLLOW-UP"},
+        {"SUBJID": "101-002", "CONTDAT": "2018-05-01", "SURVSTAT": "ALIVE"},
+        {"SUBJID": "101-002", "CONTDAT": "2018-09-01", "SURVSTAT": "GONE"},
+        {"SUBJID": "101-009", "CONTDAT": "2018-09-01", "SURVSTAT": "ALIVE"},
+    ],
+)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +78,9 @@ def ss():
 
 
 def rows(result, usubjid):
-    d = result.data[result.data["USUBJID"].eq(usubjid)][["SSSEQ", "SSORRES", "SSSTRESC", "SSDTC", "SSDY", "EPOCH", "VISITNUM", "VISIT"]]
+    d = result.data[result.data["USUBJID"].eq(usubjid)][
+        ["SSSEQ", "SSORRES", "SSSTRESC", "SSDTC", "SSDY", "EPOCH", "VISITNUM", "VISIT"]
+    ]
     return d.astype(object).where(d.notna(), None).values.tolist()
 
 

@@ -8,9 +8,9 @@ Hepatectomy 2018-01-10 for every subject; data cut-off 2022-12-31 (specs/trial/s
 """
 
 import pandas as pd
-
 from listed import listed
 from test_adam_datasets import adsl_frame, ae
+
 from pipeline.adam import adae
 from pipeline.schemas import validate_frame
 from pipeline.sdtm import suppae
@@ -27,33 +27,49 @@ def dm_row(usubjid, armcd, first=None, last=None):
     return {"STUDYID": "S", "USUBJID": usubjid, "ARMCD": armcd, "RFSTDTC": HEP, "RFXSTDTC": first, "RFXENDTC": last}
 
 
-DM = DomainResult("DM", pd.DataFrame([
-    dm_row(T, "SORAFENIB", "2018-02-01", "2018-06-30"), dm_row(O, "SORAFENIB", "2022-06-01", None),
-    dm_row(C, "CONTROL"), dm_row(N, "SORAFENIB"),
-]), pd.DataFrame(), empty_queries())
+DM = DomainResult(
+    "DM",
+    pd.DataFrame(
+        [
+            dm_row(T, "SORAFENIB", "2018-02-01", "2018-06-30"),
+            dm_row(O, "SORAFENIB", "2022-06-01", None),
+            dm_row(C, "CONTROL"),
+            dm_row(N, "SORAFENIB"),
+        ]
+    ),
+    pd.DataFrame(),
+    empty_queries(),
+)
 
 # (usubjid, AESEQ, AESTDTC, expected AETRTEM; None = no SUPPAE record)
 CASES = [
-    (T, 1, "2018-01-31", "N"),   # the day before the first dose
-    (T, 2, "2018-02-01", "Y"),   # on the first dose
-    (T, 3, "2018-02", "Y"),      # partial, first-dose month: imputed to the first dose
-    (T, 4, "2018-07-30", "Y"),   # last dose + 30 days
-    (T, 5, "2018-07-31", "N"),   # last dose + 31 days
-    (T, 6, None, None),          # no start date: emergence unknown, no record
-    (O, 1, "2022-12-20", "Y"),   # open dosing: reference end = cut-off
-    (C, 1, "2018-01-09", "N"),   # the day before the hepatectomy
-    (C, 2, "2018-01", "Y"),      # partial, hepatectomy month: imputed to the hepatectomy, as the sorafenib arm's
-    (C, 3, "2017-12", "N"),      # partial, month before: the reference is not in its range, imputed to 2017-12-01
-    (C, 4, "2020-05-01", "Y"),   # control: no end of the reference period
-    (N, 1, "2018-03-01", "N"),   # never dosed: never treatment-emergent
+    (T, 1, "2018-01-31", "N"),  # the day before the first dose
+    (T, 2, "2018-02-01", "Y"),  # on the first dose
+    (T, 3, "2018-02", "Y"),  # partial, first-dose month: imputed to the first dose
+    (T, 4, "2018-07-30", "Y"),  # last dose + 30 days
+    (T, 5, "2018-07-31", "N"),  # last dose + 31 days
+    (T, 6, None, None),  # no start date: emergence unknown, no record
+    (O, 1, "2022-12-20", "Y"),  # open dosing: reference end = cut-off
+    (C, 1, "2018-01-09", "N"),  # the day before the hepatectomy
+    (C, 2, "2018-01", "Y"),  # partial, hepatectomy month: imputed to the hepatectomy, as the sorafenib arm's
+    (C, 3, "2017-12", "N"),  # partial, month before: the reference is not in its range, imputed to 2017-12-01
+    (C, 4, "2020-05-01", "Y"),  # control: no end of the reference period
+    (N, 1, "2018-03-01", "N"),  # never dosed: never treatment-emergent
 ]
 
 
 def ae_result():
     rows = [ae(u, seq, st) for u, seq, st, _ in CASES]
     data = pd.DataFrame(rows)
-    lineage = pd.DataFrame({"DOMAIN": "AE", "USUBJID": data["USUBJID"], "RECORD": data["AESEQ"],
-                            "RAWFILE": "101/ae.csv", "RAWROW": range(2, len(data) + 2)})
+    lineage = pd.DataFrame(
+        {
+            "DOMAIN": "AE",
+            "USUBJID": data["USUBJID"],
+            "RECORD": data["AESEQ"],
+            "RAWFILE": "101/ae.csv",
+            "RAWROW": range(2, len(data) + 2),
+        }
+    )
     return DomainResult("AE", data, lineage, empty_queries())
 
 
@@ -72,12 +88,14 @@ def test_aetrtem_by_hand():
 
 
 def test_adae_trtemfl_agrees_with_suppae_record_by_record():
-    adsl = adsl_frame([
-        {"USUBJID": T, "TRTSDT": D("2018-02-01"), "TRTEDT": D("2018-06-30")},
-        {"USUBJID": O, "TRTSDT": D("2022-06-01"), "TRTEDT": D("2022-12-31")},
-        {"USUBJID": C, "TRT01P": "CONTROL", "TRT01A": "CONTROL", "TRT01AN": 2.0},
-        {"USUBJID": N, "TRT01A": "NOT TREATED", "TRT01AN": 3.0, "SAFFL": "N"},
-    ])
+    adsl = adsl_frame(
+        [
+            {"USUBJID": T, "TRTSDT": D("2018-02-01"), "TRTEDT": D("2018-06-30")},
+            {"USUBJID": O, "TRTSDT": D("2022-06-01"), "TRTEDT": D("2022-12-31")},
+            {"USUBJID": C, "TRT01P": "CONTROL", "TRT01A": "CONTROL", "TRT01AN": 2.0},
+            {"USUBJID": N, "TRT01A": "NOT TREATED", "TRT01AN": 3.0, "SAFFL": "N"},
+        ]
+    )
     a = adae.build(adsl, ae_result()).data.set_index(["USUBJID", "AESEQ"])
     keys = [(u, seq) for u, seq, _, _ in CASES]
     assert listed(a.loc[keys, "TRTEMFL"]) == ["Y" if q == "Y" else None for *_, q in CASES]

@@ -1,7 +1,7 @@
 """SUPPRS: the collected diagnosis date of each recurrence, linked to its RS record by RSSEQ."""
 
-from sdtm_inputs import empty, extract
-from test_sdtm_rs import DEMOG, ENROL, EX, SURG, SURV, TA, S2, S3
+from sdtm_inputs import empty
+from test_sdtm_rs import DEMOG, ENROL, EX, S2, S3, SURG, SURV, TA
 
 from pipeline.schemas import validate_frame
 from pipeline.sdtm import dm as dm_mod

@@ -27,9 +27,31 @@ def test_supptu_conforms_to_spec(supptu):
 def test_one_basis_of_diagnosis_per_lesion(supptu):
     assert supptu.data.astype(object).where(supptu.data.notna(), None).values.tolist() == [
         ["NCT02867280", "TU", S1, "TULNKID", "NL01", "DIAGBAS", "Basis of Recurrence Diagnosis", "IMAGING", "Collected", None],
-        ["NCT02867280", "TU", S1, "TULNKID", "NL02", "DIAGBAS", "Basis of Recurrence Diagnosis", "HISTOPATHOLOGY", "Collected", None],
+        [
+            "NCT02867280",
+            "TU",
+            S1,
+            "TULNKID",
+            "NL02",
+            "DIAGBAS",
+            "Basis of Recurrence Diagnosis",
+            "HISTOPATHOLOGY",
+            "Collected",
+            None,
+        ],
         ["NCT02867280", "TU", S2, "TULNKID", "1", "DIAGBAS", "Basis of Recurrence Diagnosis", "IMAGING", "Collected", None],
-        ["NCT02867280", "TU", S2, "TULNKID", "2", "DIAGBAS", "Basis of Recurrence Diagnosis", "IMAGING AND AFP", "Collected", None],
+        [
+            "NCT02867280",
+            "TU",
+            S2,
+            "TULNKID",
+            "2",
+            "DIAGBAS",
+            "Basis of Recurrence Diagnosis",
+            "IMAGING AND AFP",
+            "Collected",
+            None,
+        ],
     ]
     assert supptu.lineage["RAWROW"].tolist() == [3, 2, 4, 5]
 

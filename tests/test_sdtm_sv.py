@@ -13,8 +13,8 @@ Visits: 0 [01-10, 01-10] day 1-1, VISITDY 1; 1 [01-15, 01-17] days 6-8, no VISIT
 
 import pandas as pd
 import pytest
-
 from listed import rows
+
 from pipeline.columns import TEXT
 from pipeline.schemas import validate_frame
 from pipeline.sdtm import sv as sv_mod
@@ -32,24 +32,39 @@ def result(domain: str, records: list[dict]) -> DomainResult:
     return DomainResult(domain, df, pd.DataFrame(), empty_queries())
 
 
-DM = DomainResult("DM", pd.DataFrame({"STUDYID": ["NCT02867280"], "USUBJID": [S1], "RFSTDTC": ["2018-01-10"],
-                                      "RFXSTDTC": [None], "RFXENDTC": [None]}), pd.DataFrame(), empty_queries())
-LB = result("LB", [
-    {"VISITNUM": 1.0, "VISIT": "SCREENING", "LBDTC": "2018-01-17", "LBRFTDTC": None},
-    {"VISITNUM": 1.0, "VISIT": "SCREENING", "LBDTC": "2018-01-15", "LBRFTDTC": None},
-    {"VISITNUM": 0.0, "VISIT": "HEPATECTOMY", "LBDTC": None, "LBRFTDTC": "2018-01-10"},
-    {"VISITNUM": 2.0, "VISIT": "MONTH 2", "LBDTC": "2018-03-12", "LBRFTDTC": None},
-])
-RS = result("RS", [
-    {"VISITNUM": 0.0, "VISIT": "HEPATECTOMY", "RSDTC": "2018-01-10", "RSRFTDTC": None},
-    {"VISITNUM": 2.0, "VISIT": "MONTH 2", "RSDTC": "2018-03-12", "RSRFTDTC": None},
-    {"VISITNUM": 2.01, "VISIT": "UNSCHEDULED 2.01", "RSDTC": "2018-04-01", "RSRFTDTC": None},
-])
-SS = result("SS", [
-    {"VISITNUM": 2.01, "VISIT": "UNSCHEDULED 2.01", "SSDTC": "2018-04-01"},
-    {"VISITNUM": 4.01, "VISIT": "UNSCHEDULED 4.01", "SSDTC": "2018-06-01"},
-    {"VISITNUM": None, "VISIT": None, "SSDTC": "2018-08"},
-])
+DM = DomainResult(
+    "DM",
+    pd.DataFrame(
+        {"STUDYID": ["NCT02867280"], "USUBJID": [S1], "RFSTDTC": ["2018-01-10"], "RFXSTDTC": [None], "RFXENDTC": [None]}
+    ),
+    pd.DataFrame(),
+    empty_queries(),
+)
+LB = result(
+    "LB",
+    [
+        {"VISITNUM": 1.0, "VISIT": "SCREENING", "LBDTC": "2018-01-17", "LBRFTDTC": None},
+        {"VISITNUM": 1.0, "VISIT": "SCREENING", "LBDTC": "2018-01-15", "LBRFTDTC": None},
+        {"VISITNUM": 0.0, "VISIT": "HEPATECTOMY", "LBDTC": None, "LBRFTDTC": "2018-01-10"},
+        {"VISITNUM": 2.0, "VISIT": "MONTH 2", "LBDTC": "2018-03-12", "LBRFTDTC": None},
+    ],
+)
+RS = result(
+    "RS",
+    [
+        {"VISITNUM": 0.0, "VISIT": "HEPATECTOMY", "RSDTC": "2018-01-10", "RSRFTDTC": None},
+        {"VISITNUM": 2.0, "VISIT": "MONTH 2", "RSDTC": "2018-03-12", "RSRFTDTC": None},
+        {"VISITNUM": 2.01, "VISIT": "UNSCHEDULED 2.01", "RSDTC": "2018-04-01", "RSRFTDTC": None},
+    ],
+)
+SS = result(
+    "SS",
+    [
+        {"VISITNUM": 2.01, "VISIT": "UNSCHEDULED 2.01", "SSDTC": "2018-04-01"},
+        {"VISITNUM": 4.01, "VISIT": "UNSCHEDULED 4.01", "SSDTC": "2018-06-01"},
+        {"VISITNUM": None, "VISIT": None, "SSDTC": "2018-08"},
+    ],
+)
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +83,19 @@ def test_one_record_per_visit_with_its_dates(sv):
         [S1, 0.0, "HEPATECTOMY", "Y", "Y", 1.0, "2018-01-10", "2018-01-10", 1.0, 1.0, None],
         [S1, 1.0, "SCREENING", "Y", "Y", None, "2018-01-15", "2018-01-17", 6.0, 8.0, None],
         [S1, 2.0, "MONTH 2", "Y", "Y", 62.0, "2018-03-12", "2018-03-12", 62.0, 62.0, None],
-        [S1, 2.01, "UNSCHEDULED 2.01", None, None, None, "2018-04-01", "2018-04-01", 82.0, 82.0, "Assessment outside the visit schedule (RS, SS)"],
+        [
+            S1,
+            2.01,
+            "UNSCHEDULED 2.01",
+            None,
+            None,
+            None,
+            "2018-04-01",
+            "2018-04-01",
+            82.0,
+            82.0,
+            "Assessment outside the visit schedule (RS, SS)",
+        ],
         [S1, 4.01, "UNSCHEDULED 4.01", None, None, None, "2018-06-01", "2018-06-01", 143.0, 143.0, "Survival status contact"],
     ]
     assert set(sv.data["DOMAIN"]) == {"SV"} and set(sv.data["STUDYID"]) == {"NCT02867280"}

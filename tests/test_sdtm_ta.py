@@ -33,8 +33,11 @@ def test_ta_records(ta):
     assert branch.notna().tolist() == [True, False, True, False, False]
     assert branch[0].startswith("Assigned to CONTROL at enrollment") and branch[2].startswith("Assigned to SORAFENIB")
     assert ta.lineage[["RECORD", "RAWFILE", "RAWROW"]].values.tolist() == [
-        [1.0, "specs/trial/ta.csv", 5], [2.0, "specs/trial/ta.csv", 6], [3.0, "specs/trial/ta.csv", 2],
-        [4.0, "specs/trial/ta.csv", 3], [5.0, "specs/trial/ta.csv", 4],
+        [1.0, "specs/trial/ta.csv", 5],
+        [2.0, "specs/trial/ta.csv", 6],
+        [3.0, "specs/trial/ta.csv", 2],
+        [4.0, "specs/trial/ta.csv", 3],
+        [5.0, "specs/trial/ta.csv", 4],
     ]
 
 

@@ -21,5 +21,9 @@ def test_te_records():
     ]
     assert te.data["TEENRL"].notna().all()
     assert te.data["TEENRL"][1].startswith("First dose of sorafenib (sorafenib arm) or date of enrollment (control arm)")
-    assert te.lineage[["RAWFILE", "RAWROW"]].values.tolist() == [["specs/trial/te.csv", 4], ["specs/trial/te.csv", 2], ["specs/trial/te.csv", 3]]
+    assert te.lineage[["RAWFILE", "RAWROW"]].values.tolist() == [
+        ["specs/trial/te.csv", 4],
+        ["specs/trial/te.csv", 2],
+        ["specs/trial/te.csv", 3],
+    ]
     assert list(te.data.columns) == ["STUDYID", "DOMAIN", "ETCD", "ELEMENT", "TESTRL", "TEENRL"]

@@ -8,14 +8,29 @@
 """
 
 import pytest
+from listed import listed
 from test_sdtm_tu import NL, S1, S2, inputs
 
-from listed import listed
 from pipeline.schemas import validate_frame
 from pipeline.sdtm import tr as tr_mod
 from pipeline.specs.datasets import load_dataset_spec
 
-COLS = ["USUBJID", "TRSEQ", "TRLNKID", "TRORRES", "TRORRESU", "TRSTRESC", "TRSTRESN", "TRSTRESU", "TRMETHOD", "VISITNUM", "VISIT", "TRDTC", "TRDY", "EPOCH"]
+COLS = [
+    "USUBJID",
+    "TRSEQ",
+    "TRLNKID",
+    "TRORRES",
+    "TRORRESU",
+    "TRSTRESC",
+    "TRSTRESN",
+    "TRSTRESU",
+    "TRMETHOD",
+    "VISITNUM",
+    "VISIT",
+    "TRDTC",
+    "TRDY",
+    "EPOCH",
+]
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,9 @@ from pipeline.specs.datasets import load_dataset_spec
 from pipeline.specs.study import load_study
 
 SUBJECTS = [("101-001", "2018-02-10"), ("101-002", "2018-01-20"), ("101-003", "2017-12")]
-ENROL = extract("enrol", [{"SUBJID": s, "RFICDAT": c, "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"} for s, c in SUBJECTS])
+ENROL = extract(
+    "enrol", [{"SUBJID": s, "RFICDAT": c, "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"} for s, c in SUBJECTS]
+)
 DEMOG = extract("dm", [{"SUBJID": s, "BRTHDAT": "1960-05-15", "SEX": "F", "RACE": "ASIAN"} for s, _ in SUBJECTS])
 SURG = extract("surg", [{"SUBJID": s, "PRSTDAT": "2018-01-05", "PRTRT": "ANATOMICAL HEPATECTOMY"} for s, _ in SUBJECTS])
 
@@ -66,7 +68,10 @@ def test_ts_values_from_study_yaml(ts):
 def test_ts_codes_versions_and_sequence(ts):
     assert value(ts, "ADAPT") == [[1.0, "N", "C49487", "CDISC CT", "2025-03-28"]]
     assert value(ts, "DOSFRQ") == [[1.0, "QD", "C25473", "CDISC CT", "2025-03-28"]]
-    assert value(ts, "TTYPE") == [[1.0, "EFFICACY", "C49666", "CDISC CT", "2025-03-28"], [2.0, "SAFETY", "C49667", "CDISC CT", "2025-03-28"]]
+    assert value(ts, "TTYPE") == [
+        [1.0, "EFFICACY", "C49666", "CDISC CT", "2025-03-28"],
+        [2.0, "SAFETY", "C49667", "CDISC CT", "2025-03-28"],
+    ]
     # No adjuvant therapy in the control arm: the CT term NONE of codelist C66785, with its NCI code.
     assert value(ts, "TCNTRL") == [[1.0, "NONE", "C41132", "CDISC CT", "2025-03-28"]]
     # An interim cut of an ongoing study.

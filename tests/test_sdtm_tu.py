@@ -32,28 +32,109 @@ from pipeline.sdtm import tu as tu_mod
 from pipeline.specs.datasets import load_dataset_spec
 
 S1, S2 = "NCT02867280-101-101-001", "NCT02867280-101-101-002"
-SEG8, SEG3, SEG2 = "LIVER, RIGHT LOBE ANTEROSUPERIOR SEGMENT", "LIVER, LEFT LOBE ANTEROLATERAL SEGMENT", "LIVER, LEFT LOBE POSTEROLATERAL SEGMENT"
+SEG8, SEG3, SEG2 = (
+    "LIVER, RIGHT LOBE ANTEROSUPERIOR SEGMENT",
+    "LIVER, LEFT LOBE ANTEROLATERAL SEGMENT",
+    "LIVER, LEFT LOBE POSTEROLATERAL SEGMENT",
+)
 
-ENROL = extract("enrol", [
-    {"SUBJID": "101-001", "RFICDAT": "2018-01-22", "ENRLDAT": "2018-01-22", "TRTGRP": "CONTROL", "IEYN": "Y"},
-    {"SUBJID": "101-002", "RFICDAT": "2018-02-12", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
-])
+ENROL = extract(
+    "enrol",
+    [
+        {"SUBJID": "101-001", "RFICDAT": "2018-01-22", "ENRLDAT": "2018-01-22", "TRTGRP": "CONTROL", "IEYN": "Y"},
+        {"SUBJID": "101-002", "RFICDAT": "2018-02-12", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
+    ],
+)
 DEMOG = extract("dm", [{"SUBJID": s, "BRTHDAT": "1960-01-01", "SEX": "M", "RACE": "ASIAN"} for s in ("101-001", "101-002")])
 SURG = extract("surg", [{"SUBJID": "101-001", "PRSTDAT": "2018-01-10"}, {"SUBJID": "101-002", "PRSTDAT": "2018-02-01"}])
-TA = extract("ta", [
-    {"SUBJID": "101-001", "VISIT": "Month 2", "TADAT": "2018-03-12", "TAMETHOD": "ULTRASOUND", "RECUR": "N"},
-    {"SUBJID": "101-001", "VISIT": "Month 4", "TADAT": "2018-05-10", "TAMETHOD": "MRI", "RECUR": "Y", "RECURDAT": "2018-05-10"},
-    {"SUBJID": "101-002", "VISIT": "术后第2月", "TADAT": "2018-04-02", "TAMETHOD": "CT SCAN", "RECUR": "N"},
-])
-NL = extract("nl", [
-    {"SUBJID": "101-001", "TADAT": "2018-05-10", "LESID": "NL02", "LESLOC": "LIVER", "LIVSEG": "S8", "LESSZ": 12.5, "LESSITE": "INTRAHEPATIC", "DIAGBAS": "HISTOPATHOLOGY"},
-    {"SUBJID": "101-001", "TADAT": "2018-05-10", "LESID": "NL01", "LESLOC": "LUNG", "LESSZ": 15.0, "LESSITE": "EXTRAHEPATIC", "DIAGBAS": "IMAGING"},
-    {"SUBJID": "101-002", "TADAT": "2018-04-02", "LESID": "1", "LESLOC": "LIVER", "LIVSEG": "S3", "LESSZ": 9.0, "LESSITE": "INTRAHEPATIC", "DIAGBAS": "IMAGING"},
-    {"SUBJID": "101-002", "TADAT": "2018-04-20", "LESID": "2", "LESLOC": "LIVER", "LESSZ": 20.0, "LESSITE": "INTRAHEPATIC", "DIAGBAS": "IMAGING AND AFP"},
-    {"SUBJID": "101-002", "TADAT": "2018-04-02", "LESID": "3", "LESLOC": "BONE", "LIVSEG": "S2", "LESSZ": 0.0, "LESSITE": "EXTRAHEPATIC", "DIAGBAS": "GUESS"},
-    {"SUBJID": "101-002", "TADAT": "2018-04-02", "LESID": "4", "LESLOC": "LIVER", "LIVSEG": "S4", "LESSZ": 10.0, "LESSITE": "BOTH", "DIAGBAS": "IMAGING"},
-    {"SUBJID": "101-009", "TADAT": "2018-04-02", "LESID": "NL01", "LESLOC": "LIVER", "LIVSEG": "S4", "LESSZ": 10.0, "LESSITE": "INTRAHEPATIC", "DIAGBAS": "IMAGING"},
-])
+TA = extract(
+    "ta",
+    [
+        {"SUBJID": "101-001", "VISIT": "Month 2", "TADAT": "2018-03-12", "TAMETHOD": "ULTRASOUND", "RECUR": "N"},
+        {
+            "SUBJID": "101-001",
+            "VISIT": "Month 4",
+            "TADAT": "2018-05-10",
+            "TAMETHOD": "MRI",
+            "RECUR": "Y",
+            "RECURDAT": "2018-05-10",
+        },
+        {"SUBJID": "101-002", "VISIT": "术后第2月", "TADAT": "2018-04-02", "TAMETHOD": "CT SCAN", "RECUR": "N"},
+    ],
+)
+NL = extract(
+    "nl",
+    [
+        {
+            "SUBJID": "101-001",
+            "TADAT": "2018-05-10",
+            "LESID": "NL02",
+            "LESLOC": "LIVER",
+            "LIVSEG": "S8",
+            "LESSZ": 12.5,
+            "LESSITE": "INTRAHEPATIC",
+            "DIAGBAS": "HISTOPATHOLOGY",
+        },
+        {
+            "SUBJID": "101-001",
+            "TADAT": "2018-05-10",
+            "LESID": "NL01",
+            "LESLOC": "LUNG",
+            "LESSZ": 15.0,
+            "LESSITE": "EXTRAHEPATIC",
+            "DIAGBAS": "IMAGING",
+        },
+        {
+            "SUBJID": "101-002",
+            "TADAT": "2018-04-02",
+            "LESID": "1",
+            "LESLOC": "LIVER",
+            "LIVSEG": "S3",
+            "LESSZ": 9.0,
+            "LESSITE": "INTRAHEPATIC",
+            "DIAGBAS": "IMAGING",
+        },
+        {
+            "SUBJID": "101-002",
+            "TADAT": "2018-04-20",
+            "LESID": "2",
+            "LESLOC": "LIVER",
+            "LESSZ": 20.0,
+            "LESSITE": "INTRAHEPATIC",
+            "DIAGBAS": "IMAGING AND AFP",
+        },
+        {
+            "SUBJID": "101-002",
+            "TADAT": "2018-04-02",
+            "LESID": "3",
+            "LESLOC": "BONE",
+            "LIVSEG": "S2",
+            "LESSZ": 0.0,
+            "LESSITE": "EXTRAHEPATIC",
+            "DIAGBAS": "GUESS",
+        },
+        {
+            "SUBJID": "101-002",
+            "TADAT": "2018-04-02",
+            "LESID": "4",
+            "LESLOC": "LIVER",
+            "LIVSEG": "S4",
+            "LESSZ": 10.0,
+            "LESSITE": "BOTH",
+            "DIAGBAS": "IMAGING",
+        },
+        {
+            "SUBJID": "101-009",
+            "TADAT": "2018-04-02",
+            "LESID": "NL01",
+            "LESLOC": "LIVER",
+            "LIVSEG": "S4",
+            "LESSZ": 10.0,
+            "LESSITE": "INTRAHEPATIC",
+            "DIAGBAS": "IMAGING",
+        },
+    ],
+)
 
 
 def inputs():
@@ -79,7 +160,10 @@ COLS = ["TUSEQ", "TULNKID", "TUTESTCD", "TUORRES", "TUSTRESC", "TULOC", "TUMETHO
 def test_tu_conforms_to_spec(tu):
     ok, failures = validate_frame(tu.data, load_dataset_spec("sdtm", "tu"))
     assert ok, failures.to_string()
-    assert set(zip(tu.data["TUTESTCD"], tu.data["TUTEST"])) == {("TUMIDENT", "Tumor Identification"), ("DRCRLTLC", "Disease Recurrence Relative Location")}
+    assert set(zip(tu.data["TUTESTCD"], tu.data["TUTEST"])) == {
+        ("TUMIDENT", "Tumor Identification"),
+        ("DRCRLTLC", "Disease Recurrence Relative Location"),
+    }
     assert set(tu.data["TUEVAL"]) == {"INVESTIGATOR"}
 
 
@@ -122,10 +206,29 @@ def test_queries(tu):
 
 def test_unknown_imaging_method_holds_the_lesions_of_that_assessment():
     dm, se, _ = inputs()
-    ta = extract("ta", [{"SUBJID": "101-001", "VISIT": "Month 4", "TADAT": "2018-05-10", "TAMETHOD": "X-RAY", "RECUR": "Y", "RECURDAT": "2018-05-10"}])
-    res = tu_mod.build(extract("nl", NL.data[NL.data["SUBJID"].eq("101-001")].drop(columns=["_site", "_file", "_row"]).to_dict("records")), ta, dm, se)
+    ta = extract(
+        "ta",
+        [
+            {
+                "SUBJID": "101-001",
+                "VISIT": "Month 4",
+                "TADAT": "2018-05-10",
+                "TAMETHOD": "X-RAY",
+                "RECUR": "Y",
+                "RECURDAT": "2018-05-10",
+            }
+        ],
+    )
+    res = tu_mod.build(
+        extract("nl", NL.data[NL.data["SUBJID"].eq("101-001")].drop(columns=["_site", "_file", "_row"]).to_dict("records")),
+        ta,
+        dm,
+        se,
+    )
     assert res.data.empty
-    assert res.queries[["form", "field", "value", "rule", "row"]].values.tolist() == [["ta", "TAMETHOD", "X-RAY", "TERM_NOT_IN_CT", 2]]  # once per assessment
+    assert res.queries[["form", "field", "value", "rule", "row"]].values.tolist() == [
+        ["ta", "TAMETHOD", "X-RAY", "TERM_NOT_IN_CT", 2]
+    ]  # once per assessment
 
 
 def test_empty_export():

@@ -5,8 +5,8 @@
 """
 
 import pytest
-
 from listed import listed, rows
+
 from pipeline.schemas import validate_frame
 from pipeline.sdtm import tv as tv_mod
 from pipeline.specs.datasets import load_dataset_spec
@@ -22,9 +22,16 @@ def test_tv_records(tv):
     assert ok, failures.to_string()
     assert len(tv.data) == 2 + 12 + 32
     assert rows(tv.data[["VISITNUM", "VISIT", "VISITDY", "ARMCD"]].head(4)) == [
-        [0.0, "HEPATECTOMY", 1.0, None], [1.0, "SCREENING", None, None], [2.0, "MONTH 2", 62.0, None], [4.0, "MONTH 4", 123.0, None],
+        [0.0, "HEPATECTOMY", 1.0, None],
+        [1.0, "SCREENING", None, None],
+        [2.0, "MONTH 2", 62.0, None],
+        [4.0, "MONTH 4", 123.0, None],
     ]
-    assert rows(tv.data[["VISITNUM", "VISIT", "VISITDY"]].iloc[[13, 14, 45]]) == [[24.0, "MONTH 24", 732.0], [27.0, "MONTH 27", 823.0], [120.0, "MONTH 120", 3654.0]]
+    assert rows(tv.data[["VISITNUM", "VISIT", "VISITDY"]].iloc[[13, 14, 45]]) == [
+        [24.0, "MONTH 24", 732.0],
+        [27.0, "MONTH 27", 823.0],
+        [120.0, "MONTH 120", 3654.0],
+    ]
     assert set(tv.data["STUDYID"]) == {"NCT02867280"} and set(tv.data["DOMAIN"]) == {"TV"}
     assert tv.data["TVSTRL"].iloc[2] == "2 months after the hepatectomy, within 14 days before or after"
     assert tv.data["TVSTRL"].iloc[0].startswith("Day of the R0 hepatectomy")

@@ -4,8 +4,8 @@ The protocol's schedule (specs/trial/tv.csv) and the visit rule every Findings d
 
 import pandas as pd
 import pytest
-
 from listed import listed
+
 from pipeline.sdtm.visits import assign_visits, schedule, standard_visit
 
 
@@ -39,23 +39,34 @@ A, B = "S-A", "S-B"  # RFSTDTC 2018-01-10 and 2018-02-01
 def test_visit_rule_by_form_name_then_date():
     rows = [
         (A, "2018-06-01", None, "SCREENING"),  # the form fixes the visit, whatever the date
-        (A, "2018-07-09", "Month 6", None),    # a planned visit by its collected name
-        (A, "2018-06-09", "Month 5", None),    # off the schedule: day 151, after MONTH 4 (day 123) -> 4.01
-        (A, "2018-03-12", None, None),         # day 62 = VISITDY of MONTH 2: after it -> 2.01
-        (A, "2018-03-11", None, None),         # day 61: after SCREENING (from day 2), its second date -> 1.02
-        (A, "2018-01-11", None, None),         # day 2: after SCREENING, its first date -> 1.01
-        (A, "2018-03-12", None, None),         # the same date again: the same unscheduled visit
-        (A, "2018-03", None, None),            # partial date, no planned visit: nothing to place it by
-        (B, "2018-01-27", None, None),         # day -5, before the hepatectomy: after visit 0 -> 0.01
-        (B, "2018-02-01", None, None),         # day 1 (VISITDY of HEPATECTOMY): after visit 0, second date -> 0.02
-        (B, None, "Baseline", None),           # unreadable name and no date
+        (A, "2018-07-09", "Month 6", None),  # a planned visit by its collected name
+        (A, "2018-06-09", "Month 5", None),  # off the schedule: day 151, after MONTH 4 (day 123) -> 4.01
+        (A, "2018-03-12", None, None),  # day 62 = VISITDY of MONTH 2: after it -> 2.01
+        (A, "2018-03-11", None, None),  # day 61: after SCREENING (from day 2), its second date -> 1.02
+        (A, "2018-01-11", None, None),  # day 2: after SCREENING, its first date -> 1.01
+        (A, "2018-03-12", None, None),  # the same date again: the same unscheduled visit
+        (A, "2018-03", None, None),  # partial date, no planned visit: nothing to place it by
+        (B, "2018-01-27", None, None),  # day -5, before the hepatectomy: after visit 0 -> 0.01
+        (B, "2018-02-01", None, None),  # day 1 (VISITDY of HEPATECTOMY): after visit 0, second date -> 0.02
+        (B, None, "Baseline", None),  # unreadable name and no date
     ]
     df = pd.DataFrame(rows, columns=["u", "dtc", "visit", "planned"])
     ref = df["u"].map({A: "2018-01-10", B: "2018-02-01"})
     num, name = assign_visits(df["u"], df["dtc"], ref, df["visit"], df["planned"])
     assert listed(num) == [1.0, 6.0, 4.01, 2.01, 1.02, 1.01, 2.01, None, 0.01, 0.02, None]
-    assert listed(name) == ["SCREENING", "MONTH 6", "UNSCHEDULED 4.01", "UNSCHEDULED 2.01", "UNSCHEDULED 1.02",
-                            "UNSCHEDULED 1.01", "UNSCHEDULED 2.01", None, "UNSCHEDULED 0.01", "UNSCHEDULED 0.02", None]
+    assert listed(name) == [
+        "SCREENING",
+        "MONTH 6",
+        "UNSCHEDULED 4.01",
+        "UNSCHEDULED 2.01",
+        "UNSCHEDULED 1.02",
+        "UNSCHEDULED 1.01",
+        "UNSCHEDULED 2.01",
+        None,
+        "UNSCHEDULED 0.01",
+        "UNSCHEDULED 0.02",
+        None,
+    ]
 
 
 def test_unknown_planned_visit_is_a_specification_error():

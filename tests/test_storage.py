@@ -32,8 +32,15 @@ from pipeline.storage import (
 
 def _result() -> DomainResult:
     data = pd.DataFrame({"USUBJID": ["S-101-001", "S-101-002"], "AESEQ": [1.0, 1.0], "AETERM": ["Rash", None]})
-    lineage = pd.DataFrame({"DOMAIN": ["AE", "AE"], "USUBJID": ["S-101-001", "S-101-002"], "RECORD": [1.0, 1.0],
-                            "RAWFILE": ["101/ae.csv", "101/ae.csv"], "RAWROW": [2, 3]})
+    lineage = pd.DataFrame(
+        {
+            "DOMAIN": ["AE", "AE"],
+            "USUBJID": ["S-101-001", "S-101-002"],
+            "RECORD": [1.0, 1.0],
+            "RAWFILE": ["101/ae.csv", "101/ae.csv"],
+            "RAWROW": [2, 3],
+        }
+    )
     queries = pd.DataFrame({"QUERY": ["unknown term"]})
     return DomainResult("AE", data, lineage, queries)
 
@@ -57,14 +64,16 @@ def test_parts_round_trip_whole_and_one_part() -> None:
 def _raw_like() -> pd.DataFrame:
     """A frame with every column kind the layers hand on: text with missing values and non-ASCII
     text, float with NaN and -0.0, int, bool, nullable Int64, datetime with NaT."""
-    return pd.DataFrame({
-        "SUBJID": pd.Series(["001", None, "003", "肝癌"], dtype=TEXT),
-        "AVAL": [1.5, np.nan, -0.0, 1e300],
-        "_row": np.array([2, 3, 4, 5], dtype="int64"),
-        "flag": [True, False, True, False],
-        "AESPID": pd.array([1, None, 3, None], dtype="Int64"),
-        "when": pd.to_datetime(["2016-09-01", None, "2017-01-31", "2020-02-29"]),
-    })
+    return pd.DataFrame(
+        {
+            "SUBJID": pd.Series(["001", None, "003", "肝癌"], dtype=TEXT),
+            "AVAL": [1.5, np.nan, -0.0, 1e300],
+            "_row": np.array([2, 3, 4, 5], dtype="int64"),
+            "flag": [True, False, True, False],
+            "AESPID": pd.array([1, None, 3, None], dtype="Int64"),
+            "when": pd.to_datetime(["2016-09-01", None, "2017-01-31", "2020-02-29"]),
+        }
+    )
 
 
 @pytest.fixture
@@ -251,9 +260,8 @@ def test_a_failed_background_write_is_raised(tmp_path, monkeypatch) -> None:
 
     monkeypatch.setattr(storage, "_write_parts_file", broken)
     mgr = StudyIOManager(base_dir=str(tmp_path)).create_io_manager(None)
-    with pytest.raises(OSError, match="No space left"):
-        with background.background_writes():
-            mgr.dump_to_path(None, _result(), tmp_path / "ae")
+    with pytest.raises(OSError, match="No space left"), background.background_writes():
+        mgr.dump_to_path(None, _result(), tmp_path / "ae")
     with background.background_writes():
         mgr.dump_to_path(None, _result(), tmp_path / "ae")
         with pytest.raises(OSError, match="No space left"):

@@ -18,11 +18,34 @@ from pipeline.submission import common
 CUTOFF = "2022-12-31"
 
 
-def var(name, label, typ="Char", length=20, core="Req", role="Identifier", codelist=None, origin="Collected",
-        sources=("ae.AETERM",), derivation=None, fmt=None, dictionary=None) -> VariableSpec:
-    return VariableSpec(name=name, label=label, type=typ, length=8 if typ == "Num" else length, core=core, role=role,
-                        codelist=codelist, origin=origin, sources=tuple(sources), derivation=derivation, format=fmt,
-                        dictionary=dictionary)
+def var(
+    name,
+    label,
+    typ="Char",
+    length=20,
+    core="Req",
+    role="Identifier",
+    codelist=None,
+    origin="Collected",
+    sources=("ae.AETERM",),
+    derivation=None,
+    fmt=None,
+    dictionary=None,
+) -> VariableSpec:
+    return VariableSpec(
+        name=name,
+        label=label,
+        type=typ,
+        length=8 if typ == "Num" else length,
+        core=core,
+        role=role,
+        codelist=codelist,
+        origin=origin,
+        sources=tuple(sources),
+        derivation=derivation,
+        format=fmt,
+        dictionary=dictionary,
+    )
 
 
 def sdtm_spec(**overrides) -> DatasetSpec:
@@ -30,40 +53,72 @@ def sdtm_spec(**overrides) -> DatasetSpec:
     variables = (
         var("STUDYID", "Study Identifier", origin="Protocol", sources=()),
         var("DOMAIN", "Domain Abbreviation", length=2, origin="Assigned", sources=()),
-        var("USUBJID", "Unique Subject Identifier", length=40, origin="Derived", sources=("ae.SUBJID",),
-            derivation="STUDYID-SITEID-SUBJID"),
+        var(
+            "USUBJID",
+            "Unique Subject Identifier",
+            length=40,
+            origin="Derived",
+            sources=("ae.SUBJID",),
+            derivation="STUDYID-SITEID-SUBJID",
+        ),
         var("AESEQ", "Sequence Number", typ="Num", origin="Derived", sources=(), derivation="1..n within USUBJID"),
         var("AETERM", "Reported Term for the Adverse Event", length=200, role="Topic"),
-        var("AEDECOD", "Dictionary-Derived Term", length=100, core="Req", role="Synonym Qualifier",
-            origin="Derived", derivation="MedDRA PT of AETERM", dictionary="MedDRA 26.0"),
+        var(
+            "AEDECOD",
+            "Dictionary-Derived Term",
+            length=100,
+            core="Req",
+            role="Synonym Qualifier",
+            origin="Derived",
+            derivation="MedDRA PT of AETERM",
+            dictionary="MedDRA 26.0",
+        ),
         var("AESEV", "Severity/Intensity", length=8, core="Perm", role="Record Qualifier", codelist="AESEV"),
         var("AEREL", "Causality", length=20, core="Exp", role="Record Qualifier", codelist="AEREL"),
         var("AESTDTC", "Start Date/Time of Adverse Event", length=19, core="Exp", role="Timing"),
-        var("AESTDY", "Study Day of Start of Adverse Event", typ="Num", core="Perm", role="Timing",
-            origin="Derived", sources=(), derivation="AESTDTC - RFSTDTC (+1 on or after)"),
+        var(
+            "AESTDY",
+            "Study Day of Start of Adverse Event",
+            typ="Num",
+            core="Perm",
+            role="Timing",
+            origin="Derived",
+            sources=(),
+            derivation="AESTDTC - RFSTDTC (+1 on or after)",
+        ),
         var("AEWT", "Weight at Onset", typ="Num", core="Perm", role="Record Qualifier"),
     )
-    kw = {"name": "AE", "label": "Adverse Events", "cls": "EVENTS", "structure": "One record per adverse event per subject",
-              "keys": ("STUDYID", "USUBJID", "AEDECOD", "AESTDTC"), "sort": ("STUDYID", "USUBJID", "AESEQ"),
-              "comment": "Toy AE domain. Verbatim terms coded to MedDRA.", "variables": variables, "layer": "sdtm"}
+    kw = {
+        "name": "AE",
+        "label": "Adverse Events",
+        "cls": "EVENTS",
+        "structure": "One record per adverse event per subject",
+        "keys": ("STUDYID", "USUBJID", "AEDECOD", "AESTDTC"),
+        "sort": ("STUDYID", "USUBJID", "AESEQ"),
+        "comment": "Toy AE domain. Verbatim terms coded to MedDRA.",
+        "variables": variables,
+        "layer": "sdtm",
+    }
     kw.update(overrides)
     return DatasetSpec(**kw)
 
 
 def sdtm_frame() -> pd.DataFrame:
-    return pd.DataFrame({
-        "STUDYID": ["TOY01"] * 3,
-        "DOMAIN": ["AE"] * 3,
-        "USUBJID": ["TOY01-101-001", "TOY01-101-001", "TOY01-102-007"],
-        "AESEQ": [1.0, 2.0, 1.0],
-        "AETERM": ["Hand-foot skin reaction", "Diarrhoea", "Fatigue"],
-        "AEDECOD": ["Palmar-plantar erythrodysaesthesia syndrome", "Diarrhoea", "Fatigue"],
-        "AESEV": ["MILD", "MODERATE", None],
-        "AEREL": ["RELATED", "NOT RELATED", "RELATED"],
-        "AESTDTC": ["2019-03-05", "2019-04", None],
-        "AESTDY": [12.0, np.nan, -3.0],
-        "AEWT": [61.25, 60.5, np.nan],
-    }).astype({"STUDYID": object, "AESEV": object, "AESTDTC": object})
+    return pd.DataFrame(
+        {
+            "STUDYID": ["TOY01"] * 3,
+            "DOMAIN": ["AE"] * 3,
+            "USUBJID": ["TOY01-101-001", "TOY01-101-001", "TOY01-102-007"],
+            "AESEQ": [1.0, 2.0, 1.0],
+            "AETERM": ["Hand-foot skin reaction", "Diarrhoea", "Fatigue"],
+            "AEDECOD": ["Palmar-plantar erythrodysaesthesia syndrome", "Diarrhoea", "Fatigue"],
+            "AESEV": ["MILD", "MODERATE", None],
+            "AEREL": ["RELATED", "NOT RELATED", "RELATED"],
+            "AESTDTC": ["2019-03-05", "2019-04", None],
+            "AESTDY": [12.0, np.nan, -3.0],
+            "AEWT": [61.25, 60.5, np.nan],
+        }
+    ).astype({"STUDYID": object, "AESEV": object, "AESTDTC": object})
 
 
 def adam_spec(**overrides) -> DatasetSpec:
@@ -72,59 +127,138 @@ def adam_spec(**overrides) -> DatasetSpec:
         var("STUDYID", "Study Identifier", origin="Predecessor", sources=("ADSL.STUDYID",)),
         var("USUBJID", "Unique Subject Identifier", length=40, origin="Predecessor", sources=("ADSL.USUBJID",)),
         var("PARAMCD", "Parameter Code", length=8, role="Topic", codelist="PARAMCD_T", origin="Assigned", sources=()),
-        var("STARTDT", "Time-to-Event Origin Date for Subject", typ="Num", core="Cond", role="Timing", fmt="DATE9.",
-            origin="Predecessor", sources=("ADSL.HEPDT",)),
-        var("ADT", "Analysis Date", typ="Num", core="Cond", role="Timing", fmt="DATE9.", origin="Derived",
-            sources=("RS.RSDTC",), derivation="Date of the event or censoring"),
-        var("AVAL", "Analysis Value", typ="Num", core="Cond", role="Analysis", origin="Derived", sources=(),
-            derivation="ADT - STARTDT + 1"),
-        var("CNSR", "Censor", typ="Num", core="Cond", role="Analysis", origin="Derived", sources=(),
-            derivation="0 = event, 1 = censored"),
-        var("FASFL", "Full Analysis Set Population Flag", length=1, core="Cond", role="Record Qualifier",
-            codelist="NY", origin="Predecessor", sources=("ADSL.FASFL",)),
+        var(
+            "STARTDT",
+            "Time-to-Event Origin Date for Subject",
+            typ="Num",
+            core="Cond",
+            role="Timing",
+            fmt="DATE9.",
+            origin="Predecessor",
+            sources=("ADSL.HEPDT",),
+        ),
+        var(
+            "ADT",
+            "Analysis Date",
+            typ="Num",
+            core="Cond",
+            role="Timing",
+            fmt="DATE9.",
+            origin="Derived",
+            sources=("RS.RSDTC",),
+            derivation="Date of the event or censoring",
+        ),
+        var(
+            "AVAL",
+            "Analysis Value",
+            typ="Num",
+            core="Cond",
+            role="Analysis",
+            origin="Derived",
+            sources=(),
+            derivation="ADT - STARTDT + 1",
+        ),
+        var(
+            "CNSR",
+            "Censor",
+            typ="Num",
+            core="Cond",
+            role="Analysis",
+            origin="Derived",
+            sources=(),
+            derivation="0 = event, 1 = censored",
+        ),
+        var(
+            "FASFL",
+            "Full Analysis Set Population Flag",
+            length=1,
+            core="Cond",
+            role="Record Qualifier",
+            codelist="NY",
+            origin="Predecessor",
+            sources=("ADSL.FASFL",),
+        ),
     )
-    kw = {"name": "ADTT", "label": "Time-to-Event Analysis Dataset", "cls": "BASIC DATA STRUCTURE",
-              "structure": "One record per subject per parameter", "keys": ("STUDYID", "USUBJID", "PARAMCD"),
-              "sort": ("STUDYID", "USUBJID", "PARAMCD"), "comment": "Toy time-to-event dataset.", "variables": variables,
-              "layer": "adam"}
+    kw = {
+        "name": "ADTT",
+        "label": "Time-to-Event Analysis Dataset",
+        "cls": "BASIC DATA STRUCTURE",
+        "structure": "One record per subject per parameter",
+        "keys": ("STUDYID", "USUBJID", "PARAMCD"),
+        "sort": ("STUDYID", "USUBJID", "PARAMCD"),
+        "comment": "Toy time-to-event dataset.",
+        "variables": variables,
+        "layer": "adam",
+    }
     kw.update(overrides)
     return DatasetSpec(**kw)
 
 
 def adam_frame() -> pd.DataFrame:
     """Dates as datetime64, as ADaM keeps them in memory (one missing ADT)."""
-    return pd.DataFrame({
-        "STUDYID": ["TOY01"] * 3,
-        "USUBJID": ["TOY01-101-001", "TOY01-101-001", "TOY01-102-007"],
-        "PARAMCD": ["OS", "RFS", "OS"],
-        "STARTDT": pd.to_datetime(["2019-03-01", "2019-03-01", "1959-12-31"]),
-        "ADT": pd.to_datetime(["2020-01-05", None, "1960-01-01"]),
-        "AVAL": [311.0, np.nan, 2.5],
-        "CNSR": [0.0, 1.0, 1.0],
-        "FASFL": ["Y", "Y", "N"],
-    }).astype({"STUDYID": object})
+    return pd.DataFrame(
+        {
+            "STUDYID": ["TOY01"] * 3,
+            "USUBJID": ["TOY01-101-001", "TOY01-101-001", "TOY01-102-007"],
+            "PARAMCD": ["OS", "RFS", "OS"],
+            "STARTDT": pd.to_datetime(["2019-03-01", "2019-03-01", "1959-12-31"]),
+            "ADT": pd.to_datetime(["2020-01-05", None, "1960-01-01"]),
+            "AVAL": [311.0, np.nan, 2.5],
+            "CNSR": [0.0, 1.0, 1.0],
+            "FASFL": ["Y", "Y", "N"],
+        }
+    ).astype({"STUDYID": object})
 
 
 def toy_ct() -> dict[str, Codelist]:
     """CDISC codelists (with NCI codes; AESEV extended by a sponsor term) and sponsor codelists."""
     return {
-        "AESEV": Codelist("AESEV", "C66769", "Severity/Intensity Scale for Adverse Events", True, (
-            Term("MILD", "C41338", "Mild Adverse Event"),
-            Term("MODERATE", "C41339", "Moderate Adverse Event"),
-            Term("SEVERE", "C41340", "Severe Adverse Event"),
-            Term("LIFE THREATENING", None, "Life threatening (sponsor)", True),
-        ), "CDISC"),
-        "NY": Codelist("NY", "C66742", "No Yes Response", False, (
-            Term("N", "C49487", "No"), Term("Y", "C49488", "Yes"),
-        ), "CDISC"),
-        "AEREL": Codelist("AEREL", None, "Relationship to Study Drug", False, (
-            Term("RELATED", None, "Related (definitely or probably)", True),
-            Term("NOT RELATED", None, "Not related", True),
-        ), "SPONSOR"),
-        "PARAMCD_T": Codelist("PARAMCD_T", None, "Time-to-Event Parameter Code", False, (
-            Term("OS", None, "Overall survival", True),
-            Term("RFS", None, "Recurrence-free survival", True),
-        ), "SPONSOR"),
+        "AESEV": Codelist(
+            "AESEV",
+            "C66769",
+            "Severity/Intensity Scale for Adverse Events",
+            True,
+            (
+                Term("MILD", "C41338", "Mild Adverse Event"),
+                Term("MODERATE", "C41339", "Moderate Adverse Event"),
+                Term("SEVERE", "C41340", "Severe Adverse Event"),
+                Term("LIFE THREATENING", None, "Life threatening (sponsor)", True),
+            ),
+            "CDISC",
+        ),
+        "NY": Codelist(
+            "NY",
+            "C66742",
+            "No Yes Response",
+            False,
+            (
+                Term("N", "C49487", "No"),
+                Term("Y", "C49488", "Yes"),
+            ),
+            "CDISC",
+        ),
+        "AEREL": Codelist(
+            "AEREL",
+            None,
+            "Relationship to Study Drug",
+            False,
+            (
+                Term("RELATED", None, "Related (definitely or probably)", True),
+                Term("NOT RELATED", None, "Not related", True),
+            ),
+            "SPONSOR",
+        ),
+        "PARAMCD_T": Codelist(
+            "PARAMCD_T",
+            None,
+            "Time-to-Event Parameter Code",
+            False,
+            (
+                Term("OS", None, "Overall survival", True),
+                Term("RFS", None, "Recurrence-free survival", True),
+            ),
+            "SPONSOR",
+        ),
     }
 
 
@@ -138,21 +272,39 @@ def vlm_spec() -> DatasetSpec:
     )
     vl = (
         ValueLevelSpec(variable="LBORRES", where=(("LBTESTCD", "ALB"),), origin="Collected", sources=("lb.LBORRES",), type="Num"),
-        ValueLevelSpec(variable="LBORRES", where=(("LBTESTCD", "HBSAG"),), origin="Collected", sources=("lb.LBORRES",),
-                       codelist="NY", type="Char", length=1),
+        ValueLevelSpec(
+            variable="LBORRES",
+            where=(("LBTESTCD", "HBSAG"),),
+            origin="Collected",
+            sources=("lb.LBORRES",),
+            codelist="NY",
+            type="Char",
+            length=1,
+        ),
     )
-    return DatasetSpec(name="LB", label="Laboratory Test Results", cls="FINDINGS",
-                       structure="One record per lab test per visit per subject", keys=("STUDYID", "USUBJID", "LBTESTCD"),
-                       sort=("STUDYID", "USUBJID", "LBTESTCD"), comment=None, variables=variables, value_level=vl, layer="sdtm")
+    return DatasetSpec(
+        name="LB",
+        label="Laboratory Test Results",
+        cls="FINDINGS",
+        structure="One record per lab test per visit per subject",
+        keys=("STUDYID", "USUBJID", "LBTESTCD"),
+        sort=("STUDYID", "USUBJID", "LBTESTCD"),
+        comment=None,
+        variables=variables,
+        value_level=vl,
+        layer="sdtm",
+    )
 
 
 def vlm_frame() -> pd.DataFrame:
-    return pd.DataFrame({
-        "STUDYID": ["TOY01"] * 3,
-        "USUBJID": ["TOY01-101-001"] * 3,
-        "LBTESTCD": ["ALB", "HBSAG", "ALB"],
-        "LBORRES": ["38.5", "N", "40"],
-    })
+    return pd.DataFrame(
+        {
+            "STUDYID": ["TOY01"] * 3,
+            "USUBJID": ["TOY01-101-001"] * 3,
+            "LBTESTCD": ["ALB", "HBSAG", "ALB"],
+            "LBORRES": ["38.5", "N", "40"],
+        }
+    )
 
 
 # --- tests of pipeline.submission.common
@@ -183,11 +335,14 @@ def test_char_width_is_the_longest_value_in_bytes():
     assert common.char_width(pd.Series(["é"])) == 2
 
 
-@pytest.mark.parametrize("values,kind,digits", [
-    ([1.0, 2.0, np.nan], "integer", None),
-    ([61.25, 60.5], "float", 2),
-    ([np.nan], "integer", None),
-])
+@pytest.mark.parametrize(
+    "values,kind,digits",
+    [
+        ([1.0, 2.0, np.nan], "integer", None),
+        ([61.25, 60.5], "float", 2),
+        ([np.nan], "integer", None),
+    ],
+)
 def test_numeric_kind(values, kind, digits):
     assert common.numeric_kind(pd.Series(values)) == (kind, digits)
 

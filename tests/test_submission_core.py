@@ -81,12 +81,19 @@ def test_report_fixture_parses_into_counts_and_tables():
 
 def test_sample_shows_every_failing_pair_and_is_capped(monkeypatch):
     monkeypatch.setattr(core, "MAX_SAMPLE", 3)
-    findings = [{"rule_id": "CORE-1", "dataset": "LB", "row": i, "variables": ["X"], "values": {"X": i}, "message": "m"}
-                for i in range(1, 50)]
+    findings = [
+        {"rule_id": "CORE-1", "dataset": "LB", "row": i, "variables": ["X"], "values": {"X": i}, "message": "m"}
+        for i in range(1, 50)
+    ]
     findings.append({"rule_id": "CORE-2", "dataset": "AE", "row": 7, "variables": ["Y"], "values": {}, "message": "n"})
-    res = CoreResult(summary={"findings": 50}, findings=findings,
-                     results=[{"rule_id": "CORE-1", "dataset": "LB", "status": "issues", "findings": 49},
-                              {"rule_id": "CORE-2", "dataset": "AE", "status": "issues", "findings": 1}])
+    res = CoreResult(
+        summary={"findings": 50},
+        findings=findings,
+        results=[
+            {"rule_id": "CORE-1", "dataset": "LB", "status": "issues", "findings": 49},
+            {"rule_id": "CORE-2", "dataset": "AE", "status": "issues", "findings": 1},
+        ],
+    )
     sample = _md(check_metadata(res)["sample findings"])
     rows = [line for line in sample.splitlines() if line.startswith("| CORE-")]
     assert [r.split(" | ")[0:3] for r in rows] == [["| CORE-1", "LB", "1"], ["| CORE-1", "LB", "2"], ["| CORE-2", "AE", "7"]]
@@ -126,7 +133,10 @@ def test_config_defaults_to_the_project_folders_when_they_exist(tmp_path):
 
 def test_config_reasons(tmp_path):
     _fake_setup(tmp_path)
-    env = lambda **kw: core_config_from_env(kw, root=tmp_path)
+
+    def env(**kw):
+        return core_config_from_env(kw, root=tmp_path)
+
     assert env(PIPELINE_CORE="0").reason == "switched off (PIPELINE_CORE=0)"
     assert "pytest" in env(PYTEST_CURRENT_TEST="t").reason
     assert env(PYTEST_CURRENT_TEST="t", PIPELINE_CORE_TESTS="1").enabled
@@ -257,36 +267,102 @@ def _run_core_module():
 def test_build_report_maps_statuses_merges_and_sorts(tmp_path):
     rc = _run_core_module()
     data = tmp_path / "sdtm"
-    err = lambda row, v: {"value": {"AEBDSYCD": None, "AEBODSYS": v}, "dataset": "ae.xpt", "row": row, "USUBJID": "S", "SEQ": row}
+
+    def err(row, v):
+        return {"value": {"AEBDSYCD": None, "AEBODSYS": v}, "dataset": "ae.xpt", "row": row, "USUBJID": "S", "SEQ": row}
+
     raw = [
-        {"rule_id": "CORE-2", "cdisc_ids": "CG2", "fda_ids": "", "message": "m2", "description": "", "crash": None,
-         "results": {"AE": [{"executionStatus": "success", "dataset": "ae.xpt", "variables": ["AEBODSYS", "AEBDSYCD"],
-                             "message": "AEBODSYS set", "errors": [err(5, "b"), err(2, "a")]}],
-                     "DM": [{"executionStatus": "skipped", "dataset": "dm.xpt", "message": "rule execution error",
-                             "errors": [{"error": "Column not found in data", "message": "DMZ, DMA"}]}]}},
-        {"rule_id": "CORE-1", "cdisc_ids": "", "fda_ids": "", "message": "m1", "description": "", "crash": None,
-         "results": {"AE": [{"executionStatus": "success", "dataset": "AE", "errors": []}],
-                     "DM": [{"executionStatus": "execution error", "dataset": "DM", "message": "rule execution error",
-                             "errors": [{"error": "An unknown exception", "message": f"boom in {data}/dm.xpt"}]}]}},
-        {"rule_id": "CORE-3", "cdisc_ids": "", "fda_ids": "", "message": "", "description": "", "crash": "TypeError: x",
-         "results": {}},
+        {
+            "rule_id": "CORE-2",
+            "cdisc_ids": "CG2",
+            "fda_ids": "",
+            "message": "m2",
+            "description": "",
+            "crash": None,
+            "results": {
+                "AE": [
+                    {
+                        "executionStatus": "success",
+                        "dataset": "ae.xpt",
+                        "variables": ["AEBODSYS", "AEBDSYCD"],
+                        "message": "AEBODSYS set",
+                        "errors": [err(5, "b"), err(2, "a")],
+                    }
+                ],
+                "DM": [
+                    {
+                        "executionStatus": "skipped",
+                        "dataset": "dm.xpt",
+                        "message": "rule execution error",
+                        "errors": [{"error": "Column not found in data", "message": "DMZ, DMA"}],
+                    }
+                ],
+            },
+        },
+        {
+            "rule_id": "CORE-1",
+            "cdisc_ids": "",
+            "fda_ids": "",
+            "message": "m1",
+            "description": "",
+            "crash": None,
+            "results": {
+                "AE": [{"executionStatus": "success", "dataset": "AE", "errors": []}],
+                "DM": [
+                    {
+                        "executionStatus": "execution error",
+                        "dataset": "DM",
+                        "message": "rule execution error",
+                        "errors": [{"error": "An unknown exception", "message": f"boom in {data}/dm.xpt"}],
+                    }
+                ],
+            },
+        },
+        {
+            "rule_id": "CORE-3",
+            "cdisc_ids": "",
+            "fda_ids": "",
+            "message": "",
+            "description": "",
+            "crash": "TypeError: x",
+            "results": {},
+        },
     ]
-    rep = rc.build_report(raw, data=data, files=[data / "ae.xpt", data / "dm.xpt"], records={"AE": 3, "DM": 2},
-                          meta={"engine": {"name": "cdisc-rules-engine", "version": "0.17.1"}}, max_findings=1)
+    rep = rc.build_report(
+        raw,
+        data=data,
+        files=[data / "ae.xpt", data / "dm.xpt"],
+        records={"AE": 3, "DM": 2},
+        meta={"engine": {"name": "cdisc-rules-engine", "version": "0.17.1"}},
+        max_findings=1,
+    )
     assert [(r["rule_id"], r["dataset"], r["status"], r["findings"]) for r in rep["results"]] == [
-        ("CORE-1", "AE", "passed", 0), ("CORE-1", "DM", "error", 0),
-        ("CORE-2", "AE", "issues", 2), ("CORE-2", "DM", "skipped", 0),
+        ("CORE-1", "AE", "passed", 0),
+        ("CORE-1", "DM", "error", 0),
+        ("CORE-2", "AE", "issues", 2),
+        ("CORE-2", "DM", "skipped", 0),
         ("CORE-3", "*", "error", 0),
     ]
-    assert [(r["rule_id"], r["status"]) for r in rep["rules"]] == [("CORE-1", "passed"), ("CORE-2", "issues"), ("CORE-3", "error")]
+    assert [(r["rule_id"], r["status"]) for r in rep["rules"]] == [
+        ("CORE-1", "passed"),
+        ("CORE-2", "issues"),
+        ("CORE-3", "error"),
+    ]
     dm_error = rep["results"][1]["message"]
     assert str(data) not in dm_error and "boom in dm.xpt" in dm_error
     assert rep["results"][3]["message"].endswith("Column not found in data: DMA, DMZ")
     # max_findings=1 keeps the first row of the pair; the count stays true
     assert [(f["dataset"], f["row"], f["variables"]) for f in rep["findings"]] == [("AE", 2, ["AEBDSYCD", "AEBODSYS"])]
     s = rep["summary"]
-    assert (s["rules_total"], s["rules_run"], s["rules_failed"], s["rules_errored"], s["rules_with_errors"], s["findings"],
-            s["findings_listed"]) == (3, 2, 1, 1, 2, 2, 1)
+    assert (
+        s["rules_total"],
+        s["rules_run"],
+        s["rules_failed"],
+        s["rules_errored"],
+        s["rules_with_errors"],
+        s["findings"],
+        s["findings_listed"],
+    ) == (3, 2, 1, 1, 2, 2, 1)
     assert json.loads(json.dumps(rep)) == rep
 
 
@@ -311,8 +387,10 @@ def test_real_engine_on_dm_and_ae(tmp_path):
     assert all(f["dataset"] in {"AE", "DM", "STUDY"} for f in res.findings)
     doc = json.loads(report.read_text())
     assert doc["datasets"] == [{"name": "AE", "file": "ae.json", "records": 11}, {"name": "DM", "file": "dm.json", "records": 6}]
-    assert doc["findings"] == sorted(doc["findings"], key=lambda f: (f["rule_id"], f["dataset"], f["row"] is None, f["row"] or 0,
-                                                                      json.dumps(f["values"], sort_keys=True)))
+    assert doc["findings"] == sorted(
+        doc["findings"],
+        key=lambda f: (f["rule_id"], f["dataset"], f["row"] is None, f["row"] or 0, json.dumps(f["values"], sort_keys=True)),
+    )
     assert res.seconds < 180
 
 

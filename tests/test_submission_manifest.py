@@ -60,7 +60,9 @@ def test_manifest_lists_every_output_with_hash_size_and_rows(tmp_path, monkeypat
     entries = {e["path"]: e for e in doc["outputs"]}
     assert list(entries) == sorted(entries) == ["adam/adtt.json", "analysis/hello.txt", "sdtm/ae.xpt", "sdtm/x.parquet"]
     assert entries["analysis/hello.txt"] == {"path": "analysis/hello.txt", "sha256": HELLO_SHA256, "size": 6}
-    assert entries["sdtm/ae.xpt"]["rows"] == 3 and entries["adam/adtt.json"]["rows"] == 3 and entries["sdtm/x.parquet"]["rows"] == 4
+    assert (
+        entries["sdtm/ae.xpt"]["rows"] == 3 and entries["adam/adtt.json"]["rows"] == 3 and entries["sdtm/x.parquet"]["rows"] == 4
+    )
     assert entries["sdtm/ae.xpt"]["sha256"] == mf.sha256_file(out / "sdtm" / "ae.xpt")
     assert doc["raw_inputs"] == [{"path": "101/dm.csv", "sha256": HELLO_SHA256, "size": 6}]
     assert doc["code"] == {"package": "nct02867280-pipeline", "version": doc["code"]["version"], "commit": "abc123"}

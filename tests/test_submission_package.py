@@ -19,17 +19,36 @@ NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3", "def": "http://www.cdisc.org/ns
 
 
 def _specs():
-    ds = DatasetSpec(name="DS", label="Disposition", cls="EVENTS", structure="One record per disposition status per subject",
-                     keys=("STUDYID", "USUBJID", "DSTERM"), sort=("STUDYID", "USUBJID"), comment=None, layer="sdtm",
-                     variables=(var("STUDYID", "Study Identifier", origin="Protocol", sources=()),
-                                var("USUBJID", "Unique Subject Identifier", length=40, origin="Protocol", sources=()),
-                                var("DSTERM", "Reported Term for the Disposition Event", length=100, role="Topic")))
-    supp = DatasetSpec(name="SUPPAE", label="Supplemental Qualifiers for AE", cls="RELATIONSHIP",
-                       structure="One record per supplemental qualifier per related parent domain record",
-                       keys=("STUDYID", "USUBJID", "QNAM"), sort=("STUDYID", "USUBJID"), comment=None, layer="sdtm",
-                       variables=(var("STUDYID", "Study Identifier", origin="Protocol", sources=()),
-                                  var("USUBJID", "Unique Subject Identifier", length=40, origin="Protocol", sources=()),
-                                  var("QNAM", "Qualifier Variable Name", length=8, origin="Assigned", sources=())))
+    ds = DatasetSpec(
+        name="DS",
+        label="Disposition",
+        cls="EVENTS",
+        structure="One record per disposition status per subject",
+        keys=("STUDYID", "USUBJID", "DSTERM"),
+        sort=("STUDYID", "USUBJID"),
+        comment=None,
+        layer="sdtm",
+        variables=(
+            var("STUDYID", "Study Identifier", origin="Protocol", sources=()),
+            var("USUBJID", "Unique Subject Identifier", length=40, origin="Protocol", sources=()),
+            var("DSTERM", "Reported Term for the Disposition Event", length=100, role="Topic"),
+        ),
+    )
+    supp = DatasetSpec(
+        name="SUPPAE",
+        label="Supplemental Qualifiers for AE",
+        cls="RELATIONSHIP",
+        structure="One record per supplemental qualifier per related parent domain record",
+        keys=("STUDYID", "USUBJID", "QNAM"),
+        sort=("STUDYID", "USUBJID"),
+        comment=None,
+        layer="sdtm",
+        variables=(
+            var("STUDYID", "Study Identifier", origin="Protocol", sources=()),
+            var("USUBJID", "Unique Subject Identifier", length=40, origin="Protocol", sources=()),
+            var("QNAM", "Qualifier Variable Name", length=8, origin="Assigned", sources=()),
+        ),
+    )
     return {"AE": sdtm_spec(), "DS": ds, "SUPPAE": supp}
 
 
@@ -44,8 +63,10 @@ def test_one_length_per_variable_across_the_package(tmp_path):
     res = write_package("sdtm", _frames(), _specs(), tmp_path, ct=toy_ct(), data_cutoff=CUTOFF)
     assert res.xpt_problems == [] and res.define_problems == []
     longest = len("TOY01-101-0000001")
-    widths = {n: pyreadstat.read_xport(str(tmp_path / f"{n}.xpt"), metadataonly=True)[1].variable_storage_width
-              for n in ("ae", "ds", "suppae")}
+    widths = {
+        n: pyreadstat.read_xport(str(tmp_path / f"{n}.xpt"), metadataonly=True)[1].variable_storage_width
+        for n in ("ae", "ds", "suppae")
+    }
     assert widths["ae"]["USUBJID"] == widths["ds"]["USUBJID"] == longest  # TCG: across the study's datasets
     assert widths["suppae"]["USUBJID"] == len("TOY01-1")  # a SUPP-- dataset keeps its own maximum
     ae, _ = read_xpt(tmp_path / "ae.xpt")
@@ -55,8 +76,17 @@ def test_one_length_per_variable_across_the_package(tmp_path):
     assert define.find(".//odm:ItemDef[@OID='IT.SUPPAE.USUBJID']", NS).get("Length") == "7"
     js = json.loads((tmp_path / "ae.json").read_text())
     assert next(c for c in js["columns"] if c["name"] == "USUBJID")["length"] == longest
-    assert sorted(res.files) == ["ae.json", "ae.xpt", "define.html", "define.xml", "define2-1.xsl",
-                                 "ds.json", "ds.xpt", "suppae.json", "suppae.xpt"]
+    assert sorted(res.files) == [
+        "ae.json",
+        "ae.xpt",
+        "define.html",
+        "define.xml",
+        "define2-1.xsl",
+        "ds.json",
+        "ds.xpt",
+        "suppae.json",
+        "suppae.xpt",
+    ]
     assert res.rows == {"AE": 3, "DS": 1, "SUPPAE": 1}
 
 
@@ -66,13 +96,18 @@ def test_a_failing_dataset_is_left_out_and_its_old_files_removed(tmp_path):
     frames["DS"].loc[0, "DSTERM"] = "TERMINÉ"
     res = write_package("sdtm", frames, _specs(), tmp_path, ct=toy_ct(), data_cutoff=CUTOFF)
     assert [str(p) for p in res.xpt_problems] == [
-        ("DS.DSTERM row 1: [non-ascii] value 'TERMINÉ' has non-ASCII character 'É' (U+00C9) at position 7; "
-        "XPT v5 records no encoding: transliterate it in the mapping")]
+        (
+            "DS.DSTERM row 1: [non-ascii] value 'TERMINÉ' has non-ASCII character 'É' (U+00C9) at position 7; "
+            "XPT v5 records no encoding: transliterate it in the mapping"
+        )
+    ]
     assert not (tmp_path / "ds.xpt").exists() and not (tmp_path / "ds.json").exists()
     define = etree.parse(str(tmp_path / "define.xml"))
     assert [ig.get("Name") for ig in define.iterfind(".//odm:ItemGroupDef", NS)] == ["AE", "SUPPAE"]
     # AE's USUBJID no longer takes DS's width: the package is what was delivered.
-    assert pyreadstat.read_xport(str(tmp_path / "ae.xpt"), metadataonly=True)[1].variable_storage_width["USUBJID"] == len("TOY01-102-007")
+    assert pyreadstat.read_xport(str(tmp_path / "ae.xpt"), metadataonly=True)[1].variable_storage_width["USUBJID"] == len(
+        "TOY01-102-007"
+    )
 
 
 def test_package_is_byte_identical_on_a_second_run(tmp_path):
@@ -119,4 +154,8 @@ def test_supp_dataset_domain_is_its_parent(tmp_path):
     write_package("sdtm", _frames(), _specs(), tmp_path, ct=toy_ct(), data_cutoff=CUTOFF)
     define = etree.parse(str(tmp_path / "define.xml"))
     # Define-XML 2.1: the Domain of SUPPAE is AE (the engine looks up name SUPPAE, domain AE).
-    assert {ig.get("Name"): ig.get("Domain") for ig in define.iterfind(".//odm:ItemGroupDef", NS)} == {"AE": "AE", "DS": "DS", "SUPPAE": "AE"}
+    assert {ig.get("Name"): ig.get("Domain") for ig in define.iterfind(".//odm:ItemGroupDef", NS)} == {
+        "AE": "AE",
+        "DS": "DS",
+        "SUPPAE": "AE",
+    }

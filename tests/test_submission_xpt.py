@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pyreadstat
 import pytest
+from listed import listed
 from test_submission_common import (
     CUTOFF,
     adam_frame,
@@ -19,7 +20,6 @@ from test_submission_common import (
     var,
 )
 
-from listed import listed
 from pipeline.submission.common import submission_frame
 from pipeline.submission.xpt import XptError, check_for_xpt, read_xpt, write_xpt
 

@@ -56,12 +56,18 @@ def test_scenarios_match_trial_facts_anchors():
     sc = CAL["outcomes"]["sorafenib_rfs_scenarios"]
     # trial-facts §1d: optimistic S12=0.72, S36=0.47; null = control^0.94 (0.52, 0.29); control 0.50/0.27.
     assert weibull_s([12, 36], sc["optimistic"]["shape"], sc["optimistic"]["scale"]) == pytest.approx([0.72, 0.47], abs=0.006)
-    assert weibull_s([12, 36], sc["null"]["shape"], sc["null"]["scale"]) == pytest.approx(weibull_s([12, 36], 0.579, 22.6) ** 0.94, abs=0.003)
+    assert weibull_s([12, 36], sc["null"]["shape"], sc["null"]["scale"]) == pytest.approx(
+        weibull_s([12, 36], 0.579, 22.6) ** 0.94, abs=0.003
+    )
     assert weibull_s([12, 36], 0.579, 22.6) == pytest.approx([0.50, 0.27], abs=0.006)
     # moderate lies between null and optimistic at every landmark.
     for t in TIMES:
         mod = weibull_s(t, sc["moderate"]["shape"], sc["moderate"]["scale"])
-        assert weibull_s(t, sc["null"]["shape"], sc["null"]["scale"]) < mod < weibull_s(t, sc["optimistic"]["shape"], sc["optimistic"]["scale"])
+        assert (
+            weibull_s(t, sc["null"]["shape"], sc["null"]["scale"])
+            < mod
+            < weibull_s(t, sc["optimistic"]["shape"], sc["optimistic"]["scale"])
+        )
 
 
 def test_latent_rfs_per_arm(sim):
@@ -196,9 +202,14 @@ def test_dates_respect_death_cut_and_order(sim):
     dd = study.state["death_day"]
     NA = -(2**31)
     dead = dd != NA
-    for name, df, cols in (("ta", study.ta, ["tadat"]), ("ex", study.ex, ["exstdat", "exendat"]),
-                           ("ae", study.ae, ["start", "aeendat"]), ("surv", study.surv[study.surv["status"] == "ALIVE"], ["contdat"]),
-                           ("ds", study.ds, ["date"]), ("nl", study.nl, ["tadat"])):
+    for name, df, cols in (
+        ("ta", study.ta, ["tadat"]),
+        ("ex", study.ex, ["exstdat", "exendat"]),
+        ("ae", study.ae, ["start", "aeendat"]),
+        ("surv", study.surv[study.surv["status"] == "ALIVE"], ["contdat"]),
+        ("ds", study.ds, ["date"]),
+        ("nl", study.nl, ["tadat"]),
+    ):
         s = df["subj"].to_numpy()
         for col in cols:
             v = df[col].to_numpy()

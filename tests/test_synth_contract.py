@@ -184,8 +184,12 @@ def test_site_habits_visible(export):
     units = {sid: Counter(zip(col(sid, "lb", "LBTESTCD"), col(sid, "lb", "LBORRESU"))) for sid in SPEC.sites}
     assert any(u == "mg/dL" for (_, u) in units["104"]) and any(u == "g/dL" for (_, u) in units["104"])
     assert any(u in ("umol/L", "μmol/L") for (_, u) in units["101"])
-    assert any(v.endswith(" ") for sid in SPEC.sites for form in ("ae", "ta", "surg") for v in
-               [_s(r[k]) for r in data[sid, form][1] for k in range(len(r))])
+    assert any(
+        v.endswith(" ")
+        for sid in SPEC.sites
+        for form in ("ae", "ta", "surg")
+        for v in [_s(r[k]) for r in data[sid, form][1] for k in range(len(r))]
+    )
 
 
 def test_ie_one_row_per_criterion_all_met(export):
@@ -279,14 +283,20 @@ def test_truth_endpoints_agree_with_the_export(export):
     bad = {(p["siteid"], p["subjid"], p["form"]) for p in probs}
     checked = 0
     for sid in ("101", "104"):
+
         def rows(form, sid=sid):
             header, rs = data[sid, form]
             return [dict(zip(header, r)) for r in rs]
 
         ta, surv = rows("ta"), rows("surv")
         evid = defaultdict(list)  # dates proving the subject alive
-        for form, fields in (("ta", ["TADAT"]), ("ex", ["EXSTDAT", "EXENDAT"]), ("lb", ["LBDAT"]),
-                             ("enrol", ["ENRLDAT"]), ("ae", ["AESTDAT", "AEENDAT"])):
+        for form, fields in (
+            ("ta", ["TADAT"]),
+            ("ex", ["EXSTDAT", "EXENDAT"]),
+            ("lb", ["LBDAT"]),
+            ("enrol", ["ENRLDAT"]),
+            ("ae", ["AESTDAT", "AEENDAT"]),
+        ):
             for r in rows(form):
                 for f in fields:
                     d = _date101_104(r[f])

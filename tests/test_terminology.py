@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from listed import listed
+
 from pipeline.columns import TEXT
 from pipeline.specs.raw import RawCodelist, load_raw_spec
 from pipeline.terminology import build_lookup, map_terms, normalise_text
@@ -23,7 +23,10 @@ SETTINGS = settings(max_examples=300, deadline=None)
 
 
 def test_normalise_text_examples() -> None:
-    s = pd.Series([" ＡＦＰ ", "a\u3000\u00a0 b", "Hand  foot\tsyndrome ", "", "   ", None, np.nan, 3, "x\u200by", "\ufeffSITEID"], index=list("abcdefghij"))
+    s = pd.Series(
+        [" ＡＦＰ ", "a\u3000\u00a0 b", "Hand  foot\tsyndrome ", "", "   ", None, np.nan, 3, "x\u200by", "\ufeffSITEID"],
+        index=list("abcdefghij"),
+    )
     out = normalise_text(s)
     assert listed(out) == ["AFP", "a b", "Hand foot syndrome", None, None, None, None, "3", "xy", "SITEID"]
     assert out.index.tolist() == list("abcdefghij")
@@ -58,7 +61,9 @@ def test_yes_no_in_chinese_and_english() -> None:
 
 
 def test_ctcae_grade_styles() -> None:
-    mapped, unknown = map_terms(pd.Series(["3", "III", "3级", "Gr3", "gr3", "G3", "Grade 3", "Ⅲ", "３", "Gr6"]), CODELISTS["GRADE"])
+    mapped, unknown = map_terms(
+        pd.Series(["3", "III", "3级", "Gr3", "gr3", "G3", "Grade 3", "Ⅲ", "３", "Gr6"]), CODELISTS["GRADE"]
+    )
     assert listed(mapped) == ["3"] * 9 + [None]
     assert unknown.tolist() == [False] * 9 + [True]
 
@@ -104,9 +109,7 @@ def test_compiled_lookup_is_accepted() -> None:
 # --- properties over the real raw codelists -------------------------------------------------------
 
 ALL_TERMS = [
-    (name, term, value)
-    for name, cl in CODELISTS.items()
-    for term, value in [*((v, v) for v in cl.values), *cl.synonyms.items()]
+    (name, term, value) for name, cl in CODELISTS.items() for term, value in [*((v, v) for v in cl.values), *cl.synonyms.items()]
 ]
 
 
@@ -115,7 +118,13 @@ def spelled(draw: st.DrawFn) -> tuple[str, str, str, str]:
     """A codelist term as a site might write it: any case, full width, padded."""
     name, term, value = draw(st.sampled_from(ALL_TERMS))
     how = draw(st.sampled_from(["same", "upper", "lower", "swap", "full-width"]))
-    text = {"same": term, "upper": term.upper(), "lower": term.lower(), "swap": term.swapcase(), "full-width": term.translate(FULL_WIDTH)}[how]
+    text = {
+        "same": term,
+        "upper": term.upper(),
+        "lower": term.lower(),
+        "swap": term.swapcase(),
+        "full-width": term.translate(FULL_WIDTH),
+    }[how]
     pad = draw(st.sampled_from(["", " ", "\u3000", "\u00a0\t"]))
     return name, pad + text + pad, term, value
 
@@ -123,7 +132,7 @@ def spelled(draw: st.DrawFn) -> tuple[str, str, str, str]:
 @SETTINGS
 @given(spelled())
 def test_any_spelling_of_a_known_term_maps_to_its_value(case: tuple[str, str, str, str]) -> None:
-    name, text, term, value = case
+    name, text, _term, value = case
     mapped, unknown = map_terms(pd.Series([text]), CODELISTS[name])
     lookup = build_lookup(CODELISTS[name])
     norm = normalise_text(pd.Series([text])).iloc[0]

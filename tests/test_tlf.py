@@ -32,22 +32,42 @@ def _adsl() -> pd.DataFrame:
     ]
     df = pd.DataFrame(rows, columns=["USUBJID", "TRT01P", "AGE", "SEX", "EOSSTT", "DCSREAS", "DTHFL", "TUMSZBL"])
     return df.assign(
-        SUBJID=df["USUBJID"], SITEID="101", TRT01A=df["TRT01P"], FASFL="Y", SAFFL="Y",
-        AGEGR1=["<65" if a < 65 else ">=65" for a in df["AGE"]], RACE="ASIAN", ETHNIC="NOT HISPANIC OR LATINO",
-        ECOGBL="0", BCLC=["A", "B", "A", "B", "A", "B", "A", "A"],
+        SUBJID=df["USUBJID"],
+        SITEID="101",
+        TRT01A=df["TRT01P"],
+        FASFL="Y",
+        SAFFL="Y",
+        AGEGR1=["<65" if a < 65 else ">=65" for a in df["AGE"]],
+        RACE="ASIAN",
+        ETHNIC="NOT HISPANIC OR LATINO",
+        ECOGBL="0",
+        BCLC=["A", "B", "A", "B", "A", "B", "A", "A"],
         TUMSZGR1=[">5 cm" if t > 5 else "<=5 cm" for t in df["TUMSZBL"]],
         TUMNUMGR=["SINGLE", "MULTIPLE", "SINGLE", "SINGLE", "MULTIPLE", "SINGLE", "SINGLE", "MULTIPLE"],
         EDMGR1=["I-II", "III-IV", "I-II", "I-II", "III-IV", "I-II", "I-II", "III-IV"],
-        AFPGR1=["<=400", ">400", "<=400", "<=400", "<=400", ">400", "<=400", "<=400"], HBSAGBL="POSITIVE",
-        CIRRHFL=["Y", "N", "Y", "N", "Y", "N", "N", "Y"], EOTSTT=[None if a == C else "ONGOING" for a in df["TRT01P"]],
-        HEPDT=pd.Timestamp("2018-01-01"), EOSDT=pd.NaT, DTHDT=pd.NaT, DTHDTF=None,
+        AFPGR1=["<=400", ">400", "<=400", "<=400", "<=400", ">400", "<=400", "<=400"],
+        HBSAGBL="POSITIVE",
+        CIRRHFL=["Y", "N", "Y", "N", "Y", "N", "N", "Y"],
+        EOTSTT=[None if a == C else "ONGOING" for a in df["TRT01P"]],
+        HEPDT=pd.Timestamp("2018-01-01"),
+        EOSDT=pd.NaT,
+        DTHDT=pd.NaT,
+        DTHDTF=None,
     )
 
 
 def _adtte(adsl: pd.DataFrame) -> pd.DataFrame:
     # RFS, sorafenib: events at 100, 300, 500 days, censored at 200 -> S(1 y) = 3/4 * 1/2 = 0.375, median 300 d
-    times = {"S1": (100, 0), "S2": (200, 1), "S3": (300, 0), "S4": (500, 0),
-             "C1": (50, 0), "C2": (150, 0), "C3": (400, 1), "C4": (600, 0)}
+    times = {
+        "S1": (100, 0),
+        "S2": (200, 1),
+        "S3": (300, 0),
+        "S4": (500, 0),
+        "C1": (50, 0),
+        "C2": (150, 0),
+        "C3": (400, 1),
+        "C4": (600, 0),
+    }
     rows = []
     for p in ("RFS", "TTR", "OS"):
         for u, (t, c) in times.items():
@@ -69,15 +89,29 @@ def _adae() -> pd.DataFrame:
         ("C1", C, "Gastrointestinal", "Diarrhoea", 1, "N", "N", "N"),
     ]
     df = pd.DataFrame(rows, columns=["USUBJID", "TRTA", "AEBODSYS", "AEDECOD", "ATOXGRN", "RELFL", "AESER", "DOSREDFL"])
-    return df.assign(SUBJID=df["USUBJID"], SITEID="101", SAFFL="Y", TRTEMFL="Y", DOSINTFL="N", DRUGWDFL="N",
-                     DOSMODFL=df["DOSREDFL"], ATOXGR=df["ATOXGRN"].astype(str), AEREL="", AEACN="", AEOUT="",
-                     ASTDT=pd.Timestamp("2018-02-01"), AENDT=pd.NaT)
+    return df.assign(
+        SUBJID=df["USUBJID"],
+        SITEID="101",
+        SAFFL="Y",
+        TRTEMFL="Y",
+        DOSINTFL="N",
+        DRUGWDFL="N",
+        DOSMODFL=df["DOSREDFL"],
+        ATOXGR=df["ATOXGRN"].astype(str),
+        AEREL="",
+        AEACN="",
+        AEOUT="",
+        ASTDT=pd.Timestamp("2018-02-01"),
+        AENDT=pd.NaT,
+    )
 
 
 def _adex() -> pd.DataFrame:
-    rows = [(u, p, v) for u, d in (("S1", 100.0), ("S2", 200.0), ("S3", 300.0), ("S4", 401.0))
-            for p, v in (("TDURD", d), ("TDOSE", d * 400), ("AVGDD", 400.0), ("RDI", 100.0),
-                         ("PCTPDOSE", 100.0 * d / 730))]
+    rows = [
+        (u, p, v)
+        for u, d in (("S1", 100.0), ("S2", 200.0), ("S3", 300.0), ("S4", 401.0))
+        for p, v in (("TDURD", d), ("TDOSE", d * 400), ("AVGDD", 400.0), ("RDI", 100.0), ("PCTPDOSE", 100.0 * d / 730))
+    ]
     return pd.DataFrame(rows, columns=["USUBJID", "PARAMCD", "AVAL"]).assign(SAFFL="Y", TRT01A=S)
 
 
@@ -85,8 +119,7 @@ def _adex() -> pd.DataFrame:
 def study():
     adsl = _adsl()
     adtte, adae, adex = _adtte(adsl), _adae(), _adex()
-    return {"adsl": adsl, "adtte": adtte, "adae": adae, "adex": adex,
-            "ard": build_ard(adsl, adtte, adae, adex)}
+    return {"adsl": adsl, "adtte": adtte, "adae": adae, "adex": adex, "ard": build_ard(adsl, adtte, adae, adex)}
 
 
 # --------------------------------------------------------------------------- ARD: hand-worked numbers
@@ -145,10 +178,20 @@ def test_the_ard_is_deterministic(study):
 # --------------------------------------------------------------------------- number formats at their boundaries
 
 
-@pytest.mark.parametrize(("x", "dp", "text"), [
-    (0.0005, 3, "0.001"), (0.00049, 3, "0.000"), (2.5, 0, "3"), (-0.04, 1, "0.0"), (0.3745, 3, "0.375"),
-    (110800.0, 0, "110800"), (float("nan"), 1, ""), (None, 1, ""), (float("inf"), 3, ""),
-])
+@pytest.mark.parametrize(
+    ("x", "dp", "text"),
+    [
+        (0.0005, 3, "0.001"),
+        (0.00049, 3, "0.000"),
+        (2.5, 0, "3"),
+        (-0.04, 1, "0.0"),
+        (0.3745, 3, "0.375"),
+        (110800.0, 0, "110800"),
+        (float("nan"), 1, ""),
+        (None, 1, ""),
+        (float("inf"), 3, ""),
+    ],
+)
 def test_rounding_is_half_away_from_zero(x, dp, text):
     assert fmt.rnd(x, dp) == text
 
@@ -236,9 +279,13 @@ def test_reporting_event_is_valid_and_every_reference_resolves(study):
     assert ars.reference_errors(doc) == []
     rfs = next(a for a in doc["analyses"] if a["id"] == "AN_RFS_KM")
     assert rfs["purpose"]["controlledTerm"] == "PRIMARY OUTCOME MEASURE"
-    est = [r for r in rfs["results"] if r["operationId"] == "MTH_KM_RATE_est"
-           and {"groupingId": "GF_TIMEPOINT", "groupValue": "1 y"} in r["resultGroups"]
-           and {"groupingId": "GF_TRT01P", "groupId": "GF_TRT01P_SORAFENIB"} in r["resultGroups"]]
+    est = [
+        r
+        for r in rfs["results"]
+        if r["operationId"] == "MTH_KM_RATE_est"
+        and {"groupingId": "GF_TIMEPOINT", "groupValue": "1 y"} in r["resultGroups"]
+        and {"groupingId": "GF_TRT01P", "groupId": "GF_TRT01P_SORAFENIB"} in r["resultGroups"]
+    ]
     # raw: lifelines' value at full precision (0.375 up to the last bit); formatted as the table prints it
     assert [(round(float(r["rawValue"]), 12), r["formattedValue"]) for r in est] == [(0.375, "37.5")]
 

@@ -29,7 +29,14 @@ pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 # Headless Chromium in a container: no sandbox (no user namespaces), no GPU, /dev/shm is small.
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--no-first-run", "--disable-extensions"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--no-first-run",
+    "--disable-extensions",
+]
 IMG_DIR = REPO / "docs" / "img"
 STARTUP_TIMEOUT_S = 90
 INSTANCE_YAML = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
@@ -57,7 +64,9 @@ def _free_port() -> int:
 
 
 def _graphql(url: str, query: str) -> dict:
-    req = urllib.request.Request(f"{url}/graphql", data=json.dumps({"query": query}).encode(), headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"{url}/graphql", data=json.dumps({"query": query}).encode(), headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(req, timeout=30) as r:
         body = json.loads(r.read())
     assert "errors" not in body, body["errors"]
@@ -204,7 +213,9 @@ def _save(png: bytes, name: str, tmp: Path) -> None:
 def test_ui_pages(webserver, graph, tmp_path):
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} not found: run .ci/install-browser.sh (apt-get install chromium) to enable the browser test")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[dev]')")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[dev]')"
+    )
 
     evaluated = _evaluated_checks(graph)
     assert evaluated
@@ -238,7 +249,9 @@ def test_ui_endpoints_and_failed_check(webserver, study, tmp_path):
     """The endpoints page with its table (display values) and a KM figure; a failed check by subject and raw row."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} not found: run .ci/install-browser.sh (apt-get install chromium) to enable the browser test")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[dev]')")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[dev]')"
+    )
     import pandas as pd
 
     shown = pd.read_csv(study["out"] / "analysis" / "endpoints.csv", dtype=str, keep_default_na=False)

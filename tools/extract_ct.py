@@ -144,8 +144,7 @@ def read_terminology(tarball: Path) -> list[list[str]]:
         raw = tar.extractfile(member).read().decode("utf-8")  # type: ignore[union-attr]
     rows = list(csv.reader(io.StringIO(raw), delimiter="\t"))
     header, body = rows[0], rows[1:]
-    if header[:5] != ["Code", "Codelist Code", "Codelist Extensible (Yes/No)", "Codelist Name",
-                      "CDISC Submission Value"]:
+    if header[:5] != ["Code", "Codelist Code", "Codelist Extensible (Yes/No)", "Codelist Name", "CDISC Submission Value"]:
         raise SystemExit(f"{tarball}: unexpected header {header}")
     return [r for r in body if r]
 

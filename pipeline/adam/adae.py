@@ -46,7 +46,8 @@ def occurrence_flags(a: pd.DataFrame) -> pd.DataFrame:
     for name, (groups, worst) in OCCURRENCE_FLAGS.items():
         keys = ["USUBJID", *groups]
         order = te.assign(_g=-te["ATOXGRN"].fillna(-1) if worst else 0.0).sort_values(
-            [*keys, "_g", "ASTDT", "AESEQ"], kind="mergesort", na_position="last")
+            [*keys, "_g", "ASTDT", "AESEQ"], kind="mergesort", na_position="last"
+        )
         first = order.drop_duplicates(keys, keep="first").index
         out[name] = yn(pd.Series(a.index.isin(first), index=a.index))
     return out
@@ -63,7 +64,9 @@ def build(adsl: AdamResult, ae: DomainResult) -> AdamResult:
     dthdt = pd.Series(sub["DTHDT"].to_numpy(), index=a.index)
 
     study = load_study()
-    ref_start, ref_end = reference_period(pd.Series(sub["TRT01P"].to_numpy(), index=a.index), trtsdt, trtedt, hepdt, study.data_cutoff)
+    ref_start, ref_end = reference_period(
+        pd.Series(sub["TRT01P"].to_numpy(), index=a.index), trtsdt, trtedt, hepdt, study.data_cutoff
+    )
     a["ASTDT"], a["ASTDTF"] = analysis_start(a["AESTDTC"], ref_start)
     aendt, a["AENDTF"] = impute_date(a["AEENDTC"], "last", max_dates=dthdt)
     # An imputed end never precedes the start.
@@ -92,8 +95,26 @@ def build(adsl: AdamResult, ae: DomainResult) -> AdamResult:
     fatal_mismatch = a["ATOXGRN"].eq(5) != a["AEOUT"].eq("FATAL")
     issues = pd.concat(
         [
-            pd.DataFrame({"USUBJID": a.loc[bad_grade, "USUBJID"], "dataset": NAME, "variable": "ATOXGR", "value": a.loc[bad_grade, "AETOXGR"].astype(str), "rule": "GRADE_RANGE", "message": "CTCAE grade is not 1-5"}),
-            pd.DataFrame({"USUBJID": a.loc[fatal_mismatch, "USUBJID"], "dataset": NAME, "variable": "AEOUT", "value": a.loc[fatal_mismatch, "AEOUT"].astype(str), "rule": "GRADE5_FATAL", "message": "Grade 5 and a FATAL outcome must go together"}),
+            pd.DataFrame(
+                {
+                    "USUBJID": a.loc[bad_grade, "USUBJID"],
+                    "dataset": NAME,
+                    "variable": "ATOXGR",
+                    "value": a.loc[bad_grade, "AETOXGR"].astype(str),
+                    "rule": "GRADE_RANGE",
+                    "message": "CTCAE grade is not 1-5",
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "USUBJID": a.loc[fatal_mismatch, "USUBJID"],
+                    "dataset": NAME,
+                    "variable": "AEOUT",
+                    "value": a.loc[fatal_mismatch, "AEOUT"].astype(str),
+                    "rule": "GRADE5_FATAL",
+                    "message": "Grade 5 and a FATAL outcome must go together",
+                }
+            ),
         ]
     )
     return finalize_adam(a, "adae", issues)

@@ -43,6 +43,7 @@ def finding(df: pd.DataFrame, test_var: str, testcd: str, result: str, extra: pd
 
 def last_alive(dm, ds, ex, ae, lb, rs, ss) -> pd.Series:
     """Latest complete date per USUBJID on which the subject is known to be alive."""
+
     def by_subject(df: pd.DataFrame, col: str) -> pd.Series:
         return df[["USUBJID", col]].set_index("USUBJID")[col]  # two columns, not the whole domain
 
@@ -71,13 +72,39 @@ def _status(ds: pd.DataFrame, scat: str) -> tuple[pd.Series, pd.Series, pd.Serie
 
 
 def build(
-    dm: DomainResult, pr: DomainResult, ds: DomainResult, ex: DomainResult, ae: DomainResult, lb: DomainResult,
-    mi: DomainResult, mb: DomainResult, mh: DomainResult, rs: DomainResult, ss: DomainResult,
+    dm: DomainResult,
+    pr: DomainResult,
+    ds: DomainResult,
+    ex: DomainResult,
+    ae: DomainResult,
+    lb: DomainResult,
+    mi: DomainResult,
+    mb: DomainResult,
+    mh: DomainResult,
+    rs: DomainResult,
+    ss: DomainResult,
 ) -> AdamResult:
     """ADSL from the SDTM domains."""
     study = load_study()
     d = dm.data.set_index("USUBJID")
-    out = d[["STUDYID", "SUBJID", "SITEID", "AGE", "AGEU", "SEX", "RACE", "ETHNIC", "COUNTRY", "ARMCD", "ARM", "ACTARMCD", "ACTARM", "DTHFL"]].copy()
+    out = d[
+        [
+            "STUDYID",
+            "SUBJID",
+            "SITEID",
+            "AGE",
+            "AGEU",
+            "SEX",
+            "RACE",
+            "ETHNIC",
+            "COUNTRY",
+            "ARMCD",
+            "ARM",
+            "ACTARMCD",
+            "ACTARM",
+            "DTHFL",
+        ]
+    ].copy()
     out["AGEGR1"] = np.where(out["AGE"] >= 65, ">=65", np.where(out["AGE"].notna(), "<65", None))
     out["TRT01P"] = out["ARMCD"]
     out["TRT01A"] = out["ACTARMCD"].where(out["ACTARMCD"].notna(), "NOT TREATED")
@@ -122,4 +149,3 @@ def build(
     out["EOTSTT"] = out["EOTSTT"].where(out["EOTSTT"].notna() | out["TRTSDT"].isna(), "ONGOING")
     out["DCTREAS"] = dct.reindex(out.index)
     return finalize_adam(out.rename_axis("USUBJID").reset_index(), "adsl")
-

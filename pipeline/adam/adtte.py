@@ -72,7 +72,9 @@ def build(adsl: AdamResult, rs: DomainResult, supprs: DomainResult) -> AdamResul
         ("TTR", "Time to Recurrence (days)", [recurrence, diagnosis], [origin, last_ned], [competing_death]),
         ("OS", "Overall Survival (days)", [death], [origin, alive], None),
     ]
-    parts = [derive_param_tte(s, sources, ev, ce, code, label, start_date="HEPDT", competing=cr) for code, label, ev, ce, cr in params]
+    parts = [
+        derive_param_tte(s, sources, ev, ce, code, label, start_date="HEPDT", competing=cr) for code, label, ev, ce, cr in params
+    ]
     out = stack(parts, ignore_index=True)
     sub = s.set_index("USUBJID").reindex(out["USUBJID"])
     for c in ["SUBJID", "SITEID", "TRT01P", "TRT01A", "FASFL"]:

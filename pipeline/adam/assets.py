@@ -34,7 +34,9 @@ def _dataset_asset(module: ModuleType) -> dg.AssetsDefinition:
     spec = load_dataset_spec("adam", module.NAME.lower())
 
     def write(result: AdamResult, paths: StudyPaths) -> None:
-        io.write_parquet(parquet_frame(result.data, spec), paths.out / "adam" / f"{spec.name.lower()}.parquet", spec.label, labels(spec))
+        io.write_parquet(
+            parquet_frame(result.data, spec), paths.out / "adam" / f"{spec.name.lower()}.parquet", spec.label, labels(spec)
+        )
 
     def run_metadata(result: AdamResult) -> dict:
         return {"issues": len(result.issues), "issue sample": md_table(result.issues)}

@@ -138,5 +138,21 @@ def derive_param_tte(
     out["AVALU"] = "DAYS"
     out["PARAMCD"] = paramcd
     out["PARAM"] = param
-    cols = ["STUDYID", "USUBJID", "PARAMCD", "PARAM", "STARTDT", "ADT", "ADTF", "AVAL", "AVALU", "CNSR", "EVNTDESC", "CNSDTDSC", "SRCDOM", "SRCVAR", "SRCSEQ"]
+    cols = [
+        "STUDYID",
+        "USUBJID",
+        "PARAMCD",
+        "PARAM",
+        "STARTDT",
+        "ADT",
+        "ADTF",
+        "AVAL",
+        "AVALU",
+        "CNSR",
+        "EVNTDESC",
+        "CNSDTDSC",
+        "SRCDOM",
+        "SRCVAR",
+        "SRCSEQ",
+    ]
     return out[cols].sort_values("USUBJID", kind="mergesort").reset_index(drop=True)

@@ -13,7 +13,11 @@ from pipeline.metadata import md_table
 from pipeline.resources import StudyPaths
 from pipeline.storage import PARTS_KEY
 
-ENDPOINTS = [("RFS", "Recurrence-free survival"), ("TTR", "Time to recurrence (1 - cumulative recurrence)"), ("OS", "Overall survival")]
+ENDPOINTS = [
+    ("RFS", "Recurrence-free survival"),
+    ("TTR", "Time to recurrence (1 - cumulative recurrence)"),
+    ("OS", "Overall survival"),
+]
 
 
 # The UI table: the estimate next to its statistic (a wide table is cut at the screen's edge).
@@ -65,7 +69,9 @@ def endpoints(paths: StudyPaths, adtte: AdamResult, results) -> dg.MaterializeRe
         figs = km_figures(fas[fas["PARAMCD"].eq(code)], title, plot_annotation(results, code))
         for fmt, data in figs.items():
             io.write_bytes(out / f"km_{code.lower()}.{fmt}", data)
-        meta[f"Kaplan-Meier {code}"] = dg.MetadataValue.md(f"![KM {code}](data:image/png;base64,{base64.b64encode(figs['png']).decode()})")
+        meta[f"Kaplan-Meier {code}"] = dg.MetadataValue.md(
+            f"![KM {code}](data:image/png;base64,{base64.b64encode(figs['png']).decode()})"
+        )
     return dg.MaterializeResult(metadata=meta)
 
 
@@ -100,13 +106,19 @@ def subject_trace(config: TraceConfig, adtte: AdamResult, **sdtm) -> dg.Material
 
     table = adtte_trace(adtte.data, {d.upper(): (r.data, r.lineage) for d, r in sdtm.items()}, config.usubjid.strip())
     shown = table.head(TRACE_ROWS_SHOWN)
-    records = [dg.TableRecord({c: str(v) for c, v in zip(shown.columns, vals)}) for vals in shown.itertuples(index=False, name=None)]
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": len(table),
-        "subject": config.usubjid.strip() or "all subjects",
-        "trace": dg.MetadataValue.table(records=records, schema=dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in table.columns])),
-        **({"not shown": f"{len(table) - len(shown)} rows: materialize with a usubjid"} if len(table) > len(shown) else {}),
-    })
+    records = [
+        dg.TableRecord({c: str(v) for c, v in zip(shown.columns, vals)}) for vals in shown.itertuples(index=False, name=None)
+    ]
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(table),
+            "subject": config.usubjid.strip() or "all subjects",
+            "trace": dg.MetadataValue.table(
+                records=records, schema=dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in table.columns])
+            ),
+            **({"not shown": f"{len(table) - len(shown)} rows: materialize with a usubjid"} if len(table) > len(shown) else {}),
+        }
+    )
 
 
 analysis_assets = [endpoints, subject_trace]

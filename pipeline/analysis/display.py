@@ -26,7 +26,19 @@ from pipeline.analysis.survival import DAYS_PER_YEAR
 from pipeline.tlf import fmt  # the study's one set of rounding conventions
 
 COUNT_COLS = ["N_ANALYSED", "N_AT_RISK", "N_EVENTS"]
-DISPLAY_COLS = ["ENDPOINT", "PARAMCD", "ARM", "STATISTIC", "TIMEPOINT", "N analysed", "n at risk", "n events", "estimate", "95% CI", "METHOD"]
+DISPLAY_COLS = [
+    "ENDPOINT",
+    "PARAMCD",
+    "ARM",
+    "STATISTIC",
+    "TIMEPOINT",
+    "N analysed",
+    "n at risk",
+    "n events",
+    "estimate",
+    "95% CI",
+    "METHOD",
+]
 NOT_REACHED = "NR"
 _YEARS = re.compile(r"^(\d+(?:\.\d+)?) y$")
 
@@ -41,7 +53,9 @@ def _arms(arm: str) -> list[str]:
     return [a.strip() for a in str(arm).split(" vs ")]
 
 
-def with_counts(results: pd.DataFrame, adtte_fas: pd.DataFrame, adsl: pd.DataFrame, adex: pd.DataFrame | None = None) -> pd.DataFrame:
+def with_counts(
+    results: pd.DataFrame, adtte_fas: pd.DataFrame, adsl: pd.DataFrame, adex: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Take the results (survival.RESULT_COLS), the FAS ADTTE with ARM = TRT01P, ADSL and ADEX;
     return the results with N replaced by COUNT_COLS (float, NaN where a count does not apply)."""
     out = results.copy()
@@ -136,12 +150,21 @@ def display_table(results: pd.DataFrame) -> pd.DataFrame:
             lo = NOT_REACHED if pd.isna(r.LCL) else f(r.LCL)
             hi = NOT_REACHED if pd.isna(r.UCL) else f(r.UCL)
             ci = f"{lo}, {hi}"
-        rows.append({
-            "ENDPOINT": r.ENDPOINT, "PARAMCD": r.PARAMCD, "ARM": r.ARM, "STATISTIC": r.STATISTIC,
-            "TIMEPOINT": "" if pd.isna(r.TIMEPOINT) else r.TIMEPOINT,
-            "N analysed": _count(r.N_ANALYSED), "n at risk": _count(r.N_AT_RISK), "n events": _count(r.N_EVENTS),
-            "estimate": est, "95% CI": ci, "METHOD": r.METHOD,
-        })
+        rows.append(
+            {
+                "ENDPOINT": r.ENDPOINT,
+                "PARAMCD": r.PARAMCD,
+                "ARM": r.ARM,
+                "STATISTIC": r.STATISTIC,
+                "TIMEPOINT": "" if pd.isna(r.TIMEPOINT) else r.TIMEPOINT,
+                "N analysed": _count(r.N_ANALYSED),
+                "n at risk": _count(r.N_AT_RISK),
+                "n events": _count(r.N_EVENTS),
+                "estimate": est,
+                "95% CI": ci,
+                "METHOD": r.METHOD,
+            }
+        )
     return pd.DataFrame(rows, columns=DISPLAY_COLS)
 
 
@@ -154,7 +177,9 @@ def plot_annotation(results: pd.DataFrame, paramcd: str) -> str:
     if len(hr):
         h = hr.iloc[0]
         arms = _arms(h["ARM"])
-        parts.append(f"HR {arms[0].title()} vs {arms[-1].title()} {_fixed(h['VALUE'], 2)} (95% CI {_fixed(h['LCL'], 2)}, {_fixed(h['UCL'], 2)})")
+        parts.append(
+            f"HR {arms[0].title()} vs {arms[-1].title()} {_fixed(h['VALUE'], 2)} (95% CI {_fixed(h['LCL'], 2)}, {_fixed(h['UCL'], 2)})"
+        )
     if len(lr):
         p = p_value(lr.iloc[0]["VALUE"])
         parts.append(f"log-rank p {p}" if p.startswith(("<", ">")) else f"log-rank p = {p}")

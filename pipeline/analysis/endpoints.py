@@ -59,7 +59,11 @@ def efficacy_results(adtte: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     rows += median_time(ttr, "Time to recurrence", "TTR")
     rows += median_time(rfs, "Recurrence-free survival", "RFS")
     rows += cumulative_incidence(competing_risks(ttr, os_), "2-year recurrence rate", 2)
-    for name, p, data in (("Recurrence-free survival", "RFS", rfs), ("Time to recurrence", "TTR", ttr), ("Overall survival", "OS", os_)):
+    for name, p, data in (
+        ("Recurrence-free survival", "RFS", rfs),
+        ("Time to recurrence", "TTR", ttr),
+        ("Overall survival", "OS", os_),
+    ):
         if data["ARM"].nunique() == 2 and data["CNSR"].eq(0).any():
             rows += compare_arms(data, covariate_frame(data, adsl), name, p, TREATED)
     return pd.DataFrame(rows, columns=RESULT_COLS)
@@ -87,16 +91,48 @@ def safety_results(adae: pd.DataFrame, adsl: pd.DataFrame, adex: pd.DataFrame) -
     for arm, n in n_arm.items():
         for label, df in cats.items():
             k = df.loc[df["TRTA"].eq(arm), "USUBJID"].nunique()
-            rows.append(_row("Adverse events", "AE", arm, f"{label}: subjects (%)", "", _pct(k, n), n=k, method=f"Subject incidence, safety set, N={n}"))
+            rows.append(
+                _row(
+                    "Adverse events",
+                    "AE",
+                    arm,
+                    f"{label}: subjects (%)",
+                    "",
+                    _pct(k, n),
+                    n=k,
+                    method=f"Subject incidence, safety set, N={n}",
+                )
+            )
     ex = adex[adex["SAFFL"].eq("Y")]
     treated = ex["USUBJID"].nunique()
     mod = ex[ex["PARAMCD"].eq("DOSMODAE") & ex["AVAL"].eq(1)]["USUBJID"].nunique()
-    rows.append(_row("Dose modification due to AE", "DOSMODAE", TREATED, "Subjects (%)", "", _pct(mod, treated), n=mod,
-                     method=f"Sorafenib subjects with a dose reduced, interrupted or withdrawn for an AE, N={treated}"))
+    rows.append(
+        _row(
+            "Dose modification due to AE",
+            "DOSMODAE",
+            TREATED,
+            "Subjects (%)",
+            "",
+            _pct(mod, treated),
+            n=mod,
+            method=f"Sorafenib subjects with a dose reduced, interrupted or withdrawn for an AE, N={treated}",
+        )
+    )
     for code, label, method in EXPOSURE:
         v = ex.loc[ex["PARAMCD"].eq(code), "AVAL"].dropna()
         for stat, val in (("Mean", v.mean()), ("SD", v.std()), ("Median", v.median()), ("Min", v.min()), ("Max", v.max())):
-            rows.append(_row(label, code, TREATED, stat, "", val if len(v) else np.nan, n=len(v), method=f"Per-subject {method} (ADEX {code})"))
+            rows.append(
+                _row(
+                    label,
+                    code,
+                    TREATED,
+                    stat,
+                    "",
+                    val if len(v) else np.nan,
+                    n=len(v),
+                    method=f"Per-subject {method} (ADEX {code})",
+                )
+            )
     return pd.DataFrame(rows, columns=RESULT_COLS)
 
 
@@ -108,12 +144,14 @@ def ae_incidence(adae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     te = adae[adae["TRTEMFL"].eq("Y") & isin(adae["USUBJID"], saf["USUBJID"])]
     keys = ["TRTA", "AEBODSYS", "AEDECOD"]
     g = te.groupby(keys)
-    out = pd.DataFrame({
-        "N_ANY": g["USUBJID"].nunique(),
-        "N_GE3": te[te["ATOXGRN"] >= 3].groupby(keys)["USUBJID"].nunique(),
-        "N_REL": te[te["RELFL"].eq("Y")].groupby(keys)["USUBJID"].nunique(),
-        "N_REL_GE3": te[te["RELFL"].eq("Y") & (te["ATOXGRN"] >= 3)].groupby(keys)["USUBJID"].nunique(),
-    }).fillna(0)
+    out = pd.DataFrame(
+        {
+            "N_ANY": g["USUBJID"].nunique(),
+            "N_GE3": te[te["ATOXGRN"] >= 3].groupby(keys)["USUBJID"].nunique(),
+            "N_REL": te[te["RELFL"].eq("Y")].groupby(keys)["USUBJID"].nunique(),
+            "N_REL_GE3": te[te["RELFL"].eq("Y") & (te["ATOXGRN"] >= 3)].groupby(keys)["USUBJID"].nunique(),
+        }
+    ).fillna(0)
     # By worst grade: ADAE's OCCDS flag marks each subject's one record of the highest grade per SOC and PT.
     worst = te[te["AOCCPIFL"].eq("Y")]
     for gr in range(1, 6):

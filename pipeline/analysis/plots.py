@@ -13,11 +13,11 @@ import io
 import matplotlib
 
 matplotlib.use("Agg")  # headless: nightly runs have no display
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from lifelines.plotting import add_at_risk_counts  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+from lifelines.plotting import add_at_risk_counts
 
-from pipeline.analysis.survival import DAYS_PER_YEAR, fit_km  # noqa: E402
+from pipeline.analysis.survival import DAYS_PER_YEAR, fit_km
 
 FORMATS = ("png", "svg", "pdf")
 PNG_DPI = 150
@@ -50,8 +50,7 @@ def km_figures(adtte: pd.DataFrame, title: str, annotation: str = "") -> dict[st
         for arm, g in adtte.groupby("ARM", sort=True):
             months = g.assign(AVAL=g["AVAL"] / (DAYS_PER_YEAR / 12))
             kmf = fit_km(months, str(arm).title())
-            kmf.plot_survival_function(ax=ax, ci_show=True, show_censors=True,
-                                       censor_styles={"marker": "|", "ms": 6, "mew": 1})
+            kmf.plot_survival_function(ax=ax, ci_show=True, show_censors=True, censor_styles={"marker": "|", "ms": 6, "mew": 1})
             fits.append(kmf)
         ax.set_title(title)
         ax.set_xlabel("Months since hepatectomy")
@@ -60,8 +59,16 @@ def km_figures(adtte: pd.DataFrame, title: str, annotation: str = "") -> dict[st
         ax.set_xticks(range(0, 73, 12))
         ax.set_xlim(0, 72)
         if annotation:
-            ax.text(0.98, 0.97, annotation, transform=ax.transAxes, ha="right", va="top", fontsize=8,
-                    bbox={"boxstyle": "round,pad=0.3", "facecolor": "white", "edgecolor": "0.7"})
+            ax.text(
+                0.98,
+                0.97,
+                annotation,
+                transform=ax.transAxes,
+                ha="right",
+                va="top",
+                fontsize=8,
+                bbox={"boxstyle": "round,pad=0.3", "facecolor": "white", "edgecolor": "0.7"},
+            )
         ax.plot([], [], "|", color="0.35", ms=6, mew=1, label="Censored")  # the tick marks' legend entry
         ax.legend(loc="lower left", fontsize=8, frameon=False)
         if fits:
@@ -92,8 +99,9 @@ def cif_figures(cr: pd.DataFrame, title: str) -> dict[str, bytes]:
             ajf = AalenJohansenFitter(calculate_variance=False, seed=0)
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="Tied event times")
-                ajf.fit(g["AVAL"].to_numpy(dtype=float) / (DAYS_PER_YEAR / 12), g["EVENT"].to_numpy(dtype=int),
-                        event_of_interest=1)
+                ajf.fit(
+                    g["AVAL"].to_numpy(dtype=float) / (DAYS_PER_YEAR / 12), g["EVENT"].to_numpy(dtype=int), event_of_interest=1
+                )
             cif = ajf.cumulative_density_.iloc[:, 0]
             ax.step(cif.index, cif.to_numpy(), where="post", label=str(arm).title())
         ax.set_title(title)
@@ -102,8 +110,15 @@ def cif_figures(cr: pd.DataFrame, title: str) -> dict[str, bytes]:
         ax.set_ylim(0, 1.02)
         ax.set_xticks(range(0, 73, 12))
         ax.set_xlim(0, 72)
-        ax.text(0.98, 0.03, "Aalen-Johansen; death without recurrence competing", transform=ax.transAxes,
-                ha="right", va="bottom", fontsize=8)
+        ax.text(
+            0.98,
+            0.03,
+            "Aalen-Johansen; death without recurrence competing",
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=8,
+        )
         ax.legend(loc="upper left", fontsize=8, frameon=False)
         fig.subplots_adjust(left=0.12, right=0.97, top=0.93, bottom=0.12)
         out = _save(fig)

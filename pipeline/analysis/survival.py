@@ -22,8 +22,18 @@ RESULT_COLS = ["ENDPOINT", "PARAMCD", "ARM", "STATISTIC", "TIMEPOINT", "VALUE", 
 
 
 def _row(endpoint, paramcd, arm, statistic, timepoint, value, lcl=np.nan, ucl=np.nan, n=np.nan, method=""):
-    return dict(ENDPOINT=endpoint, PARAMCD=paramcd, ARM=arm, STATISTIC=statistic, TIMEPOINT=timepoint,
-                VALUE=float(value), LCL=float(lcl), UCL=float(ucl), N=float(n), METHOD=method)
+    return {
+        "ENDPOINT": endpoint,
+        "PARAMCD": paramcd,
+        "ARM": arm,
+        "STATISTIC": statistic,
+        "TIMEPOINT": timepoint,
+        "VALUE": float(value),
+        "LCL": float(lcl),
+        "UCL": float(ucl),
+        "N": float(n),
+        "METHOD": method,
+    }
 
 
 def fit_km(adtte: pd.DataFrame, label: str = "KM") -> KaplanMeierFitter:
@@ -53,8 +63,20 @@ def landmark_rates(adtte: pd.DataFrame, endpoint: str, paramcd: str, years: list
             s, lo, hi = km_at(kmf, d)
             at_risk = int((g["AVAL"] >= d).sum())
             beyond = g["AVAL"].max() >= d
-            rows.append(_row(endpoint, paramcd, arm, "KM rate", f"{y:g} y", s if beyond else np.nan, lo if beyond else np.nan,
-                             hi if beyond else np.nan, at_risk, "Kaplan-Meier, 95% CI log(-log) (Greenwood); blank when follow-up does not reach the landmark"))
+            rows.append(
+                _row(
+                    endpoint,
+                    paramcd,
+                    arm,
+                    "KM rate",
+                    f"{y:g} y",
+                    s if beyond else np.nan,
+                    lo if beyond else np.nan,
+                    hi if beyond else np.nan,
+                    at_risk,
+                    "Kaplan-Meier, 95% CI log(-log) (Greenwood); blank when follow-up does not reach the landmark",
+                )
+            )
     return rows
 
 
@@ -67,8 +89,20 @@ def median_time(adtte: pd.DataFrame, endpoint: str, paramcd: str) -> list[dict]:
         ci = median_survival_times(kmf.confidence_interval_)
         lo, hi = (float(ci.iloc[0, 0]), float(ci.iloc[0, 1])) if len(ci) else (np.nan, np.nan)
         to_m = lambda d: d / (DAYS_PER_YEAR / 12) if np.isfinite(d) else np.nan  # noqa: E731
-        rows.append(_row(endpoint, paramcd, arm, "Median (months)", "", to_m(med), to_m(lo), to_m(hi), len(g),
-                         "Kaplan-Meier median; 95% CI from the log(-log) band; blank = not reached"))
+        rows.append(
+            _row(
+                endpoint,
+                paramcd,
+                arm,
+                "Median (months)",
+                "",
+                to_m(med),
+                to_m(lo),
+                to_m(hi),
+                len(g),
+                "Kaplan-Meier median; 95% CI from the log(-log) band; blank = not reached",
+            )
+        )
     return rows
 
 
@@ -102,8 +136,20 @@ def cumulative_incidence(cr: pd.DataFrame, endpoint: str, years: float) -> list[
         d = years * DAYS_PER_YEAR
         idx = cif.index.searchsorted(d, side="right") - 1
         v, lo, hi = (0.0, 0.0, 0.0) if idx < 0 else (float(cif.iloc[idx]), float(ci.iloc[idx, 0]), float(ci.iloc[idx, 1]))
-        rows.append(_row(endpoint, "TTR", arm, "Cumulative incidence", f"{years:g} y", v, lo, hi, len(g),
-                         "Aalen-Johansen, death without recurrence competing; 95% CI"))
+        rows.append(
+            _row(
+                endpoint,
+                "TTR",
+                arm,
+                "Cumulative incidence",
+                f"{years:g} y",
+                v,
+                lo,
+                hi,
+                len(g),
+                "Aalen-Johansen, death without recurrence competing; 95% CI",
+            )
+        )
     return rows
 
 
@@ -115,7 +161,9 @@ def compare_arms(adtte: pd.DataFrame, covariates: pd.DataFrame | None, endpoint:
     vs = f"{treated} vs {other}"
     lr = logrank_test(adtte.loc[a, "AVAL"], adtte.loc[~a, "AVAL"], adtte.loc[a, "CNSR"].eq(0), adtte.loc[~a, "CNSR"].eq(0))
     rows = [_row(endpoint, paramcd, vs, "Log-rank p-value", "", lr.p_value, n=len(adtte), method="Log-rank test (two-sided)")]
-    base = pd.DataFrame({"T": adtte["AVAL"].to_numpy(), "E": adtte["CNSR"].eq(0).astype(int).to_numpy(), "TRT": a.astype(int).to_numpy()})
+    base = pd.DataFrame(
+        {"T": adtte["AVAL"].to_numpy(), "E": adtte["CNSR"].eq(0).astype(int).to_numpy(), "TRT": a.astype(int).to_numpy()}
+    )
     fits = [("Hazard ratio (unadjusted)", base)]
     if covariates is not None and not covariates.empty:
         fits.append(("Hazard ratio (adjusted)", pd.concat([base, covariates.reset_index(drop=True)], axis=1).dropna()))
@@ -129,8 +177,32 @@ def compare_arms(adtte: pd.DataFrame, covariates: pd.DataFrame | None, endpoint:
             cph.fit(frame, duration_col="T", event_col="E", batch_mode=True)
         except (ConvergenceError, np.linalg.LinAlgError) as exc:
             # Small or separated data (e.g. a covariate perfectly predicting events): report, do not fail the build.
-            rows.append(_row(endpoint, paramcd, vs, label, "", np.nan, n=len(frame), method=f"{method}; not estimable: {type(exc).__name__}"))
+            rows.append(
+                _row(
+                    endpoint,
+                    paramcd,
+                    vs,
+                    label,
+                    "",
+                    np.nan,
+                    n=len(frame),
+                    method=f"{method}; not estimable: {type(exc).__name__}",
+                )
+            )
             continue
         s = cph.summary.loc["TRT"]
-        rows.append(_row(endpoint, paramcd, vs, label, "", s["exp(coef)"], s["exp(coef) lower 95%"], s["exp(coef) upper 95%"], len(frame), method))
+        rows.append(
+            _row(
+                endpoint,
+                paramcd,
+                vs,
+                label,
+                "",
+                s["exp(coef)"],
+                s["exp(coef) lower 95%"],
+                s["exp(coef) upper 95%"],
+                len(frame),
+                method,
+            )
+        )
     return rows

@@ -33,14 +33,23 @@ def adtte_trace(adtte: pd.DataFrame, sdtm: Mapping[str, tuple[pd.DataFrame, pd.D
     rows: list[dict] = []
     for r in t.sort_values(["USUBJID", "PARAMCD"], kind="mergesort").itertuples(index=False):
         base = {
-            "USUBJID": r.USUBJID, "PARAMCD": r.PARAMCD, "AVAL": _text(r.AVAL), "CNSR": _text(r.CNSR),
-            "ADT": _text(r.ADT), "EVNTDESC": _text(getattr(r, "EVNTDESC", "")),
-            "source": f"{_text(r.SRCDOM)}.{_text(r.SRCVAR)}" + (f" {_text(r.SRCDOM)}SEQ={_text(r.SRCSEQ)}" if _text(r.SRCSEQ) else ""),
-            "SDTM record": "", "raw file": "", "raw row": "",
+            "USUBJID": r.USUBJID,
+            "PARAMCD": r.PARAMCD,
+            "AVAL": _text(r.AVAL),
+            "CNSR": _text(r.CNSR),
+            "ADT": _text(r.ADT),
+            "EVNTDESC": _text(getattr(r, "EVNTDESC", "")),
+            "source": f"{_text(r.SRCDOM)}.{_text(r.SRCVAR)}"
+            + (f" {_text(r.SRCDOM)}SEQ={_text(r.SRCSEQ)}" if _text(r.SRCSEQ) else ""),
+            "SDTM record": "",
+            "raw file": "",
+            "raw row": "",
         }
         dom = _text(r.SRCDOM)
         if dom not in sdtm or not _text(r.SRCSEQ):
-            base["SDTM record"] = "derived in ADSL from several SDTM records (see ADSL's variable lineage)" if dom == "ADSL" else ""
+            base["SDTM record"] = (
+                "derived in ADSL from several SDTM records (see ADSL's variable lineage)" if dom == "ADSL" else ""
+            )
             rows.append(base)
             continue
         data, lineage = sdtm[dom]
@@ -49,7 +58,9 @@ def adtte_trace(adtte: pd.DataFrame, sdtm: Mapping[str, tuple[pd.DataFrame, pd.D
         rec = data[data["USUBJID"].astype(str).eq(str(r.USUBJID)) & data[seq_var].eq(seq)]
         if not rec.empty:
             x = rec.iloc[0]
-            base["SDTM record"] = f"{dom} {seq_var}={int(seq)}: " + ", ".join(f"{c}={_text(x[c])}" for c in _CONTEXT if c in rec.columns and _text(x[c]))
+            base["SDTM record"] = f"{dom} {seq_var}={int(seq)}: " + ", ".join(
+                f"{c}={_text(x[c])}" for c in _CONTEXT if c in rec.columns and _text(x[c])
+            )
         lin = lineage[lineage["USUBJID"].astype(str).eq(str(r.USUBJID)) & lineage["RECORD"].eq(seq)]
         if lin.empty:
             rows.append(base)

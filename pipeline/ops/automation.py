@@ -223,7 +223,9 @@ def listing_after_failure(context: dg.RunStatusSensorContext) -> dg.RunRequest:
     a layer that did not run that night contributes its last stored problems.
     """
     failed = context.dagster_run.run_id
-    return dg.RunRequest(run_key=f"listing-after-{failed}", tags={**STUDY_TAG, "pipeline/trigger": "failed_build", "pipeline/failed_run": failed})
+    return dg.RunRequest(
+        run_key=f"listing-after-{failed}", tags={**STUDY_TAG, "pipeline/trigger": "failed_build", "pipeline/failed_run": failed}
+    )
 
 
 jobs = [nightly_job, listing_job]

@@ -45,7 +45,9 @@ def enrolled_subjects(enrol: FormExtract) -> pd.DataFrame:
     Sites are the folders the records came in (``_site``/quarantine ``siteid``): a record
     whose SITEID disagrees is quarantined under its folder's site.
     """
-    passed = pd.DataFrame({"siteid": enrol.data["_site"], "subjid": enrol.data["SUBJID"], "file": enrol.data["_file"], "row": enrol.data["_row"]})
+    passed = pd.DataFrame(
+        {"siteid": enrol.data["_site"], "subjid": enrol.data["SUBJID"], "file": enrol.data["_file"], "row": enrol.data["_row"]}
+    )
     q = enrol.quarantine
     held = pd.DataFrame({"siteid": q["siteid"], "subjid": q["subjid"], "file": q["file"], "row": q["row"]})
     both = pd.concat([passed, held], ignore_index=True)
@@ -70,7 +72,9 @@ def subject_accounting(
     dm_query = key.isin(_keys(dm.queries, "siteid", "subjid"))
     enrol_q = key.isin(_keys(quarantines.get("enrol", enrol.quarantine), "siteid", "subjid"))
     others = [q for form, q in quarantines.items() if form != "enrol" and q is not None and not q.empty]
-    other_q = key.isin(_keys(pd.concat(others, ignore_index=True), "siteid", "subjid")) if others else np.zeros(len(key), dtype=bool)
+    other_q = (
+        key.isin(_keys(pd.concat(others, ignore_index=True), "siteid", "subjid")) if others else np.zeros(len(key), dtype=bool)
+    )
     status = pd.Series("unaccounted", index=subjects.index, dtype=object)
     for name, hit in reversed(list(zip(STATUSES[:-1], [in_dm, dm_query, enrol_q, other_q]))):
         status[hit] = name
@@ -109,7 +113,9 @@ def build_subjects_check(forms: list[str]) -> dg.AssetChecksDefinition:
     def _check(context: dg.AssetCheckExecutionContext, **inputs) -> dg.AssetCheckResult:
         dm: DomainResult = inputs["dm"]
         extracts: dict[str, FormExtract] = {form: inputs[f"raw_{form}"] for form in forms}
-        per_site, subjects = subject_accounting(extracts["enrol"], dm, {f: x.quarantine for f, x in extracts.items()}, sorted(load_raw_spec().sites))
+        per_site, subjects = subject_accounting(
+            extracts["enrol"], dm, {f: x.quarantine for f, x in extracts.items()}, sorted(load_raw_spec().sites)
+        )
         lost = subjects[subjects["status"] == "unaccounted"]
         shown = lost.head(MAX_LISTED)
         note = f"\n\n_{len(lost) - len(shown)} more not shown._" if len(lost) > len(shown) else ""
@@ -118,8 +124,8 @@ def build_subjects_check(forms: list[str]) -> dg.AssetChecksDefinition:
             check_name=CHECK_NAME,
             passed=bool(lost.empty),
             metadata={
-                "enrolled_subjects": int(len(subjects)),
-                "unaccounted_subjects": int(len(lost)),
+                "enrolled_subjects": len(subjects),
+                "unaccounted_subjects": len(lost),
                 "per_site": dg.MetadataValue.md(markdown_table(per_site)),
                 "unaccounted": dg.MetadataValue.md(markdown_table(shown[["siteid", "subjid", "file", "row"]]) + note),
             },

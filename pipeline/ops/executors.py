@@ -60,4 +60,3 @@ def executor_from_env(env: Mapping[str, str] | None = None) -> dg.ExecutorDefini
 
         return celery_k8s_job_executor
     raise ValueError(f"PIPELINE_EXECUTOR={kind!r}: expected one of {', '.join(EXECUTORS)} (or unset: in_process)")
-

@@ -73,7 +73,9 @@ def check_instance(home: str | os.PathLike | None = None, env: Mapping[str, str]
     setting = "storage.postgres.postgres_url"
     url = pg.get("postgres_url")
     if url is None:
-        raise InstanceStorageError(f"{cfg_path}: {setting} is not set (postgres_db: means psycopg 3 with SQLAlchemy 2.1; see deploy/README.md)")
+        raise InstanceStorageError(
+            f"{cfg_path}: {setting} is not set (postgres_db: means psycopg 3 with SQLAlchemy 2.1; see deploy/README.md)"
+        )
     var = None
     if isinstance(url, dict):
         var = url.get("env")

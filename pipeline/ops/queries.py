@@ -30,8 +30,23 @@ from pipeline.specs.raw import RawSpec, load_raw_spec
 
 QUERY_COLS = ["siteid", "subjid", "form", "file", "row", "field", "value", "rule", "message"]
 ADAM_ISSUE_COLS = ["USUBJID", "dataset", "variable", "value", "rule", "message"]
-LISTING_COLS = ["query_id", "siteid", "subjid", "form", "field", "value", "rule", "site_message", "site_message_zh", "allowed",
-                "context", "message", "file", "row", "status"]
+LISTING_COLS = [
+    "query_id",
+    "siteid",
+    "subjid",
+    "form",
+    "field",
+    "value",
+    "rule",
+    "site_message",
+    "site_message_zh",
+    "allowed",
+    "context",
+    "message",
+    "file",
+    "row",
+    "status",
+]
 # Written for the site after ids are assigned (pipeline/ops/site_messages.py); not part of a query's identity.
 # ``message`` stays the text of the layer that found the problem.
 SITE_TEXT_COLS = ["site_message", "site_message_zh", "allowed", "context"]
@@ -109,8 +124,17 @@ def drop_queries(events: Iterable[tuple[str, str, str, str, str, str]]) -> pd.Da
     """Take (rule, siteid, form, file, field, value) events; return query rows (QUERY_COLS, row blank)
     with the messages of DROP_RULES."""
     rows = [
-        {"siteid": site, "subjid": "", "form": form, "file": file, "row": pd.NA, "field": field, "value": value,
-         "rule": rule, "message": DROP_RULES[rule].format(siteid=site, form=form, file=file, field=field, value=value)}
+        {
+            "siteid": site,
+            "subjid": "",
+            "form": form,
+            "file": file,
+            "row": pd.NA,
+            "field": field,
+            "value": value,
+            "rule": rule,
+            "message": DROP_RULES[rule].format(siteid=site, form=form, file=file, field=field, value=value),
+        }
         for rule, site, form, file, field, value in events
     ]
     return pd.DataFrame(rows, columns=QUERY_COLS) if rows else _empty(QUERY_COLS)
@@ -174,7 +198,9 @@ def assign_query_ids(df: pd.DataFrame) -> pd.DataFrame:
             out[c] = ""
     # Subjects in natural order (GZ3-2 before GZ3-10), as a site lists them.
     out["_subj"] = out["subjid"].map(lambda s: re.sub(r"\d+", lambda m: m.group().zfill(12), s))
-    out = out.sort_values(["siteid", "_subj", "form", "file", "row", "field", "rule", "query_id"], kind="mergesort", na_position="last")
+    out = out.sort_values(
+        ["siteid", "_subj", "form", "file", "row", "field", "rule", "query_id"], kind="mergesort", na_position="last"
+    )
     return out[LISTING_COLS].reset_index(drop=True)
 
 
@@ -260,8 +286,23 @@ def listing_csv_bytes(listing: pd.DataFrame) -> bytes:
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
-_WIDTHS = {"query_id": 18, "siteid": 7, "subjid": 12, "form": 8, "field": 12, "value": 18, "rule": 20, "message": 50, "site_message": 70,
-           "site_message_zh": 50, "allowed": 40, "context": 50, "file": 16, "row": 6, "status": 8}
+_WIDTHS = {
+    "query_id": 18,
+    "siteid": 7,
+    "subjid": 12,
+    "form": 8,
+    "field": 12,
+    "value": 18,
+    "rule": 20,
+    "message": 50,
+    "site_message": 70,
+    "site_message_zh": 50,
+    "allowed": 40,
+    "context": 50,
+    "file": 16,
+    "row": 6,
+    "status": 8,
+}
 
 
 def _xlsx_raw(listing: pd.DataFrame) -> bytes:
@@ -347,7 +388,12 @@ def markdown_table(df: pd.DataFrame) -> str:
     if df.empty:
         return "_none_"
     # A drop query has no row: blank, not "nan".
-    cells = df.astype(object).where(df.notna(), "").astype(str).apply(lambda c: c.str.replace("|", "\\|", regex=False).str.replace("\n", " ", regex=False))
+    cells = (
+        df.astype(object)
+        .where(df.notna(), "")
+        .astype(str)
+        .apply(lambda c: c.str.replace("|", "\\|", regex=False).str.replace("\n", " ", regex=False))
+    )
     lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
     lines += ["| " + " | ".join(r) + " |" for r in cells.itertuples(index=False, name=None)]
     return "\n".join(lines)
@@ -362,7 +408,7 @@ def summary(listing: pd.DataFrame, siteids: Iterable[str], sample_rows: int = 20
     by_site = {site_file_stem(s): 0 for s in sites}
     by_site.update({site_file_stem(k): int(v) for k, v in listing["siteid"].value_counts().sort_index().items()})
     return {
-        "total": int(len(listing)),
+        "total": len(listing),
         "by_site": dict(sorted(by_site.items())),
         "counts_md": markdown_table(counts_table(listing, sites)),
         "sample_md": markdown_table(sample) + note,

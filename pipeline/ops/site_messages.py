@@ -28,7 +28,10 @@ CHINESE_COUNTRIES = frozenset({"CHN", "TWN", "HKG", "MAC"})
 MAX_ALLOWED_LISTED = 25
 NEAREST_TERMS = 3
 _DATE_FORMAT = {
-    "YMD": ("year-month-day, e.g. 2019-03-05 (2019-03 when the day is unknown)", "年-月-日，例如 2019-03-05（日不详时写 2019-03）"),
+    "YMD": (
+        "year-month-day, e.g. 2019-03-05 (2019-03 when the day is unknown)",
+        "年-月-日，例如 2019-03-05（日不详时写 2019-03）",
+    ),
     "DMY": ("day/month/year, e.g. 05/03/2019", "日/月/年，例如 05/03/2019"),
     "MDY": ("month/day/year, e.g. 03/05/2019", "月/日/年，例如 03/05/2019"),
 }
@@ -50,7 +53,9 @@ def _bound(x: float) -> str:
     return f"{x:g}"
 
 
-def allowed_text(spec: RawSpec, form: str, field: str, rule: str, siteid: str, ae_terms: tuple[str, ...] = (), value: str = "") -> tuple[str, str]:
+def allowed_text(
+    spec: RawSpec, form: str, field: str, rule: str, siteid: str, ae_terms: tuple[str, ...] = (), value: str = ""
+) -> tuple[str, str]:
     """Take a query's form, field, rule, site and value; return (English, Chinese) text of what is allowed ('' when nothing applies)."""
     f = _field(spec, form, field)
     if rule == "AE_TERM_UNKNOWN" and ae_terms:
@@ -65,8 +70,12 @@ def allowed_text(spec: RawSpec, form: str, field: str, rule: str, siteid: str, a
         return "", ""
     if f.codelist and f.codelist in spec.codelists:
         values = list(spec.codelists[f.codelist].values)
-        shown = ", ".join(values[:MAX_ALLOWED_LISTED]) + (f" (and {len(values) - MAX_ALLOWED_LISTED} more)" if len(values) > MAX_ALLOWED_LISTED else "")
-        shown_zh = "、".join(values[:MAX_ALLOWED_LISTED]) + (f"（另有 {len(values) - MAX_ALLOWED_LISTED} 个）" if len(values) > MAX_ALLOWED_LISTED else "")
+        shown = ", ".join(values[:MAX_ALLOWED_LISTED]) + (
+            f" (and {len(values) - MAX_ALLOWED_LISTED} more)" if len(values) > MAX_ALLOWED_LISTED else ""
+        )
+        shown_zh = "、".join(values[:MAX_ALLOWED_LISTED]) + (
+            f"（另有 {len(values) - MAX_ALLOWED_LISTED} 个）" if len(values) > MAX_ALLOWED_LISTED else ""
+        )
         return f"one of: {shown}", f"以下之一：{shown_zh}"
     if f.type == "date":
         order = spec.sites[siteid].date_order if siteid in spec.sites else "YMD"
@@ -76,7 +85,10 @@ def allowed_text(spec: RawSpec, form: str, field: str, rule: str, siteid: str, a
         kind, kind_zh = ("a whole number", "整数") if f.type in ("integer", "int") else ("a number", "数字")
         unit = f" {f.unit}" if f.unit else ""
         if f.min is not None and f.max is not None:
-            return f"{kind} from {_bound(f.min)} to {_bound(f.max)}{unit}", f"{kind_zh}，范围 {_bound(f.min)}–{_bound(f.max)}{unit}"
+            return (
+                f"{kind} from {_bound(f.min)} to {_bound(f.max)}{unit}",
+                f"{kind_zh}，范围 {_bound(f.min)}–{_bound(f.max)}{unit}",
+            )
         if f.min is not None:
             return f"{kind} of at least {_bound(f.min)}{unit}", f"{kind_zh}，不小于 {_bound(f.min)}{unit}"
         if f.max is not None:
@@ -103,31 +115,44 @@ def site_messages(row: Mapping[str, object], spec: RawSpec, allowed: tuple[str, 
     ok_en = f" It should be {allowed[0]}." if allowed[0] else ""
     ok_zh = f"应为{allowed[1]}。" if allowed[1] else ""
     if rule == "CODE_UNKNOWN":
-        return (f"{what} is “{value}”, which is not one of the agreed values.{ok_en} Please correct it.",
-                f"{what_zh}填写为“{value}”，不在约定的取值范围内。{ok_zh}请更正。")
+        return (
+            f"{what} is “{value}”, which is not one of the agreed values.{ok_en} Please correct it.",
+            f"{what_zh}填写为“{value}”，不在约定的取值范围内。{ok_zh}请更正。",
+        )
     if rule == "DATE_INVALID":
         why = upstream.split(": ", 1)[1] if ": " in upstream else "not a valid date"
-        return (f"{what} is “{value}”, which is not a valid date ({why}).{ok_en} Please give the real date.",
-                f"{what_zh}填写为“{value}”，不是有效日期。{ok_zh}请填写正确的日期。")
+        return (
+            f"{what} is “{value}”, which is not a valid date ({why}).{ok_en} Please give the real date.",
+            f"{what_zh}填写为“{value}”，不是有效日期。{ok_zh}请填写正确的日期。",
+        )
     if rule == "DATE_IN_FUTURE":
-        return (f"{what} is “{value}”, after the data cut-off: a date cannot be later than the export. Please check it.",
-                f"{what_zh}填写为“{value}”，晚于数据截止日期，日期不可能晚于导出日期。请核实。")
+        return (
+            f"{what} is “{value}”, after the data cut-off: a date cannot be later than the export. Please check it.",
+            f"{what_zh}填写为“{value}”，晚于数据截止日期，日期不可能晚于导出日期。请核实。",
+        )
     if rule == "REQUIRED_MISSING":
-        return (f"{what} is blank, but it is required.{ok_en} Please enter it.",
-                f"{what_zh}为必填项，但未填写。{ok_zh}请补充。")
+        return (f"{what} is blank, but it is required.{ok_en} Please enter it.", f"{what_zh}为必填项，但未填写。{ok_zh}请补充。")
     if rule in ("NOT_NUMERIC", "NOT_INTEGER"):
-        return (f"{what} is “{value}”, which is not {'a whole number' if rule == 'NOT_INTEGER' else 'a number'}.{ok_en} Please enter the number from the source document.",
-                f"{what_zh}填写为“{value}”，不是{'整数' if rule == 'NOT_INTEGER' else '数字'}。{ok_zh}请按原始记录填写数值。")
+        return (
+            f"{what} is “{value}”, which is not {'a whole number' if rule == 'NOT_INTEGER' else 'a number'}.{ok_en} Please enter the number from the source document.",
+            f"{what_zh}填写为“{value}”，不是{'整数' if rule == 'NOT_INTEGER' else '数字'}。{ok_zh}请按原始记录填写数值。",
+        )
     if rule == "OUT_OF_RANGE":
-        return (f"{what} is {value}, outside the plausible range.{ok_en} Please check it against the source document.",
-                f"{what_zh}填写为 {value}，超出合理范围。{ok_zh}请与原始病历核对。")
+        return (
+            f"{what} is {value}, outside the plausible range.{ok_en} Please check it against the source document.",
+            f"{what_zh}填写为 {value}，超出合理范围。{ok_zh}请与原始病历核对。",
+        )
     if rule == "AE_TERM_UNKNOWN":
-        return (f"The adverse event term “{value}” cannot be coded: it is not in the study's AE dictionary.{ok_en} Please give the diagnosis or symptom in standard medical terms.",
-                f"不良事件名称“{value}”无法编码：不在本研究的不良事件词典中。{ok_zh}请使用规范的医学术语填写诊断或症状。")
+        return (
+            f"The adverse event term “{value}” cannot be coded: it is not in the study's AE dictionary.{ok_en} Please give the diagnosis or symptom in standard medical terms.",
+            f"不良事件名称“{value}”无法编码：不在本研究的不良事件词典中。{ok_zh}请使用规范的医学术语填写诊断或症状。",
+        )
     en = upstream or f"{what}: “{value}” breaks the rule {rule}."
     en = en if en.endswith(".") else en + "."
-    return (f"{en}{ok_en} Please check the record and correct it.",
-            f"{what_zh}的值“{value}”有问题（规则 {rule}）：{upstream or '见英文说明'}。{ok_zh}请核实该记录并更正。")
+    return (
+        f"{en}{ok_en} Please check the record and correct it.",
+        f"{what_zh}的值“{value}”有问题（规则 {rule}）：{upstream or '见英文说明'}。{ok_zh}请核实该记录并更正。",
+    )
 
 
 def is_chinese_site(spec: RawSpec, siteid: str) -> bool:
@@ -144,8 +169,13 @@ def context_fields(spec: RawSpec, form: str) -> list[RawField]:
     if f is None:
         return []
     keys = set(f.keys) - {"SUBJID"}
-    return [x for x in f.fields if not x.identifier and x.name not in ("SITEID", "SUBJID")
-            and (x.name in keys or x.type == "date" or x.name.endswith(_CONTEXT_SUFFIXES))]
+    return [
+        x
+        for x in f.fields
+        if not x.identifier
+        and x.name not in ("SITEID", "SUBJID")
+        and (x.name in keys or x.type == "date" or x.name.endswith(_CONTEXT_SUFFIXES))
+    ]
 
 
 def read_contexts(listing: pd.DataFrame, raw_dir: Path, spec: RawSpec) -> pd.Series:
@@ -178,7 +208,10 @@ def read_contexts(listing: pd.DataFrame, raw_dir: Path, spec: RawSpec) -> pd.Ser
             rec = by_row.loc[n]
             if isinstance(rec, pd.DataFrame):
                 rec = rec.iloc[0]
-            bits = [f"{x.label} ({x.name}): {str(rec[x.name]).strip()}" for x in fields
-                    if x.name in rec.index and x.name != r["field"] and str(rec[x.name]).strip()]
+            bits = [
+                f"{x.label} ({x.name}): {str(rec[x.name]).strip()}"
+                for x in fields
+                if x.name in rec.index and x.name != r["field"] and str(rec[x.name]).strip()
+            ]
             out[i] = "; ".join(bits)
     return out

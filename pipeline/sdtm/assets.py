@@ -6,7 +6,6 @@ the result against the pandera schema generated from ``specs/sdtm/<domain>.yaml`
 passing domain is written to ``outputs/sdtm/`` and the blocking check stops ADaM otherwise.
 """
 
-
 import importlib
 from types import ModuleType
 

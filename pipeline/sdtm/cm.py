@@ -27,16 +27,37 @@ def build(cm: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult:
 
     end_first = complete_date(raw["CMENDAT"]) < complete_date(raw["CMSTDAT"])
     problems = [
-        make_queries(raw[end_first], "cm", "CMENDAT", raw.loc[end_first, "CMENDAT"], "END_BEFORE_START",
-                     "Medication ends before it starts (CMSTDAT " + raw.loc[end_first, "CMSTDAT"].astype(str) + ")"),
+        make_queries(
+            raw[end_first],
+            "cm",
+            "CMENDAT",
+            raw.loc[end_first, "CMENDAT"],
+            "END_BEFORE_START",
+            "Medication ends before it starts (CMSTDAT " + raw.loc[end_first, "CMSTDAT"].astype(str) + ")",
+        ),
     ]
     raw = raw[~end_first]
     # CMTRT and CMSTDTC are the natural keys: the same medication started the same day twice
     # (under two medication numbers) is a duplicate entry; the later number is held back.
-    later = raw.sort_values(["CMSPID", "_file", "_row"], kind="mergesort").duplicated(["USUBJID", "CMTRT", "CMSTDAT"]).reindex(raw.index)
-    problems.append(make_queries(raw[later], "cm", "CMSPID", raw.loc[later, "CMSPID"], "DUPLICATE_MEDICATION",
-                                 "Same medication " + raw.loc[later, "CMTRT"].astype(str) + " with the same start date ("
-                                 + raw.loc[later, "CMSTDAT"].fillna("blank").astype(str) + ") as another medication number; held back"))
+    later = (
+        raw.sort_values(["CMSPID", "_file", "_row"], kind="mergesort")
+        .duplicated(["USUBJID", "CMTRT", "CMSTDAT"])
+        .reindex(raw.index)
+    )
+    problems.append(
+        make_queries(
+            raw[later],
+            "cm",
+            "CMSPID",
+            raw.loc[later, "CMSPID"],
+            "DUPLICATE_MEDICATION",
+            "Same medication "
+            + raw.loc[later, "CMTRT"].astype(str)
+            + " with the same start date ("
+            + raw.loc[later, "CMSTDAT"].fillna("blank").astype(str)
+            + ") as another medication number; held back",
+        )
+    )
     raw = raw[~later]
 
     d = dm.data.set_index("USUBJID").reindex(raw["USUBJID"]).set_index(raw.index)

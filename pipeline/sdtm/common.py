@@ -40,7 +40,9 @@ def empty_queries() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in QUERY_COLS})
 
 
-def make_queries(records: pd.DataFrame, form: str, field: str, value: pd.Series, rule: str, message: str | pd.Series) -> pd.DataFrame:
+def make_queries(
+    records: pd.DataFrame, form: str, field: str, value: pd.Series, rule: str, message: str | pd.Series
+) -> pd.DataFrame:
     """Query rows for ``records`` (which carry SITEID, SUBJID, _file, _row)."""
     if records.empty:
         return empty_queries()
@@ -102,7 +104,7 @@ def epoch_from_se(dtc: pd.Series, usubjid: pd.Series, se: pd.DataFrame, before_f
     # then one run of the elements sorted by code, and each observation tries the few of its
     # subject's run in turn (at most a handful) instead of a merge of every pair.
     codes, _ = pd.factorize(pd.concat([se["USUBJID"].astype(TEXT), usubjid.astype(TEXT)], ignore_index=True))
-    ec, oc = codes[: len(se)], codes[len(se):]
+    ec, oc = codes[: len(se)], codes[len(se) :]
     last = seq == pd.Series(seq).groupby(ec).transform("max").to_numpy()
     order = np.argsort(ec, kind="stable")
     first = np.searchsorted(ec[order], oc, "left")
@@ -118,7 +120,9 @@ def epoch_from_se(dtc: pd.Series, usubjid: pd.Series, se: pd.DataFrame, before_f
         best[rows[take]], best_seq[rows[take]] = el[take], seq[el[take]]
     if before_first and len(se):
         # The subject's first element: the earliest start (the lowest SESEQ among equal starts).
-        first_el = pd.DataFrame({"c": ec, "st": st, "seq": seq}).sort_values(["c", "st", "seq"], kind="mergesort").drop_duplicates("c")
+        first_el = (
+            pd.DataFrame({"c": ec, "st": st, "seq": seq}).sort_values(["c", "st", "seq"], kind="mergesort").drop_duplicates("c")
+        )
         lookup = pd.Series(first_el.index.to_numpy(), index=first_el["c"].to_numpy())
         el0 = lookup.reindex(oc).to_numpy()
         has = ~np.isnan(el0)
@@ -179,7 +183,9 @@ def build_result(df: pd.DataFrame, domain: str, queries: pd.DataFrame | None = N
     return DomainResult(domain=spec.name, data=data, lineage=lineage, queries=queries if queries is not None else empty_queries())
 
 
-def last_before_exposure(df: pd.DataFrame, keys: list[str], when: pd.Series, eligible: pd.Series, order: list[str] | None = None) -> pd.Series:
+def last_before_exposure(
+    df: pd.DataFrame, keys: list[str], when: pd.Series, eligible: pd.Series, order: list[str] | None = None
+) -> pd.Series:
     """--LOBXFL: ``"Y"`` on the last ``eligible`` record per USUBJID and ``keys``, null elsewhere (``TEXT``).
 
     ``eligible`` marks records with a result on or before the subject's first exposure (RFXSTDTC);
@@ -187,8 +193,13 @@ def last_before_exposure(df: pd.DataFrame, keys: list[str], when: pd.Series, eli
     """
     cols = ["USUBJID", *keys]
     tie = [*(order or []), *[c for c in LINEAGE_COLS if c in df.columns]]
-    cand = pd.DataFrame({**{c: df[c].to_numpy() for c in cols}, "_when": when.fillna(pd.Timestamp.min).to_numpy(),
-                         **{c: df[c].to_numpy() for c in tie}})[eligible.to_numpy(dtype=bool)]
+    cand = pd.DataFrame(
+        {
+            **{c: df[c].to_numpy() for c in cols},
+            "_when": when.fillna(pd.Timestamp.min).to_numpy(),
+            **{c: df[c].to_numpy() for c in tie},
+        }
+    )[eligible.to_numpy(dtype=bool)]
     last = cand.sort_values([*cols, "_when", *tie], kind="mergesort").drop_duplicates(cols, keep="last")
     flag = np.zeros(len(df), dtype=bool)
     flag[last.index.to_numpy()] = True

@@ -45,7 +45,14 @@ def build(surv: FormExtract, ta: FormExtract, dm: DomainResult, se: DomainResult
     for field in ("DTHDAT", "DTHCAUS"):
         stray = alive[alive[field].notna()]
         problems.append(
-            make_queries(stray, "surv", field, stray[field], "DEATH_DATA_NOT_DEAD", "Given on a contact whose status is " + stray["SURVSTAT"].astype(str) + "; not submitted")
+            make_queries(
+                stray,
+                "surv",
+                field,
+                stray[field],
+                "DEATH_DATA_NOT_DEAD",
+                "Given on a contact whose status is " + stray["SURVSTAT"].astype(str) + "; not submitted",
+            )
         )
 
     dead = raw[raw["SURVSTAT"].eq("DEAD")].sort_values(["USUBJID", "CONTDAT", "_file", "_row"], kind="mergesort")
@@ -53,14 +60,29 @@ def build(surv: FormExtract, ta: FormExtract, dm: DomainResult, se: DomainResult
     first = dead.loc[~again].set_index("USUBJID")
     problems.append(
         make_queries(
-            dead[again], "surv", "SURVSTAT", dead.loc[again, "SURVSTAT"], "DEATH_REPORTED_TWICE",
-            "Subject already reported dead on " + dead.loc[again, "USUBJID"].map(first["CONTDAT"]).astype(str) + " (record kept there); record held back",
+            dead[again],
+            "surv",
+            "SURVSTAT",
+            dead.loc[again, "SURVSTAT"],
+            "DEATH_REPORTED_TWICE",
+            "Subject already reported dead on "
+            + dead.loc[again, "USUBJID"].map(first["CONTDAT"]).astype(str)
+            + " (record kept there); record held back",
         )
     )
     dead = dead[~again]
 
     no_date = dead["DTHDAT"].isna()
-    problems.append(make_queries(dead[no_date], "surv", "DTHDAT", dead.loc[no_date, "DTHDAT"], "DEATH_DATE_MISSING", "Status DEAD without a date of death"))
+    problems.append(
+        make_queries(
+            dead[no_date],
+            "surv",
+            "DTHDAT",
+            dead.loc[no_date, "DTHDAT"],
+            "DEATH_DATE_MISSING",
+            "Status DEAD without a date of death",
+        )
+    )
     lo, hi = date_bounds(dead["DTHDAT"])
     hep = complete_date(dead["USUBJID"].map(dm_reference(dm).set_index("USUBJID")["RFSTDTC"]))
     t = with_usubjid(ta.data)
@@ -70,14 +92,36 @@ def build(surv: FormExtract, ta: FormExtract, dm: DomainResult, se: DomainResult
     for rule, bad, msg in [
         ("DEATH_BEFORE_HEPATECTOMY", hi < hep, "Death date before the hepatectomy (" + _fmt(hep) + ")"),
         ("DEATH_BEFORE_LAST_ASSESSMENT", hi < last, "Death date before the last tumour assessment (" + _fmt(last) + ")"),
-        ("DEATH_AFTER_REPORT", lo > contact, "Death date after the contact that reported it (" + dead["CONTDAT"].astype(str) + ")"),
+        (
+            "DEATH_AFTER_REPORT",
+            lo > contact,
+            "Death date after the contact that reported it (" + dead["CONTDAT"].astype(str) + ")",
+        ),
     ]:
         problems.append(make_queries(dead[bad], "surv", "DTHDAT", dead.loc[bad, "DTHDAT"], rule, msg[bad]))
 
     cause, unknown = to_ct(dead["DTHCAUS"], "DTHCAUS", "DTHCAUS")
     no_cause = dead["DTHCAUS"].isna()
-    problems.append(make_queries(dead[unknown], "surv", "DTHCAUS", dead.loc[unknown, "DTHCAUS"], "CAUSE_NOT_IN_CT", "Cause of death is not a term of codelist DTHCAUS; record held back"))
-    problems.append(make_queries(dead[no_cause], "surv", "DTHCAUS", dead.loc[no_cause, "DTHCAUS"], "DEATH_CAUSE_MISSING", "Status DEAD without a cause of death; no DD record"))
+    problems.append(
+        make_queries(
+            dead[unknown],
+            "surv",
+            "DTHCAUS",
+            dead.loc[unknown, "DTHCAUS"],
+            "CAUSE_NOT_IN_CT",
+            "Cause of death is not a term of codelist DTHCAUS; record held back",
+        )
+    )
+    problems.append(
+        make_queries(
+            dead[no_cause],
+            "surv",
+            "DTHCAUS",
+            dead.loc[no_cause, "DTHCAUS"],
+            "DEATH_CAUSE_MISSING",
+            "Status DEAD without a cause of death; no DD record",
+        )
+    )
     keep = ~(unknown | no_cause)
     dead, cause = dead[keep], cause[keep]
 

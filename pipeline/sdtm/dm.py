@@ -41,7 +41,15 @@ def age_at(birth: pd.Series, ref: pd.Series) -> pd.Series:
     return (years - before_birthday.astype("float64")).where(b.notna() & r.notna())
 
 
-def build(enrol: FormExtract, demog: FormExtract, surg: FormExtract, ex: FormExtract, ds: FormExtract, surv: FormExtract, ta: FormExtract) -> DomainResult:
+def build(
+    enrol: FormExtract,
+    demog: FormExtract,
+    surg: FormExtract,
+    ex: FormExtract,
+    ds: FormExtract,
+    surv: FormExtract,
+    ta: FormExtract,
+) -> DomainResult:
     """DM from enrollment, demographics and surgery records; reference dates from EX, DS, survival and assessments."""
     study = load_study()
     sites = load_raw_spec().sites
@@ -55,12 +63,32 @@ def build(enrol: FormExtract, demog: FormExtract, surg: FormExtract, ex: FormExt
     missing = e[~has_all]
     what = np.where(~isin(missing["USUBJID"], d.index), "demographics (dm)", "surgery (surg)")
     queries = make_queries(
-        missing, "enrol", "SUBJID", missing["SUBJID"], "DM_SOURCE_MISSING",
-        pd.Series("Enrolled subject has no valid " + pd.Series(what, index=missing.index) + " record; held back from DM", index=missing.index),
+        missing,
+        "enrol",
+        "SUBJID",
+        missing["SUBJID"],
+        "DM_SOURCE_MISSING",
+        pd.Series(
+            "Enrolled subject has no valid " + pd.Series(what, index=missing.index) + " record; held back from DM",
+            index=missing.index,
+        ),
     )
     # A demographics record of a subject who was never enrolled cannot go to DM: say so.
     stray = demo[~isin(demo["USUBJID"], e["USUBJID"])]
-    queries = pd.concat([queries, make_queries(stray, "dm", "SUBJID", stray["SUBJID"], "SUBJECT_NOT_ENROLLED", "Demographics record of a subject with no enrollment record; not in DM")], ignore_index=True)
+    queries = pd.concat(
+        [
+            queries,
+            make_queries(
+                stray,
+                "dm",
+                "SUBJID",
+                stray["SUBJID"],
+                "SUBJECT_NOT_ENROLLED",
+                "Demographics record of a subject with no enrollment record; not in DM",
+            ),
+        ],
+        ignore_index=True,
+    )
     e = e[has_all].set_index("USUBJID", drop=False)
 
     out = pd.DataFrame(index=e.index)
@@ -116,11 +144,21 @@ def build(enrol: FormExtract, demog: FormExtract, surg: FormExtract, ex: FormExt
         if form not in ("ta", "surv") and late.any():
             rows = frame[late]
             limit = rows["USUBJID"].map(out["DTHDTC"]).astype(str)
-            after_death.append(make_queries(rows, form, fld, rows[fld], "DATE_AFTER_DEATH",
-                                            "Date after the death (" + limit + "); not counted as participation"))
+            after_death.append(
+                make_queries(
+                    rows,
+                    form,
+                    fld,
+                    rows[fld],
+                    "DATE_AFTER_DEATH",
+                    "Date after the death (" + limit + "); not counted as participation",
+                )
+            )
         dates.append(when[~late].dropna())
     dates.append(complete_date(out["RFSTDTC"]))
-    last_seen = pd.concat([p for p in dates if len(p)] or [pd.Series(dtype="datetime64[ns]")]).groupby(level=0).max().reindex(out.index)
+    last_seen = (
+        pd.concat([p for p in dates if len(p)] or [pd.Series(dtype="datetime64[ns]")]).groupby(level=0).max().reindex(out.index)
+    )
     # The death itself ends participation when nothing consistent with it is later (as collected: may be partial).
     death_lo, _ = date_bounds(out["DTHDTC"])
     by_death = bounding & ~(last_seen >= death_lo)
@@ -136,7 +174,20 @@ def build(enrol: FormExtract, demog: FormExtract, surg: FormExtract, ex: FormExt
     # A birth date after consent is an error: no negative AGE, a query instead (the date itself is never shown).
     born_later = age < 0
     rows = d.reindex(out.index)[born_later].assign(SUBJID=e.loc[born_later, "SUBJID"])
-    queries = pd.concat([queries, make_queries(rows, "dm", "BRTHDAT", pd.Series("<redacted>", index=rows.index), "BIRTH_AFTER_CONSENT", "Birth date is after the informed consent date; AGE not derived")], ignore_index=True)
+    queries = pd.concat(
+        [
+            queries,
+            make_queries(
+                rows,
+                "dm",
+                "BRTHDAT",
+                pd.Series("<redacted>", index=rows.index),
+                "BIRTH_AFTER_CONSENT",
+                "Birth date is after the informed consent date; AGE not derived",
+            ),
+        ],
+        ignore_index=True,
+    )
     out["AGE"] = age.where(~born_later)
     out["AGEU"] = np.where(out["AGE"].notna(), "YEARS", None)
     out["SEX"] = d["SEX"].reindex(out.index)

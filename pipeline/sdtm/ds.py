@@ -48,11 +48,22 @@ def _milestones(enrol: FormExtract, dm: DomainResult) -> pd.DataFrame:
     parts = []
     for decod, field in [("INFORMED CONSENT OBTAINED", "RFICDAT"), ("ENTERED INTO TRIAL", "ENRLDAT")]:
         rec = e[e[field].notna()]
-        parts.append(pd.DataFrame({
-            "STUDYID": rec["STUDYID"], "USUBJID": rec["USUBJID"], "DSTERM": decod, "DSDECOD": decod,
-            "DSCAT": "PROTOCOL MILESTONE", "DSSCAT": None, "DSSTDTC": rec[field],
-            "_rank": RANK[decod], "_file": rec["_file"], "_row": rec["_row"],
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "STUDYID": rec["STUDYID"],
+                    "USUBJID": rec["USUBJID"],
+                    "DSTERM": decod,
+                    "DSDECOD": decod,
+                    "DSCAT": "PROTOCOL MILESTONE",
+                    "DSSCAT": None,
+                    "DSSTDTC": rec[field],
+                    "_rank": RANK[decod],
+                    "_file": rec["_file"],
+                    "_row": rec["_row"],
+                }
+            )
+        )
     return stack(parts, ignore_index=True)
 
 
@@ -66,20 +77,45 @@ def build(enrol: FormExtract, ds: FormExtract, surv: FormExtract, dm: DomainResu
     # Raw reasons are canonical values of DSREAS; raw_to_sdtm.csv lists any that differ in NCOMPLT.
     decod = raw["DSDECOD"].map(load_raw_to_sdtm().get(("DSREAS", "NCOMPLT"), {})).fillna(raw["DSDECOD"])
     unknown = decod.notna() & ~decod.isin(ct["NCOMPLT"].values)
-    problems.append(make_queries(raw[unknown], "ds", "DSDECOD", raw.loc[unknown, "DSDECOD"], "CT_TERM_UNKNOWN",
-                                 "Reason is not a term of the CDISC NCOMPLT codelist (specs/ct); record held back"))
+    problems.append(
+        make_queries(
+            raw[unknown],
+            "ds",
+            "DSDECOD",
+            raw.loc[unknown, "DSDECOD"],
+            "CT_TERM_UNKNOWN",
+            "Reason is not a term of the CDISC NCOMPLT codelist (specs/ct); record held back",
+        )
+    )
     arm = raw["USUBJID"].map(dm.data.set_index("USUBJID")["ARMCD"])
     eot_control = raw["DSCAT"].eq("END OF TREATMENT") & arm.eq("CONTROL")
-    problems.append(make_queries(raw[eot_control], "ds", "DSCAT", raw.loc[eot_control, "DSCAT"], "EOT_IN_CONTROL_ARM",
-                                 "End of sorafenib treatment recorded for a subject enrolled in the control group; record held back"))
+    problems.append(
+        make_queries(
+            raw[eot_control],
+            "ds",
+            "DSCAT",
+            raw.loc[eot_control, "DSCAT"],
+            "EOT_IN_CONTROL_ARM",
+            "End of sorafenib treatment recorded for a subject enrolled in the control group; record held back",
+        )
+    )
     keep = ~(unknown | eot_control)
     raw, decod = raw[keep], decod[keep]
 
-    events = pd.DataFrame({
-        "STUDYID": raw["STUDYID"], "USUBJID": raw["USUBJID"], "DSTERM": decod, "DSDECOD": decod,
-        "DSCAT": "DISPOSITION EVENT", "DSSCAT": raw["DSCAT"], "DSSTDTC": raw["DSSTDAT"],
-        "_rank": raw["DSCAT"].map(RANK), "_file": raw["_file"], "_row": raw["_row"],
-    })
+    events = pd.DataFrame(
+        {
+            "STUDYID": raw["STUDYID"],
+            "USUBJID": raw["USUBJID"],
+            "DSTERM": decod,
+            "DSDECOD": decod,
+            "DSCAT": "DISPOSITION EVENT",
+            "DSSCAT": raw["DSCAT"],
+            "DSSTDTC": raw["DSSTDAT"],
+            "_rank": raw["DSCAT"].map(RANK),
+            "_file": raw["_file"],
+            "_row": raw["_row"],
+        }
+    )
 
     # Deaths reported on the survival form (as DM.DTHDTC: the first DEAD record with a date).
     sv = with_usubjid(surv.data)
@@ -92,23 +128,49 @@ def build(enrol: FormExtract, ds: FormExtract, surv: FormExtract, dm: DomainResu
     eos_raw = raw[raw["DSCAT"].eq("END OF STUDY") & decod.eq("DEATH")]
     reported = eos_raw["USUBJID"].map(death_date)
     bad = reported.isna() | (reported != eos_raw["DSSTDAT"])
-    problems.append(make_queries(
-        eos_raw[bad], "ds", "DSSTDAT", eos_raw.loc[bad, "DSSTDAT"], "DEATH_INCONSISTENT",
-        pd.Series(np.where(reported[bad].isna(), "End of study by death, but no death date on the survival form",
-                           "End of study by death dated differently from the death date on the survival form (" + reported[bad].astype(str) + ")"),
-                  index=eos_raw[bad].index),
-    ))
+    problems.append(
+        make_queries(
+            eos_raw[bad],
+            "ds",
+            "DSSTDAT",
+            eos_raw.loc[bad, "DSSTDAT"],
+            "DEATH_INCONSISTENT",
+            pd.Series(
+                np.where(
+                    reported[bad].isna(),
+                    "End of study by death, but no death date on the survival form",
+                    "End of study by death dated differently from the death date on the survival form ("
+                    + reported[bad].astype(str)
+                    + ")",
+                ),
+                index=eos_raw[bad].index,
+            ),
+        )
+    )
     later = dead[~isin(dead["USUBJID"], eos_death)]
-    deaths = pd.DataFrame({
-        "STUDYID": later["STUDYID"], "USUBJID": later["USUBJID"], "DSTERM": "DEATH", "DSDECOD": "DEATH",
-        "DSCAT": "OTHER EVENT", "DSSCAT": None, "DSSTDTC": later["DTHDAT"],
-        "_rank": RANK["OTHER EVENT"], "_file": later["_file"], "_row": later["_row"],
-    })
+    deaths = pd.DataFrame(
+        {
+            "STUDYID": later["STUDYID"],
+            "USUBJID": later["USUBJID"],
+            "DSTERM": "DEATH",
+            "DSDECOD": "DEATH",
+            "DSCAT": "OTHER EVENT",
+            "DSSCAT": None,
+            "DSSTDTC": later["DTHDAT"],
+            "_rank": RANK["OTHER EVENT"],
+            "_file": later["_file"],
+            "_row": later["_row"],
+        }
+    )
 
     out = stack([_milestones(enrol, dm), events, deaths], ignore_index=True)
     out["DOMAIN"] = "DS"
     by_date = epoch_from_se(out["DSSTDTC"], out["USUBJID"], se.data)
-    last_el = se.data.sort_values(["USUBJID", "SESEQ"], kind="mergesort").drop_duplicates("USUBJID", keep="last").set_index("USUBJID")["EPOCH"]
+    last_el = (
+        se.data.sort_values(["USUBJID", "SESEQ"], kind="mergesort")
+        .drop_duplicates("USUBJID", keep="last")
+        .set_index("USUBJID")["EPOCH"]
+    )
     out["EPOCH"] = np.select(
         [out["DSSCAT"].eq("END OF TREATMENT").to_numpy(), out["DSSCAT"].eq("END OF STUDY").to_numpy()],
         [np.full(len(out), "TREATMENT", dtype=object), out["USUBJID"].map(last_el).to_numpy(dtype=object)],
@@ -118,4 +180,3 @@ def build(enrol: FormExtract, ds: FormExtract, surv: FormExtract, dm: DomainResu
     out["DSSTDY"] = study_day(out["DSSTDTC"], rfst)
     out = derive_seq(out, "DSSEQ", ["DSSTDTC", "_rank"])
     return build_result(out, "ds", pd.concat(problems, ignore_index=True), "DSSEQ")
-

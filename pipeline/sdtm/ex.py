@@ -10,7 +10,7 @@ import pandas as pd
 
 from pipeline.dates import complete_date, study_day
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result, epoch_from_se, derive_seq, make_queries
+from pipeline.sdtm.common import DomainResult, build_result, derive_seq, epoch_from_se, make_queries
 from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
 
 DOMAIN = "EX"
@@ -24,16 +24,32 @@ def build(ex: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult:
 
     problems = []
     negative = raw["EXDOSE"] < 0
-    problems.append(make_queries(raw[negative], "ex", "EXDOSE", raw.loc[negative, "EXDOSE"], "DOSE_NEGATIVE", "Daily dose is negative"))
+    problems.append(
+        make_queries(raw[negative], "ex", "EXDOSE", raw.loc[negative, "EXDOSE"], "DOSE_NEGATIVE", "Daily dose is negative")
+    )
     end_first = complete_date(raw["EXENDAT"]) < complete_date(raw["EXSTDAT"])
     problems.append(
-        make_queries(raw[end_first], "ex", "EXENDAT", raw.loc[end_first, "EXENDAT"], "END_BEFORE_START", "Period ends before it starts (EXSTDAT " + raw.loc[end_first, "EXSTDAT"].astype(str) + ")")
+        make_queries(
+            raw[end_first],
+            "ex",
+            "EXENDAT",
+            raw.loc[end_first, "EXENDAT"],
+            "END_BEFORE_START",
+            "Period ends before it starts (EXSTDAT " + raw.loc[end_first, "EXSTDAT"].astype(str) + ")",
+        )
     )
     ref = dm_reference(dm).set_index("USUBJID")
     arm = dm.data.set_index("USUBJID")["ARMCD"]
     control = raw["USUBJID"].map(arm).eq("CONTROL")
     problems.append(
-        make_queries(raw[control], "ex", "EXTRT", raw.loc[control, "EXTRT"], "DOSE_IN_CONTROL_ARM", "Sorafenib dose recorded for a subject enrolled in the control group")
+        make_queries(
+            raw[control],
+            "ex",
+            "EXTRT",
+            raw.loc[control, "EXTRT"],
+            "DOSE_IN_CONTROL_ARM",
+            "Sorafenib dose recorded for a subject enrolled in the control group",
+        )
     )
     raw = raw[~(negative | end_first)]
 

@@ -46,8 +46,22 @@ def build(ie: FormExtract, enrol: FormExtract, dm: DomainResult, se: DomainResul
     unknown = cat.isna() & raw["IETESTCD"].notna()
     blank = raw["IEORRES"].isna()
     problems = [
-        make_queries(raw[unknown], "ie", "IETESTCD", raw.loc[unknown, "IETESTCD"], "IE_CRITERION_UNKNOWN", "Criterion code not in specs/trial/criteria.csv; record held back"),
-        make_queries(raw[blank], "ie", "IEORRES", raw.loc[blank, "IEORRES"], "IE_RESULT_MISSING", "Criterion " + raw.loc[blank, "IETESTCD"].astype(str) + " has no answer; eligibility cannot be confirmed"),
+        make_queries(
+            raw[unknown],
+            "ie",
+            "IETESTCD",
+            raw.loc[unknown, "IETESTCD"],
+            "IE_CRITERION_UNKNOWN",
+            "Criterion code not in specs/trial/criteria.csv; record held back",
+        ),
+        make_queries(
+            raw[blank],
+            "ie",
+            "IEORRES",
+            raw.loc[blank, "IEORRES"],
+            "IE_RESULT_MISSING",
+            "Criterion " + raw.loc[blank, "IETESTCD"].astype(str) + " has no answer; eligibility cannot be confirmed",
+        ),
     ]
     unmet = raw[raw["IEORRES"].eq("N") & ~unknown].copy()
     unmet["IECAT"] = unmet["IETESTCD"].map(crit["IECAT"]).astype(TEXT)
@@ -55,9 +69,18 @@ def build(ie: FormExtract, enrol: FormExtract, dm: DomainResult, se: DomainResul
     inclusion = unmet["IECAT"].eq("INCLUSION")
 
     # An enrolled subject with a criterion not met is a protocol deviation: reported, not removed.
-    what = pd.Series(np.where(inclusion, "inclusion criterion not met: ", "exclusion criterion present: "), index=unmet.index, dtype=TEXT)
+    what = pd.Series(
+        np.where(inclusion, "inclusion criterion not met: ", "exclusion criterion present: "), index=unmet.index, dtype=TEXT
+    )
     problems.append(
-        make_queries(unmet, "ie", "IETESTCD", unmet["IETESTCD"], "IE_ENROLLED_NOT_ELIGIBLE", "Enrolled subject with " + what + unmet["IETESTCD"] + " (" + unmet["IETEST"] + "); protocol deviation")
+        make_queries(
+            unmet,
+            "ie",
+            "IETESTCD",
+            unmet["IETESTCD"],
+            "IE_ENROLLED_NOT_ELIGIBLE",
+            "Enrolled subject with " + what + unmet["IETESTCD"] + " (" + unmet["IETEST"] + "); protocol deviation",
+        )
     )
 
     # Cross-check of the enrollment form's summary answer (IEYN) against the criteria form.
@@ -68,8 +91,22 @@ def build(ie: FormExtract, enrol: FormExtract, dm: DomainResult, se: DomainResul
     says_met = enr["IEYN"].eq("Y") & listed.notna()
     says_not = enr["IEYN"].eq("N") & listed.isna()
     problems += [
-        make_queries(enr[says_met], "enrol", "IEYN", enr.loc[says_met, "IEYN"], "IEYN_CONTRADICTS_IE", "All criteria declared met, but the criteria form records criteria not met: " + listed[says_met].astype(str)),
-        make_queries(enr[says_not], "enrol", "IEYN", enr.loc[says_not, "IEYN"], "IEYN_CONTRADICTS_IE", "Criteria declared not all met, but the criteria form records every criterion met"),
+        make_queries(
+            enr[says_met],
+            "enrol",
+            "IEYN",
+            enr.loc[says_met, "IEYN"],
+            "IEYN_CONTRADICTS_IE",
+            "All criteria declared met, but the criteria form records criteria not met: " + listed[says_met].astype(str),
+        ),
+        make_queries(
+            enr[says_not],
+            "enrol",
+            "IEYN",
+            enr.loc[says_not, "IEYN"],
+            "IEYN_CONTRADICTS_IE",
+            "Criteria declared not all met, but the criteria form records every criterion met",
+        ),
     ]
 
     enrolled = enr.set_index("USUBJID")["ENRLDAT"]

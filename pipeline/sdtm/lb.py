@@ -41,8 +41,14 @@ DOMAIN = "LB"
 INPUTS = {"lb": ["raw", "lb"], "surg": ["raw", "surg"], "ta": ["raw", "ta"], "dm": ["sdtm", "dm"], "se": ["sdtm", "se"]}
 
 CATEGORY = {
-    "WBC": "HEMATOLOGY", "HGB": "HEMATOLOGY", "PLAT": "HEMATOLOGY",
-    "ALT": "CHEMISTRY", "AST": "CHEMISTRY", "CREAT": "CHEMISTRY", "BILI": "CHEMISTRY", "ALB": "CHEMISTRY",
+    "WBC": "HEMATOLOGY",
+    "HGB": "HEMATOLOGY",
+    "PLAT": "HEMATOLOGY",
+    "ALT": "CHEMISTRY",
+    "AST": "CHEMISTRY",
+    "CREAT": "CHEMISTRY",
+    "BILI": "CHEMISTRY",
+    "ALB": "CHEMISTRY",
     "AFP": "TUMOR MARKERS",
 }
 # Digits kept in LBSTRESN: removes binary noise of the multiplication (14.3 g/dL x 10 = 143.00000000000003).
@@ -86,9 +92,15 @@ def _standardise(rec: pd.DataFrame, form: str, unit_field: str) -> tuple[pd.Data
     bad = rec[~known]
     blank = bad["_unit"].isna()
     message = pd.Series(
-        np.where(blank, "Result " + number_text(bad["_res"]).astype(str) + " has no unit; it cannot be standardised",
-                 "Unit " + bad["_unit"].astype(str) + " is not a known unit for " + bad["LBTESTCD"].astype(str)
-                 + " (specs/ct/lb_units.csv); result cannot be standardised"),
+        np.where(
+            blank,
+            "Result " + number_text(bad["_res"]).astype(str) + " has no unit; it cannot be standardised",
+            "Unit "
+            + bad["_unit"].astype(str)
+            + " is not a known unit for "
+            + bad["LBTESTCD"].astype(str)
+            + " (specs/ct/lb_units.csv); result cannot be standardised",
+        ),
         index=bad.index,
     )
     queries = make_queries(bad, form, unit_field, bad["_unit"], "LB_UNIT_UNKNOWN", message + "; record held back")
@@ -149,7 +161,16 @@ def build(lb: FormExtract, surg: FormExtract, ta: FormExtract, dm: DomainResult,
     rec = _records(t, "AFP", "AFP", "AFPU", t["TADAT"])
     rec["_visit"] = t["VISIT"]
     _, _, unreadable = standard_visit(t["VISIT"])
-    queries.append(make_queries(t[unreadable], "ta", "VISIT", t.loc[unreadable, "VISIT"], "VISIT_UNKNOWN", "Visit name is not a month after surgery; the record is an unscheduled visit by its date"))
+    queries.append(
+        make_queries(
+            t[unreadable],
+            "ta",
+            "VISIT",
+            t.loc[unreadable, "VISIT"],
+            "VISIT_UNKNOWN",
+            "Visit name is not a month after surgery; the record is an unscheduled visit by its date",
+        )
+    )
     rec, q = _standardise(rec, "ta", "AFPU")
     queries.append(q)
     parts.append(rec)

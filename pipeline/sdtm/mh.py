@@ -36,7 +36,9 @@ def build(surg: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult
     out["MHOCCUR"] = raw["CIRRH"]
     out["MHDTC"] = raw["PRSTDAT"]
     out["EPOCH"] = epoch_from_se(out["MHDTC"], out["USUBJID"], se.data, before_first=True)
-    out["MHDY"] = study_day(out["MHDTC"], dm_reference(dm).set_index("USUBJID")["RFSTDTC"].reindex(out["USUBJID"]).set_axis(out.index))
+    out["MHDY"] = study_day(
+        out["MHDTC"], dm_reference(dm).set_index("USUBJID")["RFSTDTC"].reindex(out["USUBJID"]).set_axis(out.index)
+    )
     out["_file"], out["_row"] = raw["_file"], raw["_row"]
     out = derive_seq(out, "MHSEQ", ["MHDECOD"])
     return build_result(out, "mh", queries, "MHSEQ")

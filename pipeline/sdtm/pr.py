@@ -26,7 +26,14 @@ def build(surg: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult
     raw, queries = keep_dm_subjects(raw, dm, "surg")
     # PRTRT is Req: a surgery record without the type of resection cannot be submitted.
     no_trt = raw["PRTRT"].isna()
-    problems = make_queries(raw[no_trt], "surg", "PRTRT", raw.loc[no_trt, "PRTRT"], "PROCEDURE_MISSING", "Type of hepatectomy is blank; PR record held back")
+    problems = make_queries(
+        raw[no_trt],
+        "surg",
+        "PRTRT",
+        raw.loc[no_trt, "PRTRT"],
+        "PROCEDURE_MISSING",
+        "Type of hepatectomy is blank; PR record held back",
+    )
     raw = raw[~no_trt]
 
     out = pd.DataFrame(index=raw.index)

@@ -118,14 +118,28 @@ def _baseline(s: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
             num = pd.to_numeric(raw, errors="coerce").astype("float64")
             bad = raw.notna() & ~(num.between(*rng) & (num % 1 == 0))
             queries.append(
-                make_queries(s[bad], "surg", field, raw[bad], "SCORE_OUT_OF_RANGE", f"{testcd} result is not an integer from {rng[0]} to {rng[1]}; record held back")
+                make_queries(
+                    s[bad],
+                    "surg",
+                    field,
+                    raw[bad],
+                    "SCORE_OUT_OF_RANGE",
+                    f"{testcd} result is not an integer from {rng[0]} to {rng[1]}; record held back",
+                )
             )
             result = num.where(~bad).astype("Int64").astype("string").astype(object)
             stresn = num.where(~bad)
         else:
             result, bad = to_ct(raw, raw_list, res_list)
             queries.append(
-                make_queries(s[bad], "surg", field, raw[bad], "RESULT_NOT_IN_CT", f"{testcd} result is not a term of codelist {res_list}; record held back")
+                make_queries(
+                    s[bad],
+                    "surg",
+                    field,
+                    raw[bad],
+                    "RESULT_NOT_IN_CT",
+                    f"{testcd} result is not a term of codelist {res_list}; record held back",
+                )
             )
             stresn = pd.Series(np.nan, index=s.index)
         keep = raw.notna() & ~bad
@@ -161,16 +175,32 @@ def _assessments(t: pd.DataFrame, hep: pd.Series) -> tuple[pd.DataFrame, list[pd
     result = recur.map({"Y": RELAPSED, "N": NED})
     unmapped = result.isna()
     queries = [
-        make_queries(t[unmapped], "ta", "RECUR", recur[unmapped], "RECUR_UNMAPPED", "Recurrence is neither Y nor N; assessment held back"),
+        make_queries(
+            t[unmapped], "ta", "RECUR", recur[unmapped], "RECUR_UNMAPPED", "Recurrence is neither Y nor N; assessment held back"
+        ),
     ]
     is_rec = recur.eq("Y")
     no_date = is_rec & t["RECURDAT"].isna()
     queries.append(
-        make_queries(t[no_date], "ta", "RECURDAT", t.loc[no_date, "RECURDAT"], "RECURDAT_MISSING", "Recurrence = Y without a date of recurrence diagnosis; the assessment date dates the recurrence")
+        make_queries(
+            t[no_date],
+            "ta",
+            "RECURDAT",
+            t.loc[no_date, "RECURDAT"],
+            "RECURDAT_MISSING",
+            "Recurrence = Y without a date of recurrence diagnosis; the assessment date dates the recurrence",
+        )
     )
     stray = recur.eq("N") & t["RECURDAT"].notna()
     queries.append(
-        make_queries(t[stray], "ta", "RECURDAT", t.loc[stray, "RECURDAT"], "RECURDAT_WITHOUT_RECURRENCE", "Date of recurrence given but Recurrence = N; not submitted (RSDTC = TADAT)")
+        make_queries(
+            t[stray],
+            "ta",
+            "RECURDAT",
+            t.loc[stray, "RECURDAT"],
+            "RECURDAT_WITHOUT_RECURRENCE",
+            "Date of recurrence given but Recurrence = N; not submitted (RSDTC = TADAT)",
+        )
     )
     # RSDTC is the date of the assessment for NED and RELAPSED DISEASE alike: the recurrence is
     # dated at its first observation; the collected diagnosis date goes to SUPPRS (RECURDTC).
@@ -178,11 +208,25 @@ def _assessments(t: pd.DataFrame, hep: pd.Series) -> tuple[pd.DataFrame, list[pd
     _, hi = date_bounds(rsdtc)
     early = hi < complete_date(hep)
     queries.append(
-        make_queries(t[early], "ta", "TADAT", rsdtc[early], "BEFORE_HEPATECTOMY", "Assessment date before the hepatectomy (" + hep[early].astype(str) + ")")
+        make_queries(
+            t[early],
+            "ta",
+            "TADAT",
+            rsdtc[early],
+            "BEFORE_HEPATECTOMY",
+            "Assessment date before the hepatectomy (" + hep[early].astype(str) + ")",
+        )
     )
     visit, _, unreadable = standard_visit(t["VISIT"])
     queries.append(
-        make_queries(t[unreadable], "ta", "VISIT", t.loc[unreadable, "VISIT"], "VISIT_UNKNOWN", "Visit name is not a month after surgery; the assessment is an unscheduled visit by its date")
+        make_queries(
+            t[unreadable],
+            "ta",
+            "VISIT",
+            t.loc[unreadable, "VISIT"],
+            "VISIT_UNKNOWN",
+            "Visit name is not a month after surgery; the assessment is an unscheduled visit by its date",
+        )
     )
     keep = ~unmapped
     t = t[keep]
@@ -207,13 +251,24 @@ def _duplicate_keys(out: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Hold back all but the first record sharing the natural keys (RSCAT, RSTESTCD, VISIT, RSDTC)."""
     keys = ["USUBJID", "RSCAT", "RSTESTCD", "VISIT", "RSDTC"]
     # Only the key columns are put in order ("first" = classification, then raw file and row).
-    order = out[["USUBJID", "_ord", "_file", "_row"]].reset_index(drop=True).sort_values(
-        ["USUBJID", "_ord", "_file", "_row"], kind="mergesort").index.to_numpy()
+    order = (
+        out[["USUBJID", "_ord", "_file", "_row"]]
+        .reset_index(drop=True)
+        .sort_values(["USUBJID", "_ord", "_file", "_row"], kind="mergesort")
+        .index.to_numpy()
+    )
     later = out[keys].iloc[order].fillna({"VISIT": "", "RSDTC": ""}).duplicated(keys, keep="first").to_numpy()
     if not later.any():
         return out, empty_queries()
     held = out.iloc[order[later]]
-    q = make_queries(held, "ta", "VISIT", held["VISIT"], "DUPLICATE_ASSESSMENT", "Another assessment of the subject has the same visit and date; record held back")
+    q = make_queries(
+        held,
+        "ta",
+        "VISIT",
+        held["VISIT"],
+        "DUPLICATE_ASSESSMENT",
+        "Another assessment of the subject has the same visit and date; record held back",
+    )
     dup = np.zeros(len(out), dtype=bool)
     dup[order[later]] = True
     return out[~dup], q
@@ -238,7 +293,9 @@ def build(surg: FormExtract, ta: FormExtract, dm: DomainResult, se: DomainResult
     out["RSDY"] = study_day(out["RSDTC"], r["RFSTDTC"])
     out["VISITNUM"], out["VISIT"] = assign_visits(out["USUBJID"], out["RSDTC"], r["RFSTDTC"], out["_visit"], out["_planned"])
     # An undated pre-operative record takes the EPOCH of its reference date, the hepatectomy (SCREENING).
-    out["EPOCH"] = epoch_from_se(out["RSDTC"].where(out["RSDTC"].notna(), out["RSRFTDTC"]), out["USUBJID"], se.data, before_first=True)
+    out["EPOCH"] = epoch_from_se(
+        out["RSDTC"].where(out["RSDTC"].notna(), out["RSRFTDTC"]), out["USUBJID"], se.data, before_first=True
+    )
     out = derive_seq(out, "RSSEQ", ["_ord", "RSDTC"])
     queries = pd.concat([q_s, q_t, *q_base, *q_follow, q_dup], ignore_index=True)
     return build_result(out, "rs", queries, "RSSEQ")

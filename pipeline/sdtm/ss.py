@@ -31,7 +31,14 @@ def build(surv: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult
 
     std, unknown = to_ct(raw["SURVSTAT"], "SURVSTAT", "SSTATRS")
     problems = [
-        make_queries(raw[unknown], "surv", "SURVSTAT", raw.loc[unknown, "SURVSTAT"], "STATUS_NOT_IN_CT", "Survival status has no term in codelist SSTATRS; record held back"),
+        make_queries(
+            raw[unknown],
+            "surv",
+            "SURVSTAT",
+            raw.loc[unknown, "SURVSTAT"],
+            "STATUS_NOT_IN_CT",
+            "Survival status has no term in codelist SSTATRS; record held back",
+        ),
     ]
     # Alive after death: the contact's earliest possible day is after the latest possible death day.
     dead = raw[raw["SURVSTAT"].eq("DEAD") & raw["DTHDAT"].notna()]
@@ -42,8 +49,14 @@ def build(surv: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult
     alive_late = raw["SURVSTAT"].eq("ALIVE") & (contact_lo > death_of)
     problems.append(
         make_queries(
-            raw[alive_late], "surv", "CONTDAT", raw.loc[alive_late, "CONTDAT"], "ALIVE_AFTER_DEATH",
-            "Subject reported alive after the recorded death date (" + death_of[alive_late].dt.strftime("%Y-%m-%d").fillna("") + ")",
+            raw[alive_late],
+            "surv",
+            "CONTDAT",
+            raw.loc[alive_late, "CONTDAT"],
+            "ALIVE_AFTER_DEATH",
+            "Subject reported alive after the recorded death date ("
+            + death_of[alive_late].dt.strftime("%Y-%m-%d").fillna("")
+            + ")",
         )
     )
     keep = ~unknown & raw["SURVSTAT"].notna()

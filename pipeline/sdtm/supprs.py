@@ -24,7 +24,9 @@ def build(ta: FormExtract, rs: DomainResult, dm: DomainResult) -> DomainResult:
     raw = with_usubjid(ta.data)
     raw, queries = keep_dm_subjects(raw, dm, "ta")
     raw = raw[raw["RECUR"].eq("Y") & raw["RECURDAT"].notna()]
-    relapsed = rs.data.loc[rs.data["RSTESTCD"].eq("OVRLRESP") & rs.data["RSSTRESC"].eq("RELAPSED DISEASE"), ["USUBJID", "RSDTC", "RSSEQ"]]
+    relapsed = rs.data.loc[
+        rs.data["RSTESTCD"].eq("OVRLRESP") & rs.data["RSSTRESC"].eq("RELAPSED DISEASE"), ["USUBJID", "RSDTC", "RSSEQ"]
+    ]
     relapsed = relapsed.drop_duplicates(["USUBJID", "RSDTC"])
     linked = raw.merge(relapsed, left_on=["USUBJID", "TADAT"], right_on=["USUBJID", "RSDTC"], how="inner")
     out = pd.DataFrame(index=linked.index)

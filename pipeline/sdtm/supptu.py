@@ -35,13 +35,31 @@ def build(nl: FormExtract, tu: DomainResult, dm: DomainResult) -> DomainResult:
     raw = raw.assign(IDVARVAL=raw["LESID"].astype("string").astype(object))
 
     lesions = tu.data.loc[tu.data["TUTESTCD"].eq("TUMIDENT"), ["USUBJID", "TULNKID"]].drop_duplicates()
-    linked = raw[["USUBJID", "IDVARVAL"]].merge(lesions, left_on=["USUBJID", "IDVARVAL"], right_on=["USUBJID", "TULNKID"], how="left", indicator=True).set_index(raw.index)
+    linked = (
+        raw[["USUBJID", "IDVARVAL"]]
+        .merge(lesions, left_on=["USUBJID", "IDVARVAL"], right_on=["USUBJID", "TULNKID"], how="left", indicator=True)
+        .set_index(raw.index)
+    )
     orphan = linked["_merge"].eq("left_only")
     value, unknown = to_ct(raw["DIAGBAS"], "DIAGBAS", "DIAGBAS")
     unknown &= ~orphan
     problems = [
-        make_queries(raw[orphan], "nl", "LESID", raw.loc[orphan, "LESID"], "LESION_NOT_IN_TU", "The lesion is not in TU (held back there); its basis of diagnosis is held back"),
-        make_queries(raw[unknown], "nl", "DIAGBAS", raw.loc[unknown, "DIAGBAS"], "TERM_NOT_IN_CT", "Basis of diagnosis is not a term of codelist DIAGBAS; qualifier held back"),
+        make_queries(
+            raw[orphan],
+            "nl",
+            "LESID",
+            raw.loc[orphan, "LESID"],
+            "LESION_NOT_IN_TU",
+            "The lesion is not in TU (held back there); its basis of diagnosis is held back",
+        ),
+        make_queries(
+            raw[unknown],
+            "nl",
+            "DIAGBAS",
+            raw.loc[unknown, "DIAGBAS"],
+            "TERM_NOT_IN_CT",
+            "Basis of diagnosis is not a term of codelist DIAGBAS; qualifier held back",
+        ),
     ]
     keep = ~(orphan | unknown) & value.notna()
     raw, value = raw[keep], value[keep]

@@ -30,8 +30,15 @@ def _visit_dates(data: pd.DataFrame) -> pd.DataFrame:
     dtc = data[f"{dom}DTC"].astype(object)
     if f"{dom}RFTDTC" in data.columns:
         dtc = dtc.where(dtc.notna(), data[f"{dom}RFTDTC"].astype(object))
-    out = pd.DataFrame({"USUBJID": data["USUBJID"].astype(object), "VISITNUM": data["VISITNUM"], "VISIT": data["VISIT"].astype(object),
-                        "_date": complete_date(dtc), "_dom": dom})
+    out = pd.DataFrame(
+        {
+            "USUBJID": data["USUBJID"].astype(object),
+            "VISITNUM": data["VISITNUM"],
+            "VISIT": data["VISIT"].astype(object),
+            "_date": complete_date(dtc),
+            "_dom": dom,
+        }
+    )
     return out[out["VISITNUM"].notna()]
 
 
@@ -59,6 +66,10 @@ def build(dm: DomainResult, **domains: DomainResult) -> DomainResult:
     ref = dm_reference(dm).set_index("USUBJID")["RFSTDTC"].reindex(out["USUBJID"]).set_axis(out.index)
     out["SVSTDY"] = study_day(out["SVSTDTC"], ref)
     out["SVENDY"] = study_day(out["SVENDTC"], ref)
-    described = np.where(out["_ss"], UNPLANNED_SS, "Assessment outside the visit schedule (" + pd.Series(doms.to_numpy(), index=out.index).astype(str) + ")")
+    described = np.where(
+        out["_ss"],
+        UNPLANNED_SS,
+        "Assessment outside the visit schedule (" + pd.Series(doms.to_numpy(), index=out.index).astype(str) + ")",
+    )
     out["SVUPDES"] = pd.Series(described, index=out.index, dtype=object).where(~planned, None)
     return build_result(out, "sv")

@@ -36,13 +36,31 @@ def build(nl: FormExtract, tu: DomainResult, dm: DomainResult, se: DomainResult)
     raw = raw.assign(TRLNKID=raw["LESID"].astype("string").astype(object))
 
     lesions = tu.data.loc[tu.data["TUTESTCD"].eq("TUMIDENT"), ["USUBJID", "TULNKID", "TUMETHOD", "VISITNUM", "VISIT"]]
-    linked = raw[["USUBJID", "TRLNKID"]].merge(lesions, left_on=["USUBJID", "TRLNKID"], right_on=["USUBJID", "TULNKID"], how="left", indicator=True).set_index(raw.index)
+    linked = (
+        raw[["USUBJID", "TRLNKID"]]
+        .merge(lesions, left_on=["USUBJID", "TRLNKID"], right_on=["USUBJID", "TULNKID"], how="left", indicator=True)
+        .set_index(raw.index)
+    )
     orphan = linked["_merge"].eq("left_only")
     size = pd.to_numeric(raw["LESSZ"], errors="coerce")
     bad_size = ~orphan & ~(size > 0)
     problems = [
-        make_queries(raw[orphan], "nl", "LESID", raw.loc[orphan, "LESID"], "LESION_NOT_IN_TU", "The lesion is not in TU (held back there); measurement held back"),
-        make_queries(raw[bad_size], "nl", "LESSZ", raw.loc[bad_size, "LESSZ"], "SIZE_INVALID", "Longest diameter missing, zero or negative; measurement held back"),
+        make_queries(
+            raw[orphan],
+            "nl",
+            "LESID",
+            raw.loc[orphan, "LESID"],
+            "LESION_NOT_IN_TU",
+            "The lesion is not in TU (held back there); measurement held back",
+        ),
+        make_queries(
+            raw[bad_size],
+            "nl",
+            "LESSZ",
+            raw.loc[bad_size, "LESSZ"],
+            "SIZE_INVALID",
+            "Longest diameter missing, zero or negative; measurement held back",
+        ),
     ]
     keep = ~(orphan | bad_size)
     raw, linked, size = raw[keep], linked[keep], size[keep]
@@ -68,7 +86,9 @@ def build(nl: FormExtract, tu: DomainResult, dm: DomainResult, se: DomainResult)
     out["EPOCH"] = epoch_from_se(raw["TADAT"], raw["USUBJID"], se.data, before_first=True)
     out["TRDY"] = study_day(raw["TADAT"], ref["RFSTDTC"])
     when = complete_date(out["TRDTC"])
-    out["TRLOBXFL"] = last_before_exposure(out, ["TRTESTCD", "TRLNKID"], when, out["TRSTRESN"].notna() & (when <= complete_date(ref["RFXSTDTC"])))
+    out["TRLOBXFL"] = last_before_exposure(
+        out, ["TRTESTCD", "TRLNKID"], when, out["TRSTRESN"].notna() & (when <= complete_date(ref["RFXSTDTC"]))
+    )
     out["_file"], out["_row"] = raw["_file"], raw["_row"]
     out = derive_seq(out, "TRSEQ", ["TRDTC", "TRLNKID"])
     return build_result(out, "tr", pd.concat([queries, *problems], ignore_index=True), "TRSEQ")

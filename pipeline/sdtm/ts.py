@@ -36,7 +36,9 @@ TS_FILE = "specs/trial/ts.csv"
 CDISC_CT = "CDISC CT"
 NULL_FLAVOR = "nullflavor:"
 # ISO 21090 NullFlavor enumeration (the terms TSVALNF may take).
-ISO21090_NULL_FLAVORS = frozenset({"NI", "INV", "DER", "OTH", "PINF", "NINF", "UNC", "MSK", "NA", "UNK", "ASKU", "NAV", "NASK", "QS", "TRC", "NP"})
+ISO21090_NULL_FLAVORS = frozenset(
+    {"NI", "INV", "DER", "OTH", "PINF", "NINF", "UNC", "MSK", "NA", "UNK", "ASKU", "NAV", "NASK", "QS", "TRC", "NP"}
+)
 
 
 def _text(value: object) -> str:

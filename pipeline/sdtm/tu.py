@@ -51,7 +51,16 @@ def build(nl: FormExtract, ta: FormExtract, dm: DomainResult, se: DomainResult) 
     seg, bad_seg = to_ct(raw["LIVSEG"], "LIVSEG", "LOC")
     loc, bad_loc = to_ct(raw["LESLOC"], "LOC", "LOC")
     for field, bad, codelist in [("LESSITE", bad_site, "TUIDRS"), ("LIVSEG", bad_seg, "LOC"), ("LESLOC", bad_loc, "LOC")]:
-        problems.append(make_queries(raw[bad], "nl", field, raw.loc[bad, field], "TERM_NOT_IN_CT", f"{field} has no term in codelist {codelist}; lesion held back"))
+        problems.append(
+            make_queries(
+                raw[bad],
+                "nl",
+                field,
+                raw.loc[bad, field],
+                "TERM_NOT_IN_CT",
+                f"{field} has no term in codelist {codelist}; lesion held back",
+            )
+        )
 
     # The tumour assessment of the same subject on the lesion's date gives TUMETHOD and VISIT.
     t = with_usubjid(ta.data).drop_duplicates(["USUBJID", "TADAT"])
@@ -60,22 +69,54 @@ def build(nl: FormExtract, ta: FormExtract, dm: DomainResult, se: DomainResult) 
     method, bad_method = to_ct(hit["TAMETHOD"], "METHOD", "METHOD")
     bad_ta = hit[bad_method].drop_duplicates(["_file", "_row"])  # one query per assessment
     problems.append(
-        make_queries(bad_ta, "ta", "TAMETHOD", bad_ta["TAMETHOD"], "TERM_NOT_IN_CT", "Imaging method has no term in codelist METHOD; the new lesions of this assessment are held back")
+        make_queries(
+            bad_ta,
+            "ta",
+            "TAMETHOD",
+            bad_ta["TAMETHOD"],
+            "TERM_NOT_IN_CT",
+            "Imaging method has no term in codelist METHOD; the new lesions of this assessment are held back",
+        )
     )
     unmatched = hit["_merge"].eq("left_only")
     problems.append(
-        make_queries(raw[unmatched], "nl", "TADAT", raw.loc[unmatched, "TADAT"], "NO_MATCHING_ASSESSMENT", "No tumour assessment of the subject on the date of this new lesion; TUMETHOD and VISIT left null")
+        make_queries(
+            raw[unmatched],
+            "nl",
+            "TADAT",
+            raw.loc[unmatched, "TADAT"],
+            "NO_MATCHING_ASSESSMENT",
+            "No tumour assessment of the subject on the date of this new lesion; TUMETHOD and VISIT left null",
+        )
     )
     at_ned = hit["RECUR"].eq("N")
     problems.append(
-        make_queries(raw[at_ned], "nl", "TADAT", raw.loc[at_ned, "TADAT"], "LESION_AT_NED_ASSESSMENT", "New lesion at an assessment that recorded no recurrence (RECUR = N)")
+        make_queries(
+            raw[at_ned],
+            "nl",
+            "TADAT",
+            raw.loc[at_ned, "TADAT"],
+            "LESION_AT_NED_ASSESSMENT",
+            "New lesion at an assessment that recorded no recurrence (RECUR = N)",
+        )
     )
     liver = raw["LESLOC"].eq("LIVER")
-    clash = (raw["LESSITE"].eq("INTRAHEPATIC") & ~liver) | (raw["LESSITE"].eq("EXTRAHEPATIC") & liver) | (raw["LIVSEG"].notna() & ~liver)
+    clash = (
+        (raw["LESSITE"].eq("INTRAHEPATIC") & ~liver)
+        | (raw["LESSITE"].eq("EXTRAHEPATIC") & liver)
+        | (raw["LIVSEG"].notna() & ~liver)
+    )
     problems.append(
         make_queries(
-            raw[clash], "nl", "LESLOC", raw.loc[clash, "LESLOC"], "LOCATION_INCONSISTENT",
-            "Location contradicts LESSITE " + raw.loc[clash, "LESSITE"].astype(str) + " / LIVSEG " + raw.loc[clash, "LIVSEG"].astype(str),
+            raw[clash],
+            "nl",
+            "LESLOC",
+            raw.loc[clash, "LESLOC"],
+            "LOCATION_INCONSISTENT",
+            "Location contradicts LESSITE "
+            + raw.loc[clash, "LESSITE"].astype(str)
+            + " / LIVSEG "
+            + raw.loc[clash, "LIVSEG"].astype(str),
         )
     )
 
@@ -110,8 +151,9 @@ def build(nl: FormExtract, ta: FormExtract, dm: DomainResult, se: DomainResult) 
         parts.append(rec)
     out = stack(parts, ignore_index=True) if parts else lesion
     when = complete_date(out["TUDTC"])
-    before = out["TUORRES"].notna() & (when <= complete_date(out["USUBJID"].map(dm_reference(dm).set_index("USUBJID")["RFXSTDTC"])))
+    before = out["TUORRES"].notna() & (
+        when <= complete_date(out["USUBJID"].map(dm_reference(dm).set_index("USUBJID")["RFXSTDTC"]))
+    )
     out["TULOBXFL"] = last_before_exposure(out, ["TUTESTCD", "TULNKID"], when, before)
     out = derive_seq(out, "TUSEQ", ["TUDTC", "TULNKID", "_test"])
     return build_result(out, "tu", pd.concat([queries, *problems], ignore_index=True), "TUSEQ")
-

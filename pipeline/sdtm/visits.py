@@ -34,8 +34,11 @@ def standard_visit(visit: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     name = np.append(name.to_numpy(dtype=object), None)[codes]
     num = np.append(num.to_numpy(dtype="float64"), np.nan)[codes]
     unknown = np.append(unknown.to_numpy(dtype=bool), False)[codes]
-    return (pd.Series(name, index=visit.index, dtype=object), pd.Series(num, index=visit.index, dtype="float64"),
-            pd.Series(unknown, index=visit.index, dtype=bool))
+    return (
+        pd.Series(name, index=visit.index, dtype=object),
+        pd.Series(num, index=visit.index, dtype="float64"),
+        pd.Series(unknown, index=visit.index, dtype=bool),
+    )
 
 
 def _standard_names(text: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -89,8 +92,13 @@ def _from_day(tv: pd.DataFrame) -> np.ndarray:
     return day
 
 
-def assign_visits(usubjid: pd.Series, dtc: pd.Series, rfstdtc: pd.Series,
-                  collected: pd.Series | None = None, planned: pd.Series | str | None = None) -> tuple[pd.Series, pd.Series]:
+def assign_visits(
+    usubjid: pd.Series,
+    dtc: pd.Series,
+    rfstdtc: pd.Series,
+    collected: pd.Series | None = None,
+    planned: pd.Series | str | None = None,
+) -> tuple[pd.Series, pd.Series]:
     """VISITNUM (float64) and VISIT (object) of Findings records, by the rule of specs/sdtm/tv.yaml.
 
     Takes per record (same index): the subject, the date used to place an unscheduled record

@@ -44,10 +44,12 @@ def targets(root: Path = SPECS_DIR) -> dict[tuple[str, str], list[Target]]:
     """``(form, FIELD) -> [Target]`` from every SDTM variable's and value-level case's raw sources,
     in dataset and variable order of the specs."""
     out: dict[tuple[str, str], list[Target]] = {}
-    for name, spec in sorted(load_layer("sdtm", root).items()):
+    for _name, spec in sorted(load_layer("sdtm", root).items()):
         cases = [(f"{spec.name}.{v.name}", v.origin, v.sources) for v in spec.variables]
-        cases += [(f"{spec.name}.{vl.variable} [{' and '.join(f'{k} = {val}' for k, val in vl.where)}]", vl.origin, vl.sources)
-                  for vl in spec.value_level]
+        cases += [
+            (f"{spec.name}.{vl.variable} [{' and '.join(f'{k} = {val}' for k, val in vl.where)}]", vl.origin, vl.sources)
+            for vl in spec.value_level
+        ]
         for item, origin, sources in cases:
             for src in sources or ():
                 form, _, fld = src.partition(".")
@@ -76,18 +78,24 @@ def build_acrf(root: Path = SPECS_DIR) -> Doc:
     raw = load_raw_spec(root)
     study = load_study(root)
     tg = targets(root)
-    doc = Doc(f"{study.studyid} Annotated Case Report Form",
-              subject="Raw CRF forms of the EDC export annotated with their SDTM (SDTMIG 3.4) variables")
+    doc = Doc(
+        f"{study.studyid} Annotated Case Report Form",
+        subject="Raw CRF forms of the EDC export annotated with their SDTM (SDTMIG 3.4) variables",
+    )
     doc.h(1, "How to read this document")
-    doc.p("One section per CRF form of the sites' EDC export (specs/raw/forms.yaml), one row per field "
-          "(specs/raw/dictionary.csv) with its prompt, field name, type and permitted values. The right column "
-          "names the SDTM variable the field is submitted in, as DOMAIN.VARIABLE (a value-level case as "
-          "DOMAIN.VARIABLE [condition]); 'derived from' marks an SDTM variable derived from the field rather "
-          "than collected in it; NOT SUBMITTED marks a field no SDTM variable holds. define.xml links each "
-          "collected variable to the pages where it is annotated.")
-    doc.table(["Form", "Label", "Fields", "Record keys"],
-              [[name, form.label, len(form.fields), ", ".join(form.keys)] for name, form in raw.forms.items()],
-              widths=[1, 3, 0.7, 2])
+    doc.p(
+        "One section per CRF form of the sites' EDC export (specs/raw/forms.yaml), one row per field "
+        "(specs/raw/dictionary.csv) with its prompt, field name, type and permitted values. The right column "
+        "names the SDTM variable the field is submitted in, as DOMAIN.VARIABLE (a value-level case as "
+        "DOMAIN.VARIABLE [condition]); 'derived from' marks an SDTM variable derived from the field rather "
+        "than collected in it; NOT SUBMITTED marks a field no SDTM variable holds. define.xml links each "
+        "collected variable to the pages where it is annotated."
+    )
+    doc.table(
+        ["Form", "Label", "Fields", "Record keys"],
+        [[name, form.label, len(form.fields), ", ".join(form.keys)] for name, form in raw.forms.items()],
+        widths=[1, 3, 0.7, 2],
+    )
     for name, form in raw.forms.items():
         doc.page_break()
         doc.h(1, f"Form {name}: {form.label}")

@@ -70,17 +70,27 @@ def _package_asset(layer: str, specs: dict[str, Any]) -> dg.AssetsDefinition:
         key=key,
         group_name=GROUP,
         # Only the datasets are loaded, not their record lineage or queries (pipeline/storage.py).
-        ins={arg: dg.AssetIn(key=dg.AssetKey([layer, name.lower()]), metadata={PARTS_KEY: ["data"]}) for arg, name in args.items()},
+        ins={
+            arg: dg.AssetIn(key=dg.AssetKey([layer, name.lower()]), metadata={PARTS_KEY: ["data"]}) for arg, name in args.items()
+        },
         check_specs=[
-            dg.AssetCheckSpec("xpt_conformance", asset=key, blocking=True,
-                              description="Every dataset meets the XPORT v5 / FDA rules (names, labels, ASCII, 200 bytes, size, columns = spec)"),
-            dg.AssetCheckSpec("define_xsd", asset=key, blocking=True,
-                              description="define.xml validates against the Define-XML 2.1 schema"),
-            dg.AssetCheckSpec("define_completeness", asset=key,
-                              description="Nothing in the specs keeps define.xml from being complete (codelists, methods, dictionary versions)"),
+            dg.AssetCheckSpec(
+                "xpt_conformance",
+                asset=key,
+                blocking=True,
+                description="Every dataset meets the XPORT v5 / FDA rules (names, labels, ASCII, 200 bytes, size, columns = spec)",
+            ),
+            dg.AssetCheckSpec(
+                "define_xsd", asset=key, blocking=True, description="define.xml validates against the Define-XML 2.1 schema"
+            ),
+            dg.AssetCheckSpec(
+                "define_completeness",
+                asset=key,
+                description="Nothing in the specs keeps define.xml from being complete (codelists, methods, dictionary versions)",
+            ),
         ],
         description=f"The {layer.upper()} submission package: one XPT v5 and one Dataset-JSON v1.1 file per dataset, "
-                    f"define.xml (Define-XML 2.1) and define.html, in `<out>/{layer}/`.",
+        f"define.xml (Define-XML 2.1) and define.html, in `<out>/{layer}/`.",
         kinds={"xpt", "json", "xml"},
     )
     def _asset(context, paths: StudyPaths, **inputs):
@@ -133,8 +143,8 @@ def _manifest_asset(deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
         group_name=GROUP,
         deps=deps,
         description="`<out>/manifest.json`: sha256, size and rows of every output file, sha256 of every raw "
-                    "input, the spec version (sha256 of specs/) and the code version. Written last, then the "
-                    "run's staging folder is published as `<out>` in one atomic switch.",
+        "input, the spec version (sha256 of specs/) and the code version. Written last, then the "
+        "run's staging folder is published as `<out>` in one atomic switch.",
         kinds={"json"},
     )
     def manifest(context, paths: StudyPaths) -> dg.MaterializeResult:
@@ -144,20 +154,23 @@ def _manifest_asset(deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
         path, doc = write_manifest(paths.out, paths.raw)
         # The package is complete and hashed: switch it in as one unit (pipeline/publish.py).
         published = paths.publish()
-        return dg.MaterializeResult(metadata={
-            "path": str(published / path.name),
-            "output files": len(doc["outputs"]),
-            "raw files": len(doc["raw_inputs"]),
-            "spec version": doc["spec_version"],
-            "code version": dg.MetadataValue.json(doc["code"]),
-            "seconds": round(time.perf_counter() - t0, 3),
-        })
+        return dg.MaterializeResult(
+            metadata={
+                "path": str(published / path.name),
+                "output files": len(doc["outputs"]),
+                "raw files": len(doc["raw_inputs"]),
+                "spec version": doc["spec_version"],
+                "code version": dg.MetadataValue.json(doc["code"]),
+                "seconds": round(time.perf_counter() - t0, 3),
+            }
+        )
 
     return manifest
 
 
-def build_submission_assets(sdtm_keys: Iterable[KeyLike], adam_keys: Iterable[KeyLike],
-                            manifest_deps: Iterable[KeyLike] = ()) -> list[dg.AssetsDefinition]:
+def build_submission_assets(
+    sdtm_keys: Iterable[KeyLike], adam_keys: Iterable[KeyLike], manifest_deps: Iterable[KeyLike] = ()
+) -> list[dg.AssetsDefinition]:
     """The submission assets for the dataset assets that exist.
 
     ``sdtm_keys`` / ``adam_keys``: keys of the upstream dataset assets (``["sdtm", "dm"]``,

@@ -99,8 +99,9 @@ def _commit_time() -> str | None:
     from pipeline.specs.paths import SPECS_DIR
 
     try:
-        res = subprocess.run(["git", "log", "-1", "--format=%ct"], cwd=SPECS_DIR.parent,
-                             capture_output=True, text=True, timeout=10, check=False)
+        res = subprocess.run(
+            ["git", "log", "-1", "--format=%ct"], cwd=SPECS_DIR.parent, capture_output=True, text=True, timeout=10, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     out = res.stdout.strip()
@@ -108,6 +109,7 @@ def _commit_time() -> str | None:
 
 
 # --- OIDs: one scheme for define.xml and Dataset-JSON so they cross-reference.
+
 
 def mdv_oid(layer_name: str, studyid: str) -> str:
     """MetaDataVersion OID of a layer's define.xml (also cited by its Dataset-JSON files)."""
@@ -185,6 +187,7 @@ def is_iso8601_duration(name: str, typ: str) -> bool:
 
 
 # --- Frames as the transport formats store them.
+
 
 def to_sas_numbers(col: pd.Series, kind: str) -> pd.Series:
     """A date/datetime/time column as SAS numbers (float64): days, seconds since 1960, seconds.
@@ -293,8 +296,9 @@ def dataset_char_widths(frame: pd.DataFrame, spec: DatasetSpec) -> dict[str, int
     return {v.name: char_width(frame[v.name]) for v in spec.variables if v.type == "Char" and v.name in frame.columns}
 
 
-def study_char_widths(own: Mapping[str, dict[str, int]], specs: Mapping[str, DatasetSpec],
-                      empty: set[str] = frozenset()) -> dict[str, dict[str, int]]:
+def study_char_widths(
+    own: Mapping[str, dict[str, int]], specs: Mapping[str, DatasetSpec], empty: set[str] = frozenset()
+) -> dict[str, dict[str, int]]:
     """:func:`layer_char_widths` from each dataset's own widths (``dataset_char_widths``);
     ``empty``: names of datasets without records."""
     study: dict[str, int] = {}
@@ -303,9 +307,10 @@ def study_char_widths(own: Mapping[str, dict[str, int]], specs: Mapping[str, Dat
             for var, w in widths.items():
                 study[var] = max(study.get(var, 1), w)
     # An empty dataset has no value to pad, so it keeps width 1.
-    return {name: (widths if specs[name].name.upper().startswith("SUPP") or name in empty
-                   else {v: study[v] for v in widths})
-            for name, widths in own.items()}
+    return {
+        name: (widths if specs[name].name.upper().startswith("SUPP") or name in empty else {v: study[v] for v in widths})
+        for name, widths in own.items()
+    }
 
 
 def decimals_needed(values: np.ndarray, max_digits: int = 12) -> int | None:

@@ -29,8 +29,13 @@ class Row:
     explanation: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        d = {"rule": self.rule, "cdisc_ids": self.cdisc_ids, "dataset": self.dataset, "findings": self.findings,
-             "message": self.message}
+        d = {
+            "rule": self.rule,
+            "cdisc_ids": self.cdisc_ids,
+            "dataset": self.dataset,
+            "findings": self.findings,
+            "message": self.message,
+        }
         if self.kind is not None:
             d |= {"kind": self.kind, "explanation": self.explanation}
         return d
@@ -131,19 +136,21 @@ def summary_doc(passes: list[tuple[str, Any, Classification]], explanations: Exp
     docs = []
     stale: set[tuple[str, str]] | None = None
     for fmt, result, cls in passes:
-        docs.append({
-            "data_format": fmt,
-            "engine": result.engine,
-            "standard": result.standard,
-            "ct_packages": list(result.ct_packages),
-            "summary": dict(result.summary),
-            "findings_explained": cls.explained_findings,
-            "findings_unexplained": cls.unexplained_findings,
-            "explained": [r.as_dict() for r in cls.explained],
-            "unexplained": [r.as_dict() for r in cls.unexplained],
-            "engine_errors_explained": [r.as_dict() for r in cls.errors_explained],
-            "engine_errors_unexplained": [r.as_dict() for r in cls.errors_unexplained],
-        })
+        docs.append(
+            {
+                "data_format": fmt,
+                "engine": result.engine,
+                "standard": result.standard,
+                "ct_packages": list(result.ct_packages),
+                "summary": dict(result.summary),
+                "findings_explained": cls.explained_findings,
+                "findings_unexplained": cls.unexplained_findings,
+                "explained": [r.as_dict() for r in cls.explained],
+                "unexplained": [r.as_dict() for r in cls.unexplained],
+                "engine_errors_explained": [r.as_dict() for r in cls.errors_explained],
+                "engine_errors_unexplained": [r.as_dict() for r in cls.errors_unexplained],
+            }
+        )
         stale = set(cls.stale) if stale is None else stale & set(cls.stale)
     return {
         "format": SUMMARY_FORMAT,

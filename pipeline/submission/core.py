@@ -185,8 +185,7 @@ def _tail(text: str, n: int = 2000) -> str:
     return text if len(text) <= n else "..." + text[-n:]
 
 
-def run_core(sdtm_dir: Path, report_path: Path, config: CoreConfig | None = None,
-             data_format: str = "auto") -> CoreResult | None:
+def run_core(sdtm_dir: Path, report_path: Path, config: CoreConfig | None = None, data_format: str = "auto") -> CoreResult | None:
     """Run the engine on ``sdtm_dir`` (with its define.xml) and write the report to ``report_path``.
 
     ``data_format``: ``xpt`` or ``json`` validates only that format's files (the engine keys
@@ -206,8 +205,18 @@ def run_core(sdtm_dir: Path, report_path: Path, config: CoreConfig | None = None
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="core-") as tmp:
         out = Path(tmp) / "core_report.json"
-        cmd = [str(config.python), str(config.runner), "--data", str(sdtm_dir.resolve()),
-               "--cache", str(Path(config.cache).resolve()), "--output", str(out), "--format", data_format]
+        cmd = [
+            str(config.python),
+            str(config.runner),
+            "--data",
+            str(sdtm_dir.resolve()),
+            "--cache",
+            str(Path(config.cache).resolve()),
+            "--output",
+            str(out),
+            "--format",
+            data_format,
+        ]
         define = sdtm_dir / "define.xml"
         if define.is_file():
             cmd += ["--define", str(define.resolve())]
@@ -216,15 +225,17 @@ def run_core(sdtm_dir: Path, report_path: Path, config: CoreConfig | None = None
         env = {**os.environ, "PYTHONHASHSEED": "0"}
         env.pop("PYTHONPATH", None)  # the 3.12 venv must not see this project's 3.11 packages
         # Own session: on a timeout the engine's worker processes go down with it.
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                                start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
         try:
             stdout, stderr = proc.communicate(timeout=config.timeout)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             stdout, stderr = proc.communicate()
-            return CoreResult(error=f"CORE did not finish in {config.timeout:g} s (PIPELINE_CORE_TIMEOUT)",
-                              log=_tail(stderr), seconds=time.perf_counter() - t0)
+            return CoreResult(
+                error=f"CORE did not finish in {config.timeout:g} s (PIPELINE_CORE_TIMEOUT)",
+                log=_tail(stderr),
+                seconds=time.perf_counter() - t0,
+            )
         seconds = time.perf_counter() - t0
         log = _tail("\n".join(x for x in (stdout, stderr) if x))
         if proc.returncode != 0:
@@ -274,12 +285,21 @@ def check_metadata(result: CoreResult) -> dict[str, Any]:
         }
     s = result.summary
     rules = {r["rule_id"]: r for r in result.rules}
-    issues = sorted((r for r in result.results if r.get("status") == "issues"),
-                    key=lambda r: (-int(r.get("findings", 0)), r["rule_id"], r["dataset"]))
+    issues = sorted(
+        (r for r in result.results if r.get("status") == "issues"),
+        key=lambda r: (-int(r.get("findings", 0)), r["rule_id"], r["dataset"]),
+    )
     errors = sorted((r for r in result.results if r.get("status") == "error"), key=lambda r: (r["rule_id"], r["dataset"]))
-    issue_rows = [[r["rule_id"], rules.get(r["rule_id"], {}).get("cdisc_ids", ""), r["dataset"], r["findings"],
-                   rules.get(r["rule_id"], {}).get("message", "") or r.get("message", "")]
-                  for r in issues[:MAX_TABLE_ROWS]]
+    issue_rows = [
+        [
+            r["rule_id"],
+            rules.get(r["rule_id"], {}).get("cdisc_ids", ""),
+            r["dataset"],
+            r["findings"],
+            rules.get(r["rule_id"], {}).get("message", "") or r.get("message", ""),
+        ]
+        for r in issues[:MAX_TABLE_ROWS]
+    ]
     error_rows = [[r["rule_id"], r["dataset"], r.get("message", "")] for r in errors[:MAX_TABLE_ROWS]]
     # The sample: the first findings of each (rule, dataset) in turn, so every failing pair shows.
     firsts: dict[tuple[str, str], list[dict]] = {}
@@ -291,8 +311,18 @@ def check_metadata(result: CoreResult) -> dict[str, Any]:
         sample += [v[depth] for _, v in sorted(firsts.items()) if len(v) > depth][: MAX_SAMPLE - len(sample)]
         depth += 1
     sample.sort(key=lambda f: (f["rule_id"], f["dataset"], f.get("row") is None, f.get("row") or 0))
-    sample_rows = [[f["rule_id"], f["dataset"], f.get("row"), f.get("usubjid"), ", ".join(f.get("variables") or []),
-                    _values(f.get("values") or {}), f.get("message")] for f in sample]
+    sample_rows = [
+        [
+            f["rule_id"],
+            f["dataset"],
+            f.get("row"),
+            f.get("usubjid"),
+            ", ".join(f.get("variables") or []),
+            _values(f.get("values") or {}),
+            f.get("message"),
+        ]
+        for f in sample
+    ]
     per_dataset: dict[str, int] = {}
     for r in issues:
         per_dataset[r["dataset"]] = per_dataset.get(r["dataset"], 0) + int(r["findings"])
@@ -312,11 +342,16 @@ def check_metadata(result: CoreResult) -> dict[str, Any]:
         "findings": s.get("findings", 0),
         "findings per dataset": dg.MetadataValue.json(dict(sorted(per_dataset.items()))),
         "by rule and dataset": dg.MetadataValue.md(
-            _md_table(["rule", "CDISC ids", "dataset", "findings", "message"], issue_rows, len(issues))),
+            _md_table(["rule", "CDISC ids", "dataset", "findings", "message"], issue_rows, len(issues))
+        ),
         "engine errors": dg.MetadataValue.md(_md_table(["rule", "dataset", "error"], error_rows, len(errors))),
         "sample findings": dg.MetadataValue.md(
-            _md_table(["rule", "dataset", "row", "USUBJID", "variables", "values", "message"], sample_rows,
-                      s.get("findings", len(result.findings)))),
+            _md_table(
+                ["rule", "dataset", "row", "USUBJID", "variables", "values", "message"],
+                sample_rows,
+                s.get("findings", len(result.findings)),
+            )
+        ),
         "report": dg.MetadataValue.path(str(result.report_path)) if result.report_path else "",
         "seconds": round(result.seconds, 1),
     }
@@ -350,17 +385,22 @@ def explanation_metadata(passes: list[tuple[str, CoreResult, Classification]]) -
         "findings unexplained": sum(cls.unexplained_findings for _, _, cls in passes),
         "findings explained": sum(cls.explained_findings for _, _, cls in passes),
         "unexplained findings": dg.MetadataValue.md(
-            _md_table(["format", "rule", "dataset", "findings", "message"], unexplained[:MAX_TABLE_ROWS], len(unexplained))),
+            _md_table(["format", "rule", "dataset", "findings", "message"], unexplained[:MAX_TABLE_ROWS], len(unexplained))
+        ),
         "explained findings": dg.MetadataValue.md(
-            _md_table(["format", "rule", "dataset", "findings", "kind", "explanation"], explained[:MAX_TABLE_ROWS],
-                      len(explained))),
+            _md_table(
+                ["format", "rule", "dataset", "findings", "kind", "explanation"], explained[:MAX_TABLE_ROWS], len(explained)
+            )
+        ),
         "engine errors not explained": dg.MetadataValue.md(
-            _md_table(["format", "rule", "dataset", "error"], errors[:MAX_TABLE_ROWS], len(errors))),
+            _md_table(["format", "rule", "dataset", "error"], errors[:MAX_TABLE_ROWS], len(errors))
+        ),
     }
 
 
-def run_passes(sdtm_dir: Path, out_dir: Path, config: CoreConfig,
-               explanations: Explanations) -> tuple[list[tuple[str, CoreResult, Classification]], CoreResult | None]:
+def run_passes(
+    sdtm_dir: Path, out_dir: Path, config: CoreConfig, explanations: Explanations
+) -> tuple[list[tuple[str, CoreResult, Classification]], CoreResult | None]:
     """Run the engine once per data format present in ``sdtm_dir``; write each report and the summary.
 
     Returns the classified passes and the first failed run (None when every pass ran).
@@ -412,16 +452,25 @@ def core_conformance(context, paths: StudyPaths):
     passes, failed = run_passes(paths.out / "sdtm", paths.out, config, explanations)
     if failed is not None:
         context.log.warning(f"CORE conformance: {failed.error}\n{failed.log}")
-        yield dg.AssetCheckResult(asset_key=SDTM_KEY, check_name=CHECK_NAME, passed=False,
-                                  severity=dg.AssetCheckSeverity.WARN, metadata=check_metadata(failed))
+        yield dg.AssetCheckResult(
+            asset_key=SDTM_KEY,
+            check_name=CHECK_NAME,
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata=check_metadata(failed),
+        )
         return
-    fmt, first, _ = passes[0]
-    metadata = {**check_metadata(first), **explanation_metadata(passes),
-                "passes": ", ".join(f for f, _, _ in passes),
-                "summary": dg.MetadataValue.path(str(paths.out / SUMMARY_PATH))}
+    _fmt, first, _ = passes[0]
+    metadata = {
+        **check_metadata(first),
+        **explanation_metadata(passes),
+        "passes": ", ".join(f for f, _, _ in passes),
+        "summary": dg.MetadataValue.path(str(paths.out / SUMMARY_PATH)),
+    }
     passed = all(cls.passed for _, _, cls in passes)
-    yield dg.AssetCheckResult(asset_key=SDTM_KEY, check_name=CHECK_NAME, passed=passed,
-                              severity=dg.AssetCheckSeverity.WARN, metadata=metadata)
+    yield dg.AssetCheckResult(
+        asset_key=SDTM_KEY, check_name=CHECK_NAME, passed=passed, severity=dg.AssetCheckSeverity.WARN, metadata=metadata
+    )
 
 
 core_asset_checks: list[dg.AssetChecksDefinition] = [core_conformance]

@@ -93,8 +93,9 @@ def _json_values(col: pd.Series, meta: dict[str, Any]) -> list[Any]:
     return [float(x) + 0.0 if k else None for x, k in zip(f.tolist(), ok.tolist())]
 
 
-def _document(df: pd.DataFrame, spec: DatasetSpec, layer_name: str, data_cutoff: str | None,
-              widths: Mapping[str, int] | None) -> tuple[dict[str, Any], pd.DataFrame]:
+def _document(
+    df: pd.DataFrame, spec: DatasetSpec, layer_name: str, data_cutoff: str | None, widths: Mapping[str, int] | None
+) -> tuple[dict[str, Any], pd.DataFrame]:
     """The document without its rows (``"rows": []``) and the frame the rows come from."""
     study = load_study()
     lay = layer(layer_name)
@@ -125,8 +126,9 @@ def _rows(frame: pd.DataFrame, columns: list[dict[str, Any]]) -> list[list[Any]]
     return [list(r) for r in zip(*values)] if values else []
 
 
-def build_dataset_json(df: pd.DataFrame, spec: DatasetSpec, layer_name: str, data_cutoff: str | None = None,
-                       widths: Mapping[str, int] | None = None) -> dict[str, Any]:
+def build_dataset_json(
+    df: pd.DataFrame, spec: DatasetSpec, layer_name: str, data_cutoff: str | None = None, widths: Mapping[str, int] | None = None
+) -> dict[str, Any]:
     """The Dataset-JSON v1.1 document of ``df`` under ``spec`` as an ordered dict.
 
     ``layer_name`` is ``"sdtm"`` or ``"adam"`` (it names the define.xml MetaDataVersion the
@@ -140,6 +142,7 @@ def build_dataset_json(df: pd.DataFrame, spec: DatasetSpec, layer_name: str, dat
 
 def dumps_dataset_json(doc: dict[str, Any]) -> str:
     """Serialise a Dataset-JSON document: attribute order kept, one column and one row per line."""
+
     def d(x: Any) -> str:
         return json.dumps(x, ensure_ascii=False, separators=(", ", ": "), allow_nan=False)
 
@@ -168,7 +171,7 @@ def _may_need_escapes(arr: pa.Array) -> bool:
     they never match); the per-value regex then runs only for the rare column that may need it.
     """
     offsets, data = utf8_buffers(arr)
-    data = data[offsets[0]:offsets[-1]]
+    data = data[offsets[0] : offsets[-1]]
     return bool(np.any((data < 0x20) | (data == 0x22) | (data == 0x5C)))
 
 
@@ -228,19 +231,25 @@ def _write_rows(fh, frame: pd.DataFrame, columns: list[dict[str, Any]]) -> None:
     # String columns converted to Arrow once (the package's conversion, when cached), then sliced per block.
     text = {c["name"]: arrow_text(frame[c["name"]]) for c in columns if c["dataType"] == "string"}
     for r0 in range(0, n, ROW_BLOCK):
-        block = frame.iloc[r0:r0 + ROW_BLOCK]
+        block = frame.iloc[r0 : r0 + ROW_BLOCK]
         tokens = [_tokens(block[c["name"]], c, _slice(text.get(c["name"]), r0, len(block))) for c in columns]
         last = r0 + ROW_BLOCK >= n
         line = pc.binary_join_element_wise(*tokens, ", ")
         line = pc.binary_join_element_wise("    [", line, "],\n", "")
         # The lines lie end to end in the Arrow data buffer: that is the text, but for the last ",\n".
         offsets, text_bytes = utf8_buffers(line)
-        data = memoryview(text_bytes[offsets[0]:offsets[-1] - (2 if last else 0)])
+        data = memoryview(text_bytes[offsets[0] : offsets[-1] - (2 if last else 0)])
         fh.write(data)
 
 
-def write_dataset_json(df: pd.DataFrame, spec: DatasetSpec, path: Path, layer_name: str,
-                       data_cutoff: str | None = None, widths: Mapping[str, int] | None = None) -> Path:
+def write_dataset_json(
+    df: pd.DataFrame,
+    spec: DatasetSpec,
+    path: Path,
+    layer_name: str,
+    data_cutoff: str | None = None,
+    widths: Mapping[str, int] | None = None,
+) -> Path:
     """Atomically write ``<path>/<dataset>.json`` (or the file ``path``); returns the file written.
 
     The bytes are ``dumps_dataset_json(build_dataset_json(...))``; the rows are serialised a

@@ -72,10 +72,19 @@ STYLESHEET = "define2-1.xsl"
 # Dataset order in define.xml (and in the reviewer's table of contents): by class as the
 # IGs list them, then by name.
 CLASS_ORDER = [
-    "TRIAL DESIGN", "SPECIAL PURPOSE", "INTERVENTIONS", "EVENTS", "FINDINGS", "FINDINGS ABOUT",
-    "RELATIONSHIP", "STUDY REFERENCE",
-    "SUBJECT LEVEL ANALYSIS DATASET", "OCCURRENCE DATA STRUCTURE", "BASIC DATA STRUCTURE",
-    "REFERENCE DATA STRUCTURE", "ADAM OTHER",
+    "TRIAL DESIGN",
+    "SPECIAL PURPOSE",
+    "INTERVENTIONS",
+    "EVENTS",
+    "FINDINGS",
+    "FINDINGS ABOUT",
+    "RELATIONSHIP",
+    "STUDY REFERENCE",
+    "SUBJECT LEVEL ANALYSIS DATASET",
+    "OCCURRENCE DATA STRUCTURE",
+    "BASIC DATA STRUCTURE",
+    "REFERENCE DATA STRUCTURE",
+    "ADAM OTHER",
 ]
 
 # Spec origin -> (def:Origin Type, Source). Source says who supplied the value (Define-XML 2.1).
@@ -163,12 +172,16 @@ def _slug(text: str) -> str:
 def _as_text(col: pd.Series) -> pd.Series:
     """Values as the text define.xml compares and lists them in (integral numbers without .0)."""
     if pd.api.types.is_numeric_dtype(col):
+
         def text(x):
             return None if pd.isna(x) else (str(int(x)) if float(x).is_integer() else repr(float(x)))
+
         exact = col.dtype == np.float64  # factorize's equality is ==, and equal floats have one text
     else:
+
         def text(x):
             return None if x is None or (isinstance(x, float) and pd.isna(x)) else str(x)
+
         exact = all_str(col)  # str values and None/NaN only (factorize makes those -1)
     if exact and len(col):
         # The text of each distinct value once (a column has few), instead of one call per row.
@@ -223,7 +236,9 @@ def _iso_date_type(values: pd.Series | None) -> str:
     return "datetime"
 
 
-def _typing(name: str, typ: str, fmt: str | None, spec_length: int | None, col: pd.Series | None) -> tuple[str, int | None, int | None]:
+def _typing(
+    name: str, typ: str, fmt: str | None, spec_length: int | None, col: pd.Series | None
+) -> tuple[str, int | None, int | None]:
     """(DataType, Length, SignificantDigits); Length and integer/float from the data when present."""
     if temporal_kind_of(typ, fmt):
         return "integer", 8, None  # SAS day/second numbers shown through a DATE9./DATETIME20. format
@@ -288,13 +303,17 @@ class _Codelists:
                 continue
             parts = [self.ct[n] for n in use["names"]]
             all_cdisc = all(c.is_cdisc for c in parts)
-            el = _sub(mdv, "CodeList", {
-                "OID": oid,
-                "Name": " / ".join(c.label or c.name for c in parts),
-                "DataType": dtype,
-                # A union of codelists is the sponsor's, not one CT codelist: no CT standard, no NCI code.
-                _q(DEF_NS, "StandardOID"): ct_std if all_cdisc and len(parts) == 1 else None,
-            })
+            el = _sub(
+                mdv,
+                "CodeList",
+                {
+                    "OID": oid,
+                    "Name": " / ".join(c.label or c.name for c in parts),
+                    "DataType": dtype,
+                    # A union of codelists is the sponsor's, not one CT codelist: no CT standard, no NCI code.
+                    _q(DEF_NS, "StandardOID"): ct_std if all_cdisc and len(parts) == 1 else None,
+                },
+            )
             decode = any(_use_decode(c) for c in parts)
             seen: set[str] = set()
             n = 0
@@ -322,7 +341,9 @@ class _Codelists:
         if version is None and name == "MedDRA":  # the version of the release the AEs were coded with
             version = meddra.dictionary_version()
         if version is None and name != "ISO 3166":
-            self.problems.append(f"{oid}: external dictionary {dictionary!r} has no version in the spec (ExternalCodeList/@Version)")
+            self.problems.append(
+                f"{oid}: external dictionary {dictionary!r} has no version in the spec (ExternalCodeList/@Version)"
+            )
         el = _sub(mdv, "CodeList", {"OID": oid, "Name": dictionary, "DataType": dtype})
         _sub(el, "ExternalCodeList", {"Dictionary": name, "Version": version})
 
@@ -333,7 +354,7 @@ def _split_dictionary(text: str) -> tuple[str, str | None]:
     known = sorted(_enumeration("ExternalCodeListDictionary"), key=len, reverse=True)
     for k in known:
         if text.upper().startswith(k.upper()):
-            rest = text[len(k):].strip()
+            rest = text[len(k) :].strip()
             m = re.match(r"^v?(?:ersion\s*)?(\d+(?:\.\d+)*)$", rest, flags=re.IGNORECASE)
             return k, (m.group(1) if m else None)
     m = re.match(r"^(.*?)\s+v?(\d+(?:\.\d+)*)$", text)
@@ -439,9 +460,22 @@ def build_define(
             dtype, length, digits = _typing(v.name, v.type, v.format, v.length, col)
             if dtype == "text" and v.name in (widths or {}).get(spec.name, {}):
                 length = widths[spec.name][v.name]
-            it = _Item(item_oid(spec.name, v.name), v.name, v.label, dtype, length, digits, v.format,
-                       v.origin, tuple(v.sources or ()), v.derivation, f"{spec.name}.{v.name}")
-            cls_names = tuple(getattr(v, "codelists", None) or ((v.codelist,) if isinstance(v.codelist, str) else tuple(v.codelist or ())))
+            it = _Item(
+                item_oid(spec.name, v.name),
+                v.name,
+                v.label,
+                dtype,
+                length,
+                digits,
+                v.format,
+                v.origin,
+                tuple(v.sources or ()),
+                v.derivation,
+                f"{spec.name}.{v.name}",
+            )
+            cls_names = tuple(
+                getattr(v, "codelists", None) or ((v.codelist,) if isinstance(v.codelist, str) else tuple(v.codelist or ()))
+            )
             if cls_names:
                 used = _used(as_text(v.name)) if frame is not None else None
                 it.codelist = codelists.ref(cls_names, dtype, it.where, used)
@@ -455,7 +489,11 @@ def build_define(
             if parent is None:
                 problems.append(f"{spec.name}: value-level metadata for unknown variable {vl.variable}")
                 continue
-            pv = spec.variable(vl.variable) if hasattr(spec, "variable") else next(v for v in spec.variables if v.name == vl.variable)
+            pv = (
+                spec.variable(vl.variable)
+                if hasattr(spec, "variable")
+                else next(v for v in spec.variables if v.name == vl.variable)
+            )
             where = [(k, str(val)) for k, val in vl.where]
             suffix = _slug(".".join(val for _, val in where))
             if any(suffix == _slug(".".join(val for _, val in w)) for _i, w in vlm.get(f"VL.{spec.name}.{vl.variable}", [])):
@@ -476,10 +514,19 @@ def build_define(
                 # A supplemental qualifier named --DTC holds ISO 8601 dates (SUPPRS.QVAL of RECURDTC).
                 dtype, length, digits = _iso_date_type(sub), None, None
             where_text = " and ".join(f"{k} = {val}" for k, val in where)
-            it = _Item(f"{item_oid(spec.name, vl.variable)}.{suffix}", vl.variable,
-                       (vl.label or f"{vl.variable} where {where_text}") + (f" ({vl.unit})" if getattr(vl, "unit", None) else ""),
-                       dtype, length, digits, pv.format,
-                       vl.origin, tuple(vl.sources or ()), vl.derivation, f"{spec.name}.{vl.variable} [{where_text}]")
+            it = _Item(
+                f"{item_oid(spec.name, vl.variable)}.{suffix}",
+                vl.variable,
+                (vl.label or f"{vl.variable} where {where_text}") + (f" ({vl.unit})" if getattr(vl, "unit", None) else ""),
+                dtype,
+                length,
+                digits,
+                pv.format,
+                vl.origin,
+                tuple(vl.sources or ()),
+                vl.derivation,
+                f"{spec.name}.{vl.variable} [{where_text}]",
+            )
             vl_names = tuple(getattr(vl, "codelists", None) or ())
             if vl_names:
                 used = _used(_as_text(sub)) if sub is not None else None
@@ -506,20 +553,40 @@ def build_define(
     _sub(gv, "StudyName").text = study.studyid
     _sub(gv, "StudyDescription").text = " ".join(study.title.split())
     _sub(gv, "ProtocolName").text = study.studyid
-    mdv = _sub(st, "MetaDataVersion", {
-        "OID": mdv_oid(lay.name, study.studyid),
-        "Name": f"{study.studyid} {lay.ig_name} {lay.ig_version}",
-        "Description": f"{lay.purpose} datasets of {study.studyid}",
-        _q(DEF_NS, "DefineVersion"): DEFINE_VERSION,
-    })
+    mdv = _sub(
+        st,
+        "MetaDataVersion",
+        {
+            "OID": mdv_oid(lay.name, study.studyid),
+            "Name": f"{study.studyid} {lay.ig_name} {lay.ig_version}",
+            "Description": f"{lay.purpose} datasets of {study.studyid}",
+            _q(DEF_NS, "DefineVersion"): DEFINE_VERSION,
+        },
+    )
     ig_std = f"STD.{lay.ig_name}.{lay.ig_version}"
     ct_std = f"STD.CT.SDTM.{study.ct_version}"
     stds = _sub(mdv, "Standards", ns=DEF_NS)
-    _sub(stds, "Standard", {"OID": ig_std, "Name": lay.ig_name, "Type": "IG", "Version": lay.ig_version, "Status": "Final"}, ns=DEF_NS)
+    _sub(
+        stds,
+        "Standard",
+        {"OID": ig_std, "Name": lay.ig_name, "Type": "IG", "Version": lay.ig_version, "Status": "Final"},
+        ns=DEF_NS,
+    )
     if any(u["names"] and all(ct[n].is_cdisc for n in u["names"]) for u in codelists.used.values()):
         # specs/ct holds the SDTM CT package of the recorded NCI-EVS release; ADaM reuses its codelists.
-        _sub(stds, "Standard", {"OID": ct_std, "Name": "CDISC/NCI", "Type": "CT", "PublishingSet": "SDTM",
-                                "Version": study.ct_version, "Status": "Final"}, ns=DEF_NS)
+        _sub(
+            stds,
+            "Standard",
+            {
+                "OID": ct_std,
+                "Name": "CDISC/NCI",
+                "Type": "CT",
+                "PublishingSet": "SDTM",
+                "Version": study.ct_version,
+                "Status": "Final",
+            },
+            ns=DEF_NS,
+        )
 
     # --- Value-level metadata
     for vl_oid in sorted(vlm):
@@ -543,20 +610,26 @@ def build_define(
             problems.append(f"{spec.name}: no structure in the spec (def:Structure is required)")
         # One record per subject (DM, ADSL) is the only non-repeating structure.
         repeating = "No" if structure.rstrip(".").lower() == "one record per subject" else "Yes"
-        ig = _sub(mdv, "ItemGroupDef", {
-            "OID": itemgroup_oid(spec.name),
-            "Name": spec.name,
-            "SASDatasetName": spec.name,
-            # Define-XML 2.1: a SUPP-- dataset's Domain is its parent domain (SUPPRS -> RS).
-            "Domain": (spec.name.removeprefix("SUPP") if spec.name.startswith("SUPP") else spec.name) if lay.name == "sdtm" else None,
-            "Repeating": repeating,
-            "IsReferenceData": "Yes" if cls == "TRIAL DESIGN" else "No",
-            "Purpose": lay.purpose,
-            _q(DEF_NS, "Structure"): structure or "Not specified",
-            _q(DEF_NS, "StandardOID"): ig_std,
-            _q(DEF_NS, "ArchiveLocationID"): leaf_id(spec.name),
-            _q(DEF_NS, "CommentOID"): comment_oid(spec.name) if spec.comment else None,
-        })
+        ig = _sub(
+            mdv,
+            "ItemGroupDef",
+            {
+                "OID": itemgroup_oid(spec.name),
+                "Name": spec.name,
+                "SASDatasetName": spec.name,
+                # Define-XML 2.1: a SUPP-- dataset's Domain is its parent domain (SUPPRS -> RS).
+                "Domain": (spec.name.removeprefix("SUPP") if spec.name.startswith("SUPP") else spec.name)
+                if lay.name == "sdtm"
+                else None,
+                "Repeating": repeating,
+                "IsReferenceData": "Yes" if cls == "TRIAL DESIGN" else "No",
+                "Purpose": lay.purpose,
+                _q(DEF_NS, "Structure"): structure or "Not specified",
+                _q(DEF_NS, "StandardOID"): ig_std,
+                _q(DEF_NS, "ArchiveLocationID"): leaf_id(spec.name),
+                _q(DEF_NS, "CommentOID"): comment_oid(spec.name) if spec.comment else None,
+            },
+        )
         _description(ig, spec.label)
         keys = list(spec.keys or [])
         names = [v.name for v in spec.variables]
@@ -564,14 +637,18 @@ def build_define(
             if k not in names:
                 problems.append(f"{spec.name}: key {k} is not a variable of the dataset")
         for n, (v, it) in enumerate(zip(spec.variables, items[spec.name]), start=1):
-            _sub(ig, "ItemRef", {
-                "ItemOID": it.oid,
-                "OrderNumber": n,
-                "Mandatory": "Yes" if (v.core or "").strip().lower() == "req" else "No",
-                "KeySequence": keys.index(v.name) + 1 if v.name in keys else None,
-                "MethodOID": it.method,
-                "Role": v.role if lay.name == "sdtm" and v.role else None,
-            })
+            _sub(
+                ig,
+                "ItemRef",
+                {
+                    "ItemOID": it.oid,
+                    "OrderNumber": n,
+                    "Mandatory": "Yes" if (v.core or "").strip().lower() == "req" else "No",
+                    "KeySequence": keys.index(v.name) + 1 if v.name in keys else None,
+                    "MethodOID": it.method,
+                    "Role": v.role if lay.name == "sdtm" and v.role else None,
+                },
+            )
         if cls in classes:
             c = _sub(ig, "Class", {"Name": cls}, ns=DEF_NS)
             sub = (getattr(spec, "subclass", None) or "").upper()
@@ -587,15 +664,19 @@ def build_define(
     # --- ItemDefs: dataset variables, then the value-level items
     all_items = [it for spec in specs for it in items[spec.name]] + [it for k in sorted(vlm) for it, _w in vlm[k]]
     for it in all_items:
-        el = _sub(mdv, "ItemDef", {
-            "OID": it.oid,
-            "Name": it.name,
-            "DataType": it.data_type,
-            "Length": it.length,
-            "SignificantDigits": it.digits,
-            "SASFieldName": it.name,
-            _q(DEF_NS, "DisplayFormat"): it.fmt or None,
-        })
+        el = _sub(
+            mdv,
+            "ItemDef",
+            {
+                "OID": it.oid,
+                "Name": it.name,
+                "DataType": it.data_type,
+                "Length": it.length,
+                "SignificantDigits": it.digits,
+                "SASFieldName": it.name,
+                _q(DEF_NS, "DisplayFormat"): it.fmt or None,
+            },
+        )
         _description(el, it.label)
         if it.codelist:
             _sub(el, "CodeListRef", {"CodeListOID": it.codelist})
@@ -645,8 +726,9 @@ def _adam_ct_codelists(root: Path | None = None) -> set[str]:
         return {r["codelist"] for r in csv.DictReader(fh) if r["codelist_code"]}
 
 
-def _adam_standards(mdv: etree._Element, stds: etree._Element, specs: Sequence[DatasetSpec], ct_version: str,
-                    problems: list[str]) -> None:
+def _adam_standards(
+    mdv: etree._Element, stds: etree._Element, specs: Sequence[DatasetSpec], ct_version: str, problems: list[str]
+) -> None:
     """def:Standard of each dataset-level IG a spec names (``standard: ADaM-OCCDSIG 1.1``) and of ADaM CT; the
     ItemGroupDefs and CodeLists concerned point at them (def:StandardOID)."""
     names = _enumeration("StandardName")
@@ -661,15 +743,21 @@ def _adam_standards(mdv: etree._Element, stds: etree._Element, specs: Sequence[D
         if stds.find(f"{{{DEF_NS}}}Standard[@OID='{oid}']") is None:
             # An IG standard goes before the CT standards (Define-XML 2.1 lists IGs first).
             ig = [e for e in stds if e.get("Type") == "IG"]
-            el = etree.Element(_q(DEF_NS, "Standard"), {"OID": oid, "Name": name, "Type": "IG", "Version": version, "Status": "Final"})
+            el = etree.Element(
+                _q(DEF_NS, "Standard"), {"OID": oid, "Name": name, "Type": "IG", "Version": version, "Status": "Final"}
+            )
             ig[-1].addnext(el) if ig else stds.insert(0, el)
         mdv.find(f"{{{ODM_NS}}}ItemGroupDef[@OID='{itemgroup_oid(spec.name)}']").set(_q(DEF_NS, "StandardOID"), oid)
     adam_ct = {codelist_oid(n) for n in _adam_ct_codelists()}
     lists = [cl for cl in mdv.findall(f"{{{ODM_NS}}}CodeList") if cl.get("OID") in adam_ct]
     if lists:
         oid = f"STD.CT.ADaM.{ct_version}"
-        _sub(stds, "Standard", {"OID": oid, "Name": "CDISC/NCI", "Type": "CT", "PublishingSet": "ADaM",
-                                "Version": ct_version, "Status": "Final"}, ns=DEF_NS)
+        _sub(
+            stds,
+            "Standard",
+            {"OID": oid, "Name": "CDISC/NCI", "Type": "CT", "PublishingSet": "ADaM", "Version": ct_version, "Status": "Final"},
+            ns=DEF_NS,
+        )
         for cl in lists:
             cl.set(_q(DEF_NS, "StandardOID"), oid)
     sdtm_ct = f"STD.CT.SDTM.{ct_version}"
@@ -681,8 +769,10 @@ def _adam_standards(mdv: etree._Element, stds: etree._Element, specs: Sequence[D
 
 # --- The documents define.xml links to (the m5 tree puts them beside it): leaf ID, file, title.
 DOCUMENTS = {
-    "sdtm": (("LF.ACRF", "acrf.pdf", "Annotated Case Report Form"),
-             ("LF.CSDRG", "csdrg.pdf", "Clinical Study Data Reviewer's Guide")),
+    "sdtm": (
+        ("LF.ACRF", "acrf.pdf", "Annotated Case Report Form"),
+        ("LF.CSDRG", "csdrg.pdf", "Clinical Study Data Reviewer's Guide"),
+    ),
     "adam": (("LF.ADRG", "adrg.pdf", "Analysis Data Reviewer's Guide"),),
 }
 
@@ -738,9 +828,15 @@ def render_html(xml: bytes) -> bytes:
     return bytes(result)
 
 
-def write_define(out_dir: Path, layer_name: str, specs: Sequence[DatasetSpec],
-                 frames: Mapping[str, pd.DataFrame] | None = None, ct: Mapping[str, Codelist] | None = None,
-                 data_cutoff: str | None = None, widths: Mapping[str, Mapping[str, int]] | None = None) -> DefineResult:
+def write_define(
+    out_dir: Path,
+    layer_name: str,
+    specs: Sequence[DatasetSpec],
+    frames: Mapping[str, pd.DataFrame] | None = None,
+    ct: Mapping[str, Codelist] | None = None,
+    data_cutoff: str | None = None,
+    widths: Mapping[str, Mapping[str, int]] | None = None,
+) -> DefineResult:
     """Write ``define.xml``, ``define.html`` and the stylesheet into ``out_dir``; returns the result.
 
     XSD errors (a bug of this module, since the builder leaves out what it cannot express)

@@ -121,8 +121,12 @@ def add_analysis_results(xml: bytes) -> bytes:
             ds, variables, _var = _READS[a.kind]
             reason, purpose = _purpose(a)
             param = item_oid(ds, "PARAMCD") if _var == "PARAMCD" and item_oid(ds, "PARAMCD") in items else None
-            ar = _sub(rd, ARM_NS, "AnalysisResult", {"OID": f"AR.{aid}", "ParameterOID": param,
-                                                    "AnalysisReason": reason, "AnalysisPurpose": purpose})
+            ar = _sub(
+                rd,
+                ARM_NS,
+                "AnalysisResult",
+                {"OID": f"AR.{aid}", "ParameterOID": param, "AnalysisReason": reason, "AnalysisPurpose": purpose},
+            )
             _description(ar, a.label)
             dss = _sub(ar, ARM_NS, "AnalysisDatasets")
             adset = _sub(dss, ARM_NS, "AnalysisDataset", {"ItemGroupOID": itemgroup_oid(ds)})
@@ -137,7 +141,8 @@ def add_analysis_results(xml: bytes) -> bytes:
             code = _sub(ar, ARM_NS, "ProgrammingCode", {"Context": "Python 3.11, pipeline package"})
             _sub(code, ARM_NS, "Code").text = (
                 f"pipeline/tlf/ard.py computes analysis {aid} from ADaM into outputs/analysis/ard.parquet; "
-                f"pipeline/tlf/{d.id}.py prints it. Re-run: python -m pipeline run --raw raw --out outputs")
+                f"pipeline/tlf/{d.id}.py prints it. Re-run: python -m pipeline run --raw raw --out outputs"
+            )
     etree.cleanup_namespaces(root, top_nsmap={"arm": ARM_NS})
     body = etree.tostring(root.getroottree(), encoding="unicode", pretty_print=True)
     return ('<?xml version="1.0" encoding="UTF-8"?>\n' + body).encode("utf-8")

@@ -108,7 +108,7 @@ def ts_dictionaries(ts: pd.DataFrame) -> list[list[str]]:
 def dictionaries(specs: Mapping[str, Any]) -> dict[str, list[str]]:
     """External dictionary (as the specs name it, with its version) -> the variables coded with it."""
     out: dict[str, list[str]] = {}
-    for name, spec in sorted(specs.items()):
+    for _name, spec in sorted(specs.items()):
         for v in spec.variables:
             if getattr(v, "dictionary", None):
                 out.setdefault(v.dictionary, []).append(f"{spec.name}.{v.name}")
@@ -117,7 +117,9 @@ def dictionaries(specs: Mapping[str, Any]) -> dict[str, list[str]]:
 
 def _standards_table(doc: Doc, ts: pd.DataFrame, specs: Mapping[str, Any], ig_rows: list[list[str]]) -> None:
     rows = list(ig_rows)
-    rows += [["CDISC Controlled Terminology", v, "TS.TSVCDVER of the coded TS values; define.xml CT standard"] for v in ct_versions(ts)]
+    rows += [
+        ["CDISC Controlled Terminology", v, "TS.TSVCDVER of the coded TS values; define.xml CT standard"] for v in ct_versions(ts)
+    ]
     rows.append(["Define-XML", DEFINE_VERSION, f"define.xml (stylesheet {STYLESHEET})"])
     rows += ts_dictionaries(ts)
     for d, used in dictionaries(specs).items():
@@ -128,24 +130,38 @@ def _standards_table(doc: Doc, ts: pd.DataFrame, specs: Mapping[str, Any], ig_ro
 
 def _protocol(doc: Doc, ts: pd.DataFrame) -> None:
     """Protocol number, title, objectives and outcome measures, from TS."""
-    doc.table(["", ""], [
-        ["Protocol number (TS.REGID)", _one(ts, "REGID")],
-        ["Title (TS.TITLE)", _one(ts, "TITLE")],
-        ["Sponsor (TS.SPONSOR)", _one(ts, "SPONSOR")],
-        ["Phase (TS.TPHASE)", _one(ts, "TPHASE")],
-        ["Primary objective (TS.OBJPRIM)", _one(ts, "OBJPRIM")],
-        ["Secondary objectives (TS.OBJSEC)", "\n".join(_ts(ts, "OBJSEC"))],
-        ["Primary outcome measure (TS.OUTMSPRI)", _one(ts, "OUTMSPRI")],
-        ["Secondary outcome measures (TS.OUTMSSEC)", "\n".join(_ts(ts, "OUTMSSEC"))],
-    ], widths=[2, 5])
+    doc.table(
+        ["", ""],
+        [
+            ["Protocol number (TS.REGID)", _one(ts, "REGID")],
+            ["Title (TS.TITLE)", _one(ts, "TITLE")],
+            ["Sponsor (TS.SPONSOR)", _one(ts, "SPONSOR")],
+            ["Phase (TS.TPHASE)", _one(ts, "TPHASE")],
+            ["Primary objective (TS.OBJPRIM)", _one(ts, "OBJPRIM")],
+            ["Secondary objectives (TS.OBJSEC)", "\n".join(_ts(ts, "OBJSEC"))],
+            ["Primary outcome measure (TS.OUTMSPRI)", _one(ts, "OUTMSPRI")],
+            ["Secondary outcome measures (TS.OUTMSSEC)", "\n".join(_ts(ts, "OUTMSSEC"))],
+        ],
+        widths=[2, 5],
+    )
 
 
 # --------------------------------------------------------------------------- cSDRG
 
 
-def csdrg(studyid: str, specs: Mapping[str, Any], inventory: Inventory, ts: pd.DataFrame, ta: pd.DataFrame,
-          te: pd.DataFrame, criteria: pd.DataFrame, forms: Mapping[str, Any], summary: Mapping[str, Any] | None,
-          explanations: Explanations, core_status: str) -> Doc:
+def csdrg(
+    studyid: str,
+    specs: Mapping[str, Any],
+    inventory: Inventory,
+    ts: pd.DataFrame,
+    ta: pd.DataFrame,
+    te: pd.DataFrame,
+    criteria: pd.DataFrame,
+    forms: Mapping[str, Any],
+    summary: Mapping[str, Any] | None,
+    explanations: Explanations,
+    core_status: str,
+) -> Doc:
     """The cSDRG.
 
     ``specs``: SDTM dataset specs; ``inventory``: the tabulations folder; ``ts``/``ta``/``te``: the
@@ -154,42 +170,95 @@ def csdrg(studyid: str, specs: Mapping[str, Any], inventory: Inventory, ts: pd.D
     time); ``core_status``: one sentence on whether and how CORE ran.
     """
     sdtm = layer("sdtm")
-    doc = Doc(f"{studyid} Clinical Study Data Reviewer's Guide",
-              subject="Clinical study data reviewer's guide (PHUSE cSDRG template sections)")
+    doc = Doc(
+        f"{studyid} Clinical Study Data Reviewer's Guide",
+        subject="Clinical study data reviewer's guide (PHUSE cSDRG template sections)",
+    )
     doc.h(1, "1 Introduction")
     doc.h(2, "1.1 Purpose")
-    doc.p(f"This guide accompanies the SDTM datasets of study {studyid} in tabulations/sdtm/: the transport files "
-          f"(SAS XPORT version 5), define.xml (Define-XML {DEFINE_VERSION}) and the annotated CRF (acrf.pdf). It "
-          "states the standards and dictionaries used, the trial design, a note per domain on the sponsor's "
-          "choices, the datasets not submitted and the conformance findings with their explanations.")
+    doc.p(
+        f"This guide accompanies the SDTM datasets of study {studyid} in tabulations/sdtm/: the transport files "
+        f"(SAS XPORT version 5), define.xml (Define-XML {DEFINE_VERSION}) and the annotated CRF (acrf.pdf). It "
+        "states the standards and dictionaries used, the trial design, a note per domain on the sponsor's "
+        "choices, the datasets not submitted and the conformance findings with their explanations."
+    )
     doc.h(2, "1.2 Study Data Standards and Dictionary Inventory")
-    _standards_table(doc, ts, specs, [
-        ["SDTM", _one(ts, "SDTMVER"), "TS.SDTMVER"],
-        ["SDTMIG", _one(ts, "SDTIGVER"), f"TS.SDTIGVER; define.xml standard {sdtm.ig_name} {sdtm.ig_version}"],
-    ])
+    _standards_table(
+        doc,
+        ts,
+        specs,
+        [
+            ["SDTM", _one(ts, "SDTMVER"), "TS.SDTMVER"],
+            ["SDTMIG", _one(ts, "SDTIGVER"), f"TS.SDTIGVER; define.xml standard {sdtm.ig_name} {sdtm.ig_version}"],
+        ],
+    )
 
     doc.h(1, "2 Protocol Description")
     doc.h(2, "2.1 Protocol Number and Title")
     _protocol(doc, ts)
     doc.h(2, "2.2 Protocol Design in Relation to Trial Design Datasets")
-    design = ["STYPE", "TTYPE", "INTMODEL", "INTTYPE", "RANDOM", "TBLIND", "TCNTRL", "NARMS", "PLANSUB", "ACTSUB",
-              "TRT", "DOSE", "DOSU", "DOSFRQ", "ROUTE", "PTRTDUR", "SSTDTC", "DCUTDTC", "ONGOSIND"]
+    design = [
+        "STYPE",
+        "TTYPE",
+        "INTMODEL",
+        "INTTYPE",
+        "RANDOM",
+        "TBLIND",
+        "TCNTRL",
+        "NARMS",
+        "PLANSUB",
+        "ACTSUB",
+        "TRT",
+        "DOSE",
+        "DOSU",
+        "DOSFRQ",
+        "ROUTE",
+        "PTRTDUR",
+        "SSTDTC",
+        "DCUTDTC",
+        "ONGOSIND",
+    ]
     parm = dict(zip(ts["TSPARMCD"], ts["TSPARM"]))
-    doc.table(["TSPARMCD", "Parameter", "Value"],
-              [[p, parm.get(p, ""), _one(ts, p)] for p in design if p in parm], widths=[1.2, 2.5, 3.3])
-    doc.p("The arms and elements (TA, TE) are listed below; every subject's elements are in SE, and EPOCH in every "
-          "domain is looked up in SE.")
-    doc.table(["ARMCD", "TAETORD", "ETCD", "EPOCH", "TABRANCH"],
-              ta[["ARMCD", "TAETORD", "ETCD", "EPOCH", "TABRANCH"]].astype(object).where(ta[["ARMCD", "TAETORD", "ETCD", "EPOCH", "TABRANCH"]].notna(), "").values.tolist(),
-              widths=[1.2, 0.8, 0.8, 1.2, 4])
-    doc.table(["ETCD", "ELEMENT", "TESTRL", "TEENRL"],
-              te[["ETCD", "ELEMENT", "TESTRL", "TEENRL"]].astype(object).where(te[["ETCD", "ELEMENT", "TESTRL", "TEENRL"]].notna(), "").values.tolist(),
-              widths=[0.8, 1.2, 2.5, 3])
+    doc.table(
+        ["TSPARMCD", "Parameter", "Value"],
+        [[p, parm.get(p, ""), _one(ts, p)] for p in design if p in parm],
+        widths=[1.2, 2.5, 3.3],
+    )
+    doc.p(
+        "The arms and elements (TA, TE) are listed below; every subject's elements are in SE, and EPOCH in every "
+        "domain is looked up in SE."
+    )
+    doc.table(
+        ["ARMCD", "TAETORD", "ETCD", "EPOCH", "TABRANCH"],
+        ta[["ARMCD", "TAETORD", "ETCD", "EPOCH", "TABRANCH"]]
+        .astype(object)
+        .where(ta[["ARMCD", "TAETORD", "ETCD", "EPOCH", "TABRANCH"]].notna(), "")
+        .values.tolist(),
+        widths=[1.2, 0.8, 0.8, 1.2, 4],
+    )
+    doc.table(
+        ["ETCD", "ELEMENT", "TESTRL", "TEENRL"],
+        te[["ETCD", "ELEMENT", "TESTRL", "TEENRL"]]
+        .astype(object)
+        .where(te[["ETCD", "ELEMENT", "TESTRL", "TEENRL"]].notna(), "")
+        .values.tolist(),
+        widths=[0.8, 1.2, 2.5, 3],
+    )
     doc.h(2, "2.3 Trial Design Datasets")
     td = [n for n, s in sorted(specs.items()) if (s.cls or "").upper() == "TRIAL DESIGN"]
-    doc.table(["Dataset", "Label", "Records", "Submitted"],
-              [[n, specs[n].label, inventory.submitted.get(n, 0), "yes" if n in inventory.submitted else "no: " + inventory.left_out.get(n, "not built")]
-               for n in td], widths=[1, 3, 1, 2])
+    doc.table(
+        ["Dataset", "Label", "Records", "Submitted"],
+        [
+            [
+                n,
+                specs[n].label,
+                inventory.submitted.get(n, 0),
+                "yes" if n in inventory.submitted else "no: " + inventory.left_out.get(n, "not built"),
+            ]
+            for n in td
+        ],
+        widths=[1, 3, 1, 2],
+    )
     for n in td:
         if specs[n].comment:
             doc.p(f"{n}: " + " ".join(specs[n].comment.split()))
@@ -197,19 +266,30 @@ def csdrg(studyid: str, specs: Mapping[str, Any], inventory: Inventory, ts: pd.D
     doc.h(1, "3 Subject Data Description")
     doc.h(2, "3.1 Overview")
     doc.p("Datasets submitted in tabulations/sdtm/ (one transport file each, named as the dataset in lower case):")
-    doc.table(["Dataset", "Label", "Class", "Structure", "Records"],
-              [[n, specs[n].label, specs[n].cls, specs[n].structure, inventory.submitted[n]] for n in sorted(inventory.submitted) if n in specs],
-              widths=[0.9, 2.5, 1.5, 2.5, 0.8])
+    doc.table(
+        ["Dataset", "Label", "Class", "Structure", "Records"],
+        [
+            [n, specs[n].label, specs[n].cls, specs[n].structure, inventory.submitted[n]]
+            for n in sorted(inventory.submitted)
+            if n in specs
+        ],
+        widths=[0.9, 2.5, 1.5, 2.5, 0.8],
+    )
     doc.h(2, "3.2 Annotated CRFs")
-    doc.p(f"acrf.pdf shows the {len(forms)} CRF forms of the sites' EDC export, each field with the SDTM variable it is "
-          "submitted in (or NOT SUBMITTED). The forms are the study's data-collection contract (specs/raw); the sites "
-          "send them as files, one per form. define.xml points each collected variable to its aCRF pages.")
+    doc.p(
+        f"acrf.pdf shows the {len(forms)} CRF forms of the sites' EDC export, each field with the SDTM variable it is "
+        "submitted in (or NOT SUBMITTED). The forms are the study's data-collection contract (specs/raw); the sites "
+        "send them as files, one per form. define.xml points each collected variable to its aCRF pages."
+    )
     doc.table(["Form", "Label", "Fields"], [[n, f.label, len(f.fields)] for n, f in forms.items()], widths=[1, 4, 1])
     doc.h(2, "3.3 Datasets Not Submitted")
     if inventory.left_out:
         doc.p("These datasets are specified but not in the package, because they hold no records:")
-        doc.table(["Dataset", "Label", "Reason"],
-                  [[n, specs[n].label if n in specs else "", r] for n, r in sorted(inventory.left_out.items())], widths=[1, 3, 3])
+        doc.table(
+            ["Dataset", "Label", "Reason"],
+            [[n, specs[n].label if n in specs else "", r] for n, r in sorted(inventory.left_out.items())],
+            widths=[1, 3, 3],
+        )
     else:
         doc.p("Every specified dataset has records and is submitted.")
     doc.h(2, "3.4 SDTM Subject Domains")
@@ -223,7 +303,9 @@ def csdrg(studyid: str, specs: Mapping[str, Any], inventory: Inventory, ts: pd.D
     _conformance(doc, summary, explanations, core_status)
 
     doc.h(1, "Appendix I: Inclusion/Exclusion Criteria")
-    doc.table(["IETESTCD", "Category", "Criterion"], criteria[["IETESTCD", "IECAT", "IETEST"]].values.tolist(), widths=[1, 1.2, 5])
+    doc.table(
+        ["IETESTCD", "Category", "Criterion"], criteria[["IETESTCD", "IECAT", "IETEST"]].values.tolist(), widths=[1, 1.2, 5]
+    )
     return doc
 
 
@@ -233,29 +315,56 @@ def _conformance(doc: Doc, summary: Mapping[str, Any] | None, explanations: Expl
     doc.p(core_status)
     passes = list((summary or {}).get("passes") or [])
     if passes:
-        doc.table(["Data format", "Engine", "Standard", "CT packages", "Findings explained", "Findings not explained"],
-                  [[p.get("data_format", ""), p.get("engine", ""), p.get("standard", ""), ", ".join(p.get("ct_packages") or []),
-                    p.get("findings_explained", 0), p.get("findings_unexplained", 0)] for p in passes],
-                  widths=[1, 1.5, 1.5, 2, 1, 1])
+        doc.table(
+            ["Data format", "Engine", "Standard", "CT packages", "Findings explained", "Findings not explained"],
+            [
+                [
+                    p.get("data_format", ""),
+                    p.get("engine", ""),
+                    p.get("standard", ""),
+                    ", ".join(p.get("ct_packages") or []),
+                    p.get("findings_explained", 0),
+                    p.get("findings_unexplained", 0),
+                ]
+                for p in passes
+            ],
+            widths=[1, 1.5, 1.5, 2, 1, 1],
+        )
     doc.h(2, "4.2 Issues Summary")
     if passes:
         for p in passes:
-            rows = [[r["rule"], r["dataset"], r["findings"], r["message"], r.get("kind", "NOT EXPLAINED"),
-                     r.get("explanation", "No sponsor explanation yet: under review.")]
-                    for r in [*p.get("explained", []), *p.get("unexplained", [])]]
+            rows = [
+                [
+                    r["rule"],
+                    r["dataset"],
+                    r["findings"],
+                    r["message"],
+                    r.get("kind", "NOT EXPLAINED"),
+                    r.get("explanation", "No sponsor explanation yet: under review."),
+                ]
+                for r in [*p.get("explained", []), *p.get("unexplained", [])]
+            ]
             rows.sort(key=lambda r: (r[0], r[1]))
-            doc.p(f"Findings of the {p.get('data_format', '')} pass (rule, dataset, count, the rule's message, and the "
-                  "sponsor's explanation):")
+            doc.p(
+                f"Findings of the {p.get('data_format', '')} pass (rule, dataset, count, the rule's message, and the "
+                "sponsor's explanation):"
+            )
             if rows:
-                doc.table(["Rule", "Dataset", "Count", "Message", "Kind", "Explanation"], rows, widths=[1.1, 0.8, 0.6, 2.2, 1, 3.3])
+                doc.table(
+                    ["Rule", "Dataset", "Count", "Message", "Kind", "Explanation"], rows, widths=[1.1, 0.8, 0.6, 2.2, 1, 3.3]
+                )
             else:
                 doc.p("No findings.")
     else:
-        doc.p(f"No CORE report for this package. The sponsor's explanations of the findings expected by design "
-              f"({explanations.source or 'no explanations file'}) are:")
-        doc.table(["Rule", "Datasets", "Kind", "Explanation"],
-                  [[e.rule, ", ".join(e.datasets), e.kind, e.explanation] for e in explanations.findings],
-                  widths=[1.1, 0.9, 1.1, 5])
+        doc.p(
+            f"No CORE report for this package. The sponsor's explanations of the findings expected by design "
+            f"({explanations.source or 'no explanations file'}) are:"
+        )
+        doc.table(
+            ["Rule", "Datasets", "Kind", "Explanation"],
+            [[e.rule, ", ".join(e.datasets), e.kind, e.explanation] for e in explanations.findings],
+            widths=[1.1, 0.9, 1.1, 5],
+        )
     doc.h(2, "4.3 Additional Conformance Details")
     details = []
     for p in passes:
@@ -286,8 +395,11 @@ def _dependencies(spec: Any) -> list[str]:
 
 
 def _var_rows(spec: Any, names: Sequence[str]) -> list[list[str]]:
-    return [[f"{spec.name}.{n}", spec.variable(n).label, spec.variable(n).derivation or spec.variable(n).origin]
-            for n in names if n in spec]
+    return [
+        [f"{spec.name}.{n}", spec.variable(n).label, spec.variable(n).derivation or spec.variable(n).origin]
+        for n in names
+        if n in spec
+    ]
 
 
 def population_counts(adsl: pd.DataFrame) -> list[list[Any]]:
@@ -299,9 +411,18 @@ def population_counts(adsl: pd.DataFrame) -> list[list[Any]]:
     return rows
 
 
-def adrg(studyid: str, specs: Mapping[str, Any], inventory: Inventory, ts: pd.DataFrame, adsl: pd.DataFrame,
-         endpoints: pd.DataFrame, programs: Sequence[Any], versions: Mapping[str, str], direct: Sequence[str],
-         python: str) -> Doc:
+def adrg(
+    studyid: str,
+    specs: Mapping[str, Any],
+    inventory: Inventory,
+    ts: pd.DataFrame,
+    adsl: pd.DataFrame,
+    endpoints: pd.DataFrame,
+    programs: Sequence[Any],
+    versions: Mapping[str, str],
+    direct: Sequence[str],
+    python: str,
+) -> Doc:
     """The ADRG.
 
     ``specs``: ADaM dataset specs; ``inventory``: the analysis datasets folder; ``ts``: the submitted
@@ -310,21 +431,33 @@ def adrg(studyid: str, specs: Mapping[str, Any], inventory: Inventory, ts: pd.Da
     constraints.txt; ``direct``: the runtime dependencies; ``python``: the Python version.
     """
     adam = layer("adam")
-    doc = Doc(f"{studyid} Analysis Data Reviewer's Guide",
-              subject="Analysis data reviewer's guide (PHUSE ADRG template sections)")
+    doc = Doc(
+        f"{studyid} Analysis Data Reviewer's Guide", subject="Analysis data reviewer's guide (PHUSE ADRG template sections)"
+    )
     doc.h(1, "1 Introduction")
     doc.h(2, "1.1 Purpose")
-    doc.p(f"This guide accompanies the ADaM datasets of study {studyid} in analysis/adam/datasets/ (SAS XPORT version 5 "
-          f"and define.xml) and the programs in analysis/adam/programs/. It describes the analysis populations, the "
-          "key derivations in words, the analysis methods of the primary and secondary endpoints, the data "
-          "dependencies and the software that produced the results.")
+    doc.p(
+        f"This guide accompanies the ADaM datasets of study {studyid} in analysis/adam/datasets/ (SAS XPORT version 5 "
+        f"and define.xml) and the programs in analysis/adam/programs/. It describes the analysis populations, the "
+        "key derivations in words, the analysis methods of the primary and secondary endpoints, the data "
+        "dependencies and the software that produced the results."
+    )
     doc.h(2, "1.2 Study Data Standards and Dictionary Inventory")
-    _standards_table(doc, ts, specs, [[adam.ig_name, adam.ig_version, "define.xml standard of the analysis datasets"],
-                                      ["SDTMIG (source data)", _one(ts, "SDTIGVER"), "TS.SDTIGVER"]])
+    _standards_table(
+        doc,
+        ts,
+        specs,
+        [
+            [adam.ig_name, adam.ig_version, "define.xml standard of the analysis datasets"],
+            ["SDTMIG (source data)", _one(ts, "SDTIGVER"), "TS.SDTIGVER"],
+        ],
+    )
     doc.h(1, "2 Protocol Description")
     _protocol(doc, ts)
-    doc.p(f"Design (TS): {_one(ts, 'STYPE')}, {_one(ts, 'INTMODEL')}, randomized: {_one(ts, 'RANDOM')}, blinding: "
-          f"{_one(ts, 'TBLIND')}, control: {_one(ts, 'TCNTRL')}; planned subjects {_one(ts, 'PLANSUB')}, actual {_one(ts, 'ACTSUB')}.")
+    doc.p(
+        f"Design (TS): {_one(ts, 'STYPE')}, {_one(ts, 'INTMODEL')}, randomized: {_one(ts, 'RANDOM')}, blinding: "
+        f"{_one(ts, 'TBLIND')}, control: {_one(ts, 'TCNTRL')}; planned subjects {_one(ts, 'PLANSUB')}, actual {_one(ts, 'ACTSUB')}."
+    )
 
     doc.h(1, "3 Analysis Considerations Related to Multiple Analysis Datasets")
     doc.h(2, "3.1 Analysis Populations")
@@ -334,7 +467,11 @@ def adrg(studyid: str, specs: Mapping[str, Any], inventory: Inventory, ts: pd.Da
     doc.table(["Planned treatment (TRT01P)", "Subjects", "FASFL = Y", "SAFFL = Y"], population_counts(adsl), widths=[3, 1, 1, 1])
     doc.h(2, "3.2 Treatment Variables")
     if sl is not None:
-        doc.table(["Variable", "Label", "Definition"], _var_rows(sl, ["TRT01P", "TRT01A", "HEPDT", "TRTSDT", "TRTEDT"]), widths=[1, 2, 4])
+        doc.table(
+            ["Variable", "Label", "Definition"],
+            _var_rows(sl, ["TRT01P", "TRT01A", "HEPDT", "TRTSDT", "TRTEDT"]),
+            widths=[1, 2, 4],
+        )
     doc.h(2, "3.3 Imputation and Derivation Methods")
     rows = []
     for name in sorted(specs):
@@ -350,9 +487,11 @@ def adrg(studyid: str, specs: Mapping[str, Any], inventory: Inventory, ts: pd.Da
     doc.h(2, "4.1 Data Dependencies")
     doc.table(["Dataset", "Reads"], [[n, ", ".join(_dependencies(specs[n]))] for n in sorted(specs)], widths=[1, 5])
     doc.h(2, "4.2 Key Derivations")
-    for name, key in (("ADTTE", ["PARAMCD", "STARTDT", "ADT", "AVAL", "CNSR", "EVNTDESC", "CNSDTDSC"]),
-                      ("ADAE", ["ASTDT", "AENDT", "TRTEMFL", "ASTDY"]),
-                      ("ADEX", ["PARAMCD", "AVAL"])):
+    for name, key in (
+        ("ADTTE", ["PARAMCD", "STARTDT", "ADT", "AVAL", "CNSR", "EVNTDESC", "CNSDTDSC"]),
+        ("ADAE", ["ASTDT", "AENDT", "TRTEMFL", "ASTDY"]),
+        ("ADEX", ["PARAMCD", "AVAL"]),
+    ):
         s = specs.get(name)
         if s is None:
             continue
@@ -361,9 +500,11 @@ def adrg(studyid: str, specs: Mapping[str, Any], inventory: Inventory, ts: pd.Da
         doc.table(["Variable", "Label", "Derivation"], _var_rows(s, key), widths=[1.2, 2, 4])
 
     doc.h(1, "5 Analysis Dataset Descriptions")
-    doc.table(["Dataset", "Label", "Class", "Structure", "Records"],
-              [[n, specs[n].label, specs[n].cls, specs[n].structure, inventory.submitted.get(n, 0)] for n in sorted(specs)],
-              widths=[0.9, 2.5, 2, 2.5, 0.8])
+    doc.table(
+        ["Dataset", "Label", "Class", "Structure", "Records"],
+        [[n, specs[n].label, specs[n].cls, specs[n].structure, inventory.submitted.get(n, 0)] for n in sorted(specs)],
+        widths=[0.9, 2.5, 2, 2.5, 0.8],
+    )
     for n in sorted(specs):
         if specs[n].comment and n not in ("ADTTE", "ADAE", "ADEX"):
             doc.h(3, f"{n} ({specs[n].label})")
@@ -372,10 +513,12 @@ def adrg(studyid: str, specs: Mapping[str, Any], inventory: Inventory, ts: pd.Da
         doc.p("Not submitted (no records): " + ", ".join(sorted(inventory.left_out)) + ".")
 
     doc.h(1, "6 Data Conformance Summary")
-    doc.p("Every analysis dataset passed the pipeline's blocking checks before it was written: its pandera schema "
-          "generated from the specification, the SAS XPORT version 5 rules (names, labels, lengths, ASCII) and the "
-          "Define-XML 2.1 schema. The CDISC CORE engine was run on the SDTM datasets only (see the cSDRG); no ADaM "
-          "conformance rules were run.")
+    doc.p(
+        "Every analysis dataset passed the pipeline's blocking checks before it was written: its pandera schema "
+        "generated from the specification, the SAS XPORT version 5 rules (names, labels, lengths, ASCII) and the "
+        "Define-XML 2.1 schema. The CDISC CORE engine was run on the SDTM datasets only (see the cSDRG); no ADaM "
+        "conformance rules were run."
+    )
 
     doc.h(1, "7 Submission of Programs")
     doc.h(2, "7.1 Program Inventory")

@@ -71,8 +71,9 @@ def _parquet_rows(path: Path) -> int | None:
     return int(pq.ParquetFile(path).metadata.num_rows) if path.is_file() else None
 
 
-def assemble_layer(layer_name: str, package_dir: Path, rows: Mapping[str, int], root: Path,
-                   specified: Iterable[str] = ()) -> LayerTree:
+def assemble_layer(
+    layer_name: str, package_dir: Path, rows: Mapping[str, int], root: Path, specified: Iterable[str] = ()
+) -> LayerTree:
     """Put one layer's datasets and define.xml into the tree under ``root``.
 
     ``rows``: dataset name -> records delivered by the package (its asset's output); a dataset
@@ -138,12 +139,15 @@ def prune_define(xml: bytes, datasets: set[str]) -> bytes:
     items = {r.get("ItemOID") for g in mdv.findall(_q(ODM_NS, "ItemGroupDef")) for r in g.findall(_q(ODM_NS, "ItemRef"))}
     lists: set[str] = set()
     while True:
-        new_lists = {r.get("ValueListOID") for oid in items if oid in item_defs
-                     for r in item_defs[oid].findall(_q(DEF_NS, "ValueListRef"))} - lists
+        new_lists = {
+            r.get("ValueListOID") for oid in items if oid in item_defs for r in item_defs[oid].findall(_q(DEF_NS, "ValueListRef"))
+        } - lists
         if not new_lists:
             break
         lists |= new_lists
-        items |= {r.get("ItemOID") for oid in new_lists if oid in value_lists for r in value_lists[oid].findall(_q(ODM_NS, "ItemRef"))}
+        items |= {
+            r.get("ItemOID") for oid in new_lists if oid in value_lists for r in value_lists[oid].findall(_q(ODM_NS, "ItemRef"))
+        }
     kept = [e for oid, e in item_defs.items() if oid in items] + [e for oid, e in value_lists.items() if oid in lists]
     kept += list(mdv.findall(_q(ODM_NS, "ItemGroupDef")))
     # Analysis Results Metadata refers to where clauses of its own (pipeline/submission/define_arm.py).
@@ -178,9 +182,11 @@ def prune_define(xml: bytes, datasets: set[str]) -> bytes:
 
 def expected_layout() -> dict[Path, tuple[str, ...]]:
     """Folder (relative to the study folder) -> files it must hold besides its datasets."""
-    return {SDTM_DIR: ("define.xml", STYLESHEET, "dm.xpt", "ts.xpt", *DOCUMENTS[SDTM_DIR]),
-            ADAM_DIR: ("define.xml", STYLESHEET, "adsl.xpt", *DOCUMENTS[ADAM_DIR]),
-            PROGRAMS_DIR: ("readme.txt",)}
+    return {
+        SDTM_DIR: ("define.xml", STYLESHEET, "dm.xpt", "ts.xpt", *DOCUMENTS[SDTM_DIR]),
+        ADAM_DIR: ("define.xml", STYLESHEET, "adsl.xpt", *DOCUMENTS[ADAM_DIR]),
+        PROGRAMS_DIR: ("readme.txt",),
+    }
 
 
 def check_tree(root: Path) -> list[str]:

@@ -59,12 +59,15 @@ def _page_count(pdf: bytes) -> int:
 
 
 @dg.asset(
-    key=M5_KEY, group_name=GROUP,
-    ins={"sdtm_package": dg.AssetIn(key=dg.AssetKey([GROUP, "sdtm"])),
-         "adam_package": dg.AssetIn(key=dg.AssetKey([GROUP, "adam"]))},
+    key=M5_KEY,
+    group_name=GROUP,
+    ins={
+        "sdtm_package": dg.AssetIn(key=dg.AssetKey([GROUP, "sdtm"])),
+        "adam_package": dg.AssetIn(key=dg.AssetKey([GROUP, "adam"])),
+    },
     description="The eCTD Module 5 tree `<out>/m5/datasets/<study>/`: tabulations/sdtm and analysis/adam/datasets "
-                "hold the XPT files of every dataset with records and define.xml with its stylesheet (0-record "
-                "datasets left out and pruned from define.xml).",
+    "hold the XPT files of every dataset with records and define.xml with its stylesheet (0-record "
+    "datasets left out and pruned from define.xml).",
     kinds={"xpt", "xml"},
 )
 def m5_tree(context, paths: StudyPaths, sdtm_package: dict, adam_package: dict) -> dg.Output:
@@ -77,16 +80,24 @@ def m5_tree(context, paths: StudyPaths, sdtm_package: dict, adam_package: dict) 
         errors += [f"{lay} define.xml: {e}" for e in t.define_errors]
     if errors:
         raise dg.Failure(description="The tree's define.xml is not XSD-valid after pruning", metadata={"errors": errors})
-    return dg.Output(out, metadata={
-        "root": dg.MetadataValue.path(str(root)),
-        "submitted": dg.MetadataValue.json({k: v["submitted"] for k, v in out.items()}),
-        "left out": dg.MetadataValue.json({k: v["left_out"] for k, v in out.items()}),
-    })
+    return dg.Output(
+        out,
+        metadata={
+            "root": dg.MetadataValue.path(str(root)),
+            "submitted": dg.MetadataValue.json({k: v["submitted"] for k, v in out.items()}),
+            "left out": dg.MetadataValue.json({k: v["left_out"] for k, v in out.items()}),
+        },
+    )
 
 
-@dg.asset(key=ACRF_KEY, group_name=GROUP, deps=[M5_KEY], kinds={"pdf"},
-          description="The annotated CRF (tabulations/sdtm/acrf.pdf): every raw form and field with its SDTM "
-                      "variable, from specs/raw and the SDTM specs' sources; define.xml's Collected origins point to its pages.")
+@dg.asset(
+    key=ACRF_KEY,
+    group_name=GROUP,
+    deps=[M5_KEY],
+    kinds={"pdf"},
+    description="The annotated CRF (tabulations/sdtm/acrf.pdf): every raw form and field with its SDTM "
+    "variable, from specs/raw and the SDTM specs' sources; define.xml's Collected origins point to its pages.",
+)
 def acrf_asset(context, paths: StudyPaths) -> dg.MaterializeResult:
     path = m5.tree_root(paths.out) / m5.SDTM_DIR / acrf.FILE
     pdf = acrf.acrf_pdf()
@@ -96,19 +107,26 @@ def acrf_asset(context, paths: StudyPaths) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata=meta)
 
 
-@dg.asset(key=PROGRAMS_KEY, group_name=GROUP, deps=[M5_KEY], kinds={"python"},
-          description="The programs that create the ADaM datasets and the endpoint results, as ASCII text "
-                      "(analysis/adam/programs/*.txt, FDA TCG 4.1.2.10), the packed pipeline source, constraints.txt "
-                      "and readme.txt (how to re-run).")
+@dg.asset(
+    key=PROGRAMS_KEY,
+    group_name=GROUP,
+    deps=[M5_KEY],
+    kinds={"python"},
+    description="The programs that create the ADaM datasets and the endpoint results, as ASCII text "
+    "(analysis/adam/programs/*.txt, FDA TCG 4.1.2.10), the packed pipeline source, constraints.txt "
+    "and readme.txt (how to re-run).",
+)
 def programs_asset(context, paths: StudyPaths) -> dg.MaterializeResult:
     folder = m5.tree_root(paths.out) / m5.PROGRAMS_DIR
     files = programs.write_programs(folder, load_study().studyid)
     readme = (folder / programs.README).read_text(encoding="ascii")
-    return dg.MaterializeResult(metadata={
-        "path": dg.MetadataValue.path(str(folder)),
-        "files": dg.MetadataValue.json(files),
-        "readme": dg.MetadataValue.md(f"```\n{readme}\n```"),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(folder)),
+            "files": dg.MetadataValue.json(files),
+            "readme": dg.MetadataValue.md(f"```\n{readme}\n```"),
+        }
+    )
 
 
 def _core_inputs(out: Path) -> tuple[dict | None, str]:
@@ -116,16 +134,20 @@ def _core_inputs(out: Path) -> tuple[dict | None, str]:
     cfg = core_config_from_env()
     path = out / SUMMARY_PATH
     if not cfg.enabled:
-        return None, (f"The CDISC CORE rules engine is not set up on the machine that built this package "
-                      f"({cfg.reason}); no CORE report was produced for it. Section 4.2 lists the sponsor's "
-                      "explanations of the findings expected by design; the findings themselves come with the "
-                      "next build where the engine is set up.")
+        return None, (
+            f"The CDISC CORE rules engine is not set up on the machine that built this package "
+            f"({cfg.reason}); no CORE report was produced for it. Section 4.2 lists the sponsor's "
+            "explanations of the findings expected by design; the findings themselves come with the "
+            "next build where the engine is set up."
+        )
     if not path.is_file():
         return None, f"The CDISC CORE rules engine is set up, but its summary ({SUMMARY_PATH.as_posix()}) was not found."
     summary = json.loads(path.read_text(encoding="utf-8"))
     fmts = ", ".join(p.get("data_format", "") for p in summary.get("passes", []))
-    return summary, (f"The CDISC CORE rules engine ran on the SDTM datasets of this package, once per data format "
-                     f"({fmts}); its findings were sorted by the sponsor's explanations ({summary.get('explanations_file', '')}).")
+    return summary, (
+        f"The CDISC CORE rules engine ran on the SDTM datasets of this package, once per data format "
+        f"({fmts}); its findings were sorted by the sponsor's explanations ({summary.get('explanations_file', '')})."
+    )
 
 
 def _frame(result: Any) -> pd.DataFrame:
@@ -136,18 +158,38 @@ def _inventory(tree: dict, lay: str) -> guides.Inventory:
     return guides.Inventory(dict(tree[lay]["submitted"]), dict(tree[lay]["left_out"]))
 
 
-@dg.asset(key=CSDRG_KEY, group_name=GROUP, deps=[ACRF_KEY, PROGRAMS_KEY], kinds={"pdf"},
-          ins={"tree": dg.AssetIn(key=M5_KEY), "ts": dg.AssetIn(key=["sdtm", "ts"], metadata=DATA),
-               "ta": dg.AssetIn(key=["sdtm", "ta"], metadata=DATA), "te": dg.AssetIn(key=["sdtm", "te"], metadata=DATA)},
-          description="The clinical study data reviewer's guide (tabulations/sdtm/csdrg.pdf, PHUSE cSDRG sections): "
-                      "standards from TS and the specs, trial design, a note per domain, datasets not submitted, the "
-                      "CORE findings with the sponsor's explanations, the eligibility criteria.")
+@dg.asset(
+    key=CSDRG_KEY,
+    group_name=GROUP,
+    deps=[ACRF_KEY, PROGRAMS_KEY],
+    kinds={"pdf"},
+    ins={
+        "tree": dg.AssetIn(key=M5_KEY),
+        "ts": dg.AssetIn(key=["sdtm", "ts"], metadata=DATA),
+        "ta": dg.AssetIn(key=["sdtm", "ta"], metadata=DATA),
+        "te": dg.AssetIn(key=["sdtm", "te"], metadata=DATA),
+    },
+    description="The clinical study data reviewer's guide (tabulations/sdtm/csdrg.pdf, PHUSE cSDRG sections): "
+    "standards from TS and the specs, trial design, a note per domain, datasets not submitted, the "
+    "CORE findings with the sponsor's explanations, the eligibility criteria.",
+)
 def csdrg_asset(context, paths: StudyPaths, tree: dict, ts: Any, ta: Any, te: Any) -> dg.MaterializeResult:
     study = load_study()
     summary, status = _core_inputs(paths.out)
     criteria = pd.read_csv(SPECS_DIR / "trial" / "criteria.csv", dtype=str)
-    doc = guides.csdrg(study.studyid, load_layer("sdtm"), _inventory(tree, "sdtm"), _frame(ts), _frame(ta), _frame(te),
-                       criteria, load_raw_spec().forms, summary, load_explanations(), status)
+    doc = guides.csdrg(
+        study.studyid,
+        load_layer("sdtm"),
+        _inventory(tree, "sdtm"),
+        _frame(ts),
+        _frame(ta),
+        _frame(te),
+        criteria,
+        load_raw_spec().forms,
+        summary,
+        load_explanations(),
+        status,
+    )
     path = m5.tree_root(paths.out) / m5.SDTM_DIR / "csdrg.pdf"
     pdf, _ = render_pdf(doc, study.data_cutoff)
     io.write_bytes(path, pdf)
@@ -156,28 +198,50 @@ def csdrg_asset(context, paths: StudyPaths, tree: dict, ts: Any, ta: Any, te: An
     return dg.MaterializeResult(metadata=meta)
 
 
-@dg.asset(key=ADRG_KEY, group_name=GROUP, deps=[PROGRAMS_KEY, dg.AssetKey(["analysis", "endpoints"])], kinds={"pdf"},
-          ins={"tree": dg.AssetIn(key=M5_KEY), "ts": dg.AssetIn(key=["sdtm", "ts"], metadata=DATA),
-               "adsl": dg.AssetIn(key=["adam", "adsl"], metadata=DATA)},
-          description="The analysis data reviewer's guide (analysis/adam/datasets/adrg.pdf, PHUSE ADRG sections): "
-                      "populations, key derivations from the ADaM specs, analysis methods of the endpoint results, "
-                      "data dependencies, program inventory, software versions (constraints.txt).")
+@dg.asset(
+    key=ADRG_KEY,
+    group_name=GROUP,
+    deps=[PROGRAMS_KEY, dg.AssetKey(["analysis", "endpoints"])],
+    kinds={"pdf"},
+    ins={
+        "tree": dg.AssetIn(key=M5_KEY),
+        "ts": dg.AssetIn(key=["sdtm", "ts"], metadata=DATA),
+        "adsl": dg.AssetIn(key=["adam", "adsl"], metadata=DATA),
+    },
+    description="The analysis data reviewer's guide (analysis/adam/datasets/adrg.pdf, PHUSE ADRG sections): "
+    "populations, key derivations from the ADaM specs, analysis methods of the endpoint results, "
+    "data dependencies, program inventory, software versions (constraints.txt).",
+)
 def adrg_asset(context, paths: StudyPaths, tree: dict, ts: Any, adsl: Any) -> dg.MaterializeResult:
     study = load_study()
     endpoints = pd.read_parquet(paths.out / "analysis" / "endpoints.parquet")
-    doc = guides.adrg(study.studyid, load_layer("adam"), _inventory(tree, "adam"), _frame(ts), _frame(adsl), endpoints,
-                      programs.inventory(), programs.pinned_versions(), programs.direct_dependencies(),
-                      f"{sys.version_info.major}.{sys.version_info.minor}")
+    doc = guides.adrg(
+        study.studyid,
+        load_layer("adam"),
+        _inventory(tree, "adam"),
+        _frame(ts),
+        _frame(adsl),
+        endpoints,
+        programs.inventory(),
+        programs.pinned_versions(),
+        programs.direct_dependencies(),
+        f"{sys.version_info.major}.{sys.version_info.minor}",
+    )
     path = m5.tree_root(paths.out) / m5.ADAM_DIR / "adrg.pdf"
     pdf, _ = render_pdf(doc, study.data_cutoff)
     io.write_bytes(path, pdf)
     return dg.MaterializeResult(metadata=_doc_metadata(doc, path, pdf, _page_count(pdf)))
 
 
-@dg.asset_check(asset=ADRG_KEY, name="m5_layout", blocking=True, additional_deps=[CSDRG_KEY, ACRF_KEY, PROGRAMS_KEY],
-                description="The m5 tree has the expected folders, lower-case names, the required files "
-                            "(ts.xpt, dm.xpt, adsl.xpt, define.xml and stylesheet per layer, acrf/csdrg/adrg, readme) "
-                            "and no file over 5 GB.")
+@dg.asset_check(
+    asset=ADRG_KEY,
+    name="m5_layout",
+    blocking=True,
+    additional_deps=[CSDRG_KEY, ACRF_KEY, PROGRAMS_KEY],
+    description="The m5 tree has the expected folders, lower-case names, the required files "
+    "(ts.xpt, dm.xpt, adsl.xpt, define.xml and stylesheet per layer, acrf/csdrg/adrg, readme) "
+    "and no file over 5 GB.",
+)
 def m5_layout(context, paths: StudyPaths) -> dg.AssetCheckResult:
     problems = m5.check_tree(m5.tree_root(paths.out))
     return dg.AssetCheckResult(passed=not problems, metadata={"problems": dg.MetadataValue.json(problems)})

@@ -50,7 +50,11 @@ def _files(root: Path) -> list[Path]:
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
         # conformance/ holds the optional CORE report, written by a check that may run beside the manifest.
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__pycache__" and not (Path(dirpath) == root and d == "conformance"))
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if not d.startswith(".") and d != "__pycache__" and not (Path(dirpath) == root and d == "conformance")
+        )
         for f in filenames:
             if not f.startswith("."):
                 out.append(Path(dirpath) / f)
@@ -146,8 +150,14 @@ def code_version(repo: Path | None = None) -> dict[str, str]:
     commit = os.environ.get("PIPELINE_CODE_VERSION", "").strip()
     if not commit:
         try:
-            res = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo or SPECS_DIR.parent,
-                                 capture_output=True, text=True, timeout=10, check=False)
+            res = subprocess.run(
+                ["git", "rev-parse", "HEAD"],
+                cwd=repo or SPECS_DIR.parent,
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
             commit = res.stdout.strip() if res.returncode == 0 else ""
         except (OSError, subprocess.SubprocessError):
             commit = ""
@@ -159,7 +169,7 @@ def m5_entry(outputs: list[dict[str, Any]], studyid: str) -> dict[str, Any]:
     listed among ``outputs`` too), as ``tree_sha256`` of that folder gives it, from the digests already
     taken; empty when there is no tree."""
     m5 = f"m5/datasets/{studyid.lower()}/"
-    lines = [f"{o['sha256']}  {o['path'][len(m5):]}\n" for o in outputs if o["path"].startswith(m5)]
+    lines = [f"{o['sha256']}  {o['path'][len(m5) :]}\n" for o in outputs if o["path"].startswith(m5)]
     if not lines:
         return {}
     return {"m5": {"path": m5.rstrip("/"), "sha256": hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()}}
@@ -181,7 +191,7 @@ def build_manifest(out_dir: Path, raw_dir: Path, specs_dir: Path = SPECS_DIR) ->
         if rows is not None:
             entry["rows"] = rows
         outputs.append(entry)
-    raw = [_raw_entry(p, raw_dir, digest) for p, digest in zip(raw_files, digests[len(out_files):])]
+    raw = [_raw_entry(p, raw_dir, digest) for p, digest in zip(raw_files, digests[len(out_files) :])]
     study = load_study(specs_dir)
     created, created_from = creation_datetime(study.data_cutoff)
     return {
@@ -205,8 +215,13 @@ def not_submitted(outputs: list[dict[str, Any]]) -> list[dict[str, str]]:
     out = []
     for o in outputs:
         folder, _, name = o["path"].rpartition("/")
-        if name.endswith(".parquet") and folder and "/" not in folder and o.get("rows") == 0 \
-                and f"{folder}/{name.removesuffix('.parquet')}.xpt" not in paths:
+        if (
+            name.endswith(".parquet")
+            and folder
+            and "/" not in folder
+            and o.get("rows") == 0
+            and f"{folder}/{name.removesuffix('.parquet')}.xpt" not in paths
+        ):
             out.append({"layer": folder, "dataset": name.removesuffix(".parquet").upper(), "reason": "no records"})
     return out
 

@@ -62,8 +62,14 @@ class PackageResult:
         return [p for p in self.define_problems if p.startswith("XSD:")]
 
 
-def write_package(layer_name: str, frames: Mapping[str, pd.DataFrame], specs: Mapping[str, DatasetSpec],
-                  out_dir: Path, ct: Mapping[str, Codelist] | None = None, data_cutoff: str | None = None) -> PackageResult:
+def write_package(
+    layer_name: str,
+    frames: Mapping[str, pd.DataFrame],
+    specs: Mapping[str, DatasetSpec],
+    out_dir: Path,
+    ct: Mapping[str, Codelist] | None = None,
+    data_cutoff: str | None = None,
+) -> PackageResult:
     """Write the submission files of the datasets in ``frames`` (name -> frame) into ``out_dir``.
 
     ``specs`` maps the same names to their DatasetSpec. Returns the files written with
@@ -79,8 +85,15 @@ def write_package(layer_name: str, frames: Mapping[str, pd.DataFrame], specs: Ma
     return res
 
 
-def _write_files(res: PackageResult, frames: Mapping[str, pd.DataFrame], specs: Mapping[str, DatasetSpec],
-                 out_dir: Path, layer_name: str, ct: Mapping[str, Codelist] | None, data_cutoff: str | None) -> None:
+def _write_files(
+    res: PackageResult,
+    frames: Mapping[str, pd.DataFrame],
+    specs: Mapping[str, DatasetSpec],
+    out_dir: Path,
+    layer_name: str,
+    ct: Mapping[str, Codelist] | None,
+    data_cutoff: str | None,
+) -> None:
     delivered: dict[str, pd.DataFrame] = {}  # dataset name -> frame
     delivered_specs: dict[str, DatasetSpec] = {}
     own_widths: dict[str, dict[str, int]] = {}
@@ -109,8 +122,10 @@ def _write_files(res: PackageResult, frames: Mapping[str, pd.DataFrame], specs: 
 
     def write(name: str) -> list[Path]:
         df, spec = delivered[name], delivered_specs[name]
-        return [write_xpt(df, spec, out_dir, data_cutoff, checked=True, widths=widths[name]),
-                write_dataset_json(df, spec, out_dir, layer_name, data_cutoff, widths=widths[name])]
+        return [
+            write_xpt(df, spec, out_dir, data_cutoff, checked=True, widths=widths[name]),
+            write_dataset_json(df, spec, out_dir, layer_name, data_cutoff, widths=widths[name]),
+        ]
 
     # The files of two datasets are written at a time: their work is numpy and Arrow compute,
     # which run without the GIL, so a second core cuts the wall time by a third. Largest datasets
@@ -129,4 +144,3 @@ def _write_files(res: PackageResult, frames: Mapping[str, pd.DataFrame], specs: 
             for p in paths:
                 res.files[p.name] = p.stat().st_size
             res.rows[name] = len(delivered[name])
-

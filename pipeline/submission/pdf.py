@@ -66,10 +66,21 @@ class Doc:
         self.blocks.append(Para(text, style))
         return self
 
-    def table(self, header: Sequence[str], rows: Sequence[Sequence[object]], widths: Sequence[float] | None = None,
-              marks: Sequence[Sequence[str]] | None = None) -> Doc:
-        self.blocks.append(TableBlock(list(header), [["" if c is None else str(c) for c in r] for r in rows],
-                                      list(widths) if widths else None, [list(m) for m in marks] if marks else None))
+    def table(
+        self,
+        header: Sequence[str],
+        rows: Sequence[Sequence[object]],
+        widths: Sequence[float] | None = None,
+        marks: Sequence[Sequence[str]] | None = None,
+    ) -> Doc:
+        self.blocks.append(
+            TableBlock(
+                list(header),
+                [["" if c is None else str(c) for c in r] for r in rows],
+                list(widths) if widths else None,
+                [list(m) for m in marks] if marks else None,
+            )
+        )
         return self
 
     def page_break(self) -> Doc:
@@ -167,6 +178,7 @@ def _footer(title: str):
         canvas.drawString(MARGIN, 10 * mm, title)
         canvas.drawRightString(PAGE[0] - MARGIN, 10 * mm, f"Page {doc.page}")
         canvas.restoreState()
+
     return draw
 
 
@@ -179,9 +191,21 @@ def render_pdf(doc: Doc, date: str) -> tuple[bytes, dict[str, list[int]]]:
     """
     st = _styles()
     buf = _io.BytesIO()
-    tpl = _Template(buf, date.replace("-", ""), pagesize=PAGE, leftMargin=MARGIN, rightMargin=MARGIN,
-                    topMargin=MARGIN, bottomMargin=MARGIN + 4 * mm, title=doc.title, subject=doc.subject,
-                    author="", creator="nct02867280-pipeline", producer="ReportLab", invariant=1)
+    tpl = _Template(
+        buf,
+        date.replace("-", ""),
+        pagesize=PAGE,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN,
+        bottomMargin=MARGIN + 4 * mm,
+        title=doc.title,
+        subject=doc.subject,
+        author="",
+        creator="nct02867280-pipeline",
+        producer="ReportLab",
+        invariant=1,
+    )
     story: list = [Paragraph(_text(doc.title), st["Title"])]
     levels_seen = 0
     for b in doc.blocks:
@@ -206,12 +230,16 @@ def _table(b: TableBlock, st: dict[str, ParagraphStyle]) -> list:
     n = len(b.header)
     fr = b.widths or [1.0 / n] * n
     widths = [WIDTH * f / sum(fr) for f in fr]
-    grid = TableStyle([
-        ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#999999")),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3),
-        ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
-    ])
+    grid = TableStyle(
+        [
+            ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#999999")),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LEFTPADDING", (0, 0), (-1, -1), 3),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+            ("TOPPADDING", (0, 0), (-1, -1), 2),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+        ]
+    )
     head = Table([[Paragraph(_text(h), st["HeadCell"]) for h in b.header]], colWidths=widths)
     head.setStyle(grid)
     head.setStyle(TableStyle([("BACKGROUND", (0, 0), (-1, -1), colors.HexColor("#DDE4EE"))]))

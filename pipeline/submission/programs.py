@@ -69,7 +69,7 @@ def to_ascii(text: str) -> str:
     text = text.replace("\\N{", "\\N{REVERSE SOLIDUS}N{")
     if text.isascii():
         return text
-    return "".join(c if ord(c) < 128 else "\\N{%s}" % unicodedata.name(c) for c in text)
+    return "".join(c if ord(c) < 128 else f"\\N{{{unicodedata.name(c)}}}" for c in text)
 
 
 def restore(text: str) -> str:
@@ -81,9 +81,16 @@ def _sources() -> list[Path]:
     """pyproject.toml, constraints.txt, every file of the package and of specs/ (the pipeline reads them),
     except the synthetic-study generator (``pipeline/synth``: no part of a run, and its name lists are no
     reviewer's business)."""
-    files = sorted(p for d in (PACKAGE_DIR, PROJECT_ROOT / "specs") for p in d.rglob("*")
-                   if p.is_file() and "__pycache__" not in p.parts and not p.name.startswith(".")
-                   and p.parent != PACKAGE_DIR / "synth" and PACKAGE_DIR / "synth" not in p.parents)
+    files = sorted(
+        p
+        for d in (PACKAGE_DIR, PROJECT_ROOT / "specs")
+        for p in d.rglob("*")
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and not p.name.startswith(".")
+        and p.parent != PACKAGE_DIR / "synth"
+        and PACKAGE_DIR / "synth" not in p.parents
+    )
     return [PROJECT_ROOT / "pyproject.toml", PROJECT_ROOT / "constraints.txt", *files]
 
 

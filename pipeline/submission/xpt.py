@@ -110,10 +110,20 @@ def _label_problems(ds: str, var: str | None, label: str | None, what: str) -> l
         return [XptProblem(ds, var, None, f"{what}-label", f"{what} label is missing")]
     out = []
     if len(label) > MAX_LABEL:
-        out.append(XptProblem(ds, var, None, f"{what}-label", f"{what} label has {len(label)} characters (max {MAX_LABEL}): {label!r}"))
+        out.append(
+            XptProblem(ds, var, None, f"{what}-label", f"{what} label has {len(label)} characters (max {MAX_LABEL}): {label!r}")
+        )
     if not label.isascii():
         bad = sorted({c for c in label if not c.isascii()})
-        out.append(XptProblem(ds, var, None, f"{what}-label", f"{what} label is not ASCII ({', '.join(f'U+{ord(c):04X}' for c in bad)}): {label!r}"))
+        out.append(
+            XptProblem(
+                ds,
+                var,
+                None,
+                f"{what}-label",
+                f"{what} label is not ASCII ({', '.join(f'U+{ord(c):04X}' for c in bad)}): {label!r}",
+            )
+        )
     if not _balanced(label):
         out.append(XptProblem(ds, var, None, f"{what}-label", f"{what} label has unbalanced quotes or brackets: {label!r}"))
     return out
@@ -124,7 +134,15 @@ def _spec_problems(spec: DatasetSpec) -> list[XptProblem]:
     ds = spec.name
     out = []
     if not DATASET_RE.match(ds):
-        out.append(XptProblem(ds, None, None, "dataset-name", f"dataset name {ds!r} must be 1-8 upper-case letters/digits starting with a letter"))
+        out.append(
+            XptProblem(
+                ds,
+                None,
+                None,
+                "dataset-name",
+                f"dataset name {ds!r} must be 1-8 upper-case letters/digits starting with a letter",
+            )
+        )
     out += _label_problems(ds, None, spec.label, "dataset")
     seen: set[str] = set()
     for v in spec.variables:
@@ -137,13 +155,17 @@ def _spec_problems(spec: DatasetSpec) -> list[XptProblem]:
         if v.type not in ("Char", "Num"):
             out.append(XptProblem(ds, v.name, None, "type", f"type {v.type!r} is neither Char nor Num"))
         if v.type == "Char" and v.length and v.length > MAX_CHAR_BYTES:
-            out.append(XptProblem(ds, v.name, None, "length", f"spec length {v.length} exceeds the XPORT v5 limit of {MAX_CHAR_BYTES}"))
+            out.append(
+                XptProblem(ds, v.name, None, "length", f"spec length {v.length} exceeds the XPORT v5 limit of {MAX_CHAR_BYTES}")
+            )
         if v.format:
             if v.format != v.format.upper():
                 # A lower-case format is stored as is and then no reader sees a date (formats.md §0.5).
                 out.append(XptProblem(ds, v.name, None, "format", f"format {v.format!r} must be upper case"))
             elif not FORMAT_RE.match(v.format) or len(v.format.rstrip(".0123456789").lstrip("$")) > 8:
-                out.append(XptProblem(ds, v.name, None, "format", f"format {v.format!r} is not a SAS format name (NAMEw.d, name <= 8)"))
+                out.append(
+                    XptProblem(ds, v.name, None, "format", f"format {v.format!r} is not a SAS format name (NAMEw.d, name <= 8)")
+                )
     return out
 
 
@@ -163,23 +185,47 @@ def _column_problems(df: pd.DataFrame, spec: DatasetSpec) -> list[XptProblem]:
     return out
 
 
-def _char_problems(ds: str, v: VariableSpec, vals: pd.Series, not_str: pd.Series, non_ascii: pd.Series,
-                   nbytes: pd.Series) -> list[XptProblem]:
+def _char_problems(
+    ds: str, v: VariableSpec, vals: pd.Series, not_str: pd.Series, non_ascii: pd.Series, nbytes: pd.Series
+) -> list[XptProblem]:
     """Problems of one Char variable from its non-str values, non-ASCII values and byte lengths."""
     out = []
     for i, x in not_str.items():
         out.append(XptProblem(ds, v.name, i + 1, "type", f"Char variable holds a {type(x).__name__} value {x!r}"))
     for i, x in non_ascii.items():
         pos, ch = next((p, c) for p, c in enumerate(x) if not c.isascii())
-        out.append(XptProblem(ds, v.name, i + 1, "non-ascii",
-                              f"value {x!r} has non-ASCII character {ch!r} (U+{ord(ch):04X}) at position {pos + 1}; "
-                              "XPT v5 records no encoding: transliterate it in the mapping"))
+        out.append(
+            XptProblem(
+                ds,
+                v.name,
+                i + 1,
+                "non-ascii",
+                f"value {x!r} has non-ASCII character {ch!r} (U+{ord(ch):04X}) at position {pos + 1}; "
+                "XPT v5 records no encoding: transliterate it in the mapping",
+            )
+        )
     for i in nbytes.index[nbytes > MAX_CHAR_BYTES]:
-        out.append(XptProblem(ds, v.name, i + 1, "value-length", f"value is {nbytes[i]} bytes (XPORT v5 max {MAX_CHAR_BYTES}): {vals[i][:40]!r}..."))
+        out.append(
+            XptProblem(
+                ds,
+                v.name,
+                i + 1,
+                "value-length",
+                f"value is {nbytes[i]} bytes (XPORT v5 max {MAX_CHAR_BYTES}): {vals[i][:40]!r}...",
+            )
+        )
     if v.length:
         over = nbytes[(nbytes > v.length) & (nbytes <= MAX_CHAR_BYTES)]
         for i in over.index:
-            out.append(XptProblem(ds, v.name, i + 1, "spec-length", f"value is {nbytes[i]} bytes, longer than the spec length {v.length}: {vals[i]!r}"))
+            out.append(
+                XptProblem(
+                    ds,
+                    v.name,
+                    i + 1,
+                    "spec-length",
+                    f"value is {nbytes[i]} bytes, longer than the spec length {v.length}: {vals[i]!r}",
+                )
+            )
     return out
 
 
@@ -225,10 +271,16 @@ def _value_problems(df: pd.DataFrame, spec: DatasetSpec) -> list[XptProblem]:
             f = col.astype("float64")
             big = f[f.abs() >= IBM_MAX]
             for i, x in big.items():
-                out.append(XptProblem(ds, v.name, i + 1, "numeric-range", f"value {x!r} is beyond the IBM double range (|x| < {IBM_MAX:g})"))
+                out.append(
+                    XptProblem(
+                        ds, v.name, i + 1, "numeric-range", f"value {x!r} is beyond the IBM double range (|x| < {IBM_MAX:g})"
+                    )
+                )
             tiny = f[(f != 0) & (f.abs() < IBM_MIN)]
             for i, x in tiny.items():
-                out.append(XptProblem(ds, v.name, i + 1, "numeric-range", f"value {x!r} would be written as 0 (|x| < {IBM_MIN:g})"))
+                out.append(
+                    XptProblem(ds, v.name, i + 1, "numeric-range", f"value {x!r} would be written as 0 (|x| < {IBM_MIN:g})")
+                )
     return out
 
 
@@ -258,8 +310,15 @@ def check_for_xpt(df: pd.DataFrame, spec: DatasetSpec, max_bytes: int = MAX_FILE
     problems = _spec_problems(spec) + _column_problems(df, spec) + _value_problems(df, spec)
     size = estimated_size(df, spec)
     if size > max_bytes:
-        problems.append(XptProblem(spec.name, None, None, "file-size",
-                                   f"the file would be {size:,} bytes, over the {max_bytes:,}-byte limit; split the dataset"))
+        problems.append(
+            XptProblem(
+                spec.name,
+                None,
+                None,
+                "file-size",
+                f"the file would be {size:,} bytes, over the {max_bytes:,}-byte limit; split the dataset",
+            )
+        )
     return problems
 
 
@@ -276,8 +335,10 @@ def _stamp_headers(path: Path, stamp: bytes) -> None:
         if not head.startswith(b"HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!"):
             raise XptError([XptProblem("?", None, None, "header", f"{path.name} does not start with a v5 library header")])
         for off in _STAMP_OFFSETS:
-            if not _STAMP_RE.match(head[off:off + 16]):
-                raise XptError([XptProblem("?", None, None, "header", f"unexpected header layout at byte {off}: {head[off:off + 16]!r}")])
+            if not _STAMP_RE.match(head[off : off + 16]):
+                raise XptError(
+                    [XptProblem("?", None, None, "header", f"unexpected header layout at byte {off}: {head[off : off + 16]!r}")]
+                )
             fh.seek(off)
             fh.write(stamp)
 
@@ -296,7 +357,9 @@ def _pad_to_widths(frame: pd.DataFrame, spec: DatasetSpec, widths: Mapping[str, 
             continue
         have = char_width(frame[v.name])
         if w < have or w > MAX_CHAR_BYTES:
-            out.append(XptProblem(spec.name, v.name, None, "length", f"allotted width {w} is outside {have}..{MAX_CHAR_BYTES} bytes"))
+            out.append(
+                XptProblem(spec.name, v.name, None, "length", f"allotted width {w} is outside {have}..{MAX_CHAR_BYTES} bytes")
+            )
         elif w > have:
             col = frame[v.name]  # a new column replaces it: the frame's arrays may be shared
             if col.dtype == TEXT:
@@ -310,8 +373,15 @@ def _pad_to_widths(frame: pd.DataFrame, spec: DatasetSpec, widths: Mapping[str, 
     return out
 
 
-def write_xpt(df: pd.DataFrame, spec: DatasetSpec, path: Path, data_cutoff: str | None = None,
-              max_bytes: int = MAX_FILE_BYTES, checked: bool = False, widths: Mapping[str, int] | None = None) -> Path:
+def write_xpt(
+    df: pd.DataFrame,
+    spec: DatasetSpec,
+    path: Path,
+    data_cutoff: str | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
+    checked: bool = False,
+    widths: Mapping[str, int] | None = None,
+) -> Path:
     """Write ``df`` as the XPORT v5 file of ``spec``; returns the file written.
 
     ``path`` is the target file (its name must be ``<dataset>.xpt`` in lower case) or a
@@ -329,7 +399,9 @@ def write_xpt(df: pd.DataFrame, spec: DatasetSpec, path: Path, data_cutoff: str 
         path = path / xpt_name(spec.name)
     problems = [] if checked else check_for_xpt(df, spec, max_bytes)
     if path.name != xpt_name(spec.name):
-        problems.append(XptProblem(spec.name, None, None, "file-name", f"file name {path.name!r} must be {xpt_name(spec.name)!r}"))
+        problems.append(
+            XptProblem(spec.name, None, None, "file-name", f"file name {path.name!r} must be {xpt_name(spec.name)!r}")
+        )
     if problems:
         raise XptError(problems)
     frame = submission_frame(df, spec).copy(deep=False)  # padding replaces columns of this copy only
@@ -350,7 +422,9 @@ def write_xpt(df: pd.DataFrame, spec: DatasetSpec, path: Path, data_cutoff: str 
         _stamp_headers(tmp, stamp)
         size = tmp.stat().st_size
         if size > max_bytes:
-            raise XptError([XptProblem(spec.name, None, None, "file-size", f"written file is {size:,} bytes, over {max_bytes:,}")])
+            raise XptError(
+                [XptProblem(spec.name, None, None, "file-size", f"written file is {size:,} bytes, over {max_bytes:,}")]
+            )
     return path
 
 

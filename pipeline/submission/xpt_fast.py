@@ -115,7 +115,7 @@ def write_xport(frame: pd.DataFrame, path: Path, **kwargs) -> bool:
             at = 0
             for kind, values, w in cols:
                 if kind == "num":
-                    block[:, at:at + 8] = ibm_doubles(values[r0:r1])
+                    block[:, at : at + 8] = ibm_doubles(values[r0:r1])
                 elif kind == "ascii":
                     _place_ascii(block, values, r0, r1, at, w)
                 else:
@@ -131,7 +131,7 @@ def write_xport(frame: pd.DataFrame, path: Path, **kwargs) -> bool:
 def _has_nul(arr: pa.Array) -> bool:
     """True when a value of a string array holds a NUL byte (one numpy pass over its bytes)."""
     offsets, data = utf8_buffers(arr)
-    return bool(np.any(data[offsets[0]:offsets[-1]] == 0))
+    return bool(np.any(data[offsets[0] : offsets[-1]] == 0))
 
 
 def _place_ascii(block: np.ndarray, arr: pa.Array, r0: int, r1: int, at: int, width: int) -> None:
@@ -139,19 +139,19 @@ def _place_ascii(block: np.ndarray, arr: pa.Array, r0: int, r1: int, at: int, wi
     each value with spaces to the width (one character is one byte), then one 2-D copy."""
     padded = pc.utf8_rpad(arr.slice(r0, r1 - r0).fill_null(""), width=width, padding=" ")
     offsets, data = utf8_buffers(padded)
-    data = data[offsets[0]:offsets[0] + (r1 - r0) * width]
-    block[:, at:at + width] = data.reshape(r1 - r0, width)
+    data = data[offsets[0] : offsets[0] + (r1 - r0) * width]
+    block[:, at : at + width] = data.reshape(r1 - r0, width)
 
 
 def _place_text(block: np.ndarray, arr: pa.Array, r0: int, r1: int, at: int) -> None:
     """Copy the UTF-8 bytes of rows ``r0:r1`` of ``arr`` to the left of their fields (column ``at``)."""
     all_offsets, text_bytes = utf8_buffers(arr)
-    offsets = all_offsets[r0:r1 + 1]
+    offsets = all_offsets[r0 : r1 + 1]
     lengths = np.diff(offsets)
     total = int(lengths.sum())
     if total == 0:
         return
-    data = text_bytes[offsets[0]:offsets[-1]]
+    data = text_bytes[offsets[0] : offsets[-1]]
     starts = np.arange(r1 - r0, dtype=np.int64) * block.shape[1] + at
     # byte k of the block's text goes to its row's field start + its position within the value
     dest = np.repeat(starts - (offsets[:-1] - offsets[0]), lengths) + np.arange(total, dtype=np.int64)

@@ -44,8 +44,15 @@ class GenerationReport:
     files: tuple = field(default_factory=tuple)
 
 
-def generate_study(n_subjects: int, seed: int, out_dir: Path, truth_dir: Path | None = None, *,
-                   scenario: str | None = None, problem_rate: float | None = None) -> GenerationReport:
+def generate_study(
+    n_subjects: int,
+    seed: int,
+    out_dir: Path,
+    truth_dir: Path | None = None,
+    *,
+    scenario: str | None = None,
+    problem_rate: float | None = None,
+) -> GenerationReport:
     """Generate a raw export set for ``n_subjects`` with ``seed`` into ``out_dir``.
 
     ``truth_dir`` defaults to ``out_dir.parent / (out_dir.name + "_truth")``; ``scenario``
@@ -78,8 +85,9 @@ def generate_study(n_subjects: int, seed: int, out_dir: Path, truth_dir: Path | 
     records: dict[str, int] = {}
     for siteid, site in spec.sites.items():
         style = SiteStyle(siteid, spec.codelists, mcal, rng)
-        forms, probs, sid = site_forms(study, siteid, style, spec, plan, mcal, cal["baseline"],
-                                       crit_style=SiteStyle(siteid, spec.codelists, mcal, crit_rng))
+        forms, probs, sid = site_forms(
+            study, siteid, style, spec, plan, mcal, cal["baseline"], crit_style=SiteStyle(siteid, spec.codelists, mcal, crit_rng)
+        )
         files += write_site(forms, site, out_dir, stamp)
         problems += probs
         ids.append(sid)
@@ -99,12 +107,23 @@ def generate_study(n_subjects: int, seed: int, out_dir: Path, truth_dir: Path | 
         write_atomic(path, csv_bytes(df.astype(object).where(df.notna(), ""), "utf-8", "\n"))
         files.append(path)
     path = truth_dir / "parameters.json"
-    write_atomic(path, parameters_json(seed, n_subjects, scenario, rate, study, {"shape": k, "scale_months": lam}, len(prob)).encode("utf-8"))
+    write_atomic(
+        path,
+        parameters_json(seed, n_subjects, scenario, rate, study, {"shape": k, "scale_months": lam}, len(prob)).encode("utf-8"),
+    )
     files.append(path)
     path = truth_dir / "README.md"
     write_atomic(path, TRUTH_README.encode("utf-8"))
     files.append(path)
     arms = study.cohort["arm"].value_counts().sort_index()
-    return GenerationReport(n_subjects=n_subjects, seed=seed, scenario=scenario, out_dir=out_dir, truth_dir=truth_dir,
-                            arm_counts={a: int(v) for a, v in arms.items()}, records=records, n_problems=len(prob),
-                            files=tuple(files))
+    return GenerationReport(
+        n_subjects=n_subjects,
+        seed=seed,
+        scenario=scenario,
+        out_dir=out_dir,
+        truth_dir=truth_dir,
+        arm_counts={a: int(v) for a, v in arms.items()},
+        records=records,
+        n_problems=len(prob),
+        files=tuple(files),
+    )

@@ -32,11 +32,18 @@ def draw_latent_aes(cohort: pd.DataFrame, rng: np.random.Generator, cal: dict) -
             g = np.array(p["grades"], dtype=float)
             grade = np.searchsorted(np.cumsum(g / g.sum()), rng.random(k), side="right").clip(0, 4) + 1
             onset = np.exp(np.log(p["onset_median_days"]) + ac["onset_sdlog"] * rng.standard_normal(k))
-            parts.append(pd.DataFrame({
-                "subj": hit, "arm": a, "term": term, "grade": grade,
-                "onset_rel": np.maximum(1, np.round(onset)).astype("int64"),
-                "actionable": float(p.get("actionable", 0.0)),
-            }))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "subj": hit,
+                        "arm": a,
+                        "term": term,
+                        "grade": grade,
+                        "onset_rel": np.maximum(1, np.round(onset)).astype("int64"),
+                        "actionable": float(p.get("actionable", 0.0)),
+                    }
+                )
+            )
     ae = pd.concat(parts, ignore_index=True)
     return ae.sort_values(["subj", "onset_rel", "term"], kind="stable").reset_index(drop=True)
 
@@ -61,8 +68,9 @@ def draw_actions(ae: pd.DataFrame, rng: np.random.Generator, cal: dict) -> np.nd
     return np.where(ae["arm"].to_numpy() == "SORAFENIB", act, "N").astype(object)
 
 
-def finalize_aes(ae: pd.DataFrame, cap_day: np.ndarray, dead: np.ndarray, dropped: np.ndarray,
-                 rng: np.random.Generator, cal: dict) -> pd.DataFrame:
+def finalize_aes(
+    ae: pd.DataFrame, cap_day: np.ndarray, dead: np.ndarray, dropped: np.ndarray, rng: np.random.Generator, cal: dict
+) -> pd.DataFrame:
     """Complete AE records: end date / ongoing, outcome, seriousness, relationship, precision, AESPID.
 
     ``ae`` has subj, arm, term, grade, start (day number), action (canonical or None),
@@ -76,7 +84,9 @@ def finalize_aes(ae: pd.DataFrame, cap_day: np.ndarray, dead: np.ndarray, droppe
     start = ae["start"].to_numpy()
     grade = ae["grade"].to_numpy()
     fatal = ae["fatal"].to_numpy()
-    dur = np.maximum(1, np.round(np.exp(np.log(ac["duration_median_days"]) + ac["duration_sdlog"] * rng.standard_normal(n)))).astype("int64")
+    dur = np.maximum(
+        1, np.round(np.exp(np.log(ac["duration_median_days"]) + ac["duration_sdlog"] * rng.standard_normal(n)))
+    ).astype("int64")
     dur = np.where(ae["term"].to_numpy() == "Alopecia", dur * 4, dur)  # hair regrows slowly
     end = start + dur
     cap = cap_day[subj]

@@ -21,19 +21,74 @@ from pipeline.synth._util import (
 
 # (hanzi, pinyin, weight): common surnames in Guangdong; all characters are GBK-encodable.
 SURNAMES = [
-    ("陈", "Chen", 10), ("李", "Li", 8), ("黄", "Huang", 8), ("张", "Zhang", 6), ("梁", "Liang", 5),
-    ("林", "Lin", 5), ("刘", "Liu", 5), ("吴", "Wu", 4), ("罗", "Luo", 4), ("杨", "Yang", 3),
-    ("王", "Wang", 3), ("何", "He", 3), ("郑", "Zheng", 3), ("谢", "Xie", 2), ("周", "Zhou", 2),
-    ("冯", "Feng", 2), ("邓", "Deng", 2), ("曾", "Zeng", 2), ("蔡", "Cai", 2), ("钟", "Zhong", 2),
-    ("潘", "Pan", 1), ("彭", "Peng", 1), ("郭", "Guo", 1), ("朱", "Zhu", 1), ("胡", "Hu", 1),
+    ("陈", "Chen", 10),
+    ("李", "Li", 8),
+    ("黄", "Huang", 8),
+    ("张", "Zhang", 6),
+    ("梁", "Liang", 5),
+    ("林", "Lin", 5),
+    ("刘", "Liu", 5),
+    ("吴", "Wu", 4),
+    ("罗", "Luo", 4),
+    ("杨", "Yang", 3),
+    ("王", "Wang", 3),
+    ("何", "He", 3),
+    ("郑", "Zheng", 3),
+    ("谢", "Xie", 2),
+    ("周", "Zhou", 2),
+    ("冯", "Feng", 2),
+    ("邓", "Deng", 2),
+    ("曾", "Zeng", 2),
+    ("蔡", "Cai", 2),
+    ("钟", "Zhong", 2),
+    ("潘", "Pan", 1),
+    ("彭", "Peng", 1),
+    ("郭", "Guo", 1),
+    ("朱", "Zhu", 1),
+    ("胡", "Hu", 1),
 ]
-GIVEN_M = [("伟", "wei"), ("强", "qiang"), ("军", "jun"), ("明", "ming"), ("华", "hua"), ("建", "jian"),
-           ("国", "guo"), ("志", "zhi"), ("勇", "yong"), ("杰", "jie"), ("涛", "tao"), ("斌", "bin"),
-           ("辉", "hui"), ("鹏", "peng"), ("海", "hai"), ("文", "wen"), ("东", "dong"), ("平", "ping"),
-           ("荣", "rong"), ("德", "de"), ("锦", "jin"), ("耀", "yao")]
-GIVEN_F = [("丽", "li"), ("芳", "fang"), ("敏", "min"), ("静", "jing"), ("燕", "yan"), ("红", "hong"),
-           ("霞", "xia"), ("玲", "ling"), ("娟", "juan"), ("英", "ying"), ("秀", "xiu"), ("梅", "mei"),
-           ("兰", "lan"), ("萍", "ping"), ("珍", "zhen"), ("慧", "hui")]
+GIVEN_M = [
+    ("伟", "wei"),
+    ("强", "qiang"),
+    ("军", "jun"),
+    ("明", "ming"),
+    ("华", "hua"),
+    ("建", "jian"),
+    ("国", "guo"),
+    ("志", "zhi"),
+    ("勇", "yong"),
+    ("杰", "jie"),
+    ("涛", "tao"),
+    ("斌", "bin"),
+    ("辉", "hui"),
+    ("鹏", "peng"),
+    ("海", "hai"),
+    ("文", "wen"),
+    ("东", "dong"),
+    ("平", "ping"),
+    ("荣", "rong"),
+    ("德", "de"),
+    ("锦", "jin"),
+    ("耀", "yao"),
+]
+GIVEN_F = [
+    ("丽", "li"),
+    ("芳", "fang"),
+    ("敏", "min"),
+    ("静", "jing"),
+    ("燕", "yan"),
+    ("红", "hong"),
+    ("霞", "xia"),
+    ("玲", "ling"),
+    ("娟", "juan"),
+    ("英", "ying"),
+    ("秀", "xiu"),
+    ("梅", "mei"),
+    ("兰", "lan"),
+    ("萍", "ping"),
+    ("珍", "zhen"),
+    ("慧", "hui"),
+]
 
 LAB_TESTS = ["WBC", "HGB", "PLT", "ALT", "AST", "CREAT", "BILI", "ALB"]
 
@@ -126,23 +181,53 @@ def build_cohort(n: int, rng: np.random.Generator, cal: dict) -> pd.DataFrame:
     cp = np.where(rng.random(n) < bl["p_childpugh5"], 5, 6)
     anat = rng.random(n) < bl["p_anatomical"]
 
-    df = pd.DataFrame({
-        "siteid": sites, "arm": arm, "sex": np.where(male, "M", "F").astype(object), "age": age,
-        "surg": surg, "consent": consent, "enrol": enrol, "trt_start": trt, "lbdat": lbdat, "birth": birth,
-        "name_han": han, "name_pinyin": pin, "initials": ini,
-        "hbsag": hbsag, "antihcv": antihcv, "cirrhosis": cirrh, "afp": np.round(afp, 1),
-        "tumsz": tumsz, "tumnum": tumnum, "bclc": bclc, "tnmt": tnmt, "edmgrd": edm,
-        "ecog": ecog, "childpugh": cp, "anatomical": anat,
-    })
+    df = pd.DataFrame(
+        {
+            "siteid": sites,
+            "arm": arm,
+            "sex": np.where(male, "M", "F").astype(object),
+            "age": age,
+            "surg": surg,
+            "consent": consent,
+            "enrol": enrol,
+            "trt_start": trt,
+            "lbdat": lbdat,
+            "birth": birth,
+            "name_han": han,
+            "name_pinyin": pin,
+            "initials": ini,
+            "hbsag": hbsag,
+            "antihcv": antihcv,
+            "cirrhosis": cirrh,
+            "afp": np.round(afp, 1),
+            "tumsz": tumsz,
+            "tumnum": tumnum,
+            "bclc": bclc,
+            "tnmt": tnmt,
+            "edmgrd": edm,
+            "ecog": ecog,
+            "childpugh": cp,
+            "anatomical": anat,
+        }
+    )
 
     # Baseline labs (SI units); eligibility (IN08) bounds every draw.
-    w = lab["WBC"]; df["lab_WBC"] = np.round(_lognorm(rng, w["median"], w["sdlog"], w["low"], w["high"], n), 1)
-    h = lab["HGB"]; df["lab_HGB"] = np.round(truncnorm(rng, np.where(male, h["mean_m"], h["mean_f"]), h["sd"], h["low"], h["high"], n))
-    p = lab["PLT"]; df["lab_PLT"] = np.round(_lognorm(rng, np.where(cirrh, p["median_cirrhosis"], p["median"]), p["sdlog"], p["low"], p["high"], n))
-    a = lab["ALT"]; df["lab_ALT"] = np.round(_lognorm(rng, a["median"], a["sdlog"], a["low"], a["high"], n))
-    a = lab["AST"]; df["lab_AST"] = np.round(_lognorm(rng, a["median"], a["sdlog"], a["low"], a["high"], n))
-    c = lab["CREAT"]; df["lab_CREAT"] = np.round(truncnorm(rng, np.where(male, c["mean_m"], c["mean_f"]), c["sd"], c["low"], c["high"], n))
-    b = lab["BILI"]; df["lab_BILI"] = np.round(_lognorm(rng, b["median"], b["sdlog"], b["low"], b["high"], n), 1)
+    w = lab["WBC"]
+    df["lab_WBC"] = np.round(_lognorm(rng, w["median"], w["sdlog"], w["low"], w["high"], n), 1)
+    h = lab["HGB"]
+    df["lab_HGB"] = np.round(truncnorm(rng, np.where(male, h["mean_m"], h["mean_f"]), h["sd"], h["low"], h["high"], n))
+    p = lab["PLT"]
+    df["lab_PLT"] = np.round(
+        _lognorm(rng, np.where(cirrh, p["median_cirrhosis"], p["median"]), p["sdlog"], p["low"], p["high"], n)
+    )
+    a = lab["ALT"]
+    df["lab_ALT"] = np.round(_lognorm(rng, a["median"], a["sdlog"], a["low"], a["high"], n))
+    a = lab["AST"]
+    df["lab_AST"] = np.round(_lognorm(rng, a["median"], a["sdlog"], a["low"], a["high"], n))
+    c = lab["CREAT"]
+    df["lab_CREAT"] = np.round(truncnorm(rng, np.where(male, c["mean_m"], c["mean_f"]), c["sd"], c["low"], c["high"], n))
+    b = lab["BILI"]
+    df["lab_BILI"] = np.round(_lognorm(rng, b["median"], b["sdlog"], b["low"], b["high"], n), 1)
     al = lab["ALB"]
     alb5 = truncnorm(rng, al["cp5_mean"], al["cp5_sd"], al["cp5_low"], al["high"], n)
     alb6 = al["cp6_low"] + rng.random(n) * (al["cp6_high"] - al["cp6_low"])

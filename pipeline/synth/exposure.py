@@ -83,10 +83,21 @@ def build_exposure(start: np.ndarray, stop: np.ndarray, events: pd.DataFrame, rn
         intr = isi | isp
         resume = d + r["gap"].to_numpy()
         new_lvl = np.where(isp, level[s], np.where((level[s] == 0) & r["resume_full"].to_numpy(), 0, red_level[s]))
-        emit.append(pd.DataFrame({"subj": s[intr], "exstdat": d[intr], "lvl": 3,
-                                  "exadj": np.where(isp[intr], "PATIENT DECISION", "ADVERSE EVENT")}))
-        emit.append(pd.DataFrame({"subj": s[intr], "exstdat": resume[intr], "lvl": new_lvl[intr],
-                                  "exadj": np.where(isp[intr], "PATIENT DECISION", "AE RESOLVED")}))
+        emit.append(
+            pd.DataFrame(
+                {"subj": s[intr], "exstdat": d[intr], "lvl": 3, "exadj": np.where(isp[intr], "PATIENT DECISION", "ADVERSE EVENT")}
+            )
+        )
+        emit.append(
+            pd.DataFrame(
+                {
+                    "subj": s[intr],
+                    "exstdat": resume[intr],
+                    "lvl": new_lvl[intr],
+                    "exadj": np.where(isp[intr], "PATIENT DECISION", "AE RESOLVED"),
+                }
+            )
+        )
         level[s[intr]] = new_lvl[intr]
         busy[s[intr]] = resume[intr]
     fire = pending != NA

@@ -26,23 +26,65 @@ DATE_END = day("2035-12-31")
 
 # Reporting units per site: (unit as written, factor from the SI value, decimals).
 LAB_UNITS = {
-    "101": {"WBC": ("10^9/L", 1, 1), "HGB": ("g/L", 1, 0), "PLT": ("10^9/L", 1, 0), "ALT": ("U/L", 1, 0),
-            "AST": ("U/L", 1, 0), "CREAT": ("umol/L", 1, 0), "BILI": ("umol/L", 1, 1), "ALB": ("g/L", 1, 1)},
-    "102": {"WBC": ("×10^9/L", 1, 1), "HGB": ("g/L", 1, 0), "PLT": ("×10^9/L", 1, 0), "ALT": ("U/L", 1, 0),
-            "AST": ("U/L", 1, 0), "CREAT": ("μmol/L", 1, 0), "BILI": ("μmol/L", 1, 1), "ALB": ("g/L", 1, 1)},
-    "103": {"WBC": ("×10^9/L", 1, 2), "HGB": ("g/L", 1, 0), "PLT": ("×10^9/L", 1, 0), "ALT": ("U/L", 1, 0),
-            "AST": ("U/L", 1, 0), "CREAT": ("μmol/L", 1, 0), "BILI": ("μmol/L", 1, 1), "ALB": ("g/L", 1, 1)},
+    "101": {
+        "WBC": ("10^9/L", 1, 1),
+        "HGB": ("g/L", 1, 0),
+        "PLT": ("10^9/L", 1, 0),
+        "ALT": ("U/L", 1, 0),
+        "AST": ("U/L", 1, 0),
+        "CREAT": ("umol/L", 1, 0),
+        "BILI": ("umol/L", 1, 1),
+        "ALB": ("g/L", 1, 1),
+    },
+    "102": {
+        "WBC": ("×10^9/L", 1, 1),
+        "HGB": ("g/L", 1, 0),
+        "PLT": ("×10^9/L", 1, 0),
+        "ALT": ("U/L", 1, 0),
+        "AST": ("U/L", 1, 0),
+        "CREAT": ("μmol/L", 1, 0),
+        "BILI": ("μmol/L", 1, 1),
+        "ALB": ("g/L", 1, 1),
+    },
+    "103": {
+        "WBC": ("×10^9/L", 1, 2),
+        "HGB": ("g/L", 1, 0),
+        "PLT": ("×10^9/L", 1, 0),
+        "ALT": ("U/L", 1, 0),
+        "AST": ("U/L", 1, 0),
+        "CREAT": ("μmol/L", 1, 0),
+        "BILI": ("μmol/L", 1, 1),
+        "ALB": ("g/L", 1, 1),
+    },
     # Site 104 reports conventional units: haemoglobin/albumin in g/dL, creatinine/bilirubin in mg/dL.
-    "104": {"WBC": ("10E9/L", 1, 1), "HGB": ("g/dL", 0.1, 1), "PLT": ("10*9/L", 1, 0), "ALT": ("IU/L", 1, 0),
-            "AST": ("IU/L", 1, 0), "CREAT": ("mg/dL", 1 / 88.4, 2), "BILI": ("mg/dL", 1 / 17.1, 2), "ALB": ("g/dL", 0.1, 1)},
+    "104": {
+        "WBC": ("10E9/L", 1, 1),
+        "HGB": ("g/dL", 0.1, 1),
+        "PLT": ("10*9/L", 1, 0),
+        "ALT": ("IU/L", 1, 0),
+        "AST": ("IU/L", 1, 0),
+        "CREAT": ("mg/dL", 1 / 88.4, 2),
+        "BILI": ("mg/dL", 1 / 17.1, 2),
+        "ALB": ("g/dL", 0.1, 1),
+    },
 }
 AFP_UNITS = {"101": "ng/mL", "102": "ng/ml", "103": "μg/L", "104": "IU/mL"}
 # Units no codelist knows, used only by the injected "unknown unit" problems.
-UNKNOWN_UNITS = {"WBC": "/mm3", "HGB": "mmol/L", "PLT": "/mm3", "ALT": "μkat/L", "AST": "μkat/L",
-                 "CREAT": "mg/L", "BILI": "mg/L", "ALB": "mg/L"}
+UNKNOWN_UNITS = {
+    "WBC": "/mm3",
+    "HGB": "mmol/L",
+    "PLT": "/mm3",
+    "ALT": "μkat/L",
+    "AST": "μkat/L",
+    "CREAT": "mg/L",
+    "BILI": "mg/L",
+    "ALB": "mg/L",
+}
 # AE verbatims no dictionary knows, used only by the injected "unknown verbatim" problems.
-UNKNOWN_VERBATIMS = {"en": ["Felt odd", "Funny feeling in hands", "Not himself", "Strange sensation"],
-                     "zh": ["不舒服", "手脚麻麻的", "说不清的难受", "身体怪怪的"]}
+UNKNOWN_VERBATIMS = {
+    "en": ["Felt odd", "Funny feeling in hands", "Not himself", "Strange sensation"],
+    "zh": ["不舒服", "手脚麻麻的", "说不清的难受", "身体怪怪的"],
+}
 
 SITE_IDS = {
     "101": lambda k: f"101-{k:03d}",
@@ -141,8 +183,9 @@ class SiteStyle:
         full, mon, mon2, yr, obj = _date_tables(self.site)
         n = len(days)
         alt = self.rng.random(n) < 0.5
-        out = np.where(prec == 3, full[idx], np.where(prec == 2, np.where(alt, mon2[idx], mon[idx]),
-                                                       np.where(prec == 1, yr[idx], "")))
+        out = np.where(
+            prec == 3, full[idx], np.where(prec == 2, np.where(alt, mon2[idx], mon[idx]), np.where(prec == 1, yr[idx], ""))
+        )
         out = out.astype(object)
         if self.site == "103":
             # Most full dates of site 103 are real Excel date cells, the rest typed as text.

@@ -94,8 +94,19 @@ def latent_times(cohort: pd.DataFrame, rng: np.random.Generator, cal: dict, scen
     t_drop = 1.0 + rng.exponential(1.0 / drop_rate, n)  # nobody drops out in the first month
     drop_kind = np.where(rng.random(n) < oc["p_dropout_withdrawal"], "WITHDRAWAL BY SUBJECT", "LOST TO FOLLOW-UP").astype(object)
     t_trtwd = rng.exponential(365.25 / float(ex["treatment_withdrawal_per_year"]), n)
-    trtwd_reason = np.where(rng.random(n) < ex["p_physician_decision"], "PHYSICIAN DECISION", "WITHDRAWAL BY SUBJECT").astype(object)
-    return pd.DataFrame({
-        "t_rec": t_rec, "t_dnr": t_dnr, "t_rfs": t_rfs, "t_death": t_death, "recur_first": recur_first,
-        "t_drop": t_drop, "drop_kind": drop_kind, "t_trtwd_days": t_trtwd, "trtwd_reason": trtwd_reason,
-    })
+    trtwd_reason = np.where(rng.random(n) < ex["p_physician_decision"], "PHYSICIAN DECISION", "WITHDRAWAL BY SUBJECT").astype(
+        object
+    )
+    return pd.DataFrame(
+        {
+            "t_rec": t_rec,
+            "t_dnr": t_dnr,
+            "t_rfs": t_rfs,
+            "t_death": t_death,
+            "recur_first": recur_first,
+            "t_drop": t_drop,
+            "drop_kind": drop_kind,
+            "t_trtwd_days": t_trtwd,
+            "trtwd_reason": trtwd_reason,
+        }
+    )

@@ -25,8 +25,15 @@ from pipeline.synth.exposure import build_exposure
 from pipeline.synth.outcomes import latent_times
 from pipeline.synth.visits import follow_up
 
-STOP_PRIORITY = ["DEATH", "DISEASE RELAPSE", "ADVERSE EVENT", "LOST TO FOLLOW-UP", "WITHDRAWAL BY SUBJECT",
-                 "PHYSICIAN DECISION", "COMPLETED"]
+STOP_PRIORITY = [
+    "DEATH",
+    "DISEASE RELAPSE",
+    "ADVERSE EVENT",
+    "LOST TO FOLLOW-UP",
+    "WITHDRAWAL BY SUBJECT",
+    "PHYSICIAN DECISION",
+    "COMPLETED",
+]
 
 
 @dataclass
@@ -87,20 +94,39 @@ def simulate_study(n: int, rng: np.random.Generator, cal: dict, scenario: str) -
     subj = ae["subj"].to_numpy()
     anchor = np.where(sor, s0, enrol)
     ae["start"] = anchor[subj] + ae["onset_rel"].to_numpy()
-    ctrl_end = np.minimum.reduce([enrol + planned - 1, st["last_alive_core"],
-                                  np.where(st["diag_day"] != NA, st["diag_day"], big),
-                                  np.where(st["death_day"] != NA, st["death_day"] - 1, big)])
+    ctrl_end = np.minimum.reduce(
+        [
+            enrol + planned - 1,
+            st["last_alive_core"],
+            np.where(st["diag_day"] != NA, st["diag_day"], big),
+            np.where(st["death_day"] != NA, st["death_day"] - 1, big),
+        ]
+    )
     window_end = np.where(sor, stop0, ctrl_end)
     ae = ae[ae["start"].to_numpy() <= window_end[subj]].reset_index(drop=True)
     ae["fatal"] = False
 
     # Grade 5: a death from liver failure without recurrence inside the AE window.
     dd = st["death_day"]
-    fatal_subj = np.nonzero((dd != NA) & ~st["recurred"] & (st["death_cause"] == "LIVER FAILURE")
-                            & (dd <= np.where(sor, stop0 + 30, ctrl_end + 1)) & (dd - 20 > anchor))[0]
+    fatal_subj = np.nonzero(
+        (dd != NA)
+        & ~st["recurred"]
+        & (st["death_cause"] == "LIVER FAILURE")
+        & (dd <= np.where(sor, stop0 + 30, ctrl_end + 1))
+        & (dd - 20 > anchor)
+    )[0]
     if len(fatal_subj):
-        fa = pd.DataFrame({"subj": fatal_subj, "arm": arm[fatal_subj], "term": cal["adverse_events"]["fatal_ae_term"],
-                           "grade": 5, "onset_rel": 0, "actionable": 0.0, "fatal": True})
+        fa = pd.DataFrame(
+            {
+                "subj": fatal_subj,
+                "arm": arm[fatal_subj],
+                "term": cal["adverse_events"]["fatal_ae_term"],
+                "grade": 5,
+                "onset_rel": 0,
+                "actionable": 0.0,
+                "fatal": True,
+            }
+        )
         fa["start"] = dd[fatal_subj] - uniform_int(rng, *cal["adverse_events"]["fatal_onset_days_before_death"], len(fatal_subj))
         ae = pd.concat([ae, fa], ignore_index=True)
     act = draw_actions(ae, rng, cal)
@@ -122,8 +148,14 @@ def simulate_study(n: int, rng: np.random.Generator, cal: dict, scenario: str) -
 
     # Dose changes: AE reductions/interruptions plus rare patient-decision breaks.
     ev_ae = ae[ae["act"].isin(["R", "I"])]
-    ev = pd.DataFrame({"subj": ev_ae["subj"].to_numpy(), "day": ev_ae["start"].to_numpy(), "kind": ev_ae["act"].to_numpy(),
-                       "ae_row": ev_ae.index.to_numpy()})
+    ev = pd.DataFrame(
+        {
+            "subj": ev_ae["subj"].to_numpy(),
+            "day": ev_ae["start"].to_numpy(),
+            "kind": ev_ae["act"].to_numpy(),
+            "ae_row": ev_ae.index.to_numpy(),
+        }
+    )
     ec = cal["exposure"]
     pd_subj = np.nonzero(sor & (rng.random(n) < ec["patient_decision_interruption_p"]))[0]
     pd_day = s0[pd_subj] + uniform_int(rng, 30, 400, len(pd_subj))
@@ -137,8 +169,9 @@ def simulate_study(n: int, rng: np.random.Generator, cal: dict, scenario: str) -
     ae.loc[rows, "start"] = evo["day"].to_numpy()
     ae.loc[rows, "act"] = evo["kind"].to_numpy()
     ae = ae.drop(index=rows[evo["drop"].to_numpy()]).reset_index(drop=True)
-    ae["action"] = np.where(ae["arm"] == "CONTROL", "NOT APPLICABLE",
-                            ae["act"].map({**ACTIONS, "X": "NOT APPLICABLE"}).fillna("DOSE NOT CHANGED")).astype(object)
+    ae["action"] = np.where(
+        ae["arm"] == "CONTROL", "NOT APPLICABLE", ae["act"].map({**ACTIONS, "X": "NOT APPLICABLE"}).fillna("DOSE NOT CHANGED")
+    ).astype(object)
 
     cap = np.where(st["death_day"] != NA, st["death_day"], np.maximum(st["last_alive_core"], np.where(sor, stop, 0)))
     ae = finalize_aes(ae, cap, st["death_day"] != NA, st["dropped"], rng, cal)
@@ -146,8 +179,9 @@ def simulate_study(n: int, rng: np.random.Generator, cal: dict, scenario: str) -
     cm = _concomitant(cohort, st, rng, cal)
     ds = _disposition(cohort, st, stop, why, sor)
     st.update({"trt_stop": stop, "eot_reason": np.where(sor, why, None)})
-    return Study(cohort=cohort, latent=lat, ta=ta, nl=nl, surv=surv, ae=ae, ex=ex, cm=cm, ds=ds, state=st,
-                 cut=cut, scenario=scenario)
+    return Study(
+        cohort=cohort, latent=lat, ta=ta, nl=nl, surv=surv, ae=ae, ex=ex, cm=cm, ds=ds, state=st, cut=cut, scenario=scenario
+    )
 
 
 def _concomitant(cohort: pd.DataFrame, st: dict, rng: np.random.Generator, cal: dict) -> pd.DataFrame:
@@ -166,10 +200,19 @@ def _concomitant(cohort: pd.DataFrame, st: dict, rng: np.random.Generator, cal: 
     sw_day = start + 180 + np.floor(rng.random(k) * np.maximum(last - 30 - start - 180, 0)).astype("int64")
     switch = (rng.random(k) < cc["p_switch"]) & (last - 30 - start - 180 > 0)
     new_drug = np.where(drug == "TENOFOVIR ALAFENAMIDE", "ENTECAVIR", "TENOFOVIR ALAFENAMIDE")
-    first = pd.DataFrame({"subj": idx, "drug": drug, "start": start, "start_prec": sprec,
-                          "end": np.where(switch, sw_day - 1, NA), "ongoing": ~switch})
-    second = pd.DataFrame({"subj": idx[switch], "drug": new_drug[switch], "start": sw_day[switch], "start_prec": 3,
-                           "end": NA, "ongoing": True})
+    first = pd.DataFrame(
+        {
+            "subj": idx,
+            "drug": drug,
+            "start": start,
+            "start_prec": sprec,
+            "end": np.where(switch, sw_day - 1, NA),
+            "ongoing": ~switch,
+        }
+    )
+    second = pd.DataFrame(
+        {"subj": idx[switch], "drug": new_drug[switch], "start": sw_day[switch], "start_prec": 3, "end": NA, "ongoing": True}
+    )
     cm = pd.concat([first, second], ignore_index=True).sort_values(["subj", "start"], kind="stable").reset_index(drop=True)
     cm["dose"] = cm["drug"].map(cc["doses_mg"]).astype(float)
     cm["cmspid"] = cm.groupby("subj", sort=False).cumcount() + 1
@@ -182,9 +225,17 @@ def _disposition(cohort, st, stop, why, sor) -> pd.DataFrame:
     eot = pd.DataFrame({"subj": si, "dscat": "END OF TREATMENT", "date": stop[si], "reason": why[si]})
     dead = np.nonzero(st["death_day"] != NA)[0]
     drop = np.nonzero(st["dropped"])[0]
-    eos = pd.concat([
-        pd.DataFrame({"subj": dead, "dscat": "END OF STUDY", "date": st["death_day"][dead], "reason": "DEATH"}),
-        # The disposition date of a dropout is the last date the subject was known alive.
-        pd.DataFrame({"subj": drop, "dscat": "END OF STUDY", "date": st["last_alive_core"][drop], "reason": st["drop_reason"][drop]}),
-    ])
-    return pd.concat([eot, eos], ignore_index=True).sort_values(["subj", "dscat"], ascending=[True, False], kind="stable").reset_index(drop=True)
+    eos = pd.concat(
+        [
+            pd.DataFrame({"subj": dead, "dscat": "END OF STUDY", "date": st["death_day"][dead], "reason": "DEATH"}),
+            # The disposition date of a dropout is the last date the subject was known alive.
+            pd.DataFrame(
+                {"subj": drop, "dscat": "END OF STUDY", "date": st["last_alive_core"][drop], "reason": st["drop_reason"][drop]}
+            ),
+        ]
+    )
+    return (
+        pd.concat([eot, eos], ignore_index=True)
+        .sort_values(["subj", "dscat"], ascending=[True, False], kind="stable")
+        .reset_index(drop=True)
+    )

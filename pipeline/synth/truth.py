@@ -69,7 +69,7 @@ def subjects_truth(study, subjids: pd.Series, studyid: str) -> pd.DataFrame:
     dose = np.zeros(n)
     g = ex.groupby("subj")["total_mg"].sum()
     dose[g.index.to_numpy()] = g.to_numpy()
-    acts = study.ae.groupby("subj")["action"].agg(lambda a: set(a))
+    acts = study.ae.groupby("subj")["action"].agg(set)
     red_int = np.zeros(n, bool)
     wd = np.zeros(n, bool)
     for s, a in acts.items():
@@ -95,35 +95,62 @@ def subjects_truth(study, subjids: pd.Series, studyid: str) -> pd.DataFrame:
     ids = subjids.sort_index().to_numpy()
     sites = c["siteid"].to_numpy()
     order = np.lexsort((c["site_seq"].to_numpy(), sites))
-    return pd.DataFrame({
-        "siteid": sites, "subjid": ids,
-        "usubjid": [f"{studyid}-{s}-{i}" for s, i in zip(sites, ids)],
-        "arm": c["arm"], "sex": c["sex"], "age": c["age"],
-        "hepatectomy_date": iso(surg), "consent_date": iso(c["consent"].to_numpy()), "enrol_date": iso(c["enrol"].to_numpy()),
-        "latent_recurrence_months": months(lat["t_rec"].to_numpy()),
-        "latent_death_months": months(lat["t_death"].to_numpy()),
-        "latent_rfs_months": months(lat["t_rfs"].to_numpy()),
-        "censor_months": np.round((censor_day - surg) / DAYS_PER_MONTH, 4),
-        "censor_reason": np.where(drop_obs, st["drop_reason"], "DATA CUTOFF"),
-        "recurrence_date_recorded": recurdat,
-        "death_date_recorded": iso(dth),
-        "death_cause": np.where(dead, st["death_cause"], ""),
-        "rfs_event": rfs_event.astype(int), "rfs_date": iso(rfs_date), "rfs_days": rfs_date - surg,
-        "ttr_event": recurred.astype(int), "ttr_date": iso(ttr_date), "ttr_days": ttr_date - surg,
-        "os_event": dead.astype(int), "os_date": iso(os_date), "os_days": os_date - surg,
-        "last_assessment_date": iso(np.where(st["last_ta_day"] != NA, st["last_ta_day"], NA)),
-        "last_alive_date": iso(alive),
-        "trt_start_date": iso(np.where(sor, trt_start, NA)), "trt_end_date": iso(np.where(sor, stop, NA)),
-        "trt_days": np.where(sor, stop - trt_start + 1, 0),
-        "total_dose_mg": dose.astype("int64"),
-        "eot_reason": np.where(sor, st["eot_reason"], ""),
-        "eos_reason": eos_reason, "eos_date": iso(eos_date),
-        "ae_dose_reduced_or_interrupted": red_int.astype(int), "ae_drug_withdrawn": wd.astype(int),
-        "ae_dose_modification": (red_int | wd).astype(int),
-        "hbsag": np.where(c["hbsag"], "POSITIVE", "NEGATIVE"), "cirrhosis": np.where(c["cirrhosis"], "Y", "N"),
-        "afp_ngml": c["afp"], "tumour_size_cm": c["tumsz"], "tumour_number": c["tumnum"], "bclc": c["bclc"],
-        "tnm_t": c["tnmt"], "edmondson": c["edmgrd"], "ecog": c["ecog"], "child_pugh": c["childpugh"],
-    }).iloc[order].reset_index(drop=True)
+    return (
+        pd.DataFrame(
+            {
+                "siteid": sites,
+                "subjid": ids,
+                "usubjid": [f"{studyid}-{s}-{i}" for s, i in zip(sites, ids)],
+                "arm": c["arm"],
+                "sex": c["sex"],
+                "age": c["age"],
+                "hepatectomy_date": iso(surg),
+                "consent_date": iso(c["consent"].to_numpy()),
+                "enrol_date": iso(c["enrol"].to_numpy()),
+                "latent_recurrence_months": months(lat["t_rec"].to_numpy()),
+                "latent_death_months": months(lat["t_death"].to_numpy()),
+                "latent_rfs_months": months(lat["t_rfs"].to_numpy()),
+                "censor_months": np.round((censor_day - surg) / DAYS_PER_MONTH, 4),
+                "censor_reason": np.where(drop_obs, st["drop_reason"], "DATA CUTOFF"),
+                "recurrence_date_recorded": recurdat,
+                "death_date_recorded": iso(dth),
+                "death_cause": np.where(dead, st["death_cause"], ""),
+                "rfs_event": rfs_event.astype(int),
+                "rfs_date": iso(rfs_date),
+                "rfs_days": rfs_date - surg,
+                "ttr_event": recurred.astype(int),
+                "ttr_date": iso(ttr_date),
+                "ttr_days": ttr_date - surg,
+                "os_event": dead.astype(int),
+                "os_date": iso(os_date),
+                "os_days": os_date - surg,
+                "last_assessment_date": iso(np.where(st["last_ta_day"] != NA, st["last_ta_day"], NA)),
+                "last_alive_date": iso(alive),
+                "trt_start_date": iso(np.where(sor, trt_start, NA)),
+                "trt_end_date": iso(np.where(sor, stop, NA)),
+                "trt_days": np.where(sor, stop - trt_start + 1, 0),
+                "total_dose_mg": dose.astype("int64"),
+                "eot_reason": np.where(sor, st["eot_reason"], ""),
+                "eos_reason": eos_reason,
+                "eos_date": iso(eos_date),
+                "ae_dose_reduced_or_interrupted": red_int.astype(int),
+                "ae_drug_withdrawn": wd.astype(int),
+                "ae_dose_modification": (red_int | wd).astype(int),
+                "hbsag": np.where(c["hbsag"], "POSITIVE", "NEGATIVE"),
+                "cirrhosis": np.where(c["cirrhosis"], "Y", "N"),
+                "afp_ngml": c["afp"],
+                "tumour_size_cm": c["tumsz"],
+                "tumour_number": c["tumnum"],
+                "bclc": c["bclc"],
+                "tnm_t": c["tnmt"],
+                "edmondson": c["edmgrd"],
+                "ecog": c["ecog"],
+                "child_pugh": c["childpugh"],
+            }
+        )
+        .iloc[order]
+        .reset_index(drop=True)
+    )
 
 
 def ae_truth(study, subjids: pd.Series, studyid: str, problems: pd.DataFrame) -> pd.DataFrame:
@@ -133,34 +160,56 @@ def ae_truth(study, subjids: pd.Series, studyid: str, problems: pd.DataFrame) ->
     ids = subjids.reindex(ae["subj"].to_numpy()).to_numpy()
     key = pd.Series([f"{s}|{i}|AESPID={k}" for s, i, k in zip(sites, ids, ae["aespid"])])
     pk = problems[problems["form"] == "ae"] if len(problems) else problems
-    kinds = dict(zip([f"{s}|{i}|{k}" for s, i, k in zip(pk.get("siteid", []), pk.get("subjid", []), pk.get("record_key", []))],
-                     pk.get("kind", [])))
+    kinds = dict(
+        zip(
+            [f"{s}|{i}|{k}" for s, i, k in zip(pk.get("siteid", []), pk.get("subjid", []), pk.get("record_key", []))],
+            pk.get("kind", []),
+        )
+    )
     rel = ae["rel"].to_numpy()
     seq = study.cohort["site_seq"].to_numpy()[ae["subj"].to_numpy()]
     order = np.lexsort((ae["aespid"].to_numpy(), seq, sites))
-    return pd.DataFrame({
-        "siteid": sites, "subjid": ids, "usubjid": [f"{studyid}-{s}-{i}" for s, i in zip(sites, ids)],
-        "aespid": ae["aespid"].to_numpy(), "verbatim": [str(v).strip() for v in ae["verbatim"]],
-        "ctcae_term": ae["term"].to_numpy(), "grade": ae["grade"].to_numpy(),
-        "serious": np.where(ae["serious"], "Y", "N"),
-        **{c.lower(): [("Y" if v else "N") if v is not None else "" for v in ae[c]] for c in CRITERIA if c in ae.columns},
-        "aerel": rel,
-        "related": np.where(np.isin(rel, ["RELATED", "POSSIBLY RELATED"]), "Y", "N"),
-        "action": ae["action"].to_numpy(), "outcome": ae["outcome"].to_numpy(),
-        "start_date": iso(ae["start"].to_numpy()), "start_precision": ae["start_prec"].map({3: "DAY", 2: "MONTH", 1: "YEAR"}).to_numpy(),
-        "end_date": iso(ae["aeendat"].to_numpy()), "ongoing": np.where(ae["ongoing"], "Y", "N"),
-        "problem_kind": [kinds.get(k, "") for k in key],
-    }).iloc[order].reset_index(drop=True)
+    return (
+        pd.DataFrame(
+            {
+                "siteid": sites,
+                "subjid": ids,
+                "usubjid": [f"{studyid}-{s}-{i}" for s, i in zip(sites, ids)],
+                "aespid": ae["aespid"].to_numpy(),
+                "verbatim": [str(v).strip() for v in ae["verbatim"]],
+                "ctcae_term": ae["term"].to_numpy(),
+                "grade": ae["grade"].to_numpy(),
+                "serious": np.where(ae["serious"], "Y", "N"),
+                **{c.lower(): [("Y" if v else "N") if v is not None else "" for v in ae[c]] for c in CRITERIA if c in ae.columns},
+                "aerel": rel,
+                "related": np.where(np.isin(rel, ["RELATED", "POSSIBLY RELATED"]), "Y", "N"),
+                "action": ae["action"].to_numpy(),
+                "outcome": ae["outcome"].to_numpy(),
+                "start_date": iso(ae["start"].to_numpy()),
+                "start_precision": ae["start_prec"].map({3: "DAY", 2: "MONTH", 1: "YEAR"}).to_numpy(),
+                "end_date": iso(ae["aeendat"].to_numpy()),
+                "ongoing": np.where(ae["ongoing"], "Y", "N"),
+                "problem_kind": [kinds.get(k, "") for k in key],
+            }
+        )
+        .iloc[order]
+        .reset_index(drop=True)
+    )
 
 
 def parameters_json(seed: int, n: int, scenario: str, problem_rate: float, study, rfs: dict, n_problems: int) -> str:
     """parameters.json text (sorted keys, deterministic)."""
     arm = study.cohort["arm"].value_counts().sort_index()
     doc = {
-        "seed": seed, "n_subjects": n, "scenario": scenario, "problem_rate": problem_rate,
+        "seed": seed,
+        "n_subjects": n,
+        "scenario": scenario,
+        "problem_rate": problem_rate,
         "data_cutoff": pd.Timestamp(np.datetime64(study.cut, "D")).date().isoformat(),
-        "sorafenib_rfs_weibull": rfs, "arm_counts": {k: int(v) for k, v in arm.items()},
-        "n_injected_problems": n_problems, "generator": "pipeline.synth.generate_study",
+        "sorafenib_rfs_weibull": rfs,
+        "arm_counts": {k: int(v) for k, v in arm.items()},
+        "n_injected_problems": n_problems,
+        "generator": "pipeline.synth.generate_study",
         "calibration": "pipeline/synth/calibration.yaml",
     }
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -21,11 +21,13 @@ from pipeline.synth._util import (
 def visit_months(cal: dict) -> np.ndarray:
     """Nominal visit months after hepatectomy (trial-facts §4 grid)."""
     s = cal["visits"]["schedule_months"]
-    return np.concatenate([
-        np.arange(2, s["every2_to"] + 1, 2),
-        np.arange(s["every2_to"] + 3, s["every3_to"] + 1, 3),
-        np.arange(s["every3_to"] + 6, s["every6_to"] + 1, 6),
-    ]).astype(int)
+    return np.concatenate(
+        [
+            np.arange(2, s["every2_to"] + 1, 2),
+            np.arange(s["every2_to"] + 3, s["every3_to"] + 1, 3),
+            np.arange(s["every3_to"] + 6, s["every6_to"] + 1, 6),
+        ]
+    ).astype(int)
 
 
 def follow_up(cohort: pd.DataFrame, lat: pd.DataFrame, rng: np.random.Generator, cal: dict, cut: int):
@@ -67,16 +69,21 @@ def follow_up(cohort: pd.DataFrame, lat: pd.DataFrame, rng: np.random.Generator,
     imaging_month = ta["visit_month"].to_numpy() % 6 == 0
     u = rng.random(m)
     im = vc["imaging_methods"]
-    method = np.where(imaging_month, np.where(u < im["scan_visit_ct"], "CT SCAN", "MRI"),
-                      np.where(u < im["other_visit_ultrasound"], "ULTRASOUND", "CT SCAN"))
+    method = np.where(
+        imaging_month,
+        np.where(u < im["scan_visit_ct"], "CT SCAN", "MRI"),
+        np.where(u < im["other_visit_ultrasound"], "ULTRASOUND", "CT SCAN"),
+    )
     method = np.where(ta["recur"], np.where(u < im["diagnosis_ct"], "CT SCAN", "MRI"), method)
     ta["method"] = method.astype(object)
     secreting = (cohort["afp"].to_numpy() > 20) & (rng.random(n) < vc["p_afp_secreting_recurrence"])
     fu, ar = vc["afp_followup_ngml"], vc["afp_recurrence_ngml"]
     afp_norm = np.exp(np.log(fu["median"]) + fu["sdlog"] * rng.standard_normal(m))
-    afp_rec = np.where(secreting[ta["subj"]],
-                       np.exp(np.log(ar["secreting_median"]) + ar["secreting_sdlog"] * rng.standard_normal(m)),
-                       np.exp(np.log(ar["other_median"]) + ar["other_sdlog"] * rng.standard_normal(m)))
+    afp_rec = np.where(
+        secreting[ta["subj"]],
+        np.exp(np.log(ar["secreting_median"]) + ar["secreting_sdlog"] * rng.standard_normal(m)),
+        np.exp(np.log(ar["other_median"]) + ar["other_sdlog"] * rng.standard_normal(m)),
+    )
     afp = np.round(np.clip(np.where(ta["recur"], afp_rec, afp_norm), 0.8, 60000), 1)
     measured = (rng.random(m) < vc["p_afp_measured"]) | ta["recur"].to_numpy()
     ta["afp"] = np.where(measured, afp, np.nan)
@@ -84,7 +91,15 @@ def follow_up(cohort: pd.DataFrame, lat: pd.DataFrame, rng: np.random.Generator,
     ta["recurdat"] = np.where(ta["recur"], ta["tadat"] + uniform_int(rng, lo, hi, m), NA)
     u = rng.random(m)
     # Precision of the recorded recurrence date: 3 = full, 2 = month, 1 = year.
-    ta["recurdat_prec"] = np.where(ta["recur"], np.where(u < vc["p_recurdat_partial_year"], 1, np.where(u < vc["p_recurdat_partial_year"] + vc["p_recurdat_partial_month"], 2, 3)), 0)
+    ta["recurdat_prec"] = np.where(
+        ta["recur"],
+        np.where(
+            u < vc["p_recurdat_partial_year"],
+            1,
+            np.where(u < vc["p_recurdat_partial_year"] + vc["p_recurdat_partial_month"], 2, 3),
+        ),
+        0,
+    )
     ta = ta.sort_values(["subj", "tadat"], kind="stable").reset_index(drop=True)
 
     nl = _lesions(ta[ta["recur"]], rng, cal)
@@ -126,21 +141,42 @@ def follow_up(cohort: pd.DataFrame, lat: pd.DataFrame, rng: np.random.Generator,
     last_alive = np.where(do_sweep, sweep, last_alive)
 
     dsi = np.nonzero(death_obs)[0]
-    dead = pd.DataFrame({"subj": dsi, "contdat": np.minimum(death_day[dsi] + uniform_int(rng, *vc["death_report_delay_days"], len(dsi)), cut),
-                         "status": "DEAD", "dthdat": death_day[dsi], "dthcaus": cause[dsi]})
+    dead = pd.DataFrame(
+        {
+            "subj": dsi,
+            "contdat": np.minimum(death_day[dsi] + uniform_int(rng, *vc["death_report_delay_days"], len(dsi)), cut),
+            "status": "DEAD",
+            "dthdat": death_day[dsi],
+            "dthcaus": cause[dsi],
+        }
+    )
     # A lost subject's failed contact attempt comes after the last date known alive.
     lost = np.nonzero(dropped & (lat["drop_kind"].to_numpy() == "LOST TO FOLLOW-UP"))[0]
-    lostrec = pd.DataFrame({"subj": lost, "contdat": np.minimum(np.maximum(drop_lat[lost], last_alive[lost]) + uniform_int(rng, *vc["lost_contact_attempt_days"], len(lost)), cut),
-                            "status": "LOST TO FOLLOW-UP"})
+    lostrec = pd.DataFrame(
+        {
+            "subj": lost,
+            "contdat": np.minimum(
+                np.maximum(drop_lat[lost], last_alive[lost]) + uniform_int(rng, *vc["lost_contact_attempt_days"], len(lost)), cut
+            ),
+            "status": "LOST TO FOLLOW-UP",
+        }
+    )
     surv = pd.concat([contacts, sw, dead, lostrec], ignore_index=True)
     for c in ("dthdat",):
         surv[c] = surv[c].fillna(NA).astype("int64")
     surv = surv.sort_values(["subj", "contdat"], kind="stable").reset_index(drop=True)
 
     state = {
-        "death_day": death_day, "death_cause": cause, "diag_day": diag_day, "recurred": recurred_obs,
-        "last_ta_day": last_ta, "dropped": dropped, "drop_reason": np.where(dropped, lat["drop_kind"].to_numpy(), None),
-        "last_alive_core": last_alive, "rec_lat_day": rec_lat, "death_lat_day": death_lat,
+        "death_day": death_day,
+        "death_cause": cause,
+        "diag_day": diag_day,
+        "recurred": recurred_obs,
+        "last_ta_day": last_ta,
+        "dropped": dropped,
+        "drop_reason": np.where(dropped, lat["drop_kind"].to_numpy(), None),
+        "last_alive_core": last_alive,
+        "rec_lat_day": rec_lat,
+        "death_lat_day": death_lat,
     }
     return ta, nl, surv, state
 
@@ -156,21 +192,37 @@ def _lesions(diag: pd.DataFrame, rng: np.random.Generator, cal: dict) -> pd.Data
     lesno = np.concatenate([np.arange(1, c + 1) for c in count]) if k else np.zeros(0, int)
     pat = pattern[rep]
     # 'both': the first lesion is intrahepatic and the second extrahepatic, further ones random.
-    intra = np.where(pat == "intra", True, np.where(pat == "extra", False,
-                     np.where(lesno == 1, True, np.where(lesno == 2, False, rng.random(len(rep)) < 0.5))))
+    intra = np.where(
+        pat == "intra",
+        True,
+        np.where(pat == "extra", False, np.where(lesno == 1, True, np.where(lesno == 2, False, rng.random(len(rep)) < 0.5))),
+    )
     m = len(rep)
     loc = np.where(intra, "LIVER", categorical(rng, vc["extrahepatic_site_probs"], m)).astype(object)
     seg = np.where(intra, categorical(rng, vc["livseg_probs"], m), None).astype(object)
     ls = vc["lesion_size_mm"]
-    size = np.where(intra, np.exp(np.log(ls["intra_median"]) + ls["sdlog"] * rng.standard_normal(m)),
-                    np.exp(np.log(ls["extra_median"]) + ls["sdlog"] * rng.standard_normal(m)))
+    size = np.where(
+        intra,
+        np.exp(np.log(ls["intra_median"]) + ls["sdlog"] * rng.standard_normal(m)),
+        np.exp(np.log(ls["extra_median"]) + ls["sdlog"] * rng.standard_normal(m)),
+    )
     size = np.round(np.clip(size, ls["low"], ls["high"]), 0)
     afp = diag["afp"].to_numpy()
     u = rng.random(k)
-    basis = np.where(u < vc["p_histopathology"], "HISTOPATHOLOGY",
-                     np.where((afp >= 400) & (rng.random(k) < vc["p_imaging_and_afp_if_afp_400"]), "IMAGING AND AFP", "IMAGING"))
-    return pd.DataFrame({
-        "subj": diag["subj"].to_numpy()[rep], "tadat": diag["tadat"].to_numpy()[rep], "lesno": lesno,
-        "loc": loc, "livseg": seg, "size_mm": size,
-        "lessite": np.where(intra, "INTRAHEPATIC", "EXTRAHEPATIC").astype(object), "diagbas": basis[rep].astype(object),
-    })
+    basis = np.where(
+        u < vc["p_histopathology"],
+        "HISTOPATHOLOGY",
+        np.where((afp >= 400) & (rng.random(k) < vc["p_imaging_and_afp_if_afp_400"]), "IMAGING AND AFP", "IMAGING"),
+    )
+    return pd.DataFrame(
+        {
+            "subj": diag["subj"].to_numpy()[rep],
+            "tadat": diag["tadat"].to_numpy()[rep],
+            "lesno": lesno,
+            "loc": loc,
+            "livseg": seg,
+            "size_mm": size,
+            "lessite": np.where(intra, "INTRAHEPATIC", "EXTRAHEPATIC").astype(object),
+            "diagbas": basis[rep].astype(object),
+        }
+    )

@@ -20,7 +20,6 @@ import pandas as pd
 EXCEL_EPOCH = dt.date(1899, 12, 30)
 
 
-
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file and rename (never half-written)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -82,9 +81,13 @@ def _column_cells(letter: str, values) -> list[str]:
 def _sheet_xml(df: pd.DataFrame) -> str:
     letters = [_col_letter(i) for i in range(df.shape[1])]
     head = "".join(_cell(f"{L}1", str(h)) for L, h in zip(letters, df.columns))
-    out = [('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    out = [
+        (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
             '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-            f'<dimension ref="A1:{letters[-1]}{len(df) + 1}"/><sheetData><row r="1">{head}</row>')]
+            f'<dimension ref="A1:{letters[-1]}{len(df) + 1}"/><sheetData><row r="1">{head}</row>'
+        )
+    ]
     cols = [_column_cells(L, df.iloc[:, j].tolist()) for j, L in enumerate(letters)]
     out.extend(f'<row r="{i}">{"".join(cells)}</row>' for i, cells in enumerate(zip(*cols), start=2))
     out.append("</sheetData></worksheet>")
@@ -105,14 +108,16 @@ def xlsx_bytes(df: pd.DataFrame, sheet: str, stamp: dt.datetime) -> bytes:
             '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
             '<Override PartName="/docProps/core.xml" ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>'
             '<Override PartName="/docProps/app.xml" ContentType="application/vnd.openxmlformats-officedocument.extended-properties+xml"/>'
-            "</Types>"),
+            "</Types>"
+        ),
         "_rels/.rels": (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
             '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
             '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>'
             '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties" Target="docProps/core.xml"/>'
             '<Relationship Id="rId3" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/extended-properties" Target="docProps/app.xml"/>'
-            "</Relationships>"),
+            "</Relationships>"
+        ),
         "docProps/core.xml": (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
             '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
@@ -121,22 +126,26 @@ def xlsx_bytes(df: pd.DataFrame, sheet: str, stamp: dt.datetime) -> bytes:
             "<dc:creator>EDC export</dc:creator>"
             f'<dcterms:created xsi:type="dcterms:W3CDTF">{iso}</dcterms:created>'
             f'<dcterms:modified xsi:type="dcterms:W3CDTF">{iso}</dcterms:modified>'
-            "</cp:coreProperties>"),
+            "</cp:coreProperties>"
+        ),
         "docProps/app.xml": (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
             '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
-            "<Application>Microsoft Excel</Application></Properties>"),
+            "<Application>Microsoft Excel</Application></Properties>"
+        ),
         "xl/workbook.xml": (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
             '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
             'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-            f'<sheets><sheet name="{escape(sheet)}" sheetId="1" r:id="rId1"/></sheets></workbook>'),
+            f'<sheets><sheet name="{escape(sheet)}" sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ),
         "xl/_rels/workbook.xml.rels": (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
             '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
             '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>'
             '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/>'
-            "</Relationships>"),
+            "</Relationships>"
+        ),
         # Style 1 = built-in number format 14 (a date), so date cells read back as dates.
         "xl/styles.xml": (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -148,7 +157,8 @@ def xlsx_bytes(df: pd.DataFrame, sheet: str, stamp: dt.datetime) -> bytes:
             '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
             '<xf numFmtId="14" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
             '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
-            "</styleSheet>"),
+            "</styleSheet>"
+        ),
         "xl/worksheets/sheet1.xml": _sheet_xml(df),
     }
     buf = io.BytesIO()

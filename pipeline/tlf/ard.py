@@ -23,19 +23,43 @@ from pipeline.analysis.endpoints import efficacy_results
 from pipeline.columns import isin
 from pipeline.specs.analysis import Analysis, load_analyses
 
-ARD_COLS = ["ANALYSIS_ID", "OPERATION_ID", "ANALYSIS_SET", "GROUPING_ID", "GROUP", "SUBSET", "CAT1", "CAT2",
-            "TIMEPOINT", "VALUE", "DENOM"]
+ARD_COLS = [
+    "ANALYSIS_ID",
+    "OPERATION_ID",
+    "ANALYSIS_SET",
+    "GROUPING_ID",
+    "GROUP",
+    "SUBSET",
+    "CAT1",
+    "CAT2",
+    "TIMEPOINT",
+    "VALUE",
+    "DENOM",
+]
 KEY_COLS = [c for c in ARD_COLS if c not in ("VALUE", "DENOM")]
 TOTAL = "TOTAL"  # a statistic over every subject of the analysis set (no grouping)
 MISSING = "Missing"
 
 
-def _rows(a: Analysis, group: str, values: dict[str, float], denom: float, cat1="", cat2="", timepoint="",
-          subset: str | None = None) -> list[dict]:
-    return [{"ANALYSIS_ID": a.id, "OPERATION_ID": op, "ANALYSIS_SET": a.analysis_set, "GROUPING_ID": a.grouping,
-             "GROUP": group, "SUBSET": a.subset if subset is None else subset, "CAT1": cat1, "CAT2": cat2,
-             "TIMEPOINT": timepoint, "VALUE": float(v) if v is not None else np.nan, "DENOM": float(denom)}
-            for op, v in values.items()]
+def _rows(
+    a: Analysis, group: str, values: dict[str, float], denom: float, cat1="", cat2="", timepoint="", subset: str | None = None
+) -> list[dict]:
+    return [
+        {
+            "ANALYSIS_ID": a.id,
+            "OPERATION_ID": op,
+            "ANALYSIS_SET": a.analysis_set,
+            "GROUPING_ID": a.grouping,
+            "GROUP": group,
+            "SUBSET": a.subset if subset is None else subset,
+            "CAT1": cat1,
+            "CAT2": cat2,
+            "TIMEPOINT": timepoint,
+            "VALUE": float(v) if v is not None else np.nan,
+            "DENOM": float(denom),
+        }
+        for op, v in values.items()
+    ]
 
 
 def _pct(n: float, d: float) -> float:
@@ -60,9 +84,14 @@ def continuous(a: Analysis, pop: pd.DataFrame) -> list[dict]:
     rows = []
     for g, d in _groups(pop):
         v = pd.to_numeric(d[a.variable], errors="coerce").dropna()
-        stats = {"n": len(v), "mean": v.mean() if len(v) else np.nan, "sd": v.std() if len(v) > 1 else np.nan,
-                 "median": v.median() if len(v) else np.nan, "min": v.min() if len(v) else np.nan,
-                 "max": v.max() if len(v) else np.nan}
+        stats = {
+            "n": len(v),
+            "mean": v.mean() if len(v) else np.nan,
+            "sd": v.std() if len(v) > 1 else np.nan,
+            "median": v.median() if len(v) else np.nan,
+            "min": v.min() if len(v) else np.nan,
+            "max": v.max() if len(v) else np.nan,
+        }
         rows += _rows(a, g, stats, len(d))
     return rows
 
@@ -143,8 +172,14 @@ def exposure(a: Analysis, pop: pd.DataFrame, adex: pd.DataFrame) -> list[dict]:
         v = ex.loc[ex["_GROUP"].eq(g), "AVAL"].dropna()
         if not len(v):
             continue
-        stats = {"n": len(v), "mean": v.mean(), "sd": v.std() if len(v) > 1 else np.nan, "median": v.median(),
-                 "min": v.min(), "max": v.max()}
+        stats = {
+            "n": len(v),
+            "mean": v.mean(),
+            "sd": v.std() if len(v) > 1 else np.nan,
+            "median": v.median(),
+            "min": v.min(),
+            "max": v.max(),
+        }
         rows += _rows(a, g, stats, len(d))
     return rows
 
@@ -217,8 +252,9 @@ def efficacy(analyses: Iterable[Analysis], results: pd.DataFrame, adsl: pd.DataF
     return rows
 
 
-def build_ard(adsl: pd.DataFrame, adtte: pd.DataFrame, adae: pd.DataFrame, adex: pd.DataFrame,
-              endpoint_results: pd.DataFrame | None = None) -> pd.DataFrame:
+def build_ard(
+    adsl: pd.DataFrame, adtte: pd.DataFrame, adae: pd.DataFrame, adex: pd.DataFrame, endpoint_results: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The ARD of the study: every analysis of ``specs/analysis/analyses.yaml`` on the ADaM datasets.
 
     ``endpoint_results``: the endpoint engine's rows when already computed (the ``tlf/ard`` asset
@@ -266,6 +302,5 @@ def build_ard(adsl: pd.DataFrame, adtte: pd.DataFrame, adae: pd.DataFrame, adex:
 
 def lookup(ard: pd.DataFrame) -> dict[tuple, float]:
     """(ANALYSIS_ID, OPERATION_ID, GROUP, CAT1, CAT2, TIMEPOINT) -> VALUE, for the displays."""
-    keys = zip(ard["ANALYSIS_ID"], ard["OPERATION_ID"], ard["GROUP"], ard["CAT1"], ard["CAT2"], ard["TIMEPOINT"],
-               strict=True)
+    keys = zip(ard["ANALYSIS_ID"], ard["OPERATION_ID"], ard["GROUP"], ard["CAT1"], ard["CAT2"], ard["TIMEPOINT"], strict=True)
     return dict(zip(keys, ard["VALUE"], strict=True))

@@ -27,18 +27,33 @@ from pipeline.specs.study import load_study
 from pipeline.tlf import fmt
 
 SCHEMA = SPECS_DIR / "standards" / "ars" / "ars_ldm.json"
-DATASET = {"subjects": "ADSL", "continuous": "ADSL", "categorical": "ADSL", "deaths": "ADSL", "ae_overview": "ADAE",
-           "ae_soc_pt": "ADAE", "ae_worst_grade": "ADAE", "exposure": "ADEX", "tte_events": "ADTTE",
-           "survival": "ADTTE"}
+DATASET = {
+    "subjects": "ADSL",
+    "continuous": "ADSL",
+    "categorical": "ADSL",
+    "deaths": "ADSL",
+    "ae_overview": "ADAE",
+    "ae_soc_pt": "ADAE",
+    "ae_worst_grade": "ADAE",
+    "exposure": "ADEX",
+    "tte_events": "ADTTE",
+    "survival": "ADTTE",
+}
 # The categories of the ARD (CAT1, CAT2) per kind: the data-driven grouping factor each one is.
-CATEGORY_FACTORS = {"ae_overview": ("GF_TEAE_CATEGORY", None), "ae_soc_pt": ("GF_AEBODSYS", "GF_AEDECOD"),
-                    "ae_worst_grade": ("GF_AEDECOD", "GF_WORSTGR"), "tte_events": ("GF_OUTCOME", None)}
-FACTOR_NAMES = {"GF_TEAE_CATEGORY": ("Category of treatment-emergent adverse event", "ADAE", None),
-                "GF_AEBODSYS": ("System organ class", "ADAE", "AEBODSYS"),
-                "GF_AEDECOD": ("Preferred term", "ADAE", "AEDECOD"),
-                "GF_WORSTGR": ("Worst CTCAE grade", "ADAE", "ATOXGRN"),
-                "GF_OUTCOME": ("Outcome of the time-to-event parameter", "ADTTE", "EVNTDESC"),
-                "GF_TIMEPOINT": ("Analysis time point", "ADTTE", "AVAL")}
+CATEGORY_FACTORS = {
+    "ae_overview": ("GF_TEAE_CATEGORY", None),
+    "ae_soc_pt": ("GF_AEBODSYS", "GF_AEDECOD"),
+    "ae_worst_grade": ("GF_AEDECOD", "GF_WORSTGR"),
+    "tte_events": ("GF_OUTCOME", None),
+}
+FACTOR_NAMES = {
+    "GF_TEAE_CATEGORY": ("Category of treatment-emergent adverse event", "ADAE", None),
+    "GF_AEBODSYS": ("System organ class", "ADAE", "AEBODSYS"),
+    "GF_AEDECOD": ("Preferred term", "ADAE", "AEDECOD"),
+    "GF_WORSTGR": ("Worst CTCAE grade", "ADAE", "ATOXGRN"),
+    "GF_OUTCOME": ("Outcome of the time-to-event parameter", "ADTTE", "EVNTDESC"),
+    "GF_TIMEPOINT": ("Analysis time point", "ADTTE", "AVAL"),
+}
 ANY = "ANY"
 COMPARISON = " vs "
 PRIMARY = "RFS"  # the protocol's primary endpoint: recurrence-free survival
@@ -96,9 +111,16 @@ def purpose(a: Analysis) -> tuple[str, str]:
 
 
 def _analysis_sets() -> list[dict]:
-    return [{"id": f"AS_{k}", "name": name, "level": 1, "order": i,
-             "condition": {"dataset": "ADSL", "variable": flag, "comparator": "EQ", "value": ["Y"]}}
-            for i, (k, (flag, name)) in enumerate(SETS.items(), start=1)]
+    return [
+        {
+            "id": f"AS_{k}",
+            "name": name,
+            "level": 1,
+            "order": i,
+            "condition": {"dataset": "ADSL", "variable": flag, "comparator": "EQ", "value": ["Y"]},
+        }
+        for i, (k, (flag, name)) in enumerate(SETS.items(), start=1)
+    ]
 
 
 def _groupings(ard: pd.DataFrame) -> list[dict]:
@@ -106,15 +128,37 @@ def _groupings(ard: pd.DataFrame) -> list[dict]:
     out = []
     for grouping, name in GROUPINGS.items():
         ds = "ADAE" if grouping == "TRTA" else "ADSL"
-        groups = [{"id": _id("GF", grouping, a.armcd), "name": a.arm, "level": 1, "order": i,
-                   "condition": {"dataset": ds, "variable": grouping, "comparator": "EQ", "value": [a.armcd]}}
-                  for i, a in enumerate(arms, start=1)]
-        out.append({"id": f"GF_{grouping}", "name": name, "groupingDataset": ds, "groupingVariable": grouping,
-                    "dataDriven": False, "groups": groups})
+        groups = [
+            {
+                "id": _id("GF", grouping, a.armcd),
+                "name": a.arm,
+                "level": 1,
+                "order": i,
+                "condition": {"dataset": ds, "variable": grouping, "comparator": "EQ", "value": [a.armcd]},
+            }
+            for i, a in enumerate(arms, start=1)
+        ]
+        out.append(
+            {
+                "id": f"GF_{grouping}",
+                "name": name,
+                "groupingDataset": ds,
+                "groupingVariable": grouping,
+                "dataDriven": False,
+                "groups": groups,
+            }
+        )
     for analysis in load_analyses():
         if analysis.kind == "categorical" and not any(g["id"] == f"GF_{analysis.variable}" for g in out):
-            out.append({"id": f"GF_{analysis.variable}", "name": analysis.label, "groupingDataset": "ADSL",
-                        "groupingVariable": analysis.variable, "dataDriven": True})
+            out.append(
+                {
+                    "id": f"GF_{analysis.variable}",
+                    "name": analysis.label,
+                    "groupingDataset": "ADSL",
+                    "groupingVariable": analysis.variable,
+                    "dataDriven": True,
+                }
+            )
     for gid, (name, ds, var) in FACTOR_NAMES.items():
         g = {"id": gid, "name": name, "groupingDataset": ds, "dataDriven": True}
         out.append(g | ({"groupingVariable": var} if var else {}))
@@ -122,10 +166,18 @@ def _groupings(ard: pd.DataFrame) -> list[dict]:
 
 
 def _methods() -> list[dict]:
-    return [{"id": m.id, "name": m.label, "description": m.description,
-             "operations": [{"id": f"{m.id}_{o.id}", "name": o.label, "order": i, "resultPattern": o.pattern}
-                            for i, o in enumerate(m.operations, start=1)]}
-            for m in load_methods().values()]
+    return [
+        {
+            "id": m.id,
+            "name": m.label,
+            "description": m.description,
+            "operations": [
+                {"id": f"{m.id}_{o.id}", "name": o.label, "order": i, "resultPattern": o.pattern}
+                for i, o in enumerate(m.operations, start=1)
+            ],
+        }
+        for m in load_methods().values()
+    ]
 
 
 def _result_groups(a: Analysis, r: Any) -> list[dict]:
@@ -156,13 +208,26 @@ def _analyses(ard: pd.DataFrame, subsets: dict[str, str]) -> list[dict]:
         for r in rows.itertuples(index=False):
             if pd.isna(r.VALUE) or r.OPERATION_ID not in ops:
                 continue
-            results.append({"operationId": f"{a.method}_{r.OPERATION_ID}", "resultGroups": _result_groups(a, r),
-                            "rawValue": repr(float(r.VALUE)),
-                            "formattedValue": _formatted(a.method, r.OPERATION_ID, r.VALUE, ops[r.OPERATION_ID].pattern)})
+            results.append(
+                {
+                    "operationId": f"{a.method}_{r.OPERATION_ID}",
+                    "resultGroups": _result_groups(a, r),
+                    "rawValue": repr(float(r.VALUE)),
+                    "formattedValue": _formatted(a.method, r.OPERATION_ID, r.VALUE, ops[r.OPERATION_ID].pattern),
+                }
+            )
         reason, purp = purpose(a)
-        doc = {"id": a.id, "name": a.label, "reason": {"controlledTerm": reason}, "purpose": {"controlledTerm": purp},
-               "dataset": DATASET[a.kind], "analysisSetId": f"AS_{a.analysis_set}", "orderedGroupings": ordered,
-               "methodId": a.method, "results": results}
+        doc = {
+            "id": a.id,
+            "name": a.label,
+            "reason": {"controlledTerm": reason},
+            "purpose": {"controlledTerm": purp},
+            "dataset": DATASET[a.kind],
+            "analysisSetId": f"AS_{a.analysis_set}",
+            "orderedGroupings": ordered,
+            "methodId": a.method,
+            "results": results,
+        }
         variable = a.variable or ("AVAL" if a.kind in ("survival", "exposure") else None)
         if variable:
             doc["variable"] = variable
@@ -176,19 +241,49 @@ def _outputs() -> tuple[list[dict], dict]:
     outputs, items = [], []
     analyses = {a.id: a for a in load_analyses()}
     for i, d in enumerate(load_displays(), start=1):
-        files = [{"name": f"{d.id}.{ext}", "fileType": {"controlledTerm": ext}, "location": f"tlf/{d.id}.{ext}"}
-                 for ext in ("rtf", "pdf")]
-        sections = [{"sectionType": "Title", "orderedSubSections": [
-            {"order": j, "subSection": {"id": f"{d.id}_T{j}", "text": t}}
-            for j, t in enumerate([f"{d.kind.capitalize()} {d.number}", d.title, d.population], start=1)]}]
+        files = [
+            {"name": f"{d.id}.{ext}", "fileType": {"controlledTerm": ext}, "location": f"tlf/{d.id}.{ext}"}
+            for ext in ("rtf", "pdf")
+        ]
+        sections = [
+            {
+                "sectionType": "Title",
+                "orderedSubSections": [
+                    {"order": j, "subSection": {"id": f"{d.id}_T{j}", "text": t}}
+                    for j, t in enumerate([f"{d.kind.capitalize()} {d.number}", d.title, d.population], start=1)
+                ],
+            }
+        ]
         if d.footnotes:
-            sections.append({"sectionType": "Footnote", "orderedSubSections": [
-                {"order": j, "subSection": {"id": f"{d.id}_F{j}", "text": t}} for j, t in enumerate(d.footnotes, start=1)]})
-        sections.append({"sectionType": "Footer", "orderedSubSections": [
-            {"order": 1, "subSection": {"id": f"{d.id}_S1", "text": d.source}}]})
-        outputs.append({"id": d.id, "name": f"{d.kind.capitalize()} {d.number} {d.title}", "fileSpecifications": files,
-                        "displays": [{"order": 1, "display": {"id": f"{d.id}_DISPLAY", "name": d.title,
-                                                              "displayTitle": d.title, "displaySections": sections}}]})
+            sections.append(
+                {
+                    "sectionType": "Footnote",
+                    "orderedSubSections": [
+                        {"order": j, "subSection": {"id": f"{d.id}_F{j}", "text": t}} for j, t in enumerate(d.footnotes, start=1)
+                    ],
+                }
+            )
+        sections.append(
+            {"sectionType": "Footer", "orderedSubSections": [{"order": 1, "subSection": {"id": f"{d.id}_S1", "text": d.source}}]}
+        )
+        outputs.append(
+            {
+                "id": d.id,
+                "name": f"{d.kind.capitalize()} {d.number} {d.title}",
+                "fileSpecifications": files,
+                "displays": [
+                    {
+                        "order": 1,
+                        "display": {
+                            "id": f"{d.id}_DISPLAY",
+                            "name": d.title,
+                            "displayTitle": d.title,
+                            "displaySections": sections,
+                        },
+                    }
+                ],
+            }
+        )
         sub = [{"name": analyses[x].label, "level": 2, "order": j, "analysisId": x} for j, x in enumerate(d.analyses, start=1)]
         item = {"name": f"{d.kind.capitalize()} {d.number} {d.title}", "level": 1, "order": i, "outputId": d.id}
         items.append(item | ({"sublist": {"listItems": sub}} if sub else {}))

@@ -46,14 +46,20 @@ class AnalysisResults:
     incidence: pd.DataFrame
 
 
-@dg.asset(key=ARD_KEY, group_name=GROUP, ins=ADAM_INS, kinds={"pandas", "parquet", "lifelines"},
-          description="**Analysis results dataset (ARD)**: every number of every report display, one row per "
-                      "statistic (analysis, operation, analysis set, group, subset, categories, time point, value, "
-                      "denominator), computed once from ADaM; the endpoint results (analysis/endpoints) are a view "
-                      "of the same computation. outputs/analysis/ard.parquet|csv.")
+@dg.asset(
+    key=ARD_KEY,
+    group_name=GROUP,
+    ins=ADAM_INS,
+    kinds={"pandas", "parquet", "lifelines"},
+    description="**Analysis results dataset (ARD)**: every number of every report display, one row per "
+    "statistic (analysis, operation, analysis set, group, subset, categories, time point, value, "
+    "denominator), computed once from ADaM; the endpoint results (analysis/endpoints) are a view "
+    "of the same computation. outputs/analysis/ard.parquet|csv.",
+)
 def ard(paths: StudyPaths, adsl: AdamResult, adtte: AdamResult, adae: AdamResult, adex: AdamResult) -> AnalysisResults:
-    results = pd.concat([efficacy_results(adtte.data, adsl.data), safety_results(adae.data, adsl.data, adex.data)],
-                        ignore_index=True)
+    results = pd.concat(
+        [efficacy_results(adtte.data, adsl.data), safety_results(adae.data, adsl.data, adex.data)], ignore_index=True
+    )
     fas = adtte.data[adtte.data["FASFL"].eq("Y")].assign(ARM=lambda d: d["TRT01P"])
     results = with_counts(results, fas, adsl.data, adex.data)
     frame = build_ard(adsl.data, adtte.data, adae.data, adex.data, endpoint_results=results)
@@ -72,19 +78,30 @@ def _written(table: Table, out: Path, png: Path | None = None) -> dict:
     else:
         rtf.write_figure(table, png, rtf_path)
     pdf.write(table, pdf_path, png)
-    return {"rtf": dg.MetadataValue.path(str(rtf_path)), "pdf": dg.MetadataValue.path(str(pdf_path)),
-            "dagster/row_count": len(table.rows)}
+    return {
+        "rtf": dg.MetadataValue.path(str(rtf_path)),
+        "pdf": dg.MetadataValue.path(str(pdf_path)),
+        "dagster/row_count": len(table.rows),
+    }
 
 
 def _table_asset(display_id: str) -> dg.AssetsDefinition:
     d = display(display_id)
     key = dg.AssetKey(["tlf", display_id])
 
-    @dg.asset(key=key, group_name=GROUP, ins={"ard": ARD_IN}, kinds={"rtf", "pdf"},
-              description=f"**{d.kind.capitalize()} {d.number}: {d.title}** ({d.population}). RTF and PDF in "
-                          f"outputs/tlf/; every printed cell is checked against the ARD.",
-              check_specs=[dg.AssetCheckSpec("rtf_matches_ard", asset=key, blocking=True,
-                                             description="Every cell printed in the RTF equals its ARD value")])
+    @dg.asset(
+        key=key,
+        group_name=GROUP,
+        ins={"ard": ARD_IN},
+        kinds={"rtf", "pdf"},
+        description=f"**{d.kind.capitalize()} {d.number}: {d.title}** ({d.population}). RTF and PDF in "
+        f"outputs/tlf/; every printed cell is checked against the ARD.",
+        check_specs=[
+            dg.AssetCheckSpec(
+                "rtf_matches_ard", asset=key, blocking=True, description="Every cell printed in the RTF equals its ARD value"
+            )
+        ],
+    )
     def _asset(paths: StudyPaths, ard: AnalysisResults):
         table = TABLES[display_id](ard.ard)
         meta = _written(table, tlf_dir(paths))
@@ -92,13 +109,20 @@ def _table_asset(display_id: str) -> dg.AssetsDefinition:
         # Re-read both files from disk: the check compares what was published, not what is in memory.
         on_disk = TABLES[display_id](pd.read_parquet(paths.out / ARD_FILE))
         bad = compare(on_disk, tlf_dir(paths) / f"{display_id}.rtf")
-        yield dg.AssetCheckResult(check_name="rtf_matches_ard", passed=not bad, metadata={
-            "cells compared": sum(len(r) for r in on_disk.rows) + len(on_disk.header),
-            "mismatches": len(bad),
-            "first mismatches": dg.MetadataValue.md(
-                "\n".join(f"- row {m.row}, column {m.column}: printed `{m.printed}`, ARD gives `{m.expected}`"
-                          for m in bad[:20]) or "none"),
-        })
+        yield dg.AssetCheckResult(
+            check_name="rtf_matches_ard",
+            passed=not bad,
+            metadata={
+                "cells compared": sum(len(r) for r in on_disk.rows) + len(on_disk.header),
+                "mismatches": len(bad),
+                "first mismatches": dg.MetadataValue.md(
+                    "\n".join(
+                        f"- row {m.row}, column {m.column}: printed `{m.printed}`, ARD gives `{m.expected}`" for m in bad[:20]
+                    )
+                    or "none"
+                ),
+            },
+        )
 
     return _asset
 
@@ -107,9 +131,13 @@ def _figure_asset(display_id: str) -> dg.AssetsDefinition:
     d = display(display_id)
     paramcd = FIGURES[display_id]
 
-    @dg.asset(key=["tlf", display_id], group_name=GROUP,
-              ins={"adtte": ADAM_INS["adtte"], "ard": ARD_IN}, kinds={"rtf", "pdf", "png"},
-              description=f"**Figure {d.number}: {d.title}** ({d.population}). PNG, RTF and PDF in outputs/tlf/.")
+    @dg.asset(
+        key=["tlf", display_id],
+        group_name=GROUP,
+        ins={"adtte": ADAM_INS["adtte"], "ard": ARD_IN},
+        kinds={"rtf", "pdf", "png"},
+        description=f"**Figure {d.number}: {d.title}** ({d.population}). PNG, RTF and PDF in outputs/tlf/.",
+    )
     def _asset(paths: StudyPaths, adtte: AdamResult, ard: AnalysisResults) -> dg.MaterializeResult:
         t = adtte.data[adtte.data["FASFL"].eq("Y")].assign(ARM=lambda x: x["TRT01P"])
         png = tlf_dir(paths) / f"{display_id}.png"
@@ -129,8 +157,13 @@ def _listing_asset(display_id: str) -> dg.AssetsDefinition:
     d = display(display_id)
     build, source = LISTINGS[display_id]
 
-    @dg.asset(key=["tlf", display_id], group_name=GROUP, ins={source: ADAM_INS[source]}, kinds={"rtf", "pdf"},
-              description=f"**Listing {d.number}: {d.title}** ({d.population}), by site. RTF and PDF in outputs/tlf/.")
+    @dg.asset(
+        key=["tlf", display_id],
+        group_name=GROUP,
+        ins={source: ADAM_INS[source]},
+        kinds={"rtf", "pdf"},
+        description=f"**Listing {d.number}: {d.title}** ({d.population}), by site. RTF and PDF in outputs/tlf/.",
+    )
     def _asset(paths: StudyPaths, **data: AdamResult) -> dg.MaterializeResult:
         table = build(data[source].data)
         meta = _written(table, tlf_dir(paths))
@@ -139,32 +172,62 @@ def _listing_asset(display_id: str) -> dg.AssetsDefinition:
     return _asset
 
 
-@dg.asset(key=["tlf", "reporting_event"], group_name=GROUP, ins={"ard": ARD_IN}, kinds={"json"},
-          deps=[dg.AssetKey(["tlf", d.id]) for d in load_displays()],
-          description="**CDISC ARS v1.0 reporting event**: analysis sets, groupings, data subsets, methods and "
-                      "operations, analyses with every result, outputs and the list of contents. "
-                      "outputs/analysis/ars/reporting_event.json; validated against the ARS JSON schema and for "
-                      "referential integrity.",
-          check_specs=[dg.AssetCheckSpec("ars_schema", asset=["tlf", "reporting_event"], blocking=True,
-                                         description="Valid against the CDISC ARS v1.0 JSON schema (ars_ldm.json)"),
-                       dg.AssetCheckSpec("ars_references", asset=["tlf", "reporting_event"], blocking=True,
-                                         description="Every id referenced resolves; every analysis is in a list of contents")])
+@dg.asset(
+    key=["tlf", "reporting_event"],
+    group_name=GROUP,
+    ins={"ard": ARD_IN},
+    kinds={"json"},
+    deps=[dg.AssetKey(["tlf", d.id]) for d in load_displays()],
+    description="**CDISC ARS v1.0 reporting event**: analysis sets, groupings, data subsets, methods and "
+    "operations, analyses with every result, outputs and the list of contents. "
+    "outputs/analysis/ars/reporting_event.json; validated against the ARS JSON schema and for "
+    "referential integrity.",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "ars_schema",
+            asset=["tlf", "reporting_event"],
+            blocking=True,
+            description="Valid against the CDISC ARS v1.0 JSON schema (ars_ldm.json)",
+        ),
+        dg.AssetCheckSpec(
+            "ars_references",
+            asset=["tlf", "reporting_event"],
+            blocking=True,
+            description="Every id referenced resolves; every analysis is in a list of contents",
+        ),
+    ],
+)
 def reporting_event(paths: StudyPaths, ard: AnalysisResults):
     doc = ars.reporting_event(ard.ard)
     path = paths.out / "analysis" / "ars" / "reporting_event.json"
     io.write_text(path, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
-    yield dg.MaterializeResult(metadata={"file": dg.MetadataValue.path(str(path)), "analyses": len(doc["analyses"]),
-                                         "outputs": len(doc["outputs"]),
-                                         "results": sum(len(a.get("results", [])) for a in doc["analyses"])})
+    yield dg.MaterializeResult(
+        metadata={
+            "file": dg.MetadataValue.path(str(path)),
+            "analyses": len(doc["analyses"]),
+            "outputs": len(doc["outputs"]),
+            "results": sum(len(a.get("results", [])) for a in doc["analyses"]),
+        }
+    )
     written = json.loads(path.read_text(encoding="utf-8"))
     schema_errors = ars.schema_errors(written)
-    yield dg.AssetCheckResult(check_name="ars_schema", passed=not schema_errors,
-                              metadata={"errors": len(schema_errors),
-                                        "first errors": dg.MetadataValue.md("\n".join(f"- {e}" for e in schema_errors[:20]) or "none")})
+    yield dg.AssetCheckResult(
+        check_name="ars_schema",
+        passed=not schema_errors,
+        metadata={
+            "errors": len(schema_errors),
+            "first errors": dg.MetadataValue.md("\n".join(f"- {e}" for e in schema_errors[:20]) or "none"),
+        },
+    )
     ref_errors = ars.reference_errors(written)
-    yield dg.AssetCheckResult(check_name="ars_references", passed=not ref_errors,
-                              metadata={"errors": len(ref_errors),
-                                        "first errors": dg.MetadataValue.md("\n".join(f"- {e}" for e in ref_errors[:20]) or "none")})
+    yield dg.AssetCheckResult(
+        check_name="ars_references",
+        passed=not ref_errors,
+        metadata={
+            "errors": len(ref_errors),
+            "first errors": dg.MetadataValue.md("\n".join(f"- {e}" for e in ref_errors[:20]) or "none"),
+        },
+    )
 
 
 def build_tlf_assets() -> list[dg.AssetsDefinition]:

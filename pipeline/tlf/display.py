@@ -93,8 +93,9 @@ class Grid:
     def categorical(self, analysis: str, label: str) -> None:
         self.section(label)
         for lev in self.levels(analysis):
-            self.row(INDENT + lev, lambda cd, lev=lev: fmt.n_pct(self.v(analysis, "n", cd, lev),
-                                                                 self.v(analysis, "pct", cd, lev)))
+            self.row(
+                INDENT + lev, lambda cd, lev=lev: fmt.n_pct(self.v(analysis, "n", cd, lev), self.v(analysis, "pct", cd, lev))
+            )
 
     def continuous(self, analysis: str, label: str, dp: int = 1, thousands: bool = False) -> None:
         """n, Mean (SD), Median, Min, Max of a continuous analysis; ``dp`` decimals for mean and median."""

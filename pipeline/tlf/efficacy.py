@@ -24,9 +24,12 @@ def landmarks(g: Grid, analysis: str, label: str) -> None:
     g.section(label)
     for tp in timepoints(g, analysis):
         years = tp.replace(" y", "")
-        g.row(f"{INDENT}{years} year{'s' if years != '1' else ''}",
-              lambda cd, tp=tp: fmt.rate_ci(g.v(analysis, "est", cd, tp=tp), g.v(analysis, "lcl", cd, tp=tp),
-                                            g.v(analysis, "ucl", cd, tp=tp)))
+        g.row(
+            f"{INDENT}{years} year{'s' if years != '1' else ''}",
+            lambda cd, tp=tp: fmt.rate_ci(
+                g.v(analysis, "est", cd, tp=tp), g.v(analysis, "lcl", cd, tp=tp), g.v(analysis, "ucl", cd, tp=tp)
+            ),
+        )
         g.row(f"{INDENT}{INDENT}Number at risk", lambda cd, tp=tp: fmt.count(g.v(analysis, "n_at_risk", cd, tp=tp)))
 
 
@@ -43,7 +46,6 @@ def comparison(g: Grid, analysis: str, label: str, op: str = "est") -> None:
             return ""
         if op == "p":
             return fmt.pvalue(g.v(analysis, "p", COMPARISON))
-        return fmt.hr_ci(g.v(analysis, "est", COMPARISON), g.v(analysis, "lcl", COMPARISON),
-                         g.v(analysis, "ucl", COMPARISON))
+        return fmt.hr_ci(g.v(analysis, "est", COMPARISON), g.v(analysis, "lcl", COMPARISON), g.v(analysis, "ucl", COMPARISON))
 
     g.row(label, cell)

@@ -43,29 +43,50 @@ def _table(display_id: str, frame: pd.DataFrame, widths: tuple[float, ...]) -> T
 def discontinued(adsl: pd.DataFrame) -> Table:
     """FAS subjects with EOSSTT = DISCONTINUED: end-of-study date, study day, reason."""
     s = adsl[adsl["FASFL"].eq("Y") & adsl["EOSSTT"].eq("DISCONTINUED")]
-    f = pd.DataFrame({SITE: _text(s["SITEID"]), "Subject": _text(s["SUBJID"]), "Treatment": _arm(s["TRT01P"]),
-                      "End of study date": _date(s["EOSDT"]), "Study day": _day(s["EOSDT"], s["HEPDT"]),
-                      "Reason": _text(s["DCSREAS"])})
+    f = pd.DataFrame(
+        {
+            SITE: _text(s["SITEID"]),
+            "Subject": _text(s["SUBJID"]),
+            "Treatment": _arm(s["TRT01P"]),
+            "End of study date": _date(s["EOSDT"]),
+            "Study day": _day(s["EOSDT"], s["HEPDT"]),
+            "Reason": _text(s["DCSREAS"]),
+        }
+    )
     return _table("l16_2_1_discontinued", f, (0.8, 1.2, 2.6, 1.4, 1.0, 2.0))
 
 
 def deaths(adsl: pd.DataFrame) -> Table:
     """FAS subjects who died: date (imputation flag), study day."""
     s = adsl[adsl["FASFL"].eq("Y") & adsl["DTHFL"].eq("Y")]
-    f = pd.DataFrame({SITE: _text(s["SITEID"]), "Subject": _text(s["SUBJID"]), "Treatment": _arm(s["TRT01P"]),
-                      "Date of death": _date(s["DTHDT"]), "Imputed": _text(s["DTHDTF"]),
-                      "Study day": _day(s["DTHDT"], s["HEPDT"])})
+    f = pd.DataFrame(
+        {
+            SITE: _text(s["SITEID"]),
+            "Subject": _text(s["SUBJID"]),
+            "Treatment": _arm(s["TRT01P"]),
+            "Date of death": _date(s["DTHDT"]),
+            "Imputed": _text(s["DTHDTF"]),
+            "Study day": _day(s["DTHDT"], s["HEPDT"]),
+        }
+    )
     return _table("l16_2_7_1_deaths", f, (0.8, 1.2, 2.6, 1.4, 0.9, 1.0))
 
 
 def _ae_frame(a: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({
-        SITE: _text(a["SITEID"]), "Subject": _text(a["SUBJID"]), "Treatment": _arm(a["TRTA"]),
-        "Preferred term (SOC)": _text(a["AEDECOD"]) + " (" + _text(a["AEBODSYS"]) + ")",
-        "Start / end": _date(a["ASTDT"]) + " / " + _date(a["AENDT"]), "Grade": _text(a["ATOXGR"]),
-        "Relation": _text(a["AEREL"]), "Action": _text(a["AEACN"]), "Outcome": _text(a["AEOUT"]),
-        "TEAE": _text(a["TRTEMFL"]).replace("", "N"),
-    })
+    return pd.DataFrame(
+        {
+            SITE: _text(a["SITEID"]),
+            "Subject": _text(a["SUBJID"]),
+            "Treatment": _arm(a["TRTA"]),
+            "Preferred term (SOC)": _text(a["AEDECOD"]) + " (" + _text(a["AEBODSYS"]) + ")",
+            "Start / end": _date(a["ASTDT"]) + " / " + _date(a["AENDT"]),
+            "Grade": _text(a["ATOXGR"]),
+            "Relation": _text(a["AEREL"]),
+            "Action": _text(a["AEACN"]),
+            "Outcome": _text(a["AEOUT"]),
+            "TEAE": _text(a["TRTEMFL"]).replace("", "N"),
+        }
+    )
 
 
 def serious(adae: pd.DataFrame) -> Table:

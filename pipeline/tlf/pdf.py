@@ -42,12 +42,16 @@ def _story(table: Table, png: Path | None) -> list:
         data = [[Paragraph(_esc(h), _CELL) for h in table.header]]
         data += [[Paragraph(_esc(c), _CELL) for c in row] for row in table.rows]
         t = LongTable(data, colWidths=col_w, repeatRows=1)
-        t.setStyle(TableStyle([
-            ("LINEABOVE", (0, 0), (-1, 0), 0.8, colors.black),
-            ("LINEBELOW", (0, 0), (-1, 0), 0.5, colors.black),
-            ("LINEBELOW", (0, -1), (-1, -1), 0.8, colors.black),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ]))
+        t.setStyle(
+            TableStyle(
+                [
+                    ("LINEABOVE", (0, 0), (-1, 0), 0.8, colors.black),
+                    ("LINEBELOW", (0, 0), (-1, 0), 0.5, colors.black),
+                    ("LINEBELOW", (0, -1), (-1, -1), 0.8, colors.black),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ]
+            )
+        )
         story.append(t)
     story.append(Spacer(1, 0.3 * cm))
     story += [Paragraph(_esc(f), _NOTE) for f in table.display.footnotes]
@@ -59,9 +63,18 @@ def pdf_bytes(table: Table, png: Path | None = None) -> bytes:
     """The display as PDF bytes (landscape A4); ``png``: a figure display's image."""
     buf = _io.BytesIO()
     d = table.display
-    doc = SimpleDocTemplate(buf, pagesize=landscape(A4), leftMargin=1.5 * cm, rightMargin=1.5 * cm,
-                            topMargin=1.5 * cm, bottomMargin=1.5 * cm, title=f"{d.kind.capitalize()} {d.number} {d.title}",
-                            author="NCT02867280 pipeline", subject=d.population, creator="pipeline/tlf")
+    doc = SimpleDocTemplate(
+        buf,
+        pagesize=landscape(A4),
+        leftMargin=1.5 * cm,
+        rightMargin=1.5 * cm,
+        topMargin=1.5 * cm,
+        bottomMargin=1.5 * cm,
+        title=f"{d.kind.capitalize()} {d.number} {d.title}",
+        author="NCT02867280 pipeline",
+        subject=d.population,
+        creator="pipeline/tlf",
+    )
     doc.build(_story(table, png))
     return buf.getvalue()
 

@@ -21,7 +21,7 @@ ROWS_PER_PAGE = 28  # body rows per landscape page (9-point text), header repeat
 def _frame(table: Table) -> pl.DataFrame:
     cols = [f"c{i}" for i in range(len(table.header))]
     data = {c: [r[i] for r in table.rows] for i, c in enumerate(cols)}
-    return pl.DataFrame(data, schema={c: pl.String for c in cols})
+    return pl.DataFrame(data, schema=dict.fromkeys(cols, pl.String))
 
 
 def document(table: Table) -> rtf.RTFDocument:
@@ -29,18 +29,25 @@ def document(table: Table) -> rtf.RTFDocument:
     n = len(table.header)
     widths = list(table.widths)
     just = [["l"] + ["c"] * (n - 1)] if table.page_by is None else [["l"] * n]
-    body = rtf.RTFBody(col_rel_width=widths, text_justification=just, text_convert=[[False]],
-                       text_font_size=[[9]],
-                       page_by=[f"c{table.page_by}"] if table.page_by is not None else None,
-                       pageby_row="first_row" if table.page_by is not None else "column")
+    body = rtf.RTFBody(
+        col_rel_width=widths,
+        text_justification=just,
+        text_convert=[[False]],
+        text_font_size=[[9]],
+        page_by=[f"c{table.page_by}"] if table.page_by is not None else None,
+        pageby_row="first_row" if table.page_by is not None else "column",
+    )
     return rtf.RTFDocument(
         df=_frame(table),
         rtf_page=rtf.RTFPage(orientation=table.display.orientation, nrow=ROWS_PER_PAGE),
         rtf_title=rtf.RTFTitle(text=table.titles, text_convert=[False]),
-        rtf_column_header=[rtf.RTFColumnHeader(text=list(table.header), col_rel_width=widths, text_convert=[[False]],
-                                               text_font_size=[[9]])],
+        rtf_column_header=[
+            rtf.RTFColumnHeader(text=list(table.header), col_rel_width=widths, text_convert=[[False]], text_font_size=[[9]])
+        ],
         rtf_body=body,
-        rtf_footnote=rtf.RTFFootnote(text=list(table.display.footnotes), text_convert=[[False]]) if table.display.footnotes else None,
+        rtf_footnote=rtf.RTFFootnote(text=list(table.display.footnotes), text_convert=[[False]])
+        if table.display.footnotes
+        else None,
         rtf_source=rtf.RTFSource(text=[table.display.source], text_convert=[[False]]),
     )
 

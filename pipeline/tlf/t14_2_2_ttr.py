@@ -19,9 +19,12 @@ def build(ard: pd.DataFrame) -> Table:
     g.section("Cumulative incidence of recurrence, % (95% CI)")
     for tp in e.timepoints(g, "AN_TTR_CIF"):
         years = tp.replace(" y", "")
-        g.row(f"{INDENT}{years} years",
-              lambda cd, tp=tp: fmt.rate_ci(g.v("AN_TTR_CIF", "est", cd, tp=tp), g.v("AN_TTR_CIF", "lcl", cd, tp=tp),
-                                            g.v("AN_TTR_CIF", "ucl", cd, tp=tp)))
+        g.row(
+            f"{INDENT}{years} years",
+            lambda cd, tp=tp: fmt.rate_ci(
+                g.v("AN_TTR_CIF", "est", cd, tp=tp), g.v("AN_TTR_CIF", "lcl", cd, tp=tp), g.v("AN_TTR_CIF", "ucl", cd, tp=tp)
+            ),
+        )
     e.comparison(g, "AN_TTR_LR", "Log-rank p-value (two-sided)", op="p")
     e.comparison(g, "AN_TTR_HR", "Hazard ratio, sorafenib vs control (95% CI)")
     return g.table(ID)

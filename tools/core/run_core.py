@@ -101,7 +101,9 @@ def load_library_metadata(cache: Path, standard: str, version: str, ct_packages:
         raise SystemExit(f"{standard} {version} is not in {cache / 'standards_details.pkl'}")
     model_metadata = _load_pickle(cache / "standards_models.pkl").get(get_model_details_cache_key_from_ig(standard_metadata), {})
     codelist_map = _load_pickle(cache / "variable_codelist_maps.pkl").get(get_standard_codelist_cache_key(standard, dashed))
-    variables = _load_pickle(cache / "variables_metadata.pkl").get(get_library_variables_metadata_cache_key(standard, dashed, None))
+    variables = _load_pickle(cache / "variables_metadata.pkl").get(
+        get_library_variables_metadata_cache_key(standard, dashed, None)
+    )
 
     available = {p.name.split(".")[0]: p for p in cache.iterdir() if p.suffix == ".pkl" and "ct-" in p.name}
     wanted = list(ct_packages)
@@ -162,7 +164,7 @@ def dataset_files(data: Path, fmt: str, only: list[str] | None) -> list[Path]:
         names = {n.lower() for n in only}
         by_name = {k: v for k, v in by_name.items() if k in names}
     files = []
-    for name, found in sorted(by_name.items()):
+    for _name, found in sorted(by_name.items()):
         if fmt != "auto":
             files.append(found[exts[0]])
         elif ".xpt" in found and not (".json" in found and _json_records(found[".json"]) == 0):
@@ -307,8 +309,9 @@ def _dataset_name(name: Any) -> str:
     return s.rsplit(".", 1)[0] if s.endswith((".XPT", ".JSON")) else s
 
 
-def build_report(raw: list[dict], *, data: Path, files: list[Path], records: dict[str, int], meta: dict,
-                 max_findings: int) -> dict:
+def build_report(
+    raw: list[dict], *, data: Path, files: list[Path], records: dict[str, int], meta: dict, max_findings: int
+) -> dict:
     """The report from the workers' plain results (see the module docstring)."""
     results: list[dict] = []
     findings: list[dict] = []
@@ -316,8 +319,9 @@ def build_report(raw: list[dict], *, data: Path, files: list[Path], records: dic
     for r in sorted(raw, key=lambda r: r["rule_id"]):
         rows: list[dict] = []
         if r["crash"]:
-            rows.append({"rule_id": r["rule_id"], "dataset": "*", "status": "error", "findings": 0,
-                         "message": _clean(r["crash"], data)})
+            rows.append(
+                {"rule_id": r["rule_id"], "dataset": "*", "status": "error", "findings": 0, "message": _clean(r["crash"], data)}
+            )
         for key, items in sorted((r["results"] or {}).items()):
             for item in items or []:
                 if not isinstance(item, dict):
@@ -325,31 +329,56 @@ def build_report(raw: list[dict], *, data: Path, files: list[Path], records: dic
                 dataset = _dataset_name(item.get("dataset") or key)
                 status_raw = item.get("executionStatus")
                 errs = item.get("errors") or []
-                hits = [e for e in errs if isinstance(e, dict) and "error" not in e] if status_raw in ("success", "issue reported") else []
+                hits = (
+                    [e for e in errs if isinstance(e, dict) and "error" not in e]
+                    if status_raw in ("success", "issue reported")
+                    else []
+                )
                 status = _status(status_raw, len(hits))
                 message = item.get("message") or ""
                 if status in ("skipped", "error"):
-                    reasons = sorted({_clean(f"{e.get('error', '')}: {e.get('message', '')}".strip(": "), data) for e in errs if isinstance(e, dict)})
+                    reasons = sorted(
+                        {
+                            _clean(f"{e.get('error', '')}: {e.get('message', '')}".strip(": "), data)
+                            for e in errs
+                            if isinstance(e, dict)
+                        }
+                    )
                     message = "; ".join(x for x in [message, *reasons] if x)
                 elif status == "passed":
                     message = ""
                 variables = sorted(item.get("variables") or [])
-                rows.append({"rule_id": r["rule_id"], "dataset": dataset, "status": status, "findings": len(hits),
-                             "message": _clean(message, data)[:1000]})
-                shown = sorted(hits, key=lambda e: (_row(e.get("row")) is None, _row(e.get("row")) or 0,
-                                                    json.dumps(e, sort_keys=True, default=str)))
+                rows.append(
+                    {
+                        "rule_id": r["rule_id"],
+                        "dataset": dataset,
+                        "status": status,
+                        "findings": len(hits),
+                        "message": _clean(message, data)[:1000],
+                    }
+                )
+                shown = sorted(
+                    hits,
+                    key=lambda e: (
+                        _row(e.get("row")) is None,
+                        _row(e.get("row")) or 0,
+                        json.dumps(e, sort_keys=True, default=str),
+                    ),
+                )
                 for e in shown[:max_findings]:
                     values = e.get("value") or {}
-                    findings.append({
-                        "rule_id": r["rule_id"],
-                        "dataset": _dataset_name(e.get("dataset") or dataset),
-                        "row": _row(e.get("row")),
-                        "usubjid": e.get("USUBJID"),
-                        "seq": e.get("SEQ"),
-                        "variables": sorted(set(variables) | set(values)),
-                        "values": {k: values[k] for k in sorted(values)},
-                        "message": _clean(item.get("message") or r["message"], data),
-                    })
+                    findings.append(
+                        {
+                            "rule_id": r["rule_id"],
+                            "dataset": _dataset_name(e.get("dataset") or dataset),
+                            "row": _row(e.get("row")),
+                            "usubjid": e.get("USUBJID"),
+                            "seq": e.get("SEQ"),
+                            "variables": sorted(set(variables) | set(values)),
+                            "values": {k: values[k] for k in sorted(values)},
+                            "message": _clean(item.get("message") or r["message"], data),
+                        }
+                    )
         # The same (rule, dataset) may come back twice (split datasets); keep one row each, summed.
         merged: dict[tuple[str, str], dict] = {}
         for row in rows:
@@ -366,20 +395,32 @@ def build_report(raw: list[dict], *, data: Path, files: list[Path], records: dic
         statuses = {row["status"] for row in rows}
         # A rule counts as run when it was evaluated on at least one dataset; errors are counted apart.
         overall = next((s for s in ("issues", "passed", "error") if s in statuses), "skipped")
-        rules.append({
-            "rule_id": r["rule_id"],
-            "cdisc_ids": r["cdisc_ids"],
-            "fda_ids": r["fda_ids"],
-            "status": overall,
-            "findings": sum(row["findings"] for row in rows),
-            "datasets_with_issues": sorted(row["dataset"] for row in rows if row["status"] == "issues"),
-            "datasets_with_errors": sorted(row["dataset"] for row in rows if row["status"] == "error"),
-            "message": _clean(r["message"], data),
-            "description": _clean(r["description"], data)[:1000],
-        })
-    findings.sort(key=lambda f: (f["rule_id"], f["dataset"], f["row"] is None, f["row"] or 0,
-                                 json.dumps(f["values"], sort_keys=True, default=str)))
-    count = lambda s: sum(1 for r in rules if r["status"] == s)
+        rules.append(
+            {
+                "rule_id": r["rule_id"],
+                "cdisc_ids": r["cdisc_ids"],
+                "fda_ids": r["fda_ids"],
+                "status": overall,
+                "findings": sum(row["findings"] for row in rows),
+                "datasets_with_issues": sorted(row["dataset"] for row in rows if row["status"] == "issues"),
+                "datasets_with_errors": sorted(row["dataset"] for row in rows if row["status"] == "error"),
+                "message": _clean(r["message"], data),
+                "description": _clean(r["description"], data)[:1000],
+            }
+        )
+    findings.sort(
+        key=lambda f: (
+            f["rule_id"],
+            f["dataset"],
+            f["row"] is None,
+            f["row"] or 0,
+            json.dumps(f["values"], sort_keys=True, default=str),
+        )
+    )
+
+    def count(s):
+        return sum(1 for r in rules if r["status"] == s)
+
     summary = {
         "rules_total": len(rules),
         "rules_run": count("issues") + count("passed"),
@@ -412,8 +453,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", required=True, type=Path, help="unpacked CORE cache folder")
     ap.add_argument("--output", required=True, type=Path, help="JSON report to write")
     ap.add_argument("--define", type=Path, help="define.xml (default: <data>/define.xml if it exists)")
-    ap.add_argument("--format", choices=("auto", "xpt", "json"), default="auto",
-                    help="which files of --data to validate (auto: XPT, Dataset-JSON for empty datasets)")
+    ap.add_argument(
+        "--format",
+        choices=("auto", "xpt", "json"),
+        default="auto",
+        help="which files of --data to validate (auto: XPT, Dataset-JSON for empty datasets)",
+    )
     ap.add_argument("--standard", default="sdtmig")
     ap.add_argument("--version", default="3.4")
     ap.add_argument("--ct", action="append", default=None, help="CT package (default sdtmct-2025-03-28); repeatable")
@@ -429,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
         os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "PYTHONHASHSEED": "0"})
 
     data, cache, output = args.data.resolve(), args.cache.resolve(), args.output.resolve()
-    define = (args.define or (args.data / "define.xml"))
+    define = args.define or (args.data / "define.xml")
     define = define.resolve() if define.exists() else None
     if args.define and define is None:
         raise SystemExit(f"define.xml not found: {args.define}")
@@ -459,15 +504,26 @@ def main(argv: list[str] | None = None) -> int:
 
     paths = [str(p) for p in files]
     max_size = max(p.stat().st_size for p in files)
-    service = DataServiceFactory(config, InMemoryCacheService(), standard=args.standard,
-                                 standard_version=args.version.replace(".", "-"), library_metadata=library_metadata,
-                                 max_dataset_size=max_size).get_data_service(paths)
+    service = DataServiceFactory(
+        config,
+        InMemoryCacheService(),
+        standard=args.standard,
+        standard_version=args.version.replace(".", "-"),
+        library_metadata=library_metadata,
+        max_dataset_size=max_size,
+    ).get_data_service(paths)
     records = {m.name.upper(): m.record_count for m in service.get_datasets()}
 
     _STATE.update(
-        standard=args.standard, version=args.version, library_metadata=library_metadata, max_dataset_size=max_size,
-        dataset_paths=paths, ct_packages=ct, define_xml=str(define) if define else None,
-        rules={r["core_id"]: r for r in rules}, rule_timeout=args.rule_timeout,
+        standard=args.standard,
+        version=args.version,
+        library_metadata=library_metadata,
+        max_dataset_size=max_size,
+        dataset_paths=paths,
+        ct_packages=ct,
+        define_xml=str(define) if define else None,
+        rules={r["core_id"]: r for r in rules},
+        rule_timeout=args.rule_timeout,
     )
     workers = args.workers or os.cpu_count() or 1
     t0 = time.perf_counter()
@@ -493,10 +549,13 @@ def main(argv: list[str] | None = None) -> int:
     tmp.write_text(json.dumps(report, indent=1, sort_keys=False, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, output)
     s = report["summary"]
-    print(f"CORE {meta['engine']['version']}: {s['rules_total']} rules on {s['datasets']} datasets in {seconds:.1f} s: "
-          f"{s['rules_failed']} failed, {s['rules_passed']} passed, {s['rules_skipped']} skipped, "
-          f"{s['rules_errored']} errored ({s['rules_with_errors']} with an error on some dataset); "
-          f"{s['findings']} findings -> {output}", file=sys.stderr)
+    print(
+        f"CORE {meta['engine']['version']}: {s['rules_total']} rules on {s['datasets']} datasets in {seconds:.1f} s: "
+        f"{s['rules_failed']} failed, {s['rules_passed']} passed, {s['rules_skipped']} skipped, "
+        f"{s['rules_errored']} errored ({s['rules_with_errors']} with an error on some dataset); "
+        f"{s['findings']} findings -> {output}",
+        file=sys.stderr,
+    )
     return 0
 
 
