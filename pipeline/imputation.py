@@ -31,13 +31,25 @@ def _ymd(y: pd.Series, m: pd.Series, d: pd.Series) -> pd.Series:
 
 
 def possible_range(dtc: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Earliest and latest complete date a (possibly partial) ISO 8601 value allows."""
-    p = _parts(dtc)
+    """Earliest and latest complete date an ISO 8601 value (complete or partial) allows: two datetime64 Series.
+
+    ``2019-03`` -> (2019-03-01, 2019-03-31), ``2019`` -> (2019-01-01, 2019-12-31), a complete date -> itself;
+    NaT when blank or not a date. The one rule of partial-date bounds (SDTM date checks, ADaM imputation),
+    worked out once per distinct value (dates repeat).
+    """
+    codes, uniques = pd.factorize(dtc.astype(TEXT).str.slice(0, 10), use_na_sentinel=True)
+    u = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
+    p = _parts(u)
     y, m, d = p["y"], p["m"], p["d"]
     lo = _ymd(y, m.fillna("01"), d.fillna("01"))
-    month_end = _ymd(y, m.fillna("12"), pd.Series("01", index=dtc.index)) + pd.offsets.MonthEnd(0)
+    month_end = _ymd(y, m.fillna("12"), pd.Series("01", index=u.index)) + pd.offsets.MonthEnd(0)
     hi = _ymd(y, m.fillna("12"), d).where(d.notna(), month_end)
-    return lo, hi
+
+    def back(x: pd.Series) -> pd.Series:
+        table = np.append(x.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT"))
+        return pd.Series(table[codes], index=dtc.index)
+
+    return back(lo), back(hi)
 
 
 def impute_date(

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.columns import TEXT
-from pipeline.imputation import _parts, impute_date, to_sas_date
+from pipeline.imputation import _parts, impute_date, possible_range, to_sas_date
 
 D = pd.Timestamp
 
@@ -21,6 +21,16 @@ def test_first_and_last():
     assert fls == [None, "D", "M", None]
     dts, _ = run(["2019-02", "2020-02", "2019"], mode="last")
     assert dts == [D("2019-02-28"), D("2020-02-29"), D("2019-12-31")]
+
+
+def test_possible_range_of_partial_dates_at_their_edges():
+    # The one rule of partial-date bounds (SDTM death/contact checks and ADaM imputation alike).
+    values = pd.Series(["2019-02", "2020-02", "2019-12", "2020", "2019-03-05", "2019-02-30", "2019-13", None, "2019-03-05T10:00"])
+    lo, hi = possible_range(values)
+    day = lambda s: [None if pd.isna(x) else x.strftime("%Y-%m-%d") for x in s]  # noqa: E731
+    assert day(lo) == ["2019-02-01", "2020-02-01", "2019-12-01", "2020-01-01", "2019-03-05", None, None, None, "2019-03-05"]
+    assert day(hi) == ["2019-02-28", "2020-02-29", "2019-12-31", "2020-12-31", "2019-03-05", None, None, None, "2019-03-05"]
+    assert list(lo.index) == list(values.index) and str(lo.dtype) == "datetime64[ns]"
 
 
 def test_min_date_used_only_inside_the_possible_range():

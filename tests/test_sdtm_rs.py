@@ -24,7 +24,6 @@ Visits: the surgery-form records are HEPATECTOMY (VISITNUM 0); the pre-operative
 EPOCH of RSRFTDTC, the hepatectomy = the first day of SCRN: SCREENING; RSTPTNUM = 1. Month n -> VISITNUM n.
 """
 
-import pandas as pd
 import pytest
 from sdtm_inputs import empty, extract
 
@@ -281,13 +280,6 @@ def test_duplicate_visit_and_date_is_held_back(dm, se):
     rs = rs_mod.build(empty("surg"), ta, dm, se)
     assert rs.data["RSDTC"].tolist() == ["2018-07-09"]
     assert rs.queries["rule"].tolist() == ["DUPLICATE_ASSESSMENT"] and rs.queries["row"].tolist() == [3]
-
-
-def test_date_bounds_of_partial_dates():
-    lo, hi = rs_mod.date_bounds(pd.Series(["2019-02", "2020", "2019-03-05", None]))
-    assert lo.dt.strftime("%Y-%m-%d").tolist()[:3] == ["2019-02-01", "2020-01-01", "2019-03-05"]
-    assert hi.dt.strftime("%Y-%m-%d").tolist()[:3] == ["2019-02-28", "2020-12-31", "2019-03-05"]
-    assert pd.isna(lo.iloc[3]) and pd.isna(hi.iloc[3])
 
 
 def test_empty_export(dm, se):

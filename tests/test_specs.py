@@ -462,6 +462,7 @@ def _var(doc, name):
     [
         (lambda d: _var(d, "AETERM").update(label="A label that is much longer than forty characters"), "AETERM: label"),
         (lambda d: _var(d, "AETERM").update(label="Réported term"), "not ASCII"),
+        (lambda d: _var(d, "AETERM").update(label="Investigator's Term"), "unbalanced quotes, apostrophes"),
         (lambda d: _var(d, "AETERM").update(type="Text"), "AETERM: type"),
         (lambda d: _var(d, "AESER").update(codelist="NOSUCHCL"), "AESER: codelist 'NOSUCHCL'"),
         (lambda d: _var(d, "AETERM").update(sources=["ae.NOSUCH"]), "AETERM: source 'ae.NOSUCH'"),
@@ -480,6 +481,21 @@ def test_loader_rejects_bad_specs(spec_tree, change, message):
         load_dataset_spec("sdtm", "ae", root=spec_tree)
     assert message in str(exc.value)
     assert "ae.yaml" in str(exc.value)
+
+
+def test_label_rule_is_one_rule_at_its_edges():
+    # The spec loader and the XPT check both apply label_problems (pipeline/specs/datasets.py).
+    from pipeline.specs.datasets import label_problems
+    from pipeline.submission.xpt import _label_problems
+
+    assert label_problems("x" * 40) == [] and label_problems("x" * 41) == ["has 41 characters (max 40)"]
+    assert label_problems("Investigators' and Sponsor's Term") == []  # two apostrophes pair up
+    assert label_problems("Parkinson's Disease") == ["has unbalanced quotes, apostrophes or brackets"]
+    assert label_problems("Dose (mg") == ["has unbalanced quotes, apostrophes or brackets"]
+    assert label_problems("") == ["is missing"]
+    assert [p.message for p in _label_problems("AE", "AETERM", "Parkinson's Disease", "variable")] == [
+        'variable label has unbalanced quotes, apostrophes or brackets: "Parkinson\'s Disease"'
+    ]
 
 
 def test_loader_rejects_copied_identifier(spec_tree):

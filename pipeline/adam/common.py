@@ -9,6 +9,7 @@ import pandas as pd
 
 from pipeline.columns import char_values
 from pipeline.imputation import to_sas_date
+from pipeline.ops.queries import ADAM_ISSUE_COLS
 from pipeline.specs.datasets import DatasetSpec, load_dataset_spec
 
 
@@ -26,7 +27,7 @@ def yn(mask: pd.Series) -> pd.Series:
     return pd.Series(np.where(mask, "Y", None), index=mask.index, dtype="object")
 
 
-ISSUE_COLS = ["USUBJID", "dataset", "variable", "value", "rule", "message"]
+ISSUE_COLS = ADAM_ISSUE_COLS  # the one definition: pipeline.ops.queries
 
 
 def issues_frame(rows: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -44,7 +44,7 @@ import pandera.pandas as pa
 
 from pipeline.columns import TEXT
 from pipeline.dates import to_iso8601
-from pipeline.ops.queries import drop_queries
+from pipeline.ops.queries import QUERY_COLS, drop_queries
 from pipeline.raw.limits import load_limits
 from pipeline.raw.reader import LINEAGE, form_path, read_form_file, relative_name, scan_raw_root
 from pipeline.raw.schema import form_schema
@@ -52,7 +52,7 @@ from pipeline.specs.raw import Form, RawField, RawSpec, load_raw_spec
 from pipeline.specs.study import load_study
 from pipeline.terminology import build_lookup, map_terms, normalise_text, on_distinct
 
-QUARANTINE_COLS = ["siteid", "subjid", "form", "file", "row", "field", "value", "rule", "message"]
+QUARANTINE_COLS = QUERY_COLS  # a quarantine row is a query row (pipeline.ops.queries)
 COUNT_COLS = ["siteid", "rows_read", "exact_duplicates", "quarantined", "passed"]
 REDACTED = "<redacted>"
 

@@ -13,7 +13,7 @@ import pandas as pd
 from pipeline import meddra
 from pipeline.dates import complete_date, study_day
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result, derive_seq, epoch_from_se, make_queries
+from pipeline.sdtm.common import DomainResult, build_result, carry_lineage, derive_seq, epoch_from_se, make_queries
 from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
 from pipeline.terminology import map_terms, normalise_text
 from pipeline.terms import load_verbatim_dictionary
@@ -212,6 +212,6 @@ def build(ae: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult:
     out["EPOCH"] = epoch_from_se(raw["AESTDAT"], raw["USUBJID"], se.data)
     out["AESTDY"] = study_day(raw["AESTDAT"], ref["RFSTDTC"])
     out["AEENDY"] = study_day(raw["AEENDAT"], ref["RFSTDTC"])
-    out["_file"], out["_row"] = raw["_file"], raw["_row"]
+    carry_lineage(out, raw)
     out = derive_seq(out, "AESEQ", ["AESTDTC", "AESPID"])
     return build_result(out, "ae", pd.concat([queries, *problems], ignore_index=True), "AESEQ")

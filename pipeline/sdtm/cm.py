@@ -13,7 +13,7 @@ import pandas as pd
 
 from pipeline.dates import complete_date, study_day
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result, derive_seq, epoch_from_se, make_queries
+from pipeline.sdtm.common import DomainResult, build_result, carry_lineage, derive_seq, epoch_from_se, make_queries
 from pipeline.sdtm.subjects import keep_dm_subjects, with_usubjid
 
 DOMAIN = "CM"
@@ -81,6 +81,6 @@ def build(cm: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult:
     out["CMENRTPT"] = ongoing.map({True: "ONGOING", False: None})
     out["CMENTPT"] = d["RFPENDTC"].where(ongoing, None)
     out["_spid"] = raw["CMSPID"]
-    out["_file"], out["_row"] = raw["_file"], raw["_row"]
+    carry_lineage(out, raw)
     out = derive_seq(out, "CMSEQ", ["CMSTDTC", "_spid"])
     return build_result(out, "cm", pd.concat([queries, *problems], ignore_index=True), "CMSEQ")

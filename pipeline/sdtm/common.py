@@ -2,7 +2,10 @@
 
 Each domain module maps raw records to SDTM variables while carrying the lineage
 columns ``_file`` and ``_row`` (the raw file and row a record came from, as sdtm.oak
-keeps its oak_id_vars). :func:`finalize` splits those off into the lineage table.
+keeps its oak_id_vars), given by :func:`carry_lineage` (or :func:`spec_lineage` for
+trial-design rows read from ``specs/trial``). :func:`finalize` splits those off into the
+lineage table and raises :class:`LineageError` for a record without them, unless the
+call declares the dataset derived from other SDTM records (``derived=True``).
 """
 
 from __future__ import annotations
@@ -14,10 +17,31 @@ import pandas as pd
 
 from pipeline.columns import TEXT, char_values, take_text
 from pipeline.dates import complete_date
+from pipeline.ops.queries import QUERY_COLS
 from pipeline.specs.datasets import DatasetSpec, load_dataset_spec
 
 LINEAGE_COLS = ["_file", "_row"]
-QUERY_COLS = ["siteid", "subjid", "form", "file", "row", "field", "value", "rule", "message"]
+
+
+class LineageError(ValueError):
+    """Records of an SDTM dataset that name no raw file and row (and the dataset is not declared derived)."""
+
+
+def carry_lineage(out: pd.DataFrame, source: pd.DataFrame) -> pd.DataFrame:
+    """Give each record of ``out`` the raw file and row of the ``source`` record with the same index label.
+
+    ``source`` holds ``_file``/``_row`` (a FormExtract's data or records mapped from it); ``out`` is
+    changed in place and returned.
+    """
+    for c in LINEAGE_COLS:
+        out[c] = source[c]
+    return out
+
+
+def spec_lineage(out: pd.DataFrame, file: str, rows: pd.Series | np.ndarray) -> pd.DataFrame:
+    """Records read from a table of ``specs/`` (trial design): ``_file`` = its path, ``_row`` = its line numbers."""
+    out["_file"], out["_row"] = file, rows
+    return out
 
 
 @dataclass(frozen=True)
@@ -133,12 +157,43 @@ def epoch_from_se(dtc: pd.Series, usubjid: pd.Series, se: pd.DataFrame, before_f
     return take_text(epochs, best, dtc.index) if len(epochs) else pd.Series(np.nan, index=dtc.index, dtype=TEXT)
 
 
-def finalize(df: pd.DataFrame, spec: DatasetSpec, seq_var: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _check_lineage(df: pd.DataFrame, spec: DatasetSpec, seq_var: str | None, derived: bool) -> None:
+    """Raise LineageError unless every record of ``df`` names its raw file and row (or ``derived``, and none does)."""
+    present = [c for c in LINEAGE_COLS if c in df.columns]
+    if derived:
+        if present:
+            raise LineageError(f"{spec.name}: declared derived (no raw row), yet its records carry {', '.join(present)}")
+        return
+    if df.empty:
+        return
+    if len(present) < len(LINEAGE_COLS):
+        missing = [c for c in LINEAGE_COLS if c not in df.columns]
+        raise LineageError(
+            f"{spec.name}: the records carry no lineage (column(s) {', '.join(missing)} missing); carry the raw file and row"
+            " with carry_lineage/spec_lineage, or declare the dataset derived"
+        )
+    bad = df[LINEAGE_COLS].isna().any(axis=1).to_numpy()
+    if bad.any():
+        rows = df[bad]
+        ids = [c for c in ["USUBJID", *([seq_var] if seq_var else [])] if c in rows.columns]
+        where = rows[ids].astype(str).agg(" ".join, axis=1).tolist() if ids else [f"record {i + 1}" for i in np.flatnonzero(bad)]
+        shown = "; ".join(where[:10]) + (f"; ... ({len(where)} in all)" if len(where) > 10 else "")
+        raise LineageError(f"{spec.name}: {len(where)} record(s) without a raw file and row: {shown}")
+
+
+def finalize(
+    df: pd.DataFrame, spec: DatasetSpec, seq_var: str | None = None, derived: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split a mapped frame into (dataset in spec order, lineage table).
 
     Variables of the spec missing from ``df`` are added empty (Perm variables never
-    collected); Num variables become float64, Char variables ``TEXT``.
+    collected); Num variables become float64, Char variables ``TEXT`` — the one place the
+    dtypes of an SDTM dataset are set, so checks downstream need no other path.
+    Every record must carry ``_file``/``_row`` (LineageError names the dataset and the
+    records without them); ``derived=True`` declares records built from other SDTM
+    records (SUPPAE, SV, RELREC), whose lineage rows then name no raw file.
     """
+    _check_lineage(df, spec, seq_var, derived)
     # Column by column, then every column put in row order once, and the frames made without
     # copying the arrays again (copy=False: no consolidation of a million-row frame into 2-D blocks).
     cols: dict[str, pd.Series] = {}
@@ -176,10 +231,12 @@ def finalize(df: pd.DataFrame, spec: DatasetSpec, seq_var: str | None = None) ->
     return data, lineage
 
 
-def build_result(df: pd.DataFrame, domain: str, queries: pd.DataFrame | None = None, seq_var: str | None = None) -> DomainResult:
-    """Finalize ``df`` against ``specs/sdtm/<domain>.yaml`` into a DomainResult."""
+def build_result(
+    df: pd.DataFrame, domain: str, queries: pd.DataFrame | None = None, seq_var: str | None = None, derived: bool = False
+) -> DomainResult:
+    """Finalize ``df`` against ``specs/sdtm/<domain>.yaml`` into a DomainResult (``derived``: see :func:`finalize`)."""
     spec = load_dataset_spec("sdtm", domain)
-    data, lineage = finalize(df, spec, seq_var)
+    data, lineage = finalize(df, spec, seq_var, derived)
     return DomainResult(domain=spec.name, data=data, lineage=lineage, queries=queries if queries is not None else empty_queries())
 
 

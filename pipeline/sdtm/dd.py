@@ -21,9 +21,10 @@ from __future__ import annotations
 import pandas as pd
 
 from pipeline.dates import complete_date, study_day
+from pipeline.imputation import possible_range
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result, derive_seq, epoch_from_se, make_queries
-from pipeline.sdtm.rs import date_bounds, to_ct
+from pipeline.sdtm.common import DomainResult, build_result, carry_lineage, derive_seq, epoch_from_se, make_queries
+from pipeline.sdtm.rs import to_ct
 from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
 from pipeline.specs.ct import load_ct, paired_value
 
@@ -83,7 +84,7 @@ def build(surv: FormExtract, ta: FormExtract, dm: DomainResult, se: DomainResult
             "Status DEAD without a date of death",
         )
     )
-    lo, hi = date_bounds(dead["DTHDAT"])
+    lo, hi = possible_range(dead["DTHDAT"])
     hep = complete_date(dead["USUBJID"].map(dm_reference(dm).set_index("USUBJID")["RFSTDTC"]))
     t = with_usubjid(ta.data)
     last_ta = complete_date(t["TADAT"]).groupby(t["USUBJID"]).max()
@@ -137,6 +138,6 @@ def build(surv: FormExtract, ta: FormExtract, dm: DomainResult, se: DomainResult
     ref = dm_reference(dm).set_index("USUBJID").reindex(dead["USUBJID"]).set_index(dead.index)
     out["EPOCH"] = epoch_from_se(dead["CONTDAT"], dead["USUBJID"], se.data)
     out["DDDY"] = study_day(dead["CONTDAT"], ref["RFSTDTC"])
-    out["_file"], out["_row"] = dead["_file"], dead["_row"]
+    carry_lineage(out, dead)
     out = derive_seq(out, "DDSEQ", ["DDTESTCD"])
     return build_result(out, "dd", pd.concat([queries, *problems], ignore_index=True), "DDSEQ")

@@ -14,9 +14,9 @@ import pandas as pd
 
 from pipeline.columns import isin
 from pipeline.dates import complete_date
+from pipeline.imputation import possible_range
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result, make_queries
-from pipeline.sdtm.rs import date_bounds
+from pipeline.sdtm.common import DomainResult, build_result, carry_lineage, make_queries
 from pipeline.sdtm.subjects import with_usubjid
 from pipeline.specs.raw import load_raw_spec
 from pipeline.specs.study import load_study
@@ -120,7 +120,7 @@ def build(
     # death can be (a partial death date spans its month or year) conflicts with the death: it
     # is a query and takes no part in RFPENDTC or RFENDTC.
     # A death before the hepatectomy is itself the error (DD: DEATH_BEFORE_HEPATECTOMY): it bounds nothing.
-    _, death_hi = date_bounds(out["DTHDTC"])
+    _, death_hi = possible_range(out["DTHDTC"])
     death_hi = death_hi.where(~(death_hi < complete_date(out["RFSTDTC"])))
     bounding = death_hi.notna()
     dsr = with_usubjid(ds.data)
@@ -160,7 +160,7 @@ def build(
         pd.concat([p for p in dates if len(p)] or [pd.Series(dtype="datetime64[ns]")]).groupby(level=0).max().reindex(out.index)
     )
     # The death itself ends participation when nothing consistent with it is later (as collected: may be partial).
-    death_lo, _ = date_bounds(out["DTHDTC"])
+    death_lo, _ = possible_range(out["DTHDTC"])
     by_death = bounding & ~(last_seen >= death_lo)
     out["RFPENDTC"] = last_seen.dt.strftime("%Y-%m-%d").where(~by_death, out["DTHDTC"])
 
@@ -204,6 +204,5 @@ def build(
     out["ARMNRS"] = np.where((out["ARMCD"] == "SORAFENIB") & ~exposed, "ASSIGNED, NOT TREATED", None)
     out["COUNTRY"] = out["SITEID"].map({k: v.country for k, v in sites.items()})
 
-    out["_file"] = e["_file"]
-    out["_row"] = e["_row"]
+    carry_lineage(out, e)
     return build_result(out.reset_index(drop=True), "dm", queries)

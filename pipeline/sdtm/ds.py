@@ -28,6 +28,7 @@ from pipeline.raw.extract import FormExtract
 from pipeline.sdtm.common import (
     DomainResult,
     build_result,
+    carry_lineage,
     derive_seq,
     epoch_from_se,
     make_queries,
@@ -49,19 +50,20 @@ def _milestones(enrol: FormExtract, dm: DomainResult) -> pd.DataFrame:
     for decod, field in [("INFORMED CONSENT OBTAINED", "RFICDAT"), ("ENTERED INTO TRIAL", "ENRLDAT")]:
         rec = e[e[field].notna()]
         parts.append(
-            pd.DataFrame(
-                {
-                    "STUDYID": rec["STUDYID"],
-                    "USUBJID": rec["USUBJID"],
-                    "DSTERM": decod,
-                    "DSDECOD": decod,
-                    "DSCAT": "PROTOCOL MILESTONE",
-                    "DSSCAT": None,
-                    "DSSTDTC": rec[field],
-                    "_rank": RANK[decod],
-                    "_file": rec["_file"],
-                    "_row": rec["_row"],
-                }
+            carry_lineage(
+                pd.DataFrame(
+                    {
+                        "STUDYID": rec["STUDYID"],
+                        "USUBJID": rec["USUBJID"],
+                        "DSTERM": decod,
+                        "DSDECOD": decod,
+                        "DSCAT": "PROTOCOL MILESTONE",
+                        "DSSCAT": None,
+                        "DSSTDTC": rec[field],
+                        "_rank": RANK[decod],
+                    }
+                ),
+                rec,
             )
         )
     return stack(parts, ignore_index=True)
@@ -112,10 +114,9 @@ def build(enrol: FormExtract, ds: FormExtract, surv: FormExtract, dm: DomainResu
             "DSSCAT": raw["DSCAT"],
             "DSSTDTC": raw["DSSTDAT"],
             "_rank": raw["DSCAT"].map(RANK),
-            "_file": raw["_file"],
-            "_row": raw["_row"],
         }
     )
+    carry_lineage(events, raw)
 
     # Deaths reported on the survival form (as DM.DTHDTC: the first DEAD record with a date).
     sv = with_usubjid(surv.data)
@@ -158,10 +159,9 @@ def build(enrol: FormExtract, ds: FormExtract, surv: FormExtract, dm: DomainResu
             "DSSCAT": None,
             "DSSTDTC": later["DTHDAT"],
             "_rank": RANK["OTHER EVENT"],
-            "_file": later["_file"],
-            "_row": later["_row"],
         }
     )
+    carry_lineage(deaths, later)
 
     out = stack([_milestones(enrol, dm), events, deaths], ignore_index=True)
     out["DOMAIN"] = "DS"

@@ -10,7 +10,7 @@ import pandas as pd
 
 from pipeline.dates import complete_date, study_day
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result, derive_seq, epoch_from_se, make_queries
+from pipeline.sdtm.common import DomainResult, build_result, carry_lineage, derive_seq, epoch_from_se, make_queries
 from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
 
 DOMAIN = "EX"
@@ -72,6 +72,6 @@ def build(ex: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult:
     out["EPOCH"] = epoch_from_se(raw["EXSTDAT"], raw["USUBJID"], se.data)
     out["EXSTDY"] = study_day(raw["EXSTDAT"], r["RFSTDTC"])
     out["EXENDY"] = study_day(raw["EXENDAT"], r["RFSTDTC"])
-    out["_file"], out["_row"] = raw["_file"], raw["_row"]
+    carry_lineage(out, raw)
     out = derive_seq(out, "EXSEQ", ["EXSTDTC"])
     return build_result(out, "ex", pd.concat([queries, *problems], ignore_index=True), "EXSEQ")

@@ -20,6 +20,7 @@ from pipeline.raw.extract import FormExtract
 from pipeline.sdtm.common import (
     DomainResult,
     build_result,
+    carry_lineage,
     derive_seq,
     epoch_from_se,
     make_queries,
@@ -123,6 +124,6 @@ def build(ie: FormExtract, enrol: FormExtract, dm: DomainResult, se: DomainResul
     out["IEDTC"] = unmet["USUBJID"].map(enrolled)
     out["EPOCH"] = epoch_from_se(out["IEDTC"], out["USUBJID"], se.data)
     out["IEDY"] = study_day(out["IEDTC"], ref["RFSTDTC"])
-    out["_file"], out["_row"] = unmet["_file"], unmet["_row"]
+    carry_lineage(out, unmet)
     out = derive_seq(out, "IESEQ", ["IETESTCD"])
     return build_result(out, "ie", pd.concat([queries, *problems], ignore_index=True), "IESEQ")

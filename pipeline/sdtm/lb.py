@@ -27,6 +27,7 @@ from pipeline.raw.extract import FormExtract
 from pipeline.sdtm.common import (
     DomainResult,
     build_result,
+    carry_lineage,
     derive_seq,
     empty_queries,
     epoch_from_se,
@@ -113,7 +114,7 @@ def _standardise(rec: pd.DataFrame, form: str, unit_field: str) -> tuple[pd.Data
 
 def _records(data: pd.DataFrame, testcd: pd.Series | str, res: str, unit: str, dtc: pd.Series | None) -> pd.DataFrame:
     """The common columns of one source's records."""
-    out = data[["STUDYID", "USUBJID", "SITEID", "SUBJID", "_file", "_row"]].copy()
+    out = carry_lineage(data[["STUDYID", "USUBJID", "SITEID", "SUBJID"]].copy(), data)
     out["LBTESTCD"] = testcd
     out["_res"] = pd.to_numeric(data[res]).astype("float64")
     out["_unit"] = data[unit]

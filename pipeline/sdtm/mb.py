@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result, derive_seq, epoch_from_se
+from pipeline.sdtm.common import DomainResult, build_result, carry_lineage, derive_seq, epoch_from_se
 from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
 from pipeline.sdtm.visits import assign_visits
 from pipeline.specs.ct import load_ct, paired_value
@@ -45,6 +45,6 @@ def build(surg: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult
     out["VISITNUM"], out["VISIT"] = assign_visits(out["USUBJID"], undated, rfstdtc, planned="HEPATECTOMY")
     # Undated and pre-operative: the EPOCH of the reference date, the hepatectomy (SCREENING).
     out["EPOCH"] = epoch_from_se(out["MBRFTDTC"], out["USUBJID"], se.data, before_first=True)
-    out["_file"], out["_row"] = raw["_file"], raw["_row"]
+    carry_lineage(out, raw)
     out = derive_seq(out, "MBSEQ", ["MBTESTCD"])
     return build_result(out, "mb", queries, "MBSEQ")

@@ -13,7 +13,7 @@ import pandas as pd
 
 from pipeline.dates import study_day
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result, derive_seq, epoch_from_se
+from pipeline.sdtm.common import DomainResult, build_result, carry_lineage, derive_seq, epoch_from_se
 from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
 
 DOMAIN = "MH"
@@ -39,6 +39,6 @@ def build(surg: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult
     out["MHDY"] = study_day(
         out["MHDTC"], dm_reference(dm).set_index("USUBJID")["RFSTDTC"].reindex(out["USUBJID"]).set_axis(out.index)
     )
-    out["_file"], out["_row"] = raw["_file"], raw["_row"]
+    carry_lineage(out, raw)
     out = derive_seq(out, "MHSEQ", ["MHDECOD"])
     return build_result(out, "mh", queries, "MHSEQ")

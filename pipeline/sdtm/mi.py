@@ -17,7 +17,7 @@ import pandas as pd
 from pipeline.columns import stack
 from pipeline.dates import complete_date, study_day
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result, derive_seq, epoch_from_se, last_before_exposure
+from pipeline.sdtm.common import DomainResult, build_result, carry_lineage, derive_seq, epoch_from_se, last_before_exposure
 from pipeline.sdtm.lb import number_text
 from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
 from pipeline.sdtm.visits import assign_visits
@@ -63,7 +63,7 @@ def build(surg: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult
         p["MIORRESU"] = unit
         p["MIDTC"] = rec["PRSTDAT"]
         p["_order"] = order
-        p["_file"], p["_row"] = rec["_file"], rec["_row"]
+        carry_lineage(p, rec)
         parts.append(p)
     out = stack(parts, ignore_index=True)
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from pipeline.dates import study_day
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result, derive_seq, epoch_from_se, make_queries
+from pipeline.sdtm.common import DomainResult, build_result, carry_lineage, derive_seq, epoch_from_se, make_queries
 from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
 
 DOMAIN = "PR"
@@ -48,6 +48,6 @@ def build(surg: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult
     ref = dm_reference(dm).set_index("USUBJID").reindex(raw["USUBJID"]).set_index(raw.index)
     out["EPOCH"] = epoch_from_se(raw["PRSTDAT"], raw["USUBJID"], se.data)
     out["PRSTDY"] = study_day(raw["PRSTDAT"], ref["RFSTDTC"])
-    out["_file"], out["_row"] = raw["_file"], raw["_row"]
+    carry_lineage(out, raw)
     out = derive_seq(out, "PRSEQ", ["PRSTDTC"])
     return build_result(out, "pr", pd.concat([queries, problems], ignore_index=True), "PRSEQ")

@@ -29,4 +29,4 @@ def build(tu: DomainResult, tr: DomainResult) -> DomainResult:
     out.insert(0, "STUDYID", load_study().studyid)
     out["USUBJID"] = None
     out["IDVARVAL"] = None
-    return build_result(out, "relrec")
+    return build_result(out, "relrec", derived=True)  # a dataset-level relationship: no raw row

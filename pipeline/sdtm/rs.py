@@ -18,8 +18,8 @@ A result that is not a term of its codelist (or a score out of its range) is hel
 query. Inconsistent assessments are queried but kept: a recurrence without RECURDAT, a
 recurrence date on an assessment without recurrence, an assessment before the hepatectomy.
 
-The module also holds two helpers the other follow-up domains share: ``to_ct`` and
-``date_bounds``.
+The module also holds ``to_ct``, which the other follow-up domains share; the bounds of a partial
+date are ``pipeline.imputation.possible_range``.
 """
 
 from __future__ import annotations
@@ -29,10 +29,12 @@ import pandas as pd
 
 from pipeline.columns import stack
 from pipeline.dates import complete_date, study_day
+from pipeline.imputation import possible_range
 from pipeline.raw.extract import FormExtract
 from pipeline.sdtm.common import (
     DomainResult,
     build_result,
+    carry_lineage,
     derive_seq,
     empty_queries,
     epoch_from_se,
@@ -68,29 +70,6 @@ def to_ct(values: pd.Series, raw_codelist: str | None, codelist: str) -> tuple[p
     known = mapped.isin(set(load_ct()[codelist].values))
     unknown = raw.notna() & ~known
     return mapped.where(known, None).astype(object), unknown
-
-
-def date_bounds(dtc: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Earliest and latest day an ISO 8601 date (complete or partial) can be: two datetime Series.
-
-    ``2019-03`` -> (2019-03-01, 2019-03-31), ``2019`` -> (2019-01-01, 2019-12-31); NaT when blank.
-    Worked out once per distinct value (dates repeat).
-    """
-    codes, uniques = pd.factorize(dtc.astype(object), use_na_sentinel=True)
-    s = pd.Series(np.asarray(uniques, dtype=object), dtype="string")
-    full = complete_date(s)
-    ym = s.str.fullmatch(r"\d{4}-\d{2}", na=False)
-    yo = s.str.fullmatch(r"\d{4}", na=False)
-    month = pd.to_datetime(s.where(ym) + "-01", format="%Y-%m-%d", errors="coerce")
-    year = pd.to_datetime(s.where(yo) + "-01-01", format="%Y-%m-%d", errors="coerce")
-    lo = full.fillna(month).fillna(year)
-    hi = full.fillna(month + pd.offsets.MonthEnd(0)).fillna(year + pd.offsets.YearEnd(0))
-
-    def back(u: pd.Series) -> pd.Series:
-        table = np.append(u.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT"))
-        return pd.Series(table[codes], index=dtc.index)
-
-    return back(lo), back(hi)
 
 
 # --- baseline classifications ----------------------------------------------------------------
@@ -160,7 +139,7 @@ def _baseline(s: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
         rec["RSTPTNUM"] = 1.0 if preop else np.nan
         rec["_planned"] = "HEPATECTOMY"  # the surgery form
         rec["_ord"] = order
-        rec["_file"], rec["_row"] = s.loc[keep, "_file"], s.loc[keep, "_row"]
+        carry_lineage(rec, s.loc[keep])
         parts.append(rec)
     return stack(parts), queries
 
@@ -205,7 +184,7 @@ def _assessments(t: pd.DataFrame, hep: pd.Series) -> tuple[pd.DataFrame, list[pd
     # RSDTC is the date of the assessment for NED and RELAPSED DISEASE alike: the recurrence is
     # dated at its first observation; the collected diagnosis date goes to SUPPRS (RECURDTC).
     rsdtc = t["TADAT"]
-    _, hi = date_bounds(rsdtc)
+    _, hi = possible_range(rsdtc)
     early = hi < complete_date(hep)
     queries.append(
         make_queries(
@@ -243,7 +222,7 @@ def _assessments(t: pd.DataFrame, hep: pd.Series) -> tuple[pd.DataFrame, list[pd
     out["_visit"] = t["VISIT"]
     out["RSDTC"] = rsdtc[keep]
     out["_ord"] = len(BASELINE)
-    out["_file"], out["_row"] = t["_file"], t["_row"]
+    carry_lineage(out, t)
     return out, queries
 
 

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from pipeline.dates import complete_date, study_day
+from pipeline.imputation import possible_range
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result, derive_seq
-from pipeline.sdtm.rs import date_bounds
+from pipeline.sdtm.common import DomainResult, build_result, carry_lineage, derive_seq
 from pipeline.sdtm.subjects import with_usubjid
 from pipeline.specs.paths import SPECS_DIR
 
@@ -31,7 +31,7 @@ def build(dm: DomainResult, enrol: FormExtract) -> DomainResult:
     d = dm.data.set_index("USUBJID")
     enr = with_usubjid(enrol.data).drop_duplicates("USUBJID").set_index("USUBJID")["ENRLDAT"].reindex(d.index)
     dosed = d["RFXSTDTC"].notna()
-    lineage = with_usubjid(enrol.data).drop_duplicates("USUBJID").set_index("USUBJID")[["_file", "_row"]].reindex(d.index)
+    lineage = carry_lineage(pd.DataFrame(index=d.index), with_usubjid(enrol.data).drop_duplicates("USUBJID").set_index("USUBJID"))
 
     scrn = pd.DataFrame({"ETCD": "SCRN", "SESTDTC": d["RFSTDTC"], "SEENDTC": d["RFXSTDTC"].where(dosed, enr)})
     # An open last dosing period has no end, unless the subject died: then it ends with participation.
@@ -44,7 +44,7 @@ def build(dm: DomainResult, enrol: FormExtract) -> DomainResult:
     # starting after RFPENDTC is not created (participation ended on the last dose: no FU), and one
     # ending after it ends at RFPENDTC (SORA then ends on the last dose day, not the day after).
     end_part = elements.index.map(d["RFPENDTC"]).to_series(index=elements.index)
-    _, part_hi = date_bounds(end_part)
+    _, part_hi = possible_range(end_part)
     starts_after = (complete_date(elements["SESTDTC"]) > part_hi) & elements["ETCD"].ne("SCRN")
     elements = elements[~starts_after]
     end_part, part_hi = end_part[~starts_after], part_hi[~starts_after]

@@ -13,9 +13,10 @@ from __future__ import annotations
 import pandas as pd
 
 from pipeline.dates import study_day
+from pipeline.imputation import possible_range
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result, derive_seq, epoch_from_se, make_queries
-from pipeline.sdtm.rs import date_bounds, to_ct
+from pipeline.sdtm.common import DomainResult, build_result, carry_lineage, derive_seq, epoch_from_se, make_queries
+from pipeline.sdtm.rs import to_ct
 from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
 from pipeline.sdtm.visits import assign_visits
 from pipeline.specs.ct import load_ct, paired_value
@@ -42,9 +43,9 @@ def build(surv: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult
     ]
     # Alive after death: the contact's earliest possible day is after the latest possible death day.
     dead = raw[raw["SURVSTAT"].eq("DEAD") & raw["DTHDAT"].notna()]
-    _, death_hi = date_bounds(dead["DTHDAT"])
+    _, death_hi = possible_range(dead["DTHDAT"])
     death = death_hi.groupby(dead["USUBJID"]).min()
-    contact_lo, _ = date_bounds(raw["CONTDAT"])
+    contact_lo, _ = possible_range(raw["CONTDAT"])
     death_of = raw["USUBJID"].map(death)
     alive_late = raw["SURVSTAT"].eq("ALIVE") & (contact_lo > death_of)
     problems.append(
@@ -75,6 +76,6 @@ def build(surv: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult
     out["VISITNUM"], out["VISIT"] = assign_visits(raw["USUBJID"], raw["CONTDAT"], ref["RFSTDTC"])
     out["EPOCH"] = epoch_from_se(raw["CONTDAT"], raw["USUBJID"], se.data, before_first=True)
     out["SSDY"] = study_day(raw["CONTDAT"], ref["RFSTDTC"])
-    out["_file"], out["_row"] = raw["_file"], raw["_row"]
+    carry_lineage(out, raw)
     out = derive_seq(out, "SSSEQ", ["SSDTC"])
     return build_result(out, "ss", pd.concat([queries, *problems], ignore_index=True), "SSSEQ")

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.dates import complete_date
-from pipeline.sdtm.common import DomainResult, build_result
-from pipeline.sdtm.supptu import qlabel
+from pipeline.sdtm.common import DomainResult
+from pipeline.sdtm.supp import build_supp
 from pipeline.specs.study import load_study
 from pipeline.teae import analysis_start, reference_period, treatment_emergent
 
@@ -33,17 +33,8 @@ def build(ae: DomainResult, dm: DomainResult) -> DomainResult:
     emergent = treatment_emergent(astdt, ref_start, ref_end, study.teae_window_days)
     keep = emergent.notna().to_numpy()
     rows = a.loc[keep]
-    out = pd.DataFrame(index=rows.index)
-    out["STUDYID"] = rows["STUDYID"]
-    out["RDOMAIN"] = "AE"
-    out["USUBJID"] = rows["USUBJID"]
-    out["IDVAR"] = "AESEQ"
-    out["IDVARVAL"] = rows["AESEQ"].astype(int).astype(str)
-    out["QNAM"] = QNAM
-    out["QLABEL"] = qlabel(QNAM, "suppae")
-    out["QVAL"] = np.where(emergent[keep].to_numpy(dtype=bool), "Y", "N")
-    out["QORIG"] = "Derived"
-    out["QEVAL"] = None
+    qval = pd.Series(np.where(emergent[keep].to_numpy(dtype=bool), "Y", "N"), index=rows.index)
     # Derived from AE records, not from a raw row: the lineage names none (IDVAR/IDVARVAL name the AE record,
     # whose own lineage gives its raw file and row).
-    return build_result(out, "suppae")
+    idvarval = rows["AESEQ"].astype(int).astype(str)
+    return build_supp("suppae", rows, "AE", "AESEQ", idvarval, QNAM, qval, "Derived", derived=True)

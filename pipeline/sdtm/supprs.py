@@ -7,12 +7,10 @@ IDVAR = RSSEQ to that RS record (specs/sdtm/supprs.yaml).
 
 from __future__ import annotations
 
-import pandas as pd
-
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result
+from pipeline.sdtm.common import DomainResult
 from pipeline.sdtm.subjects import keep_dm_subjects, with_usubjid
-from pipeline.sdtm.supptu import qlabel
+from pipeline.sdtm.supp import build_supp
 
 DOMAIN = "SUPPRS"
 INPUTS = {"ta": ["raw", "ta"], "rs": ["sdtm", "rs"], "dm": ["sdtm", "dm"]}
@@ -29,17 +27,5 @@ def build(ta: FormExtract, rs: DomainResult, dm: DomainResult) -> DomainResult:
     ]
     relapsed = relapsed.drop_duplicates(["USUBJID", "RSDTC"])
     linked = raw.merge(relapsed, left_on=["USUBJID", "TADAT"], right_on=["USUBJID", "RSDTC"], how="inner")
-    out = pd.DataFrame(index=linked.index)
-    out["STUDYID"] = linked["STUDYID"]
-    out["RDOMAIN"] = "RS"
-    out["USUBJID"] = linked["USUBJID"]
-    out["IDVAR"] = "RSSEQ"
-    out["IDVARVAL"] = linked["RSSEQ"].astype(int).astype(str)
-    out["QNAM"] = QNAM
-    out["QLABEL"] = qlabel(QNAM, "supprs")
-    out["QVAL"] = linked["RECURDAT"]
-    out["QORIG"] = "Collected"
-    # Objective data (the collected date of the recurrence diagnosis): SDTMIG 3.4 section 8.4 gives QEVAL to subjective data only.
-    out["QEVAL"] = None
-    out["_file"], out["_row"] = linked["_file"], linked["_row"]
-    return build_result(out, "supprs", queries)
+    idvarval = linked["RSSEQ"].astype(int).astype(str)
+    return build_supp("supprs", linked, "RS", "RSSEQ", idvarval, QNAM, linked["RECURDAT"], "Collected", queries)

@@ -11,21 +11,15 @@ from __future__ import annotations
 import pandas as pd
 
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result, make_queries
+from pipeline.sdtm.common import DomainResult, make_queries
 from pipeline.sdtm.rs import to_ct
 from pipeline.sdtm.subjects import keep_dm_subjects, with_usubjid
-from pipeline.specs.datasets import load_dataset_spec
+from pipeline.sdtm.supp import build_supp
 
 DOMAIN = "SUPPTU"
 INPUTS = {"nl": ["raw", "nl"], "tu": ["sdtm", "tu"], "dm": ["sdtm", "dm"]}
 
 QNAM = "DIAGBAS"
-
-
-def qlabel(qnam: str, dataset: str = "supptu") -> str:
-    """QLABEL of a qualifier: the label of its value-level QVAL entry in the SUPP-- spec."""
-    spec = load_dataset_spec("sdtm", dataset)
-    return next(vl.label for vl in spec.value_level if vl.variable == "QVAL" and dict(vl.where).get("QNAM") == qnam)
 
 
 def build(nl: FormExtract, tu: DomainResult, dm: DomainResult) -> DomainResult:
@@ -64,17 +58,5 @@ def build(nl: FormExtract, tu: DomainResult, dm: DomainResult) -> DomainResult:
     keep = ~(orphan | unknown) & value.notna()
     raw, value = raw[keep], value[keep]
 
-    out = pd.DataFrame(index=raw.index)
-    out["STUDYID"] = raw["STUDYID"]
-    out["RDOMAIN"] = "TU"
-    out["USUBJID"] = raw["USUBJID"]
-    out["IDVAR"] = "TULNKID"
-    out["IDVARVAL"] = raw["IDVARVAL"]
-    out["QNAM"] = QNAM
-    out["QLABEL"] = qlabel(QNAM)
-    out["QVAL"] = value
-    out["QORIG"] = "Collected"
-    # Objective data (the collected basis of the diagnosis): SDTMIG 3.4 section 8.4 gives QEVAL to subjective data only.
-    out["QEVAL"] = None
-    out["_file"], out["_row"] = raw["_file"], raw["_row"]
-    return build_result(out, "supptu", pd.concat([queries, *problems], ignore_index=True))
+    all_queries = pd.concat([queries, *problems], ignore_index=True)
+    return build_supp("supptu", raw, "TU", "TULNKID", raw["IDVARVAL"], QNAM, value, "Collected", all_queries)

@@ -72,4 +72,4 @@ def build(dm: DomainResult, **domains: DomainResult) -> DomainResult:
         "Assessment outside the visit schedule (" + pd.Series(doms.to_numpy(), index=out.index).astype(str) + ")",
     )
     out["SVUPDES"] = pd.Series(described, index=out.index, dtype=object).where(~planned, None)
-    return build_result(out, "sv")
+    return build_result(out, "sv", derived=True)  # from SDTM records: no raw row of its own

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.sdtm.common import DomainResult, build_result
+from pipeline.sdtm.common import DomainResult, build_result, spec_lineage
 from pipeline.specs.paths import SPECS_DIR
 from pipeline.specs.study import load_study
 
@@ -47,5 +47,5 @@ def build() -> DomainResult:
     out["TABRANCH"] = ta["TABRANCH"]
     out["TATRANS"] = ta["TATRANS"]
     out["EPOCH"] = ta["EPOCH"]
-    out["_file"], out["_row"] = TA_FILE, ta["_row"]
+    spec_lineage(out, TA_FILE, ta["_row"])
     return build_result(out, "ta")

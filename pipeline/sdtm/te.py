@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.sdtm.common import DomainResult, build_result
+from pipeline.sdtm.common import DomainResult, build_result, spec_lineage
 from pipeline.specs.paths import SPECS_DIR
 from pipeline.specs.study import load_study
 
@@ -26,5 +26,5 @@ def build() -> DomainResult:
     out["DOMAIN"] = "TE"
     for col in ("ETCD", "ELEMENT", "TESTRL", "TEENRL"):
         out[col] = te[col]
-    out["_file"], out["_row"] = TE_FILE, np.arange(2, len(te) + 2)
+    spec_lineage(out, TE_FILE, np.arange(2, len(te) + 2))
     return build_result(out, "te")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.sdtm.common import DomainResult, build_result
+from pipeline.sdtm.common import DomainResult, build_result, spec_lineage
 from pipeline.specs.paths import SPECS_DIR
 from pipeline.specs.study import load_study
 
@@ -27,5 +27,5 @@ def build() -> DomainResult:
     out["DOMAIN"] = "TI"
     for col in ("IETESTCD", "IETEST", "IECAT"):
         out[col] = crit[col]
-    out["_file"], out["_row"] = TI_FILE, np.arange(2, len(crit) + 2)
+    spec_lineage(out, TI_FILE, np.arange(2, len(crit) + 2))
     return build_result(out, "ti")

@@ -15,7 +15,15 @@ import pandas as pd
 
 from pipeline.dates import complete_date, study_day
 from pipeline.raw.extract import FormExtract
-from pipeline.sdtm.common import DomainResult, build_result, derive_seq, epoch_from_se, last_before_exposure, make_queries
+from pipeline.sdtm.common import (
+    DomainResult,
+    build_result,
+    carry_lineage,
+    derive_seq,
+    epoch_from_se,
+    last_before_exposure,
+    make_queries,
+)
 from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
 from pipeline.specs.ct import load_ct, paired_value
 from pipeline.terminology import on_distinct
@@ -89,6 +97,6 @@ def build(nl: FormExtract, tu: DomainResult, dm: DomainResult, se: DomainResult)
     out["TRLOBXFL"] = last_before_exposure(
         out, ["TRTESTCD", "TRLNKID"], when, out["TRSTRESN"].notna() & (when <= complete_date(ref["RFXSTDTC"]))
     )
-    out["_file"], out["_row"] = raw["_file"], raw["_row"]
+    carry_lineage(out, raw)
     out = derive_seq(out, "TRSEQ", ["TRDTC", "TRLNKID"])
     return build_result(out, "tr", pd.concat([queries, *problems], ignore_index=True), "TRSEQ")

@@ -25,7 +25,7 @@ import pandas as pd
 
 from pipeline import meddra
 from pipeline.dates import complete_date
-from pipeline.sdtm.common import DomainResult, build_result
+from pipeline.sdtm.common import DomainResult, build_result, spec_lineage
 from pipeline.specs.ct import load_ct, paired_value
 from pipeline.specs.paths import SPECS_DIR
 from pipeline.specs.study import Study, load_study
@@ -148,5 +148,5 @@ def build(dm: DomainResult) -> DomainResult:
     out["TSVALCD"] = tsvalcd
     out["TSVCDREF"] = rows["TSVCDREF"]
     out["TSVCDVER"] = rows["TSVCDVER"].where(rows["TSVCDREF"].ne(CDISC_CT), study.ct_version)
-    out["_file"], out["_row"] = TS_FILE, rows["_row"]
+    spec_lineage(out, TS_FILE, rows["_row"])
     return build_result(out, "ts")

@@ -25,6 +25,7 @@ from pipeline.raw.extract import FormExtract
 from pipeline.sdtm.common import (
     DomainResult,
     build_result,
+    carry_lineage,
     derive_seq,
     epoch_from_se,
     last_before_exposure,
@@ -136,7 +137,7 @@ def build(nl: FormExtract, ta: FormExtract, dm: DomainResult, se: DomainResult) 
     lesion["VISITNUM"], lesion["VISIT"] = assign_visits(raw["USUBJID"], raw["TADAT"], ref["RFSTDTC"], hit.loc[keep, "VISIT"])
     lesion["EPOCH"] = epoch_from_se(raw["TADAT"], raw["USUBJID"], se.data, before_first=True)
     lesion["TUDY"] = study_day(raw["TADAT"], ref["RFSTDTC"])
-    lesion["_file"], lesion["_row"] = raw["_file"], raw["_row"]
+    carry_lineage(lesion, raw)
 
     ct = load_ct()
     results = {"TUMIDENT": pd.Series("NEW", index=raw.index), "DRCRLTLC": site[keep]}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipeline.sdtm.common import DomainResult, build_result
+from pipeline.sdtm.common import DomainResult, build_result, spec_lineage
 from pipeline.sdtm.visits import TV_FILE, schedule
 from pipeline.specs.study import load_study
 
@@ -25,5 +25,5 @@ def build() -> DomainResult:
     for col in ("VISITNUM", "VISIT", "VISITDY", "TVSTRL", "TVENRL"):
         out[col] = tv[col]
     out["ARMCD"] = None
-    out["_file"], out["_row"] = TV_FILE, tv["_row"]
+    spec_lineage(out, TV_FILE, tv["_row"])
     return build_result(out, "tv")

@@ -196,31 +196,50 @@ class DatasetSpec:
 # helpers
 
 
-def _is_ascii(s: str) -> bool:
-    return all(ord(c) < 128 for c in s)
+MAX_LABEL = 40  # SAS XPORT v5 and the FDA Technical Conformance Guide
 
 
-def _balanced(s: str) -> bool:
+def balanced(text: str) -> bool:
+    """True when parentheses, brackets, braces, quotes and apostrophes in ``text`` pair up.
+
+    The TCG asks for labels without unbalanced apostrophes, quotes or brackets, so ``Parkinson's``
+    (one apostrophe) fails.
+    """
     pairs = {")": "(", "]": "[", "}": "{"}
     stack: list[str] = []
-    for c in s:
+    for c in text:
         if c in "([{":
             stack.append(c)
-        elif c in pairs:
-            if not stack or stack.pop() != pairs[c]:
-                return False
-    return not stack and s.count('"') % 2 == 0
+        elif c in pairs and (not stack or stack.pop() != pairs[c]):
+            return False
+    return not stack and text.count('"') % 2 == 0 and text.count("'") % 2 == 0
+
+
+def label_problems(label: object) -> list[str]:
+    """What breaks the label rules in a dataset or variable label ([] when nothing does).
+
+    The one rule for the spec loader and the XPT check: at most MAX_LABEL ASCII characters, with
+    balanced brackets, quotes and apostrophes (:func:`balanced`). A missing label is ``["is missing"]``.
+    """
+    if not isinstance(label, str) or not label.strip():
+        return ["is missing"]
+    out = []
+    if len(label) > MAX_LABEL:
+        out.append(f"has {len(label)} characters (max {MAX_LABEL})")
+    if not label.isascii():
+        bad = sorted({c for c in label if not c.isascii()})
+        out.append(f"is not ASCII ({', '.join(f'U+{ord(c):04X}' for c in bad)})")
+    if not balanced(label):
+        out.append("has unbalanced quotes, apostrophes or brackets")
+    return out
 
 
 def _check_label(where: str, label: Any, what: str = "label") -> str:
-    if not isinstance(label, str) or not label.strip():
+    problems = label_problems(label)
+    if problems == ["is missing"]:
         raise SpecError(f"{where}: {what} missing")
-    if len(label) > 40:
-        raise SpecError(f"{where}: {what} {label!r} is {len(label)} characters (max 40)")
-    if not _is_ascii(label):
-        raise SpecError(f"{where}: {what} {label!r} is not ASCII")
-    if not _balanced(label):
-        raise SpecError(f"{where}: {what} {label!r} has unbalanced brackets or quotes")
+    if problems:
+        raise SpecError(f"{where}: {what} {label!r} {'; '.join(problems)}")
     return label
 
 

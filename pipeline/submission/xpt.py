@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import pyreadstat
 
 from pipeline.io import atomic_path
+from pipeline.specs.datasets import label_problems
 from pipeline.submission import xpt_fast
 from pipeline.submission.common import (
     TEXT,
@@ -48,7 +49,6 @@ NAME_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,7}$")
 # Dataset (member and file) names: letters and digits only (TCG), at most 8.
 DATASET_RE = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
 FORMAT_RE = re.compile(r"^(?=\$?[A-Z0-9])\$?([A-Z][A-Z0-9_]*)?\d*\.\d*$")
-MAX_LABEL = 40
 MAX_CHAR_BYTES = 200  # XPORT v5 character limit
 MAX_FILE_BYTES = 5 * 1024**3  # FDA TCG §3.3.2: 5 GB per dataset file
 IBM_MAX = 7.2e75  # largest magnitude an IBM System/360 double holds (readstat saturates above)
@@ -93,40 +93,11 @@ class XptError(ValueError):
         super().__init__(f"{len(self.problems)} XPT problem(s) in {', '.join(ds)}:\n{shown}")
 
 
-def _balanced(text: str) -> bool:
-    """True when quotes, parentheses, brackets and braces in ``text`` pair up (TCG label rule)."""
-    stack: list[str] = []
-    pairs = {")": "(", "]": "[", "}": "{"}
-    for ch in text:
-        if ch in "([{":
-            stack.append(ch)
-        elif ch in pairs and (not stack or stack.pop() != pairs[ch]):
-            return False
-    return not stack and text.count('"') % 2 == 0 and text.count("'") % 2 == 0
-
-
 def _label_problems(ds: str, var: str | None, label: str | None, what: str) -> list[XptProblem]:
+    """The label rules of the specs (``label_problems``) as XPT problems."""
     if not label:
         return [XptProblem(ds, var, None, f"{what}-label", f"{what} label is missing")]
-    out = []
-    if len(label) > MAX_LABEL:
-        out.append(
-            XptProblem(ds, var, None, f"{what}-label", f"{what} label has {len(label)} characters (max {MAX_LABEL}): {label!r}")
-        )
-    if not label.isascii():
-        bad = sorted({c for c in label if not c.isascii()})
-        out.append(
-            XptProblem(
-                ds,
-                var,
-                None,
-                f"{what}-label",
-                f"{what} label is not ASCII ({', '.join(f'U+{ord(c):04X}' for c in bad)}): {label!r}",
-            )
-        )
-    if not _balanced(label):
-        out.append(XptProblem(ds, var, None, f"{what}-label", f"{what} label has unbalanced quotes or brackets: {label!r}"))
-    return out
+    return [XptProblem(ds, var, None, f"{what}-label", f"{what} label {p}: {label!r}") for p in label_problems(label)]
 
 
 def _spec_problems(spec: DatasetSpec) -> list[XptProblem]:
