@@ -15,8 +15,7 @@ from __future__ import annotations
 import pandas as pd
 
 from pipeline.imputation import impute_date
-
-CONTROL_ARM = "CONTROL"  # the arm without study drug: its observation starts at the hepatectomy
+from pipeline.specs.study import load_study
 
 
 def reference_period(
@@ -27,7 +26,7 @@ def reference_period(
     Control: (hepatectomy, NaT = open). Treated arm: (first dose, last dose or ``cutoff`` while dosing is
     open); never dosed: (NaT, NaT).
     """
-    control = armcd.eq(CONTROL_ARM).to_numpy()
+    control = armcd.eq(load_study().control_armcd).to_numpy()  # no study drug: observed from the hepatectomy
     first, last, hep = (pd.Series(pd.to_datetime(x).to_numpy(), index=armcd.index) for x in (first_dose, last_dose, hepatectomy))
     last = last.where(first.isna() | last.notna(), pd.Timestamp(cutoff))
     start = first.where(~control, hep)

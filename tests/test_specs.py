@@ -14,6 +14,7 @@ from pipeline.specs.ct import (
     CT_COLUMNS,
     CTError,
     load_ct,
+    load_lb_tests,
     load_lb_units,
     load_raw_to_sdtm,
     malformed_rows,
@@ -276,6 +277,50 @@ def test_raw_canonical_values_map_to_submission_values(ct):
             sub = to_submission(rc, value, sc)
             assert sub in ct[sc], f"raw {rc}.{value} -> {sub!r} not in {sc}"
     assert to_submission("NY", "Y", "PRESABS") == "PRESENT"
+
+
+def test_lb_category_and_specimen_are_one_table(spec_tree):
+    tests = load_lb_tests()
+    assert {t: (v.category, v.specimen) for t, v in tests.items() if t in ("PLAT", "ALB", "AFP")} == {
+        "PLAT": ("HEMATOLOGY", "BLOOD"),
+        "ALB": ("CHEMISTRY", "SERUM"),
+        "AFP": ("TUMOR MARKERS", "SERUM"),
+    }
+    # The LBCAT derivation text of specs/sdtm/lb.yaml (define.xml) says what the table says.
+    derivation = next(v.derivation for v in load_dataset_spec("sdtm", "lb").variables if v.name == "LBCAT")
+    for cat in {v.category for v in tests.values()}:
+        codes = ", ".join(t for t, v in tests.items() if v.category == cat)
+        assert f"{cat} ({codes})" in derivation
+    # A test of lb_units.csv without a row, and a category outside LBCAT, are refused.
+    path = spec_tree / "ct" / "lb_tests.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join(line for line in lines if not line.startswith("AFP,")) + "\n", encoding="utf-8")
+    with pytest.raises(CTError, match="AFP of ct/lb_units.csv have no category"):
+        load_lb_tests(spec_tree)
+    path.write_text("\n".join([*lines, "AFP,URINALYSIS,SERUM,x"]) + "\n", encoding="utf-8")
+    with pytest.raises(CTError, match="LBCAT 'URINALYSIS' is not in codelist LBCAT"):
+        load_lb_tests(spec_tree)
+
+
+def test_arm_roles_come_from_study_yaml(tmp_path):
+    study = load_study()
+    assert (study.treated_armcd, study.control_armcd) == ("SORAFENIB", "CONTROL")
+    doc = yaml.safe_load((SPECS_DIR / "trial" / "study.yaml").read_text(encoding="utf-8"))
+    doc["arms"] = [{**a, "armcd": a["armcd"][:4]} for a in doc["arms"]]
+    (tmp_path / "trial").mkdir()
+    (tmp_path / "trial" / "study.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    other = load_study(tmp_path)
+    assert (other.treated_armcd, other.control_armcd) == ("SORA", "CONT")
+    # No module types an arm code: each reads them from study.yaml (the generator writes raw data, not outputs).
+    pipeline_dir = Path(__file__).resolve().parent.parent / "pipeline"
+    typed = [
+        f"{p.relative_to(pipeline_dir)}:{n}"
+        for p in sorted(pipeline_dir.rglob("*.py"))
+        if "synth" not in p.parts
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1)
+        if re.search(r"[\"'](SORAFENIB|CONTROL)[\"']", line)
+    ]
+    assert typed == []
 
 
 def test_lb_units_cover_every_raw_unit_of_every_test(ct):

@@ -29,7 +29,7 @@ INPUTS = {
     "rs": ["sdtm", "rs"],
     "ss": ["sdtm", "ss"],
 }
-TRTN = {"SORAFENIB": 1.0, "CONTROL": 2.0, "NOT TREATED": 3.0}
+NOT_TREATED = "NOT TREATED"  # TRT01A of a subject never dosed; TRT01AN after the arms
 
 
 def finding(df: pd.DataFrame, test_var: str, testcd: str, result: str, extra: pd.Series | None = None) -> pd.Series:
@@ -107,12 +107,14 @@ def build(
     ].copy()
     out["AGEGR1"] = np.where(out["AGE"] >= 65, ">=65", np.where(out["AGE"].notna(), "<65", None))
     out["TRT01P"] = out["ARMCD"]
-    out["TRT01A"] = out["ACTARMCD"].where(out["ACTARMCD"].notna(), "NOT TREATED")
-    out["TRT01PN"], out["TRT01AN"] = out["TRT01P"].map(TRTN), out["TRT01A"].map(TRTN)
+    out["TRT01A"] = out["ACTARMCD"].where(out["ACTARMCD"].notna(), NOT_TREATED)
+    # TRTxxPN/AN: the arm's position in specs/trial/study.yaml (1 = SORAFENIB, 2 = CONTROL), then NOT TREATED.
+    trtn = {a.armcd: float(i) for i, a in enumerate(study.arms, start=1)} | {NOT_TREATED: float(len(study.arms) + 1)}
+    out["TRT01PN"], out["TRT01AN"] = out["TRT01P"].map(trtn), out["TRT01A"].map(trtn)
     out["RFICDT"] = complete_date(d["RFICDTC"])
     out["HEPDT"] = complete_date(pr.data.drop_duplicates("USUBJID").set_index("USUBJID")["PRSTDTC"]).reindex(out.index)
     out["FASFL"] = np.where(out["HEPDT"].notna(), "Y", "N")
-    out["SAFFL"] = np.where(out["ACTARMCD"].isin(["SORAFENIB", "CONTROL"]), "Y", "N")
+    out["SAFFL"] = np.where(out["ACTARMCD"].isin([a.armcd for a in study.arms]), "Y", "N")
 
     out["TRTSDT"] = complete_date(d["RFXSTDTC"])
     # Still dosing at the cut-off: exposure so far ends at the cut-off (RFXENDTC is null in SDTM).

@@ -18,6 +18,7 @@ from pipeline.columns import stack
 from pipeline.dates import complete_date
 from pipeline.imputation import impute_date, possible_range
 from pipeline.sdtm.common import DomainResult
+from pipeline.specs.ct import load_ct, paired_value
 
 NAME = "ADTTE"
 INPUTS = {"adsl": ["adam", "adsl"], "rs": ["sdtm", "rs"], "supprs": ["sdtm", "supprs"]}
@@ -54,6 +55,14 @@ def assessment_sources(rs: pd.DataFrame, supprs: pd.DataFrame) -> tuple[pd.DataF
     return rec[cols], diag[cols], ned[cols]
 
 
+def param_name(ct: dict, paramcd: str) -> str:
+    """PARAM of an ADTTE PARAMCD: its PARAMCD_TTE/PARAM_TTE pair in specs/ct/adam_ct.csv (KeyError if unpaired)."""
+    name = paired_value(ct, "PARAMCD_TTE", "PARAM_TTE", paramcd)
+    if name is None:
+        raise KeyError(f"PARAMCD {paramcd!r} has no PARAM_TTE pair in specs/ct/adam_ct.csv")
+    return name
+
+
 def build(adsl: AdamResult, rs: DomainResult, supprs: DomainResult) -> AdamResult:
     """Three parameters per ADSL subject; SRCDOM/SRCVAR/SRCSEQ name the record that decided each row."""
     s = adsl.data
@@ -68,17 +77,20 @@ def build(adsl: AdamResult, rs: DomainResult, supprs: DomainResult) -> AdamResul
     # TTR: a death without recurrence competes with recurrence (CNSR 4); its date is OS's ADT.
     competing_death = TTESource("adsl", "DTHDT", COMPETING_CNSR, "DEATH WITHOUT RECURRENCE", "ADSL", "DTHDT")
     params = [
-        ("RFS", "Recurrence-Free Survival (days)", [recurrence, diagnosis, death], [origin, last_ned], None),
-        ("TTR", "Time to Recurrence (days)", [recurrence, diagnosis], [origin, last_ned], [competing_death]),
-        ("OS", "Overall Survival (days)", [death], [origin, alive], None),
+        ("RFS", [recurrence, diagnosis, death], [origin, last_ned], None),
+        ("TTR", [recurrence, diagnosis], [origin, last_ned], [competing_death]),
+        ("OS", [death], [origin, alive], None),
     ]
+    ct = load_ct()
     parts = [
-        derive_param_tte(s, sources, ev, ce, code, label, start_date="HEPDT", competing=cr) for code, label, ev, ce, cr in params
+        # PARAM: the PARAM_TTE term paired with the code in specs/ct/adam_ct.csv.
+        derive_param_tte(s, sources, ev, ce, code, param_name(ct, code), start_date="HEPDT", competing=cr)
+        for code, ev, ce, cr in params
     ]
     out = stack(parts, ignore_index=True)
     sub = s.set_index("USUBJID").reindex(out["USUBJID"])
     for c in ["SUBJID", "SITEID", "TRT01P", "TRT01A", "FASFL"]:
         out[c] = sub[c].to_numpy()
-    order = {"OS": 1, "RFS": 2, "TTR": 3}  # ASEQ follows the sort order (PARAMCD)
+    order = {code: i for i, code in enumerate(sorted(p[0] for p in params), start=1)}  # ASEQ follows the sort order (PARAMCD)
     out["ASEQ"] = out["PARAMCD"].map(order).astype("float64")
     return finalize_adam(out, "adtte")

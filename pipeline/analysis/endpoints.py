@@ -19,8 +19,9 @@ from pipeline.analysis.survival import (
     median_time,
 )
 from pipeline.columns import isin
+from pipeline.specs.study import load_study
 
-TREATED = "SORAFENIB"
+TREATED = load_study().treated_armcd  # the arm compared with the control arm (specs/trial/study.yaml)
 # Main baseline covariates of the adjusted Cox model (the groups were chosen, not randomised).
 COVARIATES = {
     "BCLC_B": ("BCLC", lambda s: s.eq("B")),

@@ -15,6 +15,7 @@ from pipeline.dates import complete_date, study_day
 from pipeline.raw.extract import FormExtract
 from pipeline.sdtm.common import DomainResult, build_result, carry_lineage, derive_seq, epoch_from_se, make_queries
 from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
+from pipeline.specs.study import load_study
 from pipeline.terminology import map_terms, normalise_text
 from pipeline.terms import load_verbatim_dictionary
 
@@ -110,7 +111,7 @@ def build(ae: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult:
     )
     # Control subjects take no sorafenib: an action with it is NOT APPLICABLE, and a relationship
     # to it can only be NOT APPLICABLE or NOT RELATED (both say sorafenib did not cause the event).
-    control = raw["USUBJID"].map(dm.data.set_index("USUBJID")["ARMCD"]).eq("CONTROL")
+    control = raw["USUBJID"].map(dm.data.set_index("USUBJID")["ARMCD"]).eq(load_study().control_armcd)
     for var, allowed in (("AEREL", ["NOT APPLICABLE", "NOT RELATED"]), ("AEACN", ["NOT APPLICABLE"])):
         bad = control & ~raw[var].isin(allowed)
         problems.append(

@@ -198,10 +198,11 @@ def build(
     out["ARMCD"] = e["TRTGRP"]
     out["ARM"] = e["TRTGRP"].map(arms)
     exposed = out["RFXSTDTC"].notna()
-    actual = np.where(exposed, "SORAFENIB", np.where(out["ARMCD"] == "CONTROL", "CONTROL", None))
+    treated, control = study.treated_armcd, study.control_armcd
+    actual = np.where(exposed, treated, np.where(out["ARMCD"] == control, control, None))
     out["ACTARMCD"] = actual
     out["ACTARM"] = pd.Series(actual, index=out.index).map(arms)
-    out["ARMNRS"] = np.where((out["ARMCD"] == "SORAFENIB") & ~exposed, "ASSIGNED, NOT TREATED", None)
+    out["ARMNRS"] = np.where((out["ARMCD"] == treated) & ~exposed, "ASSIGNED, NOT TREATED", None)
     out["COUNTRY"] = out["SITEID"].map({k: v.country for k, v in sites.items()})
 
     carry_lineage(out, e)

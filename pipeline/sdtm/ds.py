@@ -35,6 +35,7 @@ from pipeline.sdtm.common import (
 )
 from pipeline.sdtm.subjects import keep_dm_subjects, with_usubjid
 from pipeline.specs.ct import load_ct, load_raw_to_sdtm
+from pipeline.specs.study import load_study
 
 DOMAIN = "DS"
 INPUTS = {"enrol": ["raw", "enrol"], "ds": ["raw", "ds"], "surv": ["raw", "surv"], "dm": ["sdtm", "dm"], "se": ["sdtm", "se"]}
@@ -90,7 +91,7 @@ def build(enrol: FormExtract, ds: FormExtract, surv: FormExtract, dm: DomainResu
         )
     )
     arm = raw["USUBJID"].map(dm.data.set_index("USUBJID")["ARMCD"])
-    eot_control = raw["DSCAT"].eq("END OF TREATMENT") & arm.eq("CONTROL")
+    eot_control = raw["DSCAT"].eq("END OF TREATMENT") & arm.eq(load_study().control_armcd)
     problems.append(
         make_queries(
             raw[eot_control],

@@ -12,6 +12,7 @@ from pipeline.dates import complete_date, study_day
 from pipeline.raw.extract import FormExtract
 from pipeline.sdtm.common import DomainResult, build_result, carry_lineage, derive_seq, epoch_from_se, make_queries
 from pipeline.sdtm.subjects import dm_reference, keep_dm_subjects, with_usubjid
+from pipeline.specs.study import load_study
 
 DOMAIN = "EX"
 INPUTS = {"ex": ["raw", "ex"], "dm": ["sdtm", "dm"], "se": ["sdtm", "se"]}
@@ -40,7 +41,7 @@ def build(ex: FormExtract, dm: DomainResult, se: DomainResult) -> DomainResult:
     )
     ref = dm_reference(dm).set_index("USUBJID")
     arm = dm.data.set_index("USUBJID")["ARMCD"]
-    control = raw["USUBJID"].map(arm).eq("CONTROL")
+    control = raw["USUBJID"].map(arm).eq(load_study().control_armcd)
     problems.append(
         make_queries(
             raw[control],

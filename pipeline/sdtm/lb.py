@@ -36,22 +36,11 @@ from pipeline.sdtm.common import (
 )
 from pipeline.sdtm.subjects import keep_dm_subjects, with_usubjid
 from pipeline.sdtm.visits import assign_visits, standard_visit
-from pipeline.specs.ct import load_ct, load_lb_units, load_raw_to_sdtm, paired_value
+from pipeline.specs.ct import load_ct, load_lb_tests, load_lb_units, load_raw_to_sdtm, paired_value
 
 DOMAIN = "LB"
 INPUTS = {"lb": ["raw", "lb"], "surg": ["raw", "surg"], "ta": ["raw", "ta"], "dm": ["sdtm", "dm"], "se": ["sdtm", "se"]}
 
-CATEGORY = {
-    "WBC": "HEMATOLOGY",
-    "HGB": "HEMATOLOGY",
-    "PLAT": "HEMATOLOGY",
-    "ALT": "CHEMISTRY",
-    "AST": "CHEMISTRY",
-    "CREAT": "CHEMISTRY",
-    "BILI": "CHEMISTRY",
-    "ALB": "CHEMISTRY",
-    "AFP": "TUMOR MARKERS",
-}
 # Digits kept in LBSTRESN: removes binary noise of the multiplication (14.3 g/dL x 10 = 143.00000000000003).
 STRESN_DECIMALS = 6
 
@@ -180,8 +169,9 @@ def build(lb: FormExtract, surg: FormExtract, ta: FormExtract, dm: DomainResult,
     out["DOMAIN"] = "LB"
     names = {c: paired_value(ct, "LBTESTCD", "LBTEST", c) for c in out["LBTESTCD"].unique()}
     out["LBTEST"] = out["LBTESTCD"].map(names)
-    out["LBCAT"] = out["LBTESTCD"].map(CATEGORY)
-    out["LBSPEC"] = np.where(out["LBCAT"].eq("HEMATOLOGY"), "BLOOD", "SERUM")
+    tests = load_lb_tests()  # LBCAT and LBSPEC per test: specs/ct/lb_tests.csv
+    out["LBCAT"] = out["LBTESTCD"].map({t.testcd: t.category for t in tests.values()})
+    out["LBSPEC"] = out["LBTESTCD"].map({t.testcd: t.specimen for t in tests.values()})
     out["LBORRES"] = number_text(out["_res"])
     out["LBSTRESC"] = number_text(out["LBSTRESN"])
     ref = dm.data.set_index("USUBJID")

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-
 from pipeline.specs.paths import SPECS_DIR, read_yaml
 
 CT_COLUMNS = [
@@ -351,4 +350,37 @@ def load_lb_units(root: Path = SPECS_DIR) -> dict[tuple[str, str], UnitConversio
         if key in out:
             raise CTError(f"{path}:{i}: {key} listed twice")
         out[key] = UnitConversion(tc, r["original_unit"], r["standard_unit"], factor, r["comment"])
+    return out
+
+
+@dataclass(frozen=True)
+class LabTest:
+    testcd: str
+    category: str  # LBCAT (sponsor codelist LBCAT)
+    specimen: str  # LBSPEC (CDISC SPECTYPE)
+    comment: str
+
+
+@lru_cache(maxsize=4)
+def load_lb_tests(root: Path = SPECS_DIR) -> dict[str, LabTest]:
+    """``{LBTESTCD: LabTest}`` from ``ct/lb_tests.csv``: the one table of LBCAT and LBSPEC per test.
+
+    Every test of ``ct/lb_units.csv`` must be listed; LBTESTCD, LBCAT and LBSPEC must be terms of
+    their codelists. Raises ``CTError`` naming file and line.
+    """
+    path = root / "ct" / "lb_tests.csv"
+    rows = _read_csv(path)
+    _check_columns(path, rows, ["LBTESTCD", "LBCAT", "LBSPEC", "comment"])
+    ct = load_ct(root)
+    out: dict[str, LabTest] = {}
+    for i, r in enumerate(rows, start=2):
+        for col, cl in (("LBTESTCD", "LBTESTCD"), ("LBCAT", "LBCAT"), ("LBSPEC", "SPECTYPE")):
+            if r[col] not in ct[cl]:
+                raise CTError(f"{path}:{i}: {col} {r[col]!r} is not in codelist {cl}")
+        if r["LBTESTCD"] in out:
+            raise CTError(f"{path}:{i}: {r['LBTESTCD']} listed twice")
+        out[r["LBTESTCD"]] = LabTest(r["LBTESTCD"], r["LBCAT"], r["LBSPEC"], r["comment"])
+    missing = sorted({u.testcd for u in load_lb_units(root).values()} - set(out))
+    if missing:
+        raise CTError(f"{path}: test(s) {', '.join(missing)} of ct/lb_units.csv have no category")
     return out

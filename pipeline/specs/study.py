@@ -13,6 +13,7 @@ from pipeline.specs.paths import SPECS_DIR, read_yaml
 class Arm:
     armcd: str
     arm: str
+    study_drug: bool  # the arm takes sorafenib; the one that does not is the control arm
 
 
 @dataclass(frozen=True)
@@ -35,11 +36,23 @@ class Study:
                 return a
         raise KeyError(armcd)
 
+    @property
+    def treated_armcd(self) -> str:
+        """ARMCD of the arm taking the study drug (SORAFENIB)."""
+        (a,) = [a for a in self.arms if a.study_drug]
+        return a.armcd
+
+    @property
+    def control_armcd(self) -> str:
+        """ARMCD of the arm without study drug (CONTROL): its observation starts at the hepatectomy."""
+        (a,) = [a for a in self.arms if not a.study_drug]
+        return a.armcd
+
 
 @lru_cache(maxsize=2)
 def load_study(root: Path = SPECS_DIR) -> Study:
     doc = read_yaml(root / "trial" / "study.yaml")
-    doc["arms"] = tuple(Arm(**a) for a in doc["arms"])
+    doc["arms"] = tuple(Arm(armcd=str(a["armcd"]), arm=str(a["arm"]), study_drug=a["study_drug"] is True) for a in doc["arms"])
     doc["data_cutoff"] = str(doc["data_cutoff"])
     doc["ct_version"] = str(doc["ct_version"])
     return Study(**doc)
