@@ -47,7 +47,7 @@ from pipeline.dates import to_iso8601
 from pipeline.ops.queries import QUERY_COLS, drop_queries
 from pipeline.raw.limits import load_limits
 from pipeline.raw.reader import LINEAGE, form_path, read_form_file, relative_name, scan_raw_root
-from pipeline.raw.schema import form_schema
+from pipeline.raw.schema import after_cutoff, form_schema, out_of_range, required_if_missing, site_mismatch
 from pipeline.specs.raw import Form, RawField, RawSpec, load_raw_spec
 from pipeline.specs.study import load_study
 from pipeline.terminology import build_lookup, map_terms, normalise_text, on_distinct
@@ -147,16 +147,6 @@ def _what(f: RawField) -> str:
     return f"{f.label} ({f.name})"
 
 
-def after_cutoff(iso: pd.Series, cutoff: str) -> pd.Series:
-    """True where an ISO 8601 date (complete or partial) certainly lies after ``cutoff`` (an ISO day).
-
-    A partial date counts from its first possible day: ``2023`` is after 2022-12-31,
-    ``2022-12`` is not. ISO strings compare as dates, and a partial date is a prefix, so
-    it compares as its first day would; done once per distinct value.
-    """
-    return on_distinct(iso, lambda u: u.gt(cutoff)).eq(True)
-
-
 def _fmt_bound(x: float) -> str:
     return f"{x:g}"
 
@@ -165,8 +155,6 @@ def _range_problems(f: RawField, values: pd.Series) -> list[pd.DataFrame]:
     """OUT_OF_RANGE for numbers outside the field's inclusive [min, max] (from the dictionary)."""
     if f.min is None and f.max is None:
         return []
-    low = values.lt(f.min).fillna(False) if f.min is not None else pd.Series(False, index=values.index)
-    high = values.gt(f.max).fillna(False) if f.max is not None else pd.Series(False, index=values.index)
     unit = f" {f.unit}" if f.unit else ""
     if f.min is not None and f.max is not None:
         expected = f"from {_fmt_bound(f.min)} to {_fmt_bound(f.max)}{unit}"
@@ -175,7 +163,7 @@ def _range_problems(f: RawField, values: pd.Series) -> list[pd.DataFrame]:
     else:
         expected = f"{_fmt_bound(f.max)}{unit} or less"
     msg = f"{_what(f)} should be {expected} (specs/raw/dictionary.csv)"
-    return [_problems((low | high).astype(bool), f.name, "OUT_OF_RANGE", msg)]
+    return [_problems(out_of_range(f, values), f.name, "OUT_OF_RANGE", msg)]
 
 
 def _convert_field(
@@ -263,9 +251,9 @@ def _conditional_rules(typed: pd.DataFrame, text: pd.DataFrame, form: Form) -> l
         if c is None:
             continue
         cond = form.field(c.field)
-        missing = typed[c.field].isin(c.values).to_numpy(dtype=bool) & text[f.name].isna().to_numpy(dtype=bool)
+        missing = required_if_missing(f, typed, text[f.name].isna())
         msg = f"{_what(f)} is required when {_what(cond)} is {' or '.join(c.values)}, but it is blank"
-        problems.append(_problems(pd.Series(missing, index=typed.index), f.name, "REQUIRED_IF_MISSING", msg))
+        problems.append(_problems(missing, f.name, "REQUIRED_IF_MISSING", msg))
     return problems
 
 
@@ -273,7 +261,7 @@ def _site_rules(text: pd.DataFrame, spec: RawSpec) -> list[pd.DataFrame]:
     """SITEID equals the folder's site; SUBJID follows the site's pattern."""
     problems = []
     if "SITEID" in text:
-        wrong = text["SITEID"].notna() & (text["SITEID"] != text["_site"])
+        wrong = site_mismatch(text)
         site = text.loc[wrong, "_site"]  # messages built for the problem rows only
         problems.append(
             _problems(wrong, "SITEID", "SITE_MISMATCH", "Site identifier (SITEID) differs from the site whose folder the file came in (site " + site + ")")

@@ -19,6 +19,7 @@ from pipeline.columns import all_str
 from pipeline.dates import ISO_DATE_RE
 from pipeline.specs.raw import Form, RawField, RawSpec, load_raw_spec
 from pipeline.specs.study import load_study
+from pipeline.terminology import on_distinct
 
 # Text fields hold str values (the str_values check), whether the column is object or pandas'
 # Arrow-backed ``str`` dtype: pandera's own ``str`` dtype check calls isinstance on every value
@@ -52,36 +53,81 @@ def _distinct_check(fn, name: str) -> pa.Check:
     return pa.Check(check, ignore_na=False, name=name)
 
 
+# --- the value rules of the contract: one predicate each, used by the extractor's quarantine
+# (pipeline.raw.extract, with its messages) and by this schema's gate alike.
+
+
+def after_cutoff(iso: pd.Series, cutoff: str) -> pd.Series:
+    """True where an ISO 8601 date (complete or partial) certainly lies after ``cutoff`` (an ISO day).
+
+    A partial date counts from its first possible day: ``2023`` is after 2022-12-31,
+    ``2022-12`` is not. ISO strings compare as dates, and a partial date is a prefix, so
+    it compares as its first day would; done once per distinct value. Missing: False.
+    """
+    return on_distinct(iso, lambda u: u.gt(cutoff)).eq(True)
+
+
+def below_min(f: RawField, values: pd.Series) -> pd.Series:
+    """True where a number is below the field's ``min`` of specs/raw/dictionary.csv (missing, or no min: False)."""
+    if f.min is None:
+        return pd.Series(False, index=values.index)
+    return values.lt(f.min).fillna(False).astype(bool)
+
+
+def above_max(f: RawField, values: pd.Series) -> pd.Series:
+    """True where a number is above the field's ``max`` of specs/raw/dictionary.csv (missing, or no max: False)."""
+    if f.max is None:
+        return pd.Series(False, index=values.index)
+    return values.gt(f.max).fillna(False).astype(bool)
+
+
+def out_of_range(f: RawField, values: pd.Series) -> pd.Series:
+    """True where a number lies outside the field's inclusive [min, max] (OUT_OF_RANGE)."""
+    return below_min(f, values) | above_max(f, values)
+
+
+def required_if_missing(f: RawField, typed: pd.DataFrame, blank: pd.Series) -> pd.Series:
+    """True where ``f``'s ``required_if`` condition holds on the converted values but ``f`` is ``blank``."""
+    c = f.required_if
+    if c is None:
+        return pd.Series(False, index=typed.index)
+    holds = typed[c.field].isin(c.values).to_numpy(dtype=bool)
+    return pd.Series(holds & blank.to_numpy(dtype=bool), index=typed.index)
+
+
+def site_mismatch(df: pd.DataFrame) -> pd.Series:
+    """True where a given SITEID differs from the site folder (``_site``) the record came in."""
+    return (df["SITEID"].notna() & (df["SITEID"] != df["_site"])).astype(bool)
+
+
 def _column(f: RawField, spec: RawSpec, cutoff: str) -> pa.Column:
     checks: list[pa.Check] = [STR_VALUES] if DTYPES[f.type] is ANY_TEXT else []
     if f.type == "code":
         checks.append(pa.Check.isin(list(spec.codelists[f.codelist].values), name=f"codelist_{f.codelist}"))
     elif f.type == "date":
         checks.append(_distinct_check(lambda u: u.str.match(ISO_DATE_RE), "iso8601_date"))
-        # ISO strings compare as dates; a partial date (2022-12) is a prefix, so it compares as its first day.
-        checks.append(_distinct_check(lambda u, c=cutoff: u <= c, "not_after_cutoff"))
+        checks.append(pa.Check(lambda s, c=cutoff: ~after_cutoff(s, c), ignore_na=False, name="not_after_cutoff"))
     elif f.type == "float":
         checks.append(pa.Check(lambda s: s.abs() < float("inf"), element_wise=False, ignore_na=True, name="finite"))
     elif f.type == "text":
         # Normalised text: no surrounding whitespace, never an empty string (blank is null).
         checks.append(_distinct_check(lambda u: (u.str.strip() == u) & (u != ""), "normalised_text"))
     if f.min is not None:
-        checks.append(pa.Check.ge(f.min, name=f"min_{f.min:g}"))
+        checks.append(pa.Check(lambda s, f=f: ~below_min(f, s), ignore_na=False, name=f"min_{f.min:g}"))
     if f.max is not None:
-        checks.append(pa.Check.le(f.max, name=f"max_{f.max:g}"))
+        checks.append(pa.Check(lambda s, f=f: ~above_max(f, s), ignore_na=False, name=f"max_{f.max:g}"))
     return pa.Column(DTYPES[f.type], checks=checks, nullable=not f.required, required=True, title=f.label, description=f.description or None)
 
 
 def _siteid_matches_folder(df: pd.DataFrame) -> pd.Series:
-    return df["SITEID"] == df["_site"]
+    return ~site_mismatch(df)
 
 
 def _required_if(f: RawField):
     """Frame-level check: ``f`` is given wherever its ``required_if`` condition holds."""
-    c = f.required_if
 
     def check(df: pd.DataFrame) -> pd.Series:
-        return ~(df[c.field].isin(c.values) & df[f.name].isna())
+        return ~required_if_missing(f, df, df[f.name].isna())
 
     return check
 
