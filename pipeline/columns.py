@@ -86,6 +86,18 @@ def char_values(col: pd.Series) -> pd.Series:
     return obj.where(keep, None)
 
 
+def as_char(col: pd.Series, where: str) -> pd.Series:
+    """A Char variable as ``TEXT`` (``char_values``), or TypeError naming ``where`` (DATASET.VARIABLE),
+    the rows and values that are not text: a derivation bug, never data to pass on. The one place the
+    Char dtype is set, so the checks downstream read Arrow text only."""
+    out = char_values(col)
+    if out.dtype != TEXT:
+        bad = out[out.notna() & ~out.map(lambda x: isinstance(x, str))]
+        shown = ", ".join(f"row {i}: {v!r}" for i, v in list(bad.items())[:5])
+        raise TypeError(f"{where}: {len(bad)} value(s) of a Char variable are not text ({shown})")
+    return out
+
+
 # Within ``arrow_cache()`` each object column is converted once, however many writers read it.
 _ARROW_CACHE: dict[tuple[int, int, int], tuple[np.ndarray, pa.Array | None]] = {}
 _CACHING = False

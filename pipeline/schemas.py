@@ -41,7 +41,6 @@ import pyarrow.compute as pc
 from pandera.errors import SchemaError, SchemaErrors
 
 from pipeline.columns import (
-    TEXT,
     arrow_cache,
     arrow_text,
     is_text_dtype,
@@ -89,6 +88,31 @@ def _null(s: pd.Series) -> np.ndarray:
     return pd.isna(s).to_numpy(dtype=bool)
 
 
+def _text(s: pd.Series) -> arrow.Array:
+    """A Char column's values as one Arrow string array, the one form every text check reads.
+
+    finalize gives every Char variable the ``TEXT`` dtype, so this is the column's own buffers; a
+    frame made elsewhere (a test, a hand-edited frame) is converted once, a value that is not a str
+    becoming null here (``type Char`` is the check that reports it).
+    """
+    arr = arrow_text(s) if is_text_dtype(s) else None
+    if arr is not None:
+        return arr
+    values = [x if isinstance(x, str) else None for x in s.to_numpy(dtype=object)]
+    try:
+        return arrow.array(values, type=arrow.string())
+    except (arrow.ArrowException, UnicodeEncodeError):  # a lone surrogate: not text a file can hold
+        return arrow.array([x if x is not None and _utf8(x) else None for x in values], type=arrow.string())
+
+
+def _utf8(x: str) -> bool:
+    try:
+        x.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _is_text(s: pd.Series) -> pd.Series:
     if _all_str(s):
         return pd.Series(True, index=s.index)
@@ -116,70 +140,52 @@ def _starts_printable(arr: arrow.Array) -> np.ndarray:
 
 
 def _not_blank(s: pd.Series) -> pd.Series:
-    arr = arrow_text(s) if is_text_dtype(s) else None
-    if arr is not None:
-        # A value starting with a printable ASCII character other than space is not blank; str.strip
-        # runs on the rest only.
-        # A null is the nullable check's to report, not this one's.
-        sure = _starts_printable(arr)
-        ok = sure.copy()
-        rest = ~sure
-        if rest.any():
-            ok[rest] = s[rest].astype(str).str.strip().ne("").to_numpy()
-        return pd.Series(ok, index=s.index)
-    if _all_str(s):
-        return pd.Series(_null(s), index=s.index) | (s.astype(str).str.strip() != "")
-    return s.map(lambda x: not (isinstance(x, str) and x.strip() == ""))
+    arr = _text(s)
+    # A value starting with a printable ASCII character other than space is not blank; str.strip
+    # runs on the rest only. A null is the nullable check's to report, not this one's.
+    sure = _starts_printable(arr)
+    ok = sure.copy()
+    rest = ~sure
+    if rest.any():
+        ok[rest] = [x is None or x.strip() != "" for x in arr.filter(arrow.array(rest)).to_pylist()]
+    return pd.Series(ok, index=s.index)
 
 
 def _max_bytes(length: int) -> Callable[[pd.Series], pd.Series]:
     def check(s: pd.Series) -> pd.Series:
-        arr = arrow_text(s) if is_text_dtype(s) else None
-        if arr is not None:  # byte lengths in C instead of encoding every value in Python (a null is 0)
-            return pd.Series(utf8_nbytes(arr) <= length, index=s.index)
-        null = pd.Series(_null(s), index=s.index)
-        return null | s.map(lambda x: len(str(x).encode("utf-8")) <= length)
+        # Byte lengths in C instead of encoding every value in Python (a null is 0).
+        return pd.Series(utf8_nbytes(_text(s)) <= length, index=s.index)
 
     return check
 
 
 def _in_terms(values: frozenset[str]) -> Callable[[pd.Series], pd.Series]:
-    allowed = list(values)
+    value_set = arrow.array(sorted(values), type=arrow.string())
 
     def check(s: pd.Series) -> pd.Series:
-        null = pd.Series(_null(s), index=s.index)
-        if _all_str(s):
-            return null | s.isin(allowed)
-        return null | s.map(lambda x: isinstance(x, str) and x in values)
+        arr = _text(s)  # a null passes (the nullable check's business)
+        ok = pc.or_(pc.is_in(arr, value_set=value_set), arr.is_null())
+        return pd.Series(ok.to_numpy(zero_copy_only=False), index=s.index)
 
     return check
 
 
 def _iso8601(s: pd.Series) -> pd.Series:
-    arr = arrow_text(s) if is_text_dtype(s) else None
-    if arr is not None:
-        # RE2 in C on the ASCII values (as ever, ISO8601_RE in Python on any other value), then
-        # the same calendar test on the complete dates.
-        # A null is ASCII and passes (the nullable check reports it where it is not allowed).
-        ascii_ = pc.string_is_ascii(arr).fill_null(True).to_numpy(zero_copy_only=False)
-        ok = pc.match_substring_regex(arr, _ISO8601_ASCII_RE2).fill_null(True).to_numpy(zero_copy_only=False) & ascii_
-        if not ascii_.all():
-            other = s[~ascii_].astype(str)
-            ok[~ascii_] = other.str.match(ISO8601_RE.pattern).fillna(False).astype(bool).to_numpy()
-        ok = pd.Series(ok, index=s.index)
-        full = ok & (pc.utf8_length(arr).fill_null(0).to_numpy(zero_copy_only=False) >= 10)
-        if full.any():
-            parsed = pd.to_datetime(s[full].astype(str).str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
-            ok[full] = parsed.notna().to_numpy()
-        return ok
-    null = pd.Series(_null(s), index=s.index)
-    text = s.map(lambda x: x if isinstance(x, str) else "") if not _all_str(s) else s.astype(str)
-    ok = text.str.match(ISO8601_RE.pattern).fillna(False).astype(bool) & ~null
-    full = ok & (text.str.len() >= 10)
+    arr = _text(s)
+    # RE2 in C on the ASCII values (as ever, ISO8601_RE in Python on any other value), then
+    # the same calendar test on the complete dates.
+    # A null is ASCII and passes (the nullable check reports it where it is not allowed).
+    ascii_ = pc.string_is_ascii(arr).fill_null(True).to_numpy(zero_copy_only=False)
+    ok = pc.match_substring_regex(arr, _ISO8601_ASCII_RE2).fill_null(True).to_numpy(zero_copy_only=False) & ascii_
+    if not ascii_.all():
+        other = pd.Series(arr.filter(arrow.array(~ascii_)).to_pylist(), dtype=object)
+        ok[~ascii_] = other.str.match(ISO8601_RE.pattern).fillna(False).astype(bool).to_numpy()
+    full = ok & (pc.utf8_length(arr).fill_null(0).to_numpy(zero_copy_only=False) >= 10)
     if full.any():
-        parsed = pd.to_datetime(text[full].str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+        text = pd.Series(arr.filter(arrow.array(full)).to_pylist(), dtype=object)
+        parsed = pd.to_datetime(text.str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
         ok[full] = parsed.notna().to_numpy()
-    return ok | null
+    return pd.Series(ok, index=s.index)
 
 
 # --------------------------------------------------------------------------------------------
@@ -200,27 +206,21 @@ def _usubjid_consistent(is_dm: bool) -> Callable[[pd.DataFrame], pd.Series]:
     def check(df: pd.DataFrame) -> pd.Series:
         if not {"USUBJID", "STUDYID"} <= set(df.columns):
             return pd.Series(True, index=df.index)
-        u, s = df["USUBJID"], df["STUDYID"]
-        present = (u.notna() & s.notna()).to_numpy()
-        ok = np.ones(len(df), dtype=bool)
-        arr = arrow_text(u[present])
-        if arr is not None and _all_str(s[present]):
-            # One Arrow starts_with per distinct STUDYID (one in practice) instead of a Python loop.
-            sp = s[present].to_numpy()
-            sub = np.ones(len(sp), dtype=bool)
-            for b in pd.unique(sp):
-                at = sp == b
-                sub[at] = pc.starts_with(arr.filter(arrow.array(at)), pattern=f"{b}-").to_numpy(zero_copy_only=False)
-            ok[present] = sub
-        else:
-            ok[present] = [str(a).startswith(f"{b}-") for a, b in zip(u[present], s[present])]
+        u, s = _text(df["USUBJID"]), _text(df["STUDYID"])
+        ok = np.ones(len(df), dtype=bool)  # a null (or a value that is not text) is another check's
+        # One Arrow starts_with per distinct STUDYID (one in practice) instead of a Python loop.
+        sp = s.to_numpy(zero_copy_only=False)
+        for b in pd.unique(sp[pd.notna(sp)]):
+            at = sp == b
+            ok[at] = pc.starts_with(u.filter(arrow.array(at)), pattern=f"{b}-").fill_null(True).to_numpy(zero_copy_only=False)
         if is_dm and {"SITEID", "SUBJID"} <= set(df.columns):
-            full = present & df["SITEID"].notna().to_numpy() & df["SUBJID"].notna().to_numpy()
-            parts = [u[full], s[full], df.loc[full, "SITEID"], df.loc[full, "SUBJID"]]
-            if all(_all_str(p) for p in parts):  # element-wise str concatenation and == in C
-                ok[full] = (parts[0].to_numpy() == (parts[1] + "-" + parts[2] + "-" + parts[3]).to_numpy()).astype(bool)
-            else:
-                ok[full] = [str(a) == f"{b}-{c}-{d}" for a, b, c, d in zip(*parts)]
+            # Element-wise concatenation and == in C; null where any part is missing.
+            parts = [x.cast(arrow.large_string()) for x in (s, _text(df["SITEID"]), _text(df["SUBJID"]))]
+            same = pc.equal(
+                u.cast(arrow.large_string()), pc.binary_join_element_wise(*parts, arrow.scalar("-", arrow.large_string()))
+            )
+            full = same.is_valid().to_numpy(zero_copy_only=False)
+            ok[full] = same.filter(same.is_valid()).to_numpy(zero_copy_only=False)
         return pd.Series(ok, index=df.index)
 
     return check
@@ -229,28 +229,18 @@ def _usubjid_consistent(is_dm: bool) -> Callable[[pd.DataFrame], pd.Series]:
 def _value_level_terms(
     variable: str, where: tuple[tuple[str, str], ...], values: frozenset[str]
 ) -> Callable[[pd.DataFrame], pd.Series]:
-    allowed = list(values)
+    value_set = arrow.array(sorted(values), type=arrow.string())
 
     def check(df: pd.DataFrame) -> pd.Series:
         if variable not in df.columns or not all(k in df.columns for k, _ in where):
             return pd.Series(True, index=df.index)
-        match = pd.Series(True, index=df.index)
-        for k, v in where:
-            if df[k].dtype == TEXT:  # Arrow's ==; a null never matches
-                match &= df[k].eq(v).fillna(False).astype(bool)
-                continue
-            col = df[k].astype("object")
-            if _all_str(col):  # str(x) == v is x == v; a null never matches
-                match &= col.eq(v) & col.notna()
-            else:
-                match &= col.map(lambda x, v=v: x is not None and not (isinstance(x, float) and np.isnan(x)) and str(x) == v)
-        val = df[variable]
-        if _all_str(val):  # hash lookups in C, as `x in values` does in Python
-            inside = val.isin(allowed)
-        else:
-            inside = val.map(lambda x: x in values)
-        bad = match & val.notna() & ~inside
-        return ~bad
+        match = np.ones(len(df), dtype=bool)
+        for k, v in where:  # the where-clauses name Char variables; a null never matches
+            match &= pc.equal(_text(df[k]), v).fill_null(False).to_numpy(zero_copy_only=False)
+        val = _text(df[variable])
+        inside = pc.is_in(val, value_set=value_set).to_numpy(zero_copy_only=False)  # hash lookups in C
+        bad = match & val.is_valid().to_numpy(zero_copy_only=False) & ~inside
+        return pd.Series(~bad, index=df.index)
 
     return check
 

@@ -99,3 +99,16 @@ def test_build_supp_qualifier_record() -> None:
         derived=True,
     )
     assert derived.data["QLABEL"].eq("Treatment Emergent Flag").all() and derived.lineage["RAWFILE"].isna().all()
+
+
+def test_finalize_sets_the_dtypes_once() -> None:
+    """Char = TEXT (Arrow text, also when all missing), Num = float64: the checks read one form only."""
+    from pipeline.columns import TEXT
+
+    df = carry_lineage(_mh(), pd.DataFrame({"_file": ["a/b.csv"] * 2, "_row": [2, 3]}))
+    data, _ = finalize(df.assign(MHSEQ=[1, 2]), MH, "MHSEQ")
+    for v in MH.variables:
+        assert data[v.name].dtype == (TEXT if v.type == "Char" else "float64"), v.name
+    # A value that is not text in a Char variable is a derivation bug: finalize names it.
+    with pytest.raises(TypeError, match=r"^MH.MHTERM: 1 value\(s\) of a Char variable are not text \(row 1: 7\)"):
+        finalize(df.assign(MHTERM=pd.Series(["Cirrhosis", 7], dtype=object)), MH, "MHSEQ")

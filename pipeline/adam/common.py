@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.columns import char_values
+from pipeline.columns import as_char
 from pipeline.imputation import to_sas_date
 from pipeline.ops.queries import ADAM_ISSUE_COLS
 from pipeline.specs.datasets import DatasetSpec, load_dataset_spec
@@ -48,7 +48,7 @@ def finalize_adam(df: pd.DataFrame, name: str, issues: pd.DataFrame | None = Non
         elif v.type == "Num":
             out[v.name] = pd.to_datetime(out[v.name])
         else:
-            out[v.name] = char_values(out[v.name])
+            out[v.name] = as_char(out[v.name], f"{spec.name}.{v.name}")
     sort = [c for c in spec.sort if c in out.columns]
     out = out.sort_values(sort, kind="mergesort").reset_index(drop=True) if sort else out.reset_index(drop=True)
     return AdamResult(spec.name, out[[v.name for v in spec.variables]], issues_frame(issues))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.columns import TEXT, char_values, take_text
+from pipeline.columns import TEXT, as_char, take_text
 from pipeline.dates import complete_date
 from pipeline.ops.queries import QUERY_COLS
 from pipeline.specs.datasets import DatasetSpec, load_dataset_spec
@@ -205,7 +205,7 @@ def finalize(
         if v.type == "Num":
             cols[v.name] = pd.to_numeric(col, errors="raise").astype("float64")
         else:
-            cols[v.name] = char_values(col)
+            cols[v.name] = as_char(col, f"{spec.name}.{v.name}")
     for c in ["USUBJID", *LINEAGE_COLS, *spec.sort, *([seq_var] if seq_var else [])]:
         if c in df.columns and c not in cols:
             cols[c] = df[c]
