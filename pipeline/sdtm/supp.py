@@ -17,7 +17,10 @@ from pipeline.specs.datasets import load_dataset_spec
 def qlabel(qnam: str, dataset: str) -> str:
     """QLABEL of a qualifier: the label of its value-level QVAL entry in ``specs/sdtm/<dataset>.yaml``."""
     spec = load_dataset_spec("sdtm", dataset)
-    return next(vl.label for vl in spec.value_level if vl.variable == "QVAL" and dict(vl.where).get("QNAM") == qnam)
+    label = next(vl.label for vl in spec.value_level if vl.variable == "QVAL" and dict(vl.where).get("QNAM") == qnam)
+    if label is None:
+        raise KeyError(f"{spec.name}: the QVAL value-level entry of QNAM {qnam} has no label")
+    return label
 
 
 def build_supp(
