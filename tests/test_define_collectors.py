@@ -8,10 +8,13 @@ checked against the XSD in tests/test_submission_define.py.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pandas as pd
 from lxml import etree
 from test_submission_common import toy_ct, var, vlm_frame, vlm_spec
 
+from pipeline.specs.analysis import Analysis, load_methods
 from pipeline.specs.ct import Codelist, Term
 from pipeline.specs.datasets import DatasetSpec, ValueLevelSpec
 from pipeline.submission import define as d
@@ -453,3 +456,45 @@ def test_the_toy_ct_is_what_these_tests_assume():
         ),
         "CDISC",
     )
+
+
+# --------------------------------------------------------------------------- ARM (ADaM): analysis results metadata
+
+
+def _arm_an(aid, kind, paramcd=None, method="MTH_CAT"):
+    return Analysis(aid, f"{aid} label", kind, "FAS", "TRT01P", method, paramcd=paramcd)
+
+
+def test_arm_where_clauses_only_for_variables_the_define_has():
+    from pipeline.submission import define_arm as arm
+
+    analyses = {
+        "A1": _arm_an("A1", "survival", "RFS"),
+        "A2": _arm_an("A2", "ae_overview"),
+        "A3": _arm_an("A3", "subjects"),  # ADSL: all records, no where clause
+    }
+    displays = [SimpleNamespace(analyses=("A1", "A2", "A3"))]
+    groups = {"IG.ADTTE", "IG.ADAE", "IG.ADSL"}
+    described = arm._described(analyses, groups)
+    wanted = arm._collect_where_clauses(displays, analyses, described, {"IT.ADTTE.PARAMCD"})
+    assert wanted == {"WC.ARM.ADTTE.PARAMCD.RFS": ("ADTTE", "PARAMCD", "RFS")}  # ADAE.TRTEMFL not in the define
+    assert not arm._described(analyses, {"IG.ADSL"})("A1")  # ADTTE not described: no ARM for it
+
+
+def test_arm_result_of_an_analysis():
+    from pipeline.submission import define_arm as arm
+
+    a = _arm_an("AN_RFS_KM", "survival", "RFS", method="MTH_KM_RATE")
+    wanted = {"WC.ARM.ADTTE.PARAMCD.RFS": ("ADTTE", "PARAMCD", "RFS")}
+    items = {"IT.ADTTE.PARAMCD", "IT.ADTTE.AVAL"}  # no CNSR: not listed as an analysis variable
+    r = arm._collect_result("AN_RFS_KM", a, "t14_2_1_rfs", items, wanted, load_methods())
+    assert (r.oid, r.parameter, r.dataset, r.where_clause, r.variables) == (
+        "AR.AN_RFS_KM",
+        "IT.ADTTE.PARAMCD",
+        "IG.ADTTE",
+        "WC.ARM.ADTTE.PARAMCD.RFS",
+        ("IT.ADTTE.AVAL",),
+    )
+    assert (r.reason, r.purpose) == ("SPECIFIED IN PROTOCOL", "PRIMARY OUTCOME MEASURE")  # RFS: the primary endpoint
+    assert r.documentation == load_methods()["MTH_KM_RATE"].description
+    assert r.code.startswith("pipeline/tlf/ard.py computes analysis AN_RFS_KM") and "pipeline/tlf/t14_2_1_rfs.py" in r.code
