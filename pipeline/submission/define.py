@@ -10,6 +10,14 @@ What comes from where:
 - standards: SDTMIG 3.4 / ADaMIG 1.3 and the CT version of ``specs/trial/study.yaml``;
 - CreationDateTime: ``common.creation_datetime`` (SOURCE_DATE_EPOCH or the code's commit time), never the wall clock.
 
+:func:`build_define` first collects, per section, plain records from the specs, CT and data
+(``_collect_variables`` and ``_collect_value_level``: ItemDefs, ValueListDefs and WhereClauseDefs;
+``_collect_item_group``: ItemGroupDefs; ``_collect_origin``; ``_Codelists.collect``: CodeLists;
+``_collect_standards``; ``_collect_methods``; ``_collect_comments``; ``_collect_documents``: the
+aCRF and reviewer's guides), then writes each record as its element (``_write_*``) in the order of
+the Define-XML 2.1 schema. The ADaM define's Analysis Results Metadata is added by
+:mod:`pipeline.submission.define_arm`.
+
 The builder never writes a dangling reference or an XSD-invalid value: what the specs do not
 support (a codelist missing from CT, a Derived variable without a derivation, a class outside
 the Define-XML enumeration ...) is left out and reported in ``DefineResult.problems``, which is
