@@ -323,6 +323,8 @@ class _OriginDef:
 
 @dataclass(frozen=True)
 class _MethodDef:
+    """One ``MethodDef`` (Type Computation): the derivation of a Derived item."""
+
     oid: str
     name: str
     description: str
@@ -330,6 +332,8 @@ class _MethodDef:
 
 @dataclass(frozen=True)
 class _CommentDef:
+    """One ``def:CommentDef``: a dataset's spec comment (the sponsor's choices)."""
+
     oid: str
     description: str
 
@@ -746,6 +750,7 @@ def _adam_ct_codelists(root: Path | None = None) -> set[str]:
 
 
 def _standard(oid: str, name: str, typ: str, version: str, publishing_set: str | None = None) -> dict[str, object]:
+    """The attributes of one ``def:Standard`` (Status Final), in the schema's order."""
     return {"OID": oid, "Name": name, "Type": typ, "PublishingSet": publishing_set, "Version": version, "Status": "Final"}
 
 
@@ -852,6 +857,7 @@ def _write_document_refs(mdv: etree._Element, docs: _Documents) -> None:
 
 
 def _where_clause_oid(it: _Item) -> str:
+    """OID of the ``def:WhereClauseDef`` of a value-level item (``IT.LB.LBORRES.ALB`` -> ``WC.LB.LBORRES.ALB``)."""
     return "WC" + it.oid[2:]
 
 
