@@ -311,7 +311,9 @@ def build_ard(
     """The ARD of the study: every analysis of ``specs/analysis/analyses.yaml`` on the ADaM datasets.
 
     ``endpoint_results``: the endpoint engine's rows when already computed (the ``tlf/ard`` asset
-    computes them once and publishes endpoints.csv from the same frame); else computed here.
+    computes them once and publishes endpoints.csv from the same frame); else computed here. Its
+    time-to-event rows (PARAMCD of ADTTE) must meet the survival analyses by statistic name
+    (:func:`check_efficacy_mapping`).
 
     Rows in analysis order (as declared), then in the order each analysis produces them (groups
     sorted, categories in their declared or sorted order), so the bytes are stable.
@@ -345,7 +347,9 @@ def build_ard(
             raise ValueError(f"analysis {a.id}: unknown kind {a.kind!r}")
     if endpoint_results is None:
         endpoint_results = efficacy_results(adtte, adsl)
-    rows += efficacy(eff, endpoint_results, adsl)
+    # The time-to-event rows (PARAMCD of ADTTE); the safety rows beside them are computed here from ADaM.
+    tte = endpoint_results[isin(endpoint_results["PARAMCD"], adtte["PARAMCD"].dropna().unique())]
+    rows += efficacy(eff, tte, adsl)
     ard = pd.DataFrame(rows, columns=ARD_COLS)
     order = {a.id: i for i, a in enumerate(analyses)}
     ard["_o"] = ard["ANALYSIS_ID"].map(order)
