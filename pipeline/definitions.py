@@ -23,7 +23,7 @@ from pipeline.resources import StudyPaths
 from pipeline.sdtm.assets import sdtm_assets
 from pipeline.storage import StudyIOManager
 from pipeline.submission.assets import build_submission_assets
-from pipeline.submission.core import core_asset_checks
+from pipeline.submission.core import core_assets
 from pipeline.submission.m5_assets import m5_assets, m5_checks
 from pipeline.tlf.assets import tlf_assets
 
@@ -37,8 +37,19 @@ def all_assets() -> list[dg.AssetsDefinition]:
     raw_keys, sdtm_keys, adam_keys = _keys(raw_assets), _keys(sdtm_assets), _keys(adam_assets)
     queries = build_query_listing_asset(raw_keys, sdtm_keys, adam_keys)
     writers = [*sdtm_keys, *adam_keys, *_keys(analysis_assets), *_keys(tlf_assets), *queries.keys, *_keys(m5_assets)]
+    writers += _keys(core_assets)  # the CORE reports: published by the manifest, so written before it
     submission = build_submission_assets(sdtm_keys, adam_keys, manifest_deps=writers)
-    return [*raw_assets, *sdtm_assets, *adam_assets, *analysis_assets, *tlf_assets, queries, *submission, *m5_assets]
+    return [
+        *raw_assets,
+        *sdtm_assets,
+        *adam_assets,
+        *analysis_assets,
+        *tlf_assets,
+        queries,
+        *submission,
+        *core_assets,
+        *m5_assets,
+    ]
 
 
 def build_definitions(
@@ -54,7 +65,7 @@ def build_definitions(
     executor = executor_from_env()
     return dg.Definitions(
         assets=all_assets(),
-        asset_checks=[*ops_asset_checks, *core_asset_checks, *m5_checks],
+        asset_checks=[*ops_asset_checks, *m5_checks],
         jobs=jobs,
         schedules=schedules,
         sensors=sensors,

@@ -248,7 +248,7 @@ def test_the_check_runs_one_pass_per_format_and_warns_on_unexplained(tmp_path, m
     def sdtm_package():
         return None
 
-    res = dg.materialize([sdtm_package, *core.core_asset_checks], resources={"paths": StudyPaths(out_dir=str(tmp_path / "out"))})
+    res = dg.materialize([sdtm_package, core.conformance_asset], resources={"paths": StudyPaths(out_dir=str(tmp_path / "out"))})
     (ev,) = res.get_asset_check_evaluations()
     md = ev.metadata
     assert md["passes"].value == "xpt, json"
@@ -261,3 +261,6 @@ def test_the_check_runs_one_pass_per_format_and_warns_on_unexplained(tmp_path, m
     assert not ev.passed and ev.severity == dg.AssetCheckSeverity.WARN
     summary = json.loads((conf / "conformance_summary.json").read_text())
     assert [p["data_format"] for p in summary["passes"]] == ["xpt", "json"]
+    # the asset's value, which the cSDRG prints, is the summary written to the package
+    value = res.output_for_node("submission_conformance", "conformance")
+    assert value == {"status": "ran", "reason": None, "summary": summary}

@@ -29,7 +29,7 @@ from pipeline.submission.core import (
     CoreConfig,
     CoreResult,
     check_metadata,
-    core_asset_checks,
+    conformance_asset,
     core_config_from_env,
     parse_report,
     run_core,
@@ -197,7 +197,8 @@ def test_run_core_times_out(tmp_path):
 # --------------------------------------------------------------------------- the Dagster check
 
 
-CHECK_KEY = dg.AssetCheckKey(dg.AssetKey(["submission", "sdtm"]), "core_conformance")
+CONF_KEY = dg.AssetKey(["submission", "conformance"])
+CHECK_KEY = dg.AssetCheckKey(CONF_KEY, "core_conformance")
 
 
 def _materialize(out: Path, instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
@@ -205,19 +206,20 @@ def _materialize(out: Path, instance: dg.DagsterInstance | None = None) -> dg.Ex
     def sdtm_package():
         return None
 
-    res = dg.materialize([sdtm_package, *core_asset_checks], resources={"paths": StudyPaths(out_dir=str(out))}, instance=instance)
+    res = dg.materialize([sdtm_package, conformance_asset], resources={"paths": StudyPaths(out_dir=str(out))}, instance=instance)
     assert res.success
     return res
 
 
 def _materialize_check(out: Path) -> dg.AssetCheckEvaluation:
     (ev,) = _materialize(out).get_asset_check_evaluations()
-    assert ev.check_name == "core_conformance" and ev.asset_key == dg.AssetKey(["submission", "sdtm"])
+    assert ev.check_name == "core_conformance" and ev.asset_key == CONF_KEY
     return ev
 
 
 def _skipped(out: Path) -> str:
-    """Materialize without the engine; assert Dagster records the check as skipped; return the log's reason."""
+    """Materialize without the engine; assert the asset says "not run" and Dagster records the check as
+    skipped; return the log's reason."""
     with dg.instance_for_test() as instance:
         res = _materialize(out, instance)
         # No evaluation: neither passed nor failed. The check stays "planned" in a successful run,
@@ -226,6 +228,12 @@ def _skipped(out: Path) -> str:
         record = instance.event_log_storage.get_latest_asset_check_execution_by_key([CHECK_KEY])[CHECK_KEY]
         assert record.status.value == "PLANNED" and record.run_id == res.run_id
         assert instance.get_run_by_id(res.run_id).status == dg.DagsterRunStatus.SUCCESS
+        # The asset itself materializes, saying why CORE did not run; its value tells the cSDRG.
+        (mat,) = [m for m in res.get_asset_materialization_events() if m.asset_key == CONF_KEY]
+        md = mat.materialization.metadata
+        value = res.output_for_node("submission_conformance", "conformance")
+        assert md["status"].value == "not run" and md["result"].value == f"not run: {value['reason']}"
+        assert value["status"] == "not run" and value["summary"] is None
         logs = [e.user_message for e in instance.all_logs(res.run_id) if "CORE conformance skipped" in (e.user_message or "")]
     assert len(logs) == 1
     return logs[0]
@@ -248,10 +256,20 @@ def test_check_is_off_under_pytest_by_default(tmp_path, monkeypatch):
 
 
 def test_check_is_non_blocking():
-    (check,) = core_asset_checks
-    (spec,) = check.check_specs
-    assert spec.name == "core_conformance" and spec.asset_key == dg.AssetKey(["submission", "sdtm"])
+    (spec,) = conformance_asset.check_specs
+    assert spec.name == "core_conformance" and spec.asset_key == CONF_KEY
     assert not spec.blocking
+
+
+def test_not_run_removes_the_reports_of_an_earlier_build(tmp_path, monkeypatch):
+    # a staging folder starts as links to the published package: its CORE files are of other datasets
+    monkeypatch.setenv("PIPELINE_CORE", "0")
+    conf = tmp_path / "out" / "conformance"
+    conf.mkdir(parents=True)
+    for name in ("core_report.json", "core_report_datasetjson.json", "conformance_summary.json", "notes.txt"):
+        (conf / name).write_text("old")
+    assert "switched off (PIPELINE_CORE=0)" in _skipped(tmp_path / "out")
+    assert sorted(p.name for p in conf.iterdir()) == ["notes.txt"]
 
 
 # --------------------------------------------------------------------------- run_core.py report building (no engine)
@@ -396,7 +414,7 @@ def test_real_engine_on_dm_and_ae(tmp_path):
 
 @pytest.mark.core
 @needs_core
-def test_real_engine_through_the_dagster_check(tmp_path, monkeypatch):
+def test_real_engine_through_the_dagster_asset_and_check(tmp_path, monkeypatch):
     monkeypatch.setenv("PIPELINE_CORE_TESTS", "1")
     for var in ("PIPELINE_CORE", "PIPELINE_CORE_PYTHON", "PIPELINE_CORE_CACHE"):
         monkeypatch.delenv(var, raising=False)

@@ -193,6 +193,17 @@ def test_csdrg_without_core_lists_the_explanations(sdtm_specs):
     assert "CORE-000026" not in flat
 
 
+def test_csdrg_says_core_was_not_run_with_the_reason(sdtm_specs):
+    from pipeline.submission.conformance import csdrg_inputs
+    from pipeline.submission.core import conformance_value
+
+    summary, status = csdrg_inputs(conformance_value("not run", "switched off (PIPELINE_CORE=0)"))
+    pdf, _ = render_pdf(_csdrg(sdtm_specs, summary, status), CUTOFF)
+    flat = _squash(_read(pdf)[0])
+    assert _squash("was not run on this package (not run: switched off (PIPELINE_CORE=0))") in flat
+    assert _squash(EXPLANATIONS.findings[0].explanation) in flat
+
+
 ADSL = pd.DataFrame(
     {
         "TRT01P": ["CONTROL", "CONTROL", "SORAFENIB", "SORAFENIB", "SORAFENIB"],

@@ -175,6 +175,24 @@ def test_the_ard_is_deterministic(study):
     pd.testing.assert_frame_equal(again, study["ard"])
 
 
+def test_the_ard_takes_the_engine_rows_the_tlf_asset_passes_and_refuses_a_renamed_statistic(study):
+    from pipeline.analysis.endpoints import efficacy_results, safety_results
+    from pipeline.tlf.ard import ArdMappingError
+
+    adsl, adtte, adae, adex = study["adsl"], study["adtte"], study["adae"], study["adex"]
+    # as the tlf/ard asset passes them: efficacy and safety rows in one frame (the safety rows are not the ARD's)
+    results = pd.concat([efficacy_results(adtte, adsl), safety_results(adae, adsl, adex)], ignore_index=True)
+    pd.testing.assert_frame_equal(build_ard(adsl, adtte, adae, adex, endpoint_results=results), study["ard"])
+    planted = results.replace({"STATISTIC": {"Hazard ratio (unadjusted)": "Cox HR (unadjusted)"}})
+    with pytest.raises(ArdMappingError) as e:
+        build_ard(adsl, adtte, adae, adex, endpoint_results=planted)
+    msg = str(e.value)
+    assert "endpoint engine statistic 'Cox HR (unadjusted)'" in msg and "no mapping in pipeline/tlf/ard.py" in msg
+    # and each analysis left without its rows, by id
+    for aid in ("AN_RFS_HR", "AN_TTR_HR", "AN_OS_HR"):
+        assert f"analysis {aid} (specs/analysis/analyses.yaml) statistic 'Hazard ratio (unadjusted)': the endpoint engine" in msg
+
+
 # --------------------------------------------------------------------------- number formats at their boundaries
 
 

@@ -2,12 +2,13 @@
 
 Pure functions: a parsed CORE report (:class:`pipeline.submission.core.CoreResult`) and the
 :class:`pipeline.specs.conformance.Explanations` in, a :class:`Classification` out, and the
-deterministic conformance summary (``conformance/conformance_summary.json``) that the CORE check
-writes and the reviewer's guide prints.
+deterministic conformance summary (``conformance/conformance_summary.json``) that the CORE asset
+writes and the reviewer's guide prints (:func:`csdrg_inputs`: the summary and the sentence on how CORE ran).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,3 +159,29 @@ def summary_doc(passes: list[tuple[str, Any, Classification]], explanations: Exp
         "passes": docs,
         "stale_explanations": [{"rule": r, "dataset": d} for r, d in sorted(stale or ())],
     }
+
+
+def csdrg_inputs(run: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """The conformance summary the cSDRG prints and its sentence on whether and how CORE ran.
+
+    ``run``: the value of the ``submission/conformance`` asset (``status`` ``ran`` with ``summary``,
+    ``not run`` or ``failed`` with ``reason``; :func:`pipeline.submission.core.conformance_value`).
+    """
+    status, reason, summary = run.get("status"), run.get("reason"), run.get("summary")
+    if status == "ran" and summary is not None:
+        fmts = ", ".join(p.get("data_format", "") for p in summary.get("passes", []))
+        return dict(summary), (
+            f"The CDISC CORE rules engine ran on the SDTM datasets of this package, once per data format "
+            f"({fmts}); its findings were sorted by the sponsor's explanations ({summary.get('explanations_file', '')})."
+        )
+    if status == "failed":
+        return None, (
+            f"The CDISC CORE rules engine is set up on the machine that built this package but did not complete "
+            f"(not run: {reason}); no CORE report is part of this package. Section 4.2 lists the sponsor's "
+            "explanations of the findings expected by design."
+        )
+    return None, (
+        f"The CDISC CORE rules engine was not run on this package (not run: {reason}); no CORE report was "
+        "produced for it. Section 4.2 lists the sponsor's explanations of the findings expected by design; the "
+        "findings themselves come with the next build where the engine is set up."
+    )

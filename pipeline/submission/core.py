@@ -1,20 +1,25 @@
-"""The optional CDISC CORE conformance check of the SDTM package (asset check ``core_conformance``).
+"""The optional CDISC CORE conformance run of the SDTM package (asset ``submission/conformance``).
 
 The open-source CORE rules engine (``cdisc-rules-engine==0.17.1``) needs Python 3.12 and an
 offline rules cache, neither of which the project requires: ``make core`` (``tools/core/setup.sh``)
 makes ``.core-venv/`` and ``.core-cache/``, and this module runs ``tools/core/run_core.py`` with
-that interpreter in a subprocess (the engine is never imported here). Without them the check
-yields no result, so Dagster shows it as Skipped (not as passed), the run's log says why
-(:func:`skip_reason`), and a machine without the cache builds everything, no slower.
+that interpreter in a subprocess (the engine is never imported here).
+
+The run is an asset, downstream of ``submission/sdtm`` and upstream of the cSDRG (which prints its
+summary from the asset's value) and of the manifest (which publishes the run's staging folder), so
+whatever the executor, the reports are written into the folder that is published and the cSDRG
+sees the summary of the same build. Without the engine the asset still materializes, as
+``not run: <reason>`` (:func:`skip_reason`), the cSDRG says so, its check is Skipped (not passed)
+and a machine without the cache builds everything, no slower.
 
 Configuration (environment, read by :func:`core_config_from_env`):
 
 * ``PIPELINE_CORE_PYTHON``: the 3.12 interpreter with the engine (default ``.core-venv/bin/python``
   of the project, if it exists);
 * ``PIPELINE_CORE_CACHE``: the unpacked cache (default ``.core-cache`` of the project, if it exists);
-* ``PIPELINE_CORE=0``: switch the check off even where both exist;
+* ``PIPELINE_CORE=0``: switch the run off even where both exist;
 * ``PIPELINE_CORE_TIMEOUT`` (seconds, default 900), ``PIPELINE_CORE_WORKERS`` (default: CPU count);
-* under pytest the check is skipped unless ``PIPELINE_CORE_TESTS=1``, so test runs of the whole
+* under pytest CORE is not run unless ``PIPELINE_CORE_TESTS=1``, so test runs of the whole
   study stay fast on a machine that has the engine.
 
 The engine runs once on the XPT files and once on the Dataset-JSON files (it keys datasets by
@@ -23,10 +28,10 @@ name, so one folder with both formats would be validated once, in either). Each 
 ``tools/core/run_core.py``) lists one row per (rule, dataset) and the findings. Every finding is
 looked up in the sponsor's explanations (``specs/conformance/explanations.yaml``,
 :mod:`pipeline.specs.conformance`); ``conformance_summary.json`` lists the explained findings with
-their explanation, the unexplained ones, and the engine errors allowed or not. The check's metadata
-shows the counts per rule and dataset, the explained and unexplained tables and a sample of
-findings. The check is non-blocking with WARN severity: it fails (a warning) when a finding has no
-explanation, an engine error is not allowed, or the engine cannot run; never the build.
+their explanation, the unexplained ones, and the engine errors allowed or not. The asset's check
+``core_conformance`` shows the counts per rule and dataset, the explained and unexplained tables
+and a sample of findings. It is non-blocking with WARN severity: it fails (a warning) when a
+finding has no explanation, an engine error is not allowed, or the engine cannot run; never the build.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +57,14 @@ from pipeline.submission.conformance import Classification, classify, summary_do
 
 __all__ = [
     "CHECK_NAME",
+    "CONFORMANCE_KEY",
     "REPORT_PATH",
     "CoreConfig",
     "CoreResult",
     "check_metadata",
-    "core_asset_checks",
+    "conformance_asset",
+    "conformance_value",
+    "core_assets",
     "core_config_from_env",
     "parse_report",
     "run_core",
@@ -119,22 +127,22 @@ def core_config_from_env(environ: Mapping[str, str] | None = None, root: Path | 
         return root / default if (root / default).exists() else None
 
     python, cache = pick("PIPELINE_CORE_PYTHON", DEFAULT_PYTHON), pick("PIPELINE_CORE_CACHE", DEFAULT_CACHE)
-    cfg = {"python": python, "cache": cache, "runner": runner, "timeout": timeout, "workers": workers}
+    cfg = CoreConfig(python=python, cache=cache, runner=runner, timeout=timeout, workers=workers)
     if _is_off(env.get("PIPELINE_CORE")):
-        return CoreConfig(**cfg, reason="switched off (PIPELINE_CORE=0)")
+        return replace(cfg, reason="switched off (PIPELINE_CORE=0)")
     if env.get("PYTEST_CURRENT_TEST") and env.get("PIPELINE_CORE_TESTS") != "1":
-        return CoreConfig(**cfg, reason="not run under pytest unless PIPELINE_CORE_TESTS=1")
+        return replace(cfg, reason="not run under pytest unless PIPELINE_CORE_TESTS=1")
     if python is None:
-        return CoreConfig(**cfg, reason=f"no CORE interpreter: PIPELINE_CORE_PYTHON unset and no {DEFAULT_PYTHON}; {SETUP_HINT}")
+        return replace(cfg, reason=f"no CORE interpreter: PIPELINE_CORE_PYTHON unset and no {DEFAULT_PYTHON}; {SETUP_HINT}")
     if not python.exists():
-        return CoreConfig(**cfg, reason=f"CORE interpreter not found: {python}; {SETUP_HINT}")
+        return replace(cfg, reason=f"CORE interpreter not found: {python}; {SETUP_HINT}")
     if cache is None:
-        return CoreConfig(**cfg, reason=f"no CORE cache: PIPELINE_CORE_CACHE unset and no {DEFAULT_CACHE}; {SETUP_HINT}")
+        return replace(cfg, reason=f"no CORE cache: PIPELINE_CORE_CACHE unset and no {DEFAULT_CACHE}; {SETUP_HINT}")
     if not (cache / "rules.pkl").is_file():
-        return CoreConfig(**cfg, reason=f"not a CORE cache (no rules.pkl): {cache}; {SETUP_HINT}")
+        return replace(cfg, reason=f"not a CORE cache (no rules.pkl): {cache}; {SETUP_HINT}")
     if not runner.is_file():
-        return CoreConfig(**cfg, reason=f"runner script not found: {runner}")
-    return CoreConfig(**cfg)
+        return replace(cfg, reason=f"runner script not found: {runner}")
+    return cfg
 
 
 # --------------------------------------------------------------------------- running and parsing
@@ -211,7 +219,7 @@ def run_core(sdtm_dir: Path, report_path: Path, config: CoreConfig | None = None
             "--data",
             str(sdtm_dir.resolve()),
             "--cache",
-            str(Path(config.cache).resolve()),
+            str(Path(str(config.cache)).resolve()),
             "--output",
             str(out),
             "--format",
@@ -421,59 +429,127 @@ def run_passes(
     return passes, None
 
 
-@dg.multi_asset_check(
-    name=CHECK_NAME,
-    specs=[
+def _remove_reports(out_dir: Path) -> None:
+    """Remove the reports and summary a previous build left in ``out_dir`` (a staging folder starts as
+    links to the published package), so the package never holds a CORE report of other datasets."""
+    for rel in (*(report for _f, _e, report in PASSES), SUMMARY_PATH):
+        (out_dir / rel).unlink(missing_ok=True)
+
+
+def conformance_value(status: str, reason: str | None = None, summary: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The value of the ``submission/conformance`` asset that the cSDRG reads.
+
+    ``status``: ``ran`` (``summary`` is conformance_summary.json), ``not run`` (the engine is not set up
+    or is switched off; ``reason`` says why) or ``failed`` (the engine did not complete; ``reason``).
+    """
+    return {"status": status, "reason": reason, "summary": dict(summary) if summary is not None else None}
+
+
+CONFORMANCE_KEY = dg.AssetKey(["submission", "conformance"])
+CHECK_KEY = dg.AssetCheckKey(CONFORMANCE_KEY, CHECK_NAME)
+
+
+@dg.multi_asset(
+    name="submission_conformance",
+    outs={
+        "conformance": dg.AssetOut(
+            key=CONFORMANCE_KEY,
+            group_name="submission",
+            kinds={"json"},
+            description=(
+                "The CDISC CORE rules engine (open source, SDTMIG 3.4 published rules, CT 2025-03-28) on the SDTM "
+                "package, once on the XPT files and once on Dataset-JSON: `<out>/conformance/core_report.json`, "
+                "`core_report_datasetjson.json` and `conformance_summary.json` (each finding looked up in "
+                "specs/conformance/explanations.yaml). Runs before the cSDRG, which prints the summary, and before the "
+                "manifest, which publishes it. Without .core-venv/.core-cache (or PIPELINE_CORE_PYTHON/"
+                "PIPELINE_CORE_CACHE; `make core`) it materializes as `not run: <reason>` and the check is Skipped."
+            ),
+        )
+    },
+    deps=[SDTM_KEY],
+    check_specs=[
         dg.AssetCheckSpec(
             CHECK_NAME,
-            asset=SDTM_KEY,
+            asset=CONFORMANCE_KEY,
             blocking=False,
             description=(
-                "CDISC CORE rules engine (open source, SDTMIG 3.4 published rules, CT 2025-03-28) on the SDTM "
-                "package, once on the XPT files and once on Dataset-JSON, when .core-venv/.core-cache (or "
-                "PIPELINE_CORE_PYTHON/PIPELINE_CORE_CACHE) are set up (`make core`); otherwise Skipped (the run's "
-                "log says why). Each finding is looked up in specs/conformance/explanations.yaml: the check warns "
-                "on findings without an explanation and on engine errors the file does not allow. Reports and "
-                "conformance_summary.json in <out>/conformance/."
+                "Every CORE finding has an explanation in specs/conformance/explanations.yaml and every engine error "
+                "is allowed there (WARN otherwise; never stops the build). Skipped when CORE did not run."
             ),
         )
     ],
-    # Optional output: a check that yields no result is shown as Skipped, neither passed nor failed.
+    # Subsettable, so each output is optional: a check that yields no result is shown as Skipped.
     can_subset=True,
 )
-def core_conformance(context, paths: StudyPaths):
+def conformance_asset(context, paths: StudyPaths):
+    """Run CORE on ``<out>/sdtm``; the asset's value (:func:`conformance_value`) and the findings check."""
+    want_asset = CONFORMANCE_KEY in context.selected_asset_keys
+    want_check = CHECK_KEY in context.selected_asset_check_keys
     config = core_config_from_env()
     if not config.enabled:
-        # Not run: no evaluation at all, so the UI shows the check as Skipped (a passed result
+        # Not run: no check evaluation at all, so the UI shows the check as Skipped (a passed result
         # would claim conformance that nobody checked).
         context.log.info(f"CORE conformance skipped: {config.reason}")
+        if want_asset:
+            _remove_reports(paths.out)
+            yield dg.Output(
+                conformance_value("not run", config.reason),
+                output_name="conformance",
+                metadata={"status": "not run", "result": f"not run: {config.reason}"},
+            )
         return
     explanations = load_explanations()
+    if want_asset:
+        _remove_reports(paths.out)  # a pass that fails must not leave the previous build's report behind
     passes, failed = run_passes(paths.out / "sdtm", paths.out, config, explanations)
     if failed is not None:
         context.log.warning(f"CORE conformance: {failed.error}\n{failed.log}")
-        yield dg.AssetCheckResult(
-            asset_key=SDTM_KEY,
-            check_name=CHECK_NAME,
-            passed=False,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata=check_metadata(failed),
-        )
+        if want_asset:
+            yield dg.Output(
+                conformance_value("failed", failed.error),
+                output_name="conformance",
+                metadata={"status": "failed", "result": f"not run: {failed.error}"},
+            )
+        if want_check:
+            yield dg.AssetCheckResult(
+                asset_key=CONFORMANCE_KEY,
+                check_name=CHECK_NAME,
+                passed=False,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata=check_metadata(failed),
+            )
         return
     _fmt, first, _ = passes[0]
+    summary_path = paths.out / SUMMARY_PATH
     metadata = {
         **check_metadata(first),
         **explanation_metadata(passes),
         "passes": ", ".join(f for f, _, _ in passes),
-        "summary": dg.MetadataValue.path(str(paths.out / SUMMARY_PATH)),
+        "summary": dg.MetadataValue.path(str(summary_path)),
     }
     passed = all(cls.passed for _, _, cls in passes)
-    yield dg.AssetCheckResult(
-        asset_key=SDTM_KEY, check_name=CHECK_NAME, passed=passed, severity=dg.AssetCheckSeverity.WARN, metadata=metadata
-    )
+    if want_asset:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        yield dg.Output(
+            conformance_value("ran", summary=summary),
+            output_name="conformance",
+            metadata={
+                "status": "ran",
+                "result": "ran: " + ("every finding explained" if passed else "findings or engine errors without an explanation"),
+                **{k: metadata[k] for k in ("passes", "findings", "findings explained", "findings unexplained", "summary")},
+            },
+        )
+    if want_check:
+        yield dg.AssetCheckResult(
+            asset_key=CONFORMANCE_KEY,
+            check_name=CHECK_NAME,
+            passed=passed,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata=metadata,
+        )
 
 
-core_asset_checks: list[dg.AssetChecksDefinition] = [core_conformance]
+core_assets: list[dg.AssetsDefinition] = [conformance_asset]
 
 
 if __name__ == "__main__":  # python -m pipeline.submission.core <sdtm dir> [report.json]

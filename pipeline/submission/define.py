@@ -10,6 +10,14 @@ What comes from where:
 - standards: SDTMIG 3.4 / ADaMIG 1.3 and the CT version of ``specs/trial/study.yaml``;
 - CreationDateTime: ``common.creation_datetime`` (SOURCE_DATE_EPOCH or the code's commit time), never the wall clock.
 
+:func:`build_define` first collects, per section, plain records from the specs, CT and data
+(``_collect_variables`` and ``_collect_value_level``: ItemDefs, ValueListDefs and WhereClauseDefs;
+``_collect_item_group``: ItemGroupDefs; ``_collect_origin``; ``_Codelists.collect``: CodeLists;
+``_collect_standards``; ``_collect_methods``; ``_collect_comments``; ``_collect_documents``: the
+aCRF and reviewer's guides), then writes each record as its element (``_write_*``) in the order of
+the Define-XML 2.1 schema. The ADaM define's Analysis Results Metadata is added by
+:mod:`pipeline.submission.define_arm`.
+
 The builder never writes a dangling reference or an XSD-invalid value: what the specs do not
 support (a codelist missing from CT, a Derived variable without a derivation, a class outside
 the Define-XML enumeration ...) is left out and reported in ``DefineResult.problems``, which is
@@ -143,7 +151,7 @@ def _q(ns: str, tag: str) -> str:
     return f"{{{ns}}}{tag}"
 
 
-def _sub(parent: etree._Element, tag: str, attrib: Mapping[str, str | None] | None = None, ns: str = ODM_NS) -> etree._Element:
+def _sub(parent: etree._Element, tag: str, attrib: Mapping[str, object] | None = None, ns: str = ODM_NS) -> etree._Element:
     """Child element with the attributes whose value is not None, in the order given."""
     el = etree.SubElement(parent, _q(ns, tag))
     for k, v in (attrib or {}).items():
@@ -254,9 +262,105 @@ def _typing(
     return "text", (char_width(col) if col is not None else (spec_length or 1)), None
 
 
+# --------------------------------------------------------------------------- what is collected
+#
+# Collectors read the specs, CT and frames and return plain records (below); writers turn each
+# record into its Define-XML 2.1 element. Problems are reported by the collectors, in the order a
+# reader meets them: variables and value-level cases, datasets, origins, codelists, standards.
+
+ValueLists = dict[str, list[tuple[_Item, list[tuple[str, str]]]]]  # ValueListDef OID -> (item, where clause)
+
+
+@dataclass(frozen=True)
+class _Term:
+    """One term of a CodeList: a CodeListItem when it has a decode, else an EnumeratedItem."""
+
+    value: str
+    order: int
+    extended: bool  # def:ExtendedValue="Yes": a sponsor term added to a CDISC codelist
+    decode: str | None
+    nci_code: str | None  # Alias nci:ExtCodeID of a CDISC term
+
+
+@dataclass
+class _CodeListDef:
+    """One CodeList: the terms of a spec codelist (or union of them), or an external dictionary."""
+
+    oid: str
+    name: str
+    data_type: str
+    cdisc: bool = False  # every codelist of the union is CDISC CT (the CT standard is then declared)
+    standard: str | None = None  # def:StandardOID
+    terms: list[_Term] = field(default_factory=list)
+    alias: bool = False  # a CodeList-level Alias nci:ExtCodeID (a single CDISC codelist)
+    nci_code: str | None = None
+    dictionary: str | None = None  # ExternalCodeList/@Dictionary (None: not external)
+    version: str | None = None
+
+
+@dataclass
+class _ItemGroupDef:
+    """One ItemGroupDef: the dataset's attributes, label, ItemRefs, def:Class and its def:leaf."""
+
+    name: str
+    attrs: dict[str, object]  # in the order written; def:StandardOID may be replaced by the dataset's own IG
+    label: str
+    refs: list[dict[str, object]]
+    cls: str | None
+    subclass: str | None
+
+
+@dataclass(frozen=True)
+class _OriginDef:
+    """def:Origin of an ItemDef: type, source, description and the aCRF pages of a Collected value."""
+
+    type: str
+    source: str | None
+    description: str | None
+    crf_leaf: str | None = None
+    pages: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class _MethodDef:
+    """One ``MethodDef`` (Type Computation): the derivation of a Derived item."""
+
+    oid: str
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class _CommentDef:
+    """One ``def:CommentDef``: a dataset's spec comment (the sponsor's choices)."""
+
+    oid: str
+    description: str
+
+
+@dataclass
+class _Standards:
+    """def:Standard attributes in the order written, and the IG standard of each dataset."""
+
+    standards: list[dict[str, object]]
+    dataset: dict[str, str]
+
+
+@dataclass(frozen=True)
+class _Documents:
+    """The documents define.xml links: (leaf ID, file, title) of the aCRF and of the supplemental docs."""
+
+    crf: tuple[tuple[str, str, str], ...]
+    supplemental: tuple[tuple[str, str, str], ...]
+
+    @property
+    def all(self) -> tuple[tuple[str, str, str], ...]:
+        return self.crf + self.supplemental
+
+
 class _Codelists:
-    """The CodeLists define.xml needs: each spec codelist (or union of them) and external dictionary
-    referenced, with the values the data uses."""
+    """Collector of the CodeLists define.xml needs: each spec codelist (or union of them) and external
+    dictionary referenced by a variable, with the values the data uses."""
 
     def __init__(self, ct: Mapping[str, Codelist], problems: list[str]):
         self.ct = ct
@@ -289,7 +393,9 @@ class _Codelists:
         use["vars"].append(where)
         return oid
 
-    def write(self, mdv: etree._Element, ct_std: str) -> None:
+    def collect(self, ct_std: str) -> list[_CodeListDef]:
+        """The CodeLists (``CodeList``) in OID order; ``ct_std``: the def:StandardOID of a single CDISC codelist."""
+        out = []
         for oid in sorted(self.used):
             use = self.used[oid]
             types = use["types"]
@@ -299,44 +405,46 @@ class _Codelists:
             if dtype not in ("text", "integer", "float"):
                 dtype = "text"
             if use["dictionary"]:
-                self._write_external(mdv, oid, use["dictionary"], dtype)
-                continue
-            parts = [self.ct[n] for n in use["names"]]
-            all_cdisc = all(c.is_cdisc for c in parts)
-            el = _sub(
-                mdv,
-                "CodeList",
-                {
-                    "OID": oid,
-                    "Name": " / ".join(c.label or c.name for c in parts),
-                    "DataType": dtype,
-                    # A union of codelists is the sponsor's, not one CT codelist: no CT standard, no NCI code.
-                    _q(DEF_NS, "StandardOID"): ct_std if all_cdisc and len(parts) == 1 else None,
-                },
-            )
-            decode = any(_use_decode(c) for c in parts)
-            seen: set[str] = set()
-            n = 0
-            for cl in parts:
-                for t in _codelist_terms(cl, use["values"]):
-                    if t.value in seen:
-                        continue
-                    seen.add(t.value)
-                    n += 1
-                    ext = "Yes" if cl.is_cdisc and t.sponsor else None
-                    tag = "CodeListItem" if decode else "EnumeratedItem"
-                    item = _sub(el, tag, {"CodedValue": t.value, "OrderNumber": n, _q(DEF_NS, "ExtendedValue"): ext})
-                    if decode:
-                        d = _sub(item, "Decode")
-                        tt = _sub(d, "TranslatedText")
-                        tt.set(_q(XML_NS, "lang"), "en")
-                        tt.text = t.decode or t.value
-                    if t.code and not t.sponsor:
-                        _sub(item, "Alias", {"Context": "nci:ExtCodeID", "Name": t.code})
-            if len(parts) == 1 and parts[0].is_cdisc:
-                _sub(el, "Alias", {"Context": "nci:ExtCodeID", "Name": parts[0].code})
+                out.append(self._external_def(oid, use["dictionary"], dtype))
+            else:
+                out.append(self._codelist_def(oid, [self.ct[n] for n in use["names"]], use["values"], dtype, ct_std))
+        return out
 
-    def _write_external(self, mdv: etree._Element, oid: str, dictionary: str, dtype: str) -> None:
+    @staticmethod
+    def _codelist_def(oid: str, parts: list[Codelist], used: set[str], dtype: str, ct_std: str) -> _CodeListDef:
+        """A CodeList of specs/ct terms: a union of codelists is the sponsor's (no CT standard, no NCI code)."""
+        all_cdisc = all(c.is_cdisc for c in parts)
+        single = all_cdisc and len(parts) == 1
+        decode = any(_use_decode(c) for c in parts)
+        terms: list[_Term] = []
+        seen: set[str] = set()
+        for cl in parts:
+            for t in _codelist_terms(cl, used):
+                if t.value in seen:
+                    continue
+                seen.add(t.value)
+                terms.append(
+                    _Term(
+                        t.value,
+                        len(terms) + 1,
+                        bool(cl.is_cdisc and t.sponsor),
+                        (t.decode or t.value) if decode else None,
+                        t.code if t.code and not t.sponsor else None,
+                    )
+                )
+        return _CodeListDef(
+            oid,
+            " / ".join(c.label or c.name for c in parts),
+            dtype,
+            cdisc=bool(parts) and all_cdisc,
+            standard=ct_std if single else None,
+            terms=terms,
+            alias=len(parts) == 1 and parts[0].is_cdisc,
+            nci_code=parts[0].code if len(parts) == 1 else None,
+        )
+
+    def _external_def(self, oid: str, dictionary: str, dtype: str) -> _CodeListDef:
+        """A CodeList of an external dictionary, with the version the spec (or the MedDRA release) gives."""
         name, version = _split_dictionary(dictionary)
         if version is None and name == "MedDRA":  # the version of the release the AEs were coded with
             version = meddra.dictionary_version()
@@ -344,8 +452,7 @@ class _Codelists:
             self.problems.append(
                 f"{oid}: external dictionary {dictionary!r} has no version in the spec (ExternalCodeList/@Version)"
             )
-        el = _sub(mdv, "CodeList", {"OID": oid, "Name": dictionary, "DataType": dtype})
-        _sub(el, "ExternalCodeList", {"Dictionary": name, "Version": version})
+        return _CodeListDef(oid, dictionary, dtype, dictionary=name, version=version)
 
 
 def _split_dictionary(text: str) -> tuple[str, str | None]:
@@ -384,25 +491,25 @@ def _use_decode(cl: Codelist) -> bool:
     return False
 
 
-def _origin(el: etree._Element, it: _Item, problems: list[str]) -> None:
-    key = (it.origin or "").strip().lower()
-    if key not in ORIGINS:
-        problems.append(f"{it.where}: origin {it.origin!r} is not a Define-XML 2.1 origin type")
-        return
-    typ, source = ORIGINS[key]
-    o = _sub(el, "Origin", {"Type": typ, "Source": source}, ns=DEF_NS)
-    sources = [s for s in it.sources if s]
-    if typ == "Predecessor":
-        if sources:
-            _description(o, ", ".join(sources))
-        else:
-            problems.append(f"{it.where}: Predecessor origin without a source variable")
-    elif typ != "Derived" and (it.derivation or sources):
-        # Derived values are described by their MethodDef; the others say here where they come from.
-        _description(o, it.derivation or ", ".join(sources))
+# --------------------------------------------------------------------------- collectors
+
+
+class _FrameText:
+    """A dataset's columns as text (:func:`_as_text`), each computed once and only when asked for."""
+
+    def __init__(self, frame: pd.DataFrame | None):
+        self.frame = frame
+        self.cache: dict[str, pd.Series] = {}
+
+    def __call__(self, name: str) -> pd.Series:
+        if name not in self.cache:
+            assert self.frame is not None
+            self.cache[name] = _as_text(self.frame[name])
+        return self.cache[name]
 
 
 def _method(it: _Item, ds: str, var: str, suffix: str | None, problems: list[str]) -> None:
+    """Set the MethodDef OID of a Derived item (a Derived item without a derivation is reported)."""
     if (it.origin or "").strip().lower() != "derived":
         return
     if it.derivation:
@@ -411,132 +518,299 @@ def _method(it: _Item, ds: str, var: str, suffix: str | None, problems: list[str
         problems.append(f"{it.where}: Derived without a derivation (define.xml needs a MethodDef)")
 
 
-def build_define(
-    layer_name: str,
-    specs: Sequence[DatasetSpec],
-    frames: Mapping[str, pd.DataFrame] | None = None,
-    ct: Mapping[str, Codelist] | None = None,
-    data_cutoff: str | None = None,
-    widths: Mapping[str, Mapping[str, int]] | None = None,
-) -> DefineResult:
-    """Define-XML 2.1 for the datasets ``specs`` of ``layer_name`` ("sdtm" | "adam").
+def _variable_codelists(v) -> tuple[str, ...]:
+    """The spec codelist names of a variable (``codelists`` or ``codelist``, one name or a list)."""
+    names = getattr(v, "codelists", None)
+    if names:
+        return tuple(names)
+    return (v.codelist,) if isinstance(v.codelist, str) else tuple(v.codelist or ())
 
-    ``widths`` (dataset -> variable -> bytes): the XPT files' allotted Char lengths, which
-    override the lengths observed in ``frames``.
 
-    ``frames`` (dataset name -> in-memory frame) give the observed character lengths, the
-    integer/float types and the codelist terms actually used; without them the spec lengths
-    and whole codelists are written. ``ct`` defaults to ``load_ct()``. Returns the XML bytes
-    and the problems found in the specs (empty: nothing here a reviewer's tool would flag).
+def _collect_variables(
+    spec: DatasetSpec,
+    frame: pd.DataFrame | None,
+    text: _FrameText,
+    widths: Mapping[str, int],
+    codelists: _Codelists,
+    problems: list[str],
+) -> list[_Item]:
+    """The ItemDefs of a dataset's variables (``ItemDef``, one per spec variable, in spec order).
+
+    Length and integer/float from ``frame`` when given (``widths``, the XPT's allotted Char
+    lengths, win); CodeListRef to the spec codelist or external dictionary; MethodOID of a Derived variable.
     """
-    from pipeline.specs.ct import load_ct
+    out = []
+    for v in spec.variables:
+        col = frame[v.name] if frame is not None else None
+        dtype, length, digits = _typing(v.name, v.type, v.format, v.length, col)
+        if dtype == "text" and v.name in widths:
+            length = widths[v.name]
+        it = _Item(
+            item_oid(spec.name, v.name),
+            v.name,
+            v.label,
+            dtype,
+            length,
+            digits,
+            v.format,
+            v.origin,
+            tuple(v.sources or ()),
+            v.derivation,
+            f"{spec.name}.{v.name}",
+        )
+        names = _variable_codelists(v)
+        dictionary = getattr(v, "dictionary", None)
+        if names:
+            it.codelist = codelists.ref(names, dtype, it.where, _used(text(v.name)) if frame is not None else None)
+        elif dictionary:
+            it.codelist = codelists.external(str(dictionary), dtype, it.where)
+        _method(it, spec.name, v.name, None, problems)
+        out.append(it)
+    return out
 
-    lay = layer(layer_name)
-    study = load_study()
-    ct = load_ct() if ct is None else ct
-    frames = frames or {}
-    stamp, _ = creation_datetime(data_cutoff)
-    problems: list[str] = []
-    specs = sorted(specs, key=_dataset_sort_key)
-    classes = _enumeration("ItemGroupClass")
-    subclasses = _enumeration("ItemGroupSubClass")
-    codelists = _Codelists(ct, problems)
 
-    # --- Gather every item first; the elements are then written in the schema's order.
-    items: dict[str, list[_Item]] = {}  # dataset -> its variables
-    vlm: dict[str, list[tuple[_Item, list[tuple[str, str]]]]] = {}  # ValueListDef OID -> (item, where)
+def _collect_value_level(
+    spec: DatasetSpec,
+    frame: pd.DataFrame | None,
+    text: _FrameText,
+    variables: list[_Item],
+    codelists: _Codelists,
+    problems: list[str],
+    vlm: ValueLists,
+) -> None:
+    """The value-level items of a dataset into ``vlm``: one ``ItemDef`` per case of the spec's
+    ``value_level``, each with its ``def:WhereClauseDef`` (RangeCheck EQ on the where variables);
+    the parent variable gets the ``def:ValueListDef`` OID ``VL.<dataset>.<variable>``."""
+    by_name = {it.name: it for it in variables}
+    for n, vl in enumerate(getattr(spec, "value_level", ()) or (), start=1):
+        parent = by_name.get(vl.variable)
+        if parent is None:
+            problems.append(f"{spec.name}: value-level metadata for unknown variable {vl.variable}")
+            continue
+        pv = spec.variable(vl.variable) if hasattr(spec, "variable") else next(v for v in spec.variables if v.name == vl.variable)
+        where = [(k, str(val)) for k, val in vl.where]
+        vl_oid = f"VL.{spec.name}.{vl.variable}"
+        suffix = _slug(".".join(val for _, val in where))
+        if any(suffix == _slug(".".join(val for _, val in w)) for _i, w in vlm.get(vl_oid, [])):
+            suffix += f".{n}"
+        sub = None
+        if frame is not None:
+            mask = pd.Series(True, index=frame.index)
+            for k, val in where:
+                mask &= (text(k) == val) if k in frame.columns else False
+            sub = frame.loc[mask, vl.variable]
+        dtype, length, digits = _typing(pv.name, vl.type or pv.type, pv.format, vl.length or pv.length, sub)
+        if pv.type == "Char" and dtype in ("integer", "float"):
+            # A number held in a character result (--ORRES): its length is the text's.
+            length = char_width(sub) if sub is not None else (vl.length or pv.length)
+        qnam = dict(where).get("QNAM")
+        if pv.type == "Char" and qnam and is_iso8601_char(qnam, "Char"):
+            # A supplemental qualifier named --DTC holds ISO 8601 dates (SUPPRS.QVAL of RECURDTC).
+            dtype, length, digits = _iso_date_type(sub), None, None
+        where_text = " and ".join(f"{k} = {val}" for k, val in where)
+        it = _Item(
+            f"{item_oid(spec.name, vl.variable)}.{suffix}",
+            vl.variable,
+            (vl.label or f"{vl.variable} where {where_text}") + (f" ({vl.unit})" if getattr(vl, "unit", None) else ""),
+            dtype,
+            length,
+            digits,
+            pv.format,
+            vl.origin,
+            tuple(vl.sources or ()),
+            vl.derivation,
+            f"{spec.name}.{vl.variable} [{where_text}]",
+        )
+        vl_names = tuple(getattr(vl, "codelists", None) or ())
+        if vl_names:
+            used = _used(_as_text(sub)) if sub is not None else None
+            it.codelist = codelists.ref(vl_names, dtype, it.where, used)
+        _method(it, spec.name, vl.variable, suffix, problems)
+        parent.value_list = vl_oid
+        vlm.setdefault(vl_oid, []).append((it, where))
+
+
+def _collect_item_group(
+    spec: DatasetSpec,
+    variables: list[_Item],
+    layer_name: str,
+    purpose: str,
+    ig_std: str,
+    problems: list[str],
+) -> _ItemGroupDef:
+    """The ``ItemGroupDef`` of a dataset: name, domain, repeating, purpose, ``def:Structure``, ``def:Class``,
+    ItemRefs (Mandatory from the spec's core, KeySequence from its keys, Role in SDTM) and its ``def:leaf``."""
+    cls = (spec.cls or "").upper()
+    structure = (spec.structure or "").strip()
+    if not structure:
+        problems.append(f"{spec.name}: no structure in the spec (def:Structure is required)")
+    # One record per subject (DM, ADSL) is the only non-repeating structure.
+    repeating = "No" if structure.rstrip(".").lower() == "one record per subject" else "Yes"
+    attrs: dict[str, object] = {
+        "OID": itemgroup_oid(spec.name),
+        "Name": spec.name,
+        "SASDatasetName": spec.name,
+        # Define-XML 2.1: a SUPP-- dataset's Domain is its parent domain (SUPPRS -> RS).
+        "Domain": spec.name.removeprefix("SUPP") if layer_name == "sdtm" else None,
+        "Repeating": repeating,
+        "IsReferenceData": "Yes" if cls == "TRIAL DESIGN" else "No",
+        "Purpose": purpose,
+        _q(DEF_NS, "Structure"): structure or "Not specified",
+        _q(DEF_NS, "StandardOID"): ig_std,
+        _q(DEF_NS, "ArchiveLocationID"): leaf_id(spec.name),
+        _q(DEF_NS, "CommentOID"): comment_oid(spec.name) if spec.comment else None,
+    }
+    keys = list(spec.keys or [])
+    names = [v.name for v in spec.variables]
+    for k in keys:
+        if k not in names:
+            problems.append(f"{spec.name}: key {k} is not a variable of the dataset")
+    refs: list[dict[str, object]] = [
+        {
+            "ItemOID": it.oid,
+            "OrderNumber": n,
+            "Mandatory": "Yes" if (v.core or "").strip().lower() == "req" else "No",
+            "KeySequence": keys.index(v.name) + 1 if v.name in keys else None,
+            "MethodOID": it.method,
+            "Role": v.role if layer_name == "sdtm" and v.role else None,
+        }
+        for n, (v, it) in enumerate(zip(spec.variables, variables, strict=False), start=1)
+    ]
+    group_cls, subclass = None, None
+    if cls in _enumeration("ItemGroupClass"):
+        group_cls = cls
+        sub = (getattr(spec, "subclass", None) or "").upper()
+        if sub and sub in _enumeration("ItemGroupSubClass"):
+            subclass = sub
+        elif sub:
+            problems.append(f"{spec.name}: subclass {sub!r} is not a Define-XML 2.1 subclass")
+    else:
+        problems.append(f"{spec.name}: class {spec.cls!r} is not a Define-XML 2.1 class")
+    return _ItemGroupDef(spec.name, attrs, spec.label, refs, group_cls, subclass)
+
+
+def _collect_origin(it: _Item, crf: tuple[str, Mapping[str, Sequence[int]]] | None, problems: list[str]) -> _OriginDef | None:
+    """The ``def:Origin`` of an item: Type and Source from the spec origin (:data:`ORIGINS`), the description
+    (a Predecessor's source variables; the source or derivation of a non-Derived value) and, for a Collected
+    value, the aCRF pages annotating it (``crf``: the aCRF leaf ID and item ``where`` -> pages)."""
+    key = (it.origin or "").strip().lower()
+    if key not in ORIGINS:
+        problems.append(f"{it.where}: origin {it.origin!r} is not a Define-XML 2.1 origin type")
+        return None
+    typ, source = ORIGINS[key]
+    sources = [s for s in it.sources if s]
+    description = None
+    if typ == "Predecessor":
+        if sources:
+            description = ", ".join(sources)
+        else:
+            problems.append(f"{it.where}: Predecessor origin without a source variable")
+    elif typ != "Derived" and (it.derivation or sources):
+        # Derived values are described by their MethodDef; the others say here where they come from.
+        description = it.derivation or ", ".join(sources)
+    if typ == "Collected" and crf is not None and crf[1].get(it.where):
+        # no raw source in specs/raw (test specs): no page; tests/test_submission_m5.py requires one for the study
+        return _OriginDef(typ, source, description, crf[0], tuple(crf[1][it.where]))
+    return _OriginDef(typ, source, description)
+
+
+def _collect_methods(items: Sequence[_Item]) -> list[_MethodDef]:
+    """One ``MethodDef`` (Type Computation) per Derived item: the spec derivation and its sources."""
+    out = []
+    for it in items:
+        if it.method:
+            text = (it.derivation or "").strip()
+            if it.sources:
+                text += f" (source: {', '.join(it.sources)})"
+            out.append(_MethodDef(it.method, f"Algorithm to derive {it.where}", text))
+    return out
+
+
+def _collect_comments(specs: Sequence[DatasetSpec]) -> list[_CommentDef]:
+    """One ``def:CommentDef`` per dataset with a spec ``comment`` (the sponsor's choices), whitespace folded."""
+    return [_CommentDef(comment_oid(s.name), " ".join(s.comment.split())) for s in specs if s.comment]
+
+
+def _collect_documents(layer_name: str) -> _Documents:
+    """The documents of :data:`DOCUMENTS` a layer's define.xml links: the aCRF (``def:AnnotatedCRF``) and the
+    reviewer's guides (``def:SupplementalDoc``), each a ``def:leaf``."""
+    docs = DOCUMENTS.get(layer_name, ())
+    return _Documents(tuple(d for d in docs if d[1] == "acrf.pdf"), tuple(d for d in docs if d[1] != "acrf.pdf"))
+
+
+def _adam_ct_codelists(root: Path | None = None) -> set[str]:
+    """Names of the CDISC ADaM CT codelists of ``specs/ct/adam_ct.csv`` (those with an NCI codelist code)."""
+    import csv
+
+    from pipeline.specs.paths import SPECS_DIR
+
+    path = (root or SPECS_DIR) / "ct" / "adam_ct.csv"
+    with path.open(encoding="utf-8", newline="") as fh:
+        return {r["codelist"] for r in csv.DictReader(fh) if r["codelist_code"]}
+
+
+def _standard(oid: str, name: str, typ: str, version: str, publishing_set: str | None = None) -> dict[str, object]:
+    """The attributes of one ``def:Standard`` (Status Final), in the schema's order."""
+    return {"OID": oid, "Name": name, "Type": typ, "PublishingSet": publishing_set, "Version": version, "Status": "Final"}
+
+
+def _dataset_standards(specs: Sequence[DatasetSpec], problems: list[str]) -> dict[str, tuple[str, str, str]]:
+    """Dataset -> (OID, name, version) of the dataset-level IG its spec names (``standard: ADaM-OCCDSIG 1.1``)."""
+    names = _enumeration("StandardName")
+    out = {}
     for spec in specs:
-        frame = submission_frame(frames[spec.name], spec) if spec.name in frames else None
-        text: dict[str, pd.Series] = {}  # values as text, computed only for the columns that need it
+        if not spec.standard:
+            continue
+        name, version = spec.standard.rsplit(" ", 1)
+        if name not in names:
+            problems.append(f"{spec.name}: standard {name!r} is not a Define-XML 2.1 standard name")
+            continue
+        out[spec.name] = (f"STD.{name}.{version}", name, version)
+    return out
 
-        def as_text(name: str, frame=frame, text=text) -> pd.Series:
-            if name not in text:
-                text[name] = _as_text(frame[name])
-            return text[name]
 
-        items[spec.name] = []
-        for v in spec.variables:
-            col = frame[v.name] if frame is not None else None
-            dtype, length, digits = _typing(v.name, v.type, v.format, v.length, col)
-            if dtype == "text" and v.name in (widths or {}).get(spec.name, {}):
-                length = widths[spec.name][v.name]
-            it = _Item(
-                item_oid(spec.name, v.name),
-                v.name,
-                v.label,
-                dtype,
-                length,
-                digits,
-                v.format,
-                v.origin,
-                tuple(v.sources or ()),
-                v.derivation,
-                f"{spec.name}.{v.name}",
-            )
-            cls_names = tuple(
-                getattr(v, "codelists", None) or ((v.codelist,) if isinstance(v.codelist, str) else tuple(v.codelist or ()))
-            )
-            if cls_names:
-                used = _used(as_text(v.name)) if frame is not None else None
-                it.codelist = codelists.ref(cls_names, dtype, it.where, used)
-            elif getattr(v, "dictionary", None):
-                it.codelist = codelists.external(v.dictionary, dtype, it.where)
-            _method(it, spec.name, v.name, None, problems)
-            items[spec.name].append(it)
-        by_name = {it.name: it for it in items[spec.name]}
-        for n, vl in enumerate(getattr(spec, "value_level", ()) or (), start=1):
-            parent = by_name.get(vl.variable)
-            if parent is None:
-                problems.append(f"{spec.name}: value-level metadata for unknown variable {vl.variable}")
-                continue
-            pv = (
-                spec.variable(vl.variable)
-                if hasattr(spec, "variable")
-                else next(v for v in spec.variables if v.name == vl.variable)
-            )
-            where = [(k, str(val)) for k, val in vl.where]
-            suffix = _slug(".".join(val for _, val in where))
-            if any(suffix == _slug(".".join(val for _, val in w)) for _i, w in vlm.get(f"VL.{spec.name}.{vl.variable}", [])):
-                suffix += f".{n}"
-            sub = None
-            if frame is not None:
-                mask = pd.Series(True, index=frame.index)
-                for k, val in where:
-                    mask &= (as_text(k) == val) if k in frame.columns else False
-                sub = frame.loc[mask, vl.variable]
-            typ = vl.type or pv.type
-            dtype, length, digits = _typing(pv.name, typ, pv.format, vl.length or pv.length, sub)
-            if pv.type == "Char" and dtype in ("integer", "float"):
-                # A number held in a character result (--ORRES): its length is the text's.
-                length = char_width(sub) if sub is not None else (vl.length or pv.length)
-            qnam = dict(where).get("QNAM")
-            if pv.type == "Char" and qnam and is_iso8601_char(qnam, "Char"):
-                # A supplemental qualifier named --DTC holds ISO 8601 dates (SUPPRS.QVAL of RECURDTC).
-                dtype, length, digits = _iso_date_type(sub), None, None
-            where_text = " and ".join(f"{k} = {val}" for k, val in where)
-            it = _Item(
-                f"{item_oid(spec.name, vl.variable)}.{suffix}",
-                vl.variable,
-                (vl.label or f"{vl.variable} where {where_text}") + (f" ({vl.unit})" if getattr(vl, "unit", None) else ""),
-                dtype,
-                length,
-                digits,
-                pv.format,
-                vl.origin,
-                tuple(vl.sources or ()),
-                vl.derivation,
-                f"{spec.name}.{vl.variable} [{where_text}]",
-            )
-            vl_names = tuple(getattr(vl, "codelists", None) or ())
-            if vl_names:
-                used = _used(_as_text(sub)) if sub is not None else None
-                it.codelist = codelists.ref(vl_names, dtype, it.where, used)
-            _method(it, spec.name, vl.variable, suffix, problems)
-            vl_oid = f"VL.{spec.name}.{vl.variable}"
-            parent.value_list = vl_oid
-            vlm.setdefault(vl_oid, []).append((it, where))
+def _collect_standards(
+    layer_name: str,
+    ig: tuple[str, str],
+    ct_version: str,
+    specs: Sequence[DatasetSpec],
+    codelists: list[_CodeListDef],
+    problems: list[str],
+) -> _Standards:
+    """The ``def:Standards``: the layer's IG (``ig``: name, version), in ADaM each dataset-level IG a spec
+    names (IGs first), and the CDISC/NCI CT packages the CodeLists use (SDTM: specs/ct holds the SDTM CT
+    of the recorded NCI-EVS release, which ADaM reuses; ADaM: the codelists of ``specs/ct/adam_ct.csv``).
+    Sets each CodeList's def:StandardOID; returns the standards and each dataset's IG standard."""
+    ig_std = f"STD.{ig[0]}.{ig[1]}"
+    sdtm_ct = f"STD.CT.SDTM.{ct_version}"
+    igs = [_standard(ig_std, ig[0], "IG", ig[1])]
+    dataset: dict[str, str] = {}
+    cts = []
+    if any(cl.cdisc for cl in codelists):
+        cts.append(_standard(sdtm_ct, "CDISC/NCI", "CT", ct_version, "SDTM"))
+    if layer_name == "adam":
+        for ds, (oid, name, version) in _dataset_standards(specs, problems).items():
+            if all(s["OID"] != oid for s in igs):
+                igs.append(_standard(oid, name, "IG", version))
+            dataset[ds] = oid
+        adam_ct = {codelist_oid(n) for n in _adam_ct_codelists()}
+        adam_lists = [cl for cl in codelists if cl.oid in adam_ct]
+        if adam_lists:
+            oid = f"STD.CT.ADaM.{ct_version}"
+            cts.append(_standard(oid, "CDISC/NCI", "CT", ct_version, "ADaM"))
+            for cl in adam_lists:
+                cl.standard = oid
+        if all(cl.standard != sdtm_ct for cl in codelists):
+            cts = [s for s in cts if s["OID"] != sdtm_ct]  # no SDTM CT codelist left in this define
+    return _Standards(igs + cts, dataset)
 
-    # --- ODM root, study, metadata version and standards
+
+# --------------------------------------------------------------------------- writers
+
+
+def _write_odm(study, lay, stamp: str) -> tuple[etree._Element, etree._Element]:
+    """The ``ODM`` root (Snapshot, def:Context Submission), ``Study`` with its ``GlobalVariables`` and the
+    ``MetaDataVersion`` (def:DefineVersion 2.1.0); returns the root and the MetaDataVersion."""
     root = etree.Element(_q(ODM_NS, "ODM"), nsmap=NSMAP)
     for k, val in [
         ("FileType", "Snapshot"),
@@ -563,208 +837,220 @@ def build_define(
             _q(DEF_NS, "DefineVersion"): DEFINE_VERSION,
         },
     )
-    ig_std = f"STD.{lay.ig_name}.{lay.ig_version}"
-    ct_std = f"STD.CT.SDTM.{study.ct_version}"
-    stds = _sub(mdv, "Standards", ns=DEF_NS)
-    _sub(
-        stds,
-        "Standard",
-        {"OID": ig_std, "Name": lay.ig_name, "Type": "IG", "Version": lay.ig_version, "Status": "Final"},
-        ns=DEF_NS,
-    )
-    if any(u["names"] and all(ct[n].is_cdisc for n in u["names"]) for u in codelists.used.values()):
-        # specs/ct holds the SDTM CT package of the recorded NCI-EVS release; ADaM reuses its codelists.
-        _sub(
-            stds,
-            "Standard",
-            {
-                "OID": ct_std,
-                "Name": "CDISC/NCI",
-                "Type": "CT",
-                "PublishingSet": "SDTM",
-                "Version": study.ct_version,
-                "Status": "Final",
-            },
-            ns=DEF_NS,
-        )
+    return root, mdv
 
-    # --- Value-level metadata
+
+def _write_standards(mdv: etree._Element, standards: _Standards) -> None:
+    """``def:Standards`` with one ``def:Standard`` per standard."""
+    stds = _sub(mdv, "Standards", ns=DEF_NS)
+    for attrs in standards.standards:
+        _sub(stds, "Standard", attrs, ns=DEF_NS)
+
+
+def _write_document_refs(mdv: etree._Element, docs: _Documents) -> None:
+    """``def:AnnotatedCRF`` then ``def:SupplementalDoc``, each a ``def:DocumentRef`` per document leaf."""
+    for tag, group in (("AnnotatedCRF", docs.crf), ("SupplementalDoc", docs.supplemental)):
+        if group:
+            el = _sub(mdv, tag, ns=DEF_NS)
+            for leaf, _f, _t in group:
+                _sub(el, "DocumentRef", {"leafID": leaf}, ns=DEF_NS)
+
+
+def _where_clause_oid(it: _Item) -> str:
+    """OID of the ``def:WhereClauseDef`` of a value-level item (``IT.LB.LBORRES.ALB`` -> ``WC.LB.LBORRES.ALB``)."""
+    return "WC" + it.oid[2:]
+
+
+def _write_value_lists(mdv: etree._Element, vlm: ValueLists) -> None:
+    """One ``def:ValueListDef`` per parent variable: an ItemRef per value-level item with its WhereClauseRef."""
     for vl_oid in sorted(vlm):
         vld = _sub(mdv, "ValueListDef", {"OID": vl_oid}, ns=DEF_NS)
         for n, (it, _w) in enumerate(vlm[vl_oid], start=1):
             ref = _sub(vld, "ItemRef", {"ItemOID": it.oid, "OrderNumber": n, "Mandatory": "No", "MethodOID": it.method})
-            _sub(ref, "WhereClauseRef", {"WhereClauseOID": "WC" + it.oid[2:]}, ns=DEF_NS)
+            _sub(ref, "WhereClauseRef", {"WhereClauseOID": _where_clause_oid(it)}, ns=DEF_NS)
+
+
+def _write_where_clauses(mdv: etree._Element, vlm: ValueLists) -> None:
+    """One ``def:WhereClauseDef`` per value-level item: a RangeCheck (EQ, Soft) per where variable."""
     for vl_oid in sorted(vlm):
         ds = vl_oid.split(".")[1]
         for it, where in vlm[vl_oid]:
-            wc = _sub(mdv, "WhereClauseDef", {"OID": "WC" + it.oid[2:]}, ns=DEF_NS)
+            wc = _sub(mdv, "WhereClauseDef", {"OID": _where_clause_oid(it)}, ns=DEF_NS)
             for k, val in where:
                 rc = _sub(wc, "RangeCheck", {"Comparator": "EQ", "SoftHard": "Soft", _q(DEF_NS, "ItemOID"): item_oid(ds, k)})
                 _sub(rc, "CheckValue").text = val
 
-    # --- ItemGroupDefs
-    for spec in specs:
-        cls = (spec.cls or "").upper()
-        structure = (spec.structure or "").strip()
-        if not structure:
-            problems.append(f"{spec.name}: no structure in the spec (def:Structure is required)")
-        # One record per subject (DM, ADSL) is the only non-repeating structure.
-        repeating = "No" if structure.rstrip(".").lower() == "one record per subject" else "Yes"
-        ig = _sub(
-            mdv,
-            "ItemGroupDef",
-            {
-                "OID": itemgroup_oid(spec.name),
-                "Name": spec.name,
-                "SASDatasetName": spec.name,
-                # Define-XML 2.1: a SUPP-- dataset's Domain is its parent domain (SUPPRS -> RS).
-                "Domain": (spec.name.removeprefix("SUPP") if spec.name.startswith("SUPP") else spec.name)
-                if lay.name == "sdtm"
-                else None,
-                "Repeating": repeating,
-                "IsReferenceData": "Yes" if cls == "TRIAL DESIGN" else "No",
-                "Purpose": lay.purpose,
-                _q(DEF_NS, "Structure"): structure or "Not specified",
-                _q(DEF_NS, "StandardOID"): ig_std,
-                _q(DEF_NS, "ArchiveLocationID"): leaf_id(spec.name),
-                _q(DEF_NS, "CommentOID"): comment_oid(spec.name) if spec.comment else None,
-            },
+
+def _write_item_group(mdv: etree._Element, group: _ItemGroupDef, standard: str | None) -> None:
+    """An ``ItemGroupDef``: Description, ItemRefs, ``def:Class`` (with ``def:SubClass``) and the XPT ``def:leaf``;
+    ``standard`` (a dataset-level IG) replaces the layer IG's def:StandardOID."""
+    attrs = dict(group.attrs)
+    if standard is not None:
+        attrs[_q(DEF_NS, "StandardOID")] = standard
+    ig = _sub(mdv, "ItemGroupDef", attrs)
+    _description(ig, group.label)
+    for ref in group.refs:
+        _sub(ig, "ItemRef", ref)
+    if group.cls is not None:
+        c = _sub(ig, "Class", {"Name": group.cls}, ns=DEF_NS)
+        if group.subclass:
+            _sub(c, "SubClass", {"Name": group.subclass}, ns=DEF_NS)
+    leaf = _sub(ig, "leaf", {"ID": leaf_id(group.name), _q(XLINK_NS, "href"): xpt_name(group.name)}, ns=DEF_NS)
+    _sub(leaf, "title", ns=DEF_NS).text = xpt_name(group.name)
+
+
+def _write_origin(el: etree._Element, origin: _OriginDef) -> None:
+    """``def:Origin`` with its Description and, for a Collected value, ``def:DocumentRef``/``def:PDFPageRef``."""
+    o = _sub(el, "Origin", {"Type": origin.type, "Source": origin.source}, ns=DEF_NS)
+    if origin.description is not None:
+        _description(o, origin.description)
+    if origin.crf_leaf is not None:
+        ref = _sub(o, "DocumentRef", {"leafID": origin.crf_leaf}, ns=DEF_NS)
+        _sub(ref, "PDFPageRef", {"PageRefs": " ".join(map(str, origin.pages)), "Type": "PhysicalRef"}, ns=DEF_NS)
+
+
+def _write_item_def(mdv: etree._Element, it: _Item, origin: _OriginDef | None) -> None:
+    """An ``ItemDef``: type, length, digits, display format, Description, CodeListRef, Origin, ValueListRef."""
+    el = _sub(
+        mdv,
+        "ItemDef",
+        {
+            "OID": it.oid,
+            "Name": it.name,
+            "DataType": it.data_type,
+            "Length": it.length,
+            "SignificantDigits": it.digits,
+            "SASFieldName": it.name,
+            _q(DEF_NS, "DisplayFormat"): it.fmt or None,
+        },
+    )
+    _description(el, it.label)
+    if it.codelist:
+        _sub(el, "CodeListRef", {"CodeListOID": it.codelist})
+    if origin is not None:
+        _write_origin(el, origin)
+    if it.value_list:
+        _sub(el, "ValueListRef", {"ValueListOID": it.value_list}, ns=DEF_NS)
+
+
+def _write_codelist(mdv: etree._Element, cl: _CodeListDef) -> None:
+    """A ``CodeList``: its CodeListItems (with Decode) or EnumeratedItems and NCI Aliases, or an ExternalCodeList."""
+    el = _sub(mdv, "CodeList", {"OID": cl.oid, "Name": cl.name, "DataType": cl.data_type, _q(DEF_NS, "StandardOID"): cl.standard})
+    if cl.dictionary is not None:
+        _sub(el, "ExternalCodeList", {"Dictionary": cl.dictionary, "Version": cl.version})
+        return
+    for t in cl.terms:
+        tag = "EnumeratedItem" if t.decode is None else "CodeListItem"
+        item = _sub(
+            el, tag, {"CodedValue": t.value, "OrderNumber": t.order, _q(DEF_NS, "ExtendedValue"): "Yes" if t.extended else None}
         )
-        _description(ig, spec.label)
-        keys = list(spec.keys or [])
-        names = [v.name for v in spec.variables]
-        for k in keys:
-            if k not in names:
-                problems.append(f"{spec.name}: key {k} is not a variable of the dataset")
-        for n, (v, it) in enumerate(zip(spec.variables, items[spec.name]), start=1):
-            _sub(
-                ig,
-                "ItemRef",
-                {
-                    "ItemOID": it.oid,
-                    "OrderNumber": n,
-                    "Mandatory": "Yes" if (v.core or "").strip().lower() == "req" else "No",
-                    "KeySequence": keys.index(v.name) + 1 if v.name in keys else None,
-                    "MethodOID": it.method,
-                    "Role": v.role if lay.name == "sdtm" and v.role else None,
-                },
-            )
-        if cls in classes:
-            c = _sub(ig, "Class", {"Name": cls}, ns=DEF_NS)
-            sub = (getattr(spec, "subclass", None) or "").upper()
-            if sub and sub in subclasses:
-                _sub(c, "SubClass", {"Name": sub}, ns=DEF_NS)
-            elif sub:
-                problems.append(f"{spec.name}: subclass {sub!r} is not a Define-XML 2.1 subclass")
-        else:
-            problems.append(f"{spec.name}: class {spec.cls!r} is not a Define-XML 2.1 class")
-        leaf = _sub(ig, "leaf", {"ID": leaf_id(spec.name), _q(XLINK_NS, "href"): xpt_name(spec.name)}, ns=DEF_NS)
-        _sub(leaf, "title", ns=DEF_NS).text = xpt_name(spec.name)
+        if t.decode is not None:
+            d = _sub(item, "Decode")
+            tt = _sub(d, "TranslatedText")
+            tt.set(_q(XML_NS, "lang"), "en")
+            tt.text = t.decode
+        if t.nci_code:
+            _sub(item, "Alias", {"Context": "nci:ExtCodeID", "Name": t.nci_code})
+    if cl.alias:
+        _sub(el, "Alias", {"Context": "nci:ExtCodeID", "Name": cl.nci_code})
 
-    # --- ItemDefs: dataset variables, then the value-level items
-    all_items = [it for spec in specs for it in items[spec.name]] + [it for k in sorted(vlm) for it, _w in vlm[k]]
-    for it in all_items:
-        el = _sub(
-            mdv,
-            "ItemDef",
-            {
-                "OID": it.oid,
-                "Name": it.name,
-                "DataType": it.data_type,
-                "Length": it.length,
-                "SignificantDigits": it.digits,
-                "SASFieldName": it.name,
-                _q(DEF_NS, "DisplayFormat"): it.fmt or None,
-            },
-        )
-        _description(el, it.label)
-        if it.codelist:
-            _sub(el, "CodeListRef", {"CodeListOID": it.codelist})
-        _origin(el, it, problems)
-        if it.value_list:
-            _sub(el, "ValueListRef", {"ValueListOID": it.value_list}, ns=DEF_NS)
 
-    codelists.write(mdv, ct_std)
-    if lay.name == "adam":
-        _adam_standards(mdv, stds, specs, study.ct_version, problems)
+def _write_method(mdv: etree._Element, m: _MethodDef) -> None:
+    """A ``MethodDef`` (Type Computation) with its Description."""
+    el = _sub(mdv, "MethodDef", {"OID": m.oid, "Name": m.name, "Type": "Computation"})
+    _description(el, m.description)
 
-    # --- MethodDefs (derivations of the spec)
-    for it in all_items:
-        if it.method:
-            text = it.derivation.strip()
-            if it.sources:
-                text += f" (source: {', '.join(it.sources)})"
-            m = _sub(mdv, "MethodDef", {"OID": it.method, "Name": f"Algorithm to derive {it.where}", "Type": "Computation"})
-            _description(m, text)
 
-    # --- CommentDefs (the sponsor's choices recorded in the spec comments)
-    for spec in specs:
-        if spec.comment:
-            c = _sub(mdv, "CommentDef", {"OID": comment_oid(spec.name)}, ns=DEF_NS)
-            _description(c, " ".join(spec.comment.split()))
+def _write_comment(mdv: etree._Element, c: _CommentDef) -> None:
+    """A ``def:CommentDef`` with its Description."""
+    el = _sub(mdv, "CommentDef", {"OID": c.oid}, ns=DEF_NS)
+    _description(el, c.description)
 
-    _documents(mdv, lay.name, all_items)
 
-    doc = etree.ElementTree(root)
+def _write_leaves(mdv: etree._Element, docs: _Documents) -> None:
+    """A ``def:leaf`` (href and title) per linked document, at the end of the MetaDataVersion."""
+    for leaf, href, title in docs.all:
+        el = _sub(mdv, "leaf", {"ID": leaf, _q(XLINK_NS, "href"): href}, ns=DEF_NS)
+        _sub(el, "title", ns=DEF_NS).text = title
+
+
+def _serialize(root: etree._Element) -> bytes:
+    """The document as UTF-8 bytes: XML declaration, the stylesheet processing instruction, pretty-printed."""
     root.addprevious(etree.ProcessingInstruction("xml-stylesheet", f'type="text/xsl" href="{STYLESHEET}"'))
-    body = etree.tostring(doc, encoding="unicode", pretty_print=True)
-    xml = ('<?xml version="1.0" encoding="UTF-8"?>\n' + body).encode("utf-8")
-    return DefineResult(xml, problems)
+    body = etree.tostring(etree.ElementTree(root), encoding="unicode", pretty_print=True)
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n' + body).encode("utf-8")
 
 
-# --- ADaM additions: the dataset's own IG (ADaM-OCCDSIG for OCCDS) and ADaM controlled terminology
+# --------------------------------------------------------------------------- the document
 
 
-def _adam_ct_codelists(root: Path | None = None) -> set[str]:
-    """Names of the CDISC ADaM CT codelists of ``specs/ct/adam_ct.csv`` (those with an NCI codelist code)."""
-    import csv
+def build_define(
+    layer_name: str,
+    specs: Sequence[DatasetSpec],
+    frames: Mapping[str, pd.DataFrame] | None = None,
+    ct: Mapping[str, Codelist] | None = None,
+    data_cutoff: str | None = None,
+    widths: Mapping[str, Mapping[str, int]] | None = None,
+) -> DefineResult:
+    """Define-XML 2.1 for the datasets ``specs`` of ``layer_name`` ("sdtm" | "adam").
 
-    from pipeline.specs.paths import SPECS_DIR
+    ``widths`` (dataset -> variable -> bytes): the XPT files' allotted Char lengths, which
+    override the lengths observed in ``frames``.
 
-    path = (root or SPECS_DIR) / "ct" / "adam_ct.csv"
-    with path.open(encoding="utf-8", newline="") as fh:
-        return {r["codelist"] for r in csv.DictReader(fh) if r["codelist_code"]}
+    ``frames`` (dataset name -> in-memory frame) give the observed character lengths, the
+    integer/float types and the codelist terms actually used; without them the spec lengths
+    and whole codelists are written. ``ct`` defaults to ``load_ct()``. Returns the XML bytes
+    and the problems found in the specs (empty: nothing here a reviewer's tool would flag).
+    Everything is collected first, then written in the order of the Define-XML 2.1 schema.
+    """
+    from pipeline.specs.ct import load_ct
 
+    lay = layer(layer_name)
+    study = load_study()
+    frames = frames or {}
+    widths = widths or {}
+    stamp, _ = creation_datetime(data_cutoff)
+    problems: list[str] = []
+    specs = sorted(specs, key=_dataset_sort_key)
+    codelists = _Codelists(load_ct() if ct is None else ct, problems)
+    ig_std = f"STD.{lay.ig_name}.{lay.ig_version}"
 
-def _adam_standards(
-    mdv: etree._Element, stds: etree._Element, specs: Sequence[DatasetSpec], ct_version: str, problems: list[str]
-) -> None:
-    """def:Standard of each dataset-level IG a spec names (``standard: ADaM-OCCDSIG 1.1``) and of ADaM CT; the
-    ItemGroupDefs and CodeLists concerned point at them (def:StandardOID)."""
-    names = _enumeration("StandardName")
+    items: dict[str, list[_Item]] = {}  # dataset -> its variables
+    vlm: ValueLists = {}
     for spec in specs:
-        if not spec.standard:
-            continue
-        name, version = spec.standard.rsplit(" ", 1)
-        if name not in names:
-            problems.append(f"{spec.name}: standard {name!r} is not a Define-XML 2.1 standard name")
-            continue
-        oid = f"STD.{name}.{version}"
-        if stds.find(f"{{{DEF_NS}}}Standard[@OID='{oid}']") is None:
-            # An IG standard goes before the CT standards (Define-XML 2.1 lists IGs first).
-            ig = [e for e in stds if e.get("Type") == "IG"]
-            el = etree.Element(
-                _q(DEF_NS, "Standard"), {"OID": oid, "Name": name, "Type": "IG", "Version": version, "Status": "Final"}
-            )
-            ig[-1].addnext(el) if ig else stds.insert(0, el)
-        mdv.find(f"{{{ODM_NS}}}ItemGroupDef[@OID='{itemgroup_oid(spec.name)}']").set(_q(DEF_NS, "StandardOID"), oid)
-    adam_ct = {codelist_oid(n) for n in _adam_ct_codelists()}
-    lists = [cl for cl in mdv.findall(f"{{{ODM_NS}}}CodeList") if cl.get("OID") in adam_ct]
-    if lists:
-        oid = f"STD.CT.ADaM.{ct_version}"
-        _sub(
-            stds,
-            "Standard",
-            {"OID": oid, "Name": "CDISC/NCI", "Type": "CT", "PublishingSet": "ADaM", "Version": ct_version, "Status": "Final"},
-            ns=DEF_NS,
-        )
-        for cl in lists:
-            cl.set(_q(DEF_NS, "StandardOID"), oid)
-    sdtm_ct = f"STD.CT.SDTM.{ct_version}"
-    used = {e.get(_q(DEF_NS, "StandardOID")) for e in mdv.iter() if e.get(_q(DEF_NS, "StandardOID"))}
-    for std in stds.findall(f"{{{DEF_NS}}}Standard[@OID='{sdtm_ct}']"):
-        if sdtm_ct not in used:
-            stds.remove(std)  # no SDTM CT codelist left in this define
+        frame = submission_frame(frames[spec.name], spec) if spec.name in frames else None
+        text = _FrameText(frame)
+        items[spec.name] = _collect_variables(spec, frame, text, widths.get(spec.name, {}), codelists, problems)
+        _collect_value_level(spec, frame, text, items[spec.name], codelists, problems, vlm)
+    groups = [_collect_item_group(s, items[s.name], lay.name, lay.purpose, ig_std, problems) for s in specs]
+    all_items = [it for spec in specs for it in items[spec.name]] + [it for k in sorted(vlm) for it, _w in vlm[k]]
+    docs = _collect_documents(lay.name)
+    crf = None
+    if docs.crf:
+        from pipeline.submission.acrf import page_map
+
+        crf = (docs.crf[0][0], page_map())
+    origins = [_collect_origin(it, crf, problems) for it in all_items]
+    lists = codelists.collect(f"STD.CT.SDTM.{study.ct_version}")
+    standards = _collect_standards(lay.name, (lay.ig_name, lay.ig_version), study.ct_version, specs, lists, problems)
+
+    root, mdv = _write_odm(study, lay, stamp)
+    _write_standards(mdv, standards)
+    _write_document_refs(mdv, docs)
+    _write_value_lists(mdv, vlm)
+    _write_where_clauses(mdv, vlm)
+    for g in groups:
+        _write_item_group(mdv, g, standards.dataset.get(g.name))
+    for it, origin in zip(all_items, origins, strict=True):
+        _write_item_def(mdv, it, origin)
+    for cl in lists:
+        _write_codelist(mdv, cl)
+    for m in _collect_methods(all_items):
+        _write_method(mdv, m)
+    for c in _collect_comments(specs):
+        _write_comment(mdv, c)
+    _write_leaves(mdv, docs)
+    return DefineResult(_serialize(root), problems)
 
 
 # --- The documents define.xml links to (the m5 tree puts them beside it): leaf ID, file, title.
@@ -775,41 +1061,6 @@ DOCUMENTS = {
     ),
     "adam": (("LF.ADRG", "adrg.pdf", "Analysis Data Reviewer's Guide"),),
 }
-
-
-def _documents(mdv: etree._Element, layer_name: str, items: Sequence[_Item]) -> None:
-    """``def:AnnotatedCRF`` (SDTM) and ``def:SupplementalDoc`` after ``def:Standards``, the aCRF pages
-    on every Collected origin (``def:DocumentRef`` + ``def:PDFPageRef``), and a ``def:leaf`` per
-    document at the end of the MetaDataVersion."""
-    docs = DOCUMENTS.get(layer_name, ())
-    if not docs:
-        return
-    anchor = mdv.find(_q(DEF_NS, "Standards"))
-    crf = [d for d in docs if d[1] == "acrf.pdf"]
-    supp = [d for d in docs if d[1] != "acrf.pdf"]
-    for tag, group in (("SupplementalDoc", supp), ("AnnotatedCRF", crf)):
-        if group:
-            el = etree.Element(_q(DEF_NS, tag))
-            for leaf, _f, _t in group:
-                _sub(el, "DocumentRef", {"leafID": leaf}, ns=DEF_NS)
-            anchor.addnext(el)  # AnnotatedCRF ends up first, then SupplementalDoc
-    if crf:
-        from pipeline.submission.acrf import page_map
-
-        pages = page_map()
-        where = {it.oid: it.where for it in items}
-        for item_def in mdv.iter(_q(ODM_NS, "ItemDef")):
-            o = item_def.find(_q(DEF_NS, "Origin"))
-            if o is None or o.get("Type") != "Collected":
-                continue
-            w = where.get(item_def.get("OID"), "")
-            if not pages.get(w):
-                continue  # no raw source in specs/raw (test specs); tests/test_submission_m5.py requires one for the study
-            ref = _sub(o, "DocumentRef", {"leafID": crf[0][0]}, ns=DEF_NS)
-            _sub(ref, "PDFPageRef", {"PageRefs": " ".join(map(str, pages[w])), "Type": "PhysicalRef"}, ns=DEF_NS)
-    for leaf, href, title in docs:
-        el = _sub(mdv, "leaf", {"ID": leaf, _q(XLINK_NS, "href"): href}, ns=DEF_NS)
-        _sub(el, "title", ns=DEF_NS).text = title
 
 
 def validate_define(xml: bytes) -> list[str]:

@@ -15,6 +15,7 @@ validates against defineutils' ARM 1.0 schema, which includes Define-XML 2.1.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 from lxml import etree
@@ -68,12 +69,153 @@ def _where(a: Analysis) -> tuple[str, str, str] | None:
     ds, _vars, var = _READS[a.kind]
     if var is None:
         return None
-    value = a.paramcd if var == "PARAMCD" else "Y"
+    value = (a.paramcd or "") if var == "PARAMCD" else "Y"  # the spec loader requires the PARAMCD of these kinds
     return ds, var, value
 
 
 def _wc_oid(ds: str, var: str, value: str) -> str:
     return f"WC.ARM.{ds}.{var}.{re.sub(r'[^A-Za-z0-9]+', '', value)}"
+
+
+WhereClauses = dict[str, tuple[str, str, str]]  # WhereClauseDef OID -> (dataset, variable, value)
+
+
+@dataclass(frozen=True)
+class _ArmResult:
+    """One ``arm:AnalysisResult``: what an analysis of a display reads, why, and by which method and program."""
+
+    oid: str
+    parameter: str | None  # ParameterOID (PARAMCD of a BDS dataset)
+    reason: str
+    purpose: str
+    label: str
+    dataset: str  # ItemGroupOID
+    where_clause: str | None  # WhereClauseOID
+    variables: tuple[str, ...]  # ItemOIDs of the analysis variables
+    documentation: str
+    code: str
+
+
+@dataclass(frozen=True)
+class _ArmDisplay:
+    """One ``arm:ResultDisplay`` with its RTF ``def:leaf`` and its analysis results."""
+
+    oid: str
+    name: str
+    title: str
+    leaf: str
+    href: str
+    leaf_title: str
+    results: tuple[_ArmResult, ...]
+
+
+def _described(analyses: dict[str, Analysis], groups: set[str]):
+    """Whether an analysis reads a dataset this define describes (a define of other datasets gets no ARM)."""
+    return lambda aid: analyses[aid].kind in _READS and itemgroup_oid(_READS[analyses[aid].kind][0]) in groups
+
+
+def _collect_where_clauses(displays, analyses: dict[str, Analysis], described, items: set[str]) -> WhereClauses:
+    """The ``def:WhereClauseDef`` of each record selection the displays' analyses make (PARAMCD or the TEAE
+    flag), for those whose variable the define has."""
+    wanted: WhereClauses = {}
+    for d in displays:
+        for aid in filter(described, d.analyses):
+            w = _where(analyses[aid])
+            if w and item_oid(w[0], w[1]) in items:
+                wanted[_wc_oid(*w)] = w
+    return wanted
+
+
+def _collect_result(aid: str, a: Analysis, display_id: str, items: set[str], wanted: WhereClauses, methods) -> _ArmResult:
+    """The ``arm:AnalysisResult`` of analysis ``aid`` of a display: reason and purpose (as ARS states them),
+    dataset, where clause, the analysis variables the define has, the method's description and the program."""
+    ds, variables, var = _READS[a.kind]
+    reason, purpose = _purpose(a)
+    param = item_oid(ds, "PARAMCD") if var == "PARAMCD" and item_oid(ds, "PARAMCD") in items else None
+    w = _where(a)
+    return _ArmResult(
+        f"AR.{aid}",
+        param,
+        reason,
+        purpose,
+        a.label,
+        itemgroup_oid(ds),
+        _wc_oid(*w) if w and _wc_oid(*w) in wanted else None,
+        tuple(item_oid(ds, v) for v in variables if item_oid(ds, v) in items),
+        methods[a.method].description,
+        f"pipeline/tlf/ard.py computes analysis {aid} from ADaM into outputs/analysis/ard.parquet; "
+        f"pipeline/tlf/{display_id}.py prints it. Re-run: python -m pipeline run --raw raw --out outputs",
+    )
+
+
+def _collect_displays(
+    displays, analyses: dict[str, Analysis], described, items: set[str], wanted: WhereClauses
+) -> list[_ArmDisplay]:
+    """One ``arm:ResultDisplay`` per display marked ``arm``, with a result per analysis the define describes."""
+    methods = load_methods()
+    return [
+        _ArmDisplay(
+            f"RD.{d.id.upper()}",
+            f"{d.kind.capitalize()} {d.number}",
+            d.title,
+            f"LF.{d.id.upper()}",
+            TLF_HREF.format(id=d.id),
+            f"{d.kind.capitalize()} {d.number} {d.title}",
+            tuple(_collect_result(aid, analyses[aid], d.id, items, wanted, methods) for aid in d.analyses if described(aid)),
+        )
+        for d in displays
+    ]
+
+
+def _write_where_clauses(mdv, wanted: WhereClauses) -> None:
+    """The ``def:WhereClauseDef``s (RangeCheck EQ, Soft), in OID order, before the first ItemGroupDef."""
+    first_ig = mdv.find(_q(ODM_NS, "ItemGroupDef"))
+    for oid, (ds, var, value) in sorted(wanted.items()):
+        wc = etree.Element(_q(DEF_NS, "WhereClauseDef"), {"OID": oid})
+        rc = _sub(wc, ODM_NS, "RangeCheck", {"Comparator": "EQ", "SoftHard": "Soft"})
+        rc.set(_q(DEF_NS, "ItemOID"), item_oid(ds, var))
+        _sub(rc, ODM_NS, "CheckValue").text = value
+        first_ig.addprevious(wc)
+
+
+def _write_leaves(mdv, displays: list[_ArmDisplay]) -> None:
+    """A ``def:leaf`` per display's RTF, after the last element of the MetaDataVersion's own content."""
+    for d in displays:
+        leaf = _sub(mdv, DEF_NS, "leaf", {"ID": d.leaf})
+        leaf.set(_q(XLINK_NS, "href"), d.href)
+        _sub(leaf, DEF_NS, "title").text = d.leaf_title
+
+
+def _write_result(rd, r: _ArmResult) -> None:
+    """An ``arm:AnalysisResult``: Description, AnalysisDatasets, Documentation and ProgrammingCode."""
+    ar = _sub(
+        rd,
+        ARM_NS,
+        "AnalysisResult",
+        {"OID": r.oid, "ParameterOID": r.parameter, "AnalysisReason": r.reason, "AnalysisPurpose": r.purpose},
+    )
+    _description(ar, r.label)
+    dss = _sub(ar, ARM_NS, "AnalysisDatasets")
+    adset = _sub(dss, ARM_NS, "AnalysisDataset", {"ItemGroupOID": r.dataset})
+    if r.where_clause:
+        _sub(adset, DEF_NS, "WhereClauseRef", {"WhereClauseOID": r.where_clause})
+    for v in r.variables:
+        _sub(adset, ARM_NS, "AnalysisVariable", {"ItemOID": v})
+    doc = _sub(ar, ARM_NS, "Documentation")
+    _description(doc, r.documentation)
+    code = _sub(ar, ARM_NS, "ProgrammingCode", {"Context": "Python 3.11, pipeline package"})
+    _sub(code, ARM_NS, "Code").text = r.code
+
+
+def _write_result_displays(mdv, displays: list[_ArmDisplay]) -> None:
+    """``arm:AnalysisResultDisplays``, last in the MetaDataVersion: a ResultDisplay per display with its results."""
+    block = _sub(mdv, ARM_NS, "AnalysisResultDisplays")
+    for d in displays:
+        rd = _sub(block, ARM_NS, "ResultDisplay", {"OID": d.oid, "Name": d.name})
+        _description(rd, d.title)
+        _sub(rd, DEF_NS, "DocumentRef", {"leafID": d.leaf})
+        for r in d.results:
+            _write_result(rd, r)
 
 
 def add_analysis_results(xml: bytes) -> bytes:
@@ -84,65 +226,15 @@ def add_analysis_results(xml: bytes) -> bytes:
     items = {e.get("OID") for e in mdv.iter(_q(ODM_NS, "ItemDef"))}
     groups = {e.get("OID") for e in mdv.iter(_q(ODM_NS, "ItemGroupDef"))}
     analyses = {a.id: a for a in load_analyses()}
-    methods = load_methods()
-    # Only analyses whose dataset this define describes (a define of other datasets gets no ARM).
-    described = lambda aid: analyses[aid].kind in _READS and itemgroup_oid(_READS[analyses[aid].kind][0]) in groups  # noqa: E731
+    described = _described(analyses, groups)
     displays = [d for d in load_displays() if d.arm and any(described(a) for a in d.analyses)]
     if not displays:
         return xml
-    # Where clauses, before the first ItemGroupDef
-    wanted: dict[str, tuple[str, str, str]] = {}
-    for d in displays:
-        for aid in filter(described, d.analyses):
-            w = _where(analyses[aid])
-            if w and item_oid(w[0], w[1]) in items:
-                wanted[_wc_oid(*w)] = w
-    first_ig = mdv.find(_q(ODM_NS, "ItemGroupDef"))
-    for oid, (ds, var, value) in sorted(wanted.items()):
-        wc = etree.Element(_q(DEF_NS, "WhereClauseDef"), {"OID": oid})
-        rc = _sub(wc, ODM_NS, "RangeCheck", {"Comparator": "EQ", "SoftHard": "Soft"})
-        rc.set(_q(DEF_NS, "ItemOID"), item_oid(ds, var))
-        _sub(rc, ODM_NS, "CheckValue").text = value
-        first_ig.addprevious(wc)
-    # Leaves of the displays' RTF files, after the last element of the MetaDataVersion's own content
-    for d in displays:
-        leaf = _sub(mdv, DEF_NS, "leaf", {"ID": f"LF.{d.id.upper()}"})
-        leaf.set(_q(XLINK_NS, "href"), TLF_HREF.format(id=d.id))
-        _sub(leaf, DEF_NS, "title").text = f"{d.kind.capitalize()} {d.number} {d.title}"
-    block = _sub(mdv, ARM_NS, "AnalysisResultDisplays")
-    for d in displays:
-        rd = _sub(block, ARM_NS, "ResultDisplay", {"OID": f"RD.{d.id.upper()}", "Name": f"{d.kind.capitalize()} {d.number}"})
-        _description(rd, d.title)
-        _sub(rd, DEF_NS, "DocumentRef", {"leafID": f"LF.{d.id.upper()}"})
-        for aid in d.analyses:
-            a = analyses[aid]
-            if not described(aid):
-                continue
-            ds, variables, _var = _READS[a.kind]
-            reason, purpose = _purpose(a)
-            param = item_oid(ds, "PARAMCD") if _var == "PARAMCD" and item_oid(ds, "PARAMCD") in items else None
-            ar = _sub(
-                rd,
-                ARM_NS,
-                "AnalysisResult",
-                {"OID": f"AR.{aid}", "ParameterOID": param, "AnalysisReason": reason, "AnalysisPurpose": purpose},
-            )
-            _description(ar, a.label)
-            dss = _sub(ar, ARM_NS, "AnalysisDatasets")
-            adset = _sub(dss, ARM_NS, "AnalysisDataset", {"ItemGroupOID": itemgroup_oid(ds)})
-            w = _where(a)
-            if w and _wc_oid(*w) in wanted:
-                _sub(adset, DEF_NS, "WhereClauseRef", {"WhereClauseOID": _wc_oid(*w)})
-            for v in variables:
-                if item_oid(ds, v) in items:
-                    _sub(adset, ARM_NS, "AnalysisVariable", {"ItemOID": item_oid(ds, v)})
-            doc = _sub(ar, ARM_NS, "Documentation")
-            _description(doc, methods[a.method].description)
-            code = _sub(ar, ARM_NS, "ProgrammingCode", {"Context": "Python 3.11, pipeline package"})
-            _sub(code, ARM_NS, "Code").text = (
-                f"pipeline/tlf/ard.py computes analysis {aid} from ADaM into outputs/analysis/ard.parquet; "
-                f"pipeline/tlf/{d.id}.py prints it. Re-run: python -m pipeline run --raw raw --out outputs"
-            )
+    wanted = _collect_where_clauses(displays, analyses, described, items)
+    arm = _collect_displays(displays, analyses, described, items, wanted)
+    _write_where_clauses(mdv, wanted)
+    _write_leaves(mdv, arm)
+    _write_result_displays(mdv, arm)
     etree.cleanup_namespaces(root, top_nsmap={"arm": ARM_NS})
     body = etree.tostring(root.getroottree(), encoding="unicode", pretty_print=True)
     return ('<?xml version="1.0" encoding="UTF-8"?>\n' + body).encode("utf-8")

@@ -4,9 +4,9 @@
   (0-record datasets left out), from the layer packages;
 * ``submission/acrf``: the annotated CRF (tabulations/sdtm/acrf.pdf);
 * ``submission/programs``: the programs as text (analysis/adam/programs/);
-* ``submission/csdrg``: the clinical study data reviewer's guide (tabulations/sdtm/csdrg.pdf), after
-  the aCRF and the programs, so that the CORE check of ``submission/sdtm`` (which becomes ready
-  with ``submission/m5``) has written its conformance summary when the run executes steps in order;
+* ``submission/csdrg``: the clinical study data reviewer's guide (tabulations/sdtm/csdrg.pdf), downstream
+  of the CORE run ``submission/conformance`` (pipeline/submission/core.py), whose value is the
+  conformance summary it prints (or why CORE did not run);
 * ``submission/adrg``: the analysis data reviewer's guide (analysis/adam/datasets/adrg.pdf);
 * the check ``submission/adrg:m5_layout`` walks the finished tree.
 
@@ -15,7 +15,6 @@ Each document asset shows the document as markdown in the UI and the path of the
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,8 @@ from pipeline.specs.raw import load_raw_spec
 from pipeline.specs.study import load_study
 from pipeline.storage import PARTS_KEY
 from pipeline.submission import acrf, guides, m5, programs
-from pipeline.submission.core import SUMMARY_PATH, core_config_from_env
+from pipeline.submission.conformance import csdrg_inputs
+from pipeline.submission.core import CONFORMANCE_KEY
 from pipeline.submission.pdf import Doc, render_pdf, to_markdown
 
 GROUP = "submission"
@@ -129,27 +129,6 @@ def programs_asset(context, paths: StudyPaths) -> dg.MaterializeResult:
     )
 
 
-def _core_inputs(out: Path) -> tuple[dict | None, str]:
-    """The conformance summary this build can use, and the sentence saying where it comes from."""
-    cfg = core_config_from_env()
-    path = out / SUMMARY_PATH
-    if not cfg.enabled:
-        return None, (
-            f"The CDISC CORE rules engine is not set up on the machine that built this package "
-            f"({cfg.reason}); no CORE report was produced for it. Section 4.2 lists the sponsor's "
-            "explanations of the findings expected by design; the findings themselves come with the "
-            "next build where the engine is set up."
-        )
-    if not path.is_file():
-        return None, f"The CDISC CORE rules engine is set up, but its summary ({SUMMARY_PATH.as_posix()}) was not found."
-    summary = json.loads(path.read_text(encoding="utf-8"))
-    fmts = ", ".join(p.get("data_format", "") for p in summary.get("passes", []))
-    return summary, (
-        f"The CDISC CORE rules engine ran on the SDTM datasets of this package, once per data format "
-        f"({fmts}); its findings were sorted by the sponsor's explanations ({summary.get('explanations_file', '')})."
-    )
-
-
 def _frame(result: Any) -> pd.DataFrame:
     return result.data if hasattr(result, "data") else result
 
@@ -161,10 +140,10 @@ def _inventory(tree: dict, lay: str) -> guides.Inventory:
 @dg.asset(
     key=CSDRG_KEY,
     group_name=GROUP,
-    deps=[ACRF_KEY, PROGRAMS_KEY],
     kinds={"pdf"},
     ins={
         "tree": dg.AssetIn(key=M5_KEY),
+        "conformance": dg.AssetIn(key=CONFORMANCE_KEY),
         "ts": dg.AssetIn(key=["sdtm", "ts"], metadata=DATA),
         "ta": dg.AssetIn(key=["sdtm", "ta"], metadata=DATA),
         "te": dg.AssetIn(key=["sdtm", "te"], metadata=DATA),
@@ -173,9 +152,9 @@ def _inventory(tree: dict, lay: str) -> guides.Inventory:
     "standards from TS and the specs, trial design, a note per domain, datasets not submitted, the "
     "CORE findings with the sponsor's explanations, the eligibility criteria.",
 )
-def csdrg_asset(context, paths: StudyPaths, tree: dict, ts: Any, ta: Any, te: Any) -> dg.MaterializeResult:
+def csdrg_asset(context, paths: StudyPaths, tree: dict, conformance: dict, ts: Any, ta: Any, te: Any) -> dg.MaterializeResult:
     study = load_study()
-    summary, status = _core_inputs(paths.out)
+    summary, status = csdrg_inputs(conformance)
     criteria = pd.read_csv(SPECS_DIR / "trial" / "criteria.csv", dtype=str)
     doc = guides.csdrg(
         study.studyid,

@@ -226,13 +226,66 @@ _EFFICACY_STATS = {
 }
 
 
+class ArdMappingError(ValueError):
+    """The endpoint engine's statistics and the survival analyses of analyses.yaml do not match by name."""
+
+
+def check_efficacy_mapping(analyses: Iterable[Analysis], results: pd.DataFrame) -> None:
+    """Raise :class:`ArdMappingError` unless every engine row and every survival analysis meet by statistic name.
+
+    The engine's rows (``STATISTIC`` of pipeline/analysis/survival.py) and the analyses' ``statistic:``
+    (specs/analysis/analyses.yaml) meet in ``_EFFICACY_STATS``; a name renamed on one side would drop
+    ARD rows silently. Errors, each naming both sides:
+
+    - an engine row whose statistic ``_EFFICACY_STATS`` does not map, or that no survival analysis declares;
+    - an analysis whose statistic ``_EFFICACY_STATS`` does not map;
+    - an analysis whose statistic no engine row has, although the engine analysed its PARAMCD (a
+      statistic not estimable on a small study, e.g. a log-rank test without events, is left out by
+      the engine for that PARAMCD only, so it still occurs for another).
+    """
+    analyses = list(analyses)
+    declared = sorted({str(a.statistic) for a in analyses})
+    produced = sorted(set(results["STATISTIC"].astype(str))) if len(results) else []
+    problems: list[str] = []
+    for stat in produced:
+        if stat not in _EFFICACY_STATS or stat not in declared:
+            params = sorted(set(results.loc[results["STATISTIC"].astype(str).eq(stat), "PARAMCD"].astype(str)))
+            side = (
+                "has no mapping in pipeline/tlf/ard.py _EFFICACY_STATS"
+                if stat not in _EFFICACY_STATS
+                else ("is declared by no survival analysis")
+            )
+            problems.append(
+                f"endpoint engine statistic {stat!r} (PARAMCD {', '.join(params)}) {side}; "
+                f"specs/analysis/analyses.yaml declares statistic: {declared}"
+            )
+    params_done = set(results["PARAMCD"].astype(str)) if len(results) else set()
+    for a in analyses:
+        if a.statistic not in _EFFICACY_STATS:
+            problems.append(
+                f"analysis {a.id} (specs/analysis/analyses.yaml) statistic {a.statistic!r} has no mapping in "
+                f"pipeline/tlf/ard.py _EFFICACY_STATS; the endpoint engine produces: {produced}"
+            )
+        elif a.paramcd in params_done and a.statistic not in produced:
+            problems.append(
+                f"analysis {a.id} (specs/analysis/analyses.yaml) statistic {a.statistic!r}: the endpoint engine "
+                f"(pipeline/analysis/endpoints.py) produced no such row for any PARAMCD; it produces: {produced}"
+            )
+    if problems:
+        raise ArdMappingError("ARD efficacy rows do not match the endpoint engine:\n- " + "\n- ".join(problems))
+
+
 def efficacy(analyses: Iterable[Analysis], results: pd.DataFrame, adsl: pd.DataFrame) -> list[dict]:
     """The survival analyses' rows: KM landmarks, medians, cumulative incidence, log-rank, Cox HRs.
 
     ``results``: the endpoint engine's rows (pipeline/analysis/endpoints.py, one run for the study),
     each mapped to the analysis declaring its PARAMCD and statistic. Group = the arm (TRT01P), or
-    ``SORAFENIB vs CONTROL`` for comparisons.
+    ``SORAFENIB vs CONTROL`` for comparisons. Statistic names that do not meet raise
+    :class:`ArdMappingError` (:func:`check_efficacy_mapping`); an engine row of a mapped statistic
+    whose PARAMCD no analysis declares (the adjusted TTR hazard ratio) is in endpoints.csv only.
     """
+    analyses = list(analyses)
+    check_efficacy_mapping(analyses, results)
     by_key = {(a.paramcd, a.statistic): a for a in analyses}
     fas = adsl[adsl["FASFL"].eq("Y")]
     n_by_arm = fas.groupby("TRT01P")["USUBJID"].nunique()
@@ -258,7 +311,9 @@ def build_ard(
     """The ARD of the study: every analysis of ``specs/analysis/analyses.yaml`` on the ADaM datasets.
 
     ``endpoint_results``: the endpoint engine's rows when already computed (the ``tlf/ard`` asset
-    computes them once and publishes endpoints.csv from the same frame); else computed here.
+    computes them once and publishes endpoints.csv from the same frame); else computed here. Its
+    time-to-event rows (PARAMCD of ADTTE) must meet the survival analyses by statistic name
+    (:func:`check_efficacy_mapping`).
 
     Rows in analysis order (as declared), then in the order each analysis produces them (groups
     sorted, categories in their declared or sorted order), so the bytes are stable.
@@ -292,7 +347,9 @@ def build_ard(
             raise ValueError(f"analysis {a.id}: unknown kind {a.kind!r}")
     if endpoint_results is None:
         endpoint_results = efficacy_results(adtte, adsl)
-    rows += efficacy(eff, endpoint_results, adsl)
+    # The time-to-event rows (PARAMCD of ADTTE); the safety rows beside them are computed here from ADaM.
+    tte = endpoint_results[isin(endpoint_results["PARAMCD"], adtte["PARAMCD"].dropna().unique())]
+    rows += efficacy(eff, tte, adsl)
     ard = pd.DataFrame(rows, columns=ARD_COLS)
     order = {a.id: i for i, a in enumerate(analyses)}
     ard["_o"] = ard["ANALYSIS_ID"].map(order)
