@@ -29,7 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 
 
-from pipeline.specs.paths import SPECS_DIR, read_yaml
+from pipeline.specs.paths import SPECS_DIR, read_mapping
 
 CT_COLUMNS = [
     "codelist",
@@ -159,7 +159,7 @@ def _trial_codelists(root: Path) -> dict[str, Codelist]:
         "IETEST", None, "Inclusion/Exclusion Criterion", False,
         tuple(Term(r["IETEST"], None, r["IETESTCD"], True) for r in crit), "TRIAL",
     )
-    study = read_yaml(root / "trial" / "study.yaml")
+    study = read_mapping(root / "trial" / "study.yaml")
     arms = study.get("arms") or []
     out["ARMCD"] = Codelist(
         "ARMCD", None, "Planned Arm Code", False,

@@ -69,6 +69,8 @@ def _where(a: Analysis) -> tuple[str, str, str] | None:
     if var is None:
         return None
     value = a.paramcd if var == "PARAMCD" else "Y"
+    if value is None:  # load_analyses requires the paramcd of every analysis that reads PARAMCD
+        raise ValueError(f"analysis {a.id} reads PARAMCD but names no paramcd")
     return ds, var, value
 
 

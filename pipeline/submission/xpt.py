@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -362,10 +362,10 @@ def _pad_to_widths(frame: pd.DataFrame, spec: DatasetSpec, widths: Mapping[str, 
             )
         elif w > have:
             col = frame[v.name]  # a new column replaces it: the frame's arrays may be shared
-            if col.dtype == TEXT:
+            if col.dtype == TEXT and (text := arrow_text(col)) is not None:
                 first = col.iloc[0]
                 head = pa.array([("" if pd.isna(first) else first).ljust(w)], type=pa.large_string())
-                frame[v.name] = pd.Series(pa.concat_arrays([head, arrow_text(col).slice(1)]), index=col.index, dtype=TEXT)
+                frame[v.name] = pd.Series(pa.concat_arrays([head, text.slice(1)]), index=col.index, dtype=TEXT)
             else:
                 values = col.to_numpy(dtype=object, copy=True)
                 values[0] = (values[0] or "").ljust(w)
@@ -412,7 +412,12 @@ def write_xpt(
     labels = [v.label for v in spec.variables]
     formats = {v.name: v.format for v in spec.variables if v.format}
     stamp = _sas_stamp(creation_datetime(data_cutoff)[0])
-    meta = {"file_label": spec.label, "column_labels": labels, "table_name": spec.name, "variable_format": formats}
+    meta: dict[str, Any] = {
+        "file_label": spec.label,
+        "column_labels": labels,
+        "table_name": spec.name,
+        "variable_format": formats,
+    }
     with atomic_path(path) as tmp:
         # pyreadstat's bytes with the records built by numpy (pyreadstat fills them a value at a time
         # from Python: the largest cost at 100,000 subjects); pyreadstat itself for any other frame.
