@@ -2,7 +2,7 @@
 
 pyreadstat writes the file; it silently truncates labels over 40 characters, writes values
 over 200 bytes and raw UTF-8 bytes, defaults to version 8, stamps the wall clock into the
-headers and leaves a 0-byte file when it fails (shared/research/formats.md §0, §3.2). So every
+headers and leaves a 0-byte file when it fails (pyreadstat 1.3.7, ``file_format_version=5``). So every
 rule a reviewer's tool applies is checked here first, all problems are reported at once
 (:class:`XptError`), the file is written under a temporary name, its header time stamps are
 set to the data cut, and only then is it renamed into place.
@@ -160,7 +160,7 @@ def _spec_problems(spec: DatasetSpec) -> list[XptProblem]:
             )
         if v.format:
             if v.format != v.format.upper():
-                # A lower-case format is stored as is and then no reader sees a date (formats.md §0.5).
+                # A lower-case format is stored as is, and then neither pyreadstat nor R haven reads a date.
                 out.append(XptProblem(ds, v.name, None, "format", f"format {v.format!r} must be upper case"))
             elif not FORMAT_RE.match(v.format) or len(v.format.rstrip(".0123456789").lstrip("$")) > 8:
                 out.append(
@@ -346,7 +346,7 @@ def _stamp_headers(path: Path, stamp: bytes) -> None:
 def _pad_to_widths(frame: pd.DataFrame, spec: DatasetSpec, widths: Mapping[str, int]) -> list[XptProblem]:
     """Pad one value per Char column with trailing blanks so pyreadstat allots ``widths[var]``.
 
-    Readers strip trailing blanks, so the values read back unchanged (formats.md §3.5). A
+    Readers strip trailing blanks, so the values read back unchanged. A
     width below the data's own or above 200 bytes is a problem; an empty dataset cannot
     be padded and keeps width 1.
     """
@@ -436,6 +436,7 @@ def write_xpt(
 def read_xpt(path: Path) -> tuple[pd.DataFrame, object]:
     """Read a transport file back with pyreadstat (dates as SAS numbers) -> (frame, metadata).
 
-    Never pandas.read_sas: it misreads 0.0 and drops rows (formats.md §0.6).
+    Never pandas.read_sas: it reads some 0.0 as 5.4e-79 (pandas issue #50670) and can drop the
+    last row of a file whose records are at most 80 bytes.
     """
     return pyreadstat.read_xport(str(path), disable_datetime_conversion=True)

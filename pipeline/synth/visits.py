@@ -20,7 +20,7 @@ from pipeline.synth._util import (
 
 
 def visit_months(cal: dict) -> np.ndarray:
-    """Nominal visit months after hepatectomy (trial-facts §4 grid)."""
+    """Nominal visit months after hepatectomy (the grid of ``visits.schedule_months`` in calibration.yaml)."""
     s = cal["visits"]["schedule_months"]
     return np.concatenate(
         [
