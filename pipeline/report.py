@@ -104,7 +104,7 @@ def _count(meta: Mapping[str, dg.MetadataValue], key: str) -> int | None:
     n = meta.get(key)
     if n is None:
         return None
-    if not isinstance(n.value, int | float):
+    if not isinstance(n.value, int | float | str):
         raise TypeError(f"metadata {key!r} is not a number: {n.value!r}")
     return int(n.value)
 
