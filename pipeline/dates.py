@@ -117,9 +117,10 @@ def _day(tok: str | None) -> int | str | None:
 def _from_parts(y: str, m: str | None, d: str | None) -> ParsedDate:
     """Year-month-day tokens (month may be a name) to a ParsedDate."""
     month, day = _month(m), _day(d)
-    for part in (month, day):
-        if isinstance(part, str):
-            return ParsedDate(None, part)
+    if isinstance(month, str):
+        return ParsedDate(None, month)
+    if isinstance(day, str):
+        return ParsedDate(None, day)
     year = None if y in UNKNOWN_TOKENS else int(y)
     return _assemble(year, month, day)
 

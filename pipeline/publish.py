@@ -143,7 +143,7 @@ def publish(stage: Path, out_dir: Path) -> Path:
             os.rename(stage, out)
             return out
         if _exchange(stage, out):
-            shutil.rmtree(stage, ignore_errors=True)  # now the previous package
+            shutil.rmtree(stage, ignore_errors=True)  # after the exchange it holds the previous package
             return out
         old = out.parent / f".{out.name}{_OLD_MARK}{stage.name.rsplit(STAGING_MARK, 1)[-1]}"
         os.rename(out, old)

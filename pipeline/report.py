@@ -9,7 +9,7 @@ events (:class:`pipeline.runner.RunReport`); Dagster's traces are left to ``--ve
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,22 @@ def failing_row_lines(table: dg.TableMetadataValue) -> tuple[list[str], int]:
     return lines, max(0, len(records) - MAX_ROWS_SHOWN)
 
 
+def _materialization(ev: dg.DagsterEvent) -> dg.AssetMaterialization | None:
+    """The asset materialization an event carries; None for any other event."""
+    mat = getattr(ev.event_specific_data, "materialization", None) if ev.is_step_materialization else None
+    return mat if isinstance(mat, dg.AssetMaterialization) else None
+
+
+def _count(meta: Mapping[str, dg.MetadataValue], key: str) -> int | None:
+    """A numeric metadata entry (``dagster/row_count``) as an integer; None when absent."""
+    n = meta.get(key)
+    if n is None:
+        return None
+    if not isinstance(n.value, int | float | str):
+        raise TypeError(f"metadata {key!r} is not a number: {n.value!r}")
+    return int(n.value)
+
+
 def problems(events: Iterable[dg.DagsterEvent]) -> list[Problem]:
     """Take a run's events; return each problem once: failed steps, then failed checks."""
     out: list[Problem] = []
@@ -100,7 +116,7 @@ def problems(events: Iterable[dg.DagsterEvent]) -> list[Problem]:
     checks: list[Problem] = []
     for ev in events:
         if ev.is_step_failure:
-            err = _root_error(ev.event_specific_data.error)
+            err = _root_error(ev.step_failure_data.error)
             if err is None or err.cls_name == "DagsterAssetCheckFailedError":
                 continue  # the failed check itself is reported below, with its rows
             where, what = _split_where(error_text(err), asset_name(ev.step_key or ""))
@@ -109,8 +125,7 @@ def problems(events: Iterable[dg.DagsterEvent]) -> list[Problem]:
             seen.add((where, what))
             todo = ADVICE.get(err.cls_name, UNEXPECTED)
             out.append(Problem(where=where, what=what, todo=todo))
-        elif ev.event_type_value == "ASSET_CHECK_EVALUATION":
-            ce = ev.event_specific_data
+        elif isinstance(ce := ev.event_specific_data, dg.AssetCheckEvaluation):
             if ce.passed:
                 continue
             meta = ce.metadata
@@ -133,10 +148,8 @@ def rows_by_asset(events: Iterable[dg.DagsterEvent]) -> dict[str, int | None]:
     """Rows per materialized asset (``sdtm/ae`` -> 216), from ``dagster/row_count``."""
     rows: dict[str, int | None] = {}
     for ev in events:
-        if ev.is_step_materialization:
-            mat = ev.event_specific_data.materialization
-            n = mat.metadata.get("dagster/row_count")
-            rows["/".join(mat.asset_key.path)] = None if n is None else int(n.value)
+        if (mat := _materialization(ev)) is not None:
+            rows["/".join(mat.asset_key.path)] = _count(mat.metadata, "dagster/row_count")
     return rows
 
 
@@ -144,20 +157,17 @@ def quarantined_by_asset(events: Iterable[dg.DagsterEvent]) -> dict[str, int]:
     """Records held back per raw form (``quarantined_records`` of its materialization)."""
     out: dict[str, int] = {}
     for ev in events:
-        if ev.is_step_materialization:
-            mat = ev.event_specific_data.materialization
-            n = mat.metadata.get("quarantined_records")
-            if n is not None:
-                out["/".join(mat.asset_key.path)] = int(n.value)
+        if (mat := _materialization(ev)) is not None and (n := _count(mat.metadata, "quarantined_records")) is not None:
+            out["/".join(mat.asset_key.path)] = n
     return out
 
 
 def materialization_metadata(events: Iterable[dg.DagsterEvent], key: str) -> Mapping[str, Any]:
+    """The metadata of asset ``key``'s materialization in the run; empty when it was not materialized."""
     for ev in events:
-        if ev.is_step_materialization:
-            mat = ev.event_specific_data.materialization
-            if "/".join(mat.asset_key.path) == key:
-                return mat.metadata
+        mat = _materialization(ev)
+        if mat is not None and "/".join(mat.asset_key.path) == key:
+            return mat.metadata
     return {}
 
 
@@ -195,8 +205,8 @@ def render(
     work_dir: Path | None,
     elapsed: float,
     console: Console,
-    not_built: list[str] = (),
-    warnings: list[Any] = (),
+    not_built: Iterable[str] = (),
+    warnings: Sequence[Any] = (),
 ) -> None:
     """Print the end-of-run summary of ``report`` (a RunReport) to ``console``; ``not_built``: the
     assets whose step never ran (RunProgress.not_built); ``warnings``: Python warnings the run raised."""

@@ -36,7 +36,7 @@ def on_distinct(values: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.S
     done = fn(pd.Series([str(u) for u in uniques], dtype=object))
     if all_str(done.astype(object)):  # text: one Arrow take, no Python object per row
         return take_text(done.to_numpy(dtype=object), codes, values.index)
-    table = np.append(done.astype(object).where(done.notna(), None).to_numpy(dtype=object), None)
+    table = np.append(done.astype(object).where(done.notna(), None).to_numpy(dtype=object), [None])
     return pd.Series(table[codes], index=values.index, dtype=object)
 
 

@@ -109,7 +109,7 @@ def test_tie_recurrence_and_death(tte):
 
 def test_death_without_recurrence(tte):
     assert row(tte, "S-2", "RFS", ["CNSR", "EVNTDESC", "SRCDOM", "SRCVAR", "AVAL"]) == [0, "DEATH", "ADSL", "DTHDT", 264]
-    # TTR: the competing event (CNSR 4, its own EVNTDESC), censored at the last NED 2018-05-02 as before (KM unchanged).
+    # TTR: the competing event (CNSR 4, its own EVNTDESC), censored at the last NED 2018-05-02 (Kaplan–Meier counts it censored).
     assert row(tte, "S-2", "TTR", ["CNSR", "EVNTDESC", "CNSDTDSC", "SRCSEQ", "AVAL"]) == [
         4,
         "DEATH WITHOUT RECURRENCE",

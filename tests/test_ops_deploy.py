@@ -31,7 +31,7 @@ def test_project_definitions_load():
 def _with_ops(defs: dg.Definitions) -> dg.Definitions:
     """The project's definitions plus the ops objects, wired the way definitions.py should wire them."""
     graph = defs.resolve_asset_graph()
-    if graph.has(KEY):  # already wired by the lead
+    if graph.has(KEY):  # definitions.py already wires them
         return defs
     keys = sorted(graph.get_all_asset_keys())
     listing = build_query_listing_asset(

@@ -110,7 +110,7 @@ def test_a_second_sheet_with_records_is_reported(raw_copy: Path) -> None:
         ]
     ]
     assert "103/ae.xlsx: sheet 'Sheet2' holds 4 row(s) and is not read (only sheet 'ae' is)" in x.warnings
-    assert x.counts.set_index("siteid").loc["103", "rows_read"] == 3  # the form's own sheet is read as before
+    assert x.counts.set_index("siteid").loc["103", "rows_read"] == 3  # the form's own sheet is read in full
 
 
 def test_entities_in_a_workbook_part_are_refused(raw_copy: Path) -> None:

@@ -104,7 +104,7 @@ def test_a_failing_dataset_is_left_out_and_its_old_files_removed(tmp_path):
     assert not (tmp_path / "ds.xpt").exists() and not (tmp_path / "ds.json").exists()
     define = etree.parse(str(tmp_path / "define.xml"))
     assert [ig.get("Name") for ig in define.iterfind(".//odm:ItemGroupDef", NS)] == ["AE", "SUPPAE"]
-    # AE's USUBJID no longer takes DS's width: the package is what was delivered.
+    # AE's USUBJID keeps its own width, not DS's: the package is what was delivered.
     assert pyreadstat.read_xport(str(tmp_path / "ae.xpt"), metadataonly=True)[1].variable_storage_width["USUBJID"] == len(
         "TOY01-102-007"
     )

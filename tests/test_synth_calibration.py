@@ -1,6 +1,6 @@
 """pipeline.synth reproduces its calibration targets on a 20,000-subject cohort.
 
-Targets are computed from calibration.yaml / trial-facts by formula (Weibull survival,
+Targets are computed from calibration.yaml and its published anchors by formula (Weibull survival,
 a numerical convolution for OS), never from the generator's own output.
 """
 
@@ -54,7 +54,7 @@ def _targets():
 
 def test_scenarios_match_trial_facts_anchors():
     sc = CAL["outcomes"]["sorafenib_rfs_scenarios"]
-    # trial-facts §1d: optimistic S12=0.72, S36=0.47; null = control^0.94 (0.52, 0.29); control 0.50/0.27.
+    # Published anchors (calibration.yaml sources): optimistic S12=0.72, S36=0.47; null = control^0.94 (0.52, 0.29); control 0.50/0.27.
     assert weibull_s([12, 36], sc["optimistic"]["shape"], sc["optimistic"]["scale"]) == pytest.approx([0.72, 0.47], abs=0.006)
     assert weibull_s([12, 36], sc["null"]["shape"], sc["null"]["scale"]) == pytest.approx(
         weibull_s([12, 36], 0.579, 22.6) ** 0.94, abs=0.003
@@ -84,7 +84,7 @@ def test_latent_os_per_arm(sim):
     oc = CAL["outcomes"]
     arm = study.cohort["arm"].to_numpy()
     mu = oc["death_without_recurrence_per_year"] / 12
-    # Control OS reproduces the SYSUCC control OS Weibull of trial-facts §1d.
+    # Control OS reproduces the SYSUCC control OS Weibull (calibration.yaml control_os_target, [S20]).
     t = oc["control_os_target"]
     m = arm == "CONTROL"
     got = _km(study.latent["t_death"].to_numpy()[m], np.ones(m.sum()), TIMES)
@@ -170,7 +170,7 @@ def test_baseline_marginals(sim):
     a, b = (lo - bl["age_mean"]) / bl["age_sd"], (hi + 1 - bl["age_mean"]) / bl["age_sd"]
     assert c["age"].mean() + 0.5 == pytest.approx(truncnorm.mean(a, b, loc=bl["age_mean"], scale=bl["age_sd"]), abs=0.4)
     assert c["age"].between(18, 75).all()
-    # trial-facts §2c ranges.
+    # The assumed ranges of calibration.yaml.
     checks = {
         "male": ((c["sex"] == "M").mean(), 0.85, 0.88),
         "hbsag": (c["hbsag"].mean(), 0.85, 0.92),

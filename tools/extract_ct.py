@@ -3,7 +3,7 @@
 
 Usage::
 
-    python tools/extract_ct.py /work/shared/cdisc-ct/sdtm-terminology-2025-03-28.tar.xz \
+    python tools/extract_ct.py path/to/sdtm-terminology-2025-03-28.tar.xz \
         [--out specs/ct/sdtm_ct.csv]
 
 The tarball is the NCI-EVS publication of CDISC SDTM terminology (``SDTM Terminology.txt``,

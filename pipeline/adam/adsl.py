@@ -105,7 +105,7 @@ def build(
             "DTHFL",
         ]
     ].copy()
-    out["AGEGR1"] = np.where(out["AGE"] >= 65, ">=65", np.where(out["AGE"].notna(), "<65", None))
+    out["AGEGR1"] = np.where(out["AGE"] >= 65, ">=65", np.where(out["AGE"].notna(), "<65", None))  # type: ignore[call-overload]  # numpy's stubs take no None fill value
     out["TRT01P"] = out["ARMCD"]
     out["TRT01A"] = out["ACTARMCD"].where(out["ACTARMCD"].notna(), NOT_TREATED)
     # TRTxxPN/AN: the arm's position in specs/trial/study.yaml (1 = SORAFENIB, 2 = CONTROL), then NOT TREATED.
@@ -130,11 +130,11 @@ def build(
     out["TUMSZBL"] = finding(m, "MITESTCD", "LDIAM", "MISTRESN").reindex(out.index)
     out["TUMNUMBL"] = finding(m, "MITESTCD", "TUMNUM", "MISTRESN").reindex(out.index)
     out["EDMGRBL"] = finding(m, "MITESTCD", "OVLTGRD", "MISTRESC").reindex(out.index)
-    out["TUMSZGR1"] = np.where(out["TUMSZBL"] > 5, ">5 cm", np.where(out["TUMSZBL"].notna(), "<=5 cm", None))
-    out["TUMNUMGR"] = np.where(out["TUMNUMBL"] > 1, "MULTIPLE", np.where(out["TUMNUMBL"].notna(), "SINGLE", None))
+    out["TUMSZGR1"] = np.where(out["TUMSZBL"] > 5, ">5 cm", np.where(out["TUMSZBL"].notna(), "<=5 cm", None))  # type: ignore[call-overload]  # numpy's stubs take no None fill value
+    out["TUMNUMGR"] = np.where(out["TUMNUMBL"] > 1, "MULTIPLE", np.where(out["TUMNUMBL"].notna(), "SINGLE", None))  # type: ignore[call-overload]  # numpy's stubs take no None fill value
     out["EDMGR1"] = out["EDMGRBL"].map({"I": "I-II", "II": "I-II", "III": "III-IV", "IV": "III-IV"})
     out["AFPBL"] = finding(lb.data, "LBTESTCD", "AFP", "LBSTRESN", lb.data["LBTPT"].eq("PRE-OPERATIVE")).reindex(out.index)
-    out["AFPGR1"] = np.where(out["AFPBL"] > 400, ">400", np.where(out["AFPBL"].notna(), "<=400", None))
+    out["AFPGR1"] = np.where(out["AFPBL"] > 400, ">400", np.where(out["AFPBL"].notna(), "<=400", None))  # type: ignore[call-overload]  # numpy's stubs take no None fill value
     out["HBSAGBL"] = finding(mb.data, "MBTESTCD", "HBSAG", "MBSTRESC").reindex(out.index)
     out["CIRRHFL"] = mh.data.drop_duplicates("USUBJID").set_index("USUBJID")["MHOCCUR"].reindex(out.index)
 

@@ -24,7 +24,7 @@ class AdamResult:
 
 def yn(mask: pd.Series) -> pd.Series:
     """ADaM flag from a boolean mask: "Y" where true, null elsewhere."""
-    return pd.Series(np.where(mask, "Y", None), index=mask.index, dtype="object")
+    return pd.Series(np.where(mask, "Y", None), index=mask.index, dtype="object")  # type: ignore[call-overload]  # numpy's stubs take no None fill value
 
 
 ISSUE_COLS = ADAM_ISSUE_COLS  # the one definition: pipeline.ops.queries

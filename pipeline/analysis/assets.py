@@ -1,6 +1,7 @@
 """Dagster wiring of the endpoint results: the analysis-results table, AE incidence and KM plots."""
 
 import base64
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -60,7 +61,7 @@ def endpoints(paths: StudyPaths, adtte: AdamResult, results) -> dg.MaterializeRe
     io.write_text(out / "endpoints.csv", shown.to_csv(index=False, lineterminator="\n"))
     io.write_parquet(incidence, out / "ae_incidence.parquet", "TEAE subject incidence by SOC and PT")
     io.write_text(out / "ae_incidence.csv", incidence.to_csv(index=False, lineterminator="\n"))
-    meta = {
+    meta: dict[str, Any] = {
         "dagster/row_count": len(results),
         "endpoint table": endpoint_table(shown),
         "AE incidence (top rows)": md_table(incidence, 30),

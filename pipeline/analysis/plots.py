@@ -9,6 +9,7 @@ element ids from a fixed hash salt, so the same data give byte-identical figures
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -19,6 +20,9 @@ from lifelines.plotting import add_at_risk_counts
 
 from pipeline.analysis.survival import DAYS_PER_YEAR, fit_km
 
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
 FORMATS = ("png", "svg", "pdf")
 PNG_DPI = 150
 # Metadata matplotlib would otherwise stamp into each file (creation date, its version).
@@ -27,7 +31,7 @@ _METADATA = {
     "svg": {"Date": None, "Creator": None},
     "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
 }
-_STYLE = {"svg.hashsalt": "nct02867280-km", "svg.fonttype": "path", "pdf.fonttype": 42, "font.size": 9}
+_STYLE: dict[RcKeyType, Any] = {"svg.hashsalt": "nct02867280-km", "svg.fonttype": "path", "pdf.fonttype": 42, "font.size": 9}
 
 
 def _save(fig) -> dict[str, bytes]:

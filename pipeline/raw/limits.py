@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pipeline.specs.paths import SPECS_DIR, read_yaml
+from pipeline.specs.paths import SPECS_DIR, read_mapping
 
 
 @dataclass(frozen=True)
@@ -24,8 +25,8 @@ class RawLimits:
 @lru_cache(maxsize=4)
 def load_limits(root: Path = SPECS_DIR) -> RawLimits:
     """The settings of ``<root>/raw/sites.yaml``; a key left out keeps its default above."""
-    doc = read_yaml(Path(root) / "raw" / "sites.yaml")
-    values: dict[str, object] = {}
+    doc = read_mapping(Path(root) / "raw" / "sites.yaml")
+    values: dict[str, Any] = {}  # types are checked on the built RawLimits below
     for section in ("drop", "limits"):
         for k, v in (doc.get(section) or {}).items():
             if k not in RawLimits.__dataclass_fields__:

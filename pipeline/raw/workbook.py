@@ -141,7 +141,7 @@ def _scan_sheet(zf: zipfile.ZipFile, name: str, member: str, cap: int, rel: str)
             d = _DIMENSION.search(window)
             if d:
                 c2, r2 = (d.group(3), d.group(4)) if d.group(3) else (d.group(1), d.group(2))
-                declared = (int(r2 or 0), column_number((c2 or "").decode()) if c2 else 0)
+                declared = (int(r2 or 0), column_number(c2.decode()) if c2 else 0)
         tail = window[-_OVERLAP:]
     if declared:
         rows, cols = max(rows, declared[0]), max(cols, declared[1])

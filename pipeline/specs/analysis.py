@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pipeline.specs.paths import SPECS_DIR, read_yaml
+from pipeline.specs.paths import SPECS_DIR, read_mapping
 
 KINDS = ("subjects", "continuous", "categorical", "ae_overview", "ae_soc_pt", "ae_worst_grade", "exposure",
          "deaths", "tte_events", "survival")
@@ -82,7 +82,7 @@ def _need(doc: dict, key: str, where: str) -> Any:
 
 @lru_cache(maxsize=2)
 def load_methods(root: Path = SPECS_DIR) -> dict[str, Method]:
-    doc = read_yaml(root / "analysis" / "analyses.yaml")
+    doc = read_mapping(root / "analysis" / "analyses.yaml")
     out = {}
     for m in doc["methods"]:
         ops = tuple(Operation(o["id"], o["label"], o["pattern"]) for o in m["operations"])
@@ -93,7 +93,7 @@ def load_methods(root: Path = SPECS_DIR) -> dict[str, Method]:
 @lru_cache(maxsize=2)
 def load_analyses(root: Path = SPECS_DIR) -> tuple[Analysis, ...]:
     """The analyses in declared order; unknown kinds, sets, groupings and methods are refused."""
-    doc = read_yaml(root / "analysis" / "analyses.yaml")
+    doc = read_mapping(root / "analysis" / "analyses.yaml")
     methods = load_methods(root)
     out, seen = [], set()
     for i, a in enumerate(doc["analyses"], start=1):
@@ -127,7 +127,7 @@ def load_analyses(root: Path = SPECS_DIR) -> tuple[Analysis, ...]:
 @lru_cache(maxsize=2)
 def load_displays(root: Path = SPECS_DIR) -> tuple[Display, ...]:
     """The report's displays in ICH E3 order; each names analyses declared in analyses.yaml."""
-    doc = read_yaml(root / "analysis" / "displays.yaml")
+    doc = read_mapping(root / "analysis" / "displays.yaml")
     known = {a.id for a in load_analyses(root)}
     out = []
     for i, d in enumerate(doc["displays"], start=1):

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from pipeline.specs.paths import SPECS_DIR, read_yaml
+from pipeline.specs.paths import SPECS_DIR, read_mapping
 
 CT_COLUMNS = [
     "codelist",
@@ -151,33 +151,57 @@ def _trial_codelists(root: Path) -> dict[str, Codelist]:
     out: dict[str, Codelist] = {}
     crit = _read_csv(root / "trial" / "criteria.csv")
     out["IETESTCD"] = Codelist(
-        "IETESTCD", None, "Inclusion/Exclusion Criterion Short Name", False,
-        tuple(Term(r["IETESTCD"], None, r["IETEST"], True) for r in crit), "TRIAL",
+        "IETESTCD",
+        None,
+        "Inclusion/Exclusion Criterion Short Name",
+        False,
+        tuple(Term(r["IETESTCD"], None, r["IETEST"], True) for r in crit),
+        "TRIAL",
     )
     out["IETEST"] = Codelist(
-        "IETEST", None, "Inclusion/Exclusion Criterion", False,
-        tuple(Term(r["IETEST"], None, r["IETESTCD"], True) for r in crit), "TRIAL",
+        "IETEST",
+        None,
+        "Inclusion/Exclusion Criterion",
+        False,
+        tuple(Term(r["IETEST"], None, r["IETESTCD"], True) for r in crit),
+        "TRIAL",
     )
-    study = read_yaml(root / "trial" / "study.yaml")
+    study = read_mapping(root / "trial" / "study.yaml")
     arms = study.get("arms") or []
     out["ARMCD"] = Codelist(
-        "ARMCD", None, "Planned Arm Code", False,
-        tuple(Term(a["armcd"], None, a["arm"], True) for a in arms), "TRIAL",
+        "ARMCD",
+        None,
+        "Planned Arm Code",
+        False,
+        tuple(Term(a["armcd"], None, a["arm"], True) for a in arms),
+        "TRIAL",
     )
     out["ARM"] = Codelist(
-        "ARM", None, "Description of Planned Arm", False,
-        tuple(Term(a["arm"], None, a["armcd"], True) for a in arms), "TRIAL",
+        "ARM",
+        None,
+        "Description of Planned Arm",
+        False,
+        tuple(Term(a["arm"], None, a["armcd"], True) for a in arms),
+        "TRIAL",
     )
     te_path = root / "trial" / "te.csv"
     if te_path.exists():
         te = _read_csv(te_path)
         out["ETCD"] = Codelist(
-            "ETCD", None, "Element Code", False,
-            tuple(Term(r["ETCD"], None, r["ELEMENT"], True) for r in te), "TRIAL",
+            "ETCD",
+            None,
+            "Element Code",
+            False,
+            tuple(Term(r["ETCD"], None, r["ELEMENT"], True) for r in te),
+            "TRIAL",
         )
         out["ELEMENT"] = Codelist(
-            "ELEMENT", None, "Description of Element", False,
-            tuple(Term(r["ELEMENT"], None, r["ETCD"], True) for r in te), "TRIAL",
+            "ELEMENT",
+            None,
+            "Description of Element",
+            False,
+            tuple(Term(r["ELEMENT"], None, r["ETCD"], True) for r in te),
+            "TRIAL",
         )
     return out
 

@@ -45,7 +45,7 @@ from typing import Any
 
 import yaml
 
-from pipeline.specs.paths import SPECS_DIR, read_yaml
+from pipeline.specs.paths import SPECS_DIR, read_mapping, read_yaml
 
 LAYERS = ("sdtm", "adam")
 TYPES = ("Char", "Num")
@@ -277,7 +277,7 @@ def _source_index(root: Path) -> _SourceIndex:
         if not d.is_dir():
             continue
         for p in sorted(d.glob("*.yaml")):
-            doc = read_yaml(p) or {}
+            doc = read_mapping(p)
             name = str(doc.get("dataset", p.stem.upper()))
             names = frozenset(str(v.get("name")) for v in doc.get("variables") or [] if isinstance(v, dict))
             datasets[name] = names

@@ -1,6 +1,7 @@
 """Where the specification files live."""
 
 from pathlib import Path
+from typing import Any
 
 # specs/ sits next to the package in the repository (and is shipped with it).
 SPECS_DIR = Path(__file__).resolve().parents[2] / "specs"
@@ -12,3 +13,13 @@ def read_yaml(path: Path) -> object:
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - a safe loader
+
+
+def read_mapping(path: Path) -> dict[str, Any]:
+    """A YAML spec file whose top is a mapping (an empty file gives ``{}``); anything else is refused, naming the file."""
+    doc = read_yaml(path)
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: expected a mapping at the top, found {type(doc).__name__}")
+    return doc

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from pipeline.specs.paths import SPECS_DIR, read_yaml
+from pipeline.specs.paths import SPECS_DIR, read_mapping
 
 FIELD_TYPES = ("text", "integer", "float", "date", "code")
 DATE_ORDERS = ("YMD", "DMY", "MDY")
@@ -167,7 +167,7 @@ def _check_rules(form: str, fields: list[RawField], codelists: dict[str, RawCode
         cond = by_name.get(c.field)
         if cond is None or cond is f:
             raise ValueError(f"{where}: required_if names {c.field!r}, which is not another field of form {form!r}")
-        if cond.type != "code" or cond.identifier:
+        if cond.type != "code" or cond.identifier or cond.codelist is None:
             raise ValueError(f"{where}: required_if field {c.field} must be a code field (not an identifier)")
         unknown = [v for v in c.values if v not in codelists[cond.codelist].values]
         if unknown:
@@ -177,8 +177,8 @@ def _check_rules(form: str, fields: list[RawField], codelists: dict[str, RawCode
 @lru_cache(maxsize=4)
 def load_raw_spec(root: Path = SPECS_DIR) -> RawSpec:
     """Load and cross-check the raw input contract under ``root``."""
-    forms_doc = read_yaml(root / "raw" / "forms.yaml")
-    sites_doc = read_yaml(root / "raw" / "sites.yaml")
+    forms_doc = read_mapping(root / "raw" / "forms.yaml")
+    sites_doc = read_mapping(root / "raw" / "sites.yaml")
     codelists = _load_codelists(root)
 
     by_form: dict[str, list[RawField]] = {}

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from pipeline.specs.paths import SPECS_DIR, read_yaml
+from pipeline.specs.paths import SPECS_DIR, read_mapping
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class Study:
 
 @lru_cache(maxsize=2)
 def load_study(root: Path = SPECS_DIR) -> Study:
-    doc = read_yaml(root / "trial" / "study.yaml")
+    doc = read_mapping(root / "trial" / "study.yaml")
     doc["arms"] = tuple(Arm(armcd=str(a["armcd"]), arm=str(a["arm"]), study_drug=a["study_drug"] is True) for a in doc["arms"])
     doc["data_cutoff"] = str(doc["data_cutoff"])
     doc["ct_version"] = str(doc["ct_version"])

@@ -133,7 +133,6 @@ def _package_asset(layer: str, specs: dict[str, Any]) -> dg.AssetsDefinition:
             metadata={"num_problems": len(spec_problems), "problems": _problems_md(spec_problems)},
         )
 
-    _asset.__name__ = f"submission_{layer}"
     return _asset
 
 

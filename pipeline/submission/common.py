@@ -12,6 +12,7 @@ import re
 import subprocess
 import weakref
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
@@ -217,7 +218,7 @@ def submission_frame(df: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
     Columns of ``df`` not in the spec are dropped here; the XPT check reports them.
     Raises KeyError for a spec variable missing from ``df`` (the check reports that first).
     """
-    if _PREPARED.get(id(df)) is df and df.attrs.get("submission_frame_of") == spec.name:
+    if df.attrs.get("submission_frame_of") == spec.name and _PREPARED.get(id(df)) is df:
         return df  # already made by this function for this spec (write_package shares one)
     out = {}
     for v in spec.variables:
@@ -232,7 +233,7 @@ def submission_frame(df: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
         else:
             values = col.to_numpy(dtype=object)
             missing = pd.isna(values)
-            missing[missing] = np.not_equal(values[missing], None)  # None is already what XPT wants
+            missing[missing] = np.not_equal(values[missing], None)  # type: ignore[call-overload]  # numpy's stubs take no None; None is already what XPT wants
             if missing.any():  # NaN/NA/NaT -> None; a column without them is taken as it is
                 values = values.copy()
                 values[missing] = None
@@ -297,7 +298,7 @@ def dataset_char_widths(frame: pd.DataFrame, spec: DatasetSpec) -> dict[str, int
 
 
 def study_char_widths(
-    own: Mapping[str, dict[str, int]], specs: Mapping[str, DatasetSpec], empty: set[str] = frozenset()
+    own: Mapping[str, dict[str, int]], specs: Mapping[str, DatasetSpec], empty: AbstractSet[str] = frozenset()
 ) -> dict[str, dict[str, int]]:
     """:func:`layer_char_widths` from each dataset's own widths (``dataset_char_widths``);
     ``empty``: names of datasets without records."""

@@ -238,7 +238,7 @@ def _write_rows(fh, frame: pd.DataFrame, columns: list[dict[str, Any]]) -> None:
         line = pc.binary_join_element_wise("    [", line, "],\n", "")
         # The lines lie end to end in the Arrow data buffer: that is the text, but for the last ",\n".
         offsets, text_bytes = utf8_buffers(line)
-        data = memoryview(text_bytes[offsets[0] : offsets[-1] - (2 if last else 0)])
+        data = text_bytes[offsets[0] : offsets[-1] - (2 if last else 0)].data  # a memoryview, no copy
         fh.write(data)
 
 

@@ -69,7 +69,9 @@ def _where(a: Analysis) -> tuple[str, str, str] | None:
     ds, _vars, var = _READS[a.kind]
     if var is None:
         return None
-    value = (a.paramcd or "") if var == "PARAMCD" else "Y"  # the spec loader requires the PARAMCD of these kinds
+    value = a.paramcd if var == "PARAMCD" else "Y"
+    if value is None:  # load_analyses requires the paramcd of every analysis that reads PARAMCD
+        raise ValueError(f"analysis {a.id} reads PARAMCD but names no paramcd")
     return ds, var, value
 
 

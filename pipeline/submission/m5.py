@@ -152,7 +152,7 @@ def prune_define(xml: bytes, datasets: set[str]) -> bytes:
     kept += list(mdv.findall(_q(ODM_NS, "ItemGroupDef")))
     # Analysis Results Metadata refers to where clauses of its own (pipeline/submission/define_arm.py).
     kept += list(mdv.iter("{http://www.cdisc.org/ns/arm/v1.0}AnalysisResultDisplays"))
-    refs = {"clauses": set(), "codelists": set(), "methods": set(), "comments": set()}
+    refs: dict[str, set[str]] = {"clauses": set(), "codelists": set(), "methods": set(), "comments": set()}
     for e in kept:
         for r in e.iter(_q(DEF_NS, "WhereClauseRef")):
             refs["clauses"].add(r.get("WhereClauseOID"))

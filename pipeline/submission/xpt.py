@@ -2,7 +2,7 @@
 
 pyreadstat writes the file; it silently truncates labels over 40 characters, writes values
 over 200 bytes and raw UTF-8 bytes, defaults to version 8, stamps the wall clock into the
-headers and leaves a 0-byte file when it fails (shared/research/formats.md §0, §3.2). So every
+headers and leaves a 0-byte file when it fails (pyreadstat 1.3.7, ``file_format_version=5``). So every
 rule a reviewer's tool applies is checked here first, all problems are reported at once
 (:class:`XptError`), the file is written under a temporary name, its header time stamps are
 set to the data cut, and only then is it renamed into place.
@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -131,7 +131,7 @@ def _spec_problems(spec: DatasetSpec) -> list[XptProblem]:
             )
         if v.format:
             if v.format != v.format.upper():
-                # A lower-case format is stored as is and then no reader sees a date (formats.md §0.5).
+                # A lower-case format is stored as is, and then neither pyreadstat nor R haven reads a date.
                 out.append(XptProblem(ds, v.name, None, "format", f"format {v.format!r} must be upper case"))
             elif not FORMAT_RE.match(v.format) or len(v.format.rstrip(".0123456789").lstrip("$")) > 8:
                 out.append(
@@ -317,7 +317,7 @@ def _stamp_headers(path: Path, stamp: bytes) -> None:
 def _pad_to_widths(frame: pd.DataFrame, spec: DatasetSpec, widths: Mapping[str, int]) -> list[XptProblem]:
     """Pad one value per Char column with trailing blanks so pyreadstat allots ``widths[var]``.
 
-    Readers strip trailing blanks, so the values read back unchanged (formats.md §3.5). A
+    Readers strip trailing blanks, so the values read back unchanged. A
     width below the data's own or above 200 bytes is a problem; an empty dataset cannot
     be padded and keeps width 1.
     """
@@ -333,10 +333,10 @@ def _pad_to_widths(frame: pd.DataFrame, spec: DatasetSpec, widths: Mapping[str, 
             )
         elif w > have:
             col = frame[v.name]  # a new column replaces it: the frame's arrays may be shared
-            if col.dtype == TEXT:
+            if col.dtype == TEXT and (text := arrow_text(col)) is not None:
                 first = col.iloc[0]
                 head = pa.array([("" if pd.isna(first) else first).ljust(w)], type=pa.large_string())
-                frame[v.name] = pd.Series(pa.concat_arrays([head, arrow_text(col).slice(1)]), index=col.index, dtype=TEXT)
+                frame[v.name] = pd.Series(pa.concat_arrays([head, text.slice(1)]), index=col.index, dtype=TEXT)
             else:
                 values = col.to_numpy(dtype=object, copy=True)
                 values[0] = (values[0] or "").ljust(w)
@@ -383,7 +383,12 @@ def write_xpt(
     labels = [v.label for v in spec.variables]
     formats = {v.name: v.format for v in spec.variables if v.format}
     stamp = _sas_stamp(creation_datetime(data_cutoff)[0])
-    meta = {"file_label": spec.label, "column_labels": labels, "table_name": spec.name, "variable_format": formats}
+    meta: dict[str, Any] = {
+        "file_label": spec.label,
+        "column_labels": labels,
+        "table_name": spec.name,
+        "variable_format": formats,
+    }
     with atomic_path(path) as tmp:
         # pyreadstat's bytes with the records built by numpy (pyreadstat fills them a value at a time
         # from Python: the largest cost at 100,000 subjects); pyreadstat itself for any other frame.
@@ -402,6 +407,7 @@ def write_xpt(
 def read_xpt(path: Path) -> tuple[pd.DataFrame, object]:
     """Read a transport file back with pyreadstat (dates as SAS numbers) -> (frame, metadata).
 
-    Never pandas.read_sas: it misreads 0.0 and drops rows (formats.md §0.6).
+    Never pandas.read_sas: it reads some 0.0 as 5.4e-79 (pandas issue #50670) and can drop the
+    last row of a file whose records are at most 80 bytes.
     """
     return pyreadstat.read_xport(str(path), disable_datetime_conversion=True)

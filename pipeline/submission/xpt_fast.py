@@ -84,7 +84,7 @@ def write_xport(frame: pd.DataFrame, path: Path, **kwargs) -> bool:
     if frame.empty or frame.columns.duplicated().any():
         return False
     # ("num", float64 array, 8) | ("ascii" or "char", Arrow array, width): an ASCII column is padded by Arrow
-    cols: list[tuple[str, object, int]] = []
+    cols: list[tuple[str, np.ndarray | pa.Array, int]] = []
     for c in frame.columns:
         col = frame[c]
         if col.dtype == np.float64:
@@ -121,7 +121,7 @@ def write_xport(frame: pd.DataFrame, path: Path, **kwargs) -> bool:
                 else:
                     _place_text(block, values, r0, r1, at)
                 at += w
-            fh.write(memoryview(block).cast("B"))  # the block's own bytes, not a copy
+            fh.write(block.data.cast("B"))  # the block's own bytes, not a copy
         tail = (nrows * reclen) % RECORD
         if tail:
             fh.write(b" " * (RECORD - tail))

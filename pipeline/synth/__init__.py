@@ -77,7 +77,9 @@ def generate_study(
     study.ae[CRITERIA] = draw_seriousness_criteria(study.ae, crit_rng, cal)
     plan = plan_problems(study, rng, rate, int(mcal["min_problems_per_kind"]) if rate > 0 else 0)
     if rate <= 0:
-        plan.ae.clear(), plan.lb.clear(), plan.cm.clear()
+        plan.ae.clear()
+        plan.lb.clear()
+        plan.cm.clear()
     stamp = dt.datetime.combine(dt.date.fromisoformat(str(cal["outcomes"]["data_cutoff"])), dt.time())
     files: list[Path] = []
     problems: list[dict] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -59,6 +60,12 @@ def categorical(rng: np.random.Generator, probs: dict, n: int) -> np.ndarray:
 def uniform_int(rng: np.random.Generator, lo, hi, n: int) -> np.ndarray:
     """Integers uniform on [lo, hi] inclusive (lo/hi scalars or arrays)."""
     return np.floor(rng.random(n) * (np.asarray(hi) - np.asarray(lo) + 1)).astype("int64") + lo
+
+
+def uniform_in(rng: np.random.Generator, bounds: Sequence[int], n: int) -> np.ndarray:
+    """Integers uniform on the inclusive ``[lo, hi]`` of a calibration pair."""
+    lo, hi = bounds
+    return uniform_int(rng, lo, hi, n)
 
 
 def truncnorm(rng: np.random.Generator, mean, sd, lo, hi, n: int) -> np.ndarray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.synth._util import NA, uniform_int
+from pipeline.synth._util import NA, uniform_in, uniform_int
 
 # Dose levels: (EXDOSE mg per administration, EXDOSFRQ)
 LEVELS = {0: (400, "QD"), 1: (200, "QD"), 2: (400, "QOD"), 3: (0, "QD")}
@@ -45,10 +45,10 @@ def build_exposure(start: np.ndarray, stop: np.ndarray, events: pd.DataFrame, rn
     ev = events.copy()
     ev["rank"] = ev.groupby("subj", sort=False).cumcount()
     m = len(ev)
-    ev["gap"] = uniform_int(rng, *ec["interruption_days"], m)
+    ev["gap"] = uniform_in(rng, ec["interruption_days"], m)
     ev["resume_full"] = rng.random(m) < ec["p_resume_full_after_interruption"]
     ev["reesc"] = rng.random(m) < ec["p_reescalate"]
-    ev["reesc_after"] = uniform_int(rng, *ec["reescalate_after_days"], m)
+    ev["reesc_after"] = uniform_in(rng, ec["reescalate_after_days"], m)
     ev["shift"] = uniform_int(rng, 3, 20, m)
     out_day = ev["day"].to_numpy().copy()
     out_kind = ev["kind"].to_numpy().copy()

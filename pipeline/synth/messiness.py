@@ -25,7 +25,7 @@ DATE_BASE = day("1920-01-01")
 DATE_END = day("2035-12-31")
 
 # Reporting units per site: (unit as written, factor from the SI value, decimals).
-LAB_UNITS = {
+LAB_UNITS: dict[str, dict[str, tuple[str, float, int]]] = {
     "101": {
         "WBC": ("10^9/L", 1, 1),
         "HGB": ("g/L", 1, 0),
@@ -249,8 +249,8 @@ class SiteStyle:
             cands, w = [canon] + en, [0.3] + [0.7 / len(en)] * len(en)
         else:
             cands, w = [canon], [1.0]
-        w = np.array(w, dtype=float)
-        return cands, w / w.sum()
+        weights = np.array(w, dtype=float)
+        return cands, weights / weights.sum()
 
     def codes(self, canon: np.ndarray, codelist: str) -> np.ndarray:
         """Canonical values of ``codelist`` (None/'' = missing) -> the site's spellings."""

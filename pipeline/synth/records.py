@@ -420,6 +420,6 @@ def site_forms(study, site: str, style: SiteStyle, spec, plan: ProblemPlan, mcal
         if dup.any():
             order = np.concatenate([np.arange(len(df)), np.nonzero(dup)[0]])
             forms[form] = df.iloc[np.sort(order, kind="stable")].reset_index(drop=True)
-    for p in problems:
-        del p["_row"]
+    for prob in problems:
+        del prob["_row"]
     return forms, problems, ids

@@ -13,7 +13,7 @@ import pandas as pd
 import yaml
 
 from pipeline.specs.paths import SPECS_DIR
-from pipeline.synth._util import NA, categorical, day, uniform_int
+from pipeline.synth._util import NA, categorical, day, uniform_in, uniform_int
 from pipeline.synth.adverse_events import (
     ACTIONS,
     draw_actions,
@@ -127,7 +127,7 @@ def simulate_study(n: int, rng: np.random.Generator, cal: dict, scenario: str) -
                 "fatal": True,
             }
         )
-        fa["start"] = dd[fatal_subj] - uniform_int(rng, *cal["adverse_events"]["fatal_onset_days_before_death"], len(fatal_subj))
+        fa["start"] = dd[fatal_subj] - uniform_in(rng, cal["adverse_events"]["fatal_onset_days_before_death"], len(fatal_subj))
         ae = pd.concat([ae, fa], ignore_index=True)
     act = draw_actions(ae, rng, cal)
     # A fatal AE after the last dose (treatment already stopped for another reason) changes nothing.
@@ -192,7 +192,7 @@ def _concomitant(cohort: pd.DataFrame, st: dict, rng: np.random.Generator, cal: 
     surg = cohort["surg"].to_numpy()[idx]
     drug = categorical(rng, cc["antiviral_probs"], k)
     before = rng.random(k) < cc["p_before_surgery"]
-    start = np.where(before, surg - uniform_int(rng, *cc["before_surgery_days"], k), surg + uniform_int(rng, 1, 20, k))
+    start = np.where(before, surg - uniform_in(rng, cc["before_surgery_days"], k), surg + uniform_int(rng, 1, 20, k))
     u = rng.random(k)
     bp = cc["before_surgery_start_precision"]
     sprec = np.where(before, np.where(u < bp["year"], 1, np.where(u < bp["year"] + bp["month"], 2, 3)), 3)

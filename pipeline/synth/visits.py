@@ -14,12 +14,13 @@ from pipeline.synth._util import (
     NA,
     categorical,
     months_to_days,
+    uniform_in,
     uniform_int,
 )
 
 
 def visit_months(cal: dict) -> np.ndarray:
-    """Nominal visit months after hepatectomy (trial-facts §4 grid)."""
+    """Nominal visit months after hepatectomy (the grid of ``visits.schedule_months`` in calibration.yaml)."""
     s = cal["visits"]["schedule_months"]
     return np.concatenate(
         [
@@ -131,7 +132,7 @@ def follow_up(cohort: pd.DataFrame, lat: pd.DataFrame, rng: np.random.Generator,
         categorical(rng, vc["death_cause_after_recurrence"], n),
         categorical(rng, vc["death_cause_without_recurrence"], n),
     )
-    cause = np.where(death_obs, cause, None).astype(object)
+    cause = np.where(death_obs, cause, None).astype(object)  # type: ignore[call-overload]  # numpy's stubs take no None fill value
 
     # Survival sweep just before the cut for everyone still followed and alive.
     lo, hi = vc["survival_sweep_days_before_cut"]
@@ -144,7 +145,7 @@ def follow_up(cohort: pd.DataFrame, lat: pd.DataFrame, rng: np.random.Generator,
     dead = pd.DataFrame(
         {
             "subj": dsi,
-            "contdat": np.minimum(death_day[dsi] + uniform_int(rng, *vc["death_report_delay_days"], len(dsi)), cut),
+            "contdat": np.minimum(death_day[dsi] + uniform_in(rng, vc["death_report_delay_days"], len(dsi)), cut),
             "status": "DEAD",
             "dthdat": death_day[dsi],
             "dthcaus": cause[dsi],
@@ -156,7 +157,7 @@ def follow_up(cohort: pd.DataFrame, lat: pd.DataFrame, rng: np.random.Generator,
         {
             "subj": lost,
             "contdat": np.minimum(
-                np.maximum(drop_lat[lost], last_alive[lost]) + uniform_int(rng, *vc["lost_contact_attempt_days"], len(lost)), cut
+                np.maximum(drop_lat[lost], last_alive[lost]) + uniform_in(rng, vc["lost_contact_attempt_days"], len(lost)), cut
             ),
             "status": "LOST TO FOLLOW-UP",
         }
@@ -199,7 +200,7 @@ def _lesions(diag: pd.DataFrame, rng: np.random.Generator, cal: dict) -> pd.Data
     )
     m = len(rep)
     loc = np.where(intra, "LIVER", categorical(rng, vc["extrahepatic_site_probs"], m)).astype(object)
-    seg = np.where(intra, categorical(rng, vc["livseg_probs"], m), None).astype(object)
+    seg = np.where(intra, categorical(rng, vc["livseg_probs"], m), None).astype(object)  # type: ignore[call-overload]  # numpy's stubs take no None fill value
     ls = vc["lesion_size_mm"]
     size = np.where(
         intra,

@@ -36,10 +36,10 @@ def compare(table: Table, rtf_path: Path) -> list[Mismatch]:
     out: list[Mismatch] = []
     if not cells or cells[0] != tuple(table.header):
         got = cells[0] if cells else ()
-        for j, exp in enumerate(table.header):
+        for j, heading in enumerate(table.header):
             printed = got[j] if j < len(got) else ""
-            if printed != exp:
-                out.append(Mismatch(0, j + 1, exp, printed))
+            if printed != heading:
+                out.append(Mismatch(0, j + 1, heading, printed))
     body = body_rows(table, cells)
     for i in range(max(len(body), len(table.rows))):
         exp = table.rows[i] if i < len(table.rows) else ()

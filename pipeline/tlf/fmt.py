@@ -25,7 +25,7 @@ def _missing(x: float | None) -> bool:
 
 def rnd(x: float | None, dp: int, thousands: bool = False) -> str:
     """``x`` rounded half away from zero to ``dp`` decimals ('' when missing)."""
-    if _missing(x):
+    if x is None or _missing(x):
         return ""
     q = Decimal(1).scaleb(-dp)
     d = Decimal(repr(float(x))).quantize(q, rounding=ROUND_HALF_UP)
@@ -73,7 +73,7 @@ def est_ci(est: float | None, lcl: float | None, ucl: float | None, dp: int = 3)
 
 def pvalue(p: float | None) -> str:
     """Three decimals; ``<0.001`` below 0.0005 (what would print 0.000), ``>0.999`` from 0.9995 (1.000)."""
-    if _missing(p):
+    if p is None or _missing(p):
         return NE
     if p < 0.0005:
         return "<0.001"
@@ -82,7 +82,7 @@ def pvalue(p: float | None) -> str:
 
 def rate(x: float | None) -> str:
     """A Kaplan-Meier rate or cumulative incidence (a proportion) as per cent, one decimal: 0.4791 -> 47.9."""
-    return "" if _missing(x) else rnd(100.0 * float(x), 1)
+    return "" if x is None or _missing(x) else rnd(100.0 * float(x), 1)
 
 
 def rate_ci(est: float | None, lcl: float | None, ucl: float | None) -> str:
