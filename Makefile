@@ -22,8 +22,11 @@ $(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
 run: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m pipeline run --raw raw --out outputs
 
+# Two pytest-xdist workers (the CI machine has 2 cores); --dist loadgroup keeps the tests of one
+# xdist_group (a module's expensive fixture, the Postgres/Redis cluster, the webserver) on one worker.
+TEST_WORKERS ?= 2
 test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=25
 
 dev: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
