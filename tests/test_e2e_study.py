@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT / "raw"
 # One worker under pytest-xdist: the module's complete run is built once, not once per worker.
 pytestmark = pytest.mark.xdist_group("e2e_study")
+# manifest.json records the commit: one value for every run of this module, whatever is committed meanwhile.
+HEAD = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip() or "unknown"
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -30,8 +32,8 @@ def tree_digest(root: Path) -> dict[str, str]:
 
 
 def cli_run(out: Path, work: Path) -> subprocess.Popen:
-    env = {**os.environ, "DAGSTER_HOME": ""}
-    env.pop("DAGSTER_HOME")
+    env = {**os.environ, "PIPELINE_CODE_VERSION": HEAD}
+    env.pop("DAGSTER_HOME", None)
     return subprocess.Popen(
         [sys.executable, "-m", "pipeline", "run", "--raw", str(RAW), "--out", str(out), "--work", str(work)],
         cwd=ROOT,
@@ -45,7 +47,9 @@ def cli_run(out: Path, work: Path) -> subprocess.Popen:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
-    report = run_study(RAW, out, work_dir=tmp_path_factory.mktemp("work"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PIPELINE_CODE_VERSION", HEAD)
+        report = run_study(RAW, out, work_dir=tmp_path_factory.mktemp("work"))
     assert report.success, report.summary()
     assert not report.failed_checks, report.failed_checks
     return out
