@@ -23,8 +23,11 @@ ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT / "raw"
 # One worker under pytest-xdist: the module's complete run is built once, not once per worker.
 pytestmark = pytest.mark.xdist_group("e2e_study")
-# manifest.json records the commit: one value for every run of this module, whatever is committed meanwhile.
+# manifest.json records the commit and every file its commit time: one value of each for every run of this
+# module, whatever is committed meanwhile.
 HEAD = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip() or "unknown"
+HEAD_TIME = subprocess.run(["git", "log", "-1", "--format=%ct"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+PINNED = {"PIPELINE_CODE_VERSION": HEAD, "SOURCE_DATE_EPOCH": HEAD_TIME or "1672531200"}
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -32,7 +35,7 @@ def tree_digest(root: Path) -> dict[str, str]:
 
 
 def cli_run(out: Path, work: Path) -> subprocess.Popen:
-    env = {**os.environ, "PIPELINE_CODE_VERSION": HEAD}
+    env = {**os.environ, **PINNED}
     env.pop("DAGSTER_HOME", None)
     return subprocess.Popen(
         [sys.executable, "-m", "pipeline", "run", "--raw", str(RAW), "--out", str(out), "--work", str(work)],
@@ -48,7 +51,8 @@ def cli_run(out: Path, work: Path) -> subprocess.Popen:
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PIPELINE_CODE_VERSION", HEAD)
+        for k, v in PINNED.items():
+            mp.setenv(k, v)
         report = run_study(RAW, out, work_dir=tmp_path_factory.mktemp("work"))
     assert report.success, report.summary()
     assert not report.failed_checks, report.failed_checks
