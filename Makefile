@@ -22,8 +22,11 @@ $(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
 run: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m pipeline run --raw raw --out outputs
 
+# Two pytest-xdist workers (the CI machine has 2 cores); --dist loadgroup keeps the tests of one
+# xdist_group (a module's expensive fixture, the Postgres/Redis cluster, the webserver) on one worker.
+TEST_WORKERS ?= 2
 test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=25
 
 # ruff (lint, then formatting) and mypy, all configured in pyproject.toml.
 lint: $(STAMP)

@@ -25,6 +25,9 @@ RAW_FIXTURES = Path(__file__).parent / "fixtures" / "raw" / "export"
 REPO = Path(__file__).resolve().parents[1]
 # The DAGSTER_HOME the session was started with (None: unset); the session's own one replaces it.
 USER_HOME_KEY = pytest.StashKey[str | None]()
+# The user's DAGSTER_HOME handed to pytest-xdist workers ("" when unset): a worker inherits the environment
+# of the controller, whose DAGSTER_HOME is by then the controller's own temporary instance.
+USER_HOME_ENV = "PIPELINE_TESTS_USER_DAGSTER_HOME"
 _SESSION_HOME: tempfile.TemporaryDirectory | None = None
 
 
@@ -37,7 +40,13 @@ def pytest_configure(config: pytest.Config) -> None:
     global _SESSION_HOME
     if _SESSION_HOME is not None:
         return
-    config.stash[USER_HOME_KEY] = os.environ.get("DAGSTER_HOME")
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker
+        user = os.environ.get(USER_HOME_ENV) or None
+    else:
+        user = os.environ.get("DAGSTER_HOME")
+        os.environ[USER_HOME_ENV] = user or ""
+    config.stash[USER_HOME_KEY] = user
+    # One temporary instance per process: each xdist worker gets its own.
     _SESSION_HOME = tempfile.TemporaryDirectory(prefix="pytest_dagster_home_")
     home = Path(_SESSION_HOME.name)
     shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
@@ -50,6 +59,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         _SESSION_HOME.cleanup()
         _SESSION_HOME = None
     user = config.stash.get(USER_HOME_KEY, None)
+    if not hasattr(config, "workerinput"):
+        os.environ.pop(USER_HOME_ENV, None)
     if user is None:
         os.environ.pop("DAGSTER_HOME", None)
     else:

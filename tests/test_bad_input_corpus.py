@@ -44,6 +44,10 @@ from pipeline.specs.raw import load_raw_spec
 from pipeline.synth import generate_study
 
 SPEC = load_raw_spec()
+# Under pytest-xdist the module's tests run as two groups, each on one worker (last night's run is built
+# once per group): the bad drops' runs, and the publish tests (refusals, a full disk, kills) marked PUBLISH.
+pytestmark = pytest.mark.xdist_group("bad_input_corpus")
+PUBLISH = pytest.mark.xdist_group("publish")
 CUTOFF_MSG = "is after the data cut-off of 2022-12-31; a date cannot be later than the export"
 Row = tuple  # (siteid, subjid, form, file, row, field, value, rule, message)
 LISTING = ["siteid", "subjid", "form", "file", "row", "field", "value", "rule", "message"]
@@ -117,124 +121,91 @@ def q(site: str, subjid: str, form: str, row: int, field: str, value: str, rule:
 # --- value-level cases: (raw) -> the listing rows expected ---------------------------------------------
 
 
-def impossible_date_iso(raw: Path) -> list[Row]:
-    expect(raw, "101", "ae", 2, "101-001")
-    edit(raw, "101", "ae", 2, {"AESTDAT": "2020-02-30"})
-    return [
-        q(
-            "101",
-            "101-001",
-            "ae",
-            2,
-            "AESTDAT",
-            "2020-02-30",
-            "DATE_INVALID",
-            "Start date (AESTDAT) is not a valid date: day does not exist in that month",
-        )
-    ]
+@dataclass(frozen=True)
+class OneEdit:
+    """The common shape of a value case: one cell of one record is changed, and exactly one query row names it."""
+
+    name: str
+    site: str
+    form: str
+    row: int  # as Excel numbers rows: header 1
+    subjid: str  # the subject the generated study has at that row (a guard)
+    field: str
+    value: str  # as the site sends it
+    rule: str
+    message: str
+    shown: str | None = None  # the value as the listing shows it, when not the value sent (a redacted birth date)
+
+    def __call__(self, raw: Path) -> list[Row]:
+        expect(raw, self.site, self.form, self.row, self.subjid)
+        edit(raw, self.site, self.form, self.row, {self.field: self.value})
+        shown = self.value if self.shown is None else self.shown
+        return [q(self.site, self.subjid, self.form, self.row, self.field, shown, self.rule, self.message)]
 
 
-def impossible_date_dmy(raw: Path) -> list[Row]:
-    expect(raw, "102", "lb", 2, "S102001")
-    edit(raw, "102", "lb", 2, {"LBDAT": "31/04/2019"})
-    return [
-        q(
-            "102",
-            "S102001",
-            "lb",
-            2,
-            "LBDAT",
-            "31/04/2019",
-            "DATE_INVALID",
-            "Date of specimen collection (LBDAT) is not a valid date: day does not exist in that month",
-        )
-    ]
+# (case, site, form, row, subject at that row, field, value sent, rule, message)
+ONE_EDIT_CASES = [
+    OneEdit(
+        "impossible_date_iso",
+        *("101", "ae", 2, "101-001", "AESTDAT", "2020-02-30", "DATE_INVALID"),
+        "Start date (AESTDAT) is not a valid date: day does not exist in that month",
+    ),
+    OneEdit(
+        "impossible_date_dmy",
+        *("102", "lb", 2, "S102001", "LBDAT", "31/04/2019", "DATE_INVALID"),
+        "Date of specimen collection (LBDAT) is not a valid date: day does not exist in that month",
+    ),
+    OneEdit(
+        "date_after_cutoff",
+        *("101", "ae", 3, "101-003", "AEENDAT", "2023-01-15", "DATE_IN_FUTURE"),
+        f"End date (AEENDAT) {CUTOFF_MSG}",
+    ),
+    OneEdit(
+        "partial_date_after_cutoff_xlsx",
+        *("103", "ae", 2, "GZ3-3", "AEENDAT", "2023年2月", "DATE_IN_FUTURE"),
+        f"End date (AEENDAT) {CUTOFF_MSG}",
+    ),
+    OneEdit(
+        "unknown_codelist_term",
+        *("101", "ae", 5, "101-005", "AEOUT", "Gone away", "CODE_UNKNOWN"),
+        "Outcome (AEOUT): the term is not one of the agreed values of codelist OUT (specs/raw/codelists.csv)",
+    ),
+    OneEdit(
+        "ctcae_grade_6",
+        *("102", "ae", 3, "S102001", "AETOXGR", "6级", "CODE_UNKNOWN"),
+        "CTCAE v4.0 grade (AETOXGR): the term is not one of the agreed values of codelist GRADE (specs/raw/codelists.csv)",
+    ),
+    OneEdit(
+        "negative_dose",
+        *("101", "ex", 4, "101-004", "EXDOSE", "-400", "OUT_OF_RANGE"),
+        "Daily dose (EXDOSE) should be 0 or more (specs/raw/dictionary.csv)",
+    ),
+    OneEdit(
+        "text_in_numeric_field",
+        *("101", "lb", 3, "101-001", "LBORRES", "one four nine", "NOT_NUMERIC"),
+        "Result (LBORRES) should be a number",
+    ),
+    OneEdit(
+        "unknown_unit",
+        *("101", "lb", 4, "101-001", "LBORRESU", "furlongs", "CODE_UNKNOWN"),
+        "Unit (LBORRESU): the term is not one of the agreed values of codelist UNIT (specs/raw/codelists.csv)",
+    ),
+    OneEdit(
+        "required_if_missing",  # row 2's AEONGO is 否 (= N)
+        *("102", "ae", 2, "S102001", "AEENDAT", "", "REQUIRED_IF_MISSING"),
+        "End date (AEENDAT) is required when Ongoing (AEONGO) is N, but it is blank",
+    ),
+    # Checked by SDTM DM: consent 2018-09-09, so AGE would be -1; the birth date itself is never listed.
+    OneEdit(
+        "date_before_birth",
+        *("101", "dm", 3, "101-002", "BRTHDAT", "2019-01-01", "BIRTH_AFTER_CONSENT"),
+        "Birth date is after the informed consent date; AGE not derived",
+        shown="<redacted>",
+    ),
+]
 
 
-def date_after_cutoff(raw: Path) -> list[Row]:
-    expect(raw, "101", "ae", 3, "101-003")
-    edit(raw, "101", "ae", 3, {"AEENDAT": "2023-01-15"})
-    return [q("101", "101-003", "ae", 3, "AEENDAT", "2023-01-15", "DATE_IN_FUTURE", f"End date (AEENDAT) {CUTOFF_MSG}")]
-
-
-def partial_date_after_cutoff_xlsx(raw: Path) -> list[Row]:
-    expect(raw, "103", "ae", 2, "GZ3-3")
-    edit(raw, "103", "ae", 2, {"AEENDAT": "2023年2月"})
-    return [q("103", "GZ3-3", "ae", 2, "AEENDAT", "2023年2月", "DATE_IN_FUTURE", f"End date (AEENDAT) {CUTOFF_MSG}")]
-
-
-def unknown_codelist_term(raw: Path) -> list[Row]:
-    expect(raw, "101", "ae", 5, "101-005")
-    edit(raw, "101", "ae", 5, {"AEOUT": "Gone away"})
-    return [
-        q(
-            "101",
-            "101-005",
-            "ae",
-            5,
-            "AEOUT",
-            "Gone away",
-            "CODE_UNKNOWN",
-            "Outcome (AEOUT): the term is not one of the agreed values of codelist OUT (specs/raw/codelists.csv)",
-        )
-    ]
-
-
-def ctcae_grade_6(raw: Path) -> list[Row]:
-    expect(raw, "102", "ae", 3, "S102001")
-    edit(raw, "102", "ae", 3, {"AETOXGR": "6级"})
-    return [
-        q(
-            "102",
-            "S102001",
-            "ae",
-            3,
-            "AETOXGR",
-            "6级",
-            "CODE_UNKNOWN",
-            "CTCAE v4.0 grade (AETOXGR): the term is not one of the agreed values of codelist GRADE (specs/raw/codelists.csv)",
-        )
-    ]
-
-
-def negative_dose(raw: Path) -> list[Row]:
-    expect(raw, "101", "ex", 4, "101-004")
-    edit(raw, "101", "ex", 4, {"EXDOSE": "-400"})
-    return [
-        q(
-            "101",
-            "101-004",
-            "ex",
-            4,
-            "EXDOSE",
-            "-400",
-            "OUT_OF_RANGE",
-            "Daily dose (EXDOSE) should be 0 or more (specs/raw/dictionary.csv)",
-        )
-    ]
-
-
-def text_in_numeric_field(raw: Path) -> list[Row]:
-    expect(raw, "101", "lb", 3, "101-001")
-    edit(raw, "101", "lb", 3, {"LBORRES": "one four nine"})
-    return [q("101", "101-001", "lb", 3, "LBORRES", "one four nine", "NOT_NUMERIC", "Result (LBORRES) should be a number")]
-
-
-def unknown_unit(raw: Path) -> list[Row]:
-    expect(raw, "101", "lb", 4, "101-001")
-    edit(raw, "101", "lb", 4, {"LBORRESU": "furlongs"})
-    return [
-        q(
-            "101",
-            "101-001",
-            "lb",
-            4,
-            "LBORRESU",
-            "furlongs",
-            "CODE_UNKNOWN",
-            "Unit (LBORRESU): the term is not one of the agreed values of codelist UNIT (specs/raw/codelists.csv)",
-        )
-    ]
+# Cases of another shape: a record copied, several queries, a cascade.
 
 
 def subject_not_enrolled(raw: Path) -> list[Row]:
@@ -311,23 +282,6 @@ def exact_duplicate(raw: Path) -> list[Row]:
     return []
 
 
-def required_if_missing(raw: Path) -> list[Row]:
-    expect(raw, "102", "ae", 2, "S102001")  # AEONGO 否 (= N)
-    edit(raw, "102", "ae", 2, {"AEENDAT": ""})
-    return [
-        q(
-            "102",
-            "S102001",
-            "ae",
-            2,
-            "AEENDAT",
-            "",
-            "REQUIRED_IF_MISSING",
-            "End date (AEENDAT) is required when Ongoing (AEONGO) is N, but it is blank",
-        )
-    ]
-
-
 def score_out_of_range(raw: Path) -> list[Row]:
     """ECOG 7 holds back GZ3-2's surgery record, so GZ3-2 cannot be in DM (see test_held_back_subject_is_queried_everywhere)."""
     expect(raw, "103", "surg", 3, "GZ3-2")
@@ -358,23 +312,6 @@ def score_out_of_range(raw: Path) -> list[Row]:
 
 # Cross-form checks made by the SDTM domain modules (DM, AE): the records are kept or left out as
 # described, and the queries are exact.
-
-
-def date_before_birth(raw: Path) -> list[Row]:
-    expect(raw, "101", "dm", 3, "101-002")  # consent 2018-09-09: AGE would be -1
-    edit(raw, "101", "dm", 3, {"BRTHDAT": "2019-01-01"})
-    return [
-        q(
-            "101",
-            "101-002",
-            "dm",
-            3,
-            "BRTHDAT",
-            "<redacted>",
-            "BIRTH_AFTER_CONSENT",
-            "Birth date is after the informed consent date; AGE not derived",
-        )
-    ]
 
 
 def ae_after_end_of_study(raw: Path) -> list[Row]:
@@ -414,27 +351,19 @@ def demographics_of_unknown_subject(raw: Path) -> list[Row]:
 
 
 VALUE_CASES: dict[str, Callable[[Path], list[Row]]] = {
-    f.__name__: f
-    for f in [
-        subject_not_enrolled,  # copies its record before other cases edit the file
-        impossible_date_iso,
-        impossible_date_dmy,
-        date_after_cutoff,
-        partial_date_after_cutoff_xlsx,
-        unknown_codelist_term,
-        ctcae_grade_6,
-        negative_dose,
-        text_in_numeric_field,
-        unknown_unit,
-        death_before_surgery,
-        conflicting_duplicates,
-        exact_duplicate,
-        required_if_missing,
-        score_out_of_range,
-        date_before_birth,
-        ae_after_end_of_study,
-        demographics_of_unknown_subject,
-    ]
+    subject_not_enrolled.__name__: subject_not_enrolled,  # copies its record before other cases edit the file
+    **{c.name: c for c in ONE_EDIT_CASES},
+    **{
+        f.__name__: f
+        for f in [
+            death_before_surgery,
+            conflicting_duplicates,
+            exact_duplicate,
+            score_out_of_range,
+            ae_after_end_of_study,
+            demographics_of_unknown_subject,
+        ]
+    },
 }
 CASCADE_SUBJECT = ("103", "GZ3-2")
 
@@ -949,6 +878,7 @@ def _good_build(last_night: Run, base: Path) -> Path:
     return out
 
 
+@PUBLISH
 def test_an_empty_raw_folder_is_refused_and_the_package_untouched(last_night: Run, tmp_path: Path) -> None:
     from pipeline.runner import RunRefused
 
@@ -965,6 +895,7 @@ def test_an_empty_raw_folder_is_refused_and_the_package_untouched(last_night: Ru
     assert tree_digest(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["outputs", "raw"]
 
 
+@PUBLISH
 def test_work_inside_out_is_refused(clean_raw: Path, last_night: Run, tmp_path: Path) -> None:
     from pipeline.runner import RunRefused
 
@@ -980,6 +911,7 @@ def test_work_inside_out_is_refused(clean_raw: Path, last_night: Run, tmp_path: 
     assert tree_digest(out) == before
 
 
+@PUBLISH
 def test_out_inside_raw_is_refused(clean_raw: Path, tmp_path: Path) -> None:
     from pipeline.runner import RunRefused
 
@@ -1115,6 +1047,7 @@ def test_drift_fails_the_warn_checks_and_opens_the_summary(drift_run, last_night
 # --- issue 16: a full disk or a kill at any point leaves the published package consistent ------------------
 
 
+@PUBLISH
 @pytest.mark.parametrize("target", ["sdtm/define.xml", "queries/103.xlsx", "manifest.json"])
 def test_enospc_publishes_nothing(clean_raw: Path, last_night: Run, runner, tmp_path: Path, target: str) -> None:
     """The disk fills while one file is written (early, in the middle, the manifest last): the run fails, the
@@ -1169,6 +1102,7 @@ def _wait_for(cond: Callable[[], bool], proc: subprocess.Popen, timeout: float =
     return False
 
 
+@PUBLISH
 def test_sigkill_at_several_points_and_a_second_run_refused(clean_raw: Path, last_night: Run, tmp_path: Path) -> None:
     """Runs killed (SIGKILL) while the staging folder holds SDTM, ADaM or the submission package: each time the
     published package is last night's, consistent with its manifest. A second run while one runs is refused

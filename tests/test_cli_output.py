@@ -74,11 +74,12 @@ def test_broken_drop_each_problem_once_without_traces(small_drop, tmp_path):
 def test_verbose_shows_dagster_traces(small_drop, tmp_path):
     raw = tmp_path / "raw"
     shutil.copytree(small_drop, raw)
-    (raw / "101" / "ae.csv").write_bytes(b"")
+    # An empty DM file: nearly every asset depends on it, so this failed run is short.
+    (raw / "101" / "dm.csv").write_bytes(b"")
     proc = run_cli("run", "--verbose", "--raw", str(raw), "--out", str(tmp_path / "out"), "--work", str(tmp_path / "work"))
     assert proc.returncode == 1
     assert "Stack Trace" in proc.stderr
-    assert proc.stdout.splitlines()[0].startswith("FAILED: 101/ae.csv")
+    assert proc.stdout.splitlines()[0].startswith("FAILED: 101/dm.csv: the file is empty (no header row)")
 
 
 def test_missing_raw_folder_one_line(tmp_path):

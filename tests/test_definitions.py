@@ -35,9 +35,15 @@ def test_every_dataset_asset_carries_its_schema_and_lineage_before_any_run():
         meta = graph.get(key).metadata
         schema = meta["dagster/column_schema"]
         assert schema.columns and all(c.description for c in schema.columns), key
-        assert "| Variable" in meta["variable lineage"].value or "|" in meta["variable lineage"].value, key
-        lineage = meta["dagster/column_lineage"]
         spec = load_dataset_spec(key.path[0], key.path[1])
+        # The lineage table: its header, then one row per variable of the spec, in spec order, with its origin.
+        table = meta["variable lineage"].value.splitlines()
+        header = table.index("| Variable | Label | Origin | Sources | Derivation |")
+        assert table[header + 1] == "|---|---|---|---|---|", key
+        rows = [line.split(" | ") for line in table[header + 2 : header + 2 + len(spec.variables)]]
+        assert [r[0] for r in rows] == [f"| {v.name}" for v in spec.variables], key
+        assert [r[2] for r in rows] == [v.origin for v in spec.variables], key
+        lineage = meta["dagster/column_lineage"]
         # Self-references (e.g. ACTARM from DM.ACTARMCD) are not lineage to another asset.
         with_sources = {v.name for v in spec.variables if any(not s.startswith(spec.name + ".") for s in v.sources)}
         assert with_sources <= set(lineage.deps_by_column), key

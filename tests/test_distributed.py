@@ -27,7 +27,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.distributed
+# One worker under pytest-xdist: the cluster (free ports, its own DAGSTER_HOME) is started once.
+pytestmark = [pytest.mark.distributed, pytest.mark.xdist_group("distributed")]
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"

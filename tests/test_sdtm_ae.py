@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sdtm_inputs import empty, extract
+from sdtm_inputs import build_dm, extract, pair
 
 from pipeline import meddra
 from pipeline.schemas import validate_frame
 from pipeline.sdtm import ae as ae_mod
-from pipeline.sdtm import dm as dm_mod
 from pipeline.sdtm import se as se_mod
 from pipeline.sdtm import ts as ts_mod
 from pipeline.specs.datasets import load_dataset_spec
@@ -23,32 +22,13 @@ S1, S2 = "NCT02867280-101-101-001", "NCT02867280-101-101-002"
 FIXTURE = Path(__file__).parent / "fixtures" / "meddra_ascii"
 NOCRIT = dict.fromkeys(ae_mod.SERIOUS_CRITERIA, "N")
 
-ENROL = extract(
-    "enrol",
-    [
-        {"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
-        {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
-    ],
-)
-DEMOG = extract(
-    "dm",
-    [
-        {"SUBJID": "101-001", "BRTHDAT": "1960-05-15", "SEX": "M", "RACE": "ASIAN", "ETHNIC": "NOT HISPANIC OR LATINO"},
-        {"SUBJID": "101-002", "BRTHDAT": "1970-12-31", "SEX": "F", "RACE": "ASIAN", "ETHNIC": "NOT HISPANIC OR LATINO"},
-    ],
-)
-SURG = extract(
-    "surg",
-    [
-        {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY"},
-        {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "NON-ANATOMICAL HEPATECTOMY"},
-    ],
-)
-EX = extract(
-    "ex",
-    [
-        {"SUBJID": "101-001", "EXTRT": "SORAFENIB", "EXSTDAT": "2018-01-25", "EXDOSE": 400.0, "EXDOSU": "mg", "EXDOSFRQ": "QD"},
-    ],
+ENROL, DEMOG, SURG, EX = pair(
+    demog={
+        "101-001": {"RACE": "ASIAN", "ETHNIC": "NOT HISPANIC OR LATINO"},
+        "101-002": {"BRTHDAT": "1970-12-31", "SEX": "F", "RACE": "ASIAN", "ETHNIC": "NOT HISPANIC OR LATINO"},
+    },
+    surg={"101-002": {"PRTRT": "NON-ANATOMICAL HEPATECTOMY"}},
+    ex={"101-001": {"EXENDAT": None}},  # still dosing at the cut-off
 )
 SURV = extract(
     "surv",
@@ -92,7 +72,7 @@ AE = extract(
 
 @pytest.fixture(scope="module")
 def dm():
-    return dm_mod.build(ENROL, DEMOG, SURG, EX, empty("ds"), SURV, empty("ta"))
+    return build_dm(ENROL, DEMOG, SURG, EX, surv=SURV)
 
 
 @pytest.fixture(scope="module")

@@ -17,12 +17,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from listed import listed
-from sdtm_inputs import empty, extract
+from sdtm_inputs import build_dm, extract, pair
 
 from pipeline.columns import TEXT
 from pipeline.schemas import validate_frame
 from pipeline.sdtm import ae as ae_mod
-from pipeline.sdtm import dm as dm_mod
 from pipeline.sdtm import ex as ex_mod
 from pipeline.sdtm import se as se_mod
 from pipeline.sdtm.common import epoch_from_se, last_before_exposure
@@ -30,55 +29,14 @@ from pipeline.specs.datasets import load_dataset_spec
 
 S1, S2 = "NCT02867280-101-101-001", "NCT02867280-101-101-002"
 
-ENROL = extract(
-    "enrol",
-    [
-        {
-            "SUBJID": "101-001",
-            "RFICDAT": "2018-01-20",
-            "ENRLDAT": "2018-01-22",
-            "TRTGRP": "SORAFENIB",
-            "IEYN": "Y",
-            "SUBJINIT": "ZW",
-        },
-        {
-            "SUBJID": "101-002",
-            "RFICDAT": "2018-02-10",
-            "ENRLDAT": "2018-02-12",
-            "TRTGRP": "CONTROL",
-            "IEYN": "Y",
-            "SUBJINIT": "LM",
-        },
-    ],
-)
-DEMOG = extract(
-    "dm",
-    [
-        {
-            "SUBJID": "101-001",
-            "BRTHDAT": "1960-05-15",
-            "SEX": "M",
-            "RACE": "ASIAN",
-            "ETHNIC": "NOT HISPANIC OR LATINO",
-            "PTNAME": "Zhang Wei",
-        },
-        {
-            "SUBJID": "101-002",
-            "BRTHDAT": "1970-12-31",
-            "SEX": "F",
-            "RACE": "ASIAN",
-            "ETHNIC": "NOT HISPANIC OR LATINO",
-            "PTNAME": "Li Mei",
-        },
-        {"SUBJID": "101-009", "BRTHDAT": "1955-01-01", "SEX": "M", "RACE": "ASIAN"},
-    ],
-)
-SURG = extract(
-    "surg",
-    [
-        {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY"},
-        {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "NON-ANATOMICAL HEPATECTOMY"},
-    ],
+ENROL, DEMOG, SURG, _ = pair(
+    enrol={"101-001": {"SUBJINIT": "ZW"}, "101-002": {"SUBJINIT": "LM"}},
+    demog={
+        "101-001": {"RACE": "ASIAN", "ETHNIC": "NOT HISPANIC OR LATINO", "PTNAME": "Zhang Wei"},
+        "101-002": {"BRTHDAT": "1970-12-31", "SEX": "F", "RACE": "ASIAN", "ETHNIC": "NOT HISPANIC OR LATINO", "PTNAME": "Li Mei"},
+        "101-009": {"BRTHDAT": "1955-01-01", "SEX": "M", "RACE": "ASIAN"},  # not enrolled
+    },
+    surg={"101-002": {"PRTRT": "NON-ANATOMICAL HEPATECTOMY"}},
 )
 EX = extract(
     "ex",
@@ -157,7 +115,7 @@ AE = extract(
 
 @pytest.fixture(scope="module")
 def dm():
-    return dm_mod.build(ENROL, DEMOG, SURG, EX, empty("ds"), empty("surv"), empty("ta"))
+    return build_dm(ENROL, DEMOG, SURG, EX)
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,10 @@ SE of a control subject: SCRN [hepatectomy, enrolment), FU [enrolment, RFPENDTC 
 """
 
 import pytest
-from sdtm_inputs import empty, extract
+from sdtm_inputs import build_dm, empty, extract
 
 from pipeline.schemas import validate_frame
 from pipeline.sdtm import dd as dd_mod
-from pipeline.sdtm import dm as dm_mod
 from pipeline.sdtm import se as se_mod
 from pipeline.specs.datasets import load_dataset_spec
 
@@ -65,7 +64,7 @@ SURV = extract(
 
 @pytest.fixture(scope="module")
 def dd():
-    dm = dm_mod.build(ENROL, DEMOG, SURG, empty("ex"), empty("ds"), SURV, TA)
+    dm = build_dm(ENROL, DEMOG, SURG, surv=SURV, ta=TA)
     se = se_mod.build(dm, ENROL)
     return dd_mod.build(SURV, TA, dm, se)
 
@@ -109,7 +108,7 @@ def test_queries(dd):
 
 def test_no_death_gives_an_empty_dd():
     alive = extract("surv", [{"SUBJID": "101-001", "CONTDAT": "2018-04-10", "SURVSTAT": "ALIVE"}])
-    dm = dm_mod.build(ENROL, DEMOG, SURG, empty("ex"), empty("ds"), alive, empty("ta"))
+    dm = build_dm(ENROL, DEMOG, SURG, surv=alive)
     dd = dd_mod.build(alive, empty("ta"), dm, se_mod.build(dm, ENROL))
     assert dd.data.empty and dd.queries.empty
     assert validate_frame(dd.data, load_dataset_spec("sdtm", "dd"))[0]

@@ -27,10 +27,9 @@ Death:
 
 import pandas as pd
 import pytest
-from sdtm_inputs import empty, extract
+from sdtm_inputs import build_dm, extract
 
 from pipeline.schemas import validate_frame
-from pipeline.sdtm import dm as dm_mod
 from pipeline.sdtm import se as se_mod
 from pipeline.specs.datasets import load_dataset_spec
 
@@ -101,7 +100,7 @@ SURV = extract(
 
 @pytest.fixture(scope="module")
 def dm():
-    return dm_mod.build(ENROL, DEMOG, SURG, EX, DS, SURV, empty("ta"))
+    return build_dm(ENROL, DEMOG, SURG, EX, ds=DS, surv=SURV)
 
 
 @pytest.fixture(scope="module")

@@ -16,41 +16,22 @@ IESEQ follows IETESTCD: for 101-001 EX04 (1) before IN04 (2). IEDTC = enrollment
 
 import pandas as pd
 import pytest
-from sdtm_inputs import empty, extract
+from sdtm_inputs import build_dm, extract, pair_form
 
 from pipeline.schemas import validate_frame
-from pipeline.sdtm import dm as dm_mod
 from pipeline.sdtm import ie as ie_mod
 from pipeline.sdtm import se as se_mod
 from pipeline.specs.datasets import load_dataset_spec
 
 S1, S3 = "NCT02867280-101-101-001", "NCT02867280-101-101-003"
 
-ENROL = extract(
+ENROL = pair_form(
     "enrol",
-    [
-        {"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
-        {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "N"},
-        {"SUBJID": "101-003", "RFICDAT": "2018-03-05", "ENRLDAT": "2018-03-08", "TRTGRP": "CONTROL", "IEYN": "N"},
-    ],
+    {"101-002": {"IEYN": "N"}, "101-003": {"RFICDAT": "2018-03-05", "ENRLDAT": "2018-03-08", "TRTGRP": "CONTROL", "IEYN": "N"}},
 )
-DEMOG = extract(
-    "dm", [{"SUBJID": s, "BRTHDAT": "1960-05-15", "SEX": "M", "RACE": "ASIAN"} for s in ("101-001", "101-002", "101-003")]
-)
-SURG = extract(
-    "surg",
-    [
-        {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY"},
-        {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "ANATOMICAL HEPATECTOMY"},
-        {"SUBJID": "101-003", "PRSTDAT": "2018-03-01", "PRTRT": "ANATOMICAL HEPATECTOMY"},
-    ],
-)
-EX = extract(
-    "ex",
-    [
-        {"SUBJID": "101-001", "EXTRT": "SORAFENIB", "EXSTDAT": "2018-01-25", "EXDOSE": 400.0, "EXDOSU": "mg", "EXDOSFRQ": "QD"},
-    ],
-)
+DEMOG = pair_form("dm", {"101-003": {"BRTHDAT": "1960-05-15", "SEX": "M"}}, every={"RACE": "ASIAN"})
+SURG = pair_form("surg", {"101-003": {"PRSTDAT": "2018-03-01", "PRTRT": "ANATOMICAL HEPATECTOMY"}})
+EX = pair_form("ex", {"101-001": {"EXENDAT": None}})
 IE = extract(
     "ie",
     [
@@ -70,7 +51,7 @@ IE = extract(
 
 @pytest.fixture(scope="module")
 def dm():
-    return dm_mod.build(ENROL, DEMOG, SURG, EX, empty("ds"), empty("surv"), empty("ta"))
+    return build_dm(ENROL, DEMOG, SURG, EX)
 
 
 @pytest.fixture(scope="module")

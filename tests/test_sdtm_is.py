@@ -12,37 +12,27 @@ The module is pipeline.sdtm.is_ (``is`` is a Python keyword); its dataset is IS.
 """
 
 import pytest
-from sdtm_inputs import empty, extract
+from sdtm_inputs import build_dm, pair
 
 from pipeline.schemas import validate_frame
-from pipeline.sdtm import dm as dm_mod
 from pipeline.sdtm import is_ as is_mod
 from pipeline.sdtm import se as se_mod
 from pipeline.specs.datasets import load_dataset_spec
 
 S1, S2 = "NCT02867280-101-101-001", "NCT02867280-101-101-002"
 
-ENROL = extract(
-    "enrol",
-    [
-        {"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
-        {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
-    ],
-)
-DEMOG = extract("dm", [{"SUBJID": s, "BRTHDAT": "1960-05-15", "SEX": "M"} for s in ["101-001", "101-002"]])
-SURG = extract(
-    "surg",
-    [
-        {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY", "ANTIHCV": "NEGATIVE"},
-        {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "ANATOMICAL HEPATECTOMY", "ANTIHCV": "POSITIVE"},
-        {"SUBJID": "101-077", "PRSTDAT": "2018-03-05", "PRTRT": "ANATOMICAL HEPATECTOMY", "ANTIHCV": "NEGATIVE"},
-    ],
+ENROL, DEMOG, SURG, _ = pair(
+    surg={
+        "101-001": {"ANTIHCV": "NEGATIVE"},
+        "101-002": {"ANTIHCV": "POSITIVE"},
+        "101-077": {"PRSTDAT": "2018-03-05", "PRTRT": "ANATOMICAL HEPATECTOMY", "ANTIHCV": "NEGATIVE"},  # not enrolled
+    }
 )
 
 
 @pytest.fixture(scope="module")
 def is_():
-    dm = dm_mod.build(ENROL, DEMOG, SURG, empty("ex"), empty("ds"), empty("surv"), empty("ta"))
+    dm = build_dm(ENROL, DEMOG, SURG)
     return is_mod.build(SURG, dm, se_mod.build(dm, ENROL))
 
 

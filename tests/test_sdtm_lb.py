@@ -25,44 +25,18 @@
 """
 
 import pytest
-from sdtm_inputs import empty, extract
+from sdtm_inputs import build_dm, extract, pair
 
 from pipeline.schemas import validate_frame
-from pipeline.sdtm import dm as dm_mod
 from pipeline.sdtm import lb as lb_mod
 from pipeline.sdtm import se as se_mod
 from pipeline.specs.datasets import load_dataset_spec
 
 S1, S2 = "NCT02867280-101-101-001", "NCT02867280-101-101-002"
 
-ENROL = extract(
-    "enrol",
-    [
-        {"SUBJID": "101-001", "RFICDAT": "2018-01-12", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
-        {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
-    ],
-)
-DEMOG = extract("dm", [{"SUBJID": s, "BRTHDAT": "1960-05-15", "SEX": "M"} for s in ["101-001", "101-002"]])
-SURG = extract(
-    "surg",
-    [
-        {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY", "AFP": 25.0, "AFPU": "ng/mL"},
-        {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "ANATOMICAL HEPATECTOMY", "AFP": 100.0, "AFPU": "IU/mL"},
-    ],
-)
-EX = extract(
-    "ex",
-    [
-        {
-            "SUBJID": "101-001",
-            "EXTRT": "SORAFENIB",
-            "EXSTDAT": "2018-01-25",
-            "EXENDAT": "2018-06-30",
-            "EXDOSE": 400.0,
-            "EXDOSU": "mg",
-            "EXDOSFRQ": "QD",
-        },
-    ],
+ENROL, DEMOG, SURG, EX = pair(
+    enrol={"101-001": {"RFICDAT": "2018-01-12"}},
+    surg={"101-001": {"AFP": 25.0, "AFPU": "ng/mL"}, "101-002": {"AFP": 100.0, "AFPU": "IU/mL"}},
 )
 SURV = extract(
     "surv",
@@ -110,7 +84,7 @@ TA = extract(
 
 
 def build(ta=TA):
-    dm = dm_mod.build(ENROL, DEMOG, SURG, EX, empty("ds"), SURV, ta)
+    dm = build_dm(ENROL, DEMOG, SURG, EX, surv=SURV, ta=ta)
     return lb_mod.build(LB, SURG, ta, dm, se_mod.build(dm, ENROL))
 
 

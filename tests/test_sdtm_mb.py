@@ -10,38 +10,39 @@ HEPATECTOMY at MBRFTDTC = the hepatectomy date. One test per subject: MBSEQ = 1.
 
 import pandas as pd
 import pytest
-from sdtm_inputs import empty, extract
+from sdtm_inputs import build_dm, pair_form
 
 from pipeline.schemas import validate_frame
-from pipeline.sdtm import dm as dm_mod
 from pipeline.sdtm import mb as mb_mod
 from pipeline.sdtm import se as se_mod
 from pipeline.specs.datasets import load_dataset_spec
 
 S1, S2 = "NCT02867280-101-101-001", "NCT02867280-101-101-002"
 
-ENROL = extract(
+# Three CONTROL subjects, each consenting on the day of enrolment.
+ENROL = pair_form(
     "enrol",
-    [
-        {"SUBJID": s, "RFICDAT": d, "ENRLDAT": d, "TRTGRP": "CONTROL", "IEYN": "Y"}
-        for s, d in [("101-001", "2018-01-20"), ("101-002", "2018-02-10"), ("101-003", "2018-03-10")]
-    ],
+    {
+        "101-001": {"ENRLDAT": "2018-01-20", "TRTGRP": "CONTROL"},
+        "101-002": {"ENRLDAT": "2018-02-10"},
+        "101-003": {"RFICDAT": "2018-03-10", "ENRLDAT": "2018-03-10", "TRTGRP": "CONTROL", "IEYN": "Y"},
+    },
 )
-DEMOG = extract("dm", [{"SUBJID": s, "BRTHDAT": "1960-05-15", "SEX": "M"} for s in ["101-001", "101-002", "101-003"]])
-SURG = extract(
+DEMOG = pair_form("dm", {"101-003": {"BRTHDAT": "1960-05-15", "SEX": "M"}})
+SURG = pair_form(
     "surg",
-    [
-        {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY", "HBSAG": "POSITIVE"},
-        {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "ANATOMICAL HEPATECTOMY", "HBSAG": "NEGATIVE"},
-        {"SUBJID": "101-003", "PRSTDAT": "2018-03-01", "PRTRT": "ANATOMICAL HEPATECTOMY"},
-        {"SUBJID": "101-077", "PRSTDAT": "2018-03-05", "PRTRT": "ANATOMICAL HEPATECTOMY", "HBSAG": "POSITIVE"},
-    ],
+    {
+        "101-001": {"HBSAG": "POSITIVE"},
+        "101-002": {"HBSAG": "NEGATIVE"},
+        "101-003": {"PRSTDAT": "2018-03-01", "PRTRT": "ANATOMICAL HEPATECTOMY"},
+        "101-077": {"PRSTDAT": "2018-03-05", "PRTRT": "ANATOMICAL HEPATECTOMY", "HBSAG": "POSITIVE"},  # not enrolled
+    },
 )
 
 
 @pytest.fixture(scope="module")
 def mb():
-    dm = dm_mod.build(ENROL, DEMOG, SURG, empty("ex"), empty("ds"), empty("surv"), empty("ta"))
+    dm = build_dm(ENROL, DEMOG, SURG)
     return mb_mod.build(SURG, dm, se_mod.build(dm, ENROL))
 
 

@@ -14,39 +14,20 @@ MILOBXFL = Y on 101-001's four results (before its first dose 2018-01-25); 101-0
 
 import pandas as pd
 import pytest
-from sdtm_inputs import empty, extract
+from sdtm_inputs import build_dm, pair
 
 from pipeline.schemas import validate_frame
-from pipeline.sdtm import dm as dm_mod
 from pipeline.sdtm import mi as mi_mod
 from pipeline.sdtm import se as se_mod
 from pipeline.specs.datasets import load_dataset_spec
 
 S1, S2 = "NCT02867280-101-101-001", "NCT02867280-101-101-002"
 
-ENROL = extract(
-    "enrol",
-    [
-        {"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
-        {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
-    ],
-)
-DEMOG = extract("dm", [{"SUBJID": s, "BRTHDAT": "1960-05-15", "SEX": "M"} for s in ["101-001", "101-002"]])
-SURG = extract(
-    "surg",
-    [
-        {
-            "SUBJID": "101-001",
-            "PRSTDAT": "2018-01-10",
-            "PRTRT": "ANATOMICAL HEPATECTOMY",
-            "MVI": "Y",
-            "EDMGRD": "III",
-            "TUMSZ": 4.0,
-            "TUMNUM": 2,
-        },
-        {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "ANATOMICAL HEPATECTOMY", "MVI": "N", "TUMSZ": 2.35, "TUMNUM": 1},
-        {
-            "SUBJID": "101-077",
+ENROL, DEMOG, SURG, EX = pair(
+    surg={
+        "101-001": {"MVI": "Y", "EDMGRD": "III", "TUMSZ": 4.0, "TUMNUM": 2},
+        "101-002": {"MVI": "N", "TUMSZ": 2.35, "TUMNUM": 1},
+        "101-077": {
             "PRSTDAT": "2018-03-05",
             "PRTRT": "ANATOMICAL HEPATECTOMY",
             "MVI": "Y",
@@ -54,27 +35,13 @@ SURG = extract(
             "TUMSZ": 3.0,
             "TUMNUM": 1,
         },
-    ],
-)
-EX = extract(
-    "ex",
-    [
-        {
-            "SUBJID": "101-001",
-            "EXTRT": "SORAFENIB",
-            "EXSTDAT": "2018-01-25",
-            "EXENDAT": "2018-06-30",
-            "EXDOSE": 400.0,
-            "EXDOSU": "mg",
-            "EXDOSFRQ": "QD",
-        },
-    ],
+    }
 )
 
 
 @pytest.fixture(scope="module")
 def mi():
-    dm = dm_mod.build(ENROL, DEMOG, SURG, EX, empty("ds"), empty("surv"), empty("ta"))
+    dm = build_dm(ENROL, DEMOG, SURG, EX)
     return mi_mod.build(SURG, dm, se_mod.build(dm, ENROL))
 
 

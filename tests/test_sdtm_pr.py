@@ -9,57 +9,27 @@ EPOCH = SCREENING. One procedure per subject: PRSEQ = 1.
 """
 
 import pytest
-from sdtm_inputs import empty, extract
+from sdtm_inputs import build_dm, empty, pair
 
 from pipeline.schemas import validate_frame
-from pipeline.sdtm import dm as dm_mod
 from pipeline.sdtm import pr as pr_mod
 from pipeline.sdtm import se as se_mod
 from pipeline.specs.datasets import load_dataset_spec
 
 S1, S2 = "NCT02867280-101-101-001", "NCT02867280-101-101-002"
 
-ENROL = extract(
-    "enrol",
-    [
-        {"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
-        {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
-    ],
-)
-DEMOG = extract(
-    "dm",
-    [
-        {"SUBJID": "101-001", "BRTHDAT": "1960-05-15", "SEX": "M", "RACE": "ASIAN"},
-        {"SUBJID": "101-002", "BRTHDAT": "1970-12-31", "SEX": "F", "RACE": "ASIAN"},
-    ],
-)
-SURG = extract(
-    "surg",
-    [
-        {"SUBJID": "101-001", "PRSTDAT": "2018-01-10", "PRTRT": "ANATOMICAL HEPATECTOMY"},
-        {"SUBJID": "101-002", "PRSTDAT": "2018-02-01", "PRTRT": "NON-ANATOMICAL HEPATECTOMY"},
-        {"SUBJID": "101-077", "PRSTDAT": "2018-03-01", "PRTRT": "ANATOMICAL HEPATECTOMY"},
-    ],
-)
-EX = extract(
-    "ex",
-    [
-        {
-            "SUBJID": "101-001",
-            "EXTRT": "SORAFENIB",
-            "EXSTDAT": "2018-01-25",
-            "EXENDAT": "2018-06-30",
-            "EXDOSE": 400.0,
-            "EXDOSU": "mg",
-            "EXDOSFRQ": "QD",
-        },
-    ],
+ENROL, DEMOG, SURG, EX = pair(
+    demog={"101-001": {"RACE": "ASIAN"}, "101-002": {"BRTHDAT": "1970-12-31", "SEX": "F", "RACE": "ASIAN"}},
+    surg={
+        "101-002": {"PRTRT": "NON-ANATOMICAL HEPATECTOMY"},
+        "101-077": {"PRSTDAT": "2018-03-01", "PRTRT": "ANATOMICAL HEPATECTOMY"},  # not enrolled
+    },
 )
 
 
 @pytest.fixture(scope="module")
 def dm():
-    return dm_mod.build(ENROL, DEMOG, SURG, EX, empty("ds"), empty("surv"), empty("ta"))
+    return build_dm(ENROL, DEMOG, SURG, EX)
 
 
 @pytest.fixture(scope="module")

@@ -25,27 +25,17 @@ EPOCH of RSRFTDTC, the hepatectomy = the first day of SCRN: SCREENING; RSTPTNUM 
 """
 
 import pytest
-from sdtm_inputs import empty, extract
+from sdtm_inputs import build_dm, empty, extract, pair_form
 
 from pipeline.schemas import validate_frame
-from pipeline.sdtm import dm as dm_mod
 from pipeline.sdtm import rs as rs_mod
 from pipeline.sdtm import se as se_mod
 from pipeline.specs.datasets import load_dataset_spec
 
 S1, S2, S3 = (f"NCT02867280-101-101-00{i}" for i in (1, 2, 3))
 
-ENROL = extract(
-    "enrol",
-    [
-        {"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
-        {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
-        {"SUBJID": "101-003", "RFICDAT": "2018-03-08", "ENRLDAT": "2018-03-09", "TRTGRP": "CONTROL", "IEYN": "Y"},
-    ],
-)
-DEMOG = extract(
-    "dm", [{"SUBJID": s, "BRTHDAT": "1960-01-01", "SEX": "M", "RACE": "ASIAN"} for s in ("101-001", "101-002", "101-003")]
-)
+ENROL = pair_form("enrol", {"101-003": {"RFICDAT": "2018-03-08", "ENRLDAT": "2018-03-09", "TRTGRP": "CONTROL", "IEYN": "Y"}})
+DEMOG = pair_form("dm", {"101-003": {}}, every={"BRTHDAT": "1960-01-01", "SEX": "M", "RACE": "ASIAN"})
 SURG = extract(
     "surg",
     [
@@ -142,7 +132,7 @@ HEP = [0.0, "HEPATECTOMY"]
 
 @pytest.fixture(scope="module")
 def dm():
-    return dm_mod.build(ENROL, DEMOG, SURG, EX, empty("ds"), SURV, TA)
+    return build_dm(ENROL, DEMOG, SURG, EX, surv=SURV, ta=TA)
 
 
 @pytest.fixture(scope="module")

@@ -16,25 +16,18 @@ day 62, MONTH 4 day 123, MONTH 6 day 184, MONTH 8 day 245, MONTH 10 day 305): 10
 """
 
 import pytest
-from sdtm_inputs import empty, extract
+from sdtm_inputs import build_dm, empty, extract, pair_form
 
 from pipeline.schemas import validate_frame
-from pipeline.sdtm import dm as dm_mod
 from pipeline.sdtm import se as se_mod
 from pipeline.sdtm import ss as ss_mod
 from pipeline.specs.datasets import load_dataset_spec
 
 S1, S2 = "NCT02867280-101-101-001", "NCT02867280-101-101-002"
 
-ENROL = extract(
-    "enrol",
-    [
-        {"SUBJID": "101-001", "RFICDAT": "2018-01-20", "ENRLDAT": "2018-01-22", "TRTGRP": "SORAFENIB", "IEYN": "Y"},
-        {"SUBJID": "101-002", "RFICDAT": "2018-02-10", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
-    ],
-)
-DEMOG = extract("dm", [{"SUBJID": s, "BRTHDAT": "1960-01-01", "SEX": "F", "RACE": "ASIAN"} for s in ("101-001", "101-002")])
-SURG = extract("surg", [{"SUBJID": "101-001", "PRSTDAT": "2018-01-10"}, {"SUBJID": "101-002", "PRSTDAT": "2018-02-01"}])
+ENROL = pair_form("enrol")
+DEMOG = pair_form("dm", every={"BRTHDAT": "1960-01-01", "SEX": "F", "RACE": "ASIAN"})
+SURG = pair_form("surg", every={"PRTRT": None})
 EX = extract(
     "ex",
     [
@@ -72,7 +65,7 @@ SURV = extract(
 
 @pytest.fixture(scope="module")
 def ss():
-    dm = dm_mod.build(ENROL, DEMOG, SURG, EX, empty("ds"), SURV, empty("ta"))
+    dm = build_dm(ENROL, DEMOG, SURG, EX, surv=SURV)
     se = se_mod.build(dm, ENROL)
     return ss_mod.build(SURV, dm, se)
 
@@ -121,7 +114,7 @@ def test_queries(ss):
 
 
 def test_empty_export():
-    dm = dm_mod.build(ENROL, DEMOG, SURG, EX, empty("ds"), empty("surv"), empty("ta"))
+    dm = build_dm(ENROL, DEMOG, SURG, EX)
     ss = ss_mod.build(empty("surv"), dm, se_mod.build(dm, ENROL))
     assert ss.data.empty and ss.queries.empty
     assert validate_frame(ss.data, load_dataset_spec("sdtm", "ss"))[0]

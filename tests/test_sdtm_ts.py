@@ -8,10 +8,9 @@ study.yaml: 2 arms, 400 mg per day, 730 days -> NARMS 2, DOSE 400, PTRTDUR P730D
 
 import pandas as pd
 import pytest
-from sdtm_inputs import empty, extract
+from sdtm_inputs import build_dm, extract
 
 from pipeline.schemas import validate_frame
-from pipeline.sdtm import dm as dm_mod
 from pipeline.sdtm import ts as ts_mod
 from pipeline.sdtm.common import DomainResult, empty_queries
 from pipeline.specs.datasets import load_dataset_spec
@@ -27,7 +26,7 @@ SURG = extract("surg", [{"SUBJID": s, "PRSTDAT": "2018-01-05", "PRTRT": "ANATOMI
 
 @pytest.fixture(scope="module")
 def ts():
-    dm = dm_mod.build(ENROL, DEMOG, SURG, empty("ex"), empty("ds"), empty("surv"), empty("ta"))
+    dm = build_dm(ENROL, DEMOG, SURG)
     return ts_mod.build(dm)
 
 

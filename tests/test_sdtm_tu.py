@@ -23,10 +23,9 @@ Both subjects are controls (no exposure): TULOBXFL null everywhere.
 """
 
 import pytest
-from sdtm_inputs import empty, extract
+from sdtm_inputs import build_dm, empty, extract, pair_form
 
 from pipeline.schemas import validate_frame
-from pipeline.sdtm import dm as dm_mod
 from pipeline.sdtm import se as se_mod
 from pipeline.sdtm import tu as tu_mod
 from pipeline.specs.datasets import load_dataset_spec
@@ -38,15 +37,10 @@ SEG8, SEG3, SEG2 = (
     "LIVER, LEFT LOBE POSTEROLATERAL SEGMENT",
 )
 
-ENROL = extract(
-    "enrol",
-    [
-        {"SUBJID": "101-001", "RFICDAT": "2018-01-22", "ENRLDAT": "2018-01-22", "TRTGRP": "CONTROL", "IEYN": "Y"},
-        {"SUBJID": "101-002", "RFICDAT": "2018-02-12", "ENRLDAT": "2018-02-12", "TRTGRP": "CONTROL", "IEYN": "Y"},
-    ],
-)
-DEMOG = extract("dm", [{"SUBJID": s, "BRTHDAT": "1960-01-01", "SEX": "M", "RACE": "ASIAN"} for s in ("101-001", "101-002")])
-SURG = extract("surg", [{"SUBJID": "101-001", "PRSTDAT": "2018-01-10"}, {"SUBJID": "101-002", "PRSTDAT": "2018-02-01"}])
+# Both CONTROL, consenting on the day of enrolment.
+ENROL = pair_form("enrol", {"101-001": {"RFICDAT": "2018-01-22", "TRTGRP": "CONTROL"}, "101-002": {"RFICDAT": "2018-02-12"}})
+DEMOG = pair_form("dm", every={"BRTHDAT": "1960-01-01", "RACE": "ASIAN"})
+SURG = pair_form("surg", every={"PRTRT": None})
 TA = extract(
     "ta",
     [
@@ -139,7 +133,7 @@ NL = extract(
 
 def inputs():
     """(dm, se, tu) built from this export."""
-    dm = dm_mod.build(ENROL, DEMOG, SURG, empty("ex"), empty("ds"), empty("surv"), TA)
+    dm = build_dm(ENROL, DEMOG, SURG, ta=TA)
     se = se_mod.build(dm, ENROL)
     return dm, se, tu_mod.build(NL, TA, dm, se)
 
