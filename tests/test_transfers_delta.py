@@ -21,7 +21,7 @@ KEYS = {"ae": ("SUBJID", "AESPID"), "dm": ("SUBJID",)}
 def ae(rows: list[tuple], file: str = "101/ae.csv") -> pd.DataFrame:
     """AE records as the reader returns them: text cells, _site/_file/_row (row 2 = first record)."""
     df = pd.DataFrame(rows, columns=AE_FIELDS)
-    df["_site"] = file.split("/")[0]
+    df["_site"] = file.split("/", maxsplit=1)[0]
     df["_file"] = file
     df["_row"] = range(2, len(df) + 2)
     return df
@@ -225,7 +225,7 @@ def test_transfer_id_and_received_date():
 def test_snapshot_restore_is_byte_identical_and_content_addressed(tmp_path):
     store = TransferStore(tmp_path / "hist")
     raw = _drop(tmp_path / "raw")
-    tid, digest = identify(raw, store, dt.date(2026, 1, 5))
+    tid, _digest = identify(raw, store, dt.date(2026, 1, 5))
     snap = take_snapshot(store, tid, raw)
     assert snap.previous == "" and set(snap.files) == {"101/ae.csv", "101/dm.csv"}
     store.restore(tid, tmp_path / "back")

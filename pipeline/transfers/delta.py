@@ -92,7 +92,7 @@ def _prepare(df: pd.DataFrame, fields: list[str], keys: Sequence[str]) -> pd.Dat
     normed = [f"~{f}" for f in fields]
     # A re-export repeats a record (after normalisation): it is one record, the first occurrence.
     out = out[~out.duplicated(subset=normed, keep="first")].reset_index(drop=True)
-    out["_subj"] = out[f"~{SUBJECT_FIELD}"] if f"~{SUBJECT_FIELD}" in out else ""
+    out["_subj"] = out.get(f"~{SUBJECT_FIELD}", "")
     others = [k for k in keys if k != SUBJECT_FIELD]
     if others:
         key_text = out[f"~{others[0]}"].map(lambda v, k=others[0]: f"{k}={v}")
@@ -213,7 +213,7 @@ def summary_counts(delta: pd.DataFrame) -> dict[str, int]:
     changed = delta[delta["change"] == CHANGED].drop_duplicates(["siteid", "subjid", "form", "key"])
     return {
         "new": int((delta["change"] == NEW).sum()),
-        "changed": int(len(changed)),
+        "changed": len(changed),
         "deleted": int((delta["change"] == DELETED).sum()),
     }
 

@@ -191,7 +191,7 @@ def identify(
         seen = store.find_digest(digest)
         if seen:
             return seen, digest
-        received = today or dt.datetime.now(dt.timezone.utc).date()
+        received = today or dt.datetime.now(dt.UTC).date()
     return transfer_id(received, digest), digest
 
 
