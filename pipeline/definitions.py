@@ -19,7 +19,7 @@ from pipeline.ops.automation import jobs, schedules, sensors
 from pipeline.ops.checks import ops_asset_checks
 from pipeline.ops.executors import executor_from_env
 from pipeline.raw.assets import raw_assets
-from pipeline.resources import StudyPaths
+from pipeline.resources import StudyPaths, TransferHistory
 from pipeline.sdtm.assets import sdtm_assets
 from pipeline.storage import StudyIOManager
 from pipeline.submission.assets import build_submission_assets
@@ -27,7 +27,7 @@ from pipeline.submission.core import core_asset_checks
 from pipeline.submission.m5_assets import m5_assets, m5_checks
 from pipeline.tlf.assets import tlf_assets
 from pipeline.transfers.assets import WRITER_KEYS as TRANSFER_WRITERS
-from pipeline.transfers.assets import TransferHistory, transfer_assets
+from pipeline.transfers.assets import transfer_assets
 
 
 def _keys(assets: list[dg.AssetsDefinition]) -> list[dg.AssetKey]:

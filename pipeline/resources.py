@@ -61,3 +61,27 @@ class StudyPaths(dg.ConfigurableResource):
         publish(self._stage, self.published)
         self._stage = None
         return self.published
+
+
+class TransferHistory(dg.ConfigurableResource):
+    """Where transfers are kept between runs (pipeline/transfers).
+
+    history_dir: the transfer store (pipeline/transfers/snapshot.py); blank: PIPELINE_HISTORY,
+        ``$DAGSTER_HOME/history`` or ``.history``. It holds the drops as sent (identifiers
+        included): never inside the deliverables.
+    responses_dir: returned site listings (``.xlsx`` with ``site_response`` / ``dm_decision``
+        filled); blank: ``<history_dir>/responses``. Stored with the transfer that reads them.
+    """
+
+    history_dir: str = ""
+    responses_dir: str = ""
+
+    @property
+    def store(self):
+        from pipeline.transfers.snapshot import TransferStore, default_history_dir
+
+        return TransferStore(Path(self.history_dir) if self.history_dir else default_history_dir())
+
+    @property
+    def responses(self) -> Path:
+        return Path(self.responses_dir) if self.responses_dir else self.store.root / "responses"

@@ -11,7 +11,11 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+import dagster as dg
+
 PARTITIONS_NAME = "transfers"
+# One partition per export drop: ``T<YYYYMMDD>-<digest10>`` (pipeline/transfers/snapshot.py).
+PARTITIONS = dg.DynamicPartitionsDefinition(name=PARTITIONS_NAME)
 
 
 def prepare_run(instance, raw_dir: Path, history_dir: Path | None = None, received: dt.date | None = None) -> dict[str, str]:

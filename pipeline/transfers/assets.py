@@ -30,14 +30,14 @@ import pandas as pd
 from pipeline import io
 from pipeline.ops import queries as q
 from pipeline.ops.assets import KEY as LISTING_KEY
-from pipeline.resources import StudyPaths
+from pipeline.resources import StudyPaths, TransferHistory
 from pipeline.specs.raw import load_raw_spec
 from pipeline.storage import PARTS_KEY
 from pipeline.transfers import delta as dl
 from pipeline.transfers import metrics as mt
-from pipeline.transfers.snapshot import Snapshot, TransferStore, default_history_dir, received_of, take_snapshot
+from pipeline.transfers import PARTITIONS
+from pipeline.transfers.snapshot import Snapshot, TransferStore, received_of, take_snapshot
 
-PARTITIONS = dg.DynamicPartitionsDefinition(name="transfers")
 GROUP = "transfers"
 SNAPSHOT_KEY = dg.AssetKey([GROUP, "snapshot"])
 DELTA_KEY = dg.AssetKey([GROUP, "delta"])
@@ -73,28 +73,6 @@ SITE_LISTING_COLS = [
     "site_response",
     "dm_decision",
 ]
-
-
-class TransferHistory(dg.ConfigurableResource):
-    """Where transfers are kept between runs.
-
-    history_dir: the transfer store (pipeline/transfers/snapshot.py); blank: PIPELINE_HISTORY,
-        ``$DAGSTER_HOME/history`` or ``.history``. It holds the drops as sent (identifiers
-        included): never inside the deliverables.
-    responses_dir: returned site listings (``.xlsx`` with ``site_response`` / ``dm_decision``
-        filled); blank: ``<history_dir>/responses``. Stored with the transfer that reads them.
-    """
-
-    history_dir: str = ""
-    responses_dir: str = ""
-
-    @property
-    def store(self) -> TransferStore:
-        return TransferStore(Path(self.history_dir) if self.history_dir else default_history_dir())
-
-    @property
-    def responses(self) -> Path:
-        return Path(self.responses_dir) if self.responses_dir else self.store.root / "responses"
 
 
 def read_drop(raw_dir: Path) -> dict[tuple[str, str], pd.DataFrame]:
