@@ -28,6 +28,9 @@ from openpyxl.styles import Font
 
 from pipeline.specs.raw import RawSpec, load_raw_spec
 
+# Filled in by the site (its answer) and the data manager (CANCEL / CLOSE) in the returned listing;
+# read back by pipeline/transfers/responses.py. Blank when the listing is written.
+RETURN_COLS = ["site_response", "dm_decision"]
 QUERY_COLS = ["siteid", "subjid", "form", "file", "row", "field", "value", "rule", "message"]
 ADAM_ISSUE_COLS = ["USUBJID", "dataset", "variable", "value", "rule", "message"]
 LISTING_COLS = [
@@ -46,6 +49,7 @@ LISTING_COLS = [
     "file",
     "row",
     "status",
+    *RETURN_COLS,
 ]
 # Written for the site after ids are assigned (pipeline/ops/site_messages.py); not part of a query's identity.
 # ``message`` stays the text of the layer that found the problem.
@@ -193,7 +197,7 @@ def assign_query_ids(df: pd.DataFrame) -> pd.DataFrame:
     if out["query_id"].duplicated().any():  # 40 bits per site: a clash would be a bug, not bad luck
         raise ValueError("query id collision: " + ", ".join(out.loc[out["query_id"].duplicated(), "query_id"]))
     out["status"] = "OPEN"
-    for c in SITE_TEXT_COLS:
+    for c in [*SITE_TEXT_COLS, *RETURN_COLS]:
         if c not in out:
             out[c] = ""
     # Subjects in natural order (GZ3-2 before GZ3-10), as a site lists them.
@@ -304,6 +308,8 @@ _WIDTHS = {
     "file": 16,
     "row": 6,
     "status": 8,
+    "site_response": 50,
+    "dm_decision": 12,
 }
 
 
