@@ -131,7 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="the date the drop was received, YYYY-MM-DD (default: the stored date of the same drop, else today UTC)",
     )
-    run.add_argument("--responses", default=None, help="folder of returned site listings (.xlsx; default: <history>/responses)")
+    run.add_argument(
+        "--responses",
+        default=None,
+        help="folder of returned site listings (.xlsx/.csv; default: $PIPELINE_RESPONSES_DIR or responses), read with the drop",
+    )
     run.add_argument(
         "--transfer", default=None, metavar="ID", help="rebuild stored transfer ID from the store (instead of --raw)"
     )

@@ -91,5 +91,5 @@ defs = build_definitions(
     out_dir=os.environ.get("PIPELINE_OUT_DIR", "outputs"),
     work_dir=os.environ.get("PIPELINE_WORK_DIR", os.path.join(os.environ.get("DAGSTER_HOME", ".work"), "storage")),
     history_dir=os.environ.get("PIPELINE_HISTORY", ""),
-    responses_dir=os.environ.get("PIPELINE_RESPONSES", ""),
+    responses_dir=os.environ.get("PIPELINE_RESPONSES_DIR", ""),
 )

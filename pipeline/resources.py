@@ -69,8 +69,8 @@ class TransferHistory(dg.ConfigurableResource):
     history_dir: the transfer store (pipeline/transfers/snapshot.py); blank: PIPELINE_HISTORY,
         ``$DAGSTER_HOME/history`` or ``.history``. It holds the drops as sent (identifiers
         included): never inside the deliverables.
-    responses_dir: returned site listings (``.xlsx`` with ``site_response`` / ``dm_decision``
-        filled); blank: ``<history_dir>/responses``. Stored with the transfer that reads them.
+    responses_dir: returned site listings (``.xlsx``/``.csv`` with ``site_response`` / ``dm_decision``
+        filled); blank: PIPELINE_RESPONSES_DIR or ``responses``. Stored with the transfer that reads them.
     """
 
     history_dir: str = ""
@@ -84,4 +84,6 @@ class TransferHistory(dg.ConfigurableResource):
 
     @property
     def responses(self) -> Path:
-        return Path(self.responses_dir) if self.responses_dir else self.store.root / "responses"
+        from pipeline.transfers.responses import responses_dir
+
+        return Path(self.responses_dir) if self.responses_dir else responses_dir()

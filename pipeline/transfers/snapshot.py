@@ -6,7 +6,8 @@ so it lives beside the work folder, never inside the deliverables:
 
 - ``objects/<sha256[:2]>/<sha256>``: each file's bytes once, named by their hash;
 - ``transfers/<id>/snapshot.json``: the transfer's files (path -> sha256), its received date, its
-  drop digest, the previous transfer and the returned site listings read with it;
+  drop digest, the previous transfer and the returned site listings read with it (the responses
+  folder as it was when the transfer was first seen: answers count from the next transfer on);
 - ``transfers/<id>/register.parquet``: the query register after the transfer, written only when
   the run that built it published its package;
 - ``latest``: the id of the last transfer whose register was stored (the next one's previous).
@@ -176,6 +177,7 @@ class TransferStore:
             shutil.rmtree(dest)
         dest.mkdir(parents=True)
         for name, sha in sorted(snap.responses.items()):
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
             (dest / name).write_bytes(self.get_bytes(sha))
         return dest
 
@@ -196,11 +198,9 @@ def identify(
 
 
 def _response_files(folder: Path | None) -> list[Path]:
-    if folder is None or not Path(folder).is_dir():
-        return []
-    return sorted(
-        p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() == ".xlsx" and not p.name.startswith((".", "~$"))
-    )
+    from pipeline.transfers.responses import response_files
+
+    return response_files(Path(folder)) if folder is not None else []
 
 
 def take_snapshot(store: TransferStore, tid: str, raw_dir: Path, responses_dir: Path | None = None) -> Snapshot:
@@ -219,7 +219,7 @@ def take_snapshot(store: TransferStore, tid: str, raw_dir: Path, responses_dir: 
         return stored
     for rel, sha in files.items():
         store.put_file(Path(raw_dir) / rel, sha)
-    responses = {p.name: store.put_file(p) for p in _response_files(responses_dir)}
+    responses = {p.relative_to(responses_dir).as_posix(): store.put_file(p) for p in _response_files(responses_dir)}
     latest = store.latest()
     snap = Snapshot(tid, digest, received_of(tid).isoformat(), latest if latest != tid else "", files, responses)
     _atomic_write(store.transfer_dir(tid) / SNAPSHOT, snap.to_json().encode("utf-8"))
