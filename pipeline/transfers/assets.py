@@ -33,9 +33,9 @@ from pipeline.ops.assets import KEY as LISTING_KEY
 from pipeline.resources import StudyPaths, TransferHistory
 from pipeline.specs.raw import load_raw_spec
 from pipeline.storage import PARTS_KEY
+from pipeline.transfers import PARTITIONS
 from pipeline.transfers import delta as dl
 from pipeline.transfers import metrics as mt
-from pipeline.transfers import PARTITIONS
 from pipeline.transfers.snapshot import Snapshot, TransferStore, received_of, take_snapshot
 
 GROUP = "transfers"
