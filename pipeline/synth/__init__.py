@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.specs.raw import load_raw_spec
+from pipeline.specs.raw import RawSpec, load_raw_spec
 from pipeline.synth.adverse_events import CRITERIA, draw_seriousness_criteria
 from pipeline.synth.calibration import load_calibration
 from pipeline.synth.messiness import SiteStyle
 from pipeline.synth.outcomes import rfs_params
 from pipeline.synth.records import plan_problems, site_forms
-from pipeline.synth.simulate import load_study_yaml, simulate_study
+from pipeline.synth.simulate import Study, load_study_yaml, simulate_study
 from pipeline.synth.truth import TRUTH_README, ae_truth, parameters_json, subjects_truth
 from pipeline.synth.writers import csv_bytes, write_atomic, write_site
 
@@ -48,8 +48,8 @@ class GenerationReport:
 class Export:
     """One simulated study rendered in the sites' styles, not yet written: {siteid: {form: cells}} and its truth."""
 
-    study: object
-    spec: object
+    study: Study
+    spec: RawSpec
     cal: dict
     scenario: str
     rate: float
@@ -78,7 +78,9 @@ def build_export(n_subjects: int, seed: int, *, scenario: str | None = None, pro
     study.ae[CRITERIA] = draw_seriousness_criteria(study.ae, crit_rng, cal)
     plan = plan_problems(study, rng, rate, int(mcal["min_problems_per_kind"]) if rate > 0 else 0)
     if rate <= 0:
-        plan.ae.clear(), plan.lb.clear(), plan.cm.clear()
+        plan.ae.clear()
+        plan.lb.clear()
+        plan.cm.clear()
     stamp = dt.datetime.combine(dt.date.fromisoformat(str(cal["outcomes"]["data_cutoff"])), dt.time())
     problems: list[dict] = []
     ids = []

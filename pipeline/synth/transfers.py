@@ -243,7 +243,7 @@ def _correct_value(story: _Story, p: _Problem) -> object:
     if p.kind == "unknown_unit":
         cl = story.spec.codelists["LBTEST"]
         test = p.key_value if p.key_value in cl.values else cl.synonyms[p.key_value]
-        return LAB_UNITS[p.siteid][test][0]
+        return LAB_UNITS[p.siteid][test][0]  # type: ignore[index]
     if p.kind == "impossible_date":
         if p.form == "lb":
             day = int(ex.study.cohort["lbdat"].iat[subj])
@@ -265,7 +265,7 @@ def _returned_listing(answers: list[tuple[_Problem | dict, str, str]]) -> dict[s
     by_site: dict[str, list[dict]] = {}
     for p, answer, decision in answers:
         key = p.reg_key() if isinstance(p, _Problem) else p
-        row = dict.fromkeys(LISTING_COLS, "")
+        row: dict[str, object] = dict.fromkeys(LISTING_COLS, "")
         row.update(key)
         row.update(query_id=query_id(*(key[c] for c in REGISTER_KEY)), status="OPEN", site_response=answer, dm_decision=decision)
         row["row"] = None
@@ -320,7 +320,7 @@ def generate_transfers(n_subjects: int, seed: int, out_dir: Path, k: int, truth_
     )
 
     # Register expectation: (key tuple) -> {"status", "close_reason", "match"}.
-    expected: dict[tuple, dict] = {}
+    expected: dict[tuple, dict[str, str]] = {}
 
     def expect(key: dict, status: str, reason: str = "", match: str = "exact") -> None:
         expected[tuple(key[c] for c in REGISTER_KEY)] = {**key, "status": status, "close_reason": reason, "match": match}
@@ -335,14 +335,16 @@ def generate_transfers(n_subjects: int, seed: int, out_dir: Path, k: int, truth_
                 expect(p.reg_key(), "OPEN")
             did.append(f"the export of {n_subjects} subjects (seed {seed}) with {len(problems)} planted problems")
         elif t == 2:
-            for p in (fix_rebreak, fix):
-                if p is None:
+            for fp in (fix_rebreak, fix):
+                if fp is None:
                     continue
                 old, new = story.set_value(
-                    p.siteid, p.form, p.subjid, p.key_field, p.key_value, p.field, _correct_value(story, p)
+                    fp.siteid, fp.form, fp.subjid, fp.key_field, fp.key_value, fp.field, _correct_value(story, fp)
                 )
-                expect(p.reg_key(), "CLOSED", f"record changed: {p.field} {old!r} -> {new!r}")
-                did.append(f"corrected {p.siteid}/{p.subjid} {p.form} {p.key_field}={p.key_value} {p.field} {old!r} -> {new!r}")
+                expect(fp.reg_key(), "CLOSED", f"record changed: {fp.field} {old!r} -> {new!r}")
+                did.append(
+                    f"corrected {fp.siteid}/{fp.subjid} {fp.form} {fp.key_field}={fp.key_value} {fp.field} {old!r} -> {new!r}"
+                )
             avoid = {(p.siteid, _norm(p.subjid)) for p in problems}
             ae = _clean_ae(story, problems, avoid, "1")
             if ae is not None:
@@ -433,8 +435,8 @@ def generate_transfers(n_subjects: int, seed: int, out_dir: Path, k: int, truth_
         else:
             did.append("a re-export without a change")
         raw = out_dir / f"transfer_{t}"
-        for siteid, site in story.spec.sites.items():
-            write_site(story.forms[siteid], site, raw, export.stamp)
+        for siteid, site_spec in story.spec.sites.items():
+            write_site(story.forms[siteid], site_spec, raw, export.stamp)
         if answers:
             for name, data in _returned_listing(answers).items():
                 write_atomic(out_dir / f"responses_{t}" / name, data)
@@ -450,7 +452,7 @@ def generate_transfers(n_subjects: int, seed: int, out_dir: Path, k: int, truth_
                 "delta": delta,
                 "register": sorted(
                     (dict(v) for v in expected.values()),
-                    key=lambda r: (r["siteid"], _natural(r["subjid"]), r["form"], r["field"], r["rule"], r["value"]),
+                    key=lambda r: (r["siteid"], _natural(r["subjid"]), r["form"], r["field"], r["rule"], r["value"]),  # type: ignore[index]
                 ),
             }
         )
