@@ -148,7 +148,9 @@ def test_generation_is_deterministic(tmp_path: Path, story):
 
 
 def _delta_csvs(folder: Path) -> pd.DataFrame:
-    parts = [pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig") for p in sorted(folder.glob("*.csv"))]
+    """The transfer's per-site delta files (<site>.csv; metrics.csv and queries/ are not delta)."""
+    sites = sorted(load_raw_spec().sites)
+    parts = [pd.read_csv(folder / f"{s}.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig") for s in sites]
     parts = [p for p in parts if not p.empty]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=delta_mod.DELTA_COLS)
 
