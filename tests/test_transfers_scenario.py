@@ -191,3 +191,25 @@ def test_four_transfers_end_to_end(story, tmp_path: Path):
     fa = {p.relative_to(a).as_posix(): p.read_bytes() for p in sorted(a.rglob("*")) if p.is_file()}
     fb = {p.relative_to(b).as_posix(): p.read_bytes() for p in sorted(b.rglob("*")) if p.is_file()}
     assert fa and sorted(fa) == sorted(fb) and [k for k in fa if fa[k] != fb[k]] == []
+
+
+def test_cli_generate_transfers_writes_the_script(tmp_path: Path, capsys):
+    from pipeline import cli
+
+    assert cli.main(["generate", "--subjects", "24", "--seed", "7", "--out", str(tmp_path / "d"), "--transfers", "2"]) == 0
+    assert "transfer_2  received 2023-02-06, 3 delta row(s)" in capsys.readouterr().out
+    doc = json.loads((tmp_path / "d_truth" / TRUTH_FILE).read_text(encoding="utf-8"))
+    assert [t["transfer"] for t in doc["transfers"]] == ["transfer_1", "transfer_2"]
+    # Seed 7's planted problems, sorted: the invalid grade of 101-002 and the unknown unit of 101-006 are
+    # corrected, a clean grade-1 AE of 101-001 becomes grade 3.
+    assert [(d["subjid"], d["key"], d["field"], d["old_value"], d["new_value"]) for d in doc["transfers"][1]["delta"]] == [
+        ("101-001", "AESPID=1", "AETOXGR", "1", "3"),
+        ("101-002", "AESPID=4", "AETOXGR", "6", "2"),
+        ("101-006", "LBTESTCD=BILI", "LBORRESU", "mg/L", "umol/L"),
+    ]
+    status = {(r["subjid"], r["field"]): r["status"] for r in doc["transfers"][1]["register"]}
+    assert status[("101-002", "AETOXGR")] == "CLOSED" and status[("101-006", "AETERM")] == "CANCELLED"
+    assert status[("GZ3-4", "AESTDAT")] == "ANSWERED" and status[("101-008", "AETERM")] == "OPEN"
+    assert sorted(p.name for p in (tmp_path / "d" / "responses_2").iterdir()) == ["101.xlsx", "103.xlsx"]
+    # The default generate is not affected: transfer_1 is its export.
+    assert (tmp_path / "d" / "transfer_1" / "101" / "ae.csv").is_file()
