@@ -154,7 +154,10 @@ def _run_locked(
     remove_stale_staging(out_dir)
 
     transfer = transfer or TransferOptions()
-    defs = build_definitions(raw_dir=str(raw_dir), out_dir=str(out_dir), work_dir=str(work_dir), **transfer.resources())
+    history_dir, responses_dir = transfer.resources()
+    defs = build_definitions(
+        raw_dir=str(raw_dir), out_dir=str(out_dir), work_dir=str(work_dir), history_dir=history_dir, responses_dir=responses_dir
+    )
     job = defs.resolve_implicit_global_asset_job_def()
     # Step-level debug events go to the run's event log (the UI); the console shows warnings only.
     job, log_config = console_logging(job, progress, verbose)

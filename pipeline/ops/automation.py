@@ -29,6 +29,7 @@ from pipeline.resources import StudyPaths, TransferHistory
 from pipeline.specs.raw import load_raw_spec
 from pipeline.submission.manifest import MANIFEST
 from pipeline.transfers import PARTITIONS as TRANSFERS
+from pipeline.transfers import PARTITIONS_NAME as TRANSFERS_NAME
 
 JOB_NAME = "nightly_build"
 NIGHTLY_CRON = "0 2 * * *"
@@ -219,8 +220,8 @@ def nightly_schedule(context: dg.ScheduleEvaluationContext, paths: StudyPaths, h
     run builds the drop in the raw folder as its transfer partition (added here when new)."""
     night = context.scheduled_execution_time.strftime("%Y-%m-%d")
     tid = transfer_of(raw_dir_for_sensor(paths), history)
-    if not context.instance.has_dynamic_partition(TRANSFERS.name, tid):
-        context.instance.add_dynamic_partitions(TRANSFERS.name, [tid])
+    if not context.instance.has_dynamic_partition(TRANSFERS_NAME, tid):
+        context.instance.add_dynamic_partitions(TRANSFERS_NAME, [tid])
     return dg.RunRequest(run_key=f"nightly-{night}", partition_key=tid, tags={**STUDY_TAG, "pipeline/trigger": "nightly"})
 
 

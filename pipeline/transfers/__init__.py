@@ -40,9 +40,9 @@ class TransferOptions:
     received: dt.date | None = None
     responses: Path | None = None
 
-    def resources(self) -> dict[str, str]:
-        """The ``build_definitions`` arguments of these options."""
-        return {"history_dir": str(self.history or ""), "responses_dir": str(self.responses or "")}
+    def resources(self) -> tuple[str, str]:
+        """The ``history_dir`` and ``responses_dir`` arguments of ``build_definitions`` ('' for a default)."""
+        return str(self.history or ""), str(self.responses or "")
 
 
 def restore_transfer(history_dir: Path | None, tid: str, work_dir: Path) -> Path:

@@ -20,6 +20,7 @@ SDTM, ADaM and the submission stay unpartitioned: built from the latest transfer
 # No `from __future__ import annotations`: Dagster reads the context and resource annotations at runtime.
 import datetime as dt
 import io as _io
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -32,11 +33,10 @@ from pipeline.ops import queries as q
 from pipeline.ops.assets import KEY as LISTING_KEY
 from pipeline.resources import StudyPaths, TransferHistory
 from pipeline.specs.raw import load_raw_spec
-from pipeline.storage import PARTS_KEY
 from pipeline.transfers import PARTITIONS
 from pipeline.transfers import delta as dl
 from pipeline.transfers import metrics as mt
-from pipeline.transfers.snapshot import Snapshot, TransferStore, received_of, take_snapshot
+from pipeline.transfers.snapshot import REGISTER, Snapshot, TransferStore, received_of, take_snapshot
 
 GROUP = "transfers"
 SNAPSHOT_KEY = dg.AssetKey([GROUP, "snapshot"])
@@ -46,6 +46,11 @@ METRICS_KEY = dg.AssetKey([GROUP, "site_metrics"])
 STORED_KEY = dg.AssetKey([GROUP, "stored"])
 MANIFEST_KEY = dg.AssetKey(["submission", "manifest"])
 CHECK = "nothing_disappeared"
+# A run launched without a partition (the UI's "Materialize all", a test) builds the study and remembers nothing.
+NO_TRANSFER = (
+    "run without a transfer partition: the study was built, the drop not remembered "
+    "(the sensor, the schedule and `python -m pipeline run` run a partition of `transfers`)"
+)
 SAMPLE_ROWS = 20
 # The lifecycle listing a site receives: what the query is, where it stands, what to write back.
 SITE_LISTING_COLS = [
@@ -116,107 +121,6 @@ def _md(df: pd.DataFrame, n: int = SAMPLE_ROWS) -> str:
     return q.markdown_table(df.head(n)) + (f"\n\n_{more} more rows not shown._" if more > 0 else "")
 
 
-@dg.asset(
-    key=SNAPSHOT_KEY,
-    group_name=GROUP,
-    partitions_def=PARTITIONS,
-    kinds={"json"},
-    description=(
-        "The export drop of this transfer, stored once in the transfer store: every file by its sha256 "
-        "(`objects/`), `transfers/<id>/snapshot.json` with the received date and the previous transfer. "
-        "Any stored transfer can be rebuilt later: `python -m pipeline run --transfer <id>`."
-    ),
-    code_version="1",
-)
-def transfer_snapshot(context: dg.AssetExecutionContext, paths: StudyPaths, history: TransferHistory) -> dg.Output:
-    tid = context.partition_key
-    snap = take_snapshot(history.store, tid, paths.raw, history.responses)
-    return dg.Output(
-        snap,
-        metadata={
-            "transfer": tid,
-            "received": snap.received,
-            "previous": snap.previous or "none (first transfer)",
-            "files": len(snap.files),
-            "returned listings": len(snap.responses),
-            "store": dg.MetadataValue.path(str(history.store.transfer_dir(tid))),
-        },
-    )
-
-
-@dg.asset(
-    key=DELTA_KEY,
-    group_name=GROUP,
-    partitions_def=PARTITIONS,
-    ins={"snapshot": dg.AssetIn(SNAPSHOT_KEY)},
-    kinds={"pandas", "csv", "excel"},
-    check_specs=[
-        dg.AssetCheckSpec(
-            CHECK,
-            asset=DELTA_KEY,
-            blocking=False,
-            description="Nothing the previous transfer held is missing from this one (RECORD_DELETED, SUBJECT_DELETED, FORM_MISSING).",
-        )
-    ],
-    description=(
-        "What changed since the previous transfer, per form and site: NEW, CHANGED (field, old value, new value) "
-        "and DELETED records, matched on the records' natural keys (subject + the form's key fields), never on "
-        "file rows. `outputs/transfers/<id>/<site>.csv|xlsx`. Whatever disappeared is queried."
-    ),
-    code_version="1",
-)
-def transfer_delta(context: dg.AssetExecutionContext, paths: StudyPaths, history: TransferHistory, snapshot: Snapshot):
-    spec = load_raw_spec()
-    store = history.store
-    current = read_drop(paths.raw)
-    previous: dict = {}
-    if snapshot.previous:
-        with tempfile.TemporaryDirectory(dir=_scratch(store)) as tmp:
-            store.restore(snapshot.previous, Path(tmp) / "raw")
-            previous = read_drop(Path(tmp) / "raw")
-    keys = {name: form.keys for name, form in spec.forms.items()}
-    fields = {name: list(form.field_names) for name, form in spec.forms.items()}
-    formats = {s: site.file_format for s, site in spec.sites.items()}
-    if snapshot.previous:
-        delta = dl.record_delta(previous, current, keys, fields, snapshot.id, snapshot.previous, q.identifier_fields(spec))
-        deletions = dl.deletion_queries(delta, previous, current, formats)
-    else:  # the first transfer: nothing to compare with (every record would be NEW)
-        delta = dl.record_delta({}, {}, keys, fields, snapshot.id, "")
-        deletions = dl.deletion_queries(delta, {}, {})
-    folder = paths.out / "transfers" / snapshot.id
-    written = write_site_tables(folder, delta, dl.DELTA_COLS, spec.sites, "delta")
-    counts = dl.summary_counts(delta)
-    by_rule = deletions["rule"].value_counts().sort_index().to_dict()
-    yield dg.Output(
-        {"delta": delta, "deletions": deletions},
-        metadata={
-            "dagster/row_count": len(delta),
-            "previous": snapshot.previous or "none (first transfer)",
-            "new_records": counts["new"],
-            "changed_records": counts["changed"],
-            "deleted_records": counts["deleted"],
-            "deletion_queries": len(deletions),
-            "sample": dg.MetadataValue.md(_md(delta)),
-            "folder": dg.MetadataValue.path(str(folder)),
-            "files": dg.MetadataValue.md("\n".join(f"- `{p.name}`" for p in written)),
-        },
-    )
-    yield dg.AssetCheckResult(
-        check_name=CHECK,
-        passed=bool(deletions.empty),
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "queries": len(deletions),
-            **{rule: int(n) for rule, n in by_rule.items()},
-            "summary": "; ".join(
-                f"{r['rule']} {r['siteid']} {r['subjid'] or r['file']}" for r in deletions.head(10).to_dict("records")
-            )
-            or "none",
-            "by_site": dg.MetadataValue.md(_md(deletions[["siteid", "subjid", "form", "file", "row", "rule", "message"]])),
-        },
-    )
-
-
 def _scratch(store: TransferStore) -> Path:
     path = store.root / "scratch"
     path.mkdir(parents=True, exist_ok=True)
@@ -263,7 +167,13 @@ def site_listing(register: pd.DataFrame, fired: pd.DataFrame) -> pd.DataFrame:
             out[c] = ""
         if c not in ("row", "age_days"):
             out[c] = out[c].astype(object).where(out[c].notna(), "")
-    return out[SITE_LISTING_COLS]
+    # As a site reads its listing: by subject (natural order), form, file and row.
+    order = out.assign(
+        _s=out["subjid"].map(lambda v: re.sub(r"\d+", lambda m: m.group().zfill(12), str(v))),
+        _r=pd.to_numeric(out["row"], errors="coerce"),
+    )
+    order = order.sort_values(["siteid", "_s", "form", "file", "_r", "field", "rule", "query_id"], kind="mergesort")
+    return order[SITE_LISTING_COLS].reset_index(drop=True)
 
 
 def register_bytes(register: pd.DataFrame) -> bytes:
@@ -274,89 +184,200 @@ def register_bytes(register: pd.DataFrame) -> bytes:
 
 
 @dg.asset(
-    key=REGISTER_KEY,
+    key=SNAPSHOT_KEY,
     group_name=GROUP,
     partitions_def=PARTITIONS,
-    ins={
-        "snapshot": dg.AssetIn(SNAPSHOT_KEY),
-        "delta": dg.AssetIn(DELTA_KEY),
-        "listing": dg.AssetIn(LISTING_KEY),
-    },
-    kinds={"pandas", "csv", "excel"},
+    kinds={"json"},
     description=(
-        "The query register after this transfer: every query ever raised with its status (OPEN, ANSWERED, "
-        "CLOSED, REOPENED, CANCELLED), first raised, last seen, age and history, from the previous transfer's "
-        "register, this build's listing, the deletion queries and the returned site listings. Written per site "
-        "to `outputs/transfers/<id>/queries/<site>.csv|xlsx`; stored once the package is published."
+        "The export drop of this transfer, stored once in the transfer store: every file by its sha256 "
+        "(`objects/`), `transfers/<id>/snapshot.json` with the received date and the previous transfer. "
+        "Any stored transfer can be rebuilt later: `python -m pipeline run --transfer <id>`. Stored even when "
+        "the build fails, so a drop is never lost."
     ),
     code_version="1",
 )
-def transfer_register(
-    context: dg.AssetExecutionContext,
-    paths: StudyPaths,
-    history: TransferHistory,
-    snapshot: Snapshot,
-    delta: dict,
-    listing: pd.DataFrame,
-) -> dg.Output:
+def transfer_snapshot(context: dg.AssetExecutionContext, paths: StudyPaths, history: TransferHistory) -> dg.MaterializeResult:
+    if not context.has_partition_key:
+        return dg.MaterializeResult(metadata={"skipped": NO_TRANSFER})
+    tid = context.partition_key
+    snap = take_snapshot(history.store, tid, paths.raw, history.responses)
+    return dg.MaterializeResult(
+        metadata={
+            "transfer": tid,
+            "received": snap.received,
+            "previous": snap.previous or "none (first transfer)",
+            "files": len(snap.files),
+            "returned listings": len(snap.responses),
+            "store": dg.MetadataValue.path(str(history.store.transfer_dir(tid))),
+        },
+    )
+
+
+def transfer_delta(store: TransferStore, snapshot: Snapshot, raw_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Take the store, this transfer's snapshot and its raw folder; return (the delta against the previous
+    transfer, DELTA_COLS; the queries of what disappeared, QUERY_COLS). The first transfer has neither."""
+    spec = load_raw_spec()
+    keys = {name: form.keys for name, form in spec.forms.items()}
+    fields = {name: list(form.field_names) for name, form in spec.forms.items()}
+    if not snapshot.previous:  # nothing to compare with (every record would be NEW)
+        delta = dl.record_delta({}, {}, keys, fields, snapshot.id, "")
+        return delta, dl.deletion_queries(delta, {}, {})
+    current = read_drop(raw_dir)
+    with tempfile.TemporaryDirectory(dir=_scratch(store)) as tmp:
+        store.restore(snapshot.previous, Path(tmp) / "raw")
+        previous = read_drop(Path(tmp) / "raw")
+    delta = dl.record_delta(previous, current, keys, fields, snapshot.id, snapshot.previous, q.identifier_fields(spec))
+    formats = {s: site.file_format for s, site in spec.sites.items()}
+    return delta, dl.deletion_queries(delta, previous, current, formats)
+
+
+def _pending(store: TransferStore, run_id: str) -> Path:
+    """Where a run keeps its register until the package is published (then ``transfers/stored`` stores it)."""
+    return store.root / "pending" / run_id / REGISTER
+
+
+def _skipped(check: bool = True):
+    for key in (DELTA_KEY, REGISTER_KEY, METRICS_KEY):
+        yield dg.MaterializeResult(asset_key=key, metadata={"skipped": NO_TRANSFER})
+    if check:
+        yield dg.AssetCheckResult(asset_key=DELTA_KEY, check_name=CHECK, passed=True, metadata={"skipped": NO_TRANSFER})
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            DELTA_KEY,
+            group_name=GROUP,
+            partitions_def=PARTITIONS,
+            # No edge from transfers/snapshot: a partitioned asset reading a partitioned one cannot run in a
+            # run without a partition (the UI's "Materialize all"); the step takes the snapshot itself.
+            kinds={"pandas", "csv", "excel"},
+            code_version="1",
+            description=(
+                "What changed since the previous transfer, per form and site: NEW, CHANGED (field, old value, new value) "
+                "and DELETED records, matched on the records' natural keys (subject + the form's key fields), never on "
+                "file rows. `outputs/transfers/<id>/<site>.csv|xlsx`. Whatever disappeared is queried."
+            ),
+        ),
+        dg.AssetSpec(
+            REGISTER_KEY,
+            group_name=GROUP,
+            partitions_def=PARTITIONS,
+            deps=[DELTA_KEY, LISTING_KEY],
+            kinds={"pandas", "csv", "excel"},
+            code_version="1",
+            description=(
+                "The query register after this transfer: every query ever raised with its status (OPEN, ANSWERED, "
+                "CLOSED, REOPENED, CANCELLED), first raised, last seen, age and history, from the previous transfer's "
+                "register, this build's listing, the deletion queries and the returned site listings. Written per site "
+                "to `outputs/transfers/<id>/queries/<site>.csv|xlsx`; stored once the package is published."
+            ),
+        ),
+        dg.AssetSpec(
+            METRICS_KEY,
+            group_name=GROUP,
+            partitions_def=PARTITIONS,
+            deps=[REGISTER_KEY, dg.AssetKey(["raw", "enrol"]), dg.AssetKey(["raw", "ae"])],
+            kinds={"csv"},
+            code_version="1",
+            description=(
+                "Per-site numbers of this transfer, as numeric metadata the UI plots across transfers (Plots tab): "
+                "open, answered, closed, reopened and cancelled queries, median age of active queries, new / changed / "
+                "deleted records, AEs per subject-month. Also `outputs/transfers/<id>/metrics.csv`."
+            ),
+        ),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            CHECK,
+            asset=DELTA_KEY,
+            blocking=False,
+            description="Nothing the previous transfer held is missing from this one (RECORD_DELETED, SUBJECT_DELETED, FORM_MISSING).",
+        )
+    ],
+    ins={
+        "listing": dg.AssetIn(LISTING_KEY),
+        # (the whole extracts: an input that is also a spec's dependency takes no load metadata)
+        "enrol": dg.AssetIn(dg.AssetKey(["raw", "enrol"])),
+        "ae": dg.AssetIn(dg.AssetKey(["raw", "ae"])),
+    },
+    name="transfer",
+)
+def transfer_step(context: dg.AssetExecutionContext, paths: StudyPaths, history: TransferHistory, listing, enrol, ae):
+    """One step: the delta, the register and the site metrics of this transfer (partitioned assets that read
+    partitioned ones cannot run in a run without a partition, so they share a step with unpartitioned inputs)."""
+    from pipeline.specs.study import load_study
     from pipeline.transfers.register import update_register
 
-    spec = load_raw_spec()
-    store = history.store
-    fired = _fired(listing, delta["deletions"])
-    responses = _read_returned(store, snapshot)
-    register = update_register(
-        _previous_register(store, snapshot), fired, snapshot.id, received_of(snapshot.id), responses, delta["delta"]
+    if not context.has_partition_key:
+        yield from _skipped()
+        return
+    spec, store, tid = load_raw_spec(), history.store, context.partition_key
+    snapshot = take_snapshot(store, tid, paths.raw, history.responses)  # stored already: refuses a changed raw folder
+    delta, deletions = transfer_delta(store, snapshot, paths.raw)
+    folder = paths.out / "transfers" / tid
+    written = write_site_tables(folder, delta, dl.DELTA_COLS, spec.sites, "delta")
+    counts = dl.summary_counts(delta)
+    yield dg.MaterializeResult(
+        asset_key=DELTA_KEY,
+        metadata={
+            "dagster/row_count": len(delta),
+            "previous": snapshot.previous or "none (first transfer)",
+            "new_records": counts["new"],
+            "changed_records": counts["changed"],
+            "deleted_records": counts["deleted"],
+            "deletion_queries": len(deletions),
+            "sample": dg.MetadataValue.md(_md(delta)),
+            "folder": dg.MetadataValue.path(str(folder)),
+            "files": dg.MetadataValue.md("\n".join(f"- `{p.name}`" for p in written)),
+        },
     )
-    folder = paths.out / "transfers" / snapshot.id / "queries"
-    written = write_site_tables(folder, site_listing(register, fired), SITE_LISTING_COLS, spec.sites, "queries")
+    yield dg.AssetCheckResult(
+        asset_key=DELTA_KEY,
+        check_name=CHECK,
+        passed=bool(deletions.empty),
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "queries": len(deletions),
+            **{rule: int(n) for rule, n in deletions["rule"].value_counts().sort_index().items()},
+            "summary": "; ".join(
+                f"{r['rule']} {r['siteid']} {r['subjid'] or r['file']}" for r in deletions.head(10).to_dict("records")
+            )
+            or "none",
+            "by_site": dg.MetadataValue.md(_md(deletions[["siteid", "subjid", "form", "file", "row", "rule", "message"]])),
+        },
+    )
+
+    fired = _fired(listing, deletions)
+    responses = _read_returned(store, snapshot)
+    register = update_register(_previous_register(store, snapshot), fired, tid, received_of(tid), responses, delta)
+    qfolder = folder / "queries"
+    written = write_site_tables(qfolder, site_listing(register, fired), SITE_LISTING_COLS, spec.sites, "queries")
+    io.write_bytes(_pending(store, context.run_id), register_bytes(register))
     status = register["status"].value_counts().sort_index().to_dict() if not register.empty else {}
-    return dg.Output(
-        register,
+    yield dg.MaterializeResult(
+        asset_key=REGISTER_KEY,
         metadata={
             "dagster/row_count": len(register),
             **{f"status {k}": int(v) for k, v in status.items()},
             "returned responses": len(responses),
             "sample": dg.MetadataValue.md(_md(register[["query_id", "siteid", "subjid", "form", "rule", "status", "history"]])),
-            "folder": dg.MetadataValue.path(str(folder)),
+            "folder": dg.MetadataValue.path(str(qfolder)),
             "files": len(written),
         },
     )
 
-
-@dg.asset(
-    key=METRICS_KEY,
-    group_name=GROUP,
-    partitions_def=PARTITIONS,
-    ins={
-        "register": dg.AssetIn(REGISTER_KEY),
-        "delta": dg.AssetIn(DELTA_KEY),
-        "enrol": dg.AssetIn(dg.AssetKey(["raw", "enrol"]), metadata={PARTS_KEY: ["data"]}),
-        "ae": dg.AssetIn(dg.AssetKey(["raw", "ae"]), metadata={PARTS_KEY: ["data"]}),
-    },
-    kinds={"csv"},
-    description=(
-        "Per-site numbers of this transfer, as numeric metadata the UI plots across transfers (Plots tab): open, "
-        "answered, closed, reopened and cancelled queries, median age of active queries, new / changed / deleted "
-        "records, AEs per subject-month. Also `outputs/transfers/<id>/metrics.csv`."
-    ),
-    code_version="1",
-)
-def site_metrics(context: dg.AssetExecutionContext, paths: StudyPaths, register, delta: dict, enrol, ae) -> dg.MaterializeResult:
-    from pipeline.specs.study import load_study
-
-    tid = context.partition_key
-    cutoff = dt.date.fromisoformat(load_study().data_cutoff)
-    until = min(received_of(tid), cutoff)
-    table = mt.site_metrics(register, delta["delta"], _data(enrol), _data(ae), until, load_raw_spec().sites)
-    path = paths.out / "transfers" / tid / "metrics.csv"
+    until = min(received_of(tid), dt.date.fromisoformat(load_study().data_cutoff))
+    table = mt.site_metrics(register, delta, _data(enrol), _data(ae), until, spec.sites)
+    path = folder / "metrics.csv"
     io.write_bytes(path, table.to_csv(index=False, lineterminator="\n").encode("utf-8"))
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key=METRICS_KEY,
         metadata={
             **mt.as_metadata(table),
             "table": dg.MetadataValue.md(q.markdown_table(table)),
             "path": dg.MetadataValue.path(str(path)),
-        }
+        },
     )
 
 
@@ -368,7 +389,6 @@ def _data(extract) -> pd.DataFrame:
     key=STORED_KEY,
     group_name=GROUP,
     partitions_def=PARTITIONS,
-    ins={"register": dg.AssetIn(REGISTER_KEY)},
     deps=[MANIFEST_KEY],
     kinds={"parquet"},
     description=(
@@ -377,19 +397,23 @@ def _data(extract) -> pd.DataFrame:
     ),
     code_version="1",
 )
-def transfer_stored(context: dg.AssetExecutionContext, history: TransferHistory, register: pd.DataFrame) -> dg.MaterializeResult:
+def transfer_stored(context: dg.AssetExecutionContext, history: TransferHistory) -> dg.MaterializeResult:
+    if not context.has_partition_key:
+        return dg.MaterializeResult(metadata={"skipped": NO_TRANSFER})
     tid = context.partition_key
     store = history.store
-    data = register_bytes(register)
+    pending = _pending(store, context.run_id)
+    data = pending.read_bytes()
     written = store.store_register(tid, data)
     same = written or store.register_path(tid).read_bytes() == data
     if not same:
         context.log.warning(f"transfer {tid}: the rebuilt register differs from the stored one, which is kept")
     shutil.rmtree(store.root / "scratch", ignore_errors=True)
+    shutil.rmtree(store.root / "pending", ignore_errors=True)  # this run's, and what failed runs left
     return dg.MaterializeResult(
         metadata={"stored": written, "same as stored": bool(same), "path": dg.MetadataValue.path(str(store.register_path(tid)))}
     )
 
 
-transfer_assets: list[dg.AssetsDefinition] = [transfer_snapshot, transfer_delta, transfer_register, site_metrics, transfer_stored]
+transfer_assets: list[dg.AssetsDefinition] = [transfer_snapshot, transfer_step, transfer_stored]
 WRITER_KEYS = [DELTA_KEY, REGISTER_KEY, METRICS_KEY]

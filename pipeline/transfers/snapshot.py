@@ -219,7 +219,8 @@ def take_snapshot(store: TransferStore, tid: str, raw_dir: Path, responses_dir: 
         return stored
     for rel, sha in files.items():
         store.put_file(Path(raw_dir) / rel, sha)
-    responses = {p.relative_to(responses_dir).as_posix(): store.put_file(p) for p in _response_files(responses_dir)}
+    found = _response_files(responses_dir) if responses_dir is not None else []
+    responses = {p.relative_to(responses_dir).as_posix(): store.put_file(p) for p in found} if responses_dir is not None else {}
     latest = store.latest()
     snap = Snapshot(tid, digest, received_of(tid).isoformat(), latest if latest != tid else "", files, responses)
     _atomic_write(store.transfer_dir(tid) / SNAPSHOT, snap.to_json().encode("utf-8"))
