@@ -61,3 +61,29 @@ class StudyPaths(dg.ConfigurableResource):
         publish(self._stage, self.published)
         self._stage = None
         return self.published
+
+
+class TransferHistory(dg.ConfigurableResource):
+    """Where transfers are kept between runs (pipeline/transfers).
+
+    history_dir: the transfer store (pipeline/transfers/snapshot.py); blank: PIPELINE_HISTORY,
+        ``$DAGSTER_HOME/history`` or ``.history``. It holds the drops as sent (identifiers
+        included): never inside the deliverables.
+    responses_dir: returned site listings (``.xlsx``/``.csv`` with ``site_response`` / ``dm_decision``
+        filled); blank: PIPELINE_RESPONSES_DIR or ``responses``. Stored with the transfer that reads them.
+    """
+
+    history_dir: str = ""
+    responses_dir: str = ""
+
+    @property
+    def store(self):
+        from pipeline.transfers.snapshot import TransferStore, default_history_dir
+
+        return TransferStore(Path(self.history_dir) if self.history_dir else default_history_dir())
+
+    @property
+    def responses(self) -> Path:
+        from pipeline.transfers.responses import responses_dir
+
+        return Path(self.responses_dir) if self.responses_dir else responses_dir()

@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipeline.background import background_writes
+from pipeline.transfers import TransferOptions, prepare_run
 
 
 @dataclass
@@ -93,8 +94,12 @@ def run_study(
     work_dir: Path | None = None,
     progress: Callable[[dg.DagsterEvent], None] | None = None,
     verbose: bool = False,
+    transfer: TransferOptions | None = None,
 ) -> RunReport:
     """Build every asset from ``raw_dir`` into ``out_dir``; return what was materialized.
+
+    ``transfer``: the transfer store, received date and returned listings (pipeline/transfers); the
+    drop is run as its transfer partition.
 
     ``progress``: called with every Dagster event (pipeline/progress.py); Dagster's console
     then stays quiet unless ``verbose``.
@@ -115,7 +120,7 @@ def run_study(
         raise RunRefused(why, 2)
     try:
         with study_lock(out_dir) as stale:
-            report = _run_locked(raw_dir, out_dir, work_dir, str(uuid.uuid4()), progress, verbose)
+            report = _run_locked(raw_dir, out_dir, work_dir, str(uuid.uuid4()), progress, verbose, transfer)
             if stale is not None:
                 report.notices.append(f"took over the lock left by a run that ended without releasing it ({stale.describe()})")
             return report
@@ -130,6 +135,7 @@ def _run_locked(
     run_id: str,
     progress: Callable[[dg.DagsterEvent], None] | None = None,
     verbose: bool = False,
+    transfer: TransferOptions | None = None,
 ) -> RunReport:
     from pipeline.definitions import build_definitions
     from pipeline.io import sweep_stale_temp
@@ -147,12 +153,22 @@ def _run_locked(
     sweep_stale_temp(out_dir)
     remove_stale_staging(out_dir)
 
-    defs = build_definitions(raw_dir=str(raw_dir), out_dir=str(out_dir), work_dir=str(work_dir))
+    transfer = transfer or TransferOptions()
+    history_dir, responses_dir = transfer.resources()
+    defs = build_definitions(
+        raw_dir=str(raw_dir), out_dir=str(out_dir), work_dir=str(work_dir), history_dir=history_dir, responses_dir=responses_dir
+    )
     job = defs.resolve_implicit_global_asset_job_def()
     # Step-level debug events go to the run's event log (the UI); the console shows warnings only.
     job, log_config = console_logging(job, progress, verbose)
     try:
-        result = execute(job, instance, log_config, run_id=run_id, tags={**STUDY_TAG, "pipeline/trigger": "command_line"})
+        # The drop runs as its transfer partition (pipeline/transfers).
+        tags = {
+            **STUDY_TAG,
+            "pipeline/trigger": "command_line",
+            **prepare_run(instance, raw_dir, transfer.history, transfer.received),
+        }
+        result = execute(job, instance, log_config, run_id=run_id, tags=tags)
     finally:
         # A failed run published nothing: its half-built package goes (after success it is gone already).
         shutil.rmtree(staging_dir(out_dir, run_id), ignore_errors=True)

@@ -21,14 +21,19 @@ from pipeline.ops.automation import (
     schedules,
     sensors,
 )
-from pipeline.resources import StudyPaths
+from pipeline.resources import StudyPaths, TransferHistory
 from pipeline.submission.manifest import write_manifest
 
 
 def _evaluate(raw: Path, cursor: str | None, instance: dg.DagsterInstance, out: Path | None = None) -> dg.SensorResult:
     out = out or raw.parent / "no_outputs"
     ctx = dg.build_sensor_context(
-        instance=instance, cursor=cursor, resources={"paths": StudyPaths(raw_dir=str(raw), out_dir=str(out))}
+        instance=instance,
+        cursor=cursor,
+        resources={
+            "paths": StudyPaths(raw_dir=str(raw), out_dir=str(out)),
+            "history": TransferHistory(history_dir=str(raw.parent / "history")),
+        },
     )
     return new_export_sensor(ctx)
 
@@ -61,13 +66,18 @@ def test_exports_lists():
     assert schedules == [nightly_schedule] and sensors == [new_export_sensor, listing_after_failure]
 
 
-def test_schedule_nightly_0200_shanghai(instance):
+def test_schedule_nightly_0200_shanghai(instance, raw):
     assert nightly_schedule.cron_schedule == NIGHTLY_CRON == "0 2 * * *"
     assert nightly_schedule.execution_timezone == TIMEZONE == "Asia/Shanghai"
     assert nightly_schedule.job_name == "nightly_build"
     when = dt.datetime(2026, 11, 25, 2, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
-    req = nightly_schedule(dg.build_schedule_context(instance=instance, scheduled_execution_time=when))
+    resources = {"paths": StudyPaths(raw_dir=str(raw)), "history": TransferHistory(history_dir=str(raw.parent / "history"))}
+    req = nightly_schedule(dg.build_schedule_context(instance=instance, scheduled_execution_time=when, resources=resources))
     assert req.run_key == "nightly-2026-11-25"
+    # the night's run builds the drop in the raw folder as its transfer partition
+    digest = drop_digest(drop_manifest(raw)[0])
+    assert req.partition_key.startswith("T") and req.partition_key.endswith(digest[:10])
+    assert instance.has_dynamic_partition("transfers", req.partition_key)
 
 
 def test_sensor_one_run_per_settled_drop(raw, instance):
@@ -80,6 +90,8 @@ def test_sensor_one_run_per_settled_drop(raw, instance):
     first_key = reqs[0].run_key
     assert first_key == drop_digest(drop_manifest(raw)[0])
     assert reqs[0].tags["pipeline/raw_digest"] == first_key
+    # as the drop's transfer partition, added by the same tick
+    assert reqs[0].partition_key == f"T{dt.datetime.now(dt.UTC):%Y%m%d}-{first_key[:10]}"
     # Same files on the next tick: nothing.
     reqs, cursor = _tick(raw, cursor, instance)
     assert reqs == []

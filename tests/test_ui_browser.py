@@ -10,6 +10,7 @@ Screenshots go to the test's temporary folder, and to docs/img/ when a picture i
 there or UPDATE_SCREENSHOTS=1 (so an ordinary test run leaves the working tree alone).
 """
 
+import datetime as dt
 import json
 import os
 import signal
@@ -23,6 +24,8 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+
+from pipeline.transfers import prepare_run
 
 # One worker under pytest-xdist: the study and the webserver (a free port) are started once.
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("ui_browser")]
@@ -85,13 +88,45 @@ def study(tmp_path_factory) -> dict[str, Path]:
     dirs["home"].mkdir()
     (dirs["home"] / "dagster.yaml").write_text(INSTANCE_YAML)
     generate_study(n_subjects=24, seed=20160901, out_dir=dirs["raw"], truth_dir=dirs["truth"])
-    defs = build_definitions(raw_dir=str(dirs["raw"]), out_dir=str(dirs["out"]), work_dir=str(dirs["work"]))
+    dirs["history"] = root / "history"
+    defs = build_definitions(
+        raw_dir=str(dirs["raw"]), out_dir=str(dirs["out"]), work_dir=str(dirs["work"]), history_dir=str(dirs["history"])
+    )
     # The webserver reads this instance's storage, so the UI shows this run's results.
     with dg.DagsterInstance.from_config(str(dirs["home"])) as instance:
+        # The drop runs as its transfer partition (pipeline/transfers).
+        tags = prepare_run(instance, dirs["raw"], dirs["history"], dt.date(2026, 1, 5))
         # Other layers may still be failing while they are being built: what did run is enough here.
-        defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance, raise_on_error=False)
+        defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance, raise_on_error=False, tags=tags)
+        record_later_transfers(dirs, instance)
         record_failed_ae_check(dirs["out"], instance)
     return dirs
+
+
+def record_later_transfers(dirs: dict[str, Path], instance: dg.DagsterInstance) -> None:
+    """Two more transfers, each a copy of the drop with records deleted, so the UI has transfer partitions
+    and metrics to plot. Only the transfer assets run; the rest of the study is the first build's."""
+    import shutil
+
+    from pipeline.definitions import build_definitions
+    from pipeline.transfers.assets import transfer_assets
+
+    previous = dirs["raw"]
+    for n, (day, files) in enumerate(
+        ((dt.date(2026, 2, 5), ["101/ae.csv", "104/ae.csv"]), (dt.date(2026, 3, 5), ["101/cm.csv"])), 2
+    ):
+        raw = dirs["raw"].parent / f"raw_{n}"
+        shutil.copytree(previous, raw)
+        for rel in files:  # the site's last record is gone
+            lines = (raw / rel).read_bytes().rstrip(b"\r\n").split(b"\n")
+            (raw / rel).write_bytes(b"\n".join(lines[:-1]) + b"\n")
+        defs = build_definitions(
+            raw_dir=str(raw), out_dir=str(dirs["out"]), work_dir=str(dirs["work"]), history_dir=str(dirs["history"]), staged=False
+        )
+        tags = prepare_run(instance, raw, dirs["history"], day)
+        keys = [k for a in transfer_assets for k in a.keys]
+        defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance, tags=tags, asset_selection=keys)
+        previous = raw
 
 
 def record_failed_ae_check(out: Path, instance: dg.DagsterInstance) -> None:
@@ -123,6 +158,7 @@ def webserver(study):
         "PIPELINE_RAW_DIR": str(study["raw"]),
         "PIPELINE_OUT_DIR": str(study["out"]),
         "PIPELINE_WORK_DIR": str(study["work"]),
+        "PIPELINE_HISTORY": str(study["history"]),
     }
     log_path = study["home"] / "webserver.log"
     exe = Path(sys.executable).parent / "dagster-webserver"
@@ -283,4 +319,36 @@ def test_ui_endpoints_and_failed_check(webserver, study, tmp_path):
         finally:
             browser.close()
     for name in ("ui-endpoints.png", "ui-endpoints-km.png", "ui-failed-check.png"):
+        assert (tmp_path / name).stat().st_size > 10_000, name
+
+
+def test_ui_transfers(webserver, study, tmp_path):
+    """The transfer partitions of transfers/delta (the deletion WARN check) and a metric plotted across transfers."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: run .ci/install-browser.sh (apt-get install chromium) to enable the browser test")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[dev]')"
+    )
+    from pipeline.transfers.snapshot import TransferStore
+
+    transfers = TransferStore(study["history"]).transfers()
+    assert len(transfers) == 3
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.set_default_timeout(60_000)
+            page.goto(f"{webserver}/assets/transfers/delta?view=partitions", wait_until="networkidle")
+            page.get_by_text(transfers[-1]).first.wait_for(state="visible")
+            page.wait_for_timeout(1000)
+            _save(page.screenshot(), "ui-transfers.png", tmp_path)
+
+            page.goto(f"{webserver}/assets/transfers/site_metrics?view=plots", wait_until="networkidle")
+            page.get_by_text("deleted_records").first.wait_for(state="visible")
+            page.locator("canvas").first.wait_for(state="visible")
+            page.wait_for_timeout(1500)
+            _save(page.screenshot(), "ui-transfer-metrics.png", tmp_path)
+        finally:
+            browser.close()
+    for name in ("ui-transfers.png", "ui-transfer-metrics.png"):
         assert (tmp_path / name).stat().st_size > 10_000, name

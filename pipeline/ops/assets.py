@@ -2,8 +2,8 @@
 
 The asset takes every raw form, SDTM domain and ADaM dataset as input, merges their
 problems with :func:`pipeline.ops.queries.build_listing` and writes
-``<out>/queries/<siteid>.csv|xlsx``. It returns a MaterializeResult: the listing lives in
-those files, not in the IO manager's storage.
+``<out>/queries/<siteid>.csv|xlsx``. The listing frame is also its stored value: the transfer
+register (pipeline/transfers/assets.py) reads it.
 """
 
 # No `from __future__ import annotations`: Dagster reads the context and resource annotations at runtime.
@@ -80,14 +80,15 @@ def build_query_listing_asset(
         ),
         code_version="1",
     )
-    def query_listing(context: dg.AssetExecutionContext, paths: StudyPaths, **inputs) -> dg.MaterializeResult:
+    def query_listing(context: dg.AssetExecutionContext, paths: StudyPaths, **inputs) -> dg.Output:
         spec = load_raw_spec()
         by_layer = {a: [_problems(inputs[n], a) for n in sorted(inputs) if attr_of[n] == a] for a in layers}
         listing = q.build_listing(by_layer["quarantine"], by_layer["queries"], by_layer["issues"], spec, raw_dir=paths.raw)
         written = write_site_files(paths.out / "queries", q.site_files(listing, spec.sites))
         info = q.summary(listing, spec.sites, SAMPLE_ROWS)
         context.log.info(f"{info['total']} open queries: {info['by_site']}")
-        return dg.MaterializeResult(
+        return dg.Output(
+            listing,
             metadata={
                 "dagster/row_count": info["total"],
                 "queries by site": dg.MetadataValue.json(info["by_site"]),
@@ -95,7 +96,7 @@ def build_query_listing_asset(
                 "sample": dg.MetadataValue.md(info["sample_md"]),
                 "folder": dg.MetadataValue.path(str(paths.out / "queries")),
                 "files": dg.MetadataValue.md("\n".join(f"- `{p.name}`" for p in written)),
-            }
+            },
         )
 
     return query_listing

@@ -25,9 +25,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipeline.resources import StudyPaths
+from pipeline.resources import StudyPaths, TransferHistory
 from pipeline.specs.raw import load_raw_spec
 from pipeline.submission.manifest import MANIFEST
+from pipeline.transfers import PARTITIONS as TRANSFERS
+from pipeline.transfers import PARTITIONS_NAME as TRANSFERS_NAME
 
 JOB_NAME = "nightly_build"
 NIGHTLY_CRON = "0 2 * * *"
@@ -168,8 +170,9 @@ def evaluate_drop(
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Rebuild the study when the raw folder's content changes and has settled for one interval.",
 )
-def new_export_sensor(context: dg.SensorEvaluationContext, paths: StudyPaths) -> dg.SensorResult:
-    """Request one run per settled export drop (run key = digest of the whole drop)."""
+def new_export_sensor(context: dg.SensorEvaluationContext, paths: StudyPaths, history: TransferHistory) -> dg.SensorResult:
+    """Request one run per settled export drop (run key = digest of the whole drop), as the drop's
+    transfer partition, which the same tick adds (pipeline/transfers)."""
     raw_dir = raw_dir_for_sensor(paths)
     manifest, in_flight = drop_manifest(raw_dir)
     out_dir = paths.out if paths is not None else Path(os.environ.get("PIPELINE_OUT_DIR", "outputs"))
@@ -184,12 +187,24 @@ def new_export_sensor(context: dg.SensorEvaluationContext, paths: StudyPaths) ->
     digest, cursor, reason = evaluate_drop(context.cursor, manifest, in_flight, already_built)
     if digest is None:
         return dg.SensorResult(skip_reason=dg.SkipReason(f"{raw_dir}: {reason}"), cursor=cursor)
-    context.log.info(f"{raw_dir}: {reason}; {len(manifest)} files; requesting a build")
+    tid = transfer_of(raw_dir, history)
+    context.log.info(f"{raw_dir}: {reason}; {len(manifest)} files; requesting a build of transfer {tid}")
     request = dg.RunRequest(
         run_key=digest,
+        partition_key=tid,
         tags={**STUDY_TAG, "pipeline/trigger": "new_export_drop", DIGEST_TAG: digest},
     )
-    return dg.SensorResult(run_requests=[request], cursor=cursor)
+    return dg.SensorResult(
+        run_requests=[request], cursor=cursor, dynamic_partitions_requests=[TRANSFERS.build_add_request([tid])]
+    )
+
+
+def transfer_of(raw_dir: Path, history: TransferHistory | None) -> str:
+    """The transfer id of the drop in ``raw_dir`` (received today, UTC, unless the store has seen it)."""
+    from pipeline.transfers.snapshot import identify
+
+    store = (history or TransferHistory()).store
+    return identify(raw_dir, store)[0]
 
 
 @dg.schedule(
@@ -200,10 +215,14 @@ def new_export_sensor(context: dg.SensorEvaluationContext, paths: StudyPaths) ->
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Rebuild the whole study every night at 02:00 Asia/Shanghai.",
 )
-def nightly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """One run per night; the run key is the night's date so a daemon restart never doubles it."""
+def nightly_schedule(context: dg.ScheduleEvaluationContext, paths: StudyPaths, history: TransferHistory) -> dg.RunRequest:
+    """One run per night; the run key is the night's date so a daemon restart never doubles it. The
+    run builds the drop in the raw folder as its transfer partition (added here when new)."""
     night = context.scheduled_execution_time.strftime("%Y-%m-%d")
-    return dg.RunRequest(run_key=f"nightly-{night}", tags={**STUDY_TAG, "pipeline/trigger": "nightly"})
+    tid = transfer_of(raw_dir_for_sensor(paths), history)
+    if not context.instance.has_dynamic_partition(TRANSFERS_NAME, tid):
+        context.instance.add_dynamic_partitions(TRANSFERS_NAME, [tid])
+    return dg.RunRequest(run_key=f"nightly-{night}", partition_key=tid, tags={**STUDY_TAG, "pipeline/trigger": "nightly"})
 
 
 @dg.run_status_sensor(

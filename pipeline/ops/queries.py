@@ -28,6 +28,9 @@ from openpyxl.styles import Font
 
 from pipeline.specs.raw import RawSpec, load_raw_spec
 
+# Filled in by the site (its answer) and the data manager (CANCEL / CLOSE) in the returned listing;
+# read back by pipeline/transfers/responses.py. Blank when the listing is written.
+RETURN_COLS = ["site_response", "dm_decision"]
 QUERY_COLS = ["siteid", "subjid", "form", "file", "row", "field", "value", "rule", "message"]
 ADAM_ISSUE_COLS = ["USUBJID", "dataset", "variable", "value", "rule", "message"]
 LISTING_COLS = [
@@ -46,6 +49,7 @@ LISTING_COLS = [
     "file",
     "row",
     "status",
+    *RETURN_COLS,
 ]
 # Written for the site after ids are assigned (pipeline/ops/site_messages.py); not part of a query's identity.
 # ``message`` stays the text of the layer that found the problem.
@@ -193,7 +197,7 @@ def assign_query_ids(df: pd.DataFrame) -> pd.DataFrame:
     if out["query_id"].duplicated().any():  # 40 bits per site: a clash would be a bug, not bad luck
         raise ValueError("query id collision: " + ", ".join(out.loc[out["query_id"].duplicated(), "query_id"]))
     out["status"] = "OPEN"
-    for c in SITE_TEXT_COLS:
+    for c in [*SITE_TEXT_COLS, *RETURN_COLS]:
         if c not in out:
             out[c] = ""
     # Subjects in natural order (GZ3-2 before GZ3-10), as a site lists them.
@@ -276,12 +280,14 @@ def _csv_cell(v: object) -> str:
     return s
 
 
-def listing_csv_bytes(listing: pd.DataFrame) -> bytes:
-    """Take a listing; return CSV bytes: UTF-8 with BOM, CRLF line ends, every field as text."""
+def listing_csv_bytes(listing: pd.DataFrame, columns: list[str] | None = None) -> bytes:
+    """Take a listing (and its columns, default LISTING_COLS); return CSV bytes: UTF-8 with BOM, CRLF
+    line ends, every field as text."""
+    cols = columns or LISTING_COLS
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(LISTING_COLS)
-    for row in listing[LISTING_COLS].itertuples(index=False, name=None):
+    w.writerow(cols)
+    for row in listing[cols].itertuples(index=False, name=None):
         w.writerow([_csv_cell(v) for v in row])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
@@ -302,19 +308,21 @@ _WIDTHS = {
     "file": 16,
     "row": 6,
     "status": 8,
+    "site_response": 50,
+    "dm_decision": 12,
 }
 
 
-def _xlsx_raw(listing: pd.DataFrame) -> bytes:
+def _xlsx_raw(listing: pd.DataFrame, cols: list[str], sheet: str) -> bytes:
     wb = Workbook()
     ws = wb.active
-    ws.title = "queries"
-    ws.append(LISTING_COLS)
+    ws.title = sheet
+    ws.append(cols)
     for cell in ws[1]:
         cell.font = Font(bold=True)
-    for r, row in enumerate(listing[LISTING_COLS].itertuples(index=False, name=None), start=2):
+    for r, row in enumerate(listing[cols].itertuples(index=False, name=None), start=2):
         values = []
-        for col, v in zip(LISTING_COLS, row):
+        for col, v in zip(cols, row):
             if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)):
                 values.append(None)
             elif col == "row":
@@ -327,8 +335,8 @@ def _xlsx_raw(listing: pd.DataFrame) -> bytes:
             # (ws.cell is a lookup; ws[row] scans the sheet for its width, quadratic in rows.)
             if isinstance(v, str):
                 ws.cell(row=r, column=c).data_type = "s"
-    for i, col in enumerate(LISTING_COLS, start=1):
-        ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = _WIDTHS[col]
+    for i, col in enumerate(cols, start=1):
+        ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = _WIDTHS.get(col, 16)
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = ws.dimensions
     buf = io.BytesIO()
@@ -355,9 +363,10 @@ def normalise_xlsx(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def listing_xlsx_bytes(listing: pd.DataFrame) -> bytes:
-    """Take a listing; return a reproducible xlsx workbook (sheet ``queries``, text cells, header frozen)."""
-    return normalise_xlsx(_xlsx_raw(listing))
+def listing_xlsx_bytes(listing: pd.DataFrame, columns: list[str] | None = None, sheet: str = "queries") -> bytes:
+    """Take a listing (and its columns, default LISTING_COLS); return a reproducible xlsx workbook
+    (sheet ``sheet``, text cells, header frozen)."""
+    return normalise_xlsx(_xlsx_raw(listing, columns or LISTING_COLS, sheet))
 
 
 def site_files(listing: pd.DataFrame, siteids: Iterable[str]) -> dict[str, bytes]:
