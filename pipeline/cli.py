@@ -95,6 +95,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from pipeline.synth import generate_study
 
     started = time.perf_counter()
+    if args.transfers:
+        return _generate_transfers(args, started)
     report = generate_study(
         n_subjects=args.subjects,
         seed=args.seed,
@@ -104,6 +106,24 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from pipeline.report import generation_summary
 
     print(generation_summary(report, time.perf_counter() - started))
+    return 0
+
+
+def _generate_transfers(args: argparse.Namespace, started: float) -> int:
+    from pipeline.synth.transfers import TRUTH_FILE, generate_transfers
+
+    out = Path(args.out)
+    truth = Path(args.truth) if args.truth else out.parent / (out.name + "_truth")
+    doc = generate_transfers(args.subjects, args.seed, out, args.transfers, truth)
+    print(
+        f"SUCCESS: generated {args.transfers} transfer(s) of {args.subjects} subjects (seed {args.seed}) in {time.perf_counter() - started:.1f} s."
+    )
+    for t in doc["transfers"]:
+        extra = f", returned listings in {out / t['responses']}" if t["responses"] else ""
+        print(f"  {out / t['transfer']}  received {t['received']}, {len(t['delta'])} delta row(s){extra}")
+        for line in t["script"]:
+            print(f"      {line}")
+    print(f"Expected deltas and register: {truth / TRUTH_FILE} (the pipeline never reads it)")
     return 0
 
 
@@ -146,6 +166,14 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=20160901)
     gen.add_argument("--out", default="raw")
     gen.add_argument("--truth", default=None, help="ground-truth folder (default: <out>_truth)")
+    gen.add_argument(
+        "--transfers",
+        type=int,
+        default=0,
+        metavar="K",
+        help="write K successive drops <out>/transfer_1..K with scripted corrections, deletions and site responses "
+        "(<out>/responses_k), and the expected deltas and query register in <truth>/transfers.json",
+    )
     gen.set_defaults(func=_cmd_generate)
     return p
 
