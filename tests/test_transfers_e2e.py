@@ -79,9 +79,9 @@ def test_first_transfer_has_no_delta(study):
 def test_grade_change_is_a_changed_row(study):
     rows = _csv(study["out"] / "transfers" / study["t2"] / "101.csv")
     changed = [r for r in rows if r["change"] == "CHANGED"]
-    assert [(r["subjid"], r["form"], r["key"], r["field"], r["old_value"], r["new_value"], r["file"], r["row"]) for r in changed] == [
-        ("101-001", "ae", "AESPID=1", "AETOXGR", "1", "3", "101/ae.csv", "2")
-    ]
+    assert [
+        (r["subjid"], r["form"], r["key"], r["field"], r["old_value"], r["new_value"], r["file"], r["row"]) for r in changed
+    ] == [("101-001", "ae", "AESPID=1", "AETOXGR", "1", "3", "101/ae.csv", "2")]
 
 
 def test_subject_deleted_from_every_form(study):

@@ -353,7 +353,7 @@ def transfer_step(context: dg.AssetExecutionContext, paths: StudyPaths, history:
     register = update_register(_previous_register(store, snapshot), fired, tid, received_of(tid), responses, delta)
     qfolder = folder / "queries"
     written = write_site_tables(qfolder, site_listing(register, fired), SITE_LISTING_COLS, spec.sites, "queries")
-    io.write_bytes(_pending(store, context.run_id), register_bytes(register))
+    io.write_bytes(_pending(store, context.run.run_id), register_bytes(register))
     status = register["status"].value_counts().sort_index().to_dict() if not register.empty else {}
     yield dg.MaterializeResult(
         asset_key=REGISTER_KEY,
@@ -402,7 +402,7 @@ def transfer_stored(context: dg.AssetExecutionContext, history: TransferHistory)
         return dg.MaterializeResult(metadata={"skipped": NO_TRANSFER})
     tid = context.partition_key
     store = history.store
-    pending = _pending(store, context.run_id)
+    pending = _pending(store, context.run.run_id)
     data = pending.read_bytes()
     written = store.store_register(tid, data)
     same = written or store.register_path(tid).read_bytes() == data

@@ -16,6 +16,7 @@ SUBJECT_DELETED and FORM_MISSING (the drop rule of pipeline/ops/queries.py, one 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -68,42 +69,49 @@ def _natural(s: str) -> str:
     return re.sub(r"\d+", lambda m: m.group().zfill(12), s)
 
 
-def _text(col: pd.Series) -> pd.Series:
-    """Values as exported, as plain str ('' for a missing cell)."""
-    return col.astype(object).where(col.notna(), "").astype(str)
+def _cells(df: pd.DataFrame, name: str) -> list[str]:
+    """A column's values as exported, as plain str ('' for a missing cell or an absent column)."""
+    if name not in df:
+        return [""] * len(df)
+    return ["" if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else str(v) for v in df[name].tolist()]
 
 
 def _norm(col: pd.Series) -> np.ndarray:
-    """The compared form of a value: the raw layer's normalisation, '' for blank."""
+    """The compared form of values: the raw layer's normalisation, '' for blank."""
     return normalise_text(col).astype(object).where(lambda s: s.notna(), "").to_numpy(dtype=object)
 
 
 def _prepare(df: pd.DataFrame, fields: list[str], keys: Sequence[str]) -> pd.DataFrame:
-    """One side of a (site, form): text values, normalised copies, the key, exact re-exports dropped."""
-    out = pd.DataFrame(index=pd.RangeIndex(len(df)))
-    for f in fields:
-        col = df[f].reset_index(drop=True) if f in df else pd.Series([""] * len(df), dtype=object)
-        out[f] = _text(col).to_numpy()
-        out[f"~{f}"] = _norm(col) if len(col) else np.array([], dtype=object)
-    out["_file"] = _text(df["_file"].reset_index(drop=True)).to_numpy() if "_file" in df else ""
-    out["_row"] = (
-        pd.to_numeric(df["_row"].reset_index(drop=True), errors="coerce").astype("Int64").to_numpy() if "_row" in df else pd.NA
-    )
-    normed = [f"~{f}" for f in fields]
-    # A re-export repeats a record (after normalisation): it is one record, the first occurrence.
-    out = out[~out.duplicated(subset=normed, keep="first")].reset_index(drop=True)
-    out["_subj"] = out.get(f"~{SUBJECT_FIELD}", "")
+    """One side of a (site, form): text values, normalised copies, the key, exact re-exports dropped.
+
+    Plain Python lists and one normalisation of the distinct values of all fields: per cell, only a
+    dictionary lookup (a delta runs on every record of every form, twice)."""
+    cols = {f: _cells(df, f) for f in fields}
+    distinct = list(dict.fromkeys(v for f in fields for v in cols[f]))
+    lookup = dict(zip(distinct, _norm(pd.Series(distinct, dtype=object)))) if distinct else {}
+    normed = {f: [lookup[v] for v in cols[f]] for f in fields}
+    rows = pd.to_numeric(df["_row"], errors="coerce").astype("Int64").to_numpy() if "_row" in df else [pd.NA] * len(df)
+    whole = ["\x1f".join(t) for t in zip(*(normed[f] for f in fields))] if fields else [""] * len(df)
+    subj = normed.get(SUBJECT_FIELD, [""] * len(df))
     others = [k for k in keys if k != SUBJECT_FIELD]
     if others:
-        key_text = out[f"~{others[0]}"].map(lambda v, k=others[0]: f"{k}={v}")
-        for k in others[1:]:
-            key_text = key_text + out[f"~{k}"].map(lambda v, k=k: f"; {k}={v}")
+        key = ["; ".join(f"{k}={v}" for k, v in zip(others, t)) for t in zip(*(normed[k] for k in others))]
     else:
-        key_text = out["_subj"].map(lambda v: f"{SUBJECT_FIELD}={v}")
-    out["_key"] = key_text.astype(object) if len(out) else pd.Series(dtype=object)
-    out["_id"] = out["_subj"].astype(str) + "\x1f" + out["_key"].astype(str) if len(out) else pd.Series(dtype=object)
-    out["_whole"] = out[normed].astype(str).agg("\x1f".join, axis=1) if len(out) else pd.Series(dtype=object)
-    return out
+        key = [f"{SUBJECT_FIELD}={v}" for v in subj]
+    out = pd.DataFrame(
+        {
+            **{f: pd.Series(cols[f], dtype=object) for f in fields},
+            **{f"~{f}": pd.Series(normed[f], dtype=object) for f in fields},
+            "_file": pd.Series(_cells(df, "_file"), dtype=object),
+            "_row": pd.array(rows, dtype="Int64"),
+            "_subj": pd.Series(subj, dtype=object),
+            "_key": pd.Series(key, dtype=object),
+            "_id": pd.Series([f"{a}\x1f{b}" for a, b in zip(subj, key)], dtype=object),
+            "_whole": pd.Series(whole, dtype=object),
+        }
+    )
+    # A re-export repeats a record (after normalisation): it is one record, the first occurrence.
+    return out[~out["_whole"].duplicated(keep="first")].reset_index(drop=True)
 
 
 def _rows(side: pd.DataFrame, change: str, site: str, form: str, suffix: str = "") -> pd.DataFrame:
