@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
-
-from pipeline.background import background_writes
 
 
 @dataclass
@@ -35,42 +34,60 @@ class RunReport:
         return "\n".join(lines)
 
 
+RUN_JOB = "study_run"
+# Event callbacks of command-line runs, by key: a reconstructable job carries only JSON
+# arguments, and the in-process executor rebuilds the job in this same process, so the
+# job's progress logger finds its callback here.
+_CALLBACKS: dict[str, Callable[[dg.DagsterEvent], None]] = {}
+
+
+def study_job(raw_dir: str, out_dir: str, work_dir: str, callback: str | None = None, verbose: bool = False) -> dg.JobDefinition:
+    """Take the folders (as ``build_definitions``), a key of ``_CALLBACKS`` (or None) and --verbose;
+    return the job of every asset and check, on the in-process executor, with the console and
+    progress loggers (``pipeline.progress.console_loggers``). The reconstructor of ``study_run``."""
+    from pipeline.definitions import build_definitions
+    from pipeline.progress import console_loggers
+
+    defs = build_definitions(raw_dir=raw_dir, out_dir=out_dir, work_dir=work_dir)
+    loggers, _ = console_loggers(_CALLBACKS.get(callback) if callback else None, verbose)
+    job = dg.define_asset_job(RUN_JOB, selection=dg.AssetSelection.all(), executor_def=dg.in_process_executor)
+    return dg.Definitions.merge(defs, dg.Definitions(jobs=[job], loggers=loggers)).resolve_job_def(RUN_JOB)
+
+
 def execute(
-    job: dg.JobDefinition,
+    raw_dir: Path | str,
+    out_dir: Path | str,
+    work_dir: Path | str,
     instance: dg.DagsterInstance,
-    run_config: dict | None = None,
-    run_id: str | None = None,
+    progress: Callable[[dg.DagsterEvent], None] | None = None,
+    verbose: bool = False,
     tags: dict[str, str] | None = None,
-) -> dg.ExecuteInProcessResult:
-    """Run ``job`` in this process without keeping its outputs in memory.
+) -> dg.ExecutionResult:
+    """Run every asset of the study in this process without keeping its outputs in memory.
 
     ``JobDefinition.execute_in_process`` holds a reference to every step's output until the
-    run ends (for ``result.output_for_node``; dagster issue #9731), although our IO manager has
-    stored each one: at 100,000 subjects that kept ~3 GB of finished datasets alive. The same
-    execution with output capture off; the result's events are the same.
+    run ends (for ``result.output_for_node``; dagster issue #9731), although the IO manager has
+    stored each one: at 100,000 subjects that kept ~3 GB of finished datasets alive.
+    ``dagster.execute_job`` of a reconstructable job keeps only the events. ``progress`` gets
+    every event (its ``plan`` method, if any, the step keys first); the result's run id names
+    the run's staging folder.
     """
-    # Work-folder values and Parquet files are written in the background while later steps run.
-    with background_writes():
-        try:
-            from dagster._core.definitions.job_base import InMemoryJob
-            from dagster._core.execution.execute_in_process import (
-                core_execute_in_process,
-            )
-        except ImportError:  # a Dagster without this internal entry point: the public one
-            return job.execute_in_process(
-                instance=instance, raise_on_error=False, run_config=run_config, run_id=run_id, tags=tags
-            )
-        # as execute_in_process prepares it: the in-process executor, the job's own resources
-        ephemeral = job.as_ephemeral_job(resource_defs={}, input_values={})
-        return core_execute_in_process(
-            run_config=run_config or {},
-            job=InMemoryJob(job_def=ephemeral),
-            instance=instance,
-            output_capturing_enabled=False,
-            raise_on_error=False,
-            run_tags=tags,
-            run_id=run_id,
-        )
+    from pipeline.progress import console_loggers
+
+    key = uuid.uuid4().hex
+    kwargs = {"raw_dir": str(raw_dir), "out_dir": str(out_dir), "work_dir": str(work_dir), "verbose": verbose}
+    if progress is not None:
+        _CALLBACKS[key] = progress
+        kwargs["callback"] = key
+    try:
+        job = dg.build_reconstructable_job("pipeline.runner", "study_job", reconstructable_kwargs=kwargs)
+        plan = getattr(progress, "plan", None)
+        if plan is not None:
+            plan([n.name for n in job.get_definition().graph.nodes])
+        _, run_config = console_loggers(progress, verbose)
+        return dg.execute_job(job, instance=instance, run_config=run_config, tags=tags, raise_on_error=False)
+    finally:
+        _CALLBACKS.pop(key, None)
 
 
 def default_work_dir() -> Path:
@@ -104,8 +121,6 @@ def run_study(
     builds in a staging folder that the manifest publishes whole; a failed run's staging
     folder is removed, so ``out_dir`` keeps the previous complete package.
     """
-    import uuid
-
     from pipeline.lock import LockHeld, study_lock
     from pipeline.publish import refusal
 
@@ -115,7 +130,7 @@ def run_study(
         raise RunRefused(why, 2)
     try:
         with study_lock(out_dir) as stale:
-            report = _run_locked(raw_dir, out_dir, work_dir, str(uuid.uuid4()), progress, verbose)
+            report = _run_locked(raw_dir, out_dir, work_dir, progress, verbose)
             if stale is not None:
                 report.notices.append(f"took over the lock left by a run that ended without releasing it ({stale.describe()})")
             return report
@@ -127,14 +142,11 @@ def _run_locked(
     raw_dir: Path,
     out_dir: Path,
     work_dir: Path,
-    run_id: str,
     progress: Callable[[dg.DagsterEvent], None] | None = None,
     verbose: bool = False,
 ) -> RunReport:
-    from pipeline.definitions import build_definitions
     from pipeline.io import sweep_stale_temp
     from pipeline.ops.automation import STUDY_TAG
-    from pipeline.progress import console_logging
     from pipeline.publish import live_staging, remove_stale_staging, staging_dir
 
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
@@ -147,15 +159,12 @@ def _run_locked(
     sweep_stale_temp(out_dir)
     remove_stale_staging(out_dir)
 
-    defs = build_definitions(raw_dir=str(raw_dir), out_dir=str(out_dir), work_dir=str(work_dir))
-    job = defs.resolve_implicit_global_asset_job_def()
     # Step-level debug events go to the run's event log (the UI); the console shows warnings only.
-    job, log_config = console_logging(job, progress, verbose)
-    try:
-        result = execute(job, instance, log_config, run_id=run_id, tags={**STUDY_TAG, "pipeline/trigger": "command_line"})
-    finally:
-        # A failed run published nothing: its half-built package goes (after success it is gone already).
-        shutil.rmtree(staging_dir(out_dir, run_id), ignore_errors=True)
+    tags = {**STUDY_TAG, "pipeline/trigger": "command_line"}
+    result = execute(raw_dir, out_dir, work_dir, instance, progress, verbose, tags=tags)
+    # A failed run published nothing: its half-built package goes (after success it is gone already;
+    # an interrupted run's is removed by the next run, remove_stale_staging).
+    shutil.rmtree(staging_dir(out_dir, result.run_id), ignore_errors=True)
 
     report = RunReport(success=result.success, events=list(result.all_events))
     for ev in result.get_asset_materialization_events():

@@ -15,6 +15,10 @@ from pipeline.ops.queries import DROP_RULES
 from pipeline.raw.extract import FormExtract, extract_form
 from pipeline.resources import StudyPaths
 from pipeline.specs.raw import Form, load_raw_spec
+from pipeline.versions import code_version
+
+# What the code versions of this module's assets hash (pipeline/versions.py).
+CODE_SOURCES = ("pipeline/raw/*.py", "pipeline/terminology.py", "pipeline/dates.py", "specs/raw/*", "specs/ct/*")
 
 QUARANTINE_SAMPLE_ROWS = 20
 
@@ -92,6 +96,7 @@ def build_raw_asset(form: Form) -> dg.AssetsDefinition:
     @dg.asset(
         key=key,
         group_name="raw",
+        code_version=code_version(CODE_SOURCES),
         description=_description(form),
         kinds={"pandas"},
         check_specs=[dg.AssetCheckSpec("records_accounted_for", asset=key, blocking=False,
