@@ -112,7 +112,9 @@ def _instrument() -> Timers:
     t.wrap("dataset-json", pkg, "write_dataset_json")
     t.wrap("define", pkg, "write_define")
     # The work-folder IO manager (pipeline/storage.py): writes each output, reads each input.
-    from pipeline.storage import WorkFolderIOManager as P
+    from pipeline import storage
+
+    P = getattr(storage, "WorkFolderIOManager", None) or storage.PartsPickleIOManager  # the IO manager before
 
     t.wrap("io load", P, "load_from_path")
     t.wrap("io store", P, "dump_to_path")
@@ -135,7 +137,6 @@ def run_one(raw: Path, tmp: Path, label: str) -> dict:
 
     timers = _instrument()
     from pipeline.definitions import build_definitions
-    from pipeline.runner import execute
 
     imports_s = time.perf_counter() - t_imp
 
@@ -149,8 +150,14 @@ def run_one(raw: Path, tmp: Path, label: str) -> dict:
     t = time.perf_counter()
     cpu0 = _cpu_s()
     # As python -m pipeline run does (dagster.execute_job: outputs not held in memory); the run
-    # builds its own definitions, counted in the total.
-    result = execute(raw, tmp / "out", tmp / "work", instance)
+    # builds its own definitions, counted in the total. BENCH_SKIP_GROUPS: leave out those groups
+    # and everything downstream of them (the same selection at both commits of a comparison).
+    skip = [g for g in os.environ.get("BENCH_SKIP_GROUPS", "").split(",") if g]
+    keys = None
+    if skip:
+        sel = dg.AssetSelection.all() - dg.AssetSelection.groups(*skip).downstream()
+        keys = sorted(sel.resolve(defs.resolve_asset_graph()), key=lambda k: k.to_user_string())
+    result = _execute(defs, raw, tmp, instance, keys)
     total_s = time.perf_counter() - t
     cpu_s = _cpu_s() - cpu0
     sampler.stop.set()
@@ -284,6 +291,22 @@ def _unstamped(path: Path) -> bytes:
     for off in (144, 160, 464, 480):  # the four header time stamps (wall clock of each write)
         data[off : off + 16] = b"X" * 16
     return bytes(data)
+
+
+def _execute(defs, raw: Path, tmp: Path, instance, keys):
+    """Run the study (only ``keys`` when given) as the command line does, at this commit's runner."""
+    import dagster as dg
+
+    from pipeline import runner
+
+    if hasattr(runner, "study_job"):  # dagster.execute_job of a reconstructable job
+        return runner.execute(raw, tmp / "out", tmp / "work", instance, asset_selection=keys)
+    job = defs.resolve_implicit_global_asset_job_def()  # the runner before: core_execute_in_process
+    if keys is not None:
+        job = dg.Definitions.merge(defs, dg.Definitions(jobs=[dg.define_asset_job("bench", selection=keys)])).resolve_job_def(
+            "bench"
+        )
+    return runner.execute(job, instance, {"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
 
 
 def _cpu_s() -> float:

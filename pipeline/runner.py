@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +62,7 @@ def execute(
     progress: Callable[[dg.DagsterEvent], None] | None = None,
     verbose: bool = False,
     tags: dict[str, str] | None = None,
+    asset_selection: Sequence[dg.AssetKey] | None = None,
 ) -> dg.ExecutionResult:
     """Run every asset of the study in this process without keeping its outputs in memory.
 
@@ -69,8 +70,8 @@ def execute(
     run ends (for ``result.output_for_node``; dagster issue #9731), although the IO manager has
     stored each one: at 100,000 subjects that kept ~3 GB of finished datasets alive.
     ``dagster.execute_job`` of a reconstructable job keeps only the events. ``progress`` gets
-    every event (its ``plan`` method, if any, the step keys first); the result's run id names
-    the run's staging folder.
+    every event (its ``plan`` method, if any, the step keys first); ``asset_selection``: only
+    these assets (and their checks). The result's run id names the run's staging folder.
     """
     from pipeline.progress import console_loggers
 
@@ -85,7 +86,9 @@ def execute(
         if plan is not None:
             plan([n.name for n in job.get_definition().graph.nodes])
         _, run_config = console_loggers(progress, verbose)
-        return dg.execute_job(job, instance=instance, run_config=run_config, tags=tags, raise_on_error=False)
+        return dg.execute_job(
+            job, instance=instance, run_config=run_config, tags=tags, raise_on_error=False, asset_selection=asset_selection
+        )
     finally:
         _CALLBACKS.pop(key, None)
 

@@ -149,11 +149,11 @@ class WorkFolderIOManager(dg.UPathIOManager):
     extension = ""
 
     def dump_to_path(self, context: dg.OutputContext, obj: Any, path: UPath) -> None:
-        write_value(obj, Path(path))
+        write_value(obj, Path(str(path)))
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> Any:
         parts = (context.definition_metadata or {}).get(PARTS_KEY)
-        return read_value(Path(path), list(parts) if parts else None)
+        return read_value(Path(str(path)), list(parts) if parts else None)
 
 
 class StudyIOManager(dg.ConfigurableIOManagerFactory):
