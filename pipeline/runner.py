@@ -35,23 +35,35 @@ class RunReport:
 
 
 RUN_JOB = "study_run"
-# Event callbacks of command-line runs, by key: a reconstructable job carries only JSON
-# arguments, and the in-process executor rebuilds the job in this same process, so the
-# job's progress logger finds its callback here.
-_CALLBACKS: dict[str, Callable[[dg.DagsterEvent], None]] = {}
+# Runs of ``execute`` in progress, by key: their event callback (or None) and, once built, their
+# job. A reconstructable job carries only JSON arguments; the in-process executor rebuilds it in
+# this same process (Dagster asks for it four times per run), so the reconstructor finds the
+# callback here and builds the definitions once per run.
+_CALLBACKS: dict[str, Callable[[dg.DagsterEvent], None] | None] = {}
+_JOBS: dict[str, dg.JobDefinition] = {}
 
 
-def study_job(raw_dir: str, out_dir: str, work_dir: str, callback: str | None = None, verbose: bool = False) -> dg.JobDefinition:
-    """Take the folders (as ``build_definitions``), a key of ``_CALLBACKS`` (or None) and --verbose;
-    return the job of every asset and check, on the in-process executor, with the console and
-    progress loggers (``pipeline.progress.console_loggers``). The reconstructor of ``study_run``."""
+def study_job(raw_dir: str, out_dir: str, work_dir: str, run: str | None = None, verbose: bool = False) -> dg.JobDefinition:
+    """Take the folders (as ``build_definitions``), the key of a run of ``execute`` (or None) and
+    --verbose; return the job of every asset and check, on the in-process executor, with the
+    console and progress loggers (``pipeline.progress.console_loggers``). The reconstructor of
+    ``study_run``; the run's callback gets the step keys first (its ``plan`` method, if any)."""
+    if run is not None and run in _JOBS:
+        return _JOBS[run]
     from pipeline.definitions import build_definitions
     from pipeline.progress import console_loggers
 
+    callback = _CALLBACKS.get(run) if run is not None else None
     defs = build_definitions(raw_dir=raw_dir, out_dir=out_dir, work_dir=work_dir)
-    loggers, _ = console_loggers(_CALLBACKS.get(callback) if callback else None, verbose)
+    loggers, _ = console_loggers(callback, verbose)
     job = dg.define_asset_job(RUN_JOB, selection=dg.AssetSelection.all(), executor_def=dg.in_process_executor)
-    return dg.Definitions.merge(defs, dg.Definitions(jobs=[job], loggers=loggers)).resolve_job_def(RUN_JOB)
+    built = dg.Definitions.merge(defs, dg.Definitions(jobs=[job], loggers=loggers)).resolve_job_def(RUN_JOB)
+    plan = getattr(callback, "plan", None)
+    if plan is not None:
+        plan([n.name for n in built.graph.nodes])
+    if run is not None and run in _CALLBACKS:
+        _JOBS[run] = built
+    return built
 
 
 def execute(
@@ -76,21 +88,17 @@ def execute(
     from pipeline.progress import console_loggers
 
     key = uuid.uuid4().hex
-    kwargs = {"raw_dir": str(raw_dir), "out_dir": str(out_dir), "work_dir": str(work_dir), "verbose": verbose}
-    if progress is not None:
-        _CALLBACKS[key] = progress
-        kwargs["callback"] = key
+    kwargs = {"raw_dir": str(raw_dir), "out_dir": str(out_dir), "work_dir": str(work_dir), "run": key, "verbose": verbose}
+    _CALLBACKS[key] = progress
     try:
         job = dg.build_reconstructable_job("pipeline.runner", "study_job", reconstructable_kwargs=kwargs)
-        plan = getattr(progress, "plan", None)
-        if plan is not None:
-            plan([n.name for n in job.get_definition().graph.nodes])
         _, run_config = console_loggers(progress, verbose)
         return dg.execute_job(
             job, instance=instance, run_config=run_config, tags=tags, raise_on_error=False, asset_selection=asset_selection
         )
     finally:
         _CALLBACKS.pop(key, None)
+        _JOBS.pop(key, None)
 
 
 def default_work_dir() -> Path:

@@ -219,3 +219,31 @@ def test_a_run_does_not_keep_stored_outputs_alive(tmp_path) -> None:
     gc.collect()
     assert _ALIVE[1]() is not None  # what the plain entry point does (the reason for execute)
     del kept
+
+
+def test_a_failed_deliverable_write_fails_the_asset_that_writes_it(tmp_path, monkeypatch) -> None:
+    # Deliverables are written in their own step (no background writer): a full disk fails that
+    # asset, never a later one, and the asset is not recorded as materialized.
+    from pipeline import io
+
+    def full_disk(table, where, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(io.pq, "write_table", full_disk)
+
+    @dg.asset(key=["sdtm", "ae"])
+    def ae() -> None:
+        io.write_parquet(_result().data, tmp_path / "out" / "ae.parquet")
+
+    @dg.asset(deps=[ae])
+    def later() -> None:
+        pass
+
+    res = dg.materialize(
+        [ae, later], resources={"io_manager": StudyIOManager(base_dir=str(tmp_path / "work"))}, raise_on_error=False
+    )
+    failed = [e for e in res.all_events if e.is_step_failure]
+    assert [e.step_key for e in failed] == ["sdtm__ae"]
+    assert "No space left" in failed[0].event_specific_data.error.cause.message
+    assert not res.get_asset_materialization_events()
+    assert not (tmp_path / "out" / "ae.parquet").exists()
