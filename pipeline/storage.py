@@ -126,6 +126,8 @@ def write_value(obj: Any, path: Path | str) -> None:
 def read_value(path: Path | str, parts: list[str] | None = None) -> Any:
     """The value stored at ``path``; of a dataclass result only ``parts`` when given (as in AssetIn)."""
     folder = Path(path)
+    if folder.is_file():  # written before values were folders (one binary file): not read any more
+        raise FileNotFoundError(f"{folder} was stored by an earlier version of the pipeline; materialize its asset again")
     index = json.loads((folder / INDEX).read_text())
     stored = index["parts"]
     if index["class"] is None:

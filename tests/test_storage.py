@@ -122,6 +122,8 @@ def test_a_value_is_replaced_whole_and_no_temporary_folder_is_left(tmp_path) -> 
     assert read_value(path).data["AETERM"].tolist() == ["Nausea", "Fatigue"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ae"]
     (tmp_path / "old").write_bytes(b"a value of the earlier one-file format")
+    with pytest.raises(FileNotFoundError, match="earlier version of the pipeline; materialize its asset again"):
+        read_value(tmp_path / "old")
     write_value({"a": 1}, tmp_path / "old")  # replaced by a folder
     assert read_value(tmp_path / "old") == {"a": 1}
 
