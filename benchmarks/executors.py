@@ -84,7 +84,6 @@ def in_process_cli(raw: Path, tmp: Path) -> float:
 def through_daemon(raw: Path, tmp: Path, executor: dict[str, str]) -> dict:
     """Queue nightly_build with ``dagster job launch`` while ``dagster-daemon run`` serves the workspace."""
     import dagster as dg
-    from dagster._core.storage.dagster_run import DagsterRunStatus
 
     home = tmp / "home"
     home.mkdir()
@@ -123,7 +122,11 @@ def through_daemon(raw: Path, tmp: Path, executor: dict[str, str]) -> dict:
                     raise RuntimeError(f"dagster-daemon stopped: {(tmp / 'daemon.log').read_text()[-2000:]}")
                 # the run this launch queued, not one the drop sensor may have started meanwhile
                 runs = [r for r in instance.get_runs(limit=10) if "dagster/sensor_name" not in r.tags][:1]
-                if runs and runs[0].status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED):
+                if runs and runs[0].status in (
+                    dg.DagsterRunStatus.SUCCESS,
+                    dg.DagsterRunStatus.FAILURE,
+                    dg.DagsterRunStatus.CANCELED,
+                ):
                     break
                 if time.time() - t0 > 3600:
                     raise RuntimeError("run did not finish within an hour")

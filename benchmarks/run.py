@@ -111,11 +111,13 @@ def _instrument() -> Timers:
     t.wrap("xpt write", pkg, "write_xpt")
     t.wrap("dataset-json", pkg, "write_dataset_json")
     t.wrap("define", pkg, "write_define")
-    # The work-folder IO manager (pipeline/storage.py): pickles each output, unpickles each input.
-    from pipeline.storage import PartsPickleIOManager as P
+    # The work-folder IO manager (pipeline/storage.py): writes each output, reads each input.
+    from pipeline import storage
 
-    t.wrap("io load (unpickle)", P, "load_from_path")
-    t.wrap("io store (pickle)", P, "dump_to_path")
+    P = getattr(storage, "WorkFolderIOManager", None) or storage.PartsPickleIOManager  # the IO manager before
+
+    t.wrap("io load", P, "load_from_path")
+    t.wrap("io store", P, "dump_to_path")
     return t
 
 
@@ -135,20 +137,29 @@ def run_one(raw: Path, tmp: Path, label: str) -> dict:
 
     timers = _instrument()
     from pipeline.definitions import build_definitions
-    from pipeline.runner import execute
 
     imports_s = time.perf_counter() - t_imp
 
+    # The definitions once more, outside the timed run, for the asset graph read below.
+    t = time.perf_counter()
+    defs = build_definitions(raw_dir=str(raw), out_dir=str(tmp / "out"), work_dir=str(tmp / "work"))
+    defs_s = time.perf_counter() - t
+    instance = dg.DagsterInstance.ephemeral()
     sampler = RssSampler()
     sampler.start()
     t = time.perf_counter()
-    defs = build_definitions(raw_dir=str(raw), out_dir=str(tmp / "out"), work_dir=str(tmp / "work"))
-    job = defs.resolve_implicit_global_asset_job_def()
-    instance = dg.DagsterInstance.ephemeral()
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    defs_s = time.perf_counter() - t
-    result = execute(job, instance, quiet)  # as python -m pipeline run does: outputs not held in memory
+    cpu0 = _cpu_s()
+    # As python -m pipeline run does (dagster.execute_job: outputs not held in memory); the run
+    # builds its own definitions, counted in the total. BENCH_SKIP_GROUPS: leave out those groups
+    # and everything downstream of them (the same selection at both commits of a comparison).
+    skip = [g for g in os.environ.get("BENCH_SKIP_GROUPS", "").split(",") if g]
+    keys = None
+    if skip:
+        sel = dg.AssetSelection.all() - dg.AssetSelection.groups(*skip).downstream()
+        keys = sorted(sel.resolve(defs.resolve_asset_graph()), key=lambda k: k.to_user_string())
+    result = _execute(defs, raw, tmp, instance, keys)
     total_s = time.perf_counter() - t
+    cpu_s = _cpu_s() - cpu0
     sampler.stop.set()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
@@ -197,6 +208,7 @@ def run_one(raw: Path, tmp: Path, label: str) -> dict:
         "imports_s": imports_s,
         "definitions_s": defs_s,
         "total_s": total_s,
+        "cpu_s": cpu_s,
         "success": result.success,
         "failures": failures,
         "failed_checks": failed_checks,
@@ -281,12 +293,34 @@ def _unstamped(path: Path) -> bytes:
     return bytes(data)
 
 
+def _execute(defs, raw: Path, tmp: Path, instance, keys):
+    """Run the study (only ``keys`` when given) as the command line does, at this commit's runner."""
+    import dagster as dg
+
+    from pipeline import runner
+
+    if hasattr(runner, "study_job"):  # dagster.execute_job of a reconstructable job
+        return runner.execute(raw, tmp / "out", tmp / "work", instance, asset_selection=keys)
+    job = defs.resolve_implicit_global_asset_job_def()  # the runner before: core_execute_in_process
+    if keys is not None:
+        job = dg.Definitions.merge(defs, dg.Definitions(jobs=[dg.define_asset_job("bench", selection=keys)])).resolve_job_def(
+            "bench"
+        )
+    return runner.execute(job, instance, {"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+
+
+def _cpu_s() -> float:
+    """User + system CPU seconds of this process (all its threads) and its finished children."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def print_report(r: dict, top: int | None = None) -> None:
     ok = "success" if r["success"] else "FAILED"
     gen = f", generation {r['generate_s']:.1f} s" if r.get("generate_s") is not None else ""
     print(
         f"\n## {r['label']} — total {r['total_s']:.1f} s (definitions {r['definitions_s']:.1f} s, imports "
-        f"{r['imports_s']:.1f} s not counted), peak RSS {r['peak_rss_mb']:.0f} MB{gen}, {ok}"
+        f"{r['imports_s']:.1f} s not counted), CPU {r.get('cpu_s', 0):.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB{gen}, {ok}"
     )
     for x in r["failures"]:
         print(f"  FAILED step {x}")

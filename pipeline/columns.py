@@ -4,14 +4,10 @@
 back over a column; ``char_values`` gives a Char variable as ``TEXT``. ``all_str`` tells whether
 an object column holds only str (and nulls); ``arrow_text`` gives a text column as an Arrow
 string array (a ``TEXT`` column's own buffer), so lengths, ASCII tests and regex matches run over
-the whole column in C; ``arrow_cache()`` makes each object column's conversion happen once in a
-block of code that reads the same columns many times (validation of a dataset).
+the whole column in C.
 """
 
 from __future__ import annotations
-
-import contextlib
-from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -54,9 +50,6 @@ def arrow_text(col: pd.Series) -> pa.Array | None:
         if isinstance(arr, pa.ChunkedArray):
             return arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
         return arr
-    key = _cache_key(col)
-    if key is not None and key in _ARROW_CACHE:
-        return _ARROW_CACHE[key][1]
     arr = None
     if isinstance(col.dtype, pd.StringDtype):  # python-storage ``string``
         arr = pa.array(col.to_numpy(dtype=object, na_value=None), type=pa.string(), from_pandas=True)
@@ -65,8 +58,6 @@ def arrow_text(col: pd.Series) -> pa.Array | None:
             arr = pa.array(col, type=pa.string(), from_pandas=True)
         except (pa.ArrowException, UnicodeEncodeError):  # e.g. a lone surrogate: the Python path raises as before
             arr = None
-    if key is not None:
-        _ARROW_CACHE[key] = (col.to_numpy(), arr)  # holding the values keeps their memory from reuse
     return arr
 
 
@@ -96,34 +87,6 @@ def as_char(col: pd.Series, where: str) -> pd.Series:
         shown = ", ".join(f"row {i}: {v!r}" for i, v in list(bad.items())[:5])
         raise TypeError(f"{where}: {len(bad)} value(s) of a Char variable are not text ({shown})")
     return out
-
-
-# Within ``arrow_cache()`` each object column is converted once, however many writers read it.
-_ARROW_CACHE: dict[tuple[int, int, int], tuple[np.ndarray, pa.Array | None]] = {}
-_CACHING = False
-
-
-def _cache_key(col: pd.Series) -> tuple[int, int, int] | None:
-    """(address, length, stride) of an object column's values while caching is on, else None."""
-    if not _CACHING or col.dtype != object:
-        return None
-    values = col.to_numpy()
-    return values.__array_interface__["data"][0], len(values), values.strides[0]
-
-
-@contextlib.contextmanager
-def arrow_cache() -> Iterator[None]:
-    """Convert each object column to Arrow once while the block runs (the submission writers
-    read every Char column five or six times). The frames must not be changed in place meanwhile."""
-    global _CACHING
-    outer = _CACHING
-    _CACHING = True
-    try:
-        yield
-    finally:
-        _CACHING = outer
-        if not outer:
-            _ARROW_CACHE.clear()
 
 
 def utf8_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:

@@ -23,6 +23,7 @@ from pipeline.schemas import (
 )
 from pipeline.specs.datasets import DatasetSpec
 from pipeline.storage import PARTS_KEY
+from pipeline.versions import SOURCES_KEY, code_version, dataset_sources
 
 
 def dataset_asset(
@@ -41,6 +42,7 @@ def dataset_asset(
     """
     layer, name = spec.layer, spec.name.lower()
     key = dg.AssetKey([layer, name])
+    sources = dataset_sources(layer, name, build.__module__)
 
     @dg.asset(
         key=key,
@@ -55,8 +57,9 @@ def dataset_asset(
             # In the definition too, so the lineage is there before the first run.
             "dagster/column_lineage": column_lineage(spec),
             "variable lineage": dg.MetadataValue.md(lineage_markdown(spec)),
+            SOURCES_KEY: list(sources),
         },
-        code_version="1",
+        code_version=code_version(sources),
     )
     def _asset(context: dg.AssetExecutionContext, paths: StudyPaths, **kwargs):
         result = build(**kwargs)

@@ -16,8 +16,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline import background
-
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -65,20 +63,9 @@ def write_parquet(
 
     The dataset label goes into the schema metadata key ``dataset_label`` and each
     variable label into its field metadata key ``label`` (as define.xml and XPT carry them).
-    The bytes depend only on the data, so the same input gives the same file. In a run of
-    ``pipeline.runner.execute`` the file is written by the background writer (``background``):
-    ``df`` must not change afterwards, and readers of the file wait for it.
+    The bytes depend only on the data, so the same input gives the same file. Written in the
+    calling step, so a failed write fails the asset that writes the file.
     """
-    background.submit(path, _write_parquet_now, df, path, dataset_label, column_labels, extra)
-
-
-def _write_parquet_now(
-    df: pd.DataFrame,
-    path: Path,
-    dataset_label: str | None,
-    column_labels: Mapping[str, str] | None,
-    extra: Mapping[str, str] | None,
-) -> None:
     table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
     labels = column_labels or {}
     # Text as Parquet's plain UTF-8 string (pandas' TEXT columns are Arrow large_string in memory).

@@ -168,20 +168,18 @@ def event_logger(on_event: Callable[[dg.DagsterEvent], None]) -> dg.LoggerDefini
     return dg.LoggerDefinition(init, description="hands Dagster events to the command line's progress display")
 
 
-def console_logging(
-    job: dg.JobDefinition, on_event: Callable[[dg.DagsterEvent], None] | None, verbose: bool = False
-) -> tuple[dg.JobDefinition, dict]:
-    """Take the job, an event callback (or None) and --verbose; return (job with loggers, run config).
+def console_loggers(
+    on_event: Callable[[dg.DagsterEvent], None] | None, verbose: bool = False
+) -> tuple[dict[str, dg.LoggerDefinition], dict]:
+    """Take an event callback (or None) and --verbose; return (the run's loggers, run config).
 
     Without a callback: Dagster's console logger at WARNING, as before. With one: the callback
-    gets every event (its ``plan`` method, if any, the job's step keys first) and Dagster's console
-    prints nothing below CRITICAL, unless ``verbose`` (then warnings, errors and their traces).
+    gets every event and Dagster's console prints nothing below CRITICAL, unless ``verbose``
+    (then warnings, errors and their traces).
     """
+    loggers: dict[str, dg.LoggerDefinition] = {"console": dg.colored_console_logger}
     if on_event is None:
-        return job, {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    plan = getattr(on_event, "plan", None)
-    if plan is not None:
-        plan([n.name for n in job.graph.nodes])
-    loggers = {**job.loggers, "progress": event_logger(on_event)}
+        return loggers, {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     level = "WARNING" if verbose else "CRITICAL"
-    return job.with_logger_defs(loggers), {"loggers": {"console": {"config": {"log_level": level}}, "progress": {}}}
+    loggers["progress"] = event_logger(on_event)
+    return loggers, {"loggers": {"console": {"config": {"log_level": level}}, "progress": {}}}

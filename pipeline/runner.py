@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
 
-from pipeline.background import background_writes
 from pipeline.transfers import TransferOptions, prepare_run
 
 
@@ -36,42 +36,84 @@ class RunReport:
         return "\n".join(lines)
 
 
+RUN_JOB = "study_run"
+# Runs of ``execute`` in progress, by key: their event callback (or None) and, once built, their
+# job. A reconstructable job carries only JSON arguments; the in-process executor rebuilds it in
+# this same process (Dagster asks for it four times per run), so the reconstructor finds the
+# callback here and builds the definitions once per run.
+_CALLBACKS: dict[str, Callable[[dg.DagsterEvent], None] | None] = {}
+_JOBS: dict[str, dg.JobDefinition] = {}
+
+
+def study_job(
+    raw_dir: str,
+    out_dir: str,
+    work_dir: str,
+    run: str | None = None,
+    verbose: bool = False,
+    history_dir: str = "",
+    responses_dir: str = "",
+) -> dg.JobDefinition:
+    """Take the folders (as ``build_definitions``), the key of a run of ``execute`` (or None) and
+    --verbose; return the job of every asset and check, on the in-process executor, with the
+    console and progress loggers (``pipeline.progress.console_loggers``). The reconstructor of
+    ``study_run``; the run's callback gets the step keys first (its ``plan`` method, if any)."""
+    if run is not None and run in _JOBS:
+        return _JOBS[run]
+    from pipeline.definitions import build_definitions
+    from pipeline.progress import console_loggers
+
+    callback = _CALLBACKS.get(run) if run is not None else None
+    defs = build_definitions(
+        raw_dir=raw_dir, out_dir=out_dir, work_dir=work_dir, history_dir=history_dir, responses_dir=responses_dir
+    )
+    loggers, _ = console_loggers(callback, verbose)
+    job = dg.define_asset_job(RUN_JOB, selection=dg.AssetSelection.all(), executor_def=dg.in_process_executor)
+    built = dg.Definitions.merge(defs, dg.Definitions(jobs=[job], loggers=loggers)).resolve_job_def(RUN_JOB)
+    plan = getattr(callback, "plan", None)
+    if plan is not None:
+        plan([n.name for n in built.graph.nodes])
+    if run is not None and run in _CALLBACKS:
+        _JOBS[run] = built
+    return built
+
+
 def execute(
-    job: dg.JobDefinition,
+    raw_dir: Path | str,
+    out_dir: Path | str,
+    work_dir: Path | str,
     instance: dg.DagsterInstance,
-    run_config: dict | None = None,
-    run_id: str | None = None,
+    progress: Callable[[dg.DagsterEvent], None] | None = None,
+    verbose: bool = False,
     tags: dict[str, str] | None = None,
-) -> dg.ExecuteInProcessResult:
-    """Run ``job`` in this process without keeping its outputs in memory.
+    asset_selection: Sequence[dg.AssetKey] | None = None,
+    history_dir: str = "",
+    responses_dir: str = "",
+) -> dg.ExecutionResult:
+    """Run every asset of the study in this process without keeping its outputs in memory.
 
     ``JobDefinition.execute_in_process`` holds a reference to every step's output until the
-    run ends (for ``result.output_for_node``; dagster issue #9731), although our IO manager has
-    stored each one: at 100,000 subjects that kept ~3 GB of finished datasets alive. The same
-    execution with output capture off; the result's events are the same.
+    run ends (for ``result.output_for_node``; dagster issue #9731), although the IO manager has
+    stored each one: at 100,000 subjects that kept ~3 GB of finished datasets alive.
+    ``dagster.execute_job`` of a reconstructable job keeps only the events. ``progress`` gets
+    every event (its ``plan`` method, if any, the step keys first); ``asset_selection``: only
+    these assets (and their checks). The result's run id names the run's staging folder.
     """
-    # Work-folder values and Parquet files are written in the background while later steps run.
-    with background_writes():
-        try:
-            from dagster._core.definitions.job_base import InMemoryJob
-            from dagster._core.execution.execute_in_process import (
-                core_execute_in_process,
-            )
-        except ImportError:  # a Dagster without this internal entry point: the public one
-            return job.execute_in_process(
-                instance=instance, raise_on_error=False, run_config=run_config, run_id=run_id, tags=tags
-            )
-        # as execute_in_process prepares it: the in-process executor, the job's own resources
-        ephemeral = job.as_ephemeral_job(resource_defs={}, input_values={})
-        return core_execute_in_process(
-            run_config=run_config or {},
-            job=InMemoryJob(job_def=ephemeral),
-            instance=instance,
-            output_capturing_enabled=False,
-            raise_on_error=False,
-            run_tags=tags,
-            run_id=run_id,
+    from pipeline.progress import console_loggers
+
+    key = uuid.uuid4().hex
+    kwargs = {"raw_dir": str(raw_dir), "out_dir": str(out_dir), "work_dir": str(work_dir), "run": key, "verbose": verbose}
+    kwargs |= {"history_dir": history_dir, "responses_dir": responses_dir}
+    _CALLBACKS[key] = progress
+    try:
+        job = dg.build_reconstructable_job("pipeline.runner", "study_job", reconstructable_kwargs=kwargs)
+        _, run_config = console_loggers(progress, verbose)
+        return dg.execute_job(
+            job, instance=instance, run_config=run_config, tags=tags, raise_on_error=False, asset_selection=asset_selection
         )
+    finally:
+        _CALLBACKS.pop(key, None)
+        _JOBS.pop(key, None)
 
 
 def default_work_dir() -> Path:
@@ -109,8 +151,6 @@ def run_study(
     builds in a staging folder that the manifest publishes whole; a failed run's staging
     folder is removed, so ``out_dir`` keeps the previous complete package.
     """
-    import uuid
-
     from pipeline.lock import LockHeld, study_lock
     from pipeline.publish import refusal
 
@@ -120,7 +160,7 @@ def run_study(
         raise RunRefused(why, 2)
     try:
         with study_lock(out_dir) as stale:
-            report = _run_locked(raw_dir, out_dir, work_dir, str(uuid.uuid4()), progress, verbose, transfer)
+            report = _run_locked(raw_dir, out_dir, work_dir, progress, verbose, transfer)
             if stale is not None:
                 report.notices.append(f"took over the lock left by a run that ended without releasing it ({stale.describe()})")
             return report
@@ -132,15 +172,12 @@ def _run_locked(
     raw_dir: Path,
     out_dir: Path,
     work_dir: Path,
-    run_id: str,
     progress: Callable[[dg.DagsterEvent], None] | None = None,
     verbose: bool = False,
     transfer: TransferOptions | None = None,
 ) -> RunReport:
-    from pipeline.definitions import build_definitions
     from pipeline.io import sweep_stale_temp
     from pipeline.ops.automation import STUDY_TAG
-    from pipeline.progress import console_logging
     from pipeline.publish import live_staging, remove_stale_staging, staging_dir
 
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
@@ -155,23 +192,18 @@ def _run_locked(
 
     transfer = transfer or TransferOptions()
     history_dir, responses_dir = transfer.resources()
-    defs = build_definitions(
-        raw_dir=str(raw_dir), out_dir=str(out_dir), work_dir=str(work_dir), history_dir=history_dir, responses_dir=responses_dir
+    # The drop runs as its transfer partition (pipeline/transfers).
+    tags = {
+        **STUDY_TAG,
+        "pipeline/trigger": "command_line",
+        **prepare_run(instance, raw_dir, transfer.history, transfer.received),
+    }
+    result = execute(
+        raw_dir, out_dir, work_dir, instance, progress, verbose, tags=tags, history_dir=history_dir, responses_dir=responses_dir
     )
-    job = defs.resolve_implicit_global_asset_job_def()
-    # Step-level debug events go to the run's event log (the UI); the console shows warnings only.
-    job, log_config = console_logging(job, progress, verbose)
-    try:
-        # The drop runs as its transfer partition (pipeline/transfers).
-        tags = {
-            **STUDY_TAG,
-            "pipeline/trigger": "command_line",
-            **prepare_run(instance, raw_dir, transfer.history, transfer.received),
-        }
-        result = execute(job, instance, log_config, run_id=run_id, tags=tags)
-    finally:
-        # A failed run published nothing: its half-built package goes (after success it is gone already).
-        shutil.rmtree(staging_dir(out_dir, run_id), ignore_errors=True)
+    # A failed run published nothing: its half-built package goes (after success it is gone already;
+    # an interrupted run's is removed by the next run, remove_stale_staging).
+    shutil.rmtree(staging_dir(out_dir, result.run_id), ignore_errors=True)
 
     report = RunReport(success=result.success, events=list(result.all_events))
     for ev in result.get_asset_materialization_events():

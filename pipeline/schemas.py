@@ -41,7 +41,6 @@ import pyarrow.compute as pc
 from pandera.errors import SchemaError, SchemaErrors
 
 from pipeline.columns import (
-    arrow_cache,
     arrow_text,
     is_text_dtype,
     utf8_buffers,
@@ -368,8 +367,7 @@ def validate_frame(df: pd.DataFrame, spec: DatasetSpec, max_failures: int = 1000
     schema = pandera_schema(spec)
     record_checks = schema.metadata["record_checks"]
     try:
-        with arrow_cache():  # each Char column converted to Arrow once for all its checks
-            schema.validate(df, lazy=True)
+        schema.validate(df, lazy=True)
         return True, pd.DataFrame(columns=FAILURE_COLUMNS)
     except SchemaErrors as exc:
         table = _failure_table(exc.failure_cases, record_checks)

@@ -379,7 +379,6 @@ def test_celery_run_is_byte_identical_to_in_process(cluster, celery_run):
 
 def test_steps_ran_on_both_workers_and_history_reads_back_from_postgres(cluster, celery_run, monkeypatch):
     import dagster as dg
-    from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
 
     for k in ("DAGSTER_PG_URL",):
         monkeypatch.setenv(k, cluster.env_run[k])
@@ -387,8 +386,8 @@ def test_steps_ran_on_both_workers_and_history_reads_back_from_postgres(cluster,
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
         assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
-        runs = instance.get_runs(RunsFilter(job_name="nightly_build"))
-        assert [r.status for r in runs] == [DagsterRunStatus.SUCCESS]
+        runs = instance.get_runs(dg.RunsFilter(job_name="nightly_build"))
+        assert [r.status for r in runs] == [dg.DagsterRunStatus.SUCCESS]
         run = runs[0]
         assert run.tags.get("pipeline/study") == "NCT02867280"
         records = instance.get_records_for_run(run.run_id, limit=100000).records

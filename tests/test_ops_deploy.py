@@ -12,7 +12,6 @@ import pytest
 import yaml
 from dagster._config import validate_config
 from dagster._core.instance.config import dagster_instance_config
-from dagster._core.run_coordinator import QueuedRunCoordinator
 
 from pipeline.ops import automation
 from pipeline.ops.assets import KEY, build_query_listing_asset
@@ -96,7 +95,7 @@ def test_instance_yaml_valid_for_dagster(kind):
     assert config["storage"] == {"postgres": {"postgres_url": {"env": "DAGSTER_PG_URL"}}}
     assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
     assert importlib.util.find_spec(config["run_coordinator"]["module"])
-    assert validate_config(QueuedRunCoordinator.config_type(), config["run_coordinator"].get("config", {})).success
+    assert validate_config(dg.QueuedRunCoordinator.config_type(), config["run_coordinator"].get("config", {})).success
     runs = config["concurrency"]["runs"]
     assert runs["max_concurrent_runs"] > 0
     study_limit = [t for t in runs["tag_concurrency_limits"] if t["key"] == next(iter(automation.STUDY_TAG))]
@@ -242,7 +241,6 @@ def k8s_render(tmp_path, monkeypatch):
     from dagster._config import process_config
     from dagster._core.code_pointer import ModuleCodePointer
     from dagster._core.origin import JobPythonOrigin, RepositoryPythonOrigin
-    from dagster._core.storage.dagster_run import DagsterRun
     from dagster_k8s import K8sRunLauncher
 
     monkeypatch.setenv("DAGSTER_K8S_JOB_NAMESPACE", "nct02867280")
@@ -262,7 +260,7 @@ def k8s_render(tmp_path, monkeypatch):
     )
     with dg.instance_for_test() as instance:
         launcher.register_instance(instance)
-        run = instance.add_run(DagsterRun(job_name="nightly_build", job_code_origin=origin, tags=dict(automation.STUDY_TAG)))
+        run = instance.add_run(dg.DagsterRun(job_name="nightly_build", job_code_origin=origin, tags=dict(automation.STUDY_TAG)))
         yield launcher, fake, run, instance
 
 

@@ -13,6 +13,10 @@ from pipeline.analysis.plots import km_figures
 from pipeline.metadata import md_table
 from pipeline.resources import StudyPaths
 from pipeline.storage import PARTS_KEY
+from pipeline.versions import code_version
+
+# What the code versions of this module's assets hash (pipeline/versions.py).
+CODE_SOURCES = ("pipeline/analysis/*.py", "specs/analysis/*", "specs/trial/*")
 
 ENDPOINTS = [
     ("RFS", "Recurrence-free survival"),
@@ -49,7 +53,7 @@ def endpoint_table(shown: pd.DataFrame) -> dg.TableMetadataValue:
         "N analysed / n at risk / n events), KM figures as PNG, SVG and PDF."
     ),
     kinds={"pandas", "lifelines"},
-    code_version="1",
+    code_version=code_version(CODE_SOURCES),
 )
 def endpoints(paths: StudyPaths, adtte: AdamResult, results) -> dg.MaterializeResult:
     incidence = results.incidence
@@ -100,7 +104,7 @@ TRACE_ROWS_SHOWN = 500
         "The table is in the materialization's metadata; nothing is written to the outputs."
     ),
     kinds={"pandas"},
-    code_version="1",
+    code_version=code_version(CODE_SOURCES),
 )
 def subject_trace(config: TraceConfig, adtte: AdamResult, **sdtm) -> dg.MaterializeResult:
     from pipeline.analysis.trace import adtte_trace

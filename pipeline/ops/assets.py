@@ -19,6 +19,10 @@ from pipeline.ops import queries as q
 from pipeline.resources import StudyPaths
 from pipeline.specs.raw import load_raw_spec
 from pipeline.storage import PARTS_KEY
+from pipeline.versions import code_version
+
+# What the code versions of this module's assets hash (pipeline/versions.py).
+CODE_SOURCES = ("pipeline/ops/*.py", "specs/raw/*")
 
 KEY = dg.AssetKey(["ops", "query_listing"])
 SAMPLE_ROWS = 20
@@ -78,7 +82,7 @@ def build_query_listing_asset(
             "one CSV (UTF-8 with BOM) and one XLSX per site under `outputs/queries/`. Query ids stay "
             "the same from night to night while a problem stays; identifier values are redacted."
         ),
-        code_version="1",
+        code_version=code_version(CODE_SOURCES),
     )
     def query_listing(context: dg.AssetExecutionContext, paths: StudyPaths, **inputs) -> dg.Output:
         spec = load_raw_spec()

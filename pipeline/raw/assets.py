@@ -6,7 +6,6 @@ A non-blocking check per form, evaluated in the same step, confirms that every r
 accounted for.
 """
 
-
 # No `from __future__ import annotations`: Dagster reads the context and resource annotations at runtime.
 import dagster as dg
 import pandas as pd
@@ -15,6 +14,10 @@ from pipeline.ops.queries import DROP_RULES
 from pipeline.raw.extract import FormExtract, extract_form
 from pipeline.resources import StudyPaths
 from pipeline.specs.raw import Form, load_raw_spec
+from pipeline.versions import code_version
+
+# What the code versions of this module's assets hash (pipeline/versions.py).
+CODE_SOURCES = ("pipeline/raw/*.py", "pipeline/terminology.py", "pipeline/dates.py", "specs/raw/*", "specs/ct/*")
 
 QUARANTINE_SAMPLE_ROWS = 20
 
@@ -42,10 +45,10 @@ def extract_metadata(extract: FormExtract) -> dict[str, dg.MetadataValue | int]:
     more = len(extract.quarantine) - len(sample)
     note = f"\n\n_{more} more problem rows not shown._" if more > 0 else ""
     return {
-        "dagster/row_count": int(len(extract.data)),
+        "dagster/row_count": len(extract.data),
         "counts_by_site": dg.MetadataValue.md(_markdown(extract.counts)),
         "quarantined_records": int(extract.counts["quarantined"].sum()),
-        "quarantine_rows": int(len(extract.quarantine)),
+        "quarantine_rows": len(extract.quarantine),
         "quarantine_sample": dg.MetadataValue.md(_markdown(sample) + note),
         "warnings": dg.MetadataValue.md("\n".join(f"- {w}" for w in extract.warnings) or "_none_"),
     }
@@ -79,8 +82,11 @@ def drop_check(extract: FormExtract) -> dg.AssetCheckResult:
         check_name="drop_as_agreed",
         passed=drops.empty,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"queries": len(drops), "summary": summary or "none",
-                  "by_site": dg.MetadataValue.md(_markdown(drops[["siteid", "file", "field", "rule", "message"]]))},
+        metadata={
+            "queries": len(drops),
+            "summary": summary or "none",
+            "by_site": dg.MetadataValue.md(_markdown(drops[["siteid", "file", "field", "rule", "message"]])),
+        },
     )
 
 
@@ -92,13 +98,25 @@ def build_raw_asset(form: Form) -> dg.AssetsDefinition:
     @dg.asset(
         key=key,
         group_name="raw",
+        code_version=code_version(CODE_SOURCES),
         description=_description(form),
         kinds={"pandas"},
-        check_specs=[dg.AssetCheckSpec("records_accounted_for", asset=key, blocking=False,
-                                       description="Per site: rows read = passed + quarantined + exact duplicates."),
-                     dg.AssetCheckSpec("drop_as_agreed", asset=key, blocking=False,
-                                       description="Every site sent this form's file, sheet and columns as agreed (drop queries: "
-                                                   + ", ".join(DROP_RULES) + ").")],
+        check_specs=[
+            dg.AssetCheckSpec(
+                "records_accounted_for",
+                asset=key,
+                blocking=False,
+                description="Per site: rows read = passed + quarantined + exact duplicates.",
+            ),
+            dg.AssetCheckSpec(
+                "drop_as_agreed",
+                asset=key,
+                blocking=False,
+                description="Every site sent this form's file, sheet and columns as agreed (drop queries: "
+                + ", ".join(DROP_RULES)
+                + ").",
+            ),
+        ],
     )
     def _asset(context: dg.AssetExecutionContext, paths: StudyPaths):
         extract = extract_form(paths.raw, form.name)

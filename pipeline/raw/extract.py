@@ -101,11 +101,13 @@ def _conform_columns(df: pd.DataFrame, form: Form, rel: str, siteid: str) -> tup
         warnings.append(f"{rel}: sheet {name!r} holds {rows} row(s) and is not read (only sheet {form.name!r} is)")
         events.append(("SHEET_UNREAD", siteid, form.name, rel, name, str(rows)))
     # Added with assign: pandas' reindex with a fill value fails on Arrow text for several columns at once.
-    df = df.assign(**{c: "" for c in absent})
+    df = df.assign(**dict.fromkeys(absent, ""))
     return df[[*form.field_names, *LINEAGE]], warnings, events
 
 
-def read_all_sites(raw_root: Path, form: Form, spec: RawSpec, silent: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[str], list[Event]]:
+def read_all_sites(
+    raw_root: Path, form: Form, spec: RawSpec, silent: tuple[str, ...] = ()
+) -> tuple[pd.DataFrame, list[str], list[Event]]:
     """Every site's file of ``form`` as strings (dictionary columns + lineage), warnings and drop events.
 
     ``silent``: sites that sent nothing at all (a partial drop; queried once as SITE_MISSING).
@@ -184,7 +186,14 @@ def _convert_field(
         problems.append(_problems(reason.notna(), f.name, "DATE_INVALID", f"{what} is not a valid date: " + reason.fillna("")))
         if cutoff:
             future = after_cutoff(iso, cutoff)
-            problems.append(_problems(future, f.name, "DATE_IN_FUTURE", f"{what} is after the data cut-off of {cutoff}; a date cannot be later than the export"))
+            problems.append(
+                _problems(
+                    future,
+                    f.name,
+                    "DATE_IN_FUTURE",
+                    f"{what} is after the data cut-off of {cutoff}; a date cannot be later than the export",
+                )
+            )
         return iso, problems
     if f.type in ("integer", "float"):
         numeric = on_distinct(text, lambda u: u.str.match(_NUMBER_RE)).eq(True)
@@ -201,8 +210,13 @@ def _convert_field(
         mapped, unknown = map_terms(text, lookup)
         # A term that only differs in letter case from two agreed spellings (UNIT: G/L vs g/L) is not guessed.
         ambiguous = on_distinct(text, lambda u: u.str.casefold().isin(lookup.ambiguous)).eq(True)
-        message = pd.Series(f"{what}: the term is not one of the agreed values of codelist {f.codelist} (specs/raw/codelists.csv)", index=text.index)
-        message[ambiguous] = f"{what}: the term matches more than one agreed value of codelist {f.codelist} when letter case is ignored; write it exactly"
+        message = pd.Series(
+            f"{what}: the term is not one of the agreed values of codelist {f.codelist} (specs/raw/codelists.csv)",
+            index=text.index,
+        )
+        message[ambiguous] = (
+            f"{what}: the term matches more than one agreed value of codelist {f.codelist} when letter case is ignored; write it exactly"
+        )
         problems.append(_problems(unknown, f.name, "CODE_UNKNOWN", message))
         return mapped, problems
     return text, problems
@@ -220,12 +234,21 @@ def _hostile_text(raw: pd.DataFrame, form: Form, field_chars: int) -> list[pd.Da
         n = col.str.len()
         long = n.gt(field_chars).fillna(False)
         if long.any():
-            msg = (f"{_what(f)} is " + n[long].astype(int).astype(str)
-                   + f" characters long, more than limits.field_chars ({field_chars}) in specs/raw/sites.yaml; record held back")
+            msg = (
+                f"{_what(f)} is "
+                + n[long].astype(int).astype(str)
+                + f" characters long, more than limits.field_chars ({field_chars}) in specs/raw/sites.yaml; record held back"
+            )
             problems.append(_problems(long, f.name, "FIELD_TOO_LONG", msg.reindex(col.index)))
         ctrl = on_distinct(col, lambda u: u.str.contains(_CONTROL, regex=True)).eq(True)
-        problems.append(_problems(ctrl, f.name, "CONTROL_CHARACTER",
-                                  f"{_what(f)} holds a control character (NUL or another non-printing byte) that no EDC writes; record held back"))
+        problems.append(
+            _problems(
+                ctrl,
+                f.name,
+                "CONTROL_CHARACTER",
+                f"{_what(f)} holds a control character (NUL or another non-printing byte) that no EDC writes; record held back",
+            )
+        )
     return problems
 
 
@@ -264,7 +287,12 @@ def _site_rules(text: pd.DataFrame, spec: RawSpec) -> list[pd.DataFrame]:
         wrong = site_mismatch(text)
         site = text.loc[wrong, "_site"]  # messages built for the problem rows only
         problems.append(
-            _problems(wrong, "SITEID", "SITE_MISMATCH", "Site identifier (SITEID) differs from the site whose folder the file came in (site " + site + ")")
+            _problems(
+                wrong,
+                "SITEID",
+                "SITE_MISMATCH",
+                "Site identifier (SITEID) differs from the site whose folder the file came in (site " + site + ")",
+            )
         )
     if "SUBJID" in text:
         ok = np.zeros(len(text), dtype=bool)
@@ -276,7 +304,16 @@ def _site_rules(text: pd.DataFrame, spec: RawSpec) -> list[pd.DataFrame]:
         site = text.loc[bad, "_site"]
         pattern = site.map({s: st.subject_id_pattern for s, st in spec.sites.items()}).fillna("?")
         problems.append(
-            _problems(bad, "SUBJID", "SUBJID_FORMAT", "Subject identifier (SUBJID) does not follow the numbering agreed for site " + site + " (pattern " + pattern + ")")
+            _problems(
+                bad,
+                "SUBJID",
+                "SUBJID_FORMAT",
+                "Subject identifier (SUBJID) does not follow the numbering agreed for site "
+                + site
+                + " (pattern "
+                + pattern
+                + ")",
+            )
         )
     return problems
 
@@ -297,7 +334,12 @@ def _conflicting_duplicates(typed: pd.DataFrame, form: Form, bad_keys: pd.Series
     rows = dup.groupby(keys, sort=False, dropna=False)["_row"].transform(lambda s: ", ".join(map(str, s)))
     names = ", ".join(form.keys)
     msg = (
-        "Records with the same " + names + " but different values (rows " + rows + " of " + dup["_file"]
+        "Records with the same "
+        + names
+        + " but different values (rows "
+        + rows
+        + " of "
+        + dup["_file"]
         + "); the site must say which is right. All are held back"
     )
     mask = pd.Series(typed.index.isin(dup.index), index=typed.index)
@@ -321,12 +363,21 @@ def _schema_failures(data: pd.DataFrame, schema: pa.DataFrameSchema, form: Form)
         if fc["index"].isna().any():
             raise RuntimeError(f"{schema.name}: extract does not fit its schema:\n{fc[fc['index'].isna()].to_string()}") from None
         frame_level = (fc["schema_context"] == "DataFrameSchema").to_numpy()
-        names = [_check_name(schema, *row) for row in fc[["schema_context", "column", "check", "check_number"]].itertuples(index=False)]
+        names = [
+            _check_name(schema, *row) for row in fc[["schema_context", "column", "check", "check_number"]].itertuples(index=False)
+        ]
         check = pd.Series(names, index=fc.index, dtype=object)
         # A frame-level check reports every column of a failing record: one problem per record.
         field = fc["column"].astype(str).where(~frame_level, "(record)")
         rule = "SCHEMA_" + check.str.replace(r"\W+", "_", regex=True).str.strip("_").str.upper()
-        out = pd.DataFrame({"record": fc["index"].to_numpy(), "field": field.to_numpy(), "rule": rule.to_numpy(), "message": ("Failed the check " + check + " on " + field).to_numpy()})
+        out = pd.DataFrame(
+            {
+                "record": fc["index"].to_numpy(),
+                "field": field.to_numpy(),
+                "rule": rule.to_numpy(),
+                "message": ("Failed the check " + check + " on " + field).to_numpy(),
+            }
+        )
         return out.drop_duplicates(["record", "field", "rule"])
     return pd.DataFrame(columns=["record", "field", "rule", "message"])
 

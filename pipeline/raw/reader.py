@@ -58,7 +58,8 @@ def _refuse_link(entry: Path, root: Path, limits: RawLimits) -> None:
         rel = relative_name(entry) if entry.parent != root else f"{entry.name}/"
         raise RawFileError(
             f"{rel}: a link to the {what} {target}, outside the raw folder; exports are copied into the raw folder, "
-            f"not linked (drop.follow_links in specs/raw/sites.yaml)")
+            f"not linked (drop.follow_links in specs/raw/sites.yaml)"
+        )
 
 
 def scan_raw_root(raw_root: Path, spec: RawSpec, limits: RawLimits | None = None) -> list[str]:
@@ -85,24 +86,33 @@ def scan_raw_root(raw_root: Path, spec: RawSpec, limits: RawLimits | None = None
             raise RawFileError(f"{entry.name}: a file directly in the raw folder; exports belong in <siteid>/<form>.csv|xlsx")
         site = spec.sites.get(entry.name)
         if site is None:
-            raise RawFileError(f"{entry.name}/: folder for site {entry.name!r}, which is not a site in specs/raw/sites.yaml (known sites: {', '.join(sorted(spec.sites))})")
+            raise RawFileError(
+                f"{entry.name}/: folder for site {entry.name!r}, which is not a site in specs/raw/sites.yaml (known sites: {', '.join(sorted(spec.sites))})"
+            )
         for f in sorted(entry.iterdir()):
             if f.name.startswith("."):
                 continue
             rel = relative_name(f)
             _refuse_link(f, root, limits)
             if f.stem not in spec.forms:
-                raise RawFileError(f"{rel}: file for an unknown form {f.stem!r} (forms in specs/raw/forms.yaml: {', '.join(spec.forms)})")
+                raise RawFileError(
+                    f"{rel}: file for an unknown form {f.stem!r} (forms in specs/raw/forms.yaml: {', '.join(spec.forms)})"
+                )
             if f.suffix.lower() != f".{site.file_format}":
-                raise RawFileError(f"{rel}: site {site.siteid} delivers {site.file_format} files (specs/raw/sites.yaml), not {f.suffix or 'files without extension'}")
+                raise RawFileError(
+                    f"{rel}: site {site.siteid} delivers {site.file_format} files (specs/raw/sites.yaml), not {f.suffix or 'files without extension'}"
+                )
             sent.add(site.siteid)
     if not sent:
-        raise RawFileError(f"{raw_root}: the raw folder holds no export (no <siteid>/<form>.csv|xlsx of a site in specs/raw/sites.yaml)")
+        raise RawFileError(
+            f"{raw_root}: the raw folder holds no export (no <siteid>/<form>.csv|xlsx of a site in specs/raw/sites.yaml)"
+        )
     silent = [s for s in sorted(spec.sites) if s not in sent]
     if silent and not limits.partial_drops:
         raise RawFileError(
             f"{', '.join(s + '/' for s in silent)}: site(s) {', '.join(silent)} of specs/raw/sites.yaml sent nothing in this drop; "
-            f"a drop holds every site's export, so nothing is built from it (drop.partial_drops in specs/raw/sites.yaml accepts a partial drop)")
+            f"a drop holds every site's export, so nothing is built from it (drop.partial_drops in specs/raw/sites.yaml accepts a partial drop)"
+        )
     return silent
 
 
@@ -125,7 +135,9 @@ def _csv_grid(path: Path, site: Site, rel: str) -> pd.DataFrame:
     limits = load_limits()
     size = path.stat().st_size
     if size > limits.file_bytes:
-        raise RawFileError(f"{rel}: {size} bytes on disk, more than limits.file_bytes ({limits.file_bytes}) in specs/raw/sites.yaml; not read")
+        raise RawFileError(
+            f"{rel}: {size} bytes on disk, more than limits.file_bytes ({limits.file_bytes}) in specs/raw/sites.yaml; not read"
+        )
     text = _decode(path.read_bytes(), site, rel)
     if not text.strip():
         raise RawFileError(f"{rel}: the file is empty (no header row)")
@@ -213,8 +225,11 @@ def _column_text(col: pd.Series) -> pd.Series:
 
 def _unreadable(rel: str, e: Exception) -> str:
     """The message for a workbook the reader cannot open, in words a site can act on."""
-    what = ("it is not a complete .xlsx (zip) archive: cut short in transfer, or saved in another format"
-            if isinstance(e, ZipError) else "the workbook's contents cannot be read")
+    what = (
+        "it is not a complete .xlsx (zip) archive: cut short in transfer, or saved in another format"
+        if isinstance(e, ZipError)
+        else "the workbook's contents cannot be read"
+    )
     return f"{rel}: not a readable Excel workbook; {what} ({type(e).__name__}: {e})"
 
 
@@ -315,7 +330,9 @@ def _read_form_file(path: Path, site: Site, form: Form, rel: str) -> pd.DataFram
     if path.parent.name != site.siteid:
         raise RawFileError(f"{rel}: read as site {site.siteid} but it sits in folder {path.parent.name!r}")
     if path.suffix.lower() != f".{site.file_format}":
-        raise RawFileError(f"{rel}: site {site.siteid} delivers {site.file_format} files (specs/raw/sites.yaml), not {path.suffix}")
+        raise RawFileError(
+            f"{rel}: site {site.siteid} delivers {site.file_format} files (specs/raw/sites.yaml), not {path.suffix}"
+        )
     if path.stem != form.name:
         raise RawFileError(f"{rel}: read as form {form.name!r} but the file is named {path.name!r}")
     if not path.is_file():

@@ -44,6 +44,7 @@ def _distinct_check(fn, name: str) -> pa.Check:
     A missing value passes (whether it may be missing is the nullable check's business); the
     check finds them itself (ignore_na=False), as pandera would scan the column three times.
     """
+
     def check(s: pd.Series) -> pd.Series:
         codes, uniques = pd.factorize(s, use_na_sentinel=True)
         done = fn(pd.Series(np.asarray(uniques, dtype=object), dtype=object).astype(str))
@@ -116,7 +117,9 @@ def _column(f: RawField, spec: RawSpec, cutoff: str) -> pa.Column:
         checks.append(pa.Check(lambda s, f=f: ~below_min(f, s), ignore_na=False, name=f"min_{f.min:g}"))
     if f.max is not None:
         checks.append(pa.Check(lambda s, f=f: ~above_max(f, s), ignore_na=False, name=f"max_{f.max:g}"))
-    return pa.Column(DTYPES[f.type], checks=checks, nullable=not f.required, required=True, title=f.label, description=f.description or None)
+    return pa.Column(
+        DTYPES[f.type], checks=checks, nullable=not f.required, required=True, title=f.label, description=f.description or None
+    )
 
 
 def _siteid_matches_folder(df: pd.DataFrame) -> pd.Series:
@@ -141,7 +144,11 @@ def form_schema(form: Form, spec: RawSpec | None = None, data_cutoff: str | None
     cutoff = data_cutoff or load_study().data_cutoff
     columns = {f.name: _column(f, spec, cutoff) for f in form.fields}
     columns["_site"] = pa.Column(ANY_TEXT, [STR_VALUES, pa.Check.isin(sorted(spec.sites))], nullable=False)
-    columns["_file"] = pa.Column(ANY_TEXT, [STR_VALUES, _distinct_check(lambda u: u.str.match(r"^[^/]+/[^/]+\.(csv|xlsx)$"), "str_matches")], nullable=False)
+    columns["_file"] = pa.Column(
+        ANY_TEXT,
+        [STR_VALUES, _distinct_check(lambda u: u.str.match(r"^[^/]+/[^/]+\.(csv|xlsx)$"), "str_matches")],
+        nullable=False,
+    )
     columns["_row"] = pa.Column("int64", pa.Check.ge(2), nullable=False)
     checks = [pa.Check(_siteid_matches_folder, name="siteid_matches_folder")] if "SITEID" in columns else []
     for f in form.fields:
@@ -154,4 +161,3 @@ def form_schemas(spec: RawSpec | None = None) -> dict[str, pa.DataFrameSchema]:
     """One schema per form in specs/raw/forms.yaml."""
     spec = spec or load_raw_spec()
     return {name: form_schema(form, spec) for name, form in spec.forms.items()}
-

@@ -71,7 +71,10 @@ def column_letters(n: int) -> str:
 
 
 def _attrs(tag: bytes) -> dict[str, str]:
-    return {k.decode().split(":")[-1] if k != b"r:id" else "r:id": html.unescape(v.decode("utf-8", "replace")) for k, v in _ATTR.findall(tag)}
+    return {
+        k.decode().split(":")[-1] if k != b"r:id" else "r:id": html.unescape(v.decode("utf-8", "replace"))
+        for k, v in _ATTR.findall(tag)
+    }
 
 
 def _stream(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, rel: str, what: str):
@@ -156,7 +159,9 @@ def inspect_workbook(path: Path, rel: str, limits: RawLimits) -> dict[str, Sheet
     """
     size = Path(path).stat().st_size
     if size > limits.file_bytes:
-        raise WorkbookLimitError(f"{rel}: {size} bytes on disk, more than limits.file_bytes ({limits.file_bytes}) in specs/raw/sites.yaml")
+        raise WorkbookLimitError(
+            f"{rel}: {size} bytes on disk, more than limits.file_bytes ({limits.file_bytes}) in specs/raw/sites.yaml"
+        )
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
@@ -167,13 +172,15 @@ def inspect_workbook(path: Path, rel: str, limits: RawLimits) -> dict[str, Sheet
         if declared > limits.xlsx_expanded_bytes:
             raise WorkbookLimitError(
                 f"{rel}: the workbook expands from {size} to {declared} bytes, more than limits.xlsx_expanded_bytes "
-                f"({limits.xlsx_expanded_bytes}) in specs/raw/sites.yaml; a zip bomb or not an export; not read")
+                f"({limits.xlsx_expanded_bytes}) in specs/raw/sites.yaml; a zip bomb or not an export; not read"
+            )
         for i in infos:
             if i.file_size > _RATIO_FLOOR and i.file_size > limits.xlsx_ratio * max(i.compress_size, 1):
                 raise WorkbookLimitError(
                     f"{rel}: member {i.filename} expands {i.file_size / max(i.compress_size, 1):.0f} times "
                     f"({i.compress_size} to {i.file_size} bytes), more than limits.xlsx_ratio ({limits.xlsx_ratio:g}) "
-                    f"in specs/raw/sites.yaml; a zip bomb or not an export; not read")
+                    f"in specs/raw/sites.yaml; a zip bomb or not an export; not read"
+                )
         budget = limits.xlsx_expanded_bytes
         try:
             shared = zf.getinfo("xl/sharedStrings.xml")
@@ -196,4 +203,5 @@ def check_sheet(info: SheetInfo, rel: str, limits: RawLimits) -> None:
         raise WorkbookLimitError(
             f"{rel}: sheet {info.name!r} reaches cell {last} ({info.rows} rows x {info.cols} columns = {info.area} cells, "
             f"{info.cells} cells written), beyond limits.rows ({limits.rows}) or limits.cells ({limits.cells}) in "
-            f"specs/raw/sites.yaml; a cell typed far outside the table? not read")
+            f"specs/raw/sites.yaml; a cell typed far outside the table? not read"
+        )

@@ -9,8 +9,18 @@ from typing import Any
 
 from pipeline.specs.paths import SPECS_DIR, read_mapping
 
-KINDS = ("subjects", "continuous", "categorical", "ae_overview", "ae_soc_pt", "ae_worst_grade", "exposure",
-         "deaths", "tte_events", "survival")
+KINDS = (
+    "subjects",
+    "continuous",
+    "categorical",
+    "ae_overview",
+    "ae_soc_pt",
+    "ae_worst_grade",
+    "exposure",
+    "deaths",
+    "tte_events",
+    "survival",
+)
 SETS = {"FAS": ("FASFL", "Full analysis set"), "SAF": ("SAFFL", "Safety set")}
 GROUPINGS = {"TRT01P": "Planned treatment", "TRT01A": "Actual treatment", "TRTA": "Actual treatment"}
 
@@ -118,9 +128,24 @@ def load_analyses(root: Path = SPECS_DIR) -> tuple[Analysis, ...]:
         if kind == "survival":
             _need(a, "statistic", where)
         cats = tuple(Category(c["label"], c.get("where")) for c in a.get("categories") or [])
-        out.append(Analysis(aid, a["label"], kind, a["analysis_set"], a["grouping"], a["method"], a.get("subset", ""),
-                            a.get("variable"), tuple(str(x) for x in a.get("levels") or ()), cats, a.get("where"),
-                            a.get("paramcd"), a.get("statistic"), bool(a.get("omit_missing", False))))
+        out.append(
+            Analysis(
+                aid,
+                a["label"],
+                kind,
+                a["analysis_set"],
+                a["grouping"],
+                a["method"],
+                a.get("subset", ""),
+                a.get("variable"),
+                tuple(str(x) for x in a.get("levels") or ()),
+                cats,
+                a.get("where"),
+                a.get("paramcd"),
+                a.get("statistic"),
+                bool(a.get("omit_missing", False)),
+            )
+        )
     return tuple(out)
 
 
@@ -139,7 +164,18 @@ def load_displays(root: Path = SPECS_DIR) -> tuple[Display, ...]:
         missing = [x for x in d.get("analyses") or [] if x not in known]
         if missing:
             raise AnalysisSpecError(f"{where}: analyses not declared in analyses.yaml: {missing}")
-        out.append(Display(d["id"], str(d["number"]), d["kind"], d["title"], d["population"],
-                           tuple(d.get("analyses") or ()), tuple(" ".join(f.split()) for f in d.get("footnotes") or ()),
-                           d["source"], d.get("orientation", "landscape"), bool(d.get("arm", False))))
+        out.append(
+            Display(
+                d["id"],
+                str(d["number"]),
+                d["kind"],
+                d["title"],
+                d["population"],
+                tuple(d.get("analyses") or ()),
+                tuple(" ".join(f.split()) for f in d.get("footnotes") or ()),
+                d["source"],
+                d.get("orientation", "landscape"),
+                bool(d.get("arm", False)),
+            )
+        )
     return tuple(out)

@@ -60,8 +60,7 @@ class EngineError:
     reason: str
 
     def covers(self, rule: str, dataset: str, message: str) -> bool:
-        return (rule == self.rule and ("*" in self.datasets or dataset in self.datasets)
-                and self.message in (message or ""))
+        return rule == self.rule and ("*" in self.datasets or dataset in self.datasets) and self.message in (message or "")
 
 
 @dataclass(frozen=True)
@@ -130,8 +129,7 @@ def parse_explanations(doc: Any, path: Path = DEFAULT_PATH) -> Explanations:
         cond = e.get("where") or {}
         if not isinstance(cond, dict) or not all(isinstance(k, str) for k in cond):
             raise _fail(path, where, f"'where' must map variable names to values, got {cond!r}")
-        cond_t = tuple(sorted((k.upper(), tuple(_norm(x) for x in (v if isinstance(v, list) else [v])))
-                              for k, v in cond.items()))
+        cond_t = tuple(sorted((k.upper(), tuple(_norm(x) for x in (v if isinstance(v, list) else [v]))) for k, v in cond.items()))
         for ds in datasets:
             key = (rule, ds, cond_t)
             if key in seen:
@@ -146,8 +144,14 @@ def parse_explanations(doc: Any, path: Path = DEFAULT_PATH) -> Explanations:
         extra = set(e) - {"rule", "datasets", "message", "reason"}
         if extra:
             raise _fail(path, where, f"unknown keys {sorted(extra)}")
-        errors.append(EngineError(_rule(path, where, e), _datasets(path, where, e, allow_any=True),
-                                  _text(path, where, e, "message"), _text(path, where, e, "reason")))
+        errors.append(
+            EngineError(
+                _rule(path, where, e),
+                _datasets(path, where, e, allow_any=True),
+                _text(path, where, e, "message"),
+                _text(path, where, e, "reason"),
+            )
+        )
     return Explanations(tuple(findings), tuple(errors), source=path.name)
 
 

@@ -84,11 +84,32 @@ NAME_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,7}$")
 RAW_SOURCE_RE = re.compile(r"^([a-z][a-z0-9_]*)\.([A-Z][A-Z0-9_]*)$")
 DATASET_SOURCE_RE = re.compile(r"^([A-Z][A-Z0-9]*)\.([A-Z][A-Z0-9_]*)$")
 MAX_CHAR_LENGTH = 200  # SAS XPORT v5
-DATASET_KEYS = {"dataset", "label", "class", "structure", "keys", "sort", "comment", "variables", "value_level",
-                "subclass", "standard"}
+DATASET_KEYS = {
+    "dataset",
+    "label",
+    "class",
+    "structure",
+    "keys",
+    "sort",
+    "comment",
+    "variables",
+    "value_level",
+    "subclass",
+    "standard",
+}
 VARIABLE_KEYS = {
-    "name", "label", "type", "length", "core", "role", "codelist", "dictionary",
-    "origin", "sources", "derivation", "format",
+    "name",
+    "label",
+    "type",
+    "length",
+    "core",
+    "role",
+    "codelist",
+    "dictionary",
+    "origin",
+    "sources",
+    "derivation",
+    "format",
 }
 VALUE_LEVEL_KEYS = {"variable", "where", "type", "length", "codelist", "origin", "sources", "derivation", "label", "unit"}
 
@@ -381,8 +402,18 @@ def _parse_variable(path: Path, layer: str, doc: Any, ct: dict, index: _SourceIn
     if origin == "Derived" and not derivation:
         raise SpecError(f"{where}: a Derived variable needs a derivation")
     return VariableSpec(
-        name=name, label=label, type=typ, length=length, core=core, role=role, codelist=codelist,
-        origin=origin, sources=sources, derivation=derivation, format=fmt, dictionary=dictionary,
+        name=name,
+        label=label,
+        type=typ,
+        length=length,
+        core=core,
+        role=role,
+        codelist=codelist,
+        origin=origin,
+        sources=sources,
+        derivation=derivation,
+        format=fmt,
+        dictionary=dictionary,
     )
 
 
@@ -431,8 +462,16 @@ def _parse_value_level(path: Path, doc: Any, variables: dict[str, VariableSpec],
         raise SpecError(f"{where}: a Derived value needs a derivation")
     unit = _opt_text(where, doc.get("unit"), "unit")
     return ValueLevelSpec(
-        variable=var, where=tuple(conds), origin=origin, sources=sources, codelist=codelist,
-        type=typ, length=length, label=label, derivation=derivation, unit=unit,
+        variable=var,
+        where=tuple(conds),
+        origin=origin,
+        sources=sources,
+        codelist=codelist,
+        type=typ,
+        length=length,
+        label=label,
+        derivation=derivation,
+        unit=unit,
     )
 
 
@@ -506,9 +545,18 @@ def _parse(path: Path, layer: str, root: Path) -> DatasetSpec:
     if layer == "sdtm":
         _check_sdtm_conventions(path, name, variables)
     return DatasetSpec(
-        name=name, label=label, cls=cls, structure=structure.strip(), keys=keys, sort=sort,
-        comment=comment, variables=tuple(variables.values()), value_level=value_level, layer=layer,
-        subclass=subclass, standard=standard,
+        name=name,
+        label=label,
+        cls=cls,
+        structure=structure.strip(),
+        keys=keys,
+        sort=sort,
+        comment=comment,
+        variables=tuple(variables.values()),
+        value_level=value_level,
+        layer=layer,
+        subclass=subclass,
+        standard=standard,
     )
 
 

@@ -12,7 +12,7 @@ def read_yaml(path: Path) -> object:
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - a safe loader
+    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=loader)
 
 
 def read_mapping(path: Path) -> dict[str, Any]:

@@ -19,6 +19,10 @@ from pipeline.specs.datasets import load_layer
 from pipeline.storage import PARTS_KEY
 from pipeline.submission.manifest import write_manifest
 from pipeline.submission.package import PackageResult, write_package
+from pipeline.versions import code_version
+
+# What the code versions of this module's assets hash (pipeline/versions.py).
+CODE_SOURCES = ("pipeline/submission/*.py", "specs/**/*")
 
 __all__ = ["build_submission_assets"]
 
@@ -69,6 +73,7 @@ def _package_asset(layer: str, specs: dict[str, Any]) -> dg.AssetsDefinition:
     @dg.asset(
         key=key,
         group_name=GROUP,
+        code_version=code_version(CODE_SOURCES),
         # Only the datasets are loaded, not their record lineage or queries (pipeline/storage.py).
         ins={
             arg: dg.AssetIn(key=dg.AssetKey([layer, name.lower()]), metadata={PARTS_KEY: ["data"]}) for arg, name in args.items()
@@ -140,6 +145,7 @@ def _manifest_asset(deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
     @dg.asset(
         key=dg.AssetKey([GROUP, "manifest"]),
         group_name=GROUP,
+        code_version=code_version(CODE_SOURCES),
         deps=deps,
         description="`<out>/manifest.json`: sha256, size and rows of every output file, sha256 of every raw "
         "input, the spec version (sha256 of specs/) and the code version. Written last, then the "

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import weakref
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from pipeline.columns import TEXT, all_str, arrow_cache, arrow_text, is_text_dtype, utf8_nbytes  # noqa: F401 - used by the writers
+from pipeline.columns import TEXT, all_str, arrow_text, is_text_dtype, utf8_nbytes  # noqa: F401 - used by the writers
 from pipeline.specs.study import load_study
 
 if TYPE_CHECKING:  # the loader is imported lazily so this module never depends on the spec files
@@ -218,7 +217,7 @@ def submission_frame(df: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
     Columns of ``df`` not in the spec are dropped here; the XPT check reports them.
     Raises KeyError for a spec variable missing from ``df`` (the check reports that first).
     """
-    if df.attrs.get("submission_frame_of") == spec.name and _PREPARED.get(id(df)) is df:
+    if df.attrs.get("submission_frame_of") == spec.name:
         return df  # already made by this function for this spec (write_package shares one)
     out = {}
     for v in spec.variables:
@@ -240,8 +239,7 @@ def submission_frame(df: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
             out[v.name] = values
     # copy=False: no consolidation of the columns into one 2-D block (a copy of every value).
     frame = pd.DataFrame(out, index=pd.RangeIndex(len(df)), copy=False)
-    frame.attrs["submission_frame_of"] = spec.name
-    _PREPARED[id(frame)] = frame
+    frame.attrs["submission_frame_of"] = spec.name  # writers must not change such a frame in place
     return frame
 
 
@@ -255,11 +253,6 @@ def object_text(frame: pd.DataFrame) -> pd.DataFrame:
     for c in text:  # a Series of dtype object: a bare object array would be inferred as TEXT again
         out[c] = pd.Series(frame[c].to_numpy(dtype=object, na_value=None), index=frame.index, dtype=object)
     return out
-
-
-# Frames made by submission_frame, by id, held weakly: passing one back returns it unchanged.
-# Writers must not change such a frame in place (XPT padding replaces a column of a copy).
-_PREPARED: weakref.WeakValueDictionary[int, pd.DataFrame] = weakref.WeakValueDictionary()
 
 
 def char_width(col: pd.Series) -> int:

@@ -34,6 +34,10 @@ from pipeline.submission import acrf, guides, m5, programs
 from pipeline.submission.conformance import csdrg_inputs
 from pipeline.submission.core import CONFORMANCE_KEY
 from pipeline.submission.pdf import Doc, render_pdf, to_markdown
+from pipeline.versions import code_version
+
+# What the code versions of this module's assets hash (pipeline/versions.py).
+CODE_SOURCES = ("pipeline/submission/*.py", "specs/**/*")
 
 GROUP = "submission"
 M5_KEY = dg.AssetKey([GROUP, "m5"])
@@ -61,6 +65,7 @@ def _page_count(pdf: bytes) -> int:
 @dg.asset(
     key=M5_KEY,
     group_name=GROUP,
+    code_version=code_version(CODE_SOURCES),
     ins={
         "sdtm_package": dg.AssetIn(key=dg.AssetKey([GROUP, "sdtm"])),
         "adam_package": dg.AssetIn(key=dg.AssetKey([GROUP, "adam"])),
@@ -93,6 +98,7 @@ def m5_tree(context, paths: StudyPaths, sdtm_package: dict, adam_package: dict) 
 @dg.asset(
     key=ACRF_KEY,
     group_name=GROUP,
+    code_version=code_version(CODE_SOURCES),
     deps=[M5_KEY],
     kinds={"pdf"},
     description="The annotated CRF (tabulations/sdtm/acrf.pdf): every raw form and field with its SDTM "
@@ -110,6 +116,7 @@ def acrf_asset(context, paths: StudyPaths) -> dg.MaterializeResult:
 @dg.asset(
     key=PROGRAMS_KEY,
     group_name=GROUP,
+    code_version=code_version(CODE_SOURCES),
     deps=[M5_KEY],
     kinds={"python"},
     description="The programs that create the ADaM datasets and the endpoint results, as ASCII text "
@@ -140,6 +147,7 @@ def _inventory(tree: dict, lay: str) -> guides.Inventory:
 @dg.asset(
     key=CSDRG_KEY,
     group_name=GROUP,
+    code_version=code_version(CODE_SOURCES),
     kinds={"pdf"},
     ins={
         "tree": dg.AssetIn(key=M5_KEY),
@@ -180,6 +188,7 @@ def csdrg_asset(context, paths: StudyPaths, tree: dict, conformance: dict, ts: A
 @dg.asset(
     key=ADRG_KEY,
     group_name=GROUP,
+    code_version=code_version(CODE_SOURCES),
     deps=[PROGRAMS_KEY, dg.AssetKey(["analysis", "endpoints"])],
     kinds={"pdf"},
     ins={

@@ -23,23 +23,14 @@ from typing import Any
 import pyarrow.parquet as pq
 import pyreadstat
 
-from pipeline import background, io
+from pipeline import io
 from pipeline.specs.paths import SPECS_DIR
 from pipeline.specs.study import load_study
 from pipeline.submission.common import PACKAGE, creation_datetime, package_version
+from pipeline.versions import files_sha256, sha256_file
 
 MANIFEST = "manifest.json"
-CHUNK = 1 << 20
 HASH_THREADS = min(2, os.cpu_count() or 1)
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes (read in 1 MiB chunks)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _files(root: Path) -> list[Path]:
@@ -83,8 +74,7 @@ def _raw_entry(p: Path, root: Path, digest: str) -> dict[str, Any]:
 
 def tree_sha256(root: Path) -> str:
     """One sha256 over a folder: of the sorted lines ``<sha256>  <relative path>``."""
-    lines = [f"{sha256_file(p)}  {p.relative_to(root).as_posix()}\n" for p in _files(root)]
-    return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
+    return files_sha256(_files(root), root)
 
 
 def dataset_rows(path: Path) -> int | None:
@@ -177,7 +167,6 @@ def m5_entry(outputs: list[dict[str, Any]], studyid: str) -> dict[str, Any]:
 
 def build_manifest(out_dir: Path, raw_dir: Path, specs_dir: Path = SPECS_DIR) -> dict[str, Any]:
     """The manifest of ``out_dir`` (every file but the manifest) and the raw inputs of ``raw_dir``."""
-    background.wait_all()  # every deliverable complete before it is hashed
     out_dir, raw_dir = Path(out_dir), Path(raw_dir)
     out_files = [p for p in _files(out_dir) if p.relative_to(out_dir).as_posix() != MANIFEST]
     raw_files = _raw_files(raw_dir)

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from pipeline.submission.common import (
-    arrow_cache,
     dataset_char_widths,
     study_char_widths,
     submission_frame,
@@ -104,19 +103,17 @@ def _write_files(
             for old in (out_dir / f"{spec.name.lower()}.xpt", out_dir / f"{spec.name.lower()}.json"):
                 old.unlink(missing_ok=True)
             continue
-        # Arrow conversions are shared within one dataset and dropped after it (memory).
-        with arrow_cache():
-            problems = check_for_xpt(df, spec)
-            if problems:
-                res.xpt_problems += problems
-                stem = spec.name.lower()
-                for old in (out_dir / f"{stem}.xpt", out_dir / f"{stem}.json"):
-                    old.unlink(missing_ok=True)
-                continue
-            # One submission frame per dataset, shared by the XPT, Dataset-JSON and define.xml writers.
-            delivered[spec.name] = submission_frame(df, spec)
-            delivered_specs[spec.name] = spec
-            own_widths[spec.name] = dataset_char_widths(delivered[spec.name], spec)
+        problems = check_for_xpt(df, spec)
+        if problems:
+            res.xpt_problems += problems
+            stem = spec.name.lower()
+            for old in (out_dir / f"{stem}.xpt", out_dir / f"{stem}.json"):
+                old.unlink(missing_ok=True)
+            continue
+        # One submission frame per dataset, shared by the XPT, Dataset-JSON and define.xml writers.
+        delivered[spec.name] = submission_frame(df, spec)
+        delivered_specs[spec.name] = spec
+        own_widths[spec.name] = dataset_char_widths(delivered[spec.name], spec)
     # One allotted length per variable across the package (TCG), applied to XPT, JSON and define.
     widths = study_char_widths(own_widths, delivered_specs, {n for n, df in delivered.items() if df.empty})
 

@@ -25,6 +25,10 @@ from pipeline.tlf.ard import build_ard
 from pipeline.tlf.check import compare
 from pipeline.tlf.display import Table, display
 from pipeline.tlf.registry import FIGURES, LISTINGS, TABLES
+from pipeline.versions import code_version
+
+# What the code versions of this module's assets hash (pipeline/versions.py).
+CODE_SOURCES = ("pipeline/tlf/*.py", "specs/analysis/*", "specs/trial/*")
 
 GROUP = "tlf"
 ARD_KEY = dg.AssetKey(["tlf", "ard"])
@@ -49,6 +53,7 @@ class AnalysisResults:
 @dg.asset(
     key=ARD_KEY,
     group_name=GROUP,
+    code_version=code_version(CODE_SOURCES),
     ins=ADAM_INS,
     kinds={"pandas", "parquet", "lifelines"},
     description="**Analysis results dataset (ARD)**: every number of every report display, one row per "
@@ -92,6 +97,7 @@ def _table_asset(display_id: str) -> dg.AssetsDefinition:
     @dg.asset(
         key=key,
         group_name=GROUP,
+        code_version=code_version(CODE_SOURCES),
         ins={"ard": ARD_IN},
         kinds={"rtf", "pdf"},
         description=f"**{d.kind.capitalize()} {d.number}: {d.title}** ({d.population}). RTF and PDF in "
@@ -134,6 +140,7 @@ def _figure_asset(display_id: str) -> dg.AssetsDefinition:
     @dg.asset(
         key=["tlf", display_id],
         group_name=GROUP,
+        code_version=code_version(CODE_SOURCES),
         ins={"adtte": ADAM_INS["adtte"], "ard": ARD_IN},
         kinds={"rtf", "pdf", "png"},
         description=f"**Figure {d.number}: {d.title}** ({d.population}). PNG, RTF and PDF in outputs/tlf/.",
@@ -160,6 +167,7 @@ def _listing_asset(display_id: str) -> dg.AssetsDefinition:
     @dg.asset(
         key=["tlf", display_id],
         group_name=GROUP,
+        code_version=code_version(CODE_SOURCES),
         ins={source: ADAM_INS[source]},
         kinds={"rtf", "pdf"},
         description=f"**Listing {d.number}: {d.title}** ({d.population}), by site. RTF and PDF in outputs/tlf/.",
@@ -175,6 +183,7 @@ def _listing_asset(display_id: str) -> dg.AssetsDefinition:
 @dg.asset(
     key=["tlf", "reporting_event"],
     group_name=GROUP,
+    code_version=code_version(CODE_SOURCES),
     ins={"ard": ARD_IN},
     kinds={"json"},
     deps=[dg.AssetKey(["tlf", d.id]) for d in load_displays()],
