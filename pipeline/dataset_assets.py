@@ -88,7 +88,6 @@ def dataset_asset(
             },
         )
 
-    _asset.__name__ = f"{layer}_{name}"
     return _asset
 
 

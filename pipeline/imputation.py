@@ -76,7 +76,7 @@ def impute_date(
         xd = pd.to_datetime(max_dates)
         use = xd.notna() & (xd >= lo) & (xd <= hi) & (out > xd)
         out = out.where(~use, xd)
-    flag = pd.Series(np.where(p["m"].isna(), "M", np.where(p["d"].isna(), "D", None)), index=dtc.index, dtype="object")
+    flag = pd.Series(np.where(p["m"].isna(), "M", np.where(p["d"].isna(), "D", None)), index=dtc.index, dtype="object")  # type: ignore[call-overload]  # numpy's stubs take no None fill value
     flag = flag.where(p["y"].notna() & p["d"].isna(), None)
     return out, flag
 

@@ -26,7 +26,10 @@ def parameters() -> list[tuple[str, str, str | None]]:
     for vl in load_dataset_spec("adam", "adex").value_level:
         if vl.variable == "AVAL":
             code = dict(vl.where)["PARAMCD"]
-            out.append((code, paired_value(ct, "PARAMCD_EX", "PARAM_EX", code), vl.unit))
+            param = paired_value(ct, "PARAMCD_EX", "PARAM_EX", code)
+            if param is None:
+                raise ValueError(f"specs/ct/adam_ct.csv: PARAMCD_EX {code} has no PARAM_EX pair")
+            out.append((code, param, vl.unit))
     return out
 
 

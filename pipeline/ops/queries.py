@@ -21,6 +21,7 @@ import re
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from openpyxl import Workbook
@@ -321,7 +322,7 @@ def _xlsx_raw(listing: pd.DataFrame, cols: list[str], sheet: str) -> bytes:
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for r, row in enumerate(listing[cols].itertuples(index=False, name=None), start=2):
-        values = []
+        values: list[int | str | None] = []
         for col, v in zip(cols, row):
             if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)):
                 values.append(None)
@@ -408,7 +409,7 @@ def markdown_table(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def summary(listing: pd.DataFrame, siteids: Iterable[str], sample_rows: int = 20) -> Mapping[str, object]:
+def summary(listing: pd.DataFrame, siteids: Iterable[str], sample_rows: int = 20) -> Mapping[str, Any]:
     """Take the listing; return {total, by_site (dict), counts_md, sample_md} for the asset's metadata."""
     sites = list(siteids)
     sample = listing.head(sample_rows)

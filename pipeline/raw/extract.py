@@ -149,7 +149,7 @@ def _what(f: RawField) -> str:
     return f"{f.label} ({f.name})"
 
 
-def _fmt_bound(x: float) -> str:
+def _fmt_bound(x: float | None) -> str:
     return f"{x:g}"
 
 
@@ -206,6 +206,7 @@ def _convert_field(
         problems.append(_problems(fractional, f.name, "NOT_INTEGER", f"{what} should be a whole number"))
         return values.where(~fractional).round().astype("Int64"), problems
     if f.type == "code":
+        assert f.codelist is not None  # the spec loader requires a codelist for a code field
         lookup = build_lookup(spec.codelists[f.codelist])
         mapped, unknown = map_terms(text, lookup)
         # A term that only differs in letter case from two agreed spellings (UNIT: G/L vs g/L) is not guessed.
@@ -298,7 +299,7 @@ def _site_rules(text: pd.DataFrame, spec: RawSpec) -> list[pd.DataFrame]:
         ok = np.zeros(len(text), dtype=bool)
         for siteid, site in spec.sites.items():  # one vectorised match per site
             rows = (text["_site"] == siteid).to_numpy()
-            matched = on_distinct(text.loc[rows, "SUBJID"], lambda u, p=site.subject_id_pattern: u.str.match(p))
+            matched = on_distinct(text.loc[rows, "SUBJID"], lambda u, p=site.subject_id_pattern: u.str.match(p))  # type: ignore[misc]
             ok[rows] = matched.eq(True).to_numpy(dtype=bool)
         bad = text["SUBJID"].notna() & ~pd.Series(ok, index=text.index)
         site = text.loc[bad, "_site"]
@@ -351,7 +352,7 @@ def _check_name(schema: pa.DataFrameSchema, context: str, column: object, check:
     if pd.isna(number):
         return check  # dtype, not_nullable, column presence
     checks = schema.checks if context == "DataFrameSchema" else schema.columns[column].checks
-    return checks[int(number)].name or check
+    return checks[int(str(number))].name or check
 
 
 def _schema_failures(data: pd.DataFrame, schema: pa.DataFrameSchema, form: Form) -> pd.DataFrame:
@@ -395,9 +396,9 @@ def _quarantine(problems: pd.DataFrame, raw: pd.DataFrame, text: pd.DataFrame, f
     identifiers = {f.name for f in form.fields if f.identifier}
     # The value as the site wrote it (so they can find it); multi-field rules join their values.
     value = pd.Series("", index=p.index, dtype=TEXT)
-    for field in p["field"].unique():
-        rows = p["field"] == field
-        parts = [c for c in field.split(",") if c in raw.columns]
+    for fld in p["field"].unique():
+        rows = p["field"] == fld
+        parts = [c for c in fld.split(",") if c in raw.columns]
         if not parts:
             continue
         if identifiers.intersection(parts):
@@ -412,14 +413,14 @@ def _quarantine(problems: pd.DataFrame, raw: pd.DataFrame, text: pd.DataFrame, f
             "form": form.name,
             "file": raw.loc[rec, "_file"].to_numpy(),
             "row": raw.loc[rec, "_row"].to_numpy(dtype="int64"),
-            "field": p["field"].to_numpy(),
+            "fld": p["field"].to_numpy(),
             "value": value.to_numpy(),
             "rule": p["rule"].to_numpy(),
             "message": p["message"].to_numpy(),
         }
     )
-    out["_order"] = out["field"].str.split(",").str[0].map(order).fillna(len(order))
-    out = out.drop_duplicates(["file", "row", "field", "rule"])
+    out["_order"] = out["fld"].str.split(",").str[0].map(order).fillna(len(order))
+    out = out.drop_duplicates(["file", "row", "fld", "rule"])
     out = out.sort_values(["siteid", "file", "row", "_order", "rule"], kind="mergesort")
     return out[QUARANTINE_COLS].reset_index(drop=True)
 

@@ -104,6 +104,7 @@ def site_mismatch(df: pd.DataFrame) -> pd.Series:
 def _column(f: RawField, spec: RawSpec, cutoff: str) -> pa.Column:
     checks: list[pa.Check] = [STR_VALUES] if DTYPES[f.type] is ANY_TEXT else []
     if f.type == "code":
+        assert f.codelist is not None  # the spec loader requires a codelist for a code field
         checks.append(pa.Check.isin(list(spec.codelists[f.codelist].values), name=f"codelist_{f.codelist}"))
     elif f.type == "date":
         checks.append(_distinct_check(lambda u: u.str.match(ISO_DATE_RE), "iso8601_date"))

@@ -218,16 +218,16 @@ def finalize(
     else:
         order = np.arange(len(df))
 
-    def col(name: str) -> object:
+    def take(name: str) -> object:
         return cols[name].array.take(order)
 
     rec = seq_var if seq_var and seq_var in cols else None
-    lineage = pd.DataFrame({"USUBJID": col("USUBJID")} if "USUBJID" in cols else {}, index=pd.RangeIndex(len(df)), copy=False)
-    lineage["RECORD"] = col(rec) if rec else np.arange(1, len(df) + 1, dtype="float64")
-    lineage["RAWFILE"] = col("_file") if "_file" in cols else pd.NA
-    lineage["RAWROW"] = col("_row") if "_row" in cols else pd.NA
+    lineage = pd.DataFrame({"USUBJID": take("USUBJID")} if "USUBJID" in cols else {}, index=pd.RangeIndex(len(df)), copy=False)
+    lineage["RECORD"] = take(rec) if rec else np.arange(1, len(df) + 1, dtype="float64")
+    lineage["RAWFILE"] = take("_file") if "_file" in cols else pd.NA
+    lineage["RAWROW"] = take("_row") if "_row" in cols else pd.NA
     lineage.insert(0, "DOMAIN", spec.name)
-    data = pd.DataFrame({v.name: col(v.name) for v in spec.variables}, index=pd.RangeIndex(len(df)), copy=False)
+    data = pd.DataFrame({v.name: take(v.name) for v in spec.variables}, index=pd.RangeIndex(len(df)), copy=False)
     return data, lineage
 
 
@@ -260,4 +260,4 @@ def last_before_exposure(
     last = cand.sort_values([*cols, "_when", *tie], kind="mergesort").drop_duplicates(cols, keep="last")
     flag = np.zeros(len(df), dtype=bool)
     flag[last.index.to_numpy()] = True
-    return pd.Series(np.where(flag, "Y", None), index=df.index, dtype=TEXT)
+    return pd.Series(np.where(flag, "Y", None), index=df.index, dtype=TEXT)  # type: ignore[call-overload]  # numpy's stubs take no None fill value

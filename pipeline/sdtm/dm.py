@@ -113,7 +113,7 @@ def build(
     sv = with_usubjid(surv.data)
     dead = sv[(sv["SURVSTAT"] == "DEAD") & sv["DTHDAT"].notna()].drop_duplicates("USUBJID").set_index("USUBJID")
     out["DTHDTC"] = dead["DTHDAT"].reindex(out.index)
-    out["DTHFL"] = np.where(out["DTHDTC"].notna(), "Y", None)
+    out["DTHFL"] = np.where(out["DTHDTC"].notna(), "Y", None)  # type: ignore[call-overload]  # numpy's stubs take no None fill value
 
     # Participation ends at death at the latest. A DEAD contact reports a death that came before
     # it, so it counts at the death date, not its own. Any other date after the last day the
@@ -189,7 +189,7 @@ def build(
         ignore_index=True,
     )
     out["AGE"] = age.where(~born_later)
-    out["AGEU"] = np.where(out["AGE"].notna(), "YEARS", None)
+    out["AGEU"] = np.where(out["AGE"].notna(), "YEARS", None)  # type: ignore[call-overload]  # numpy's stubs take no None fill value
     out["SEX"] = d["SEX"].reindex(out.index)
     out["RACE"] = d["RACE"].reindex(out.index)
     out["ETHNIC"] = d["ETHNIC"].reindex(out.index)
@@ -199,10 +199,10 @@ def build(
     out["ARM"] = e["TRTGRP"].map(arms)
     exposed = out["RFXSTDTC"].notna()
     treated, control = study.treated_armcd, study.control_armcd
-    actual = np.where(exposed, treated, np.where(out["ARMCD"] == control, control, None))
+    actual = np.where(exposed, treated, np.where(out["ARMCD"] == control, control, None))  # type: ignore[call-overload]  # numpy's stubs take no None fill value
     out["ACTARMCD"] = actual
     out["ACTARM"] = pd.Series(actual, index=out.index).map(arms)
-    out["ARMNRS"] = np.where((out["ARMCD"] == treated) & ~exposed, "ASSIGNED, NOT TREATED", None)
+    out["ARMNRS"] = np.where((out["ARMCD"] == treated) & ~exposed, "ASSIGNED, NOT TREATED", None)  # type: ignore[call-overload]  # numpy's stubs take no None fill value
     out["COUNTRY"] = out["SITEID"].map({k: v.country for k, v in sites.items()})
 
     carry_lineage(out, e)

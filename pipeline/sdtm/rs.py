@@ -109,6 +109,7 @@ def _baseline(s: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
             result = num.where(~bad).astype("Int64").astype("string").astype(object)
             stresn = num.where(~bad)
         else:
+            assert res_list is not None  # every coded row of BASELINE names its result codelist
             result, bad = to_ct(raw, raw_list, res_list)
             queries.append(
                 make_queries(

@@ -58,8 +58,8 @@ def build(dm: DomainResult, **domains: DomainResult) -> DomainResult:
     doms = out[["USUBJID", "VISITNUM"]].merge(doms, on=["USUBJID", "VISITNUM"], how="left")["_dom"]
     out["STUDYID"] = dm.data["STUDYID"].iloc[0] if len(dm.data) else None
     out["DOMAIN"] = "SV"
-    out["SVPRESP"] = np.where(planned, "Y", None)
-    out["SVOCCUR"] = np.where(planned, "Y", None)
+    out["SVPRESP"] = np.where(planned, "Y", None)  # type: ignore[call-overload]  # numpy's stubs take no None fill value
+    out["SVOCCUR"] = np.where(planned, "Y", None)  # type: ignore[call-overload]  # numpy's stubs take no None fill value
     out["VISITDY"] = out["VISITNUM"].map(tv.set_index("VISITNUM")["VISITDY"])
     out["SVSTDTC"] = out["_st"].dt.strftime("%Y-%m-%d").where(out["_st"].notna(), None)
     out["SVENDTC"] = out["_en"].dt.strftime("%Y-%m-%d").where(out["_en"].notna(), None)

@@ -135,7 +135,7 @@ def build(dm: DomainResult) -> DomainResult:
     if missing:
         raise ValueError(f"{', '.join(missing)}: TSVAL is not a term of the row's codelist")
     tsvalcd = rows["TSVALCD"].astype(object)
-    tsvalcd[coded] = [t.code for t in terms]
+    tsvalcd[coded] = [t.code for t in terms if t is not None]  # none missing: checked above
 
     out = pd.DataFrame(index=rows.index)
     out["STUDYID"] = study.studyid

@@ -31,7 +31,7 @@ def standard_visit(visit: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     # The patterns run once per distinct name (a study has a few dozen), not once per record.
     codes, names = pd.factorize(normalise_text(visit))
     name, num, unknown = _standard_names(pd.Series(names, dtype=object))
-    name = np.append(name.to_numpy(dtype=object), None)[codes]
+    name = np.append(name.to_numpy(dtype=object), None)[codes]  # type: ignore[call-overload]  # numpy's stubs take no None fill value
     num = np.append(num.to_numpy(dtype="float64"), np.nan)[codes]
     unknown = np.append(unknown.to_numpy(dtype=bool), False)[codes]
     return (

@@ -15,6 +15,7 @@ report and the reviewer's guide. Two lists:
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -72,7 +73,7 @@ class Explanations:
 
 def _norm(v: Any) -> Any:
     """Empty values compare as None; numbers as their text (the engine reports both forms)."""
-    if v is None or (isinstance(v, float) and v != v) or (isinstance(v, str) and not v.strip()):
+    if v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip()):
         return None
     return str(v)
 

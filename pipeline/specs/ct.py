@@ -298,7 +298,7 @@ def paired_value(ct: dict[str, Codelist], from_codelist: str, to_codelist: str, 
             return u.value
     if t.sponsor:
         for u in dst.terms:
-            if u.sponsor and (u.value == t.decode or u.decode == t.decode):
+            if u.sponsor and t.decode in (u.value, u.decode):
                 return u.value
     return None
 

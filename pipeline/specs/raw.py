@@ -15,6 +15,7 @@ Value rules are data in ``dictionary.csv`` (optional columns; blank = no rule):
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -134,7 +135,7 @@ def _bound(row: dict[str, str], column: str, where: str) -> float | None:
         value = float(text)
     except ValueError:
         raise ValueError(f"{where}: {column} {text!r} is not a number") from None
-    if value != value or value in (float("inf"), float("-inf")):
+    if not math.isfinite(value):
         raise ValueError(f"{where}: {column} {text!r} is not a finite number")
     return value
 

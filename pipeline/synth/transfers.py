@@ -243,7 +243,7 @@ def _correct_value(story: _Story, p: _Problem) -> object:
     if p.kind == "unknown_unit":
         cl = story.spec.codelists["LBTEST"]
         test = p.key_value if p.key_value in cl.values else cl.synonyms[p.key_value]
-        return LAB_UNITS[p.siteid][test][0]  # type: ignore[index]
+        return LAB_UNITS[p.siteid][test][0]
     if p.kind == "impossible_date":
         if p.form == "lb":
             day = int(ex.study.cohort["lbdat"].iat[subj])
