@@ -452,6 +452,6 @@ def test_drop_queries_reach_the_listing_with_a_blank_row() -> None:
     csv_bytes = q.listing_csv_bytes(listing)
     assert b",101,,ae,,,FORM_MISSING," in csv_bytes
     assert csv_bytes.endswith(
-        b",Site 101 sent no 'ae' file in this drop; none of its ae records are in this build,101/ae.csv,,OPEN\r\n"
+        b",Site 101 sent no 'ae' file in this drop; none of its ae records are in this build,101/ae.csv,,OPEN,,\r\n"  # site_response, dm_decision blank
     )
     assert "| 101/ae.csv |  | OPEN |" in q.summary(listing, ["101"])["sample_md"]

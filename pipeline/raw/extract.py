@@ -413,14 +413,14 @@ def _quarantine(problems: pd.DataFrame, raw: pd.DataFrame, text: pd.DataFrame, f
             "form": form.name,
             "file": raw.loc[rec, "_file"].to_numpy(),
             "row": raw.loc[rec, "_row"].to_numpy(dtype="int64"),
-            "fld": p["field"].to_numpy(),
+            "field": p["field"].to_numpy(),
             "value": value.to_numpy(),
             "rule": p["rule"].to_numpy(),
             "message": p["message"].to_numpy(),
         }
     )
-    out["_order"] = out["fld"].str.split(",").str[0].map(order).fillna(len(order))
-    out = out.drop_duplicates(["file", "row", "fld", "rule"])
+    out["_order"] = out["field"].str.split(",").str[0].map(order).fillna(len(order))
+    out = out.drop_duplicates(["file", "row", "field", "rule"])
     out = out.sort_values(["siteid", "file", "row", "_order", "rule"], kind="mergesort")
     return out[QUARANTINE_COLS].reset_index(drop=True)
 

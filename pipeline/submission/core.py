@@ -54,6 +54,10 @@ from pipeline import io
 from pipeline.resources import StudyPaths
 from pipeline.specs.conformance import Explanations, load_explanations
 from pipeline.submission.conformance import Classification, classify, summary_doc
+from pipeline.versions import code_version
+
+# What the code version of the conformance asset hashes (pipeline/versions.py).
+CODE_SOURCES = ("pipeline/submission/core.py", "pipeline/submission/conformance.py", "tools/core/*", "specs/conformance/*")
 
 __all__ = [
     "CHECK_NAME",
@@ -455,6 +459,7 @@ CHECK_KEY = dg.AssetCheckKey(CONFORMANCE_KEY, CHECK_NAME)
         "conformance": dg.AssetOut(
             key=CONFORMANCE_KEY,
             group_name="submission",
+            code_version=code_version(CODE_SOURCES),
             kinds={"json"},
             description=(
                 "The CDISC CORE rules engine (open source, SDTMIG 3.4 published rules, CT 2025-03-28) on the SDTM "

@@ -37,6 +37,10 @@ from pipeline.transfers import PARTITIONS
 from pipeline.transfers import delta as dl
 from pipeline.transfers import metrics as mt
 from pipeline.transfers.snapshot import REGISTER, Snapshot, TransferStore, received_of, take_snapshot
+from pipeline.versions import code_version
+
+# What the code versions of the transfer assets hash (pipeline/versions.py).
+CODE_SOURCES = ("pipeline/transfers/*.py", "pipeline/ops/queries.py", "specs/raw/*")
 
 GROUP = "transfers"
 SNAPSHOT_KEY = dg.AssetKey([GROUP, "snapshot"])
@@ -194,7 +198,7 @@ def register_bytes(register: pd.DataFrame) -> bytes:
         "Any stored transfer can be rebuilt later: `python -m pipeline run --transfer <id>`. Stored even when "
         "the build fails, so a drop is never lost."
     ),
-    code_version="1",
+    code_version=code_version(CODE_SOURCES),
 )
 def transfer_snapshot(context: dg.AssetExecutionContext, paths: StudyPaths, history: TransferHistory) -> dg.MaterializeResult:
     if not context.has_partition_key:
@@ -252,7 +256,7 @@ def _skipped(check: bool = True):
             # No edge from transfers/snapshot: a partitioned asset reading a partitioned one cannot run in a
             # run without a partition (the UI's "Materialize all"); the step takes the snapshot itself.
             kinds={"pandas", "csv", "excel"},
-            code_version="1",
+            code_version=code_version(CODE_SOURCES),
             description=(
                 "What changed since the previous transfer, per form and site: NEW, CHANGED (field, old value, new value) "
                 "and DELETED records, matched on the records' natural keys (subject + the form's key fields), never on "
@@ -265,7 +269,7 @@ def _skipped(check: bool = True):
             partitions_def=PARTITIONS,
             deps=[DELTA_KEY, LISTING_KEY],
             kinds={"pandas", "csv", "excel"},
-            code_version="1",
+            code_version=code_version(CODE_SOURCES),
             description=(
                 "The query register after this transfer: every query ever raised with its status (OPEN, ANSWERED, "
                 "CLOSED, REOPENED, CANCELLED), first raised, last seen, age and history, from the previous transfer's "
@@ -279,7 +283,7 @@ def _skipped(check: bool = True):
             partitions_def=PARTITIONS,
             deps=[REGISTER_KEY, dg.AssetKey(["raw", "enrol"]), dg.AssetKey(["raw", "ae"])],
             kinds={"csv"},
-            code_version="1",
+            code_version=code_version(CODE_SOURCES),
             description=(
                 "Per-site numbers of this transfer, as numeric metadata the UI plots across transfers (Plots tab): "
                 "open, answered, closed, reopened and cancelled queries, median age of active queries, new / changed / "
@@ -395,7 +399,7 @@ def _data(extract) -> pd.DataFrame:
         "The register of this transfer, stored in the transfer store once the run published its package "
         "(`transfers/<id>/register.parquet`): the next transfer starts from it. A failed run stores nothing."
     ),
-    code_version="1",
+    code_version=code_version(CODE_SOURCES),
 )
 def transfer_stored(context: dg.AssetExecutionContext, history: TransferHistory) -> dg.MaterializeResult:
     if not context.has_partition_key:
