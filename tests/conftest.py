@@ -139,3 +139,22 @@ def raw_copy(tmp_path: Path) -> Path:
 def workbook():
     """``write_xlsx(path, sheet, rows)``: build a one-sheet Excel file in a test."""
     return write_xlsx
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_transfer_store(tmp_path_factory: pytest.TempPathFactory):
+    """A transfer store of its own for each module's shared runs (PIPELINE_HISTORY, inherited by the
+    command-line runs a test starts): runs of unrelated studies never chain as transfers of one."""
+    old = os.environ.get("PIPELINE_HISTORY")
+    os.environ["PIPELINE_HISTORY"] = str(tmp_path_factory.mktemp("history"))
+    yield
+    if old is None:
+        os.environ.pop("PIPELINE_HISTORY", None)
+    else:
+        os.environ["PIPELINE_HISTORY"] = old
+
+
+@pytest.fixture(autouse=True)
+def _test_transfer_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """And one for each test's own runs (a test that chains transfers names its store with --history)."""
+    monkeypatch.setenv("PIPELINE_HISTORY", str(tmp_path_factory.mktemp("history")))

@@ -412,8 +412,8 @@ def transfer_stored(context: dg.AssetExecutionContext, history: TransferHistory)
     same = written or store.register_path(tid).read_bytes() == data
     if not same:
         context.log.warning(f"transfer {tid}: the rebuilt register differs from the stored one, which is kept")
-    shutil.rmtree(store.root / "scratch", ignore_errors=True)
-    shutil.rmtree(store.root / "pending", ignore_errors=True)  # this run's, and what failed runs left
+    # Only this run's: another run of a study sharing the store may be between its register and this step.
+    shutil.rmtree(pending.parent, ignore_errors=True)
     return dg.MaterializeResult(
         metadata={"stored": written, "same as stored": bool(same), "path": dg.MetadataValue.path(str(store.register_path(tid)))}
     )
