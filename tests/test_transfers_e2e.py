@@ -25,7 +25,8 @@ from pipeline.transfers.snapshot import TransferStore
 REPO = Path(__file__).resolve().parents[1]
 T1_DAY, T2_DAY, T3_DAY = dt.date(2026, 1, 5), dt.date(2026, 2, 5), dt.date(2026, 3, 5)
 
-pytestmark = pytest.mark.slow
+# One worker under pytest-xdist: the module's chained transfers are built once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("transfers_e2e")]
 
 
 def _drop_lines(path: Path, keep) -> None:
