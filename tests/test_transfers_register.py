@@ -8,22 +8,9 @@ import pandas as pd
 import pytest
 
 from pipeline.transfers import register as reg
+from pipeline.transfers.delta import DELTA_COLS
 
 D1, D2, D3, D4 = dt.date(2026, 1, 5), dt.date(2026, 2, 2), dt.date(2026, 3, 2), dt.date(2026, 4, 6)
-DELTA_COLS = [
-    "transfer",
-    "previous",
-    "siteid",
-    "subjid",
-    "form",
-    "key",
-    "change",
-    "field",
-    "old_value",
-    "new_value",
-    "file",
-    "row",
-]
 
 
 def q(qid="Q101-A", subj="101-001", field="AETOXGR", value="6", rule="CODE_UNKNOWN", row=3, form="ae"):
