@@ -24,7 +24,7 @@ class StudyPaths(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Sensors and schedules have no run and write nothing.
-        run = context.dagster_run
+        run = context.run
         if self.staged and run is not None:
             from pipeline.lock import check_unlocked
             from pipeline.publish import open_staging

@@ -17,6 +17,7 @@ from test_submission_common import (
 )
 
 import pipeline.specs.ct
+import pipeline.submission.acrf
 import pipeline.submission.assets as sa
 from pipeline.adam.common import AdamResult, issues_frame
 from pipeline.resources import StudyPaths
@@ -29,6 +30,8 @@ def toy_specs(monkeypatch):
     layers = {"sdtm": {"AE": sdtm_spec(), "LB": vlm_spec()}, "adam": {"ADTT": adam_spec()}}
     monkeypatch.setattr(sa, "load_layer", lambda layer: layers[layer])
     monkeypatch.setattr(pipeline.specs.ct, "load_ct", lambda *a, **k: toy_ct())
+    # The aCRF is rendered from the study's real specs, which the toy CT cannot resolve.
+    monkeypatch.setattr(pipeline.submission.acrf, "page_map", lambda *a, **k: {})
     monkeypatch.setenv("PIPELINE_CODE_VERSION", "test")
     return layers
 

@@ -15,7 +15,6 @@ writes them as ``def:PDFPageRef`` of the Collected origins, from the same render
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from pipeline.specs.datasets import load_layer
@@ -116,18 +115,31 @@ def build_acrf(root: Path = SPECS_DIR) -> Doc:
     return doc
 
 
-@lru_cache(maxsize=2)
-def _rendered(root: Path) -> tuple[bytes, dict[str, tuple[int, ...]]]:
+@dataclass(frozen=True)
+class Rendered:
+    """The aCRF document, its PDF bytes and the pages of each collected item."""
+
+    doc: Doc
+    pdf: bytes
+    pages: dict[str, tuple[int, ...]]
+
+
+def render(root: Path = SPECS_DIR) -> Rendered:
+    """Render the aCRF from the specs under ``root``.
+
+    Not cached: a cache keyed on the folder would keep a rendering made from other specs or another CT
+    (a test's monkeypatched loaders) and hand it to a later run in the same process.
+    """
     doc = build_acrf(root)
     pdf, marks = render_pdf(doc, load_study(root).data_cutoff)
-    return pdf, {k: tuple(v) for k, v in marks.items()}
+    return Rendered(doc, pdf, {k: tuple(v) for k, v in marks.items()})
 
 
 def acrf_pdf(root: Path = SPECS_DIR) -> bytes:
     """The aCRF as PDF bytes (the same bytes for the same specs)."""
-    return _rendered(Path(root))[0]
+    return render(root).pdf
 
 
 def page_map(root: Path = SPECS_DIR) -> dict[str, tuple[int, ...]]:
     """Collected item (``"DM.RFICDTC"``, ``"LB.LBORRES [LBTESTCD = WBC]"``) -> aCRF pages (1-based)."""
-    return _rendered(Path(root))[1]
+    return render(root).pages

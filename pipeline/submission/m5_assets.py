@@ -106,10 +106,10 @@ def m5_tree(context, paths: StudyPaths, sdtm_package: dict, adam_package: dict) 
 )
 def acrf_asset(context, paths: StudyPaths) -> dg.MaterializeResult:
     path = m5.tree_root(paths.out) / m5.SDTM_DIR / acrf.FILE
-    pdf = acrf.acrf_pdf()
-    io.write_bytes(path, pdf)
-    meta = _doc_metadata(acrf.build_acrf(), path, pdf, _page_count(pdf))
-    meta["annotated collected items"] = len(acrf.page_map())
+    rendered = acrf.render()
+    io.write_bytes(path, rendered.pdf)
+    meta = _doc_metadata(rendered.doc, path, rendered.pdf, _page_count(rendered.pdf))
+    meta["annotated collected items"] = len(rendered.pages)
     return dg.MaterializeResult(metadata=meta)
 
 
