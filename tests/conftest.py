@@ -15,7 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import openpyxl
@@ -158,3 +160,48 @@ def _module_transfer_store(tmp_path_factory: pytest.TempPathFactory):
 def _test_transfer_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """And one for each test's own runs (a test that chains transfers names its store with --history)."""
     monkeypatch.setenv("PIPELINE_HISTORY", str(tmp_path_factory.mktemp("history")))
+
+
+# --- the committed study built once per test process --------------------------------------------
+
+# manifest.json records the commit and every file its commit time: one value of each for every run that
+# is compared with the shared build, whatever is committed meanwhile.
+_HEAD = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip() or "unknown"
+_HEAD_TIME = subprocess.run(["git", "log", "-1", "--format=%ct"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+PINNED_ENV = {"PIPELINE_CODE_VERSION": _HEAD, "SOURCE_DATE_EPOCH": _HEAD_TIME or "1672531200"}
+# The shared build is the first transfer of its store, received on this day (a run compared with it
+# byte for byte passes --received with this date: the transfer id holds it).
+EMBEDDED_RECEIVED = dt.date(2026, 1, 5)
+# The modules that read the shared build, in one pytest-xdist group so that one worker builds it once.
+EMBEDDED_GROUP = "embedded_build"
+
+
+@dataclass(frozen=True)
+class EmbeddedBuild:
+    """raw/ as committed, built in-process into ``out`` (work folder ``work``) as transfer 1 of the
+    store ``hist``; ``raw`` is a copy of raw/. Read-only: copy a folder before changing it."""
+
+    root: Path
+    raw: Path
+    out: Path
+    work: Path
+    hist: Path
+
+
+@pytest.fixture(scope="session")
+def embedded_build(tmp_path_factory: pytest.TempPathFactory) -> EmbeddedBuild:
+    """The committed 154-subject study built once (tests/test_e2e_study.py reads it, tests/test_transfers_e2e.py
+    starts its second transfer from a copy of it), with PINNED_ENV; every check must pass."""
+    from pipeline.runner import run_study
+    from pipeline.transfers import TransferOptions
+
+    root = tmp_path_factory.mktemp("embedded")
+    b = EmbeddedBuild(root, root / "raw", root / "out", root / "work", root / "hist")
+    shutil.copytree(REPO / "raw", b.raw)
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in PINNED_ENV.items():
+            mp.setenv(k, v)
+        report = run_study(b.raw, b.out, b.work, transfer=TransferOptions(history=b.hist, received=EMBEDDED_RECEIVED))
+    assert report.success, report.summary()
+    assert not report.failed_checks, report.failed_checks
+    return b

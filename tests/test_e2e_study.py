@@ -1,7 +1,8 @@
 """End to end on the committed 154-subject study: every asset, privacy, determinism, a kill mid-run.
 
-One complete run is shared by the tests of this module (it takes some seconds); the
-determinism and kill tests make their own runs in subprocesses, as a nightly run would.
+The tests read the session's in-process build of raw/ (``embedded_build``, tests/conftest.py); the
+kill test makes its own command-line runs in subprocesses, as a nightly run would, and its last,
+complete run must write the in-process build's bytes (determinism across processes).
 """
 
 import csv
@@ -16,18 +17,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from pipeline.runner import run_study
+from conftest import EMBEDDED_GROUP, EMBEDDED_RECEIVED, PINNED_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT / "raw"
-# One worker under pytest-xdist: the module's complete run is built once, not once per worker.
-pytestmark = pytest.mark.xdist_group("e2e_study")
-# manifest.json records the commit and every file its commit time: one value of each for every run of this
-# module, whatever is committed meanwhile.
-HEAD = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip() or "unknown"
-HEAD_TIME = subprocess.run(["git", "log", "-1", "--format=%ct"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-PINNED = {"PIPELINE_CODE_VERSION": HEAD, "SOURCE_DATE_EPOCH": HEAD_TIME or "1672531200"}
+# The module reads the session's shared build of raw/ (tests/conftest.py), built once per worker for this
+# module and tests/test_transfers_e2e.py together.
+pytestmark = pytest.mark.xdist_group(EMBEDDED_GROUP)
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -35,10 +31,26 @@ def tree_digest(root: Path) -> dict[str, str]:
 
 
 def cli_run(out: Path, work: Path) -> subprocess.Popen:
-    env = {**os.environ, **PINNED}
+    """``python -m pipeline run`` of raw/ as a nightly run would start it, received on the shared build's day
+    (into the test's own transfer store, PIPELINE_HISTORY), with the shared build's pinned commit and time."""
+    env = {**os.environ, **PINNED_ENV}
     env.pop("DAGSTER_HOME", None)
+    received = EMBEDDED_RECEIVED.isoformat()
     return subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "run", "--raw", str(RAW), "--out", str(out), "--work", str(work)],
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "run",
+            "--raw",
+            str(RAW),
+            "--out",
+            str(out),
+            "--work",
+            str(work),
+            "--received",
+            received,
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -48,15 +60,9 @@ def cli_run(out: Path, work: Path) -> subprocess.Popen:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("out")
-    with pytest.MonkeyPatch.context() as mp:
-        for k, v in PINNED.items():
-            mp.setenv(k, v)
-        report = run_study(RAW, out, work_dir=tmp_path_factory.mktemp("work"))
-    assert report.success, report.summary()
-    assert not report.failed_checks, report.failed_checks
-    return out
+def run(embedded_build) -> Path:
+    """The published package of the shared build (read-only)."""
+    return embedded_build.out
 
 
 def raw_identifiers() -> pd.DataFrame:
@@ -137,17 +143,11 @@ def test_no_direct_identifier_in_any_output(run):
     assert not leaks, leaks[:20]
 
 
-def test_two_runs_give_identical_files(run, tmp_path):
-    proc = cli_run(tmp_path / "out", tmp_path / "work")
-    log = proc.communicate(timeout=600)[0]
-    assert proc.returncode == 0, log[-2000:]
-    assert tree_digest(tmp_path / "out") == tree_digest(run)
-
-
 def test_a_run_killed_midway_leaves_only_complete_files(run, tmp_path):
+    """Command-line runs killed at three moments leave only complete files of the package; the next
+    complete command-line run writes exactly the in-process build's files, byte for byte."""
     out = tmp_path / "out"
-    # Last night's package: the module's complete run (test_two_runs_give_identical_files shows a CLI run
-    # writes the same bytes), copied rather than built once more.
+    # Last night's package: the in-process build, copied rather than built once more.
     shutil.copytree(run, out)
     before = tree_digest(out)
     after = tree_digest(run)  # what a complete run writes

@@ -16,17 +16,18 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import EMBEDDED_GROUP, EMBEDDED_RECEIVED
 
 from pipeline import cli
 from pipeline.runner import run_study
 from pipeline.transfers import TransferOptions
 from pipeline.transfers.snapshot import TransferStore
 
-REPO = Path(__file__).resolve().parents[1]
-T1_DAY, T2_DAY, T3_DAY = dt.date(2026, 1, 5), dt.date(2026, 2, 5), dt.date(2026, 3, 5)
+T1_DAY, T2_DAY, T3_DAY = EMBEDDED_RECEIVED, dt.date(2026, 2, 5), dt.date(2026, 3, 5)
 
-# One worker under pytest-xdist: the module's chained transfers are built once.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("transfers_e2e")]
+# Transfer 1 is the session's shared build of raw/ (tests/conftest.py): this module runs on the worker
+# that builds it, with tests/test_e2e_study.py.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(EMBEDDED_GROUP)]
 
 
 def _drop_lines(path: Path, keep) -> None:
@@ -51,12 +52,17 @@ def _csv(path: Path) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory):
+def study(tmp_path_factory, embedded_build):
     root = tmp_path_factory.mktemp("transfers")
     raw, out, work, hist = root / "raw", root / "out", root / "work", root / "hist"
-    shutil.copytree(REPO / "raw", raw)
-    r1 = run_study(raw, out, work, transfer=TransferOptions(history=hist, received=T1_DAY))
-    assert r1.success, r1.failures
+    # Transfer 1: the shared build, copied (package, work folder and store) rather than built once more.
+    for src, dst in (
+        (embedded_build.raw, raw),
+        (embedded_build.out, out),
+        (embedded_build.work, work),
+        (embedded_build.hist, hist),
+    ):
+        shutil.copytree(src, dst)
     _edit_transfer_2(raw)
     r2 = run_study(raw, out, work, transfer=TransferOptions(history=hist, received=T2_DAY))
     assert r2.success, r2.failures

@@ -34,10 +34,11 @@ _METADATA = {
 _STYLE: dict[RcKeyType, Any] = {"svg.hashsalt": "nct02867280-km", "svg.fonttype": "path", "pdf.fonttype": 42, "font.size": 9}
 
 
-def _save(fig) -> dict[str, bytes]:
-    """The figure as {"png" | "svg" | "pdf": bytes}, without the metadata that would vary; closes it."""
+def _save(fig, formats: tuple[str, ...] = FORMATS) -> dict[str, bytes]:
+    """The figure as {format: bytes} for ``formats`` (of "png", "svg", "pdf"), without the metadata that
+    would vary; closes it."""
     out = {}
-    for fmt in FORMATS:
+    for fmt in formats:
         buf = io.BytesIO()
         fig.savefig(buf, format=fmt, dpi=PNG_DPI if fmt == "png" else None, metadata=_METADATA[fmt])
         out[fmt] = buf.getvalue()
@@ -45,9 +46,12 @@ def _save(fig) -> dict[str, bytes]:
     return out
 
 
-def km_figures(adtte: pd.DataFrame, title: str, annotation: str = "") -> dict[str, bytes]:
+def km_figures(
+    adtte: pd.DataFrame, title: str, annotation: str = "", formats: tuple[str, ...] = FORMATS
+) -> dict[str, bytes]:
     """Take one parameter's ADTTE rows (AVAL days, CNSR 0 = event, ARM), a title and the text to
-    print on the plot (HR with CI, log-rank p); return {"png" | "svg" | "pdf": bytes}."""
+    print on the plot (HR with CI, log-rank p); return {format: bytes} for ``formats`` (default
+    PNG, SVG and PDF; each format costs a full rendering)."""
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=(7.5, 5.4))
         fits = []
@@ -80,19 +84,19 @@ def km_figures(adtte: pd.DataFrame, title: str, annotation: str = "") -> dict[st
         # Fixed margins (room for the at-risk rows below the axis): tight_layout measured every
         # text box, a third of the plot's time.
         fig.subplots_adjust(left=0.17, right=0.97, top=0.93, bottom=0.27)
-        out = _save(fig)
+        out = _save(fig, formats)
     return out
 
 
 def km_png(adtte: pd.DataFrame, title: str, annotation: str = "") -> bytes:
-    """The PNG of :func:`km_figures`."""
-    return km_figures(adtte, title, annotation)["png"]
+    """The PNG of :func:`km_figures` (only the PNG is rendered)."""
+    return km_figures(adtte, title, annotation, formats=("png",))["png"]
 
 
-def cif_figures(cr: pd.DataFrame, title: str) -> dict[str, bytes]:
+def cif_figures(cr: pd.DataFrame, title: str, formats: tuple[str, ...] = FORMATS) -> dict[str, bytes]:
     """Take the competing-risk rows (``survival.competing_risks``: AVAL days, EVENT 1 = recurrence,
     2 = death without recurrence, 0 = censored; ARM) and a title; return the Aalen-Johansen
-    cumulative incidence of recurrence per arm as {"png" | "svg" | "pdf": bytes}."""
+    cumulative incidence of recurrence per arm as {format: bytes} for ``formats``."""
     import warnings
 
     from lifelines import AalenJohansenFitter
@@ -125,5 +129,5 @@ def cif_figures(cr: pd.DataFrame, title: str) -> dict[str, bytes]:
         )
         ax.legend(loc="upper left", fontsize=8, frameon=False)
         fig.subplots_adjust(left=0.12, right=0.97, top=0.93, bottom=0.12)
-        out = _save(fig)
+        out = _save(fig, formats)
     return out

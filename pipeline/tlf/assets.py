@@ -150,7 +150,7 @@ def _figure_asset(display_id: str) -> dg.AssetsDefinition:
         png = tlf_dir(paths) / f"{display_id}.png"
         if paramcd == "CIF":  # the recurrence rate's curves: TTR with its competing death (OS), from ADTTE alone
             cr = competing_risks(t[t["PARAMCD"].eq("TTR")], t[t["PARAMCD"].eq("OS")])
-            io.write_bytes(png, cif_figures(cr, d.title)["png"])
+            io.write_bytes(png, cif_figures(cr, d.title, formats=("png",))["png"])
         else:
             io.write_bytes(png, km_png(t[t["PARAMCD"].eq(paramcd)], d.title))
         table = Table(d, (), (), ())
