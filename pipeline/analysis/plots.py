@@ -46,9 +46,7 @@ def _save(fig, formats: tuple[str, ...] = FORMATS) -> dict[str, bytes]:
     return out
 
 
-def km_figures(
-    adtte: pd.DataFrame, title: str, annotation: str = "", formats: tuple[str, ...] = FORMATS
-) -> dict[str, bytes]:
+def km_figures(adtte: pd.DataFrame, title: str, annotation: str = "", formats: tuple[str, ...] = FORMATS) -> dict[str, bytes]:
     """Take one parameter's ADTTE rows (AVAL days, CNSR 0 = event, ARM), a title and the text to
     print on the plot (HR with CI, log-rank p); return {format: bytes} for ``formats`` (default
     PNG, SVG and PDF; each format costs a full rendering)."""
