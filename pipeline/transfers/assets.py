@@ -289,7 +289,7 @@ def _skipped(check: bool = True):
             kinds={"csv"},
             code_version=code_version(CODE_SOURCES),
             description=(
-                "Per-site numbers of this transfer, as numeric metadata the UI plots across transfers (Plots tab): "
+                "Per-site numbers of this transfer, as numeric metadata the UI plots across transfers (Overview, Metadata, Plots): "
                 "open, answered, closed, reopened and cancelled queries, median age of active queries, new / changed / "
                 "deleted records, AEs per subject-month. Also `outputs/transfers/<id>/metrics.csv`."
             ),
