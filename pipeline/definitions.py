@@ -28,6 +28,7 @@ from pipeline.submission.m5_assets import m5_assets, m5_checks
 from pipeline.tlf.assets import tlf_assets
 from pipeline.transfers.assets import WRITER_KEYS as TRANSFER_WRITERS
 from pipeline.transfers.assets import transfer_assets
+from pipeline.transfers.responses import responses_sensor, returned_listings_job
 
 
 def _keys(assets: list[dg.AssetsDefinition]) -> list[dg.AssetKey]:
@@ -76,9 +77,10 @@ def build_definitions(
     return dg.Definitions(
         assets=all_assets(),
         asset_checks=[*ops_asset_checks, *m5_checks],
-        jobs=jobs,
+        jobs=[*jobs, returned_listings_job],
         schedules=schedules,
-        sensors=sensors,
+        # The returned site listings are read again when one lands (pipeline/transfers/responses.py).
+        sensors=[*sensors, responses_sensor],
         resources={
             "paths": StudyPaths(raw_dir=raw_dir, out_dir=out_dir, staged=staged),
             "io_manager": StudyIOManager(base_dir=work_dir),

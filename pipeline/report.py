@@ -31,6 +31,10 @@ CHECK_ADVICE = {
     "schema": "The dataset does not conform to its spec: correct the derivation or the spec (specs/), then run again.",
     "subjects_accounted_for": "A subject vanished between the raw forms and DM: a pipeline bug; report it.",
     "records_accounted_for": "Raw records were lost between reading and the SDTM layer: a pipeline bug; report it.",
+    "returned_listings_read": (
+        "Correct the returned listing named in the responses folder, or ask the site to return it again; "
+        "the answers that could be read are applied at the next transfer."
+    ),
 }
 MAX_ROWS_SHOWN = 10
 # Dagster's own wrapper errors: the cause under them is the problem.
@@ -93,6 +97,12 @@ def failing_row_lines(table: dg.TableMetadataValue) -> tuple[list[str], int]:
     return lines, max(0, len(records) - MAX_ROWS_SHOWN)
 
 
+def problem_lines(table: dg.TableMetadataValue) -> tuple[list[str], int]:
+    """Take a check's ``problems`` table (a ``message`` column); return (the messages shown, rows not shown)."""
+    records = list(table.records)
+    return [_cell(r.data.get("message")) for r in records[:MAX_ROWS_SHOWN]], max(0, len(records) - MAX_ROWS_SHOWN)
+
+
 def _materialization(ev: dg.DagsterEvent) -> dg.AssetMaterialization | None:
     """The asset materialization an event carries; None for any other event."""
     mat = getattr(ev.event_specific_data, "materialization", None) if ev.is_step_materialization else None
@@ -140,6 +150,9 @@ def problems(events: Iterable[dg.DagsterEvent]) -> list[Problem]:
             rows = meta.get("failing rows")
             if isinstance(rows, dg.TableMetadataValue):
                 p.details, p.more = failing_row_lines(rows)
+            listed = meta.get("problems")  # a table of messages that name file, row, field and value
+            if isinstance(listed, dg.TableMetadataValue):
+                p.details, p.more = problem_lines(listed)
             checks.append(p)
     return out + checks
 

@@ -176,9 +176,95 @@ def test_sensor_definition_requests_a_run(tmp_path: Path):
     folder.mkdir()
     (folder / "101.csv").write_bytes(q.listing_csv_bytes(listing([("Q101-A", "x", "")])))
     sensor = rs.build_responses_sensor(dg.define_asset_job("j", selection=dg.AssetSelection.all()), folder=lambda: folder)
-    ctx = dg.build_sensor_context()
-    first = sensor(ctx)
+    from pipeline.resources import TransferHistory
+
+    res = {"history": TransferHistory()}  # (the folder given here wins over the resource's)
+    first = sensor(dg.build_sensor_context(resources=res))
     assert not first.run_requests
-    second = sensor(dg.build_sensor_context(cursor=first.cursor))
+    second = sensor(dg.build_sensor_context(cursor=first.cursor, resources=res))
     assert len(second.run_requests) == 1 and second.run_requests[0].run_key.startswith("responses-")
     assert rs.responses_sensor.name == "returned_site_listings"
+
+
+# --- the sensor in the definitions, and the asset it runs ---
+
+
+def _register(ids: list[str]):
+    """A stored register of one transfer holding ``ids`` (the listings the sites were sent)."""
+    from pipeline.transfers.register import REGISTER_COLS
+
+    return pd.DataFrame([dict.fromkeys(REGISTER_COLS, "") | {"query_id": i, "siteid": "101", "status": "OPEN"} for i in ids])
+
+
+def test_definitions_run_the_responses_sensor_and_a_dropped_listing_requests_a_run(tmp_path: Path):
+    from pipeline.definitions import build_definitions
+    from pipeline.resources import TransferHistory
+
+    folder = tmp_path / "responses"
+    defs = build_definitions(history_dir=str(tmp_path / "hist"), responses_dir=str(folder))
+    sensor = defs.resolve_sensor_def("returned_site_listings")
+    assert sensor.job_name == "returned_listings_check"
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert defs.resolve_job_def("returned_listings_check").asset_layer.executable_asset_keys == {rs.RETURNED_KEY}
+    resources = {"history": TransferHistory(history_dir=str(tmp_path / "hist"), responses_dir=str(folder))}
+    empty = sensor(dg.build_sensor_context(resources=resources))
+    assert not empty.run_requests and "responses folder is empty" in empty.skip_reason.skip_message
+    folder.mkdir()
+    (folder / "101.xlsx").write_bytes(q.listing_xlsx_bytes(listing([("Q101-A", "corrected to grade 2", "")])))
+    first = sensor(dg.build_sensor_context(cursor=empty.cursor, resources=resources))
+    assert not first.run_requests  # seen once: it may still be copying
+    second = sensor(dg.build_sensor_context(cursor=first.cursor, resources=resources))
+    assert [r.run_key[:10] for r in second.run_requests] == ["responses-"]
+    assert second.run_requests[0].partition_key is None
+    third = sensor(dg.build_sensor_context(cursor=second.cursor, resources=resources))
+    assert not third.run_requests  # the same content never runs twice
+
+
+def test_returned_listings_asset_names_every_problem_in_the_run(tmp_path: Path):
+    from pipeline.report import problems
+    from pipeline.resources import TransferHistory
+    from pipeline.transfers.assets import register_bytes, returned_listings
+    from pipeline.transfers.snapshot import TransferStore
+
+    store = TransferStore(tmp_path / "hist")
+    store.store_register("T20260105-0123456789", register_bytes(_register(["Q101-A", "Q101-B"])))
+    folder = tmp_path / "responses"
+    folder.mkdir()
+    # Row 2 answered and CLOSEd, row 3 a decision that is no decision, row 4 a query this study never raised.
+    rows = [("Q101-A", "corrected", "close"), ("Q101-B", "", "DELETE"), ("Q999-X", "who?", "")]
+    (folder / "101.xlsx").write_bytes(q.listing_xlsx_bytes(listing(rows)))
+    (folder / "102.xlsx").write_bytes(b"PK\x03\x04 cut short")
+    history = TransferHistory(history_dir=str(store.root), responses_dir=str(folder))
+    result = dg.materialize([returned_listings], resources={"history": history}, raise_on_error=False)
+    assert result.success
+    mat = result.asset_materializations_for_node("transfers__returned_listings")[0].metadata
+    got = {k: mat[k].value for k in ("listings", "answers", "site answers", "dm CLOSE", "dm CANCEL", "problems")}
+    assert got == {"listings": 2, "answers": 1, "site answers": 1, "dm CLOSE": 1, "dm CANCEL": 0, "problems": 3}
+    assert mat["query ids checked against"].value == "the register of T20260105-0123456789"
+    (check,) = result.get_asset_check_evaluations()
+    assert (check.check_name, check.passed, check.severity) == ("returned_listings_read", False, dg.AssetCheckSeverity.WARN)
+    table = [r.data for r in check.metadata["problems"].value.records]
+    assert [(r["file"], r["row"], r["field"], r["value"]) for r in table] == [
+        ("101.xlsx", "3", "dm_decision", "DELETE"),
+        ("101.xlsx", "4", "query_id", "Q999-X"),
+        ("102.xlsx", "", "", ""),
+    ]
+    # The run's summary lists each one (pipeline/report.py), with what to do.
+    (p,) = [p for p in problems(result.all_events) if "returned_listings_read" in p.where]
+    assert p.what == f"the check failed: 3 problem(s) in the returned listings of {folder}"
+    assert p.details[0] == "101.xlsx row 3: dm_decision 'DELETE' is not CANCEL or CLOSE; the decision is ignored"
+    assert p.details[1].startswith("101.xlsx row 4: query_id 'Q999-X' is not a query of this study's register")
+    assert p.details[2].startswith("102.xlsx: not a readable Excel workbook")
+    assert "responses folder" in p.todo
+
+
+def test_returned_listings_before_any_stored_register_checks_no_ids(tmp_path: Path):
+    from pipeline.resources import TransferHistory
+    from pipeline.transfers.assets import returned_listings
+
+    history = TransferHistory(history_dir=str(tmp_path / "hist"), responses_dir=str(tmp_path / "none"))
+    result = dg.materialize([returned_listings], resources={"history": history})
+    mat = result.asset_materializations_for_node("transfers__returned_listings")[0].metadata
+    assert (mat["listings"].value, mat["answers"].value, mat["problems"].value) == (0, 0, 0)
+    assert mat["query ids checked against"].value == "no stored register yet: query ids not checked"
+    assert [c.passed for c in result.get_asset_check_evaluations()] == [True]

@@ -1,9 +1,10 @@
 """The Dagster UI on a freshly built small study: GraphQL lineage and checks, then Chromium pages.
 
-One module-scoped build: a 24-subject synthetic export is materialized in-process into a
-temporary DAGSTER_HOME, then ``dagster-webserver -w workspace.yaml`` serves the same
-definitions (PIPELINE_RAW_DIR / PIPELINE_OUT_DIR / PIPELINE_WORK_DIR point it at the same
-folders). The GraphQL test needs no browser; the page test needs /usr/bin/chromium
+One module-scoped build: a 24-subject synthetic study of three successive transfers (the
+generator's scripted corrections, deletions and returned listings) is built transfer by transfer
+in-process into a temporary DAGSTER_HOME, then ``dagster-webserver -w workspace.yaml`` serves the
+same definitions (PIPELINE_RAW_DIR / PIPELINE_OUT_DIR / PIPELINE_WORK_DIR / PIPELINE_HISTORY /
+PIPELINE_RESPONSES_DIR point it at the same folders). The GraphQL test needs no browser; the page test needs /usr/bin/chromium
 (``.ci/install-browser.sh``) and the playwright package, and is skipped without them.
 
 Screenshots go to the test's temporary folder, and to docs/img/ when a picture is missing
@@ -25,8 +26,6 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipeline.transfers import prepare_run
-
 # One worker under pytest-xdist: the study and the webserver (a free port) are started once.
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("ui_browser")]
 
@@ -43,6 +42,8 @@ CHROMIUM_FLAGS = [
 ]
 IMG_DIR = REPO / "docs" / "img"
 STARTUP_TIMEOUT_S = 90
+# The generated study: transfer 1 is generate_study(SUBJECTS, SEED)'s export; 2 and 3 its scripted successors.
+SUBJECTS, SEED, TRANSFERS = 24, 20160901, 3
 INSTANCE_YAML = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
 
 ASSET_GRAPH_QUERY = """
@@ -78,55 +79,58 @@ def _graphql(url: str, query: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory) -> dict[str, Path]:
-    """A small synthetic export built in-process into a temporary instance."""
-    from pipeline.definitions import build_definitions
-    from pipeline.synth import generate_study
+def study(tmp_path_factory) -> dict:
+    """A small generated study of TRANSFERS successive drops (``python -m pipeline generate --transfers``),
+    each built with ``run_study`` as its transfer partition into a temporary instance (DAGSTER_HOME),
+    the last with a hostile returned listing beside the generated ones."""
+    import shutil
+
+    from pipeline.runner import run_study
+    from pipeline.synth.transfers import generate_transfers
+    from pipeline.transfers import TransferOptions
+    from pipeline.transfers.snapshot import TransferStore
 
     root = tmp_path_factory.mktemp("ui_study")
-    dirs = {name: root / name for name in ("raw", "truth", "out", "work", "home")}
+    dirs: dict = {name: root / name for name in ("drops", "out", "work", "home", "history", "responses")}
     dirs["home"].mkdir()
     (dirs["home"] / "dagster.yaml").write_text(INSTANCE_YAML)
-    generate_study(n_subjects=24, seed=20160901, out_dir=dirs["raw"], truth_dir=dirs["truth"])
-    dirs["history"] = root / "history"
-    defs = build_definitions(
-        raw_dir=str(dirs["raw"]), out_dir=str(dirs["out"]), work_dir=str(dirs["work"]), history_dir=str(dirs["history"])
-    )
-    # The webserver reads this instance's storage, so the UI shows this run's results.
-    with dg.DagsterInstance.from_config(str(dirs["home"])) as instance:
-        # The drop runs as its transfer partition (pipeline/transfers).
-        tags = prepare_run(instance, dirs["raw"], dirs["history"], dt.date(2026, 1, 5))
-        # Other layers may still be failing while they are being built: what did run is enough here.
-        defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance, raise_on_error=False, tags=tags)
-        record_later_transfers(dirs, instance)
-        record_failed_ae_check(dirs["out"], instance)
+    doc = generate_transfers(SUBJECTS, SEED, dirs["drops"], TRANSFERS)
+    dirs["story"] = doc["transfers"]
+    store = TransferStore(dirs["history"])
+    reports = []
+    # The webserver reads this instance's storage, so the UI shows these runs' results.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DAGSTER_HOME", str(dirs["home"]))
+        for n, t in enumerate(doc["transfers"], 1):
+            if t["responses"]:  # the folder as the data manager keeps it: this transfer's returned listings
+                shutil.rmtree(dirs["responses"], ignore_errors=True)
+                shutil.copytree(dirs["drops"] / t["responses"], dirs["responses"])
+            if n == len(doc["transfers"]):
+                write_hostile_listings(dirs["responses"], store)
+            options = TransferOptions(
+                history=dirs["history"], received=dt.date.fromisoformat(t["received"]), responses=dirs["responses"]
+            )
+            report = run_study(dirs["drops"] / t["transfer"], dirs["out"], dirs["work"], transfer=options)
+            assert report.success, (t["transfer"], report.failures)
+            reports.append(report)
+        dirs["raw"] = dirs["drops"] / doc["transfers"][-1]["transfer"]
+        with dg.DagsterInstance.from_config(str(dirs["home"])) as instance:
+            record_failed_ae_check(dirs["out"], instance)
+    dirs["reports"] = reports
     return dirs
 
 
-def record_later_transfers(dirs: dict[str, Path], instance: dg.DagsterInstance) -> None:
-    """Two more transfers, each a copy of the drop with records deleted, so the UI has transfer partitions
-    and metrics to plot. Only the transfer assets run; the rest of the study is the first build's."""
-    import shutil
+def write_hostile_listings(folder: Path, store) -> None:
+    """Two returned files the pipeline must read without stopping and report: a CSV whose row 2 has a
+    decision that is none (on a real query of the last stored register) and whose row 3 answers a query
+    this study never raised, and a workbook cut short in transfer."""
+    import pandas as pd
 
-    from pipeline.definitions import build_definitions
-    from pipeline.transfers.assets import transfer_assets
-
-    previous = dirs["raw"]
-    for n, (day, files) in enumerate(
-        ((dt.date(2026, 2, 5), ["101/ae.csv", "104/ae.csv"]), (dt.date(2026, 3, 5), ["101/cm.csv"])), 2
-    ):
-        raw = dirs["raw"].parent / f"raw_{n}"
-        shutil.copytree(previous, raw)
-        for rel in files:  # the site's last record is gone
-            lines = (raw / rel).read_bytes().rstrip(b"\r\n").split(b"\n")
-            (raw / rel).write_bytes(b"\n".join(lines[:-1]) + b"\n")
-        defs = build_definitions(
-            raw_dir=str(raw), out_dir=str(dirs["out"]), work_dir=str(dirs["work"]), history_dir=str(dirs["history"]), staged=False
-        )
-        tags = prepare_run(instance, raw, dirs["history"], day)
-        keys = [k for a in transfer_assets for k in a.keys]
-        defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance, tags=tags, asset_selection=keys)
-        previous = raw
+    qid = sorted(pd.read_parquet(store.register_path(store.latest()))["query_id"])[0]
+    folder.mkdir(parents=True, exist_ok=True)
+    text = f"query_id,site_response,dm_decision\r\n{qid},,DELETE\r\nQ999-NOTAQUERY,checked,\r\n"
+    (folder / "zz-hostile.csv").write_bytes(text.encode("utf-8"))
+    (folder / "zz-broken.xlsx").write_bytes(b"PK\x03\x04 cut short")
 
 
 def record_failed_ae_check(out: Path, instance: dg.DagsterInstance) -> None:
@@ -159,6 +163,7 @@ def webserver(study):
         "PIPELINE_OUT_DIR": str(study["out"]),
         "PIPELINE_WORK_DIR": str(study["work"]),
         "PIPELINE_HISTORY": str(study["history"]),
+        "PIPELINE_RESPONSES_DIR": str(study["responses"]),
     }
     log_path = study["home"] / "webserver.log"
     exe = Path(sys.executable).parent / "dagster-webserver"
@@ -322,17 +327,19 @@ def test_ui_endpoints_and_failed_check(webserver, study, tmp_path):
         assert (tmp_path / name).stat().st_size > 10_000, name
 
 
-def test_ui_transfers(webserver, study, tmp_path):
-    """The transfer partitions of transfers/delta, one per stored transfer."""
+def _browser():
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} not found: run .ci/install-browser.sh (apt-get install chromium) to enable the browser test")
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[dev]')"
-    )
+    return pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[dev]')")
+
+
+def test_ui_transfers(webserver, study, tmp_path):
+    """The transfer partitions of transfers/delta, one per stored transfer."""
+    sync_api = _browser()
     from pipeline.transfers.snapshot import TransferStore
 
     transfers = TransferStore(study["history"]).transfers()
-    assert len(transfers) == 3
+    assert len(transfers) == TRANSFERS
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
         try:
@@ -342,8 +349,116 @@ def test_ui_transfers(webserver, study, tmp_path):
             page.get_by_text(transfers[-1]).first.wait_for(state="visible")
             page.wait_for_timeout(1000)
             _save(page.screenshot(), "ui-transfers.png", tmp_path)
-
         finally:
             browser.close()
-    # (The metrics plot page of transfers/site_metrics is not shot yet: its tab was not found in 1.13.27.)
     assert (tmp_path / "ui-transfers.png").stat().st_size > 10_000
+
+
+METRICS_QUERY = """
+{
+  assetOrError(assetKey: {path: ["transfers", "site_metrics"]}) {
+    ... on Asset {
+      assetMaterializations(limit: 20) {
+        partition
+        metadataEntries {
+          label
+          __typename
+          ... on IntMetadataEntry { intValue }
+          ... on FloatMetadataEntry { floatValue }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+def test_graphql_site_metrics_are_numbers_per_transfer(webserver, study):
+    """What the UI plots (Int and Float metadata entries, one point per partition): the register's status
+    counts of each transfer are the generator's script's, never computed by the pipeline."""
+    from collections import Counter
+
+    from pipeline.transfers.snapshot import TransferStore
+
+    mats = _graphql(webserver, METRICS_QUERY)["assetOrError"]["assetMaterializations"]
+    by_partition = {m["partition"]: {e["label"]: e for e in m["metadataEntries"]} for m in mats}
+    transfers = TransferStore(study["history"]).transfers()  # sorted by received date, as the story
+    assert sorted(by_partition) == transfers
+    for tid, t in zip(transfers, study["story"], strict=True):
+        entries = by_partition[tid]
+        expected = Counter(r["status"] for r in t["register"])
+        for status in ("OPEN", "ANSWERED", "CLOSED", "REOPENED", "CANCELLED"):
+            e = entries[status.lower()]
+            assert (e["__typename"], e["intValue"]) == ("IntMetadataEntry", expected[status]), (tid, status)
+        assert entries["aes_per_subject_month"]["__typename"] == "FloatMetadataEntry"
+        assert entries["site 101 open"]["__typename"] == "IntMetadataEntry"
+    # The script: transfer 2 answers one query and cancels one, transfer 3 reopens one.
+    counts = [(by_partition[t]["answered"]["intValue"], by_partition[t]["reopened"]["intValue"]) for t in transfers]
+    assert counts == [(0, 0), (1, 0), (1, 1)]
+
+
+def test_ui_transfer_metrics_plot(webserver, study, tmp_path):
+    """The asset page of transfers/site_metrics, Metadata section, Plots: one chart per numeric entry with
+    the transfers (partitions) on the x axis."""
+    sync_api = _browser()
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.set_default_timeout(60_000)
+            page.goto(f"{webserver}/assets/transfers/site_metrics", wait_until="networkidle")
+            page.get_by_text("Metadata", exact=True).first.wait_for(state="visible")
+            page.get_by_role("button", name="Plots").first.click()
+            # By partition (the default for a partitioned asset), not by materialization time.
+            page.get_by_text("When graphing values by partition").first.wait_for(state="visible")
+            page.get_by_role("button", name="Partitions").first.wait_for(state="visible")
+            for label in ("answered", "aes_per_subject_month", "open"):
+                page.get_by_text(label, exact=True).first.wait_for(state="visible")
+            assert page.locator("canvas").count() >= 10  # one chart per metric, sites included
+            page.get_by_text("answered", exact=True).first.scroll_into_view_if_needed()
+            page.evaluate("window.scrollTo(0, 0)")
+            page.wait_for_timeout(1500)  # the charts' drawing animation
+            _save(page.screenshot(), "ui-transfer-metrics.png", tmp_path)
+        finally:
+            browser.close()
+    assert (tmp_path / "ui-transfer-metrics.png").stat().st_size > 10_000
+
+
+def test_run_summary_names_the_returned_listing_problems(study):
+    """The last transfer's run: the hostile returned listings are a WARN check, each problem by file and row."""
+    from pipeline.report import problems
+
+    (p,) = [p for p in problems(study["reports"][-1].events) if "returned_listings_read" in p.where]
+    assert p.what.startswith("the check failed: 3 problem(s) in the returned listings of ")
+    assert p.details[0].startswith("zz-broken.xlsx: not a readable Excel workbook")
+    assert p.details[1] == "zz-hostile.csv row 2: dm_decision 'DELETE' is not CANCEL or CLOSE; the decision is ignored"
+    assert p.details[2].startswith("zz-hostile.csv row 3: query_id 'Q999-NOTAQUERY' is not a query of this study's register")
+    # The transfer's register read the same folder (stored with its snapshot) and lists the same problems.
+    reg = [
+        ev.event_specific_data.materialization
+        for ev in study["reports"][-1].events
+        if ev.is_step_materialization and ev.event_specific_data.materialization.asset_key.path == ["transfers", "register"]
+    ]
+    assert reg[0].metadata["response problems"].value == 3
+
+
+def test_ui_returned_listing_problems(webserver, study, tmp_path):
+    """The failed check of transfers/returned_listings in the UI: the file, row, field and value of each problem."""
+    sync_api = _browser()
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.set_default_timeout(60_000)
+            page.goto(f"{webserver}/assets/transfers/returned_listings?view=checks", wait_until="networkidle")
+            page.get_by_text("returned_listings_read", exact=True).first.click()
+            page.get_by_text("Failed", exact=True).first.wait_for(state="visible")
+            page.get_by_text("Q999-NOTAQUERY", exact=True).first.wait_for(state="visible")
+            page.get_by_text("zz-hostile.csv row 2: dm_decision 'DELETE' is not CANCEL or CLOSE", exact=False).first.wait_for(
+                state="visible"
+            )
+            page.wait_for_timeout(500)
+            _save(page.screenshot(), "ui-returned-listings.png", tmp_path)
+        finally:
+            browser.close()
+    assert (tmp_path / "ui-returned-listings.png").stat().st_size > 10_000

@@ -14,6 +14,10 @@ partitioned assets of group ``transfers``:
   A run that fails before publishing stores nothing, so the next transfer compares with the last
   published one.
 
+Unpartitioned: ``transfers/returned_listings``, the responses folder as it is now (the answers and
+every problem of the returned site listings; WARN check ``returned_listings_read``), run by the
+``returned_site_listings`` sensor when a listing lands and by every build.
+
 SDTM, ADaM and the submission stay unpartitioned: built from the latest transfer, in the same run.
 """
 
@@ -36,6 +40,7 @@ from pipeline.specs.raw import load_raw_spec
 from pipeline.transfers import PARTITIONS
 from pipeline.transfers import delta as dl
 from pipeline.transfers import metrics as mt
+from pipeline.transfers import responses as rs
 from pipeline.transfers.snapshot import REGISTER, Snapshot, TransferStore, received_of, take_snapshot
 from pipeline.versions import code_version
 
@@ -144,12 +149,11 @@ def _fired(listing: pd.DataFrame, deletions: pd.DataFrame) -> pd.DataFrame:
     return both.drop_duplicates("query_id", keep="first").reset_index(drop=True)
 
 
-def _read_returned(store: TransferStore, snap: Snapshot) -> pd.DataFrame:
-    """The site responses stored with the transfer (pipeline/transfers/responses.py)."""
-    from pipeline.transfers.responses import read_responses
-
+def _read_returned(store: TransferStore, snap: Snapshot, known: set[str] | None) -> rs.Responses:
+    """The site responses stored with the transfer and their problems (pipeline/transfers/responses.py);
+    ``known``: the query ids a returned listing may answer (None: not checked)."""
     with tempfile.TemporaryDirectory(dir=_scratch(store)) as tmp:
-        return read_responses(store.restore_responses(snap, Path(tmp) / "responses"))
+        return rs.parse_responses(store.restore_responses(snap, Path(tmp) / "responses"), known)
 
 
 def _previous_register(store: TransferStore, snap: Snapshot) -> pd.DataFrame | None:
@@ -285,7 +289,7 @@ def _skipped(check: bool = True):
             kinds={"csv"},
             code_version=code_version(CODE_SOURCES),
             description=(
-                "Per-site numbers of this transfer, as numeric metadata the UI plots across transfers (Plots tab): "
+                "Per-site numbers of this transfer, as numeric metadata the UI plots across transfers (Overview, Metadata, Plots): "
                 "open, answered, closed, reopened and cancelled queries, median age of active queries, new / changed / "
                 "deleted records, AEs per subject-month. Also `outputs/transfers/<id>/metrics.csv`."
             ),
@@ -353,8 +357,11 @@ def transfer_step(context: dg.AssetExecutionContext, paths: StudyPaths, history:
     )
 
     fired = _fired(listing, deletions)
-    responses = _read_returned(store, snapshot)
-    register = update_register(_previous_register(store, snapshot), fired, tid, received_of(tid), responses, delta)
+    previous = _previous_register(store, snapshot)
+    known = {*fired["query_id"], *(previous["query_id"] if previous is not None else [])}
+    returned = _read_returned(store, snapshot, known)
+    responses = returned.frame
+    register = update_register(previous, fired, tid, received_of(tid), responses, delta)
     qfolder = folder / "queries"
     written = write_site_tables(qfolder, site_listing(register, fired), SITE_LISTING_COLS, spec.sites, "queries")
     io.write_bytes(_pending(store, context.run.run_id), register_bytes(register))
@@ -365,6 +372,8 @@ def transfer_step(context: dg.AssetExecutionContext, paths: StudyPaths, history:
             "dagster/row_count": len(register),
             **{f"status {k}": int(v) for k, v in status.items()},
             "returned responses": len(responses),
+            "response problems": len(returned.problems),
+            **({"problems": dg.MetadataValue.md(_md(returned.problems))} if not returned.problems.empty else {}),
             "sample": dg.MetadataValue.md(_md(register[["query_id", "siteid", "subjid", "form", "rule", "status", "history"]])),
             "folder": dg.MetadataValue.path(str(qfolder)),
             "files": len(written),
@@ -419,5 +428,64 @@ def transfer_stored(context: dg.AssetExecutionContext, history: TransferHistory)
     )
 
 
-transfer_assets: list[dg.AssetsDefinition] = [transfer_snapshot, transfer_step, transfer_stored]
+def known_query_ids(store: TransferStore) -> tuple[set[str] | None, str]:
+    """Take the store; return (the query ids of the last stored register, the listings the sites were sent,
+    and what they were checked against) or (None, why not) before any register is stored."""
+    latest = store.latest()
+    if not latest or not store.register_path(latest).is_file():
+        return None, "no stored register yet: query ids not checked"
+    return set(pd.read_parquet(store.register_path(latest), columns=["query_id"])["query_id"]), f"the register of {latest}"
+
+
+@dg.asset(
+    key=rs.RETURNED_KEY,
+    group_name=GROUP,
+    kinds={"excel", "csv"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            rs.RETURNED_CHECK,
+            asset=rs.RETURNED_KEY,
+            blocking=False,
+            description=(
+                "Every returned listing of the responses folder could be read: no damaged or unreadable file, no missing "
+                "column, no unknown query id or decision (each problem names the file, the row, the field and the value)."
+            ),
+        )
+    ],
+    description=(
+        "The returned site listings as they are now in the responses folder (`--responses`, PIPELINE_RESPONSES_DIR, "
+        "default `responses/`): the answers read (site responses, the data manager's CANCEL / CLOSE) and every problem "
+        "met. Run by the `returned_site_listings` sensor when a listing is saved there, and by every build. Writes "
+        "nothing: the next transfer stores the folder with its snapshot and applies the answers to the register."
+    ),
+    code_version=code_version(CODE_SOURCES),
+)
+def returned_listings(history: TransferHistory):
+    folder = history.responses
+    known, against = known_query_ids(history.store)
+    got = rs.parse_responses(folder, known)
+    files = rs.response_files(folder)
+    yield dg.MaterializeResult(
+        metadata={
+            "folder": dg.MetadataValue.path(str(folder)),
+            "listings": len(files),
+            **rs.answer_counts(got.frame),
+            "problems": len(got.problems),
+            "query ids checked against": against,
+            "answers read": dg.MetadataValue.md(_md(got.frame)),
+        }
+    )
+    n = len(got.problems)
+    yield dg.AssetCheckResult(
+        check_name=rs.RETURNED_CHECK,
+        passed=n == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "problems": rs.problems_table(got.problems),
+            "reason": f"{n} problem(s) in the returned listings of {folder}" if n else f"{len(files)} listing(s) read",
+        },
+    )
+
+
+transfer_assets: list[dg.AssetsDefinition] = [transfer_snapshot, transfer_step, transfer_stored, returned_listings]
 WRITER_KEYS = [DELTA_KEY, REGISTER_KEY, METRICS_KEY]

@@ -9,11 +9,15 @@ Nothing a site returns may stop the pipeline: a damaged workbook, a missing colu
 query id or decision is a problem row (file, row, field, value, message) and the rest is read.
 Workbooks are bounded by the raw reader's limits (pipeline/raw/workbook.py) before they are parsed.
 
-Also here: the Dagster sensor that requests a run when a returned listing appears or changes.
+Also here: the Dagster sensor that requests a run when a returned listing appears or changes, and
+its job. The run materializes ``transfers/returned_listings`` (pipeline/transfers/assets.py), which
+reads the folder as it is now and shows every problem (check ``returned_listings_read``) within
+minutes of the file landing; the answers change the register with the next transfer, which stores
+the folder with its snapshot (pipeline/transfers/snapshot.py), so a rebuilt transfer gives the same
+register.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Dagster reads the sensor's resource annotation at runtime.
 import csv
 import io
 import os
@@ -28,6 +32,7 @@ from python_calamine import CalamineError, CalamineWorkbook
 from pipeline.ops.automation import STUDY_TAG, drop_manifest, evaluate_drop
 from pipeline.raw.limits import load_limits
 from pipeline.raw.workbook import WorkbookLimitError, check_sheet, inspect_workbook
+from pipeline.resources import TransferHistory
 from pipeline.transfers.register import DM_DECISIONS, RESPONSE_COLS
 
 PROBLEM_COLS = ["file", "row", "field", "value", "message"]
@@ -39,6 +44,9 @@ RESPONSES_DIR_ENV = "PIPELINE_RESPONSES_DIR"
 DIGEST_TAG = "pipeline/responses_digest"
 # Excel's own lock file while a workbook is open (~$101.xlsx) is not a returned listing.
 _LOCK_PREFIX = "~$"
+RETURNED_KEY = dg.AssetKey(["transfers", "returned_listings"])
+RETURNED_CHECK = "returned_listings_read"
+JOB_NAME = "returned_listings_check"
 
 
 @dataclass(frozen=True)
@@ -259,24 +267,53 @@ def evaluate_responses(cursor: str | None, folder: Path) -> tuple[str | None, st
     return digest, new_cursor, reason.replace("raw folder", "responses folder").replace("drop ", "responses ")
 
 
+def problems_table(problems: pd.DataFrame) -> dg.TableMetadataValue:
+    """Take problems (PROBLEM_COLS); return them as a Dagster table (text cells; a file-level problem has no row)."""
+    schema = dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in PROBLEM_COLS])
+    records = [
+        dg.TableRecord({c: ("" if v is None or v is pd.NA else str(v)) for c, v in zip(PROBLEM_COLS, vals)})
+        for vals in problems[PROBLEM_COLS].astype(object).itertuples(index=False, name=None)
+    ]
+    return dg.MetadataValue.table(records=records, schema=schema)
+
+
+def answer_counts(answers: pd.DataFrame) -> dict[str, int]:
+    """Take the answers (RESPONSE_COLS); return the numbers a data manager reads: rows read, site answers
+    (a ``site_response`` filled in) and the data manager's CANCEL and CLOSE decisions."""
+    return {
+        "answers": len(answers),
+        "site answers": int((answers["site_response"].astype(str) != "").sum()),
+        **{f"dm {d}": int((answers["dm_decision"] == d).sum()) for d in DM_DECISIONS},
+    }
+
+
 def build_responses_sensor(
-    job: dg.JobDefinition | dg.UnresolvedAssetJobDefinition,
-    folder: Callable[[], Path] = responses_dir,
+    job: "dg.JobDefinition | dg.UnresolvedAssetJobDefinition",
+    folder: Callable[[], Path] | None = None,
     partition_key: Callable[[dg.SensorEvaluationContext], str | None] | None = None,
     name: str = "returned_site_listings",
 ) -> dg.SensorDefinition:
-    """Take the job to run (and the folder, and the partition to run, e.g. the latest transfer); return a
-    sensor requesting one run per new or changed content of the responses folder (run key = its digest)."""
+    """Take the job to run (and the folder, default the ``history`` resource's responses folder, and the
+    partition to run); return a sensor requesting one run per new or changed content of the responses
+    folder (run key = its digest).
+
+    It starts running with the daemon: the run it requests only reads the folder and writes nothing to
+    the deliverables, and a data manager who saves a listing there expects to hear about a damaged one
+    that day, not a month later when the next transfer reads it."""
 
     @dg.sensor(
         name=name,
         job=job,
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Re-run the query register when a site or the data manager returns a filled-in listing.",
+        description=(
+            "Read the returned site listings again when a site or the data manager saves a filled-in listing "
+            "in the responses folder: transfers/returned_listings shows the answers and every problem (file, row, "
+            "value); the next transfer applies the answers to the register."
+        ),
     )
-    def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        where = folder()
+    def _sensor(context: dg.SensorEvaluationContext, history: TransferHistory) -> dg.SensorResult:
+        where = folder() if folder is not None else history.responses
         digest, cursor, reason = evaluate_responses(context.cursor, where)
         if digest is None:
             return dg.SensorResult(skip_reason=dg.SkipReason(f"{where}: {reason}"), cursor=cursor)
@@ -292,11 +329,11 @@ def build_responses_sensor(
     return _sensor
 
 
-def _default_job() -> dg.UnresolvedAssetJobDefinition:
-    from pipeline.ops.automation import nightly_job
-
-    return nightly_job
-
-
-# The default: a full rebuild (the register is rebuilt with the answers); `transfers` may build its own.
-responses_sensor = build_responses_sensor(_default_job())
+# Reads the responses folder only (pipeline/transfers/assets.py): quick, and never rewrites a deliverable.
+returned_listings_job = dg.define_asset_job(
+    JOB_NAME,
+    selection=dg.AssetSelection.assets(RETURNED_KEY),
+    tags=STUDY_TAG,
+    description="Read the returned site listings of the responses folder and show their answers and problems.",
+)
+responses_sensor = build_responses_sensor(returned_listings_job)
