@@ -34,27 +34,13 @@ from pipeline.specs.raw import RawSpec, load_raw_spec
 RETURN_COLS = ["site_response", "dm_decision"]
 QUERY_COLS = ["siteid", "subjid", "form", "file", "row", "field", "value", "rule", "message"]
 ADAM_ISSUE_COLS = ["USUBJID", "dataset", "variable", "value", "rule", "message"]
-LISTING_COLS = [
-    "query_id",
-    "siteid",
-    "subjid",
-    "form",
-    "field",
-    "value",
-    "rule",
-    "site_message",
-    "site_message_zh",
-    "allowed",
-    "context",
-    "message",
-    "file",
-    "row",
-    "status",
-    *RETURN_COLS,
-]
+# What a query is (its id, where and what): the first columns of the site listing, the register and the
+# lifecycle listing (pipeline/transfers).
+QUERY_IDENTITY_COLS = ["query_id", "siteid", "subjid", "form", "field", "value", "rule"]
 # Written for the site after ids are assigned (pipeline/ops/site_messages.py); not part of a query's identity.
 # ``message`` stays the text of the layer that found the problem.
 SITE_TEXT_COLS = ["site_message", "site_message_zh", "allowed", "context"]
+LISTING_COLS = [*QUERY_IDENTITY_COLS, *SITE_TEXT_COLS, "message", "file", "row", "status", *RETURN_COLS]
 REDACTED = "<redacted>"
 UNASSIGNED_SITE = "unassigned"
 # SDTM/ADaM names of identifier data, in case a later layer reports one (the raw dictionary

@@ -63,29 +63,19 @@ NO_TRANSFER = (
 SAMPLE_ROWS = 20
 # The lifecycle listing a site receives: what the query is, where it stands, what to write back.
 SITE_LISTING_COLS = [
-    "query_id",
-    "siteid",
-    "subjid",
-    "form",
-    "field",
-    "value",
-    "rule",
+    *q.QUERY_IDENTITY_COLS,
     "status",
     "first_raised",
     "last_seen",
     "age_days",
-    "site_message",
-    "site_message_zh",
-    "allowed",
-    "context",
+    *q.SITE_TEXT_COLS,
     "message",
     "file",
     "row",
     "close_reason",
     "notes",
     "history",
-    "site_response",
-    "dm_decision",
+    *q.RETURN_COLS,
 ]
 
 

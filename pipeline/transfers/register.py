@@ -31,14 +31,10 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from pipeline.ops.queries import QUERY_IDENTITY_COLS, RETURN_COLS
+
 REGISTER_COLS = [
-    "query_id",
-    "siteid",
-    "subjid",
-    "form",
-    "field",
-    "value",
-    "rule",
+    *QUERY_IDENTITY_COLS,
     "message",
     "file",
     "row",
@@ -47,8 +43,7 @@ REGISTER_COLS = [
     "last_seen",
     "status_since",
     "age_days",
-    "site_response",
-    "dm_decision",
+    *RETURN_COLS,
     "close_reason",
     "notes",
     "history",
