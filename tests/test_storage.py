@@ -249,3 +249,54 @@ def test_a_failed_deliverable_write_fails_the_asset_that_writes_it(tmp_path, mon
     assert "No space left" in failed[0].event_specific_data.error.cause.message
     assert not res.get_asset_materialization_events()
     assert not (tmp_path / "out" / "ae.parquet").exists()
+
+
+def test_freed_memory_is_given_back_once_before_each_step_loads_its_inputs(tmp_path, monkeypatch) -> None:
+    from pipeline import storage
+
+    calls: list[str] = []
+    monkeypatch.setattr(storage, "return_freed_memory", lambda: calls.append("freed"))
+
+    @dg.asset
+    def a() -> int:
+        return 1
+
+    @dg.asset
+    def b() -> int:
+        return 2
+
+    @dg.asset
+    def two(a: int, b: int) -> int:  # two inputs, one step: memory given back once
+        return a + b
+
+    @dg.asset
+    def one(two: int) -> int:
+        return two
+
+    res = dg.materialize([a, b, two, one], resources={"io_manager": StudyIOManager(base_dir=str(tmp_path))})
+    assert res.success and res.output_for_node("one") == 3
+    assert calls == ["freed", "freed"]  # steps two and one; a and b load nothing
+
+
+class _FakeLibc:
+    def __init__(self) -> None:
+        self.trims: list[int] = []
+
+    def malloc_trim(self, pad: int) -> int:
+        self.trims.append(pad)
+        return 1
+
+
+def test_return_freed_memory_trims_the_c_heap_unless_turned_off(monkeypatch) -> None:
+    from pipeline import storage
+
+    libc = _FakeLibc()
+    monkeypatch.setattr(storage, "_LIBC", libc)
+    monkeypatch.setenv("PIPELINE_RETURN_FREED_MEMORY", "0")
+    storage.return_freed_memory()
+    assert libc.trims == []
+    monkeypatch.delenv("PIPELINE_RETURN_FREED_MEMORY")
+    storage.return_freed_memory()
+    assert libc.trims == [0]
+    monkeypatch.setattr(storage, "_LIBC", False)  # no glibc (macOS, musl): nothing to call, no error
+    storage.return_freed_memory()
