@@ -16,14 +16,11 @@ own metadata in the file restores its dtypes exactly); any other part is a pickl
 (``<part>.pickle``).
 
 This module and the submission writers are the pipeline's one place for storage speed: a
-value's files are written in the step that made it, so a failed write fails that step. It is
-also the one place that hands memory freed by earlier steps back to the operating system
-(:func:`return_freed_memory`, once before each step loads its inputs).
+value's files are written in the step that made it, so a failed write fails that step.
 """
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import importlib
 import json
@@ -50,8 +47,9 @@ WHOLE = "value"  # the one part of a value that is not a dataclass instance
 # Column kinds stored as Parquet (anything else makes the frame a pickle).
 _NUMERIC = {"float64", "float32", "int64", "int32", "int16", "int8", "bool"}
 # Where a loaded part's Arrow buffers live: the system allocator (glibc malloc), not Arrow's default
-# pool (mimalloc), which holds on to pages a step has freed; measured at 10,000 subjects, loading
-# every SDTM dataset: +218 MB RSS here vs +350 MB in the default pool (benchmarks/RESULTS.md, session 7).
+# pool (mimalloc), which keeps extra pages per decoded column: loading every SDTM dataset of 10,000
+# subjects takes +218 MB RSS here, +350 MB in the default pool; the run's peak 1,049 vs 1,130 MB
+# (benchmarks/RESULTS.md, session 7).
 _POOL = pa.system_memory_pool()
 
 
@@ -85,8 +83,7 @@ def _write_part(value: Any, folder: Path, name: str) -> str:
 
 def _read_part(folder: Path, name: str, how: str, columns_object: bool) -> Any:
     if how == "parquet":
-        # split_blocks / self_destruct: no consolidated 2-D copy of the numeric columns. Decoded into
-        # the C heap (_POOL), which return_freed_memory gives back once the frame is freed.
+        # split_blocks / self_destruct: no consolidated 2-D copy of the numeric columns.
         table = ds.dataset(folder / f"{name}.parquet", format="parquet").to_table(memory_pool=_POOL)
         df = table.to_pandas(split_blocks=True, self_destruct=True, memory_pool=_POOL)
         if columns_object:
@@ -155,53 +152,17 @@ def read_value(path: Path | str, parts: list[str] | None = None) -> Any:
     return obj
 
 
-_LIBC: Any = None
-
-
-def return_freed_memory() -> None:
-    """Give the memory that earlier steps freed back to the OS: glibc's ``malloc_trim`` (Python
-    objects, numpy arrays, the loaded parts' Arrow buffers) and Arrow's default pool. Without it a run of many steps
-    in one process keeps the high-water mark of each (measured at 10,000 subjects: benchmarks/
-    RESULTS.md, session 7). No-op where there is no glibc; ``PIPELINE_RETURN_FREED_MEMORY=0`` turns
-    it off (to measure it)."""
-    global _LIBC
-    if os.environ.get("PIPELINE_RETURN_FREED_MEMORY", "1") == "0":
-        return
-    if _LIBC is None:
-        try:
-            _LIBC = ctypes.CDLL("libc.so.6")
-            _LIBC.malloc_trim.argtypes = [ctypes.c_size_t]
-        except (OSError, AttributeError):
-            _LIBC = False
-    pa.default_memory_pool().release_unused()
-    if _LIBC:
-        _LIBC.malloc_trim(0)
-
-
 class WorkFolderIOManager(dg.UPathIOManager):
     """Dagster's path-based IO manager storing each value as a folder of Parquet and pickle parts."""
 
     extension = ""
-    _freed_for: str | None = None  # the step before whose inputs memory was last given back
 
     def dump_to_path(self, context: dg.OutputContext, obj: Any, path: UPath) -> None:
         write_value(obj, Path(str(path)))
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> Any:
-        step = _step_key(context)
-        if step is None or step != self._freed_for:
-            return_freed_memory()
-            self._freed_for = step
         parts = (context.definition_metadata or {}).get(PARTS_KEY)
         return read_value(Path(str(path)), list(parts) if parts else None)
-
-
-def _step_key(context: dg.InputContext) -> str | None:
-    """The key of the step loading this input; None outside a run (load_asset_value, tests)."""
-    try:
-        return context.step_context.step.key
-    except dg.DagsterInvariantViolationError:
-        return None
 
 
 class StudyIOManager(dg.ConfigurableIOManagerFactory):
