@@ -80,3 +80,57 @@ def test_trace_asset_shows_the_table_for_the_requested_subject():
     assert isinstance(table, dg.TableMetadataValue)
     assert [r.data["raw row"] for r in table.records] == ["77"]
     assert result.metadata["subject"] == S2
+
+
+def test_trace_of_every_subject_is_the_per_subject_traces():
+    """The all-subjects trace (one join per domain) equals the per-subject traces stacked, with a
+    record of two raw rows, a repeated --SEQ (the first SDTM record is shown) and an integer RSSEQ."""
+    adtte = pd.concat(
+        [
+            _adtte(),
+            pd.DataFrame(
+                {
+                    "USUBJID": ["S3", "S3"],
+                    "PARAMCD": ["TTR", "RFS"],
+                    "AVAL": [10.0, 10.0],
+                    "CNSR": [0.0, 0.0],
+                    "ADT": pd.to_datetime(["2018-01-10", "2018-01-10"]),
+                    "EVNTDESC": ["RECURRENCE", "RECURRENCE"],
+                    "SRCDOM": ["RS", "RS"],
+                    "SRCVAR": ["RSDTC", "RSDTC"],
+                    "SRCSEQ": [1.0, 5.0],  # RSSEQ 5 is not in RS: no SDTM record, no raw row
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    data, lineage = _rs()
+    data = pd.concat(
+        [
+            data,
+            pd.DataFrame({"USUBJID": ["S3", "S3"], "RSSEQ": [1.0, 1.0], "RSTESTCD": "OVRLRESP", "VISIT": ["MONTH 1", "REPEAT"]}),
+        ],
+        ignore_index=True,
+    )
+    data["RSSEQ"] = data["RSSEQ"].astype("int64")
+    lineage = pd.concat(
+        [
+            lineage,
+            pd.DataFrame(
+                {"DOMAIN": "RS", "USUBJID": ["S3", "S3"], "RECORD": [1.0, 1.0], "RAWFILE": "102/ta.csv", "RAWROW": [8, 3]}
+            ),
+        ],
+        ignore_index=True,
+    )
+    every = adtte_trace(adtte, {"RS": (data, lineage)})
+    each = pd.concat(
+        [adtte_trace(adtte, {"RS": (data, lineage)}, u) for u in sorted(adtte["USUBJID"].unique())], ignore_index=True
+    )
+    pd.testing.assert_frame_equal(every, each)
+    s3 = every[every["USUBJID"].eq("S3")]
+    ttr = s3[s3["PARAMCD"].eq("TTR")]
+    assert list(zip(ttr["raw file"], ttr["raw row"])) == [("102/ta.csv", "8"), ("102/ta.csv", "3")]  # lineage order
+    assert set(ttr["SDTM record"]) == {"RS RSSEQ=1: RSTESTCD=OVRLRESP, VISIT=MONTH 1"}
+    rfs = s3[s3["PARAMCD"].eq("RFS")].iloc[0]
+    assert (rfs["SDTM record"], rfs["raw file"], rfs["source"]) == ("", "", "RS.RSDTC RSSEQ=5")
+    assert len(every) == 3 + 2 + 1

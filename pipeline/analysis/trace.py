@@ -26,44 +26,78 @@ def _text(v: object) -> str:
     return str(v.date()) if isinstance(v, pd.Timestamp) else str(v)
 
 
+def _first_match(want: pd.DataFrame, usubjid: pd.Series, seq: pd.Series) -> pd.DataFrame:
+    """The rows of a frame whose (USUBJID, sequence number) is one of ``want`` (columns u, s), in the
+    frame's order: columns u, s and pos (the row's position in the frame)."""
+    keys = pd.DataFrame({"u": usubjid.astype(str).to_numpy(dtype=object), "s": seq.astype("float64").to_numpy()})
+    keys["pos"] = range(len(keys))
+    return want.merge(keys, on=["u", "s"], how="inner").sort_values("pos", kind="mergesort")
+
+
 def adtte_trace(adtte: pd.DataFrame, sdtm: Mapping[str, tuple[pd.DataFrame, pd.DataFrame]], usubjid: str = "") -> pd.DataFrame:
     """Take ADTTE, {domain: (SDTM data, record lineage)} and an optional USUBJID; return TRACE_COLS,
-    one row per (ADTTE record, raw record), sorted by USUBJID and PARAMCD."""
+    one row per (ADTTE record, raw record), sorted by USUBJID and PARAMCD.
+
+    The SDTM record of an ADTTE record is the first of its domain with its USUBJID and --SEQ =
+    SRCSEQ; its raw records are every lineage row with that USUBJID and RECORD = SRCSEQ, in the
+    lineage's order. Each domain is matched once for all ADTTE records (a join, not a search per
+    record), so tracing every subject of a large study takes seconds.
+    """
     t = adtte if not usubjid else adtte[adtte["USUBJID"].astype(str).eq(usubjid)]
+    t = t.sort_values(["USUBJID", "PARAMCD"], kind="mergesort")
+    dom = [_text(v) for v in t["SRCDOM"]]
+    seq_text = [_text(v) for v in t["SRCSEQ"]]
+    ustr = t["USUBJID"].astype(str).tolist()
+    traced = [d in sdtm and bool(q) for d, q in zip(dom, seq_text)]
+    seqs = [float(v) if ok else float("nan") for v, ok in zip(t["SRCSEQ"], traced)]
+    record: dict[tuple[str, str, float], str] = {}  # (domain, USUBJID, seq) -> the SDTM record's text
+    raw: dict[tuple[str, str, float], list[tuple[str, str]]] = {}  # -> its (raw file, raw row) pairs
+    for d in sorted({d for d, ok in zip(dom, traced) if ok}):
+        data, lineage = sdtm[d]
+        seq_var = f"{d}SEQ"
+        want = pd.DataFrame(
+            {
+                "u": [u for u, x, ok in zip(ustr, dom, traced) if ok and x == d],
+                "s": [s for s, x, ok in zip(seqs, dom, traced) if ok and x == d],
+            }
+        ).drop_duplicates()
+        first = _first_match(want, data["USUBJID"], data[seq_var]).drop_duplicates(["u", "s"])
+        cols = [c for c in _CONTEXT if c in data.columns]
+        ctx = {c: data[c].iloc[first["pos"].to_numpy()].tolist() for c in cols}
+        for i, (u, s) in enumerate(zip(first["u"], first["s"])):
+            record[(d, u, s)] = f"{d} {seq_var}={int(s)}: " + ", ".join(
+                f"{c}={_text(ctx[c][i])}" for c in cols if _text(ctx[c][i])
+            )
+        lin = _first_match(want, lineage["USUBJID"], lineage["RECORD"])
+        pos = lin["pos"].to_numpy()
+        files, rows_ = lineage["RAWFILE"].iloc[pos].tolist(), lineage["RAWROW"].iloc[pos].tolist()
+        for u, s, f, n in zip(lin["u"], lin["s"], files, rows_):
+            raw.setdefault((d, u, s), []).append((_text(f), _text(n)))
     rows: list[dict] = []
-    for r in t.sort_values(["USUBJID", "PARAMCD"], kind="mergesort").itertuples(index=False):
+    cols_t = ["AVAL", "CNSR", "ADT", "SRCVAR", "PARAMCD", "USUBJID"]
+    ev = t["EVNTDESC"].tolist() if "EVNTDESC" in t.columns else [""] * len(t)
+    values = zip(*(t[c].tolist() for c in cols_t), ev, dom, seq_text, ustr, seqs, traced)
+    for aval, cnsr, adt, srcvar, paramcd, usub, evntdesc, d, q, u, s, ok in values:
         base = {
-            "USUBJID": r.USUBJID,
-            "PARAMCD": r.PARAMCD,
-            "AVAL": _text(r.AVAL),
-            "CNSR": _text(r.CNSR),
-            "ADT": _text(r.ADT),
-            "EVNTDESC": _text(getattr(r, "EVNTDESC", "")),
-            "source": f"{_text(r.SRCDOM)}.{_text(r.SRCVAR)}"
-            + (f" {_text(r.SRCDOM)}SEQ={_text(r.SRCSEQ)}" if _text(r.SRCSEQ) else ""),
+            "USUBJID": usub,
+            "PARAMCD": paramcd,
+            "AVAL": _text(aval),
+            "CNSR": _text(cnsr),
+            "ADT": _text(adt),
+            "EVNTDESC": _text(evntdesc),
+            "source": f"{d}.{_text(srcvar)}" + (f" {d}SEQ={q}" if q else ""),
             "SDTM record": "",
             "raw file": "",
             "raw row": "",
         }
-        dom = _text(r.SRCDOM)
-        if dom not in sdtm or not _text(r.SRCSEQ):
-            base["SDTM record"] = (
-                "derived in ADSL from several SDTM records (see ADSL's variable lineage)" if dom == "ADSL" else ""
-            )
+        if not ok:
+            base["SDTM record"] = "derived in ADSL from several SDTM records (see ADSL's variable lineage)" if d == "ADSL" else ""
             rows.append(base)
             continue
-        data, lineage = sdtm[dom]
-        seq = float(r.SRCSEQ)
-        seq_var = f"{dom}SEQ"
-        rec = data[data["USUBJID"].astype(str).eq(str(r.USUBJID)) & data[seq_var].eq(seq)]
-        if not rec.empty:
-            x = rec.iloc[0]
-            base["SDTM record"] = f"{dom} {seq_var}={int(seq)}: " + ", ".join(
-                f"{c}={_text(x[c])}" for c in _CONTEXT if c in rec.columns and _text(x[c])
-            )
-        lin = lineage[lineage["USUBJID"].astype(str).eq(str(r.USUBJID)) & lineage["RECORD"].eq(seq)]
-        if lin.empty:
+        base["SDTM record"] = record.get((d, u, s), "")
+        pairs = raw.get((d, u, s))
+        if not pairs:
             rows.append(base)
-        for f, n in zip(lin["RAWFILE"], lin["RAWROW"]):
-            rows.append({**base, "raw file": _text(f), "raw row": _text(n)})
+        for f, n in pairs or ():
+            rows.append({**base, "raw file": f, "raw row": n})
     return pd.DataFrame(rows, columns=TRACE_COLS)
