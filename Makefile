@@ -22,11 +22,13 @@ $(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
 run: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m pipeline run --raw raw --out outputs
 
-# Two pytest-xdist workers (the CI machine has 2 cores); --dist loadgroup keeps the tests of one
-# xdist_group (a module's expensive fixture, the Postgres/Redis cluster, the webserver) on one worker.
+# Two pytest-xdist workers (the CI machine has 2 cores); --dist loadfile runs each test module on one
+# worker, so a module-scoped fixture (a complete run, the Postgres/Redis cluster, the webserver) is built
+# once. Not loadgroup: with pytest 9 its xdist_group marks are ignored (xdist 3.8 renames item._nodeid,
+# which pytest 9 no longer reads), and every grouped fixture was built on both workers.
 TEST_WORKERS ?= 2
 test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=25
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 # ruff (lint, then formatting) and mypy, all configured in pyproject.toml.
 lint: $(STAMP)

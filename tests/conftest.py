@@ -172,8 +172,6 @@ PINNED_ENV = {"PIPELINE_CODE_VERSION": _HEAD, "SOURCE_DATE_EPOCH": _HEAD_TIME or
 # The shared build is the first transfer of its store, received on this day (a run compared with it
 # byte for byte passes --received with this date: the transfer id holds it).
 EMBEDDED_RECEIVED = dt.date(2026, 1, 5)
-# The modules that read the shared build, in one pytest-xdist group so that one worker builds it once.
-EMBEDDED_GROUP = "embedded_build"
 
 
 @dataclass(frozen=True)

@@ -44,10 +44,6 @@ from pipeline.specs.raw import load_raw_spec
 from pipeline.synth import generate_study
 
 SPEC = load_raw_spec()
-# Under pytest-xdist the module's tests run as two groups, each on one worker (last night's run is built
-# once per group): the bad drops' runs, and the publish tests (refusals, a full disk, kills) marked PUBLISH.
-pytestmark = pytest.mark.xdist_group("bad_input_corpus")
-PUBLISH = pytest.mark.xdist_group("publish")
 CUTOFF_MSG = "is after the data cut-off of 2022-12-31; a date cannot be later than the export"
 Row = tuple  # (siteid, subjid, form, file, row, field, value, rule, message)
 LISTING = ["siteid", "subjid", "form", "file", "row", "field", "value", "rule", "message"]
@@ -878,7 +874,6 @@ def _good_build(last_night: Run, base: Path) -> Path:
     return out
 
 
-@PUBLISH
 def test_an_empty_raw_folder_is_refused_and_the_package_untouched(last_night: Run, tmp_path: Path) -> None:
     from pipeline.runner import RunRefused
 
@@ -895,7 +890,6 @@ def test_an_empty_raw_folder_is_refused_and_the_package_untouched(last_night: Ru
     assert tree_digest(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["outputs", "raw"]
 
 
-@PUBLISH
 def test_work_inside_out_is_refused(clean_raw: Path, last_night: Run, tmp_path: Path) -> None:
     from pipeline.runner import RunRefused
 
@@ -911,7 +905,6 @@ def test_work_inside_out_is_refused(clean_raw: Path, last_night: Run, tmp_path: 
     assert tree_digest(out) == before
 
 
-@PUBLISH
 def test_out_inside_raw_is_refused(clean_raw: Path, tmp_path: Path) -> None:
     from pipeline.runner import RunRefused
 
@@ -1047,7 +1040,6 @@ def test_drift_fails_the_warn_checks_and_opens_the_summary(drift_run, last_night
 # --- issue 16: a full disk or a kill at any point leaves the published package consistent ------------------
 
 
-@PUBLISH
 @pytest.mark.parametrize("target", ["sdtm/define.xml", "queries/103.xlsx", "manifest.json"])
 def test_enospc_publishes_nothing(clean_raw: Path, last_night: Run, runner, tmp_path: Path, target: str) -> None:
     """The disk fills while one file is written (early, in the middle, the manifest last): the run fails, the
@@ -1102,7 +1094,6 @@ def _wait_for(cond: Callable[[], bool], proc: subprocess.Popen, timeout: float =
     return False
 
 
-@PUBLISH
 def test_sigkill_at_several_points_and_a_second_run_refused(clean_raw: Path, last_night: Run, tmp_path: Path) -> None:
     """Runs killed (SIGKILL) while the staging folder holds SDTM, ADaM or the submission package: each time the
     published package is last night's, consistent with its manifest. A second run while one runs is refused

@@ -30,8 +30,7 @@ from pathlib import Path
 
 import pytest
 
-# One worker under pytest-xdist: the cluster (free ports, its own DAGSTER_HOME) is started once.
-pytestmark = [pytest.mark.distributed, pytest.mark.xdist_group("distributed")]
+pytestmark = pytest.mark.distributed
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"

@@ -17,13 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import EMBEDDED_GROUP, EMBEDDED_RECEIVED, PINNED_ENV
+from conftest import EMBEDDED_RECEIVED, PINNED_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT / "raw"
-# The module reads the session's shared build of raw/ (tests/conftest.py), built once per worker for this
-# module and tests/test_transfers_e2e.py together.
-pytestmark = pytest.mark.xdist_group(EMBEDDED_GROUP)
 
 
 def tree_digest(root: Path) -> dict[str, str]:

@@ -12,9 +12,6 @@ from pipeline.raw.extract import REDACTED, FormExtract
 from pipeline.resources import StudyPaths
 from pipeline.specs.raw import load_raw_spec
 
-# One worker under pytest-xdist: the module-scoped fixture is built once.
-pytestmark = pytest.mark.xdist_group("raw_assets")
-
 SPEC = load_raw_spec()
 
 

@@ -18,9 +18,6 @@ from pipeline.submission import manifest as mf
 from pipeline.submission.define import build_define, validate_define
 from pipeline.submission.pdf import render_pdf
 
-# One worker under pytest-xdist: the module-scoped fixture is built once.
-pytestmark = pytest.mark.xdist_group("submission_m5")
-
 NS = {
     "odm": "http://www.cdisc.org/ns/odm/v1.3",
     "def": "http://www.cdisc.org/ns/def/v2.1",

@@ -16,9 +16,6 @@ from pipeline.synth.calibration import load_calibration
 from pipeline.synth.simulate import simulate_study
 from pipeline.synth.truth import subjects_truth
 
-# One worker under pytest-xdist: the module-scoped fixture is built once.
-pytestmark = pytest.mark.xdist_group("synth_calibration")
-
 N = 20_000
 TIMES = (12, 24, 36, 60)
 CAL = load_calibration()

@@ -20,9 +20,6 @@ from pipeline.specs.paths import SPECS_DIR
 from pipeline.specs.raw import load_raw_spec
 from pipeline.synth import generate_study
 
-# One worker under pytest-xdist: the module-scoped fixture is built once.
-pytestmark = pytest.mark.xdist_group("synth_contract")
-
 SPEC = load_raw_spec()
 SEED = 20160901
 

@@ -10,9 +10,6 @@ import pytest
 
 from pipeline.synth import generate_study
 
-# One worker under pytest-xdist: the module-scoped fixture is built once.
-pytestmark = pytest.mark.xdist_group("synth_determinism")
-
 N = 60
 
 

@@ -15,9 +15,6 @@ from pipeline.tlf.ard import build_ard, lookup
 from pipeline.tlf.check import compare
 from pipeline.tlf.registry import LISTINGS, TABLES
 
-# One worker under pytest-xdist: the module-scoped fixture is built once.
-pytestmark = pytest.mark.xdist_group("tlf")
-
 S, C = "SORAFENIB", "CONTROL"
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import EMBEDDED_GROUP, EMBEDDED_RECEIVED
+from conftest import EMBEDDED_RECEIVED
 
 from pipeline.runner import run_study
 from pipeline.transfers import TransferOptions
@@ -24,9 +24,8 @@ from pipeline.transfers.snapshot import TransferStore
 
 T1_DAY, T2_DAY, T3_DAY = EMBEDDED_RECEIVED, dt.date(2026, 2, 5), dt.date(2026, 3, 5)
 
-# Transfer 1 is the session's shared build of raw/ (tests/conftest.py): this module runs on the worker
-# that builds it, with tests/test_e2e_study.py.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(EMBEDDED_GROUP)]
+# Transfer 1 is the session's shared build of raw/ (tests/conftest.py), built once per worker.
+pytestmark = pytest.mark.slow
 
 
 def _drop_lines(path: Path, keep) -> None:

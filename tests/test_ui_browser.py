@@ -26,8 +26,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-# One worker under pytest-xdist: the study and the webserver (a free port) are started once.
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("ui_browser")]
+pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
