@@ -207,17 +207,24 @@ def test_definitions_run_the_responses_sensor_and_a_dropped_listing_requests_a_r
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     assert defs.resolve_job_def("returned_listings_check").asset_layer.executable_asset_keys == {rs.RETURNED_KEY}
     resources = {"history": TransferHistory(history_dir=str(tmp_path / "hist"), responses_dir=str(folder))}
-    empty = sensor(dg.build_sensor_context(resources=resources))
-    assert not empty.run_requests and "responses folder is empty" in empty.skip_reason.skip_message
+
+    def tick(cursor: str | None) -> dg.SensorResult:
+        got = sensor(dg.build_sensor_context(cursor=cursor, resources=resources))
+        assert isinstance(got, dg.SensorResult)
+        return got
+
+    empty = tick(None)
+    assert empty.skip_reason is not None and "responses folder is empty" in str(empty.skip_reason.skip_message)
+    assert not empty.run_requests
     folder.mkdir()
     (folder / "101.xlsx").write_bytes(q.listing_xlsx_bytes(listing([("Q101-A", "corrected to grade 2", "")])))
-    first = sensor(dg.build_sensor_context(cursor=empty.cursor, resources=resources))
+    first = tick(empty.cursor)
     assert not first.run_requests  # seen once: it may still be copying
-    second = sensor(dg.build_sensor_context(cursor=first.cursor, resources=resources))
-    assert [r.run_key[:10] for r in second.run_requests] == ["responses-"]
+    second = tick(first.cursor)
+    assert second.run_requests is not None
+    assert [str(r.run_key)[:10] for r in second.run_requests] == ["responses-"]
     assert second.run_requests[0].partition_key is None
-    third = sensor(dg.build_sensor_context(cursor=second.cursor, resources=resources))
-    assert not third.run_requests  # the same content never runs twice
+    assert not tick(second.cursor).run_requests  # the same content never runs twice
 
 
 def test_returned_listings_asset_names_every_problem_in_the_run(tmp_path: Path):
@@ -243,7 +250,9 @@ def test_returned_listings_asset_names_every_problem_in_the_run(tmp_path: Path):
     assert mat["query ids checked against"].value == "the register of T20260105-0123456789"
     (check,) = result.get_asset_check_evaluations()
     assert (check.check_name, check.passed, check.severity) == ("returned_listings_read", False, dg.AssetCheckSeverity.WARN)
-    table = [r.data for r in check.metadata["problems"].value.records]
+    listed = check.metadata["problems"]
+    assert isinstance(listed, dg.TableMetadataValue)
+    table = [r.data for r in listed.records]
     assert [(r["file"], r["row"], r["field"], r["value"]) for r in table] == [
         ("101.xlsx", "3", "dm_decision", "DELETE"),
         ("101.xlsx", "4", "query_id", "Q999-X"),
