@@ -69,6 +69,21 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         os.environ["DAGSTER_HOME"] = user
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before each test's fixtures: no Dagster definitions-state storage left over from an earlier test.
+
+    Entering a DagsterInstance (``with instance:``, ``instance_for_test``) sets a process-wide context
+    variable that building Definitions reads; a test whose instance was entered and disposed out of order
+    left it pointing at a storage without an instance, and every later build in that worker failed with
+    "Attempted to resolve undefined DagsterInstance weakref" (seen with ``--dist loadfile`` ordering).
+    Dagster has no public call to clear it.
+    """
+    from dagster._core.storage.defs_state.base import _current_storage
+
+    _current_storage.set(None)
+
+
 @pytest.fixture(scope="session")
 def user_dagster_home(pytestconfig: pytest.Config) -> Path | None:
     """The DAGSTER_HOME the session was started with (``make test`` sets .dagster_home), or None."""
