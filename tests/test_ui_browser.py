@@ -11,6 +11,7 @@ Screenshots go to the test's temporary folder, and to docs/img/ when a picture i
 there or UPDATE_SCREENSHOTS=1 (so an ordinary test run leaves the working tree alone).
 """
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -252,104 +253,85 @@ def _save(png: bytes, name: str, tmp: Path) -> None:
 
 
 def test_ui_pages(webserver, graph, tmp_path):
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: run .ci/install-browser.sh (apt-get install chromium) to enable the browser test")
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[dev]')"
-    )
-
     evaluated = _evaluated_checks(graph)
     assert evaluated
     # Prefer DM's spec check (the one the README shows), then any SDTM check, then any other.
     asset, check, passed = sorted(evaluated, key=lambda e: (e[0] != "sdtm/dm", not e[0].startswith("sdtm/"), e[0], e[1]))[0]
 
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": 1440, "height": 900})
-            page.set_default_timeout(30_000)
+    with _page(1440, 900, 30_000) as page:
+        page.goto(f"{webserver}/asset-groups", wait_until="networkidle")
+        page.get_by_text("Global asset lineage").first.wait_for()
+        for group in ("raw", "sdtm"):
+            page.get_by_text(group, exact=True).first.wait_for(state="visible")
+        page.wait_for_timeout(1000)  # let the graph finish its layout animation
+        _save(page.screenshot(), "ui-asset-groups.png", tmp_path)
 
-            page.goto(f"{webserver}/asset-groups", wait_until="networkidle")
-            page.get_by_text("Global asset lineage").first.wait_for()
-            for group in ("raw", "sdtm"):
-                page.get_by_text(group, exact=True).first.wait_for(state="visible")
-            page.wait_for_timeout(1000)  # let the graph finish its layout animation
-            _save(page.screenshot(), "ui-asset-groups.png", tmp_path)
-
-            page.goto(f"{webserver}/assets/{asset}?view=checks", wait_until="networkidle")
-            page.get_by_text(check, exact=True).first.wait_for(state="visible")
-            page.get_by_text("Passed" if passed else "Failed", exact=True).first.wait_for(state="visible")
-            page.wait_for_timeout(500)
-            _save(page.screenshot(), "ui-asset-checks.png", tmp_path)
-        finally:
-            browser.close()
+        page.goto(f"{webserver}/assets/{asset}?view=checks", wait_until="networkidle")
+        page.get_by_text(check, exact=True).first.wait_for(state="visible")
+        page.get_by_text("Passed" if passed else "Failed", exact=True).first.wait_for(state="visible")
+        page.wait_for_timeout(500)
+        _save(page.screenshot(), "ui-asset-checks.png", tmp_path)
     assert (tmp_path / "ui-asset-groups.png").stat().st_size > 10_000
 
 
 def test_ui_endpoints_and_failed_check(webserver, study, tmp_path):
     """The endpoints page with its table (display values) and a KM figure; a failed check by subject and raw row."""
+    import pandas as pd
+
+    shown = pd.read_csv(study["out"] / "analysis" / "endpoints.csv", dtype=str, keep_default_na=False)
+    dose = shown.loc[shown["PARAMCD"].eq("TDOSE") & shown["STATISTIC"].eq("Median"), "estimate"].iloc[0]
+    with _page() as page:
+        page.goto(f"{webserver}/assets/analysis/endpoints?view=events", wait_until="networkidle")
+        page.get_by_text("N analysed", exact=True).first.wait_for(state="visible")
+        page.get_by_text(dose, exact=True).first.wait_for(state="visible")  # e.g. 110,800, not 111000
+        page.wait_for_timeout(500)
+        _save(page.screenshot(), "ui-endpoints.png", tmp_path)
+        # A figure is markdown longer than the UI shows inline: one click opens it.
+        page.locator("tr", has_text="Kaplan-Meier RFS").get_by_text("[Show Markdown]").first.click()
+        page.locator("[role=dialog] img, .bp5-dialog img, .bp4-dialog img").first.wait_for(state="visible")
+        page.wait_for_timeout(500)
+        _save(page.screenshot(), "ui-endpoints-km.png", tmp_path)
+
+        page.goto(f"{webserver}/assets/sdtm/ae?view=checks", wait_until="networkidle")
+        page.get_by_text("schema", exact=True).first.click()
+        page.get_by_text("raw row", exact=True).first.wait_for(state="visible")
+        page.get_by_text("must be a term of codelist AETOXGR: 1, 2, 3, 4, 5").first.wait_for(state="visible")
+        page.wait_for_timeout(500)
+        _save(page.screenshot(), "ui-failed-check.png", tmp_path)
+    for name in ("ui-endpoints.png", "ui-endpoints-km.png", "ui-failed-check.png"):
+        assert (tmp_path / name).stat().st_size > 10_000, name
+
+
+@contextlib.contextmanager
+def _page(width: int = 1600, height: int = 1000, timeout_ms: int = 60_000):
+    """A headless Chromium page of that size and default timeout, closed afterwards; skips the test
+    without /usr/bin/chromium or the playwright package."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} not found: run .ci/install-browser.sh (apt-get install chromium) to enable the browser test")
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[dev]')"
     )
-    import pandas as pd
-
-    shown = pd.read_csv(study["out"] / "analysis" / "endpoints.csv", dtype=str, keep_default_na=False)
-    dose = shown.loc[shown["PARAMCD"].eq("TDOSE") & shown["STATISTIC"].eq("Median"), "estimate"].iloc[0]
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
         try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.set_default_timeout(60_000)
-
-            page.goto(f"{webserver}/assets/analysis/endpoints?view=events", wait_until="networkidle")
-            page.get_by_text("N analysed", exact=True).first.wait_for(state="visible")
-            page.get_by_text(dose, exact=True).first.wait_for(state="visible")  # e.g. 110,800, not 111000
-            page.wait_for_timeout(500)
-            _save(page.screenshot(), "ui-endpoints.png", tmp_path)
-            # A figure is markdown longer than the UI shows inline: one click opens it.
-            page.locator("tr", has_text="Kaplan-Meier RFS").get_by_text("[Show Markdown]").first.click()
-            page.locator("[role=dialog] img, .bp5-dialog img, .bp4-dialog img").first.wait_for(state="visible")
-            page.wait_for_timeout(500)
-            _save(page.screenshot(), "ui-endpoints-km.png", tmp_path)
-
-            page.goto(f"{webserver}/assets/sdtm/ae?view=checks", wait_until="networkidle")
-            page.get_by_text("schema", exact=True).first.click()
-            page.get_by_text("raw row", exact=True).first.wait_for(state="visible")
-            page.get_by_text("must be a term of codelist AETOXGR: 1, 2, 3, 4, 5").first.wait_for(state="visible")
-            page.wait_for_timeout(500)
-            _save(page.screenshot(), "ui-failed-check.png", tmp_path)
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.set_default_timeout(timeout_ms)
+            yield page
         finally:
             browser.close()
-    for name in ("ui-endpoints.png", "ui-endpoints-km.png", "ui-failed-check.png"):
-        assert (tmp_path / name).stat().st_size > 10_000, name
-
-
-def _browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: run .ci/install-browser.sh (apt-get install chromium) to enable the browser test")
-    return pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[dev]')")
 
 
 def test_ui_transfers(webserver, study, tmp_path):
     """The transfer partitions of transfers/delta, one per stored transfer."""
-    sync_api = _browser()
     from pipeline.transfers.snapshot import TransferStore
 
     transfers = TransferStore(study["history"]).transfers()
     assert len(transfers) == TRANSFERS
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.set_default_timeout(60_000)
-            page.goto(f"{webserver}/assets/transfers/delta?view=partitions", wait_until="networkidle")
-            page.get_by_text(transfers[-1]).first.wait_for(state="visible")
-            page.wait_for_timeout(1000)
-            _save(page.screenshot(), "ui-transfers.png", tmp_path)
-        finally:
-            browser.close()
+    with _page() as page:
+        page.goto(f"{webserver}/assets/transfers/delta?view=partitions", wait_until="networkidle")
+        page.get_by_text(transfers[-1]).first.wait_for(state="visible")
+        page.wait_for_timeout(1000)
+        _save(page.screenshot(), "ui-transfers.png", tmp_path)
     assert (tmp_path / "ui-transfers.png").stat().st_size > 10_000
 
 
@@ -399,27 +381,20 @@ def test_graphql_site_metrics_are_numbers_per_transfer(webserver, study):
 def test_ui_transfer_metrics_plot(webserver, study, tmp_path):
     """The asset page of transfers/site_metrics, Metadata section, Plots: one chart per numeric entry with
     the transfers (partitions) on the x axis."""
-    sync_api = _browser()
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.set_default_timeout(60_000)
-            page.goto(f"{webserver}/assets/transfers/site_metrics", wait_until="networkidle")
-            page.get_by_text("Metadata", exact=True).first.wait_for(state="visible")
-            page.get_by_role("button", name="Plots").first.click()
-            # By partition (the default for a partitioned asset), not by materialization time.
-            page.get_by_text("When graphing values by partition").first.wait_for(state="visible")
-            page.get_by_role("button", name="Partitions").first.wait_for(state="visible")
-            for label in ("answered", "aes_per_subject_month", "open"):
-                page.get_by_text(label, exact=True).first.wait_for(state="visible")
-            assert page.locator("canvas").count() >= 10  # one chart per metric, sites included
-            page.get_by_text("answered", exact=True).first.scroll_into_view_if_needed()
-            page.evaluate("window.scrollTo(0, 0)")
-            page.wait_for_timeout(1500)  # the charts' drawing animation
-            _save(page.screenshot(), "ui-transfer-metrics.png", tmp_path)
-        finally:
-            browser.close()
+    with _page() as page:
+        page.goto(f"{webserver}/assets/transfers/site_metrics", wait_until="networkidle")
+        page.get_by_text("Metadata", exact=True).first.wait_for(state="visible")
+        page.get_by_role("button", name="Plots").first.click()
+        # By partition (the default for a partitioned asset), not by materialization time.
+        page.get_by_text("When graphing values by partition").first.wait_for(state="visible")
+        page.get_by_role("button", name="Partitions").first.wait_for(state="visible")
+        for label in ("answered", "aes_per_subject_month", "open"):
+            page.get_by_text(label, exact=True).first.wait_for(state="visible")
+        assert page.locator("canvas").count() >= 10  # one chart per metric, sites included
+        page.get_by_text("answered", exact=True).first.scroll_into_view_if_needed()
+        page.evaluate("window.scrollTo(0, 0)")
+        page.wait_for_timeout(1500)  # the charts' drawing animation
+        _save(page.screenshot(), "ui-transfer-metrics.png", tmp_path)
     assert (tmp_path / "ui-transfer-metrics.png").stat().st_size > 10_000
 
 
@@ -443,21 +418,14 @@ def test_run_summary_names_the_returned_listing_problems(study):
 
 def test_ui_returned_listing_problems(webserver, study, tmp_path):
     """The failed check of transfers/returned_listings in the UI: the file, row, field and value of each problem."""
-    sync_api = _browser()
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.set_default_timeout(60_000)
-            page.goto(f"{webserver}/assets/transfers/returned_listings?view=checks", wait_until="networkidle")
-            page.get_by_text("returned_listings_read", exact=True).first.click()
-            page.get_by_text("Failed", exact=True).first.wait_for(state="visible")
-            page.get_by_text("Q999-NOTAQUERY", exact=True).first.wait_for(state="visible")
-            page.get_by_text("zz-hostile.csv row 2: dm_decision 'DELETE' is not CANCEL or CLOSE", exact=False).first.wait_for(
-                state="visible"
-            )
-            page.wait_for_timeout(500)
-            _save(page.screenshot(), "ui-returned-listings.png", tmp_path)
-        finally:
-            browser.close()
+    with _page() as page:
+        page.goto(f"{webserver}/assets/transfers/returned_listings?view=checks", wait_until="networkidle")
+        page.get_by_text("returned_listings_read", exact=True).first.click()
+        page.get_by_text("Failed", exact=True).first.wait_for(state="visible")
+        page.get_by_text("Q999-NOTAQUERY", exact=True).first.wait_for(state="visible")
+        page.get_by_text("zz-hostile.csv row 2: dm_decision 'DELETE' is not CANCEL or CLOSE", exact=False).first.wait_for(
+            state="visible"
+        )
+        page.wait_for_timeout(500)
+        _save(page.screenshot(), "ui-returned-listings.png", tmp_path)
     assert (tmp_path / "ui-returned-listings.png").stat().st_size > 10_000
